@@ -1,0 +1,13 @@
+//! vfio-display: a front end for Linux VFIO mediated display devices (vGPU mdevs).
+//!
+//! Layers, each depending only on those above it in this list:
+//! `uapi` (ABI numbers and layouts) → `vfio` (safe ioctl/mmap wrappers) → `device` (the
+//! `DisplayDevice` trait, real and simulated) → `frame` (validated planes, CPU frames). `edid` is
+//! pure data. Nothing here knows a GPU or a window system.
+
+pub mod device;
+pub mod edid;
+pub mod fourcc;
+pub mod frame;
+pub mod uapi;
+pub mod vfio;

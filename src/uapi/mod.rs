@@ -1,0 +1,133 @@
+//! The VFIO ABI: struct layouts come from `vfio-bindings`; ioctl request numbers, which that crate
+//! does not carry, are defined here and tested against the literal values of `linux/vfio.h`.
+//!
+//! Nothing in this module performs I/O. It only names the numbers and shapes that the `vfio`
+//! layer passes to the kernel.
+
+use nix::libc::c_ulong;
+
+pub use vfio_bindings::bindings::vfio::{
+    vfio_device_gfx_plane_info, vfio_device_info, vfio_group_status, vfio_info_cap_header,
+    vfio_irq_info, vfio_irq_set, vfio_region_gfx_edid, vfio_region_info,
+    vfio_region_info_cap_sparse_mmap, vfio_region_info_cap_type, vfio_region_sparse_mmap_area,
+};
+
+/// `VFIO_TYPE` from `linux/vfio.h`: the ioctl "magic" character `';'`.
+pub const VFIO_TYPE: u8 = b';';
+/// `VFIO_BASE`: the first ioctl number of the VFIO family.
+pub const VFIO_BASE: u8 = 100;
+
+/// `_IO(type, nr)`: VFIO passes its structs through `_IO` numbers (no size encoded), as the header
+/// explains, because the structs carry their own `argsz`.
+const fn io(ty: u8, nr: u8) -> c_ulong {
+    ((ty as c_ulong) << 8) | nr as c_ulong
+}
+
+/// `_IOW(type, nr, size)` for the dma-buf and udmabuf ioctls, which do encode a size.
+const fn iow(ty: u8, nr: u8, size: usize) -> c_ulong {
+    (1 << 30) | ((size as c_ulong) << 16) | ((ty as c_ulong) << 8) | nr as c_ulong
+}
+
+pub const VFIO_GET_API_VERSION: c_ulong = io(VFIO_TYPE, VFIO_BASE);
+pub const VFIO_CHECK_EXTENSION: c_ulong = io(VFIO_TYPE, VFIO_BASE + 1);
+pub const VFIO_SET_IOMMU: c_ulong = io(VFIO_TYPE, VFIO_BASE + 2);
+pub const VFIO_GROUP_GET_STATUS: c_ulong = io(VFIO_TYPE, VFIO_BASE + 3);
+pub const VFIO_GROUP_SET_CONTAINER: c_ulong = io(VFIO_TYPE, VFIO_BASE + 4);
+pub const VFIO_GROUP_UNSET_CONTAINER: c_ulong = io(VFIO_TYPE, VFIO_BASE + 5);
+pub const VFIO_GROUP_GET_DEVICE_FD: c_ulong = io(VFIO_TYPE, VFIO_BASE + 6);
+pub const VFIO_DEVICE_GET_INFO: c_ulong = io(VFIO_TYPE, VFIO_BASE + 7);
+pub const VFIO_DEVICE_GET_REGION_INFO: c_ulong = io(VFIO_TYPE, VFIO_BASE + 8);
+pub const VFIO_DEVICE_GET_IRQ_INFO: c_ulong = io(VFIO_TYPE, VFIO_BASE + 9);
+pub const VFIO_DEVICE_SET_IRQS: c_ulong = io(VFIO_TYPE, VFIO_BASE + 10);
+pub const VFIO_DEVICE_RESET: c_ulong = io(VFIO_TYPE, VFIO_BASE + 11);
+pub const VFIO_DEVICE_QUERY_GFX_PLANE: c_ulong = io(VFIO_TYPE, VFIO_BASE + 14);
+pub const VFIO_DEVICE_GET_GFX_DMABUF: c_ulong = io(VFIO_TYPE, VFIO_BASE + 15);
+
+/// `struct dma_buf_sync { __u64 flags; }` from `linux/dma-buf.h`.
+#[repr(C)]
+#[derive(Debug, Default, Clone, Copy)]
+pub struct dma_buf_sync {
+    pub flags: u64,
+}
+pub const DMA_BUF_SYNC_READ: u64 = 1 << 0;
+pub const DMA_BUF_SYNC_WRITE: u64 = 2 << 0;
+pub const DMA_BUF_SYNC_START: u64 = 0 << 2;
+pub const DMA_BUF_SYNC_END: u64 = 1 << 2;
+/// `DMA_BUF_IOCTL_SYNC = _IOW(DMA_BUF_BASE 'b', 0, struct dma_buf_sync)`.
+pub const DMA_BUF_IOCTL_SYNC: c_ulong = iow(b'b', 0, std::mem::size_of::<dma_buf_sync>());
+
+/// `struct udmabuf_create` from `linux/udmabuf.h`: turns a sealed memfd into a real dma-buf.
+#[repr(C)]
+#[derive(Debug, Default, Clone, Copy)]
+pub struct udmabuf_create {
+    pub memfd: u32,
+    pub flags: u32,
+    pub offset: u64,
+    pub size: u64,
+}
+pub const UDMABUF_FLAGS_CLOEXEC: u32 = 0x01;
+/// `UDMABUF_CREATE = _IOW('u', 0x42, struct udmabuf_create)`.
+pub const UDMABUF_CREATE: c_ulong = iow(b'u', 0x42, std::mem::size_of::<udmabuf_create>());
+
+// Constants of linux/vfio.h used by the layers above, re-exported under one roof.
+pub use vfio_bindings::bindings::vfio::{
+    VFIO_API_VERSION, VFIO_DEVICE_FLAGS_CAPS, VFIO_DEVICE_FLAGS_PCI, VFIO_DEVICE_FLAGS_PLATFORM,
+    VFIO_DEVICE_FLAGS_RESET, VFIO_DEVICE_GFX_LINK_STATE_DOWN, VFIO_DEVICE_GFX_LINK_STATE_UP,
+    VFIO_GFX_PLANE_TYPE_DMABUF, VFIO_GFX_PLANE_TYPE_PROBE, VFIO_GFX_PLANE_TYPE_REGION,
+    VFIO_GROUP_FLAGS_CONTAINER_SET, VFIO_GROUP_FLAGS_VIABLE, VFIO_IRQ_INFO_AUTOMASKED,
+    VFIO_IRQ_INFO_EVENTFD, VFIO_IRQ_INFO_MASKABLE, VFIO_IRQ_INFO_NORESIZE,
+    VFIO_IRQ_SET_ACTION_MASK, VFIO_IRQ_SET_ACTION_TRIGGER, VFIO_IRQ_SET_ACTION_UNMASK,
+    VFIO_IRQ_SET_DATA_BOOL, VFIO_IRQ_SET_DATA_EVENTFD, VFIO_IRQ_SET_DATA_NONE,
+    VFIO_REGION_INFO_CAP_MSIX_MAPPABLE, VFIO_REGION_INFO_CAP_SPARSE_MMAP,
+    VFIO_REGION_INFO_CAP_TYPE, VFIO_REGION_INFO_FLAG_CAPS, VFIO_REGION_INFO_FLAG_MMAP,
+    VFIO_REGION_INFO_FLAG_READ, VFIO_REGION_INFO_FLAG_WRITE, VFIO_REGION_SUBTYPE_GFX_EDID,
+    VFIO_REGION_TYPE_GFX, VFIO_TYPE1_IOMMU, VFIO_TYPE1v2_IOMMU,
+};
+
+/// `DRM_PLANE_TYPE_PRIMARY` and `DRM_PLANE_TYPE_CURSOR` (from `drm_mode.h`), the values
+/// `drm_plane_type` takes in `VFIO_DEVICE_QUERY_GFX_PLANE`.
+pub const DRM_PLANE_TYPE_PRIMARY: u32 = 1;
+pub const DRM_PLANE_TYPE_CURSOR: u32 = 2;
+
+/// The "no hotspot" marker of `x_hot`/`y_hot`.
+pub const NO_HOTSPOT: u32 = 0xFFFF_FFFF;
+
+/// Offsets of the registers of `struct vfio_region_gfx_edid` inside the EDID region.
+pub mod edid_reg {
+    pub const EDID_OFFSET: u64 = 0;
+    pub const EDID_MAX_SIZE: u64 = 4;
+    pub const EDID_SIZE: u64 = 8;
+    pub const MAX_XRES: u64 = 12;
+    pub const MAX_YRES: u64 = 16;
+    pub const LINK_STATE: u64 = 20;
+    /// Size of the register block: the blob must not overlap it.
+    pub const BLOCK_SIZE: u64 = 24;
+}
+
+/// Human names of the PCI region indexes (`VFIO_PCI_*_REGION_INDEX`).
+pub fn pci_region_name(index: u32) -> Option<&'static str> {
+    Some(match index {
+        0 => "BAR0",
+        1 => "BAR1",
+        2 => "BAR2",
+        3 => "BAR3",
+        4 => "BAR4",
+        5 => "BAR5",
+        6 => "ROM",
+        7 => "config",
+        8 => "VGA",
+        _ => return None,
+    })
+}
+
+/// Human names of the PCI IRQ indexes (`VFIO_PCI_*_IRQ_INDEX`).
+pub fn pci_irq_name(index: u32) -> Option<&'static str> {
+    Some(match index {
+        0 => "INTx",
+        1 => "MSI",
+        2 => "MSI-X",
+        3 => "ERR",
+        4 => "REQ",
+        _ => return None,
+    })
+}

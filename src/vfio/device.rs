@@ -1,0 +1,420 @@
+//! A VFIO device fd and everything asked of it: info, regions, IRQs, gfx planes, dma-buf export,
+//! region access, reset.
+//!
+//! Drop order: the device fd is the first field, so it closes before the group, which closes
+//! before its container (`Group` declares the same order).
+
+use super::caps::{MAX_INFO_SIZE, REGION_INFO_SIZE, RegionInfo, parse_region_info};
+use super::dmabuf::{DmaBuf, ExportCache};
+use super::edid::RegionIo;
+use super::error::{Result, VfioError};
+use super::group::Group;
+use super::ioctl::{InfoBuffer, ioctl_ptr, ioctl_val, read_u32};
+use super::irq::{IrqAction, IrqInfo, action_set_bytes, eventfd_set_bytes};
+use super::mapping::Mapping;
+use super::plane::{PlaneInfo, PlaneSource, PlaneType};
+use super::sysfs::{HostPaths, resolve_mdev};
+use crate::uapi::{
+    VFIO_DEVICE_FLAGS_PCI, VFIO_DEVICE_FLAGS_PLATFORM, VFIO_DEVICE_FLAGS_RESET,
+    VFIO_DEVICE_GET_GFX_DMABUF, VFIO_DEVICE_GET_INFO, VFIO_DEVICE_GET_IRQ_INFO,
+    VFIO_DEVICE_GET_REGION_INFO, VFIO_DEVICE_QUERY_GFX_PLANE, VFIO_DEVICE_RESET,
+    VFIO_DEVICE_SET_IRQS, VFIO_GFX_PLANE_TYPE_PROBE, VFIO_REGION_INFO_FLAG_CAPS,
+    vfio_device_gfx_plane_info, vfio_device_info, vfio_irq_info,
+};
+use nix::errno::Errno;
+use serde::Serialize;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
+use std::sync::Arc;
+
+/// What `VFIO_DEVICE_GET_INFO` said.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct DeviceInfo {
+    pub flags: u32,
+    pub num_regions: u32,
+    pub num_irqs: u32,
+}
+
+impl DeviceInfo {
+    pub fn flag_names(&self) -> Vec<&'static str> {
+        let mut names = Vec::new();
+        for (bit, name) in [
+            (VFIO_DEVICE_FLAGS_RESET, "RESET"),
+            (VFIO_DEVICE_FLAGS_PCI, "PCI"),
+            (VFIO_DEVICE_FLAGS_PLATFORM, "PLATFORM"),
+            (crate::uapi::VFIO_DEVICE_FLAGS_CAPS, "CAPS"),
+        ] {
+            if self.flags & bit != 0 {
+                names.push(name);
+            }
+        }
+        names
+    }
+}
+
+/// How the device fd was obtained.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum DeviceOrigin {
+    /// Opened by us through container + group.
+    Group { group: u32, uuid: String },
+    /// Handed over by another process (a VMM) as an open fd.
+    AdoptedFd { fd: i32 },
+}
+
+/// An open VFIO device. Used from any thread: every call is an ioctl or a copy.
+#[derive(Debug)]
+pub struct VfioDevice {
+    fd: OwnedFd,
+    info: DeviceInfo,
+    origin: DeviceOrigin,
+    exports: ExportCache,
+    _group: Option<Group>,
+}
+
+fn plane_info_struct(flags: u32, plane_type: u32) -> vfio_device_gfx_plane_info {
+    // SAFETY: the struct is plain integers (and a union of integers), for which all-zero bytes
+    // are a valid value.
+    let mut info: vfio_device_gfx_plane_info = unsafe { std::mem::zeroed() };
+    info.argsz = std::mem::size_of::<vfio_device_gfx_plane_info>() as u32;
+    info.flags = flags;
+    info.drm_plane_type = plane_type;
+    info
+}
+
+impl VfioDevice {
+    /// Opens an mdev by UUID or sysfs path through its group.
+    pub fn open_mdev(spec: &str, paths: &HostPaths) -> Result<Self> {
+        let target = resolve_mdev(spec, paths)?;
+        let group = Group::open(target.iommu_group, paths)?;
+        let fd = group.device_fd(&target.uuid)?;
+        let mut device = Self::from_parts(
+            fd,
+            DeviceOrigin::Group {
+                group: target.iommu_group,
+                uuid: target.uuid.clone(),
+            },
+        )?;
+        device._group = Some(group);
+        Ok(device)
+    }
+
+    /// Adopts a device fd opened by another process. It must answer `VFIO_DEVICE_GET_INFO`.
+    pub fn from_fd(fd: OwnedFd) -> Result<Self> {
+        let raw = fd.as_raw_fd();
+        Self::from_parts(fd, DeviceOrigin::AdoptedFd { fd: raw }).map_err(|err| match err {
+            VfioError::Ioctl { errno, .. } => VfioError::NotVfioDevice {
+                fd: raw,
+                reason: format!(
+                    "VFIO_DEVICE_GET_INFO failed with {errno} ({}); pass the fd of an open VFIO \
+                     device (from VFIO_GROUP_GET_DEVICE_FD)",
+                    errno.desc()
+                ),
+            },
+            other => other,
+        })
+    }
+
+    fn from_parts(fd: OwnedFd, origin: DeviceOrigin) -> Result<Self> {
+        // GET_INFO must come first: mdpy and mtty refuse GET_IRQ_INFO until it was called.
+        let mut raw = vfio_device_info {
+            argsz: std::mem::size_of::<vfio_device_info>() as u32,
+            ..Default::default()
+        };
+        // SAFETY: VFIO_DEVICE_GET_INFO writes at most argsz bytes of `struct vfio_device_info`.
+        unsafe { ioctl_ptr(fd.as_fd(), VFIO_DEVICE_GET_INFO, (&raw mut raw).cast()) }
+            .map_err(|errno| VfioError::ioctl("VFIO_DEVICE_GET_INFO", "the device", errno))?;
+        Ok(VfioDevice {
+            fd,
+            info: DeviceInfo {
+                flags: raw.flags,
+                num_regions: raw.num_regions,
+                num_irqs: raw.num_irqs,
+            },
+            origin,
+            exports: ExportCache::default(),
+            _group: None,
+        })
+    }
+
+    pub fn info(&self) -> DeviceInfo {
+        self.info
+    }
+
+    pub fn origin(&self) -> &DeviceOrigin {
+        &self.origin
+    }
+
+    /// A short name for messages: the UUID, or the adopted fd.
+    pub fn name(&self) -> String {
+        match &self.origin {
+            DeviceOrigin::Group { uuid, .. } => uuid.clone(),
+            DeviceOrigin::AdoptedFd { fd } => format!("device fd {fd}"),
+        }
+    }
+
+    /// `VFIO_DEVICE_GET_REGION_INFO` for any index (indexes beyond `num_regions` are legal:
+    /// mdpy's framebuffer is region 16 of 9).
+    ///
+    /// The first query uses the 32-byte struct (mbochs refuses a larger argsz); if the kernel
+    /// asks for more to return capabilities, a second query uses the size it asked for.
+    pub fn region_info(&self, index: u32) -> Result<RegionInfo> {
+        let mut buf = InfoBuffer::new(REGION_INFO_SIZE);
+        self.query_region(index, &mut buf)?;
+        let flags = read_u32(buf.bytes(), 4).unwrap_or(0);
+        let wanted = read_u32(buf.bytes(), 0).unwrap_or(0) as usize;
+        if flags & VFIO_REGION_INFO_FLAG_CAPS != 0 && wanted > REGION_INFO_SIZE {
+            if wanted > MAX_INFO_SIZE {
+                return Err(VfioError::CapChain {
+                    index,
+                    reason: format!("the kernel asks for a {wanted}-byte buffer (limit {MAX_INFO_SIZE})"),
+                });
+            }
+            buf = InfoBuffer::new(wanted);
+            self.query_region(index, &mut buf)?;
+        }
+        parse_region_info(index, buf.bytes())
+    }
+
+    fn query_region(&self, index: u32, buf: &mut InfoBuffer) -> Result<()> {
+        let len = buf.bytes().len() as u32;
+        buf.put_u32(0, len);
+        buf.put_u32(8, index);
+        // SAFETY: the buffer holds `argsz` bytes, which is all the kernel writes.
+        unsafe { ioctl_ptr(self.fd.as_fd(), VFIO_DEVICE_GET_REGION_INFO, buf.as_mut_ptr()) }
+            .map(drop)
+            .map_err(|errno| {
+                VfioError::ioctl("VFIO_DEVICE_GET_REGION_INFO", format!("region {index}"), errno)
+            })
+    }
+
+    /// `VFIO_DEVICE_GET_IRQ_INFO`.
+    pub fn irq_info(&self, index: u32) -> Result<IrqInfo> {
+        let mut raw = vfio_irq_info {
+            argsz: std::mem::size_of::<vfio_irq_info>() as u32,
+            index,
+            ..Default::default()
+        };
+        // SAFETY: VFIO_DEVICE_GET_IRQ_INFO writes at most argsz bytes of `struct vfio_irq_info`.
+        unsafe { ioctl_ptr(self.fd.as_fd(), VFIO_DEVICE_GET_IRQ_INFO, (&raw mut raw).cast()) }
+            .map_err(|errno| {
+                VfioError::ioctl("VFIO_DEVICE_GET_IRQ_INFO", format!("IRQ index {index}"), errno)
+            })?;
+        Ok(IrqInfo {
+            index,
+            flags: raw.flags,
+            count: raw.count,
+        })
+    }
+
+    fn set_irqs(&self, bytes: &[u8], what: String) -> Result<()> {
+        let mut words = InfoBuffer::new(bytes.len());
+        words.bytes_mut().copy_from_slice(bytes);
+        // SAFETY: `words` holds the whole `struct vfio_irq_set` with its data, argsz bytes.
+        unsafe { ioctl_ptr(self.fd.as_fd(), VFIO_DEVICE_SET_IRQS, words.as_mut_ptr()) }
+            .map(drop)
+            .map_err(|errno| VfioError::ioctl("VFIO_DEVICE_SET_IRQS", what, errno))
+    }
+
+    /// Binds eventfds to vectors `start..` of IRQ `index` (None unbinds a vector).
+    pub fn set_irq_eventfds(
+        &self,
+        index: u32,
+        start: u32,
+        fds: &[Option<BorrowedFd<'_>>],
+    ) -> Result<()> {
+        self.set_irqs(
+            &eventfd_set_bytes(index, start, fds),
+            format!("IRQ index {index} (bind {} eventfds)", fds.len()),
+        )
+    }
+
+    /// Disables IRQ `index` and releases its eventfds.
+    pub fn disable_irq(&self, index: u32) -> Result<()> {
+        self.set_irqs(&eventfd_set_bytes(index, 0, &[]), format!("IRQ index {index} (disable)"))
+    }
+
+    /// Loopback trigger, mask or unmask of vectors `start..start + count`.
+    pub fn irq_action(&self, action: IrqAction, index: u32, start: u32, count: u32) -> Result<()> {
+        self.set_irqs(
+            &action_set_bytes(action, index, start, count),
+            format!("IRQ index {index} ({})", action.name()),
+        )
+    }
+
+    /// `VFIO_DEVICE_RESET`. Works on mbochs and mdpy although neither sets the RESET flag.
+    pub fn reset(&self) -> Result<()> {
+        ioctl_val(self.fd.as_fd(), VFIO_DEVICE_RESET, 0)
+            .map(drop)
+            .map_err(|errno| VfioError::ioctl("VFIO_DEVICE_RESET", self.name(), errno))?;
+        // The device dropped its buffers; ids may be reused for new ones.
+        self.exports.clear();
+        Ok(())
+    }
+
+    /// PROBE: does the device describe planes through `source`? EINVAL means no.
+    pub fn probe_planes(&self, source: PlaneSource) -> Result<bool> {
+        let mut raw = plane_info_struct(VFIO_GFX_PLANE_TYPE_PROBE | source.query_flag(), 0);
+        // SAFETY: VFIO_DEVICE_QUERY_GFX_PLANE reads and writes argsz bytes of the plane struct.
+        match unsafe { ioctl_ptr(self.fd.as_fd(), VFIO_DEVICE_QUERY_GFX_PLANE, (&raw mut raw).cast()) } {
+            Ok(_) => Ok(true),
+            Err(Errno::EINVAL) | Err(Errno::ENOTTY) => Ok(false),
+            Err(errno) => Err(VfioError::ioctl(
+                "VFIO_DEVICE_QUERY_GFX_PLANE",
+                format!("probe of {source} planes"),
+                errno,
+            )),
+        }
+    }
+
+    /// Queries a plane. mbochs fails the first query after each mode change with ENOMEM; one
+    /// retry covers that.
+    pub fn query_plane(&self, plane_type: PlaneType, source: PlaneSource) -> Result<PlaneInfo> {
+        let query = || {
+            let mut raw = plane_info_struct(source.query_flag(), plane_type.drm_plane_type());
+            // SAFETY: as in `probe_planes`.
+            unsafe { ioctl_ptr(self.fd.as_fd(), VFIO_DEVICE_QUERY_GFX_PLANE, (&raw mut raw).cast()) }
+                .map(|_| raw)
+        };
+        let raw = match query() {
+            Err(Errno::ENOMEM) => {
+                tracing::debug!("{plane_type} plane query gave ENOMEM (mode change?); retrying once");
+                query()
+            }
+            other => other,
+        }
+        .map_err(|errno| {
+            VfioError::ioctl(
+                "VFIO_DEVICE_QUERY_GFX_PLANE",
+                format!("{plane_type} plane ({source})"),
+                errno,
+            )
+        })?;
+        Ok(PlaneInfo::from_raw(&raw, plane_type, source))
+    }
+
+    /// The dma-buf of `dmabuf_id`, exported once per id while its fd is open.
+    pub fn dmabuf(&self, dmabuf_id: u32) -> Result<Arc<DmaBuf>> {
+        self.exports.get_or_export(dmabuf_id, || {
+            let mut id = dmabuf_id;
+            // SAFETY: VFIO_DEVICE_GET_GFX_DMABUF reads one u32 (the id) through the pointer.
+            let raw = unsafe { ioctl_ptr(self.fd.as_fd(), VFIO_DEVICE_GET_GFX_DMABUF, (&raw mut id).cast()) }
+                .map_err(|errno| {
+                    VfioError::ioctl("VFIO_DEVICE_GET_GFX_DMABUF", format!("dmabuf_id {dmabuf_id}"), errno)
+                })?;
+            // SAFETY: on success the ioctl returns a new dma-buf fd that nothing else owns.
+            Ok(unsafe { OwnedFd::from_raw_fd(raw) })
+        })
+    }
+
+    /// The export cache (for stats).
+    pub fn exports(&self) -> &ExportCache {
+        &self.exports
+    }
+
+    /// Maps `len` bytes at `offset` of region `index`, which must allow mmap there.
+    pub fn map_region(&self, index: u32, offset: u64, len: u64, writable: bool) -> Result<Mapping> {
+        let info = self.region_info(index)?;
+        if !info.can_map(offset, len) {
+            return Err(VfioError::invalid(
+                format!("region {index}"),
+                format!(
+                    "{len} bytes at offset {offset:#x} cannot be mapped (region size {}, mmap {}, \
+                     sparse areas {:?})",
+                    info.size,
+                    if info.mappable() { "allowed" } else { "not allowed" },
+                    info.sparse_areas()
+                ),
+            ));
+        }
+        let file_offset = info.offset.checked_add(offset).ok_or_else(|| {
+            VfioError::invalid(format!("region {index}"), "region offset overflows")
+        })?;
+        Mapping::map(self.fd.as_fd(), file_offset, len, writable, format!("region {index}"))
+    }
+
+    fn region_file_offset(&self, index: u32, offset: u64, len: usize) -> Result<u64> {
+        let info = self.region_info(index)?;
+        let end = offset.checked_add(len as u64);
+        if end.is_none_or(|end| end > info.size) {
+            return Err(VfioError::Access {
+                op: "access",
+                target: format!("region {index}"),
+                offset,
+                len: len as u64,
+                reason: format!("outside the {}-byte region", info.size),
+            });
+        }
+        info.offset
+            .checked_add(offset)
+            .ok_or_else(|| VfioError::invalid(format!("region {index}"), "region offset overflows"))
+    }
+}
+
+impl RegionIo for VfioDevice {
+    /// pread on the device fd. Only for register regions such as EDID: framebuffers are read
+    /// through mappings (mdpy ignores the offset of pread, mbochs lands 8 KiB off in BAR0).
+    fn read_region(&self, index: u32, offset: u64, buf: &mut [u8]) -> Result<()> {
+        let at = self.region_file_offset(index, offset, buf.len())?;
+        let n = nix::sys::uio::pread(self.fd.as_fd(), buf, at as i64).map_err(|errno| {
+            VfioError::Access {
+                op: "pread",
+                target: format!("region {index}"),
+                offset,
+                len: buf.len() as u64,
+                reason: format!("{errno} ({})", errno.desc()),
+            }
+        })?;
+        if n != buf.len() {
+            return Err(VfioError::Access {
+                op: "pread",
+                target: format!("region {index}"),
+                offset,
+                len: buf.len() as u64,
+                reason: format!("short read of {n} bytes"),
+            });
+        }
+        Ok(())
+    }
+
+    fn write_region(&self, index: u32, offset: u64, buf: &[u8]) -> Result<()> {
+        let at = self.region_file_offset(index, offset, buf.len())?;
+        let n = nix::sys::uio::pwrite(self.fd.as_fd(), buf, at as i64).map_err(|errno| {
+            VfioError::Access {
+                op: "pwrite",
+                target: format!("region {index}"),
+                offset,
+                len: buf.len() as u64,
+                reason: format!("{errno} ({})", errno.desc()),
+            }
+        })?;
+        if n != buf.len() {
+            return Err(VfioError::Access {
+                op: "pwrite",
+                target: format!("region {index}"),
+                offset,
+                len: buf.len() as u64,
+                reason: format!("short write of {n} bytes"),
+            });
+        }
+        Ok(())
+    }
+}
+
+impl AsFd for VfioDevice {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn adopting_an_fd_that_is_not_vfio_is_a_clear_error() {
+        let file = std::fs::File::open("/dev/null").unwrap();
+        let err = VfioDevice::from_fd(OwnedFd::from(file)).unwrap_err().to_string();
+        assert!(err.contains("is not a VFIO device"), "{err}");
+        assert!(err.contains("VFIO_DEVICE_GET_INFO"), "{err}");
+    }
+}

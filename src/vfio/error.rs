@@ -1,0 +1,104 @@
+//! The error type of the `vfio` layer: every variant names what it was doing and to which object
+//! (path, region, plane, IRQ index), and carries the errno where the kernel gave one.
+
+use nix::errno::Errno;
+use std::path::PathBuf;
+
+#[derive(Debug, thiserror::Error)]
+pub enum VfioError {
+    /// An ioctl failed. `op` is the ioctl's name in `linux/vfio.h`, `target` what it was aimed at.
+    #[error("{op} on {target} failed: {errno} ({})", errno.desc())]
+    Ioctl {
+        op: &'static str,
+        target: String,
+        errno: Errno,
+    },
+    /// Opening a device node failed; `hint` tells the user what to do about it.
+    #[error("cannot open {}: {} ({}); {hint}", path.display(), errno, errno.desc())]
+    Open {
+        path: PathBuf,
+        errno: Errno,
+        hint: String,
+    },
+    /// A name given by the user or read from sysfs does not lead to a mediated device.
+    #[error("{}: {reason}", path.display())]
+    NotMdev { path: PathBuf, reason: String },
+    /// The group has devices that are not bound to VFIO drivers.
+    #[error(
+        "VFIO group {group} is not viable: not every device in it is bound to a VFIO driver \
+         (see /sys/kernel/iommu_groups/{group}/devices)"
+    )]
+    GroupNotViable { group: u32 },
+    /// The container supports no IOMMU model we can use.
+    #[error(
+        "the VFIO container offers neither the TYPE1v2 nor the TYPE1 IOMMU model \
+         (is the vfio_iommu_type1 module loaded?)"
+    )]
+    NoIommuModel,
+    /// A file descriptor handed to us is not what it should be.
+    #[error("fd {fd} is not a VFIO device: {reason}")]
+    NotVfioDevice { fd: i32, reason: String },
+    /// The kernel returned a region info whose capability chain is malformed.
+    #[error("region {index}: malformed capability chain: {reason}")]
+    CapChain { index: u32, reason: String },
+    /// A value that came back from the kernel (or the guest) is out of bounds.
+    #[error("{target}: {reason}")]
+    Invalid { target: String, reason: String },
+    /// mmap failed.
+    #[error("cannot map {target} ({len} bytes at offset {offset:#x}): {errno} ({})", errno.desc())]
+    Map {
+        target: String,
+        offset: u64,
+        len: u64,
+        errno: Errno,
+    },
+    /// A read or write of a region (pread/pwrite) or of a mapping failed or was short.
+    #[error("{op} of {len} bytes at offset {offset:#x} of {target} failed: {reason}")]
+    Access {
+        op: &'static str,
+        target: String,
+        offset: u64,
+        len: u64,
+        reason: String,
+    },
+    /// A plain system call failed (eventfd, memfd, sysfs reads).
+    #[error("{what}: {errno} ({})", errno.desc())]
+    Sys { what: String, errno: Errno },
+}
+
+impl VfioError {
+    /// The errno behind this error, where the kernel gave one.
+    pub fn errno(&self) -> Option<Errno> {
+        match self {
+            VfioError::Ioctl { errno, .. }
+            | VfioError::Open { errno, .. }
+            | VfioError::Map { errno, .. }
+            | VfioError::Sys { errno, .. } => Some(*errno),
+            _ => None,
+        }
+    }
+
+    pub(crate) fn ioctl(op: &'static str, target: impl Into<String>, errno: Errno) -> Self {
+        VfioError::Ioctl {
+            op,
+            target: target.into(),
+            errno,
+        }
+    }
+
+    pub(crate) fn invalid(target: impl Into<String>, reason: impl Into<String>) -> Self {
+        VfioError::Invalid {
+            target: target.into(),
+            reason: reason.into(),
+        }
+    }
+
+    pub(crate) fn sys(what: impl Into<String>, errno: Errno) -> Self {
+        VfioError::Sys {
+            what: what.into(),
+            errno,
+        }
+    }
+}
+
+pub type Result<T, E = VfioError> = std::result::Result<T, E>;
