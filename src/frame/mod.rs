@@ -1,0 +1,12 @@
+//! From planes to frames: validation of untrusted plane fields, the CPU read path (dma-buf
+//! mappings with sync, region mappings) and conversion to RGBA. No GPU code.
+
+mod error;
+pub mod image;
+mod reader;
+pub mod validate;
+
+pub use error::FrameError;
+pub use image::{RgbaImage, cursor_origin};
+pub use reader::{CpuFrame, FrameReader, MAPPING_CACHE};
+pub use validate::{PlaneError, ValidPlane, validate};

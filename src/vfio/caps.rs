@@ -329,8 +329,8 @@ mod tests {
     #[test]
     fn a_capability_past_argsz_is_refused() {
         let mut bytes = encode_region_info(&sample());
-        // Claim the kernel wrote only the first 40 bytes: the first capability's body is cut.
-        bytes[0..4].copy_from_slice(&40u32.to_ne_bytes());
+        // Claim the kernel wrote only 48 bytes: the sparse header fits, its two areas do not.
+        bytes[0..4].copy_from_slice(&48u32.to_ne_bytes());
         let err = parse_region_info(16, &bytes).unwrap_err().to_string();
         assert!(err.contains("sparse areas need"), "{err}");
     }

@@ -114,6 +114,35 @@ impl VfioDevice {
         })
     }
 
+    /// Adopts fd number `raw`, inherited from the process that started us (a VMM passing its
+    /// device). The fd must be open; from here on this process owns it and closes it on drop, so
+    /// nothing else in the process may use that number.
+    pub fn adopt_inherited_fd(raw: i32) -> Result<Self> {
+        use nix::fcntl::{FcntlArg, fcntl};
+        if raw < 0 {
+            return Err(VfioError::NotVfioDevice {
+                fd: raw,
+                reason: "fd numbers are not negative".into(),
+            });
+        }
+        // SAFETY: F_GETFD only asks whether the number is an open descriptor; the borrow does
+        // not outlive this call.
+        let open = fcntl(unsafe { BorrowedFd::borrow_raw(raw) }, FcntlArg::F_GETFD);
+        if let Err(errno) = open {
+            return Err(VfioError::NotVfioDevice {
+                fd: raw,
+                reason: format!(
+                    "it is not open in this process ({errno}); the parent must pass it without \
+                     close-on-exec"
+                ),
+            });
+        }
+        // SAFETY: the descriptor is open (checked above) and, by this function's contract, was
+        // inherited for us alone: no other owner in this process will close it.
+        let fd = unsafe { OwnedFd::from_raw_fd(raw) };
+        Self::from_fd(fd)
+    }
+
     fn from_parts(fd: OwnedFd, origin: DeviceOrigin) -> Result<Self> {
         // GET_INFO must come first: mdpy and mtty refuse GET_IRQ_INFO until it was called.
         let mut raw = vfio_device_info {

@@ -163,6 +163,32 @@ impl Default for ExportCache {
     }
 }
 
+/// Whether this machine has `/dev/udmabuf` (real dma-bufs from memfds).
+pub fn udmabuf_available() -> bool {
+    std::path::Path::new("/dev/udmabuf").exists()
+}
+
+/// Turns `size` bytes at `offset` of a memfd into a real dma-buf through `/dev/udmabuf`. The memfd
+/// must be sealed against shrinking and `offset`/`size` page aligned.
+pub fn udmabuf_from_memfd(memfd: BorrowedFd<'_>, offset: u64, size: u64) -> Result<OwnedFd> {
+    use crate::uapi::{UDMABUF_CREATE, UDMABUF_FLAGS_CLOEXEC, udmabuf_create};
+    use nix::fcntl::{OFlag, open};
+    use std::os::fd::{AsRawFd, FromRawFd};
+    let dev = open("/dev/udmabuf", OFlag::O_RDWR | OFlag::O_CLOEXEC, nix::sys::stat::Mode::empty())
+        .map_err(|errno| VfioError::sys("open /dev/udmabuf", errno))?;
+    let mut arg = udmabuf_create {
+        memfd: memfd.as_raw_fd() as u32,
+        flags: UDMABUF_FLAGS_CLOEXEC,
+        offset,
+        size,
+    };
+    // SAFETY: UDMABUF_CREATE reads one `struct udmabuf_create`, which `arg` is.
+    let raw = unsafe { ioctl_ptr(dev.as_fd(), UDMABUF_CREATE, (&raw mut arg).cast()) }
+        .map_err(|errno| VfioError::ioctl("UDMABUF_CREATE", format!("{size} bytes of a memfd"), errno))?;
+    // SAFETY: on success the ioctl returns a new dma-buf fd that nothing else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(raw) })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

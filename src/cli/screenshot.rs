@@ -1,0 +1,136 @@
+//! `vfio-display screenshot`: the guest screen to PNG, on the CPU path, without a GPU.
+
+use super::exit::NoPlane;
+use super::output::{check_writable, encode_png, numbered, write_file_atomically};
+use super::target::DeviceArgs;
+use anyhow::{Context, Result};
+use clap::Args;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+use vfio_display::fourcc;
+use vfio_display::frame::{CpuFrame, FrameReader, cursor_origin};
+use vfio_display::vfio::{PlaneInfo, PlaneSource, PlaneType};
+
+#[derive(Debug, Args)]
+pub struct ScreenshotArgs {
+    #[command(flatten)]
+    target: DeviceArgs,
+    /// The PNG to write. With --count N > 1, pictures are numbered: shot.png -> shot-0001.png, ...
+    #[arg(short, long, value_name = "FILE.png")]
+    output: PathBuf,
+    /// Composite the cursor plane at its position and hotspot.
+    #[arg(long)]
+    cursor: bool,
+    /// Capture a series of N pictures.
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
+    count: u32,
+    /// Milliseconds between the pictures of a series.
+    #[arg(long, value_name = "MS", default_value_t = 1000)]
+    interval: u64,
+    /// Wait up to S seconds (fractions allowed) for the display to come on; 0 = do not wait.
+    /// Exit code 3 when it stays off.
+    #[arg(long, value_name = "S", default_value_t = 0.0, value_parser = parse_seconds)]
+    timeout: f64,
+}
+
+fn parse_seconds(s: &str) -> Result<f64, String> {
+    let v: f64 = s.parse().map_err(|_| format!("'{s}' is not a number of seconds"))?;
+    if !(0.0..=86_400.0).contains(&v) {
+        return Err(format!("{s}: give 0 to 86400 seconds"));
+    }
+    Ok(v)
+}
+
+/// Polls the primary plane until it is on or `timeout` passes.
+fn wait_for_plane(reader: &FrameReader<'_>, timeout: Duration) -> Result<PlaneInfo> {
+    let start = Instant::now();
+    loop {
+        let plane = reader.query(PlaneType::Primary).context("querying the primary plane")?;
+        if !plane.is_off() {
+            return Ok(plane);
+        }
+        if start.elapsed() >= timeout {
+            let waited = if timeout.is_zero() {
+                " (use --timeout S to wait for it)".to_string()
+            } else {
+                format!(" after waiting {:.1} s", timeout.as_secs_f64())
+            };
+            return Err(NoPlane {
+                message: format!(
+                    "no plane: the primary plane of {} is off (display disabled, or a mode the device \
+                     cannot describe){waited}",
+                    reader.device().name()
+                ),
+            }
+            .into());
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn describe(frame: &CpuFrame) -> String {
+    let p = &frame.plane;
+    let buffer = match p.source {
+        PlaneSource::DmaBuf => format!("dma-buf {}", p.buffer_id),
+        PlaneSource::Region => format!("region {}", p.buffer_id),
+    };
+    format!("{}x{} {} from {buffer}", p.width, p.height, fourcc::describe(p.drm_format))
+}
+
+fn capture_one(reader: &FrameReader<'_>, args: &ScreenshotArgs, timeout: Duration) -> Result<(CpuFrame, bool)> {
+    let plane = wait_for_plane(reader, timeout)?;
+    let mut frame = reader.read(&plane).context("reading the primary plane")?;
+    let mut keep_alpha = frame.format.has_alpha;
+    if args.cursor {
+        match reader.capture(PlaneType::Cursor) {
+            Ok(Some(cursor)) if cursor.plane.plane_type == PlaneType::Cursor => {
+                let (x, y) = cursor_origin(&cursor.plane);
+                frame.image.composite(&cursor.image, x, y);
+            }
+            Ok(_) => tracing::info!("no cursor plane to composite"),
+            // A broken cursor should not cost the user the screenshot.
+            Err(err) => tracing::warn!("cursor not composited: {err:#}"),
+        }
+        keep_alpha = keep_alpha && frame.format.has_alpha;
+    }
+    Ok((frame, keep_alpha))
+}
+
+pub fn run(args: &ScreenshotArgs) -> Result<()> {
+    check_writable(&args.output)?;
+    let dev = args.target.open()?;
+    let reader = FrameReader::new(dev.as_ref())?;
+    let timeout = Duration::from_secs_f64(args.timeout);
+    let progress = (args.count > 1).then(|| {
+        let bar = indicatif::ProgressBar::new(u64::from(args.count));
+        bar.set_style(
+            indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} {msg}")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        bar
+    });
+    let mut next = Instant::now();
+    for n in 1..=args.count {
+        let path = if args.count > 1 { numbered(&args.output, n) } else { args.output.clone() };
+        let (frame, keep_alpha) = capture_one(&reader, args, timeout)?;
+        let png = encode_png(&frame.image, keep_alpha)?;
+        write_file_atomically(&path, &png)?;
+        let line = format!("wrote {} ({})", path.display(), describe(&frame));
+        match &progress {
+            Some(bar) => {
+                bar.set_message(path.display().to_string());
+                bar.inc(1);
+                bar.println(line);
+            }
+            None => println!("{line}"),
+        }
+        if n < args.count {
+            next += Duration::from_millis(args.interval);
+            std::thread::sleep(next.saturating_duration_since(Instant::now()));
+        }
+    }
+    if let Some(bar) = progress {
+        bar.finish_and_clear();
+    }
+    Ok(())
+}

@@ -1,0 +1,139 @@
+//! Which device a command works on, and opening it.
+
+use anyhow::{Context, Result, bail};
+use clap::{Args, ValueEnum};
+use std::path::PathBuf;
+use vfio_display::device::sim::{SimConfig, SimDevice, SimFault};
+use vfio_display::device::{DisplayDevice, RealDevice};
+use vfio_display::fourcc::{self, Format};
+use vfio_display::vfio::{HostPaths, PlaneSource};
+
+#[derive(Debug, Clone, Args)]
+pub struct DeviceArgs {
+    /// The mdev: its UUID or its sysfs path.
+    #[arg(value_name = "DEVICE", required_unless_present_any = ["sim", "device_fd"], conflicts_with_all = ["sim", "device_fd"])]
+    pub device: Option<String>,
+    /// Adopt an open VFIO device fd inherited from the parent process (a VMM).
+    #[arg(long, value_name = "N", conflicts_with = "sim")]
+    pub device_fd: Option<i32>,
+    /// Use the built-in simulated vGPU.
+    #[arg(long)]
+    pub sim: bool,
+    #[command(flatten)]
+    pub sim_opts: SimArgs,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SimPlane {
+    /// dma-buf planes, flipping between two buffers (like mbochs).
+    Dmabuf,
+    /// A region plane at index 16 (like mdpy).
+    Region,
+}
+
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Simulator (with --sim)")]
+pub struct SimArgs {
+    /// The simulated guest's mode.
+    #[arg(long, value_name = "WxH", default_value = "1024x768", value_parser = parse_size)]
+    pub sim_mode: (u32, u32),
+    /// The simulated framebuffer's format (DRM name or fourcc: XRGB8888, XR24, RGB565, ...).
+    #[arg(long, value_name = "FOURCC", default_value = "XRGB8888", value_parser = parse_format)]
+    pub sim_format: &'static Format,
+    /// How the simulator exposes its planes.
+    #[arg(long, value_enum, default_value_t = SimPlane::Dmabuf)]
+    pub sim_plane: SimPlane,
+    /// Freeze the simulated desktop at frame N (reproducible pictures) instead of animating.
+    #[arg(long, value_name = "N")]
+    pub sim_frame: Option<u64>,
+    /// Inject a fault into the simulator (for testing; `--sim-fault help` lists them).
+    #[arg(long, value_name = "NAME", default_value = "none", value_parser = parse_fault, hide = true)]
+    pub sim_fault: SimFault,
+}
+
+/// Parses "WxH" (also "W*H" or "WXH").
+pub fn parse_size(s: &str) -> Result<(u32, u32), String> {
+    let bad = || format!("'{s}' is not a size; write WIDTHxHEIGHT, for example 1920x1080");
+    let (w, h) = s.split_once(['x', 'X', '*']).ok_or_else(bad)?;
+    let w: u32 = w.trim().parse().map_err(|_| bad())?;
+    let h: u32 = h.trim().parse().map_err(|_| bad())?;
+    if w == 0 || h == 0 {
+        return Err(format!("'{s}': width and height must be positive"));
+    }
+    Ok((w, h))
+}
+
+fn parse_format(s: &str) -> Result<&'static Format, String> {
+    fourcc::parse(s).ok_or_else(|| {
+        let names: Vec<&str> = fourcc::FORMATS.iter().map(|f| f.name).collect();
+        format!("unknown format '{s}'; one of: {}", names.join(", "))
+    })
+}
+
+fn parse_fault(s: &str) -> Result<SimFault, String> {
+    if s == "help" {
+        let lines: Vec<String> = SimFault::ALL.iter().map(|(_, n, d)| format!("  {n}: {d}")).collect();
+        return Err(format!("faults:\n{}", lines.join("\n")));
+    }
+    s.parse()
+}
+
+/// Where sysfs and /dev are: the real ones, unless the test-only environment variables
+/// VFIO_DISPLAY_SYSFS and VFIO_DISPLAY_DEV point elsewhere.
+pub fn host_paths() -> HostPaths {
+    let mut paths = HostPaths::default();
+    if let Some(sysfs) = std::env::var_os("VFIO_DISPLAY_SYSFS") {
+        paths.sysfs = PathBuf::from(sysfs);
+    }
+    if let Some(dev) = std::env::var_os("VFIO_DISPLAY_DEV") {
+        paths.dev = PathBuf::from(dev);
+    }
+    paths
+}
+
+impl DeviceArgs {
+    /// Opens the chosen device.
+    pub fn open(&self) -> Result<Box<dyn DisplayDevice>> {
+        if self.sim {
+            let o = &self.sim_opts;
+            let cfg = SimConfig {
+                width: o.sim_mode.0,
+                height: o.sim_mode.1,
+                format: o.sim_format,
+                source: match o.sim_plane {
+                    SimPlane::Dmabuf => PlaneSource::DmaBuf,
+                    SimPlane::Region => PlaneSource::Region,
+                },
+                frozen_frame: o.sim_frame,
+                fault: o.sim_fault,
+                ..SimConfig::default()
+            };
+            let sim = SimDevice::new(cfg).context("cannot start the simulated vGPU")?;
+            return Ok(Box::new(sim));
+        }
+        if let Some(fd) = self.device_fd {
+            let dev = RealDevice::adopt_inherited_fd(fd).with_context(|| format!("cannot use --device-fd {fd}"))?;
+            return Ok(Box::new(dev));
+        }
+        let Some(spec) = &self.device else {
+            bail!("no device given: name an mdev (UUID or sysfs path), or use --device-fd N or --sim");
+        };
+        let dev = RealDevice::open(spec, &host_paths()).with_context(|| format!("cannot open {spec}"))?;
+        Ok(Box::new(dev))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("1920x1080"), Ok((1920, 1080)));
+        assert_eq!(parse_size("640X480"), Ok((640, 480)));
+        assert!(parse_size("1920").unwrap_err().contains("WIDTHxHEIGHT"));
+        assert!(parse_size("0x10").is_err());
+        assert!(parse_size("axb").is_err());
+        assert!(parse_size("99999999999x1").is_err());
+    }
+}

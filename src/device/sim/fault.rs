@@ -1,0 +1,106 @@
+//! Faults the simulator can inject, to prove that the layers above survive a hostile guest or a
+//! buggy driver: each turns a correct answer into a specific wrong one.
+
+use crate::vfio::PlaneInfo;
+
+/// One injected fault.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SimFault {
+    #[default]
+    None,
+    /// The primary plane is off (format 0, size 0), as when the guest disables its display.
+    PlaneOff,
+    /// The stride is smaller than width x bytes per pixel.
+    StrideTooSmall,
+    /// The declared size is smaller than stride x height.
+    SizeTooSmall,
+    /// Width, height and stride whose product overflows 32 and 64-bit arithmetic done naively.
+    SizeOverflow,
+    /// The plane claims more rows than its buffer holds.
+    BufferTooShort,
+    /// A fourcc nobody supports (NV12 for a single-plane RGB path).
+    UnknownFormat,
+    /// A tiled modifier on a linear-only path.
+    TiledModifier,
+    /// The first query after every mode change fails with ENOMEM, as on mbochs.
+    EnomemAfterModeChange,
+    /// The region info's capability chain points back at itself.
+    CapChainLoop,
+}
+
+impl SimFault {
+    /// Every fault with its command-line name and what it does.
+    pub const ALL: &'static [(SimFault, &'static str, &'static str)] = &[
+        (SimFault::None, "none", "no fault"),
+        (SimFault::PlaneOff, "plane-off", "the primary plane is off (format 0, size 0)"),
+        (SimFault::StrideTooSmall, "stride-too-small", "stride < width x bytes per pixel"),
+        (SimFault::SizeTooSmall, "size-too-small", "plane size < stride x height"),
+        (SimFault::SizeOverflow, "size-overflow", "width, height and stride that overflow"),
+        (SimFault::BufferTooShort, "buffer-too-short", "more rows than the buffer holds"),
+        (SimFault::UnknownFormat, "unknown-format", "fourcc NV12"),
+        (SimFault::TiledModifier, "tiled-modifier", "Intel X-tiled modifier"),
+        (
+            SimFault::EnomemAfterModeChange,
+            "enomem-after-mode-change",
+            "ENOMEM from the first plane query after a mode change (mbochs)",
+        ),
+        (SimFault::CapChainLoop, "cap-chain-loop", "region capability chains loop"),
+    ];
+
+    pub fn name(self) -> &'static str {
+        Self::ALL.iter().find(|(f, _, _)| *f == self).map_or("none", |(_, n, _)| n)
+    }
+
+    /// Applies the fault to a correct primary plane.
+    pub fn corrupt_plane(self, mut plane: PlaneInfo) -> PlaneInfo {
+        match self {
+            SimFault::PlaneOff => return PlaneInfo::off(plane.plane_type, plane.source),
+            SimFault::StrideTooSmall => plane.stride = plane.width * 4 - 4,
+            SimFault::SizeTooSmall => plane.size = plane.stride * (plane.height - 1),
+            SimFault::SizeOverflow => {
+                plane.width = 0x4000_0000;
+                plane.height = 0x4000_0000;
+                plane.stride = 0xffff_fff0;
+                plane.size = 0xffff_f000;
+            }
+            SimFault::BufferTooShort => {
+                plane.height += 100;
+                plane.size = plane.stride * plane.height;
+            }
+            SimFault::UnknownFormat => plane.drm_format = drm_fourcc::DrmFourcc::Nv12 as u32,
+            SimFault::TiledModifier => plane.modifier = 0x0100_0000_0000_0001,
+            SimFault::None | SimFault::EnomemAfterModeChange | SimFault::CapChainLoop => {}
+        }
+        plane
+    }
+
+    /// Applies the fault to a region info in the kernel's byte layout.
+    pub fn corrupt_region_info(self, mut bytes: Vec<u8>) -> Vec<u8> {
+        if self == SimFault::CapChainLoop && bytes.len() >= 40 {
+            // The first capability's `next` points at itself.
+            bytes[36..40].copy_from_slice(&32u32.to_ne_bytes());
+        }
+        bytes
+    }
+}
+
+impl std::str::FromStr for SimFault {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::ALL
+            .iter()
+            .find(|(_, name, _)| *name == s)
+            .map(|(f, _, _)| *f)
+            .ok_or_else(|| {
+                let names: Vec<&str> = Self::ALL.iter().map(|(_, n, _)| *n).collect();
+                format!("unknown fault '{s}'; one of: {}", names.join(", "))
+            })
+    }
+}
+
+impl std::fmt::Display for SimFault {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}

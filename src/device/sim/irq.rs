@@ -1,0 +1,68 @@
+//! The simulator's display interrupt: one INTx-like line (index 0) that fires on every page flip,
+//! with VFIO's eventfd, mask, unmask and automask semantics.
+
+use crate::uapi::{VFIO_IRQ_INFO_AUTOMASKED, VFIO_IRQ_INFO_EVENTFD, VFIO_IRQ_INFO_MASKABLE};
+use crate::vfio::{IrqAction, IrqInfo};
+use nix::errno::Errno;
+use std::os::fd::{AsFd, OwnedFd};
+
+/// The index of the flip interrupt.
+pub const FLIP_IRQ: u32 = 0;
+
+#[derive(Debug, Default)]
+pub struct SimIrq {
+    eventfd: Option<OwnedFd>,
+    masked: bool,
+    /// A flip happened while masked: it fires on unmask, like a level-triggered line.
+    pending: bool,
+    pub delivered: u64,
+}
+
+impl SimIrq {
+    pub fn info() -> IrqInfo {
+        IrqInfo {
+            index: FLIP_IRQ,
+            flags: VFIO_IRQ_INFO_EVENTFD | VFIO_IRQ_INFO_MASKABLE | VFIO_IRQ_INFO_AUTOMASKED,
+            count: 1,
+        }
+    }
+
+    pub fn bind(&mut self, eventfd: Option<OwnedFd>) {
+        self.eventfd = eventfd;
+        self.masked = false;
+        self.pending = false;
+    }
+
+    /// The device raises the line (a flip, or a loopback trigger).
+    pub fn raise(&mut self) {
+        let Some(fd) = &self.eventfd else {
+            return;
+        };
+        if self.masked {
+            self.pending = true;
+            return;
+        }
+        // An eventfd write only fails when the counter would overflow, which a reader prevents;
+        // a lost signal then is harmless (the counter is already non-zero).
+        let _ = nix::unistd::write(fd.as_fd(), &1u64.to_ne_bytes());
+        self.delivered += 1;
+        self.masked = true; // AUTOMASKED
+    }
+
+    pub fn action(&mut self, action: IrqAction, start: u32, count: u32) -> Result<(), Errno> {
+        if start != 0 || count != 1 {
+            return Err(Errno::EINVAL);
+        }
+        match action {
+            IrqAction::Trigger => self.raise(),
+            IrqAction::Mask => self.masked = true,
+            IrqAction::Unmask => {
+                self.masked = false;
+                if std::mem::take(&mut self.pending) {
+                    self.raise();
+                }
+            }
+        }
+        Ok(())
+    }
+}

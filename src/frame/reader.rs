@@ -1,0 +1,192 @@
+//! The CPU frame path: query a plane, validate it against its buffer, copy its rows out of the
+//! mapping (dma-buf reads bracketed by DMA_BUF_IOCTL_SYNC) and convert them to RGBA.
+
+use super::error::FrameError;
+use super::image::RgbaImage;
+use super::validate::{ValidPlane, validate};
+use crate::device::{DisplayDevice, plane_support};
+use crate::fourcc::Format;
+use crate::vfio::{DmaBuf, Mapping, PlaneInfo, PlaneSource, PlaneType};
+use nix::errno::Errno;
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+
+/// How many buffer mappings the reader keeps (the device keeps as many exports).
+pub const MAPPING_CACHE: usize = 5;
+
+/// A frame read on the CPU.
+#[derive(Debug, Clone)]
+pub struct CpuFrame {
+    pub plane: PlaneInfo,
+    pub format: &'static Format,
+    pub image: RgbaImage,
+}
+
+enum CachedMap {
+    /// The export is held with its mapping so the id stays open (and is never exported again)
+    /// as long as we read through it.
+    DmaBuf { buf: Arc<DmaBuf>, map: Arc<Mapping> },
+    Region { index: u32, len: u64, map: Arc<Mapping> },
+}
+
+/// Reads planes of one device through the CPU. Used from one thread at a time (the capture loop or
+/// the pump); the caches are behind a mutex so a shared reference is enough.
+pub struct FrameReader<'d> {
+    dev: &'d dyn DisplayDevice,
+    source: PlaneSource,
+    maps: Mutex<VecDeque<CachedMap>>,
+}
+
+impl<'d> FrameReader<'d> {
+    /// Probes the device and uses its preferred plane source (dma-buf, else region).
+    pub fn new(dev: &'d dyn DisplayDevice) -> Result<Self, FrameError> {
+        let support = plane_support(dev)?;
+        let source = support.preferred().ok_or_else(|| FrameError::NoPlaneSupport { device: dev.name() })?;
+        Ok(Self::with_source(dev, source))
+    }
+
+    /// Uses `source` without probing.
+    pub fn with_source(dev: &'d dyn DisplayDevice, source: PlaneSource) -> Self {
+        FrameReader {
+            dev,
+            source,
+            maps: Mutex::new(VecDeque::new()),
+        }
+    }
+
+    pub fn source(&self) -> PlaneSource {
+        self.source
+    }
+
+    pub fn device(&self) -> &'d dyn DisplayDevice {
+        self.dev
+    }
+
+    /// Queries a plane, retrying once on ENOMEM: mbochs fails the first query after every mode
+    /// change that way.
+    pub fn query(&self, plane_type: PlaneType) -> Result<PlaneInfo, FrameError> {
+        match self.dev.query_plane(plane_type, self.source) {
+            Err(err) if err.errno() == Some(Errno::ENOMEM) => {
+                tracing::debug!("{plane_type} plane query: ENOMEM (a mode change?); retrying once");
+                Ok(self.dev.query_plane(plane_type, self.source)?)
+            }
+            other => Ok(other?),
+        }
+    }
+
+    /// Queries and reads a plane; `None` when the plane is off.
+    pub fn capture(&self, plane_type: PlaneType) -> Result<Option<CpuFrame>, FrameError> {
+        let plane = self.query(plane_type)?;
+        if plane.is_off() {
+            return Ok(None);
+        }
+        self.read(&plane).map(Some)
+    }
+
+    fn invalid(plane: &PlaneInfo, error: super::PlaneError) -> FrameError {
+        FrameError::InvalidPlane {
+            plane: plane.plane_type,
+            source_kind: plane.source,
+            buffer_id: plane.buffer_id,
+            error,
+        }
+    }
+
+    /// Reads a queried plane into RGBA.
+    pub fn read(&self, plane: &PlaneInfo) -> Result<CpuFrame, FrameError> {
+        match plane.source {
+            PlaneSource::DmaBuf => self.read_dmabuf(plane),
+            PlaneSource::Region => self.read_region(plane),
+        }
+    }
+
+    fn read_dmabuf(&self, plane: &PlaneInfo) -> Result<CpuFrame, FrameError> {
+        let buf = self.dev.dmabuf(plane.buffer_id)?;
+        let valid = validate(plane, buf.size()).map_err(|e| Self::invalid(plane, e))?;
+        let map = self.dmabuf_mapping(plane, &buf)?;
+        buf.begin_cpu_read().map_err(crate::device::DeviceError::from)?;
+        let result = convert(&map, &valid);
+        buf.end_cpu_read().map_err(crate::device::DeviceError::from)?;
+        result
+    }
+
+    fn dmabuf_mapping(&self, plane: &PlaneInfo, buf: &Arc<DmaBuf>) -> Result<Arc<Mapping>, FrameError> {
+        let mut maps = self.maps.lock().unwrap_or_else(|p| p.into_inner());
+        let hit = maps.iter().position(|m| matches!(m, CachedMap::DmaBuf { buf: b, .. } if Arc::ptr_eq(b, buf)));
+        if let Some(i) = hit {
+            let entry = maps.remove(i).expect("index from position");
+            let map = match &entry {
+                CachedMap::DmaBuf { map, .. } => map.clone(),
+                CachedMap::Region { map, .. } => map.clone(),
+            };
+            maps.push_front(entry);
+            return Ok(map);
+        }
+        let map = Arc::new(buf.map_read().map_err(|error| FrameError::CpuMap {
+            plane: plane.plane_type,
+            dmabuf_id: plane.buffer_id,
+            error,
+        })?);
+        maps.push_front(CachedMap::DmaBuf { buf: buf.clone(), map: map.clone() });
+        maps.truncate(MAPPING_CACHE);
+        Ok(map)
+    }
+
+    fn read_region(&self, plane: &PlaneInfo) -> Result<CpuFrame, FrameError> {
+        let info = self.dev.region_info(plane.buffer_id)?;
+        let valid = validate(plane, info.size).map_err(|e| Self::invalid(plane, e))?;
+        let len = plane.offset + valid.span;
+        let map = {
+            let mut maps = self.maps.lock().unwrap_or_else(|p| p.into_inner());
+            let hit = maps.iter().position(
+                |m| matches!(m, CachedMap::Region { index, len: l, .. } if *index == plane.buffer_id && *l == len),
+            );
+            match hit {
+                Some(i) => {
+                    let entry = maps.remove(i).expect("index from position");
+                    let map = match &entry {
+                        CachedMap::Region { map, .. } | CachedMap::DmaBuf { map, .. } => map.clone(),
+                    };
+                    maps.push_front(entry);
+                    map
+                }
+                None => {
+                    let map = Arc::new(self.dev.map_region(plane.buffer_id, 0, len, false)?);
+                    maps.push_front(CachedMap::Region {
+                        index: plane.buffer_id,
+                        len,
+                        map: map.clone(),
+                    });
+                    maps.truncate(MAPPING_CACHE);
+                    map
+                }
+            }
+        };
+        convert(&map, &valid)
+    }
+
+    /// Drops every cached mapping (and with them the dma-buf references they hold).
+    pub fn clear_cache(&self) {
+        self.maps.lock().unwrap_or_else(|p| p.into_inner()).clear();
+    }
+}
+
+/// Copies the plane's rows out of the mapping one at a time and converts them to RGBA.
+fn convert(map: &Mapping, valid: &ValidPlane) -> Result<CpuFrame, FrameError> {
+    let plane = &valid.info;
+    let mut image = RgbaImage::new(plane.width, plane.height);
+    let mut row = vec![0u8; valid.row_bytes];
+    let out_row = plane.width as usize * 4;
+    for (y, out) in image.data.chunks_exact_mut(out_row).enumerate() {
+        // offset + stride * y + row_bytes <= offset + span <= mapping length (validated).
+        let at = plane.offset + u64::from(plane.stride) * y as u64;
+        map.read_into(at as usize, &mut row)
+            .map_err(|e| FrameError::Device(crate::device::DeviceError::from(e)))?;
+        valid.format.decode_row(&row, out);
+    }
+    Ok(CpuFrame {
+        plane: *plane,
+        format: valid.format,
+        image,
+    })
+}

@@ -1,0 +1,200 @@
+//! Validation of untrusted plane descriptions. A plane that passes can be read with the bounds
+//! it states: every row lies inside the buffer whose length we measured ourselves.
+
+use crate::fourcc::{self, Format};
+use crate::vfio::PlaneInfo;
+
+/// The largest plane side we accept (DRM's usual maximum framebuffer size).
+pub const MAX_SIDE: u32 = 16384;
+
+/// Why a plane cannot be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PlaneError {
+    #[error("the plane is off (format 0 or size 0)")]
+    Off,
+    #[error(
+        "format {} with modifier {} is not supported; supported formats: {}",
+        fourcc::describe(*fourcc), fourcc::describe_modifier(*modifier), supported_names()
+    )]
+    UnknownFormat { fourcc: u32, modifier: u64 },
+    #[error(
+        "modifier {} (format {}) is tiled or compressed; only LINEAR buffers can be read here",
+        fourcc::describe_modifier(*modifier), fourcc::describe(*fourcc)
+    )]
+    UnsupportedModifier { fourcc: u32, modifier: u64 },
+    #[error("size {width}x{height} is outside 1..={MAX_SIDE} pixels per side")]
+    BadDimensions { width: u32, height: u32 },
+    #[error("stride {stride} is smaller than a row of {width} pixels ({row_bytes} bytes)")]
+    StrideTooSmall { stride: u32, width: u32, row_bytes: u64 },
+    #[error("declared size {size} is smaller than the {needed} bytes its rows span")]
+    SizeTooSmall { size: u32, needed: u64 },
+    #[error("rows end at byte {end}, past the end of the {buffer_len}-byte buffer")]
+    BeyondBuffer { end: u64, buffer_len: u64 },
+}
+
+fn supported_names() -> String {
+    fourcc::FORMATS.iter().map(|f| f.name).collect::<Vec<_>>().join(", ")
+}
+
+/// A plane whose every field has been checked against its buffer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ValidPlane {
+    pub info: PlaneInfo,
+    pub format: &'static Format,
+    /// Bytes of pixels in one row (width x bytes per pixel).
+    pub row_bytes: usize,
+    /// Bytes from the first pixel to the end of the last row's pixels.
+    pub span: u64,
+}
+
+/// Checks `plane` against a buffer of `buffer_len` bytes. All arithmetic is in u64 and checked,
+/// so no field value, however large, can wrap around into a small in-bounds number.
+pub fn validate(plane: &PlaneInfo, buffer_len: u64) -> Result<ValidPlane, PlaneError> {
+    if plane.is_off() {
+        return Err(PlaneError::Off);
+    }
+    let format = fourcc::lookup(plane.drm_format).ok_or(PlaneError::UnknownFormat {
+        fourcc: plane.drm_format,
+        modifier: plane.modifier,
+    })?;
+    if plane.modifier != 0 {
+        return Err(PlaneError::UnsupportedModifier {
+            fourcc: plane.drm_format,
+            modifier: plane.modifier,
+        });
+    }
+    if !(1..=MAX_SIDE).contains(&plane.width) || !(1..=MAX_SIDE).contains(&plane.height) {
+        return Err(PlaneError::BadDimensions {
+            width: plane.width,
+            height: plane.height,
+        });
+    }
+    // width and height are at most 2^14 here, so these products fit easily in u64.
+    let row_bytes = u64::from(plane.width) * u64::from(format.bytes_per_pixel);
+    if u64::from(plane.stride) < row_bytes {
+        return Err(PlaneError::StrideTooSmall {
+            stride: plane.stride,
+            width: plane.width,
+            row_bytes,
+        });
+    }
+    let span = u64::from(plane.stride) * u64::from(plane.height - 1) + row_bytes;
+    if u64::from(plane.size) < span {
+        return Err(PlaneError::SizeTooSmall {
+            size: plane.size,
+            needed: span,
+        });
+    }
+    let end = plane.offset.checked_add(span).ok_or(PlaneError::BeyondBuffer {
+        end: u64::MAX,
+        buffer_len,
+    })?;
+    if end > buffer_len {
+        return Err(PlaneError::BeyondBuffer { end, buffer_len });
+    }
+    Ok(ValidPlane {
+        info: *plane,
+        format,
+        row_bytes: row_bytes as usize,
+        span,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::vfio::{PlaneSource, PlaneType};
+
+    fn plane(width: u32, height: u32, stride: u32) -> PlaneInfo {
+        PlaneInfo {
+            drm_format: drm_fourcc::DrmFourcc::Xrgb8888 as u32,
+            width,
+            height,
+            stride,
+            size: stride * height,
+            ..PlaneInfo::off(PlaneType::Primary, PlaneSource::DmaBuf)
+        }
+    }
+
+    #[test]
+    fn a_good_plane_passes_with_its_span() {
+        let v = validate(&plane(1366, 768, 5504), 5504 * 768).unwrap();
+        assert_eq!(v.row_bytes, 1366 * 4);
+        assert_eq!(v.span, 5504 * 767 + 1366 * 4);
+        assert_eq!(v.format.name, "XRGB8888");
+    }
+
+    #[test]
+    fn the_last_row_needs_no_padding() {
+        // A buffer that ends right after the last pixel is enough.
+        let mut p = plane(10, 2, 64);
+        p.size = 64 + 40;
+        assert!(validate(&p, 64 + 40).is_ok());
+        assert!(matches!(validate(&p, 64 + 39), Err(PlaneError::BeyondBuffer { .. })));
+    }
+
+    #[test]
+    fn off_planes_are_not_errors_of_content() {
+        assert_eq!(validate(&PlaneInfo::off(PlaneType::Primary, PlaneSource::Region), 0), Err(PlaneError::Off));
+        let mut p = plane(10, 10, 40);
+        p.size = 0;
+        assert_eq!(validate(&p, 4096), Err(PlaneError::Off));
+    }
+
+    #[test]
+    fn each_bad_field_is_named() {
+        let mut p = plane(100, 100, 396);
+        assert!(matches!(validate(&p, 1 << 20), Err(PlaneError::StrideTooSmall { stride: 396, .. })));
+        p = plane(100, 100, 400);
+        p.size = 400 * 99;
+        assert!(matches!(validate(&p, 1 << 20), Err(PlaneError::SizeTooSmall { .. })));
+        p = plane(100, 100, 400);
+        p.drm_format = drm_fourcc::DrmFourcc::Nv12 as u32;
+        let err = validate(&p, 1 << 20).unwrap_err();
+        assert!(err.to_string().contains("NV12"), "{err}");
+        p = plane(100, 100, 400);
+        p.modifier = 0x0100_0000_0000_0001;
+        assert!(matches!(validate(&p, 1 << 20), Err(PlaneError::UnsupportedModifier { .. })));
+        p = plane(100, 100, 400);
+        p.width = 0;
+        assert!(matches!(validate(&p, 1 << 20), Err(PlaneError::BadDimensions { .. })));
+    }
+
+    #[test]
+    fn overflowing_values_are_refused() {
+        let mut p = plane(100, 100, 400);
+        p.width = 0x4000_0000;
+        p.height = 0x4000_0000;
+        p.stride = 0xffff_fff0;
+        p.size = 0xffff_f000;
+        assert!(matches!(validate(&p, u64::MAX), Err(PlaneError::BadDimensions { .. })));
+        let mut p = plane(16384, 16384, u32::MAX);
+        p.size = u32::MAX;
+        assert!(validate(&p, u64::MAX).is_err(), "span exceeds the 4 GiB size field");
+        let mut p = plane(100, 100, 400);
+        p.offset = u64::MAX - 10;
+        assert!(matches!(validate(&p, u64::MAX), Err(PlaneError::BeyondBuffer { .. })));
+    }
+
+    #[test]
+    fn exhaustive_small_values_never_pass_out_of_bounds() {
+        // Every combination of small fields: whatever passes must fit its buffer.
+        for width in 0..6u32 {
+            for height in 0..6u32 {
+                for stride in 0..30u32 {
+                    for size in [0, 7, 16, 40, 100] {
+                        for buffer_len in [0u64, 16, 64, 100] {
+                            let mut p = plane(width, height, stride);
+                            p.size = size;
+                            if let Ok(v) = validate(&p, buffer_len) {
+                                let last_row = u64::from(stride) * u64::from(height - 1);
+                                assert!(last_row + v.row_bytes as u64 <= buffer_len);
+                                assert!(u64::from(stride) >= u64::from(width) * 4);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,7 @@
+//! The `vfio-display` command line.
+
+mod cli;
+
+fn main() -> std::process::ExitCode {
+    cli::main()
+}
