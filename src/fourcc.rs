@@ -10,7 +10,12 @@ use drm_fourcc::DrmFourcc;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Layout {
     /// 4 bytes; the byte offsets of R, G, B and (if any) A in memory.
-    Bytes4 { r: usize, g: usize, b: usize, a: Option<usize> },
+    Bytes4 {
+        r: usize,
+        g: usize,
+        b: usize,
+        a: Option<usize>,
+    },
     /// 3 bytes; the byte offsets of R, G and B.
     Bytes3 { r: usize, g: usize, b: usize },
     /// A little-endian 16-bit word with 5:6:5 fields; `red_high` says whether red is the top field.
@@ -35,7 +40,15 @@ const fn code(c: &[u8; 4]) -> u32 {
     (c[0] as u32) | (c[1] as u32) << 8 | (c[2] as u32) << 16 | (c[3] as u32) << 24
 }
 
-const fn f4(c: &[u8; 4], name: &'static str, r: usize, g: usize, b: usize, a: Option<usize>, has_alpha: bool) -> Format {
+const fn f4(
+    c: &[u8; 4],
+    name: &'static str,
+    r: usize,
+    g: usize,
+    b: usize,
+    a: Option<usize>,
+    has_alpha: bool,
+) -> Format {
     Format {
         fourcc: code(c),
         name,
@@ -76,28 +89,40 @@ pub static FORMATS: &[Format] = &[
         name: "XRGB2101010",
         bytes_per_pixel: 4,
         has_alpha: false,
-        layout: Layout::Packed2101010 { red_high: true, alpha: false },
+        layout: Layout::Packed2101010 {
+            red_high: true,
+            alpha: false,
+        },
     },
     Format {
         fourcc: code(b"XB30"),
         name: "XBGR2101010",
         bytes_per_pixel: 4,
         has_alpha: false,
-        layout: Layout::Packed2101010 { red_high: false, alpha: false },
+        layout: Layout::Packed2101010 {
+            red_high: false,
+            alpha: false,
+        },
     },
     Format {
         fourcc: code(b"AR30"),
         name: "ARGB2101010",
         bytes_per_pixel: 4,
         has_alpha: true,
-        layout: Layout::Packed2101010 { red_high: true, alpha: true },
+        layout: Layout::Packed2101010 {
+            red_high: true,
+            alpha: true,
+        },
     },
     Format {
         fourcc: code(b"AB30"),
         name: "ABGR2101010",
         bytes_per_pixel: 4,
         has_alpha: true,
-        layout: Layout::Packed2101010 { red_high: false, alpha: true },
+        layout: Layout::Packed2101010 {
+            red_high: false,
+            alpha: true,
+        },
     },
     Format {
         fourcc: code(b"RG24"),
@@ -187,8 +212,16 @@ impl Format {
             Layout::Bytes3 { r, g, b } => [px[r], px[g], px[b], 255],
             Layout::Packed565 { red_high } => {
                 let v = u32::from(u16::from_le_bytes([px[0], px[1]]));
-                let (hi, mid, lo) = (expand5(v >> 11), expand6((v >> 5) & 0x3f), expand5(v & 0x1f));
-                if red_high { [hi, mid, lo, 255] } else { [lo, mid, hi, 255] }
+                let (hi, mid, lo) = (
+                    expand5(v >> 11),
+                    expand6((v >> 5) & 0x3f),
+                    expand5(v & 0x1f),
+                );
+                if red_high {
+                    [hi, mid, lo, 255]
+                } else {
+                    [lo, mid, hi, 255]
+                }
             }
             Layout::Packed2101010 { red_high, alpha } => {
                 let v = u32::from_le_bytes([px[0], px[1], px[2], px[3]]);
@@ -196,7 +229,11 @@ impl Format {
                 let mid = expand10((v >> 10) & 0x3ff);
                 let lo = expand10(v & 0x3ff);
                 let a = if alpha { ((v >> 30) * 85) as u8 } else { 255 };
-                if red_high { [hi, mid, lo, a] } else { [lo, mid, hi, a] }
+                if red_high {
+                    [hi, mid, lo, a]
+                } else {
+                    [lo, mid, hi, a]
+                }
             }
         }
     }
@@ -247,7 +284,12 @@ impl Format {
         let bpp = self.bytes_per_pixel as usize;
         match self.layout {
             // The common case gets a loop the compiler can vectorise.
-            Layout::Bytes4 { r: 2, g: 1, b: 0, a } => {
+            Layout::Bytes4 {
+                r: 2,
+                g: 1,
+                b: 0,
+                a,
+            } => {
                 for (px, o) in src.chunks_exact(4).zip(out.chunks_exact_mut(4)) {
                     o[0] = px[2];
                     o[1] = px[1];
@@ -280,10 +322,22 @@ mod tests {
         assert_eq!(lookup(DrmFourcc::Bgra8888 as u32).unwrap().name, "BGRA8888");
         assert_eq!(lookup(DrmFourcc::Rgb565 as u32).unwrap().name, "RGB565");
         assert_eq!(lookup(DrmFourcc::Bgr565 as u32).unwrap().name, "BGR565");
-        assert_eq!(lookup(DrmFourcc::Xrgb2101010 as u32).unwrap().name, "XRGB2101010");
-        assert_eq!(lookup(DrmFourcc::Xbgr2101010 as u32).unwrap().name, "XBGR2101010");
-        assert_eq!(lookup(DrmFourcc::Argb2101010 as u32).unwrap().name, "ARGB2101010");
-        assert_eq!(lookup(DrmFourcc::Abgr2101010 as u32).unwrap().name, "ABGR2101010");
+        assert_eq!(
+            lookup(DrmFourcc::Xrgb2101010 as u32).unwrap().name,
+            "XRGB2101010"
+        );
+        assert_eq!(
+            lookup(DrmFourcc::Xbgr2101010 as u32).unwrap().name,
+            "XBGR2101010"
+        );
+        assert_eq!(
+            lookup(DrmFourcc::Argb2101010 as u32).unwrap().name,
+            "ARGB2101010"
+        );
+        assert_eq!(
+            lookup(DrmFourcc::Abgr2101010 as u32).unwrap().name,
+            "ABGR2101010"
+        );
         assert_eq!(lookup(DrmFourcc::Rgb888 as u32).unwrap().name, "RGB888");
         assert_eq!(lookup(DrmFourcc::Bgr888 as u32).unwrap().name, "BGR888");
         assert_eq!(FORMATS.len(), 16);
@@ -294,14 +348,46 @@ mod tests {
     #[test]
     fn decodes_hand_written_pixels() {
         let cases: &[(&str, &[u8], [u8; 4])] = &[
-            ("XRGB8888", &[0x56, 0x34, 0x12, 0x00], [0x12, 0x34, 0x56, 255]),
-            ("ARGB8888", &[0x56, 0x34, 0x12, 0x78], [0x12, 0x34, 0x56, 0x78]),
-            ("XBGR8888", &[0x12, 0x34, 0x56, 0x00], [0x12, 0x34, 0x56, 255]),
-            ("ABGR8888", &[0x12, 0x34, 0x56, 0x78], [0x12, 0x34, 0x56, 0x78]),
-            ("RGBX8888", &[0x00, 0x56, 0x34, 0x12], [0x12, 0x34, 0x56, 255]),
-            ("RGBA8888", &[0x78, 0x56, 0x34, 0x12], [0x12, 0x34, 0x56, 0x78]),
-            ("BGRX8888", &[0x00, 0x12, 0x34, 0x56], [0x12, 0x34, 0x56, 255]),
-            ("BGRA8888", &[0x78, 0x12, 0x34, 0x56], [0x12, 0x34, 0x56, 0x78]),
+            (
+                "XRGB8888",
+                &[0x56, 0x34, 0x12, 0x00],
+                [0x12, 0x34, 0x56, 255],
+            ),
+            (
+                "ARGB8888",
+                &[0x56, 0x34, 0x12, 0x78],
+                [0x12, 0x34, 0x56, 0x78],
+            ),
+            (
+                "XBGR8888",
+                &[0x12, 0x34, 0x56, 0x00],
+                [0x12, 0x34, 0x56, 255],
+            ),
+            (
+                "ABGR8888",
+                &[0x12, 0x34, 0x56, 0x78],
+                [0x12, 0x34, 0x56, 0x78],
+            ),
+            (
+                "RGBX8888",
+                &[0x00, 0x56, 0x34, 0x12],
+                [0x12, 0x34, 0x56, 255],
+            ),
+            (
+                "RGBA8888",
+                &[0x78, 0x56, 0x34, 0x12],
+                [0x12, 0x34, 0x56, 0x78],
+            ),
+            (
+                "BGRX8888",
+                &[0x00, 0x12, 0x34, 0x56],
+                [0x12, 0x34, 0x56, 255],
+            ),
+            (
+                "BGRA8888",
+                &[0x78, 0x12, 0x34, 0x56],
+                [0x12, 0x34, 0x56, 0x78],
+            ),
             ("RGB888", &[0x56, 0x34, 0x12], [0x12, 0x34, 0x56, 255]),
             ("BGR888", &[0x12, 0x34, 0x56], [0x12, 0x34, 0x56, 255]),
             // RGB565 0xF800 = pure red; BGR565 0xF800 = pure blue.
@@ -326,7 +412,12 @@ mod tests {
     #[test]
     fn full_and_zero_channels_survive_every_format() {
         for format in FORMATS {
-            for rgba in [[0, 0, 0, 255], [255, 255, 255, 255], [255, 0, 255, 255], [0, 255, 0, 255]] {
+            for rgba in [
+                [0, 0, 0, 255],
+                [255, 255, 255, 255],
+                [255, 0, 255, 255],
+                [0, 255, 0, 255],
+            ] {
                 assert_eq!(format.quantize(rgba), rgba, "{}", format.name);
             }
         }
@@ -334,7 +425,10 @@ mod tests {
 
     #[test]
     fn eight_bit_formats_are_lossless() {
-        for format in FORMATS.iter().filter(|f| matches!(f.layout, Layout::Bytes4 { .. } | Layout::Bytes3 { .. })) {
+        for format in FORMATS
+            .iter()
+            .filter(|f| matches!(f.layout, Layout::Bytes4 { .. } | Layout::Bytes3 { .. }))
+        {
             for v in 0..=255u8 {
                 let a = if format.has_alpha { v } else { 255 };
                 let rgba = [v, v.wrapping_mul(3), v.wrapping_add(7), a];
@@ -351,7 +445,10 @@ mod tests {
     #[test]
     fn names_and_descriptions() {
         assert_eq!(parse("xr24").unwrap().name, "XRGB8888");
-        assert_eq!(parse("argb8888").unwrap().fourcc, DrmFourcc::Argb8888 as u32);
+        assert_eq!(
+            parse("argb8888").unwrap().fourcc,
+            DrmFourcc::Argb8888 as u32
+        );
         assert!(parse("NV12").is_none());
         assert_eq!(describe(DrmFourcc::Xrgb8888 as u32), "XR24 (XRGB8888)");
         assert!(describe(DrmFourcc::Nv12 as u32).contains("NV12"));

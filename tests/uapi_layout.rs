@@ -135,12 +135,30 @@ fn gfx_plane_info_layout() {
 #[test]
 fn edid_region_layout() {
     assert_eq!(size_of::<vfio_region_gfx_edid>(), 24);
-    assert_eq!(offset_of!(vfio_region_gfx_edid, edid_offset) as u64, edid_reg::EDID_OFFSET);
-    assert_eq!(offset_of!(vfio_region_gfx_edid, edid_max_size) as u64, edid_reg::EDID_MAX_SIZE);
-    assert_eq!(offset_of!(vfio_region_gfx_edid, edid_size) as u64, edid_reg::EDID_SIZE);
-    assert_eq!(offset_of!(vfio_region_gfx_edid, max_xres) as u64, edid_reg::MAX_XRES);
-    assert_eq!(offset_of!(vfio_region_gfx_edid, max_yres) as u64, edid_reg::MAX_YRES);
-    assert_eq!(offset_of!(vfio_region_gfx_edid, link_state) as u64, edid_reg::LINK_STATE);
+    assert_eq!(
+        offset_of!(vfio_region_gfx_edid, edid_offset) as u64,
+        edid_reg::EDID_OFFSET
+    );
+    assert_eq!(
+        offset_of!(vfio_region_gfx_edid, edid_max_size) as u64,
+        edid_reg::EDID_MAX_SIZE
+    );
+    assert_eq!(
+        offset_of!(vfio_region_gfx_edid, edid_size) as u64,
+        edid_reg::EDID_SIZE
+    );
+    assert_eq!(
+        offset_of!(vfio_region_gfx_edid, max_xres) as u64,
+        edid_reg::MAX_XRES
+    );
+    assert_eq!(
+        offset_of!(vfio_region_gfx_edid, max_yres) as u64,
+        edid_reg::MAX_YRES
+    );
+    assert_eq!(
+        offset_of!(vfio_region_gfx_edid, link_state) as u64,
+        edid_reg::LINK_STATE
+    );
 }
 
 #[test]

@@ -44,7 +44,13 @@ pub fn hex_dump(bytes: &[u8]) -> String {
         let hex: Vec<String> = chunk.iter().map(|b| format!("{b:02x}")).collect();
         let ascii: String = chunk
             .iter()
-            .map(|&b| if b.is_ascii_graphic() || b == b' ' { b as char } else { '.' })
+            .map(|&b| {
+                if b.is_ascii_graphic() || b == b' ' {
+                    b as char
+                } else {
+                    '.'
+                }
+            })
             .collect();
         out.push_str(&format!("{:04x}  {:<47}  {ascii}\n", i * 16, hex.join(" ")));
     }
@@ -73,8 +79,24 @@ fn show(args: &ShowArgs) -> Result<()> {
     println!("  edid_offset   {:#x}", regs.edid_offset);
     println!("  edid_max_size {}", regs.edid_max_size);
     println!("  edid_size     {}", regs.edid_size);
-    println!("  max_xres      {}{}", regs.max_xres, if regs.max_xres == 0 { " (no limit)" } else { "" });
-    println!("  max_yres      {}{}", regs.max_yres, if regs.max_yres == 0 { " (no limit)" } else { "" });
+    println!(
+        "  max_xres      {}{}",
+        regs.max_xres,
+        if regs.max_xres == 0 {
+            " (no limit)"
+        } else {
+            ""
+        }
+    );
+    println!(
+        "  max_yres      {}{}",
+        regs.max_yres,
+        if regs.max_yres == 0 {
+            " (no limit)"
+        } else {
+            ""
+        }
+    );
     println!("  link_state    {} ({})", regs.link_state, regs.link());
     match &parsed {
         Ok(mode) => println!("Preferred mode: {mode}"),

@@ -141,7 +141,10 @@ fn plane_report(reader: &FrameReader<'_>, plane_type: PlaneType) -> PlaneReport 
 
 fn build(dev: &dyn DisplayDevice) -> Report {
     let info = dev.info();
-    let mut regions: Vec<RegionReport> = all_regions(dev).into_iter().map(|(i, _)| region_report(dev, i)).collect();
+    let mut regions: Vec<RegionReport> = all_regions(dev)
+        .into_iter()
+        .map(|(i, _)| region_report(dev, i))
+        .collect();
     let irqs = all_irqs(dev)
         .into_iter()
         .map(|(index, result)| match result {
@@ -170,7 +173,10 @@ fn build(dev: &dyn DisplayDevice) -> Report {
     let (primary, cursor) = match source {
         Some(source) => {
             let reader = FrameReader::with_source(dev, source);
-            (Some(plane_report(&reader, PlaneType::Primary)), Some(plane_report(&reader, PlaneType::Cursor)))
+            (
+                Some(plane_report(&reader, PlaneType::Primary)),
+                Some(plane_report(&reader, PlaneType::Cursor)),
+            )
         }
         None => (None, None),
     };
@@ -229,10 +235,16 @@ fn build(dev: &dyn DisplayDevice) -> Report {
 fn describe_cap(cap: &RegionCap) -> String {
     match cap {
         RegionCap::SparseMmap { areas } => {
-            let list: Vec<String> = areas.iter().map(|a| format!("{:#x}+{:#x}", a.offset, a.size)).collect();
+            let list: Vec<String> = areas
+                .iter()
+                .map(|a| format!("{:#x}+{:#x}", a.offset, a.size))
+                .collect();
             format!("sparse-mmap [{}]", list.join(", "))
         }
-        RegionCap::Type { region_type, subtype } => format!("type {region_type}/{subtype}"),
+        RegionCap::Type {
+            region_type,
+            subtype,
+        } => format!("type {region_type}/{subtype}"),
         RegionCap::MsixMappable => "msix-mappable".into(),
         RegionCap::Unknown { id, version } => format!("unknown cap {id} v{version}"),
     }
@@ -260,7 +272,10 @@ fn print_plane(label: &str, plane: &Option<PlaneReport>) {
                 p.size
             );
             if p.plane_type == PlaneType::Cursor {
-                print!(" at ({}, {}) hotspot ({}, {})", p.x_pos as i32, p.y_pos as i32, p.x_hot as i32, p.y_hot as i32);
+                print!(
+                    " at ({}, {}) hotspot ({}, {})",
+                    p.x_pos as i32, p.y_pos as i32, p.x_hot as i32, p.y_hot as i32
+                );
             }
             println!();
         }
@@ -290,7 +305,11 @@ fn print_human(r: &Report) {
                     info.size,
                     info.offset,
                     reg.flag_names.join("|"),
-                    if caps.is_empty() { String::new() } else { format!("  {}", caps.join("; ")) }
+                    if caps.is_empty() {
+                        String::new()
+                    } else {
+                        format!("  {}", caps.join("; "))
+                    }
                 );
             }
             (None, Some(err)) => println!("  {:>3} {:<9} error: {err}", reg.index, name),
@@ -301,7 +320,12 @@ fn print_human(r: &Report) {
     for irq in &r.irqs {
         let name = irq.name.unwrap_or("");
         match (&irq.count, &irq.error) {
-            (Some(count), _) => println!("  {:>3} {:<6} count {count} {}", irq.index, name, irq.flags.join("|")),
+            (Some(count), _) => println!(
+                "  {:>3} {:<6} count {count} {}",
+                irq.index,
+                name,
+                irq.flags.join("|")
+            ),
             (None, Some(err)) => println!("  {:>3} {:<6} error: {err}", irq.index, name),
             _ => {}
         }
@@ -334,7 +358,10 @@ fn print_human(r: &Report) {
                 regs.edid_max_size,
                 regs.max_xres,
                 regs.max_yres,
-                e.preferred_mode.as_deref().map(|m| format!(", preferred mode {m}")).unwrap_or_default()
+                e.preferred_mode
+                    .as_deref()
+                    .map(|m| format!(", preferred mode {m}"))
+                    .unwrap_or_default()
             ),
             (None, Some(err)) => println!("EDID:    region {}: error: {err}", e.region),
             _ => {}

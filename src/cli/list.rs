@@ -30,14 +30,19 @@ pub fn run(args: &ListArgs) -> Result<()> {
         for parent in &listing.parents {
             println!("  {}", parent.name);
             for t in &parent.types {
-                let available = t.available_instances.map_or("?".to_string(), |n| n.to_string());
+                let available = t
+                    .available_instances
+                    .map_or("?".to_string(), |n| n.to_string());
                 println!(
                     "    {:<20} {:<10} {:<10} {} available{}",
                     t.id,
                     t.name.as_deref().unwrap_or("-"),
                     t.device_api.as_deref().unwrap_or("-"),
                     available,
-                    t.description.as_deref().map(|d| format!("  ({})", d.replace('\n', ", "))).unwrap_or_default()
+                    t.description
+                        .as_deref()
+                        .map(|d| format!("  ({})", d.replace('\n', ", ")))
+                        .unwrap_or_default()
                 );
             }
         }
@@ -63,7 +68,8 @@ pub fn run(args: &ListArgs) -> Result<()> {
                 m.mdev_type.as_deref().unwrap_or("?"),
                 m.parent.as_deref().unwrap_or("?"),
                 m.driver.as_deref().unwrap_or("(none)"),
-                m.iommu_group.map_or("?".to_string(), |g| format!("{g} (/dev/vfio/{g})"))
+                m.iommu_group
+                    .map_or("?".to_string(), |g| format!("{g} (/dev/vfio/{g})"))
             );
         }
     }

@@ -11,7 +11,6 @@ mod target;
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
-
 const AFTER_HELP: &str = "\
 DEVICE is an mdev UUID (see `vfio-display list`) or its sysfs path; --device-fd N adopts an open
 VFIO device fd passed by a VMM; --sim uses the built-in simulated vGPU.

@@ -41,7 +41,11 @@ pub fn write_file_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
     let name = path
         .file_name()
         .with_context(|| format!("cannot write {}: not a file name", path.display()))?;
-    let tmp = dir.join(format!(".{}.tmp{}", name.to_string_lossy(), std::process::id()));
+    let tmp = dir.join(format!(
+        ".{}.tmp{}",
+        name.to_string_lossy(),
+        std::process::id()
+    ));
     let result = (|| -> std::io::Result<()> {
         let mut file = std::fs::File::create(&tmp)?;
         file.write_all(bytes)?;
@@ -70,13 +74,25 @@ pub fn check_writable(path: &Path) -> Result<()> {
         .map(|_| {
             let _ = std::fs::remove_file(&probe);
         })
-        .with_context(|| format!("cannot write {}: directory {} is not writable", path.display(), dir.display()))
+        .with_context(|| {
+            format!(
+                "cannot write {}: directory {} is not writable",
+                path.display(),
+                dir.display()
+            )
+        })
 }
 
 /// The path of picture `n` (1-based) of a series: "shot.png" becomes "shot-0001.png".
 pub fn numbered(path: &Path, n: u32) -> PathBuf {
-    let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
-    let ext = path.extension().map(|e| e.to_string_lossy().into_owned()).unwrap_or_else(|| "png".into());
+    let stem = path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let ext = path
+        .extension()
+        .map(|e| e.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "png".into());
     path.with_file_name(format!("{stem}-{n:04}.{ext}"))
 }
 
@@ -86,7 +102,10 @@ mod tests {
 
     #[test]
     fn numbering() {
-        assert_eq!(numbered(Path::new("out/s.png"), 3), PathBuf::from("out/s-0003.png"));
+        assert_eq!(
+            numbered(Path::new("out/s.png"), 3),
+            PathBuf::from("out/s-0003.png")
+        );
         assert_eq!(numbered(Path::new("s"), 12), PathBuf::from("s-0012.png"));
     }
 
@@ -105,7 +124,10 @@ mod tests {
             let channels = if keep_alpha { 4 } else { 3 };
             assert_eq!(info.buffer_size(), 6 * channels);
             for px in 0..6 {
-                assert_eq!(buf[px * channels..px * channels + 3], image.data[px * 4..px * 4 + 3]);
+                assert_eq!(
+                    buf[px * channels..px * channels + 3],
+                    image.data[px * 4..px * 4 + 3]
+                );
             }
         }
     }

@@ -34,7 +34,9 @@ pub struct ScreenshotArgs {
 }
 
 fn parse_seconds(s: &str) -> Result<f64, String> {
-    let v: f64 = s.parse().map_err(|_| format!("'{s}' is not a number of seconds"))?;
+    let v: f64 = s
+        .parse()
+        .map_err(|_| format!("'{s}' is not a number of seconds"))?;
     if !(0.0..=86_400.0).contains(&v) {
         return Err(format!("{s}: give 0 to 86400 seconds"));
     }
@@ -45,7 +47,9 @@ fn parse_seconds(s: &str) -> Result<f64, String> {
 fn wait_for_plane(reader: &FrameReader<'_>, timeout: Duration) -> Result<PlaneInfo> {
     let start = Instant::now();
     loop {
-        let plane = reader.query(PlaneType::Primary).context("querying the primary plane")?;
+        let plane = reader
+            .query(PlaneType::Primary)
+            .context("querying the primary plane")?;
         if !plane.is_off() {
             return Ok(plane);
         }
@@ -74,10 +78,19 @@ fn describe(frame: &CpuFrame) -> String {
         PlaneSource::DmaBuf => format!("dma-buf {}", p.buffer_id),
         PlaneSource::Region => format!("region {}", p.buffer_id),
     };
-    format!("{}x{} {} from {buffer}", p.width, p.height, fourcc::describe(p.drm_format))
+    format!(
+        "{}x{} {} from {buffer}",
+        p.width,
+        p.height,
+        fourcc::describe(p.drm_format)
+    )
 }
 
-fn capture_one(reader: &FrameReader<'_>, args: &ScreenshotArgs, timeout: Duration) -> Result<(CpuFrame, bool)> {
+fn capture_one(
+    reader: &FrameReader<'_>,
+    args: &ScreenshotArgs,
+    timeout: Duration,
+) -> Result<(CpuFrame, bool)> {
     let plane = wait_for_plane(reader, timeout)?;
     let mut frame = reader.read(&plane).context("reading the primary plane")?;
     let mut keep_alpha = frame.format.has_alpha;
@@ -111,16 +124,21 @@ pub fn run(args: &ScreenshotArgs) -> Result<()> {
     });
     let mut next = Instant::now();
     for n in 1..=args.count {
-        let path = if args.count > 1 { numbered(&args.output, n) } else { args.output.clone() };
+        let path = if args.count > 1 {
+            numbered(&args.output, n)
+        } else {
+            args.output.clone()
+        };
         let (frame, keep_alpha) = capture_one(&reader, args, timeout)?;
         let png = encode_png(&frame.image, keep_alpha)?;
         write_file_atomically(&path, &png)?;
         let line = format!("wrote {} ({})", path.display(), describe(&frame));
+        // The file list goes to stdout (scripts read it); the bar is on stderr, terminal only.
         match &progress {
             Some(bar) => {
+                bar.suspend(|| println!("{line}"));
                 bar.set_message(path.display().to_string());
                 bar.inc(1);
-                bar.println(line);
             }
             None => println!("{line}"),
         }

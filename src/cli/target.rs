@@ -72,7 +72,10 @@ fn parse_format(s: &str) -> Result<&'static Format, String> {
 
 fn parse_fault(s: &str) -> Result<SimFault, String> {
     if s == "help" {
-        let lines: Vec<String> = SimFault::ALL.iter().map(|(_, n, d)| format!("  {n}: {d}")).collect();
+        let lines: Vec<String> = SimFault::ALL
+            .iter()
+            .map(|(_, n, d)| format!("  {n}: {d}"))
+            .collect();
         return Err(format!("faults:\n{}", lines.join("\n")));
     }
     s.parse()
@@ -112,13 +115,17 @@ impl DeviceArgs {
             return Ok(Box::new(sim));
         }
         if let Some(fd) = self.device_fd {
-            let dev = RealDevice::adopt_inherited_fd(fd).with_context(|| format!("cannot use --device-fd {fd}"))?;
+            let dev = RealDevice::adopt_inherited_fd(fd)
+                .with_context(|| format!("cannot use --device-fd {fd}"))?;
             return Ok(Box::new(dev));
         }
         let Some(spec) = &self.device else {
-            bail!("no device given: name an mdev (UUID or sysfs path), or use --device-fd N or --sim");
+            bail!(
+                "no device given: name an mdev (UUID or sysfs path), or use --device-fd N or --sim"
+            );
         };
-        let dev = RealDevice::open(spec, &host_paths()).with_context(|| format!("cannot open {spec}"))?;
+        let dev =
+            RealDevice::open(spec, &host_paths()).with_context(|| format!("cannot open {spec}"))?;
         Ok(Box::new(dev))
     }
 }

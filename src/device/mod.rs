@@ -46,7 +46,12 @@ pub trait DisplayDevice: RegionIo + Send + Sync {
     /// `VFIO_DEVICE_GET_IRQ_INFO`.
     fn irq_info(&self, index: u32) -> Result<IrqInfo>;
     /// Binds eventfds to vectors `start..` of IRQ `index` (`None` unbinds one).
-    fn set_irq_eventfds(&self, index: u32, start: u32, fds: &[Option<BorrowedFd<'_>>]) -> Result<()>;
+    fn set_irq_eventfds(
+        &self,
+        index: u32,
+        start: u32,
+        fds: &[Option<BorrowedFd<'_>>],
+    ) -> Result<()>;
     /// Disables IRQ `index`.
     fn disable_irq(&self, index: u32) -> Result<()>;
     /// Loopback trigger, mask or unmask.
@@ -97,6 +102,7 @@ pub fn find_edid_region(dev: &dyn DisplayDevice) -> Option<RegionInfo> {
 
 /// An `EdidPort` on the device's EDID region, or a clear error if it has none.
 pub fn edid_port(dev: &dyn DisplayDevice) -> Result<EdidPort<'_>> {
-    let info = find_edid_region(dev).ok_or_else(|| DeviceError::NoEdidRegion { device: dev.name() })?;
+    let info =
+        find_edid_region(dev).ok_or_else(|| DeviceError::NoEdidRegion { device: dev.name() })?;
     Ok(EdidPort::new(dev, &info)?)
 }

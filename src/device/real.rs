@@ -79,7 +79,12 @@ impl DisplayDevice for RealDevice {
         Ok(self.dev.irq_info(index)?)
     }
 
-    fn set_irq_eventfds(&self, index: u32, start: u32, fds: &[Option<BorrowedFd<'_>>]) -> Result<()> {
+    fn set_irq_eventfds(
+        &self,
+        index: u32,
+        start: u32,
+        fds: &[Option<BorrowedFd<'_>>],
+    ) -> Result<()> {
         Ok(self.dev.set_irq_eventfds(index, start, fds)?)
     }
 

@@ -45,7 +45,8 @@ pub fn cvt_reduced_blanking(width: u32, height: u32, refresh_mhz: u32) -> Timing
     let refresh = f64::from(refresh_mhz.max(1000)) / 1000.0;
     let v_sync = v_sync_for(width, height);
     let h_period_est = (1_000_000.0 / refresh - MIN_VBLANK_US) / f64::from(height);
-    let vbi = ((MIN_VBLANK_US / h_period_est).floor() as u32 + 1).max(V_FRONT + v_sync + MIN_V_BACK);
+    let vbi =
+        ((MIN_VBLANK_US / h_period_est).floor() as u32 + 1).max(V_FRONT + v_sync + MIN_V_BACK);
     let v_total = height + vbi;
     let h_total = h_active + H_BLANK;
     let ideal_khz = refresh * f64::from(v_total) * f64::from(h_total) / 1000.0;
@@ -72,8 +73,14 @@ mod tests {
         // VESA DMT lists these CVT-RB modes: 1920x1080R 138.500 MHz, 2080x1111 total;
         // 1280x800R 71.000 MHz, 1440x823 total.
         let t = cvt_reduced_blanking(1920, 1080, 60_000);
-        assert_eq!((t.h_total, t.v_total, t.pixel_clock_khz), (2080, 1111, 138_500));
+        assert_eq!(
+            (t.h_total, t.v_total, t.pixel_clock_khz),
+            (2080, 1111, 138_500)
+        );
         let t = cvt_reduced_blanking(1280, 800, 60_000);
-        assert_eq!((t.h_total, t.v_total, t.pixel_clock_khz), (1440, 823, 71_000));
+        assert_eq!(
+            (t.h_total, t.v_total, t.pixel_clock_khz),
+            (1440, 823, 71_000)
+        );
     }
 }

@@ -33,7 +33,7 @@ impl Mode {
 impl std::fmt::Display for Mode {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{}x{}", self.width, self.height)?;
-        if self.refresh_mhz % 1000 == 0 {
+        if self.refresh_mhz.is_multiple_of(1000) {
             write!(f, "@{}", self.refresh_mhz / 1000)
         } else {
             write!(f, "@{:.3}", f64::from(self.refresh_mhz) / 1000.0)
@@ -128,7 +128,11 @@ fn text_descriptor(tag: u8, text: &str) -> [u8; 18] {
     let mut d = [0u8; 18];
     d[3] = tag;
     let mut body = [0x20u8; 13];
-    let bytes: Vec<u8> = text.bytes().filter(|b| b.is_ascii_graphic() || *b == b' ').take(13).collect();
+    let bytes: Vec<u8> = text
+        .bytes()
+        .filter(|b| b.is_ascii_graphic() || *b == b' ')
+        .take(13)
+        .collect();
     body[..bytes.len()].copy_from_slice(&bytes);
     if bytes.len() < 13 {
         body[bytes.len()] = 0x0a;
@@ -209,7 +213,14 @@ mod tests {
 
     #[test]
     fn base_block_round_trips_the_preferred_mode() {
-        for (w, h) in [(640, 480), (800, 600), (1024, 768), (1366, 768), (1920, 1080), (3840, 2160)] {
+        for (w, h) in [
+            (640, 480),
+            (800, 600),
+            (1024, 768),
+            (1366, 768),
+            (1920, 1080),
+            (3840, 2160),
+        ] {
             let block = base_block(Mode::new(w, h, 60), &Identity::default()).unwrap();
             assert!(checksum_ok(&block));
             assert_eq!(block[..8], HEADER);

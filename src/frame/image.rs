@@ -22,7 +22,12 @@ impl RgbaImage {
 
     pub fn pixel(&self, x: u32, y: u32) -> [u8; 4] {
         let i = (y as usize * self.width as usize + x as usize) * 4;
-        [self.data[i], self.data[i + 1], self.data[i + 2], self.data[i + 3]]
+        [
+            self.data[i],
+            self.data[i + 1],
+            self.data[i + 2],
+            self.data[i + 3],
+        ]
     }
 
     /// Blends `top` over this image with its top-left corner at (x, y), clipped.
@@ -40,9 +45,8 @@ impl RgbaImage {
                 let src = top.pixel(tx as u32, ty as u32);
                 let i = (dy as usize * self.width as usize + dx as usize) * 4;
                 let a = u32::from(src[3]);
-                for c in 0..3 {
-                    let d = u32::from(self.data[i + c]);
-                    self.data[i + c] = ((u32::from(src[c]) * a + d * (255 - a) + 127) / 255) as u8;
+                for (dst, s) in self.data[i..i + 3].iter_mut().zip(src) {
+                    *dst = ((u32::from(s) * a + u32::from(*dst) * (255 - a) + 127) / 255) as u8;
                 }
                 let da = u32::from(self.data[i + 3]);
                 self.data[i + 3] = (a + (da * (255 - a) + 127) / 255) as u8;
@@ -56,7 +60,13 @@ impl RgbaImage {
 /// cursor can hang off the left or top edge); a missing (0xFFFFFFFF) or out-of-image hotspot counts
 /// as (0, 0).
 pub fn cursor_origin(cursor: &PlaneInfo) -> (i64, i64) {
-    let hot = |h: u32, side: u32| if h == NO_HOTSPOT || h >= side { 0 } else { i64::from(h) };
+    let hot = |h: u32, side: u32| {
+        if h == NO_HOTSPOT || h >= side {
+            0
+        } else {
+            i64::from(h)
+        }
+    };
     let x = i64::from(cursor.x_pos as i32) - hot(cursor.x_hot, cursor.width);
     let y = i64::from(cursor.y_pos as i32) - hot(cursor.y_hot, cursor.height);
     (x, y)
@@ -70,9 +80,11 @@ mod tests {
     #[test]
     fn opaque_transparent_and_half_alpha() {
         let mut base = RgbaImage::new(3, 1);
-        base.data.copy_from_slice(&[10, 20, 30, 255, 10, 20, 30, 255, 10, 20, 30, 255]);
+        base.data
+            .copy_from_slice(&[10, 20, 30, 255, 10, 20, 30, 255, 10, 20, 30, 255]);
         let mut top = RgbaImage::new(3, 1);
-        top.data.copy_from_slice(&[200, 100, 0, 255, 200, 100, 0, 0, 200, 100, 0, 128]);
+        top.data
+            .copy_from_slice(&[200, 100, 0, 255, 200, 100, 0, 0, 200, 100, 0, 128]);
         base.composite(&top, 0, 0);
         assert_eq!(base.pixel(0, 0), [200, 100, 0, 255]);
         assert_eq!(base.pixel(1, 0), [10, 20, 30, 255]);

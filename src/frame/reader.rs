@@ -26,7 +26,11 @@ enum CachedMap {
     /// The export is held with its mapping so the id stays open (and is never exported again)
     /// as long as we read through it.
     DmaBuf { buf: Arc<DmaBuf>, map: Arc<Mapping> },
-    Region { index: u32, len: u64, map: Arc<Mapping> },
+    Region {
+        index: u32,
+        len: u64,
+        map: Arc<Mapping>,
+    },
 }
 
 /// Reads planes of one device through the CPU. Used from one thread at a time (the capture loop or
@@ -41,7 +45,9 @@ impl<'d> FrameReader<'d> {
     /// Probes the device and uses its preferred plane source (dma-buf, else region).
     pub fn new(dev: &'d dyn DisplayDevice) -> Result<Self, FrameError> {
         let support = plane_support(dev)?;
-        let source = support.preferred().ok_or_else(|| FrameError::NoPlaneSupport { device: dev.name() })?;
+        let source = support
+            .preferred()
+            .ok_or_else(|| FrameError::NoPlaneSupport { device: dev.name() })?;
         Ok(Self::with_source(dev, source))
     }
 
@@ -104,15 +110,23 @@ impl<'d> FrameReader<'d> {
         let buf = self.dev.dmabuf(plane.buffer_id)?;
         let valid = validate(plane, buf.size()).map_err(|e| Self::invalid(plane, e))?;
         let map = self.dmabuf_mapping(plane, &buf)?;
-        buf.begin_cpu_read().map_err(crate::device::DeviceError::from)?;
+        buf.begin_cpu_read()
+            .map_err(crate::device::DeviceError::from)?;
         let result = convert(&map, &valid);
-        buf.end_cpu_read().map_err(crate::device::DeviceError::from)?;
+        buf.end_cpu_read()
+            .map_err(crate::device::DeviceError::from)?;
         result
     }
 
-    fn dmabuf_mapping(&self, plane: &PlaneInfo, buf: &Arc<DmaBuf>) -> Result<Arc<Mapping>, FrameError> {
+    fn dmabuf_mapping(
+        &self,
+        plane: &PlaneInfo,
+        buf: &Arc<DmaBuf>,
+    ) -> Result<Arc<Mapping>, FrameError> {
         let mut maps = self.maps.lock().unwrap_or_else(|p| p.into_inner());
-        let hit = maps.iter().position(|m| matches!(m, CachedMap::DmaBuf { buf: b, .. } if Arc::ptr_eq(b, buf)));
+        let hit = maps
+            .iter()
+            .position(|m| matches!(m, CachedMap::DmaBuf { buf: b, .. } if Arc::ptr_eq(b, buf)));
         if let Some(i) = hit {
             let entry = maps.remove(i).expect("index from position");
             let map = match &entry {
@@ -127,7 +141,10 @@ impl<'d> FrameReader<'d> {
             dmabuf_id: plane.buffer_id,
             error,
         })?);
-        maps.push_front(CachedMap::DmaBuf { buf: buf.clone(), map: map.clone() });
+        maps.push_front(CachedMap::DmaBuf {
+            buf: buf.clone(),
+            map: map.clone(),
+        });
         maps.truncate(MAPPING_CACHE);
         Ok(map)
     }
@@ -145,7 +162,9 @@ impl<'d> FrameReader<'d> {
                 Some(i) => {
                     let entry = maps.remove(i).expect("index from position");
                     let map = match &entry {
-                        CachedMap::Region { map, .. } | CachedMap::DmaBuf { map, .. } => map.clone(),
+                        CachedMap::Region { map, .. } | CachedMap::DmaBuf { map, .. } => {
+                            map.clone()
+                        }
                     };
                     maps.push_front(entry);
                     map

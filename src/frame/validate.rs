@@ -25,7 +25,11 @@ pub enum PlaneError {
     #[error("size {width}x{height} is outside 1..={MAX_SIDE} pixels per side")]
     BadDimensions { width: u32, height: u32 },
     #[error("stride {stride} is smaller than a row of {width} pixels ({row_bytes} bytes)")]
-    StrideTooSmall { stride: u32, width: u32, row_bytes: u64 },
+    StrideTooSmall {
+        stride: u32,
+        width: u32,
+        row_bytes: u64,
+    },
     #[error("declared size {size} is smaller than the {needed} bytes its rows span")]
     SizeTooSmall { size: u32, needed: u64 },
     #[error("rows end at byte {end}, past the end of the {buffer_len}-byte buffer")]
@@ -33,7 +37,11 @@ pub enum PlaneError {
 }
 
 fn supported_names() -> String {
-    fourcc::FORMATS.iter().map(|f| f.name).collect::<Vec<_>>().join(", ")
+    fourcc::FORMATS
+        .iter()
+        .map(|f| f.name)
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// A plane whose every field has been checked against its buffer.
@@ -85,10 +93,13 @@ pub fn validate(plane: &PlaneInfo, buffer_len: u64) -> Result<ValidPlane, PlaneE
             needed: span,
         });
     }
-    let end = plane.offset.checked_add(span).ok_or(PlaneError::BeyondBuffer {
-        end: u64::MAX,
-        buffer_len,
-    })?;
+    let end = plane
+        .offset
+        .checked_add(span)
+        .ok_or(PlaneError::BeyondBuffer {
+            end: u64::MAX,
+            buffer_len,
+        })?;
     if end > buffer_len {
         return Err(PlaneError::BeyondBuffer { end, buffer_len });
     }
@@ -130,12 +141,18 @@ mod tests {
         let mut p = plane(10, 2, 64);
         p.size = 64 + 40;
         assert!(validate(&p, 64 + 40).is_ok());
-        assert!(matches!(validate(&p, 64 + 39), Err(PlaneError::BeyondBuffer { .. })));
+        assert!(matches!(
+            validate(&p, 64 + 39),
+            Err(PlaneError::BeyondBuffer { .. })
+        ));
     }
 
     #[test]
     fn off_planes_are_not_errors_of_content() {
-        assert_eq!(validate(&PlaneInfo::off(PlaneType::Primary, PlaneSource::Region), 0), Err(PlaneError::Off));
+        assert_eq!(
+            validate(&PlaneInfo::off(PlaneType::Primary, PlaneSource::Region), 0),
+            Err(PlaneError::Off)
+        );
         let mut p = plane(10, 10, 40);
         p.size = 0;
         assert_eq!(validate(&p, 4096), Err(PlaneError::Off));
@@ -144,20 +161,32 @@ mod tests {
     #[test]
     fn each_bad_field_is_named() {
         let mut p = plane(100, 100, 396);
-        assert!(matches!(validate(&p, 1 << 20), Err(PlaneError::StrideTooSmall { stride: 396, .. })));
+        assert!(matches!(
+            validate(&p, 1 << 20),
+            Err(PlaneError::StrideTooSmall { stride: 396, .. })
+        ));
         p = plane(100, 100, 400);
         p.size = 400 * 99;
-        assert!(matches!(validate(&p, 1 << 20), Err(PlaneError::SizeTooSmall { .. })));
+        assert!(matches!(
+            validate(&p, 1 << 20),
+            Err(PlaneError::SizeTooSmall { .. })
+        ));
         p = plane(100, 100, 400);
         p.drm_format = drm_fourcc::DrmFourcc::Nv12 as u32;
         let err = validate(&p, 1 << 20).unwrap_err();
         assert!(err.to_string().contains("NV12"), "{err}");
         p = plane(100, 100, 400);
         p.modifier = 0x0100_0000_0000_0001;
-        assert!(matches!(validate(&p, 1 << 20), Err(PlaneError::UnsupportedModifier { .. })));
+        assert!(matches!(
+            validate(&p, 1 << 20),
+            Err(PlaneError::UnsupportedModifier { .. })
+        ));
         p = plane(100, 100, 400);
         p.width = 0;
-        assert!(matches!(validate(&p, 1 << 20), Err(PlaneError::BadDimensions { .. })));
+        assert!(matches!(
+            validate(&p, 1 << 20),
+            Err(PlaneError::BadDimensions { .. })
+        ));
     }
 
     #[test]
@@ -167,13 +196,22 @@ mod tests {
         p.height = 0x4000_0000;
         p.stride = 0xffff_fff0;
         p.size = 0xffff_f000;
-        assert!(matches!(validate(&p, u64::MAX), Err(PlaneError::BadDimensions { .. })));
+        assert!(matches!(
+            validate(&p, u64::MAX),
+            Err(PlaneError::BadDimensions { .. })
+        ));
         let mut p = plane(16384, 16384, u32::MAX);
         p.size = u32::MAX;
-        assert!(validate(&p, u64::MAX).is_err(), "span exceeds the 4 GiB size field");
+        assert!(
+            validate(&p, u64::MAX).is_err(),
+            "span exceeds the 4 GiB size field"
+        );
         let mut p = plane(100, 100, 400);
         p.offset = u64::MAX - 10;
-        assert!(matches!(validate(&p, u64::MAX), Err(PlaneError::BeyondBuffer { .. })));
+        assert!(matches!(
+            validate(&p, u64::MAX),
+            Err(PlaneError::BeyondBuffer { .. })
+        ));
     }
 
     #[test]

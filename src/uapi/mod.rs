@@ -49,9 +49,9 @@ pub const VFIO_DEVICE_GET_GFX_DMABUF: c_ulong = io(VFIO_TYPE, VFIO_BASE + 15);
 pub struct dma_buf_sync {
     pub flags: u64,
 }
-pub const DMA_BUF_SYNC_READ: u64 = 1 << 0;
-pub const DMA_BUF_SYNC_WRITE: u64 = 2 << 0;
-pub const DMA_BUF_SYNC_START: u64 = 0 << 2;
+pub const DMA_BUF_SYNC_READ: u64 = 1;
+pub const DMA_BUF_SYNC_WRITE: u64 = 2;
+pub const DMA_BUF_SYNC_START: u64 = 0;
 pub const DMA_BUF_SYNC_END: u64 = 1 << 2;
 /// `DMA_BUF_IOCTL_SYNC = _IOW(DMA_BUF_BASE 'b', 0, struct dma_buf_sync)`.
 pub const DMA_BUF_IOCTL_SYNC: c_ulong = iow(b'b', 0, std::mem::size_of::<dma_buf_sync>());

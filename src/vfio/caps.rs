@@ -148,10 +148,12 @@ pub fn parse_region_info(index: u32, bytes: &[u8]) -> Result<RegionInfo> {
             )));
         }
         if visited.contains(&next) {
-            return Err(chain_error(format!("capability chain loops back to offset {next}")));
+            return Err(chain_error(format!(
+                "capability chain loops back to offset {next}"
+            )));
         }
         visited.push(next);
-        let header_end = next.checked_add(CAP_HEADER_SIZE).unwrap_or(usize::MAX);
+        let header_end = next.saturating_add(CAP_HEADER_SIZE);
         if header_end > limit {
             return Err(chain_error(format!(
                 "capability header at offset {next} runs past the {limit} bytes returned"
@@ -247,7 +249,11 @@ pub fn encode_region_info(info: &RegionInfo) -> Vec<u8> {
     out.extend_from_slice(&(total as u32).to_ne_bytes());
     out.extend_from_slice(&flags.to_ne_bytes());
     out.extend_from_slice(&info.index.to_ne_bytes());
-    let first_cap = if caps.is_empty() { 0 } else { REGION_INFO_SIZE as u32 };
+    let first_cap = if caps.is_empty() {
+        0
+    } else {
+        REGION_INFO_SIZE as u32
+    };
     out.extend_from_slice(&first_cap.to_ne_bytes());
     out.extend_from_slice(&info.size.to_ne_bytes());
     out.extend_from_slice(&info.offset.to_ne_bytes());

@@ -195,7 +195,9 @@ impl VfioDevice {
             if wanted > MAX_INFO_SIZE {
                 return Err(VfioError::CapChain {
                     index,
-                    reason: format!("the kernel asks for a {wanted}-byte buffer (limit {MAX_INFO_SIZE})"),
+                    reason: format!(
+                        "the kernel asks for a {wanted}-byte buffer (limit {MAX_INFO_SIZE})"
+                    ),
                 });
             }
             buf = InfoBuffer::new(wanted);
@@ -209,11 +211,21 @@ impl VfioDevice {
         buf.put_u32(0, len);
         buf.put_u32(8, index);
         // SAFETY: the buffer holds `argsz` bytes, which is all the kernel writes.
-        unsafe { ioctl_ptr(self.fd.as_fd(), VFIO_DEVICE_GET_REGION_INFO, buf.as_mut_ptr()) }
-            .map(drop)
-            .map_err(|errno| {
-                VfioError::ioctl("VFIO_DEVICE_GET_REGION_INFO", format!("region {index}"), errno)
-            })
+        unsafe {
+            ioctl_ptr(
+                self.fd.as_fd(),
+                VFIO_DEVICE_GET_REGION_INFO,
+                buf.as_mut_ptr(),
+            )
+        }
+        .map(drop)
+        .map_err(|errno| {
+            VfioError::ioctl(
+                "VFIO_DEVICE_GET_REGION_INFO",
+                format!("region {index}"),
+                errno,
+            )
+        })
     }
 
     /// `VFIO_DEVICE_GET_IRQ_INFO`.
@@ -224,10 +236,20 @@ impl VfioDevice {
             ..Default::default()
         };
         // SAFETY: VFIO_DEVICE_GET_IRQ_INFO writes at most argsz bytes of `struct vfio_irq_info`.
-        unsafe { ioctl_ptr(self.fd.as_fd(), VFIO_DEVICE_GET_IRQ_INFO, (&raw mut raw).cast()) }
-            .map_err(|errno| {
-                VfioError::ioctl("VFIO_DEVICE_GET_IRQ_INFO", format!("IRQ index {index}"), errno)
-            })?;
+        unsafe {
+            ioctl_ptr(
+                self.fd.as_fd(),
+                VFIO_DEVICE_GET_IRQ_INFO,
+                (&raw mut raw).cast(),
+            )
+        }
+        .map_err(|errno| {
+            VfioError::ioctl(
+                "VFIO_DEVICE_GET_IRQ_INFO",
+                format!("IRQ index {index}"),
+                errno,
+            )
+        })?;
         Ok(IrqInfo {
             index,
             flags: raw.flags,
@@ -259,7 +281,10 @@ impl VfioDevice {
 
     /// Disables IRQ `index` and releases its eventfds.
     pub fn disable_irq(&self, index: u32) -> Result<()> {
-        self.set_irqs(&eventfd_set_bytes(index, 0, &[]), format!("IRQ index {index} (disable)"))
+        self.set_irqs(
+            &eventfd_set_bytes(index, 0, &[]),
+            format!("IRQ index {index} (disable)"),
+        )
     }
 
     /// Loopback trigger, mask or unmask of vectors `start..start + count`.
@@ -284,7 +309,13 @@ impl VfioDevice {
     pub fn probe_planes(&self, source: PlaneSource) -> Result<bool> {
         let mut raw = plane_info_struct(VFIO_GFX_PLANE_TYPE_PROBE | source.query_flag(), 0);
         // SAFETY: VFIO_DEVICE_QUERY_GFX_PLANE reads and writes argsz bytes of the plane struct.
-        match unsafe { ioctl_ptr(self.fd.as_fd(), VFIO_DEVICE_QUERY_GFX_PLANE, (&raw mut raw).cast()) } {
+        match unsafe {
+            ioctl_ptr(
+                self.fd.as_fd(),
+                VFIO_DEVICE_QUERY_GFX_PLANE,
+                (&raw mut raw).cast(),
+            )
+        } {
             Ok(_) => Ok(true),
             Err(Errno::EINVAL) | Err(Errno::ENOTTY) => Ok(false),
             Err(errno) => Err(VfioError::ioctl(
@@ -301,12 +332,20 @@ impl VfioDevice {
         let query = || {
             let mut raw = plane_info_struct(source.query_flag(), plane_type.drm_plane_type());
             // SAFETY: as in `probe_planes`.
-            unsafe { ioctl_ptr(self.fd.as_fd(), VFIO_DEVICE_QUERY_GFX_PLANE, (&raw mut raw).cast()) }
-                .map(|_| raw)
+            unsafe {
+                ioctl_ptr(
+                    self.fd.as_fd(),
+                    VFIO_DEVICE_QUERY_GFX_PLANE,
+                    (&raw mut raw).cast(),
+                )
+            }
+            .map(|_| raw)
         };
         let raw = match query() {
             Err(Errno::ENOMEM) => {
-                tracing::debug!("{plane_type} plane query gave ENOMEM (mode change?); retrying once");
+                tracing::debug!(
+                    "{plane_type} plane query gave ENOMEM (mode change?); retrying once"
+                );
                 query()
             }
             other => other,
@@ -326,10 +365,20 @@ impl VfioDevice {
         self.exports.get_or_export(dmabuf_id, || {
             let mut id = dmabuf_id;
             // SAFETY: VFIO_DEVICE_GET_GFX_DMABUF reads one u32 (the id) through the pointer.
-            let raw = unsafe { ioctl_ptr(self.fd.as_fd(), VFIO_DEVICE_GET_GFX_DMABUF, (&raw mut id).cast()) }
-                .map_err(|errno| {
-                    VfioError::ioctl("VFIO_DEVICE_GET_GFX_DMABUF", format!("dmabuf_id {dmabuf_id}"), errno)
-                })?;
+            let raw = unsafe {
+                ioctl_ptr(
+                    self.fd.as_fd(),
+                    VFIO_DEVICE_GET_GFX_DMABUF,
+                    (&raw mut id).cast(),
+                )
+            }
+            .map_err(|errno| {
+                VfioError::ioctl(
+                    "VFIO_DEVICE_GET_GFX_DMABUF",
+                    format!("dmabuf_id {dmabuf_id}"),
+                    errno,
+                )
+            })?;
             // SAFETY: on success the ioctl returns a new dma-buf fd that nothing else owns.
             Ok(unsafe { OwnedFd::from_raw_fd(raw) })
         })
@@ -350,7 +399,11 @@ impl VfioDevice {
                     "{len} bytes at offset {offset:#x} cannot be mapped (region size {}, mmap {}, \
                      sparse areas {:?})",
                     info.size,
-                    if info.mappable() { "allowed" } else { "not allowed" },
+                    if info.mappable() {
+                        "allowed"
+                    } else {
+                        "not allowed"
+                    },
                     info.sparse_areas()
                 ),
             ));
@@ -358,7 +411,13 @@ impl VfioDevice {
         let file_offset = info.offset.checked_add(offset).ok_or_else(|| {
             VfioError::invalid(format!("region {index}"), "region offset overflows")
         })?;
-        Mapping::map(self.fd.as_fd(), file_offset, len, writable, format!("region {index}"))
+        Mapping::map(
+            self.fd.as_fd(),
+            file_offset,
+            len,
+            writable,
+            format!("region {index}"),
+        )
     }
 
     fn region_file_offset(&self, index: u32, offset: u64, len: usize) -> Result<u64> {
@@ -442,7 +501,9 @@ mod tests {
     #[test]
     fn adopting_an_fd_that_is_not_vfio_is_a_clear_error() {
         let file = std::fs::File::open("/dev/null").unwrap();
-        let err = VfioDevice::from_fd(OwnedFd::from(file)).unwrap_err().to_string();
+        let err = VfioDevice::from_fd(OwnedFd::from(file))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("is not a VFIO device"), "{err}");
         assert!(err.contains("VFIO_DEVICE_GET_INFO"), "{err}");
     }

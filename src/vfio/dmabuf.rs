@@ -49,7 +49,13 @@ impl DmaBuf {
 
     /// Maps the whole buffer read-only for the CPU.
     pub fn map_read(&self) -> Result<Mapping> {
-        Mapping::map(self.fd.as_fd(), 0, self.size, false, format!("dma-buf {}", self.id))
+        Mapping::map(
+            self.fd.as_fd(),
+            0,
+            self.size,
+            false,
+            format!("dma-buf {}", self.id),
+        )
     }
 
     /// `DMA_BUF_IOCTL_SYNC` with `SYNC_START | SYNC_READ`, before the CPU reads the buffer.
@@ -119,7 +125,10 @@ impl ExportCache {
         id: u32,
         export: impl FnOnce() -> Result<OwnedFd>,
     ) -> Result<Arc<DmaBuf>> {
-        let mut state = self.state.lock().unwrap_or_else(|poison| poison.into_inner());
+        let mut state = self
+            .state
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner());
         if let Some(buf) = state.live.get(&id).and_then(Weak::upgrade) {
             state.recent.retain(|b| b.id != id);
             state.recent.push_front(buf.clone());
@@ -138,7 +147,10 @@ impl ExportCache {
     /// Drops every cached export (after a reset, say). Exports still held elsewhere stay known,
     /// so they are not exported a second time.
     pub fn clear(&self) {
-        let mut state = self.state.lock().unwrap_or_else(|poison| poison.into_inner());
+        let mut state = self
+            .state
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner());
         state.recent.clear();
         state.live.retain(|_, weak| weak.strong_count() > 0);
     }
@@ -174,8 +186,12 @@ pub fn udmabuf_from_memfd(memfd: BorrowedFd<'_>, offset: u64, size: u64) -> Resu
     use crate::uapi::{UDMABUF_CREATE, UDMABUF_FLAGS_CLOEXEC, udmabuf_create};
     use nix::fcntl::{OFlag, open};
     use std::os::fd::{AsRawFd, FromRawFd};
-    let dev = open("/dev/udmabuf", OFlag::O_RDWR | OFlag::O_CLOEXEC, nix::sys::stat::Mode::empty())
-        .map_err(|errno| VfioError::sys("open /dev/udmabuf", errno))?;
+    let dev = open(
+        "/dev/udmabuf",
+        OFlag::O_RDWR | OFlag::O_CLOEXEC,
+        nix::sys::stat::Mode::empty(),
+    )
+    .map_err(|errno| VfioError::sys("open /dev/udmabuf", errno))?;
     let mut arg = udmabuf_create {
         memfd: memfd.as_raw_fd() as u32,
         flags: UDMABUF_FLAGS_CLOEXEC,
@@ -183,8 +199,9 @@ pub fn udmabuf_from_memfd(memfd: BorrowedFd<'_>, offset: u64, size: u64) -> Resu
         size,
     };
     // SAFETY: UDMABUF_CREATE reads one `struct udmabuf_create`, which `arg` is.
-    let raw = unsafe { ioctl_ptr(dev.as_fd(), UDMABUF_CREATE, (&raw mut arg).cast()) }
-        .map_err(|errno| VfioError::ioctl("UDMABUF_CREATE", format!("{size} bytes of a memfd"), errno))?;
+    let raw = unsafe { ioctl_ptr(dev.as_fd(), UDMABUF_CREATE, (&raw mut arg).cast()) }.map_err(
+        |errno| VfioError::ioctl("UDMABUF_CREATE", format!("{size} bytes of a memfd"), errno),
+    )?;
     // SAFETY: on success the ioctl returns a new dma-buf fd that nothing else owns.
     Ok(unsafe { OwnedFd::from_raw_fd(raw) })
 }

@@ -88,7 +88,10 @@ impl<'a> EdidPort<'a> {
             ));
         }
         if !info.readable() || !info.writable() {
-            return Err(VfioError::invalid(target, "region is not readable and writable"));
+            return Err(VfioError::invalid(
+                target,
+                "region is not readable and writable",
+            ));
         }
         Ok(EdidPort {
             io,
@@ -108,7 +111,8 @@ impl<'a> EdidPort<'a> {
     }
 
     fn set_reg(&self, offset: u64, value: u32) -> Result<()> {
-        self.io.write_region(self.index, offset, &value.to_ne_bytes())
+        self.io
+            .write_region(self.index, offset, &value.to_ne_bytes())
     }
 
     /// Reads all six registers.
@@ -286,10 +290,20 @@ mod tests {
     fn a_hostile_window_is_refused() {
         let (region, info) = fake(0xff0, 1024);
         let port = EdidPort::new(&region, &info).unwrap();
-        assert!(port.read_blob().unwrap_err().to_string().contains("runs past"));
+        assert!(
+            port.read_blob()
+                .unwrap_err()
+                .to_string()
+                .contains("runs past")
+        );
         let (region, info) = fake(8, 16);
         let port = EdidPort::new(&region, &info).unwrap();
-        assert!(port.read_blob().unwrap_err().to_string().contains("overlaps"));
+        assert!(
+            port.read_blob()
+                .unwrap_err()
+                .to_string()
+                .contains("overlaps")
+        );
     }
 
     #[test]
@@ -297,7 +311,12 @@ mod tests {
         let (region, info) = fake(0x800, 128);
         region.bytes.lock().unwrap()[8..12].copy_from_slice(&4096u32.to_ne_bytes());
         let port = EdidPort::new(&region, &info).unwrap();
-        assert!(port.read_blob().unwrap_err().to_string().contains("exceeds"));
+        assert!(
+            port.read_blob()
+                .unwrap_err()
+                .to_string()
+                .contains("exceeds")
+        );
     }
 
     #[test]

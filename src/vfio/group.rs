@@ -77,7 +77,11 @@ impl Container {
         for model in [VFIO_TYPE1v2_IOMMU, VFIO_TYPE1_IOMMU] {
             let supported = ioctl_val(self.fd.as_fd(), VFIO_CHECK_EXTENSION, model.into())
                 .map_err(|errno| {
-                    VfioError::ioctl("VFIO_CHECK_EXTENSION", self.path.display().to_string(), errno)
+                    VfioError::ioctl(
+                        "VFIO_CHECK_EXTENSION",
+                        self.path.display().to_string(),
+                        errno,
+                    )
                 })?;
             if supported > 0 {
                 ioctl_val(self.fd.as_fd(), VFIO_SET_IOMMU, model.into()).map_err(|errno| {
@@ -135,7 +139,11 @@ impl Group {
             )
         }
         .map_err(|errno| {
-            VfioError::ioctl("VFIO_GROUP_SET_CONTAINER", path.display().to_string(), errno)
+            VfioError::ioctl(
+                "VFIO_GROUP_SET_CONTAINER",
+                path.display().to_string(),
+                errno,
+            )
         })?;
         container.set_iommu()?;
         Ok(Group {
@@ -164,14 +172,20 @@ impl Group {
             .map_err(|_| VfioError::invalid(name, "device name contains a NUL byte"))?;
         // SAFETY: VFIO_GROUP_GET_DEVICE_FD reads a NUL-terminated string, which `cname` is, and
         // which outlives the call.
-        let raw = unsafe { ioctl_ptr(self.fd.as_fd(), VFIO_GROUP_GET_DEVICE_FD, cname.as_ptr() as *mut _) }
-            .map_err(|errno| {
-                VfioError::ioctl(
-                    "VFIO_GROUP_GET_DEVICE_FD",
-                    format!("device {name} in {}", self.path.display()),
-                    errno,
-                )
-            })?;
+        let raw = unsafe {
+            ioctl_ptr(
+                self.fd.as_fd(),
+                VFIO_GROUP_GET_DEVICE_FD,
+                cname.as_ptr() as *mut _,
+            )
+        }
+        .map_err(|errno| {
+            VfioError::ioctl(
+                "VFIO_GROUP_GET_DEVICE_FD",
+                format!("device {name} in {}", self.path.display()),
+                errno,
+            )
+        })?;
         // SAFETY: on success the ioctl returns a new fd that nothing else owns.
         Ok(unsafe { OwnedFd::from_raw_fd(raw) })
     }

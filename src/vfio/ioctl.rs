@@ -21,7 +21,11 @@ pub(crate) unsafe fn ioctl_ptr(
 }
 
 /// Calls an ioctl whose argument is a plain integer (or none), such as `VFIO_CHECK_EXTENSION`.
-pub(crate) fn ioctl_val(fd: BorrowedFd<'_>, request: c_ulong, value: c_ulong) -> Result<c_int, Errno> {
+pub(crate) fn ioctl_val(
+    fd: BorrowedFd<'_>,
+    request: c_ulong,
+    value: c_ulong,
+) -> Result<c_int, Errno> {
     // SAFETY: these requests take their argument by value; the kernel reads no memory through it.
     Errno::result(unsafe { libc::ioctl(fd.as_raw_fd(), request as _, value) })
 }

@@ -90,7 +90,13 @@ fn header(flags: u32, index: u32, start: u32, count: u32, data_len: usize) -> Ve
 /// An empty `fds` with `count` 0 disables the index.
 pub fn eventfd_set_bytes(index: u32, start: u32, fds: &[Option<BorrowedFd<'_>>]) -> Vec<u8> {
     if fds.is_empty() {
-        return header(VFIO_IRQ_SET_DATA_NONE | VFIO_IRQ_SET_ACTION_TRIGGER, index, 0, 0, 0);
+        return header(
+            VFIO_IRQ_SET_DATA_NONE | VFIO_IRQ_SET_ACTION_TRIGGER,
+            index,
+            0,
+            0,
+            0,
+        );
     }
     let mut out = header(
         VFIO_IRQ_SET_DATA_EVENTFD | VFIO_IRQ_SET_ACTION_TRIGGER,
@@ -108,7 +114,13 @@ pub fn eventfd_set_bytes(index: u32, start: u32, fds: &[Option<BorrowedFd<'_>>])
 
 /// The `struct vfio_irq_set` bytes of a data-less action on vectors `start..start + count`.
 pub fn action_set_bytes(action: IrqAction, index: u32, start: u32, count: u32) -> Vec<u8> {
-    header(VFIO_IRQ_SET_DATA_NONE | action.flag(), index, start, count, 0)
+    header(
+        VFIO_IRQ_SET_DATA_NONE | action.flag(),
+        index,
+        start,
+        count,
+        0,
+    )
 }
 
 #[cfg(test)]
@@ -126,7 +138,10 @@ mod tests {
         let bytes = eventfd_set_bytes(1, 0, &[Some(efd.as_fd()), None]);
         assert_eq!(bytes.len(), 28);
         assert_eq!(u32_at(&bytes, 0), 28);
-        assert_eq!(u32_at(&bytes, 4), VFIO_IRQ_SET_DATA_EVENTFD | VFIO_IRQ_SET_ACTION_TRIGGER);
+        assert_eq!(
+            u32_at(&bytes, 4),
+            VFIO_IRQ_SET_DATA_EVENTFD | VFIO_IRQ_SET_ACTION_TRIGGER
+        );
         assert_eq!(u32_at(&bytes, 8), 1);
         assert_eq!(u32_at(&bytes, 16), 2);
         assert_eq!(u32_at(&bytes, 20) as i32, efd.as_fd().as_raw_fd());
@@ -137,10 +152,16 @@ mod tests {
     fn disable_and_actions_layout() {
         let off = eventfd_set_bytes(0, 0, &[]);
         assert_eq!(off.len(), 20);
-        assert_eq!(u32_at(&off, 4), VFIO_IRQ_SET_DATA_NONE | VFIO_IRQ_SET_ACTION_TRIGGER);
+        assert_eq!(
+            u32_at(&off, 4),
+            VFIO_IRQ_SET_DATA_NONE | VFIO_IRQ_SET_ACTION_TRIGGER
+        );
         assert_eq!(u32_at(&off, 16), 0);
         let unmask = action_set_bytes(IrqAction::Unmask, 0, 0, 1);
-        assert_eq!(u32_at(&unmask, 4), VFIO_IRQ_SET_DATA_NONE | VFIO_IRQ_SET_ACTION_UNMASK);
+        assert_eq!(
+            u32_at(&unmask, 4),
+            VFIO_IRQ_SET_DATA_NONE | VFIO_IRQ_SET_ACTION_UNMASK
+        );
         assert_eq!(u32_at(&unmask, 16), 1);
     }
 

@@ -57,13 +57,14 @@ impl Mapping {
         let page = page_size() as u64;
         let aligned = offset - offset % page;
         let delta = (offset - aligned) as usize;
-        let len_usize = usize::try_from(len).map_err(|_| map_error(nix::errno::Errno::EOVERFLOW))?;
+        let len_usize =
+            usize::try_from(len).map_err(|_| map_error(nix::errno::Errno::EOVERFLOW))?;
         let map_len = len_usize
             .checked_add(delta)
             .and_then(NonZeroUsize::new)
             .ok_or_else(|| map_error(nix::errno::Errno::EINVAL))?;
-        let file_offset =
-            nix::libc::off_t::try_from(aligned).map_err(|_| map_error(nix::errno::Errno::EOVERFLOW))?;
+        let file_offset = nix::libc::off_t::try_from(aligned)
+            .map_err(|_| map_error(nix::errno::Errno::EOVERFLOW))?;
         let mut prot = ProtFlags::PROT_READ;
         if writable {
             prot |= ProtFlags::PROT_WRITE;
@@ -154,7 +155,10 @@ impl Mapping {
             .checked_mul(rows)
             .ok_or_else(|| bad("size overflows".into()))?;
         if dst.len() != packed {
-            return Err(bad(format!("destination holds {} bytes, not {packed}", dst.len())));
+            return Err(bad(format!(
+                "destination holds {} bytes, not {packed}",
+                dst.len()
+            )));
         }
         if rows == 0 || row_bytes == 0 {
             return Ok(());
@@ -171,7 +175,9 @@ impl Mapping {
         }
         for (row, out) in dst.chunks_exact_mut(row_bytes).enumerate() {
             // SAFETY: row * stride + row_bytes <= span, which is mapped (checked above).
-            unsafe { std::ptr::copy_nonoverlapping(src.add(row * stride), out.as_mut_ptr(), row_bytes) };
+            unsafe {
+                std::ptr::copy_nonoverlapping(src.add(row * stride), out.as_mut_ptr(), row_bytes)
+            };
         }
         Ok(())
     }
@@ -299,7 +305,12 @@ mod tests {
         let mut out = [0u8; 8];
         assert!(m.read_into(4090, &mut out).is_err());
         assert!(m.read_into(usize::MAX - 2, &mut out).is_err());
-        assert!(m.write_from(0, &[1]).unwrap_err().to_string().contains("read-only"));
+        assert!(
+            m.write_from(0, &[1])
+                .unwrap_err()
+                .to_string()
+                .contains("read-only")
+        );
         assert!(m.read_u32(4094).is_err());
         assert!(m.read_u32(2).is_err());
     }

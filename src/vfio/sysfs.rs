@@ -113,7 +113,10 @@ pub fn resolve_mdev(spec: &str, paths: &HostPaths) -> Result<MdevTarget> {
         .ok_or_else(|| {
             not_mdev(
                 group_link.clone(),
-                format!("iommu_group points at {}, not a group number", group_target.display()),
+                format!(
+                    "iommu_group points at {}, not a group number",
+                    group_target.display()
+                ),
             )
         })?;
     Ok(MdevTarget {
@@ -189,7 +192,10 @@ pub fn list_mdevs(paths: &HostPaths) -> MdevListing {
             let types = sorted_entries(&parent.join("mdev_supported_types"))
                 .into_iter()
                 .map(|t| MdevType {
-                    id: t.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
+                    id: t
+                        .file_name()
+                        .map(|n| n.to_string_lossy().into_owned())
+                        .unwrap_or_default(),
                     name: read_trimmed(&t.join("name")),
                     description: read_trimmed(&t.join("description")),
                     device_api: read_trimmed(&t.join("device_api")),
@@ -211,7 +217,10 @@ pub fn list_mdevs(paths: &HostPaths) -> MdevListing {
         .map(|dev| {
             let canonical = dev.canonicalize().unwrap_or_else(|_| dev.clone());
             Mdev {
-                uuid: dev.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
+                uuid: dev
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default(),
                 parent: canonical
                     .parent()
                     .and_then(|p| p.file_name())
@@ -286,7 +295,10 @@ mod tests {
         let missing = resolve_mdev("11111111-2222-3333-4444-555555555555", &paths)
             .unwrap_err()
             .to_string();
-        assert!(missing.contains("no mediated device with UUID"), "{missing}");
+        assert!(
+            missing.contains("no mediated device with UUID"),
+            "{missing}"
+        );
         let garbage = resolve_mdev("not-a-uuid", &paths).unwrap_err().to_string();
         assert!(garbage.contains("give an mdev UUID"), "{garbage}");
         let not_mdev = resolve_mdev(paths.sysfs.to_str().unwrap(), &paths)

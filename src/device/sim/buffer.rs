@@ -60,11 +60,17 @@ impl SharedBuffer {
         if udmabuf_available() {
             match udmabuf_from_memfd(self.memfd.as_fd(), 0, self.size) {
                 Ok(fd) => return Ok(fd),
-                Err(err) => tracing::debug!("udmabuf export of {} failed, using the memfd: {err}", self.name),
+                Err(err) => tracing::debug!(
+                    "udmabuf export of {} failed, using the memfd: {err}",
+                    self.name
+                ),
             }
         }
-        self.memfd
-            .try_clone()
-            .map_err(|e| VfioError::sys(format!("dup of {}", self.name), nix::errno::Errno::from_raw(e.raw_os_error().unwrap_or(0))))
+        self.memfd.try_clone().map_err(|e| {
+            VfioError::sys(
+                format!("dup of {}", self.name),
+                nix::errno::Errno::from_raw(e.raw_os_error().unwrap_or(0)),
+            )
+        })
     }
 }

@@ -25,7 +25,7 @@ pub const BARS: [[u8; 4]; 8] = [
 pub fn pattern_pixel(x: u32, y: u32) -> [u8; 4] {
     if y < PATTERN_SIZE / 2 {
         BARS[(x / 8) as usize % 8]
-    } else if (x + y) % 2 == 0 {
+    } else if (x + y).is_multiple_of(2) {
         [255, 255, 255, 255]
     } else {
         [0, 0, 0, 255]
@@ -50,16 +50,29 @@ impl Canvas {
         for _ in 0..width as usize * height as usize {
             pixels.extend_from_slice(&fill);
         }
-        Canvas { width, height, pixels }
+        Canvas {
+            width,
+            height,
+            pixels,
+        }
     }
 
     pub fn pixel(&self, x: u32, y: u32) -> [u8; 4] {
         let i = (y as usize * self.width as usize + x as usize) * 4;
-        [self.pixels[i], self.pixels[i + 1], self.pixels[i + 2], self.pixels[i + 3]]
+        [
+            self.pixels[i],
+            self.pixels[i + 1],
+            self.pixels[i + 2],
+            self.pixels[i + 3],
+        ]
     }
 
     pub fn put(&mut self, x: i64, y: i64, rgba: [u8; 4]) {
-        if x >= 0 && y >= 0 && (x as u64) < u64::from(self.width) && (y as u64) < u64::from(self.height) {
+        if x >= 0
+            && y >= 0
+            && (x as u64) < u64::from(self.width)
+            && (y as u64) < u64::from(self.height)
+        {
             let i = (y as usize * self.width as usize + x as usize) * 4;
             self.pixels[i..i + 4].copy_from_slice(&rgba);
         }
@@ -116,7 +129,12 @@ pub fn draw_text(canvas: &mut Canvas, x: i64, y: i64, scale: i64, text: &str, rg
 /// The clock text for a frame: the guest's uptime as HH:MM:SS.
 pub fn clock_text(frame: u64) -> String {
     let secs = frame / GUEST_FPS;
-    format!("{:02}:{:02}:{:02}", secs / 3600 % 100, secs / 60 % 60, secs % 60)
+    format!(
+        "{:02}:{:02}:{:02}",
+        secs / 3600 % 100,
+        secs / 60 % 60,
+        secs % 60
+    )
 }
 
 /// A triangle wave over `0..=span` with the given period, for smooth back-and-forth motion.
@@ -126,7 +144,11 @@ fn bounce(frame: u64, period: u64, span: i64) -> i64 {
     }
     let phase = (frame % period) as i64;
     let half = period as i64 / 2;
-    let t = if phase < half { phase } else { period as i64 - phase };
+    let t = if phase < half {
+        phase
+    } else {
+        period as i64 - phase
+    };
     t * span / half.max(1)
 }
 
@@ -149,7 +171,10 @@ pub fn pointer_position(width: u32, height: u32, frame: u64) -> (u32, u32) {
     let cy = i64::from(height) / 2;
     let x = cx - i64::from(width) / 4 + bounce(frame, 600, i64::from(width) / 2);
     let y = cy - i64::from(height) / 4 + bounce(frame + 150, 420, i64::from(height) / 2);
-    (x.clamp(0, i64::from(width) - 1) as u32, y.clamp(0, i64::from(height) - 1) as u32)
+    (
+        x.clamp(0, i64::from(width) - 1) as u32,
+        y.clamp(0, i64::from(height) - 1) as u32,
+    )
 }
 
 /// Draws the whole desktop for `frame`.
@@ -166,7 +191,7 @@ pub fn render(width: u32, height: u32, frame: u64) -> Canvas {
     let win_h = (h / 2).max(60);
     draw_window(
         &mut c,
-        bounce(frame, 480, w - win_w) ,
+        bounce(frame, 480, w - win_w),
         h / 8 + bounce(frame, 720, (h - taskbar - win_h - h / 8).max(0)),
         win_w,
         win_h,
@@ -184,7 +209,14 @@ pub fn render(width: u32, height: u32, frame: u64) -> Canvas {
     let scale = (taskbar / 12).max(1);
     let text = clock_text(frame);
     let text_w = text.len() as i64 * 6 * scale;
-    draw_text(&mut c, w - text_w - 10, h - taskbar + (taskbar - 7 * scale) / 2, scale, &text, [230, 230, 230, 255]);
+    draw_text(
+        &mut c,
+        w - text_w - 10,
+        h - taskbar + (taskbar - 7 * scale) / 2,
+        scale,
+        &text,
+        [230, 230, 230, 255],
+    );
     // The pattern goes last so nothing covers its known pixels.
     for y in 0..PATTERN_SIZE.min(height) {
         for x in 0..PATTERN_SIZE.min(width) {
@@ -209,7 +241,15 @@ pub fn cursor_image() -> Canvas {
         let span = row * 2 / 3;
         for col in 0..=span {
             let edge = col == 0 || col == span || row == 19;
-            c.put(hx + col, hy + row, if edge { [0, 0, 0, 255] } else { [255, 255, 255, 255] });
+            c.put(
+                hx + col,
+                hy + row,
+                if edge {
+                    [0, 0, 0, 255]
+                } else {
+                    [255, 255, 255, 255]
+                },
+            );
         }
     }
     c.put(hx, hy, CURSOR_TIP);
@@ -226,7 +266,11 @@ mod tests {
             let c = render(320, 200, frame);
             for y in 0..PATTERN_SIZE {
                 for x in 0..PATTERN_SIZE {
-                    assert_eq!(c.pixel(x, y), pattern_pixel(x, y), "({x},{y}) frame {frame}");
+                    assert_eq!(
+                        c.pixel(x, y),
+                        pattern_pixel(x, y),
+                        "({x},{y}) frame {frame}"
+                    );
                 }
             }
         }

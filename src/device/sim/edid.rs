@@ -68,7 +68,7 @@ impl SimEdid {
 
     pub fn read(&self, offset: u64, buf: &mut [u8]) -> Result<(), Errno> {
         if offset < edid_reg::BLOCK_SIZE {
-            if buf.len() != 4 || offset % 4 != 0 {
+            if buf.len() != 4 || !offset.is_multiple_of(4) {
                 return Err(Errno::EINVAL);
             }
             let value = self.register(offset).ok_or(Errno::EINVAL)?;
@@ -82,7 +82,7 @@ impl SimEdid {
 
     pub fn write(&mut self, offset: u64, buf: &[u8]) -> Result<EdidEvent, Errno> {
         if offset < edid_reg::BLOCK_SIZE {
-            if buf.len() != 4 || offset % 4 != 0 {
+            if buf.len() != 4 || !offset.is_multiple_of(4) {
                 return Err(Errno::EINVAL);
             }
             let value = u32::from_ne_bytes([buf[0], buf[1], buf[2], buf[3]]);
@@ -137,13 +137,25 @@ mod tests {
         let mut e = SimEdid::new(256, 0, 0, &[]);
         let down = VFIO_DEVICE_GFX_LINK_STATE_DOWN.to_ne_bytes();
         let up = VFIO_DEVICE_GFX_LINK_STATE_UP.to_ne_bytes();
-        assert_eq!(e.write(edid_reg::LINK_STATE, &down), Ok(EdidEvent::LinkDown));
+        assert_eq!(
+            e.write(edid_reg::LINK_STATE, &down),
+            Ok(EdidEvent::LinkDown)
+        );
         assert!(e.guest_view().is_none());
         assert_eq!(e.write(edid_reg::LINK_STATE, &up), Ok(EdidEvent::LinkUp));
         assert_eq!(e.write(edid_reg::LINK_STATE, &up), Ok(EdidEvent::None));
-        assert_eq!(e.write(edid_reg::LINK_STATE, &7u32.to_ne_bytes()), Err(Errno::EINVAL));
+        assert_eq!(
+            e.write(edid_reg::LINK_STATE, &7u32.to_ne_bytes()),
+            Err(Errno::EINVAL)
+        );
         assert_eq!(e.write(edid_reg::MAX_XRES, &up), Err(Errno::EINVAL));
-        assert_eq!(e.write(edid_reg::EDID_SIZE, &257u32.to_ne_bytes()), Err(Errno::EINVAL));
-        assert_eq!(e.write(u64::from(BLOB_OFFSET) + 250, &[0; 7]), Err(Errno::EINVAL));
+        assert_eq!(
+            e.write(edid_reg::EDID_SIZE, &257u32.to_ne_bytes()),
+            Err(Errno::EINVAL)
+        );
+        assert_eq!(
+            e.write(u64::from(BLOB_OFFSET) + 250, &[0; 7]),
+            Err(Errno::EINVAL)
+        );
     }
 }

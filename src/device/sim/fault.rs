@@ -32,23 +32,54 @@ impl SimFault {
     /// Every fault with its command-line name and what it does.
     pub const ALL: &'static [(SimFault, &'static str, &'static str)] = &[
         (SimFault::None, "none", "no fault"),
-        (SimFault::PlaneOff, "plane-off", "the primary plane is off (format 0, size 0)"),
-        (SimFault::StrideTooSmall, "stride-too-small", "stride < width x bytes per pixel"),
-        (SimFault::SizeTooSmall, "size-too-small", "plane size < stride x height"),
-        (SimFault::SizeOverflow, "size-overflow", "width, height and stride that overflow"),
-        (SimFault::BufferTooShort, "buffer-too-short", "more rows than the buffer holds"),
+        (
+            SimFault::PlaneOff,
+            "plane-off",
+            "the primary plane is off (format 0, size 0)",
+        ),
+        (
+            SimFault::StrideTooSmall,
+            "stride-too-small",
+            "stride < width x bytes per pixel",
+        ),
+        (
+            SimFault::SizeTooSmall,
+            "size-too-small",
+            "plane size < stride x height",
+        ),
+        (
+            SimFault::SizeOverflow,
+            "size-overflow",
+            "width, height and stride that overflow",
+        ),
+        (
+            SimFault::BufferTooShort,
+            "buffer-too-short",
+            "more rows than the buffer holds",
+        ),
         (SimFault::UnknownFormat, "unknown-format", "fourcc NV12"),
-        (SimFault::TiledModifier, "tiled-modifier", "Intel X-tiled modifier"),
+        (
+            SimFault::TiledModifier,
+            "tiled-modifier",
+            "Intel X-tiled modifier",
+        ),
         (
             SimFault::EnomemAfterModeChange,
             "enomem-after-mode-change",
             "ENOMEM from the first plane query after a mode change (mbochs)",
         ),
-        (SimFault::CapChainLoop, "cap-chain-loop", "region capability chains loop"),
+        (
+            SimFault::CapChainLoop,
+            "cap-chain-loop",
+            "region capability chains loop",
+        ),
     ];
 
     pub fn name(self) -> &'static str {
-        Self::ALL.iter().find(|(f, _, _)| *f == self).map_or("none", |(_, n, _)| n)
+        Self::ALL
+            .iter()
+            .find(|(f, _, _)| *f == self)
+            .map_or("none", |(_, n, _)| n)
     }
 
     /// Applies the fault to a correct primary plane.

@@ -96,7 +96,8 @@ pub fn encode_canvas(canvas: &Canvas, format: &Format, stride: u32) -> Vec<u8> {
     let bpp = format.bytes_per_pixel as usize;
     let mut out = vec![0u8; stride as usize * canvas.height as usize];
     for (y, row) in out.chunks_exact_mut(stride as usize).enumerate() {
-        let src = &canvas.pixels[y * canvas.width as usize * 4..(y + 1) * canvas.width as usize * 4];
+        let src =
+            &canvas.pixels[y * canvas.width as usize * 4..(y + 1) * canvas.width as usize * 4];
         for (px, dst) in src.chunks_exact(4).zip(row.chunks_exact_mut(bpp)) {
             format.encode([px[0], px[1], px[2], px[3]], dst);
         }
@@ -158,7 +159,11 @@ impl SimState {
             )));
         }
         let bytes = u64::from(stride_for(width, format)) * u64::from(height);
-        let buffers = if self.cfg.source == PlaneSource::DmaBuf { 2 } else { 1 };
+        let buffers = if self.cfg.source == PlaneSource::DmaBuf {
+            2
+        } else {
+            1
+        };
         if bytes * buffers > self.cfg.vram_bytes {
             return Err(DeviceError::Sim(format!(
                 "mode {width}x{height} {} needs {} MiB of video memory, the simulator has {} MiB",
@@ -236,7 +241,9 @@ impl SimState {
             // Like mdpy, the plane's size is the whole region.
             PlaneSource::Region => (
                 FB_REGION,
-                self.fb_region.as_ref().map_or(0, |r| r.size().min(u64::from(u32::MAX)) as u32),
+                self.fb_region
+                    .as_ref()
+                    .map_or(0, |r| r.size().min(u64::from(u32::MAX)) as u32),
             ),
         };
         PlaneInfo {
@@ -357,10 +364,12 @@ impl SimDevice {
         .map(|b| b.to_vec())
         .unwrap_or_default();
         let cursor_mem = SharedBuffer::new("sim-cursor", u64::from(CURSOR_SIZE * CURSOR_SIZE * 4))?;
-        let argb = fourcc::parse("ARGB8888").ok_or_else(|| DeviceError::Sim("no ARGB8888".into()))?;
-        cursor_mem
-            .writer()
-            .write_from(0, &encode_canvas(&desktop::cursor_image(), argb, CURSOR_SIZE * 4))?;
+        let argb =
+            fourcc::parse("ARGB8888").ok_or_else(|| DeviceError::Sim("no ARGB8888".into()))?;
+        cursor_mem.writer().write_from(
+            0,
+            &encode_canvas(&desktop::cursor_image(), argb, CURSOR_SIZE * 4),
+        )?;
         let fb_region = match cfg.source {
             PlaneSource::Region => Some(SharedBuffer::new("sim-fb-region", cfg.vram_bytes)?),
             PlaneSource::DmaBuf => None,
@@ -377,7 +386,10 @@ impl SimDevice {
             flip: Vec::new(),
             front: 0,
             fb_region,
-            cursor: SimBuffer { mem: cursor_mem, id: 0 },
+            cursor: SimBuffer {
+                mem: cursor_mem,
+                id: 0,
+            },
             pointer: (0, 0),
             vram: None,
             irq: SimIrq::default(),
@@ -402,7 +414,9 @@ impl SimDevice {
                     std::thread::Builder::new()
                         .name("sim-guest".into())
                         .spawn(move || guest_loop(&shared))
-                        .map_err(|e| DeviceError::Sim(format!("cannot start the guest thread: {e}")))?,
+                        .map_err(|e| {
+                            DeviceError::Sim(format!("cannot start the guest thread: {e}"))
+                        })?,
                 )
             }
         };
@@ -410,7 +424,10 @@ impl SimDevice {
     }
 
     fn state(&self) -> MutexGuard<'_, SimState> {
-        self.shared.state.lock().unwrap_or_else(|poison| poison.into_inner())
+        self.shared
+            .state
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner())
     }
 
     /// The guest sets a new mode (keeping its format), as a guest driver would.
@@ -487,7 +504,14 @@ fn guest_loop(shared: &Shared) {
                     tracing::warn!("simulated guest cannot switch to {w}x{h}: {err}");
                 }
             }
-            (s.width, s.height, s.format, s.stride, s.mode_changes, s.frame + 1)
+            (
+                s.width,
+                s.height,
+                s.format,
+                s.stride,
+                s.mode_changes,
+                s.frame + 1,
+            )
         };
         let (w, h, format, stride, generation, frame) = job;
         let pixels = encode_canvas(&desktop::render(w, h, frame), format, stride);
@@ -586,10 +610,18 @@ impl DisplayDevice for SimDevice {
 
     fn region_info(&self, index: u32) -> Result<RegionInfo> {
         let info = self.state().region(index).ok_or_else(|| {
-            sim_errno("VFIO_DEVICE_GET_REGION_INFO", format!("region {index}"), Errno::EINVAL)
+            sim_errno(
+                "VFIO_DEVICE_GET_REGION_INFO",
+                format!("region {index}"),
+                Errno::EINVAL,
+            )
         })?;
         // Through the kernel's byte layout and the same parser as a real device.
-        let bytes = self.state().cfg.fault.corrupt_region_info(encode_region_info(&info));
+        let bytes = self
+            .state()
+            .cfg
+            .fault
+            .corrupt_region_info(encode_region_info(&info));
         Ok(parse_region_info(index, &bytes)?)
     }
 
@@ -597,20 +629,32 @@ impl DisplayDevice for SimDevice {
         if index == FLIP_IRQ {
             Ok(SimIrq::info())
         } else {
-            Err(sim_errno("VFIO_DEVICE_GET_IRQ_INFO", format!("IRQ index {index}"), Errno::EINVAL))
+            Err(sim_errno(
+                "VFIO_DEVICE_GET_IRQ_INFO",
+                format!("IRQ index {index}"),
+                Errno::EINVAL,
+            ))
         }
     }
 
-    fn set_irq_eventfds(&self, index: u32, start: u32, fds: &[Option<BorrowedFd<'_>>]) -> Result<()> {
+    fn set_irq_eventfds(
+        &self,
+        index: u32,
+        start: u32,
+        fds: &[Option<BorrowedFd<'_>>],
+    ) -> Result<()> {
         let target = format!("IRQ index {index}");
         if index != FLIP_IRQ || start != 0 || fds.len() != 1 {
             return Err(sim_errno("VFIO_DEVICE_SET_IRQS", target, Errno::EINVAL));
         }
         let fd = match fds[0] {
-            Some(fd) => Some(
-                fd.try_clone_to_owned()
-                    .map_err(|e| sim_errno("VFIO_DEVICE_SET_IRQS", target, Errno::from_raw(e.raw_os_error().unwrap_or(0))))?,
-            ),
+            Some(fd) => Some(fd.try_clone_to_owned().map_err(|e| {
+                sim_errno(
+                    "VFIO_DEVICE_SET_IRQS",
+                    target,
+                    Errno::from_raw(e.raw_os_error().unwrap_or(0)),
+                )
+            })?),
             None => None,
         };
         self.state().irq.bind(fd);
@@ -619,7 +663,11 @@ impl DisplayDevice for SimDevice {
 
     fn disable_irq(&self, index: u32) -> Result<()> {
         if index != FLIP_IRQ {
-            return Err(sim_errno("VFIO_DEVICE_SET_IRQS", format!("IRQ index {index}"), Errno::EINVAL));
+            return Err(sim_errno(
+                "VFIO_DEVICE_SET_IRQS",
+                format!("IRQ index {index}"),
+                Errno::EINVAL,
+            ));
         }
         self.state().irq.bind(None);
         Ok(())
@@ -627,12 +675,22 @@ impl DisplayDevice for SimDevice {
 
     fn irq_action(&self, action: IrqAction, index: u32, start: u32, count: u32) -> Result<()> {
         if index != FLIP_IRQ {
-            return Err(sim_errno("VFIO_DEVICE_SET_IRQS", format!("IRQ index {index}"), Errno::EINVAL));
+            return Err(sim_errno(
+                "VFIO_DEVICE_SET_IRQS",
+                format!("IRQ index {index}"),
+                Errno::EINVAL,
+            ));
         }
         self.state()
             .irq
             .action(action, start, count)
-            .map_err(|errno| sim_errno("VFIO_DEVICE_SET_IRQS", format!("IRQ index {index} ({})", action.name()), errno))
+            .map_err(|errno| {
+                sim_errno(
+                    "VFIO_DEVICE_SET_IRQS",
+                    format!("IRQ index {index} ({})", action.name()),
+                    errno,
+                )
+            })
     }
 
     fn probe_planes(&self, source: PlaneSource) -> Result<bool> {
@@ -643,10 +701,18 @@ impl DisplayDevice for SimDevice {
         let mut s = self.state();
         let target = format!("{plane_type} plane ({source})");
         if s.cfg.source != source {
-            return Err(sim_errno("VFIO_DEVICE_QUERY_GFX_PLANE", target, Errno::EINVAL));
+            return Err(sim_errno(
+                "VFIO_DEVICE_QUERY_GFX_PLANE",
+                target,
+                Errno::EINVAL,
+            ));
         }
         if s.cfg.fault == SimFault::EnomemAfterModeChange && std::mem::take(&mut s.fresh_mode) {
-            return Err(sim_errno("VFIO_DEVICE_QUERY_GFX_PLANE", target, Errno::ENOMEM));
+            return Err(sim_errno(
+                "VFIO_DEVICE_QUERY_GFX_PLANE",
+                target,
+                Errno::ENOMEM,
+            ));
         }
         Ok(match plane_type {
             PlaneType::Primary => s.cfg.fault.corrupt_plane(s.primary_plane()),
@@ -662,7 +728,11 @@ impl DisplayDevice for SimDevice {
             .chain(std::iter::once(&s.cursor))
             .find(|b| b.id == dmabuf_id && s.cfg.source == PlaneSource::DmaBuf)
             .ok_or_else(|| {
-                sim_errno("VFIO_DEVICE_GET_GFX_DMABUF", format!("dmabuf_id {dmabuf_id}"), Errno::ENOENT)
+                sim_errno(
+                    "VFIO_DEVICE_GET_GFX_DMABUF",
+                    format!("dmabuf_id {dmabuf_id}"),
+                    Errno::ENOENT,
+                )
             })?;
         Ok(s.exports.get_or_export(dmabuf_id, || buffer.mem.export())?)
     }
@@ -672,12 +742,21 @@ impl DisplayDevice for SimDevice {
         if !info.can_map(offset, len) {
             return Err(DeviceError::Vfio(VfioError::invalid(
                 format!("region {index}"),
-                format!("{len} bytes at offset {offset:#x} cannot be mapped (region size {})", info.size),
+                format!(
+                    "{len} bytes at offset {offset:#x} cannot be mapped (region size {})",
+                    info.size
+                ),
             )));
         }
         let mut s = self.state();
         let backing = s.backing(index)?;
-        Ok(Mapping::map(backing.memfd().as_fd(), offset, len, writable, format!("region {index}"))?)
+        Ok(Mapping::map(
+            backing.memfd().as_fd(),
+            offset,
+            len,
+            writable,
+            format!("region {index}"),
+        )?)
     }
 
     fn reset(&self) -> Result<()> {

@@ -1,0 +1,459 @@
+//! The `vfio-display` binary end to end: every command on the simulator with pixels compared,
+//! and every bad input with its message and exit code.
+
+mod common;
+
+use common::{assert_pattern, assert_same_image, expected_frame, read_png};
+use std::os::unix::fs::symlink;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::Instant;
+use vfio_display::device::sim::desktop::{CURSOR_TIP, pointer_position};
+use vfio_display::fourcc;
+
+fn bin() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_vfio-display"));
+    cmd.env_remove("RUST_LOG");
+    cmd
+}
+
+fn run(args: &[&str]) -> Output {
+    bin().args(args).output().expect("the binary runs")
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// A failure must be one clear line on stderr: no panic, no backtrace.
+fn assert_clean_failure(out: &Output, code: i32, needle: &str) {
+    let err = stderr(out);
+    assert_eq!(out.status.code(), Some(code), "exit code; stderr: {err}");
+    assert!(err.contains(needle), "stderr lacks {needle:?}: {err}");
+    assert!(
+        !err.contains("panicked") && !err.contains("backtrace"),
+        "{err}"
+    );
+    if code != 2 {
+        assert_eq!(err.trim_end().lines().count(), 1, "one line: {err}");
+    }
+}
+
+fn tmp() -> tempfile::TempDir {
+    tempfile::tempdir().unwrap()
+}
+
+fn path_str(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+#[test]
+fn screenshot_of_the_default_simulator_has_the_exact_pattern() {
+    let dir = tmp();
+    let png = dir.path().join("s.png");
+    let out = run(&["screenshot", "--sim", "-o", path_str(&png)]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("1024x768 XR24 (XRGB8888)"),
+        "{}",
+        stdout(&out)
+    );
+    let image = read_png(&png);
+    assert_eq!((image.width, image.height), (1024, 768));
+    assert_pattern(&image, "default screenshot");
+}
+
+#[test]
+fn screenshots_equal_the_guest_frame_in_every_format_and_source() {
+    let dir = tmp();
+    for plane in ["dmabuf", "region"] {
+        for format in [
+            "XRGB8888",
+            "ARGB8888",
+            "XBGR8888",
+            "ABGR8888",
+            "RGB565",
+            "XRGB2101010",
+            "BGR888",
+        ] {
+            let png = dir.path().join(format!("{plane}-{format}.png"));
+            let out = run(&[
+                "screenshot",
+                "--sim",
+                "--sim-mode",
+                "1366x768",
+                "--sim-format",
+                format,
+                "--sim-plane",
+                plane,
+                "--sim-frame",
+                "123",
+                "-o",
+                path_str(&png),
+            ]);
+            assert!(out.status.success(), "{plane} {format}: {}", stderr(&out));
+            let expected = expected_frame(1366, 768, 123, fourcc::parse(format).unwrap());
+            assert_same_image(&read_png(&png), &expected, &format!("{plane} {format}"));
+        }
+    }
+}
+
+#[test]
+fn screenshot_with_cursor_puts_the_tip_on_the_pointer() {
+    let dir = tmp();
+    let png = dir.path().join("c.png");
+    let out = run(&[
+        "screenshot",
+        "--sim",
+        "--sim-frame",
+        "40",
+        "--cursor",
+        "-o",
+        path_str(&png),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let image = read_png(&png);
+    let (x, y) = pointer_position(1024, 768, 40);
+    assert_eq!(image.pixel(x, y), CURSOR_TIP);
+    // Below and right of the tip lies the arrow's black outline, not the desktop.
+    assert_eq!(image.pixel(x, y + 1), [0, 0, 0, 255]);
+    let without = dir.path().join("n.png");
+    run(&[
+        "screenshot",
+        "--sim",
+        "--sim-frame",
+        "40",
+        "-o",
+        path_str(&without),
+    ]);
+    assert_ne!(read_png(&without).pixel(x, y + 1), [0, 0, 0, 255]);
+}
+
+#[test]
+fn a_series_is_numbered() {
+    let dir = tmp();
+    let png = dir.path().join("shot.png");
+    let out = run(&[
+        "screenshot",
+        "--sim",
+        "--sim-mode",
+        "320x200",
+        "--count",
+        "3",
+        "--interval",
+        "20",
+        "-o",
+        path_str(&png),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    for n in 1..=3 {
+        let p = dir.path().join(format!("shot-{n:04}.png"));
+        assert_pattern(&read_png(&p), &p.display().to_string());
+    }
+    assert!(!png.exists());
+    assert_eq!(stdout(&out).lines().count(), 3);
+}
+
+#[test]
+fn no_plane_waits_for_the_timeout_and_exits_3() {
+    let dir = tmp();
+    let png = dir.path().join("off.png");
+    let start = Instant::now();
+    let out = run(&[
+        "screenshot",
+        "--sim",
+        "--sim-fault",
+        "plane-off",
+        "--timeout",
+        "0.5",
+        "-o",
+        path_str(&png),
+    ]);
+    let elapsed = start.elapsed().as_secs_f64();
+    assert_clean_failure(&out, 3, "no plane");
+    assert!(
+        stderr(&out).contains("after waiting 0.5 s"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(elapsed >= 0.5, "gave up after {elapsed} s");
+    assert!(!png.exists(), "nothing written");
+    let out = run(&[
+        "screenshot",
+        "--sim",
+        "--sim-fault",
+        "plane-off",
+        "-o",
+        path_str(&png),
+    ]);
+    assert_clean_failure(&out, 3, "--timeout");
+}
+
+#[test]
+fn inconsistent_planes_from_the_simulator_are_clear_errors() {
+    let dir = tmp();
+    let png = dir.path().join("bad.png");
+    for (fault, needle) in [
+        (
+            "stride-too-small",
+            "stride 4092 is smaller than a row of 1024 pixels",
+        ),
+        ("size-too-small", "declared size"),
+        ("size-overflow", "outside 1..=16384"),
+        ("buffer-too-short", "past the end of the"),
+        ("unknown-format", "NV12"),
+        ("tiled-modifier", "only LINEAR"),
+    ] {
+        let out = run(&[
+            "screenshot",
+            "--sim",
+            "--sim-frame",
+            "1",
+            "--sim-fault",
+            fault,
+            "-o",
+            path_str(&png),
+        ]);
+        assert_clean_failure(&out, 1, needle);
+        assert!(
+            stderr(&out).contains("primary plane"),
+            "{fault}: {}",
+            stderr(&out)
+        );
+        assert!(!png.exists());
+    }
+    // The ENOMEM quirk is survived, not reported.
+    let out = run(&[
+        "screenshot",
+        "--sim",
+        "--sim-frame",
+        "1",
+        "--sim-fault",
+        "enomem-after-mode-change",
+        "-o",
+        path_str(&png),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+}
+
+#[test]
+fn info_json_lists_regions_irqs_planes_and_edid() {
+    let out = run(&["info", "--sim", "--json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("valid JSON");
+    assert_eq!(v["backend"]["kind"], "sim");
+    let regions = v["regions"].as_array().unwrap();
+    assert_eq!(regions.len(), 10);
+    let edid = regions.iter().find(|r| r["index"] == 9).unwrap();
+    assert_eq!(edid["name"], "GFX EDID");
+    assert_eq!(edid["caps"][0]["cap"], "type");
+    assert_eq!(edid["caps"][0]["region_type"], 1);
+    assert_eq!(edid["caps"][0]["subtype"], 1);
+    let irqs = v["irqs"].as_array().unwrap();
+    assert_eq!(irqs.len(), 1);
+    assert_eq!(
+        irqs[0]["flags"],
+        serde_json::json!(["EVENTFD", "MASKABLE", "AUTOMASKED"])
+    );
+    assert_eq!(v["planes"]["dmabuf"], true);
+    assert_eq!(v["planes"]["region"], false);
+    assert_eq!(v["planes"]["primary"]["on"], true);
+    assert_eq!(v["planes"]["primary"]["width"], 1024);
+    assert_eq!(v["planes"]["primary"]["format"], "XR24 (XRGB8888)");
+    assert_eq!(v["planes"]["cursor"]["x_hot"], 4);
+    assert_eq!(v["edid"]["registers"]["edid_max_size"], 1024);
+    assert_eq!(v["edid"]["link"], "up");
+}
+
+#[test]
+fn info_reports_the_region_plane_beyond_num_regions() {
+    let out = run(&["info", "--sim", "--sim-plane", "region", "--json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["planes"]["primary"]["source"], "region");
+    assert_eq!(v["planes"]["primary"]["buffer_id"], 16);
+    let fb = v["regions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["index"] == 16)
+        .expect("region 16 listed");
+    assert_eq!(fb["caps"][0]["cap"], "sparse_mmap");
+    let text = run(&["info", "--sim", "--sim-plane", "region"]);
+    assert!(stdout(&text).contains("region 16"), "{}", stdout(&text));
+}
+
+#[test]
+fn edid_show_prints_registers_and_blob() {
+    let out = run(&["edid", "show", "--sim"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(text.contains("edid_max_size 1024"), "{text}");
+    assert!(text.contains("link_state    1 (up)"), "{text}");
+    assert!(text.contains("0000  00 ff ff ff ff ff ff 00"), "{text}");
+    assert!(text.contains("Preferred mode: 1024x768"), "{text}");
+    let out = run(&["edid", "show", "--sim", "--sim-mode", "800x600", "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(
+        v["blob_hex"]
+            .as_str()
+            .unwrap()
+            .starts_with("00ffffffffffff00")
+    );
+    assert_eq!(v["registers"]["edid_size"], 128);
+    assert!(v["preferred_mode"].as_str().unwrap().starts_with("800x600"));
+}
+
+/// A sysfs tree with one mbochs parent and one mdev in group 12, and an empty /dev.
+fn fake_host(root: &Path) -> (PathBuf, PathBuf, &'static str) {
+    let sys = root.join("sys");
+    let parent = sys.join("devices/virtual/mbochs/mbochs");
+    let t = parent.join("mdev_supported_types/mbochs-1");
+    std::fs::create_dir_all(&t).unwrap();
+    std::fs::write(t.join("name"), "small\n").unwrap();
+    std::fs::write(t.join("available_instances"), "1\n").unwrap();
+    std::fs::write(t.join("device_api"), "vfio-pci\n").unwrap();
+    std::fs::create_dir_all(sys.join("class/mdev_bus")).unwrap();
+    symlink(&parent, sys.join("class/mdev_bus/mbochs")).unwrap();
+    let uuid = "83b8f4f2-509f-382f-3c1e-e6bfe0fa1001";
+    let dev = parent.join(uuid);
+    std::fs::create_dir_all(&dev).unwrap();
+    std::fs::create_dir_all(sys.join("kernel/iommu_groups/12")).unwrap();
+    symlink(sys.join("kernel/iommu_groups/12"), dev.join("iommu_group")).unwrap();
+    symlink(&t, dev.join("mdev_type")).unwrap();
+    std::fs::create_dir_all(sys.join("bus/mdev/devices")).unwrap();
+    symlink(&dev, sys.join("bus/mdev/devices").join(uuid)).unwrap();
+    let devdir = root.join("dev");
+    std::fs::create_dir_all(devdir.join("vfio")).unwrap();
+    (sys, devdir, uuid)
+}
+
+#[test]
+fn list_shows_parents_types_and_mdevs() {
+    let dir = tmp();
+    let (sys, devdir, uuid) = fake_host(dir.path());
+    let out = bin()
+        .args(["list"])
+        .env("VFIO_DISPLAY_SYSFS", &sys)
+        .env("VFIO_DISPLAY_DEV", &devdir)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let text = stdout(&out);
+    assert!(text.contains("mbochs-1"), "{text}");
+    assert!(text.contains("1 available"), "{text}");
+    assert!(text.contains(uuid), "{text}");
+    assert!(text.contains("/dev/vfio/12"), "{text}");
+    let out = bin()
+        .args(["list", "--json"])
+        .env("VFIO_DISPLAY_SYSFS", &sys)
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["mdevs"][0]["uuid"], uuid);
+    assert_eq!(v["parents"][0]["types"][0]["available_instances"], 1);
+    let empty = bin()
+        .args(["list"])
+        .env("VFIO_DISPLAY_SYSFS", dir.path().join("nothing"))
+        .output()
+        .unwrap();
+    assert!(stdout(&empty).contains("No mdev parent devices"));
+}
+
+#[test]
+fn device_errors_say_what_to_do() {
+    let dir = tmp();
+    let (sys, devdir, uuid) = fake_host(dir.path());
+    let png = dir.path().join("x.png");
+    let with_host = |args: &[&str]| {
+        bin()
+            .args(args)
+            .env("VFIO_DISPLAY_SYSFS", &sys)
+            .env("VFIO_DISPLAY_DEV", &devdir)
+            .output()
+            .unwrap()
+    };
+    // A malformed UUID.
+    let out = with_host(&["screenshot", "1234-not-a-uuid", "-o", path_str(&png)]);
+    assert_clean_failure(&out, 1, "give an mdev UUID");
+    // A UUID with no such mdev.
+    let out = with_host(&["info", "11111111-2222-3333-4444-555555555555"]);
+    assert_clean_failure(
+        &out,
+        1,
+        "no mediated device with UUID 11111111-2222-3333-4444-555555555555",
+    );
+    // A path that is not an mdev.
+    let out = with_host(&["info", path_str(&sys)]);
+    assert_clean_failure(&out, 1, "not a mediated device");
+    // The mdev exists but its /dev/vfio node does not.
+    let out = with_host(&["info", uuid]);
+    assert_clean_failure(&out, 1, "vfio/12");
+    assert!(stderr(&out).contains("modprobe"), "{}", stderr(&out));
+    // Something at /dev/vfio/12 that is not a VFIO group.
+    std::fs::write(devdir.join("vfio/12"), b"").unwrap();
+    let out = with_host(&["info", uuid]);
+    assert_clean_failure(&out, 1, "VFIO_GROUP_GET_STATUS");
+    assert!(!png.exists());
+}
+
+#[test]
+fn device_fd_errors() {
+    // fd 0 is /dev/null here: open, but not a VFIO device.
+    let out = bin()
+        .args(["info", "--device-fd", "0"])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    assert_clean_failure(&out, 1, "is not a VFIO device");
+    let out = run(&["info", "--device-fd", "987"]);
+    assert_clean_failure(&out, 1, "not open in this process");
+}
+
+#[test]
+fn bad_arguments_are_usage_errors() {
+    let out = run(&["screenshot", "--sim", "--sim-mode", "big", "-o", "x.png"]);
+    assert_clean_failure(&out, 2, "WIDTHxHEIGHT");
+    let out = run(&["screenshot", "--sim", "--sim-format", "YUYV", "-o", "x.png"]);
+    assert_clean_failure(&out, 2, "unknown format 'YUYV'");
+    let out = run(&["screenshot", "-o", "x.png"]);
+    assert_clean_failure(&out, 2, "DEVICE");
+    let out = run(&[
+        "screenshot",
+        "--sim",
+        "11111111-2222-3333-4444-555555555555",
+        "-o",
+        "x.png",
+    ]);
+    assert_clean_failure(&out, 2, "cannot be used with");
+    let out = run(&["screenshot", "--sim", "--count", "0", "-o", "x.png"]);
+    assert_clean_failure(&out, 2, "--count");
+}
+
+#[test]
+fn an_unwritable_output_fails_before_capturing() {
+    let out = run(&["screenshot", "--sim", "-o", "/nonexistent-dir/s.png"]);
+    assert_clean_failure(&out, 1, "cannot write /nonexistent-dir/s.png");
+    let dir = tmp();
+    let out = run(&["screenshot", "--sim", "-o", path_str(dir.path())]);
+    assert_clean_failure(&out, 1, "is a directory");
+}
+
+#[test]
+fn an_impossible_simulator_mode_is_a_clear_error() {
+    let out = run(&["info", "--sim", "--sim-mode", "20x20"]);
+    assert_clean_failure(&out, 1, "outside 64..8192");
+}
+
+#[test]
+fn help_names_every_command() {
+    let out = run(&["--help"]);
+    let text = stdout(&out);
+    for word in ["list", "info", "screenshot", "edid", "Exit codes"] {
+        assert!(text.contains(word), "{word}: {text}");
+    }
+}
