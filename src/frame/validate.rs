@@ -122,7 +122,7 @@ mod tests {
             width,
             height,
             stride,
-            size: stride * height,
+            size: stride.wrapping_mul(height),
             ..PlaneInfo::off(PlaneType::Primary, PlaneSource::DmaBuf)
         }
     }
