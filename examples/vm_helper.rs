@@ -1,0 +1,318 @@
+//! The VM suite's helper (tests/vm): it plays the guest and the checks the product cannot make
+//! on its own, through the product's library.
+//!
+//! - `bochs DEVICE --modes 800x600,... --frame N --record DIR --name NAME -- CMD...` acts as the
+//!   guest driver of an mbochs device: for each mode it programs the Bochs DISPI registers, draws
+//!   the simulator's desktop for frame N through the BAR0 mapping, and runs CMD with `{fd}`
+//!   replaced by the device fd it keeps open (mbochs frees its video memory when the last fd
+//!   closes) and `{mode}` by the mode; each run's exit code, stdout and stderr go to DIR.
+//!   `--pan X,Y` sets the DISPI offsets, `--disable` turns the display off instead.
+//! - `mdpy-draw DEVICE --frame N` draws the desktop into mdpy's framebuffer region.
+//! - `edid DEVICE` runs the EDID update protocol and checks what the guest sees at BAR2 0x000.
+//! - `irq DEVICE` checks INTx and MSI eventfds on mtty: loopback, automask, unmask, device-raised.
+//! - `verify DIR` (on the host) asserts every result the VM wrote.
+//!
+//! Each check prints `ok NAME` or `FAIL NAME: why`.
+
+
+use std::os::fd::{AsFd, AsRawFd};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+use vfio_display::device::sim::desktop;
+use vfio_display::device::{DisplayDevice, RealDevice, edid_port};
+use vfio_display::fourcc;
+use vfio_display::vfio::{HostPaths, IrqAction, PlaneSource, PlaneType, RegionIo};
+
+type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
+
+const DISPI_BASE: u64 = 0x500;
+const DISPI_ID: u64 = 0;
+const DISPI_XRES: u64 = 1;
+const DISPI_YRES: u64 = 2;
+const DISPI_BPP: u64 = 3;
+const DISPI_ENABLE: u64 = 4;
+const DISPI_VIRT_WIDTH: u64 = 6;
+const DISPI_X_OFFSET: u64 = 8;
+const DISPI_Y_OFFSET: u64 = 9;
+
+fn dispi_write(dev: &RealDevice, index: u64, value: u16) -> Result<()> {
+    Ok(dev.write_region(2, DISPI_BASE + 2 * index, &value.to_le_bytes())?)
+}
+
+fn dispi_read(dev: &RealDevice, index: u64) -> Result<u16> {
+    let mut b = [0u8; 2];
+    dev.read_region(2, DISPI_BASE + 2 * index, &mut b)?;
+    Ok(u16::from_le_bytes(b))
+}
+
+/// The desktop of `frame`, encoded XRGB8888 with rows of exactly `width` pixels.
+fn desktop_xrgb(width: u32, height: u32, frame: u64) -> Vec<u8> {
+    let canvas = desktop::render(width, height, frame);
+    let xrgb = fourcc::parse("XRGB8888").expect("XRGB8888 is known");
+    vfio_display::device::sim::encode_canvas(&canvas, xrgb, width * 4)
+}
+
+fn parse_mode(s: &str) -> Result<(u32, u32)> {
+    let (w, h) = s.split_once('x').ok_or("mode is WxH")?;
+    Ok((w.parse()?, h.parse()?))
+}
+
+fn flag(args: &[String], name: &str) -> Option<String> {
+    args.iter().position(|a| a == name).and_then(|i| args.get(i + 1).cloned())
+}
+
+fn open(spec: &str) -> Result<RealDevice> {
+    Ok(RealDevice::open(spec, &HostPaths::default())?)
+}
+
+fn bochs(args: &[String]) -> Result<()> {
+    let split = args.iter().position(|a| a == "--").ok_or("bochs needs -- CMD")?;
+    let (opts, cmd) = (&args[..split], &args[split + 1..]);
+    let dev = open(&opts[0])?;
+    let modes = flag(opts, "--modes").ok_or("--modes")?;
+    let frame: u64 = flag(opts, "--frame").unwrap_or_else(|| "0".into()).parse()?;
+    let record = PathBuf::from(flag(opts, "--record").ok_or("--record")?);
+    let name = flag(opts, "--name").ok_or("--name")?;
+    let pan = flag(opts, "--pan").map(|p| {
+        let (x, y) = p.split_once(',').unwrap_or(("0", "0"));
+        (x.parse::<u16>().unwrap_or(0), y.parse::<u16>().unwrap_or(0))
+    });
+    let disable = opts.iter().any(|a| a == "--disable");
+    let id = dispi_read(&dev, DISPI_ID)?;
+    if id & 0xfff0 != 0xb0c0 {
+        return Err(format!("DISPI ID reads {id:#x}, not a Bochs display").into());
+    }
+    let vram = dev.map_region(0, 0, dev.region_info(0)?.size, true)?;
+    // The product runs as a child with our device fd: it must survive exec.
+    nix::fcntl::fcntl(dev.vfio().as_fd(), nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::empty()))?;
+    let fd = dev.vfio().as_fd().as_raw_fd().to_string();
+    for mode in modes.split(',') {
+        let (w, h) = parse_mode(mode)?;
+        dispi_write(&dev, DISPI_ENABLE, 0)?;
+        if !disable {
+            dispi_write(&dev, DISPI_XRES, w as u16)?;
+            dispi_write(&dev, DISPI_YRES, h as u16)?;
+            dispi_write(&dev, DISPI_BPP, 32)?;
+            dispi_write(&dev, DISPI_VIRT_WIDTH, w as u16)?;
+            let (px, py) = pan.unwrap_or((0, 0));
+            dispi_write(&dev, DISPI_X_OFFSET, px)?;
+            dispi_write(&dev, DISPI_Y_OFFSET, py)?;
+            let offset = (u64::from(py) * u64::from(w) + u64::from(px)) * 4;
+            vram.write_from(offset as usize, &desktop_xrgb(w, h, frame))?;
+            dispi_write(&dev, DISPI_ENABLE, 0x41)?;
+        }
+        let argv: Vec<String> = cmd.iter().map(|a| a.replace("{fd}", &fd).replace("{mode}", mode)).collect();
+        let out = Command::new(&argv[0]).args(&argv[1..]).output()?;
+        let base = record.join(format!("{name}-{mode}"));
+        std::fs::write(base.with_extension("rc"), format!("{}\n", out.status.code().unwrap_or(-1)))?;
+        std::fs::write(base.with_extension("out"), &out.stdout)?;
+        std::fs::write(base.with_extension("err"), &out.stderr)?;
+        println!("ran {name} {mode}: {}", out.status);
+    }
+    Ok(())
+}
+
+fn mdpy_draw(args: &[String]) -> Result<()> {
+    let dev = open(&args[0])?;
+    let frame: u64 = flag(args, "--frame").unwrap_or_else(|| "0".into()).parse()?;
+    let plane = dev.query_plane(PlaneType::Primary, PlaneSource::Region)?;
+    let map = dev.map_region(plane.buffer_id, 0, u64::from(plane.stride) * u64::from(plane.height), true)?;
+    map.write_from(0, &desktop_xrgb(plane.width, plane.height, frame))?;
+    println!("drew frame {frame} at {}x{} into region {}", plane.width, plane.height, plane.buffer_id);
+    Ok(())
+}
+
+fn check(name: &str, ok: bool, why: impl std::fmt::Display) -> bool {
+    if ok {
+        println!("ok {name}");
+    } else {
+        println!("FAIL {name}: {why}");
+    }
+    ok
+}
+
+fn edid(args: &[String]) -> Result<()> {
+    let dev = open(&args[0])?;
+    let port = edid_port(&dev)?;
+    let regs = port.registers()?;
+    check("edid-registers", regs.edid_max_size >= 128 && regs.edid_offset >= 24, format!("{regs:?}"));
+    let blob = vfio_display::edid::base_block(vfio_display::edid::Mode::new(800, 600, 60), &Default::default())?;
+    let guest_view = |len: usize| -> Result<Vec<u8>> {
+        let mut b = vec![0u8; len];
+        dev.read_region(2, 0, &mut b)?;
+        Ok(b)
+    };
+    port.set_link(false)?;
+    port.write_blob(&blob)?;
+    let down = guest_view(128)?;
+    check("edid-link-down-reads-zero", down.iter().all(|&b| b == 0), format!("{:02x?}", &down[..16]));
+    std::thread::sleep(Duration::from_millis(100));
+    port.set_link(true)?;
+    let up = guest_view(128)?;
+    check("edid-link-up-shows-blob", up == blob, format!("{:02x?}", &up[..16]));
+    let regs = port.registers()?;
+    check("edid-size-and-link", regs.edid_size == 128 && regs.link_state == 1, format!("{regs:?}"));
+    check("edid-read-back", port.read_blob()? == blob, "blob differs");
+    // The whole protocol in one call, with another mode.
+    let blob2 = vfio_display::edid::base_block(vfio_display::edid::Mode::new(640, 480, 60), &Default::default())?;
+    port.update(&blob2, Duration::from_millis(100))?;
+    check("edid-update-protocol", guest_view(128)? == blob2, "guest view differs after update");
+    Ok(())
+}
+
+fn poll_readable(fd: &nix::sys::eventfd::EventFd, ms: u16) -> bool {
+    use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+    let mut fds = [PollFd::new(fd.as_fd(), PollFlags::POLLIN)];
+    poll(&mut fds, PollTimeout::from(ms)).unwrap_or(0) == 1
+}
+
+fn irq(args: &[String]) -> Result<()> {
+    let dev = open(&args[0])?;
+    let intx = dev.irq_info(0)?;
+    check("irq-intx-info", intx.count == 1 && intx.eventfd() && intx.maskable() && intx.automasked(), format!("{intx:?}"));
+    let msi = dev.irq_info(1)?;
+    check("irq-msi-info", msi.count == 1 && msi.eventfd(), format!("{msi:?}"));
+    let efd = nix::sys::eventfd::EventFd::new()?;
+    dev.set_irq_eventfds(0, 0, &[Some(efd.as_fd())])?;
+    dev.irq_action(IrqAction::Trigger, 0, 0, 1)?;
+    let first = poll_readable(&efd, 500);
+    check("irq-intx-loopback", first, "no signal");
+    if first {
+        efd.read()?;
+    }
+    dev.irq_action(IrqAction::Trigger, 0, 0, 1)?;
+    check("irq-intx-silent-while-automasked", !poll_readable(&efd, 200), "signalled while masked");
+    dev.irq_action(IrqAction::Unmask, 0, 0, 1)?;
+    dev.irq_action(IrqAction::Trigger, 0, 0, 1)?;
+    let again = poll_readable(&efd, 500);
+    check("irq-intx-after-unmask", again, "no signal after unmask");
+    if again {
+        efd.read()?;
+    }
+    dev.disable_irq(0)?;
+    let mfd = nix::sys::eventfd::EventFd::new()?;
+    dev.set_irq_eventfds(1, 0, &[Some(mfd.as_fd())])?;
+    dev.irq_action(IrqAction::Trigger, 1, 0, 1)?;
+    let msi_ok = poll_readable(&mfd, 500);
+    check("irq-msi-loopback", msi_ok, "no signal");
+    if msi_ok {
+        mfd.read()?;
+    }
+    // The device raises it itself: IER = THRI (transmit holding register empty) at BAR0 + 1.
+    dev.write_region(0, 1, &[0x02])?;
+    check("irq-device-raised-thri", poll_readable(&mfd, 1000), "no interrupt after IER=THRI");
+    dev.disable_irq(1)?;
+    Ok(())
+}
+
+/// Host side: asserts the results one VM run wrote.
+fn verify(args: &[String]) -> Result<()> {
+    let dir = PathBuf::from(&args[0]);
+    let mut passed = 0;
+    let mut failed = 0;
+    let mut note = |name: &str, ok: bool, why: String| {
+        if ok {
+            passed += 1;
+            println!("  pass {name}");
+        } else {
+            failed += 1;
+            println!("  FAIL {name}: {why}");
+        }
+    };
+    let expectations = std::fs::read_to_string(dir.join("expect"))?;
+    for line in expectations.lines().filter(|l| !l.trim().is_empty()) {
+        let words: Vec<&str> = line.split_whitespace().collect();
+        let (kind, name) = (words[0], words[1]);
+        let read = |ext: &str| std::fs::read_to_string(dir.join(format!("{name}.{ext}"))).unwrap_or_default();
+        let rc = read("rc").trim().parse::<i32>().unwrap_or(-999);
+        let err = read("err");
+        match kind {
+            // rc NAME CODE [TEXT...]: exit code and, optionally, a phrase on stderr.
+            "rc" => {
+                let want: i32 = words[2].parse()?;
+                let text = words[3..].join(" ");
+                note(name, rc == want && err.contains(&text), format!("exit {rc} (want {want}), stderr: {}", err.trim()));
+            }
+            // png NAME W H FRAME: the capture equals the desktop of FRAME.
+            "png" => {
+                let (w, h, frame): (u32, u32, u64) = (words[2].parse()?, words[3].parse()?, words[4].parse()?);
+                let expected = desktop::render(w, h, frame);
+                let why = compare_png(&dir.join(format!("{name}.png")), |x, y, c| c == &expected.pixel(x, y)[..3], w, h);
+                note(name, rc == 0 && why.is_none(), format!("exit {rc}, {}, stderr: {}", why.unwrap_or_default(), err.trim()));
+            }
+            // gray NAME W H: mdpy's initial gradient, row y = y * 255 / H.
+            "gray" => {
+                let (w, h): (u32, u32) = (words[2].parse()?, words[3].parse()?);
+                let why = compare_png(&dir.join(format!("{name}.png")), |_, y, c| c.iter().all(|&v| u32::from(v) == y * 255 / h), w, h);
+                note(name, rc == 0 && why.is_none(), format!("exit {rc}, {}, stderr: {}", why.unwrap_or_default(), err.trim()));
+            }
+            // checks NAME: every line of NAME.out is "ok ..."; at least N of them.
+            "checks" => {
+                let out = read("out");
+                let min: usize = words.get(2).and_then(|n| n.parse().ok()).unwrap_or(1);
+                let oks = out.lines().filter(|l| l.starts_with("ok ")).count();
+                let fails: Vec<&str> = out.lines().filter(|l| l.starts_with("FAIL")).collect();
+                note(name, rc == 0 && fails.is_empty() && oks >= min, format!("exit {rc}, {oks} ok, {fails:?}, stderr: {}", err.trim()));
+            }
+            // json NAME KEY=VALUE...: fields of NAME.out (a JSON document), by JSON pointer.
+            "json" => {
+                let v: serde_json::Value = serde_json::from_str(&read("out")).unwrap_or_default();
+                let mut bad = Vec::new();
+                for kv in &words[2..] {
+                    let (k, want) = kv.split_once('=').unwrap_or((kv, ""));
+                    let got = v.pointer(k).map(|g| g.to_string().trim_matches('"').to_string()).unwrap_or_default();
+                    if got != want {
+                        bad.push(format!("{k} = {got:?}, want {want:?}"));
+                    }
+                }
+                note(name, rc == 0 && bad.is_empty(), format!("exit {rc}, {bad:?}, stderr: {}", err.trim()));
+            }
+            other => note(name, false, format!("unknown expectation kind {other}")),
+        }
+    }
+    println!("vm: {passed} passed, {failed} failed");
+    if failed > 0 || passed == 0 {
+        std::process::exit(1);
+    }
+    Ok(())
+}
+
+/// Compares a PNG pixel by pixel; returns what is wrong, or None.
+fn compare_png(path: &Path, want: impl Fn(u32, u32, &[u8]) -> bool, w: u32, h: u32) -> Option<String> {
+    let file = std::fs::File::open(path).ok()?;
+    let mut reader = png::Decoder::new(std::io::BufReader::new(file)).read_info().ok()?;
+    let mut buf = vec![0; reader.output_buffer_size()?];
+    let info = reader.next_frame(&mut buf).ok()?;
+    if (info.width, info.height) != (w, h) {
+        return Some(format!("size {}x{}, want {w}x{h}", info.width, info.height));
+    }
+    let channels = info.color_type.samples();
+    for y in 0..h {
+        for x in 0..w {
+            let i = (y as usize * w as usize + x as usize) * channels;
+            if !want(x, y, &buf[i..i + 3]) {
+                return Some(format!("pixel ({x},{y}) is {:?}", &buf[i..i + 3]));
+            }
+        }
+    }
+    None
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let rest = args.get(1..).unwrap_or_default().to_vec();
+    let result = match args.first().map(String::as_str) {
+        Some("bochs") => bochs(&rest),
+        Some("mdpy-draw") => mdpy_draw(&rest),
+        Some("edid") => edid(&rest),
+        Some("irq") => irq(&rest),
+        Some("verify") => verify(&rest),
+        _ => Err("usage: vm_helper bochs|mdpy-draw|edid|irq|verify ...".into()),
+    };
+    if let Err(err) = result {
+        eprintln!("vm_helper: {err}");
+        std::process::exit(1);
+    }
+}
+

@@ -1,0 +1,90 @@
+#!/bin/sh
+# Runs inside the VM, chrooted into the host's root (read-only), as root, with the kernel's
+# sample mdev drivers built in. Creates mdevs and runs every scenario against the project's
+# release binary; each scenario's exit code, output and pictures go to the results share, and
+# the expectations to $R/expect, which the host asserts (vm_helper verify).
+# Kernel command line: vdvariant=stock|fixed vdbin=DIR (the release build directory).
+set -u
+R=/run/results
+variant=$(sed -n 's/.*vdvariant=\([a-z]*\).*/\1/p' /proc/cmdline)
+bindir=$(sed -n 's/.*vdbin=\([^ ]*\).*/\1/p' /proc/cmdline)
+B=$bindir/vfio-display
+H=$bindir/examples/vm_helper
+: >"$R/expect"
+
+expect() { echo "$*" >>"$R/expect"; }
+# run NAME CMD...: runs CMD, recording its exit code, stdout and stderr.
+run() {
+  name=$1
+  shift
+  "$@" >"$R/$name.out" 2>"$R/$name.err"
+  echo $? >"$R/$name.rc"
+}
+# create PARENT TYPE: creates an mdev and prints its UUID.
+create() {
+  uuid=$(cat /proc/sys/kernel/random/uuid)
+  echo "$uuid" >"/sys/class/mdev_bus/$1/mdev_supported_types/$2/create" || return 1
+  echo "$uuid"
+}
+
+echo "variant $variant, binary $B"
+run list "$B" list --json
+expect json list /parents/0/name=mbochs /parents/1/name=mdpy /parents/2/name=mtty
+
+for type in small medium; do
+  t=mbochs-$type
+  u=$(create mbochs "$t") || { echo "cannot create $t"; exit 1; }
+  run "info-$t" "$B" info "$u" --json
+  expect json "info-$t" /backend/kind=group /planes/dmabuf=true /planes/region=false /edid/region=9 \
+    /regions/9/caps/0/region_type=1 /regions/9/caps/0/subtype=1 /num_irqs=5 \
+    /irqs/0/count=0 /irqs/1/count=0 /irqs/2/count=0 /irqs/3/count=0 /irqs/4/count=0
+
+  # The helper plays the guest driver and hands its device fd to the product (--device-fd).
+  "$H" bochs "$u" --modes 800x600,640x480,1024x768 --frame 30 --record "$R" --name "shot-$t" -- \
+    "$B" screenshot --device-fd '{fd}' -o "$R/shot-$t-{mode}.png"
+  for mode in 800x600 640x480 1024x768; do
+    w=${mode%x*} h=${mode#*x}
+    if [ "$variant" = fixed ]; then
+      expect png "shot-$t-$mode" "$w" "$h" 30
+    else
+      expect rc "shot-$t-$mode" 1 cannot be mapped by the CPU
+    fi
+  done
+  # The plane after each mode change (stock mbochs answers the first query with ENOMEM).
+  "$H" bochs "$u" --modes 800x600,1024x768 --frame 1 --record "$R" --name "plane-$t" -- \
+    "$B" info --device-fd '{fd}' --json
+  expect json "plane-$t-800x600" /backend/kind=device_fd /planes/primary/on=true /planes/primary/width=800 /planes/primary/height=600
+  expect json "plane-$t-1024x768" /planes/primary/on=true /planes/primary/width=1024 /planes/primary/stride=4096
+  # Display disabled: the "no plane" exit code after --timeout.
+  "$H" bochs "$u" --modes 800x600 --disable --record "$R" --name "off-$t" -- \
+    "$B" screenshot --device-fd '{fd}' --timeout 1 -o "$R/off-$t.png"
+  expect rc "off-$t-800x600" 3 no plane
+  # A pan to an offset that is not page aligned: mbochs refuses the export; a clear error.
+  "$H" bochs "$u" --modes 800x600 --pan 1,1 --frame 2 --record "$R" --name "pan-$t" -- \
+    "$B" screenshot --device-fd '{fd}' -o "$R/pan-$t.png"
+  expect rc "pan-$t-800x600" 1 VFIO_DEVICE_GET_GFX_DMABUF on dmabuf_id
+  # EDID: the product reads the region; the helper runs the update protocol and checks the guest view.
+  run "edid-show-$t" "$B" edid show "$u"
+  expect rc "edid-show-$t" 0
+  run "edid-protocol-$t" "$H" edid "$u"
+  expect checks "edid-protocol-$t" 6
+done
+
+for type in vga hd; do
+  t=mdpy-$type
+  u=$(create mdpy "$t") || { echo "cannot create $t"; exit 1; }
+  case $type in vga) w=640 h=480 ;; hd) w=1920 h=1080 ;; esac
+  run "$t-info" "$B" info "$u" --json
+  expect json "$t-info" /planes/region=true /planes/dmabuf=false /planes/primary/buffer_id=16 /planes/primary/width=$w
+  run "$t-initial" "$B" screenshot "$u" -o "$R/$t-initial.png"
+  expect gray "$t-initial" "$w" "$h"
+  run "$t-draw" "$H" mdpy-draw "$u" --frame 50
+  run "$t-pattern" "$B" screenshot "$u" -o "$R/$t-pattern.png"
+  expect png "$t-pattern" "$w" "$h" 50
+done
+
+u=$(create mtty mtty-1) || { echo "cannot create mtty-1"; exit 1; }
+run mtty-irq "$H" irq "$u"
+expect checks mtty-irq 7
+
+echo "guest script finished"

@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# The VM suite: the project's release binary against the kernel's sample mdevs (mbochs, mdpy,
+# mtty), on the stock drivers and on drivers with the project's fixes, in QEMU (TCG).
+# Usage: tests/vm/run.sh            (needs root for nothing; QEMU runs unprivileged TCG)
+# Fails, loudly, when QEMU cannot run: this suite is never skipped.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+start=$(date +%s)
+
+if ! command -v qemu-system-x86_64 >/dev/null; then
+  echo "vm: qemu-system-x86_64 is not installed; install qemu-system-x86 from bookworm-backports (.ci/run does)" >&2
+  exit 1
+fi
+
+kdir=$("$here/build-kernel.sh" | tail -n 1)
+echo "vm: kernels in $kdir ($(( $(date +%s) - start )) s)"
+(cd "$root" && cargo build --release --locked --bin vfio-display --example vm_helper)
+bindir="$root/target/release"
+
+status=0
+for variant in stock fixed; do
+  results="$root/target/vm-results/$variant"
+  rm -rf "$results"
+  mkdir -p "$results"
+  t0=$(date +%s)
+  echo "vm: booting the $variant kernel"
+  if ! "$here/run-vm.sh" "$kdir/bzImage-$variant" "$results" "$here/guest.sh" "vdvariant=$variant" "vdbin=$bindir"; then
+    echo "vm: $variant: FAILED: the guest did not finish (see $results/serial.log)" >&2
+    status=1
+    continue
+  fi
+  echo "vm: $variant: guest ran in $(( $(date +%s) - t0 )) s, exit $(cat "$results/rc")"
+  if [ "$(cat "$results/rc")" != 0 ]; then
+    echo "vm: $variant: the guest script failed; its log:" >&2
+    cat "$results/log" >&2
+    status=1
+  fi
+  "$bindir/examples/vm_helper" verify "$results" || status=1
+done
+echo "vm: suite took $(( $(date +%s) - start )) s"
+exit $status
