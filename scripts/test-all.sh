@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# The full test command: formatting, lints, and every test tier this machine can run.
+# The full test command: formatting, lints, every cargo test tier, and the VM suite against the
+# kernel's sample mdevs (tests/vm/run.sh). Set VFIO_DISPLAY_SKIP_VM=1 to leave the VM suite out
+# on a machine without QEMU; it is never skipped otherwise, and CI always runs it.
 # Usage: scripts/test-all.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,6 +17,16 @@ cargo test --locked 2>&1 | tee "$log"
 echo "== example"
 cargo run --quiet --locked --example capture >/dev/null
 
-# cargo prints one result line per test binary; add them up into one closing line.
+vm_status=0
+if [ "${VFIO_DISPLAY_SKIP_VM:-0}" = 1 ] && [ "${CI:-}" != true ]; then
+  echo "== VM suite left out (VFIO_DISPLAY_SKIP_VM=1)"
+else
+  echo "== VM suite (real kernel drivers in QEMU)"
+  tests/vm/run.sh 2>&1 | tee -a "$log" || vm_status=1
+fi
+
+# cargo prints one result line per test binary and the VM suite one per kernel; add them up.
 awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($i ~ /^passed;?$/) p += $(i-1); if ($i ~ /^failed;?$/) f += $(i-1) } }
-     END { printf "cargo-test: %d passed, %d failed\n", p, f; exit (p == 0 || f != 0) }' "$log"
+     /^vm: [0-9]+ passed, [0-9]+ failed$/ { p += $2; f += $4 }
+     END { printf "all-tests: %d passed, %d failed\n", p, f; exit (p == 0 || f != 0) }' "$log"
+exit $vm_status

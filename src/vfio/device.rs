@@ -105,9 +105,8 @@ impl VfioDevice {
             VfioError::Ioctl { errno, .. } => VfioError::NotVfioDevice {
                 fd: raw,
                 reason: format!(
-                    "VFIO_DEVICE_GET_INFO failed with {errno} ({}); pass the fd of an open VFIO \
-                     device (from VFIO_GROUP_GET_DEVICE_FD)",
-                    errno.desc()
+                    "VFIO_DEVICE_GET_INFO failed with {errno}; pass the fd of an open VFIO \
+                     device (from VFIO_GROUP_GET_DEVICE_FD)"
                 ),
             },
             other => other,
@@ -449,7 +448,7 @@ impl RegionIo for VfioDevice {
                 target: format!("region {index}"),
                 offset,
                 len: buf.len() as u64,
-                reason: format!("{errno} ({})", errno.desc()),
+                reason: format!("{errno}"),
             }
         })?;
         if n != buf.len() {
@@ -472,7 +471,7 @@ impl RegionIo for VfioDevice {
                 target: format!("region {index}"),
                 offset,
                 len: buf.len() as u64,
-                reason: format!("{errno} ({})", errno.desc()),
+                reason: format!("{errno}"),
             }
         })?;
         if n != buf.len() {

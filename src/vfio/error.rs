@@ -7,14 +7,14 @@ use std::path::PathBuf;
 #[derive(Debug, thiserror::Error)]
 pub enum VfioError {
     /// An ioctl failed. `op` is the ioctl's name in `linux/vfio.h`, `target` what it was aimed at.
-    #[error("{op} on {target} failed: {errno} ({})", errno.desc())]
+    #[error("{op} on {target} failed: {errno}")]
     Ioctl {
         op: &'static str,
         target: String,
         errno: Errno,
     },
     /// Opening a device node failed; `hint` tells the user what to do about it.
-    #[error("cannot open {}: {} ({}); {hint}", path.display(), errno, errno.desc())]
+    #[error("cannot open {}: {}; {hint}", path.display(), errno)]
     Open {
         path: PathBuf,
         errno: Errno,
@@ -45,7 +45,7 @@ pub enum VfioError {
     #[error("{target}: {reason}")]
     Invalid { target: String, reason: String },
     /// mmap failed.
-    #[error("cannot map {target} ({len} bytes at offset {offset:#x}): {errno} ({})", errno.desc())]
+    #[error("cannot map {target} ({len} bytes at offset {offset:#x}): {errno}")]
     Map {
         target: String,
         offset: u64,
@@ -62,7 +62,7 @@ pub enum VfioError {
         reason: String,
     },
     /// A plain system call failed (eventfd, memfd, sysfs reads).
-    #[error("{what}: {errno} ({})", errno.desc())]
+    #[error("{what}: {errno}")]
     Sys { what: String, errno: Errno },
 }
 

@@ -547,7 +547,7 @@ impl RegionIo for SimDevice {
             target: format!("region {index}"),
             offset,
             len,
-            reason: format!("{errno} ({})", errno.desc()),
+            reason: format!("{errno}"),
         };
         match index {
             EDID_REGION => s.edid.read(offset, buf).map_err(access_err),
@@ -566,7 +566,7 @@ impl RegionIo for SimDevice {
             target: format!("region {index}"),
             offset,
             len: buf.len() as u64,
-            reason: format!("{errno} ({})", errno.desc()),
+            reason: format!("{errno}"),
         };
         match index {
             EDID_REGION => {
