@@ -14,7 +14,6 @@
 //!
 //! Each check prints `ok NAME` or `FAIL NAME: why`.
 
-
 use std::os::fd::{AsFd, AsRawFd};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -59,7 +58,9 @@ fn parse_mode(s: &str) -> Result<(u32, u32)> {
 }
 
 fn flag(args: &[String], name: &str) -> Option<String> {
-    args.iter().position(|a| a == name).and_then(|i| args.get(i + 1).cloned())
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1).cloned())
 }
 
 fn open(spec: &str) -> Result<RealDevice> {
@@ -67,11 +68,16 @@ fn open(spec: &str) -> Result<RealDevice> {
 }
 
 fn bochs(args: &[String]) -> Result<()> {
-    let split = args.iter().position(|a| a == "--").ok_or("bochs needs -- CMD")?;
+    let split = args
+        .iter()
+        .position(|a| a == "--")
+        .ok_or("bochs needs -- CMD")?;
     let (opts, cmd) = (&args[..split], &args[split + 1..]);
     let dev = open(&opts[0])?;
     let modes = flag(opts, "--modes").ok_or("--modes")?;
-    let frame: u64 = flag(opts, "--frame").unwrap_or_else(|| "0".into()).parse()?;
+    let frame: u64 = flag(opts, "--frame")
+        .unwrap_or_else(|| "0".into())
+        .parse()?;
     let record = PathBuf::from(flag(opts, "--record").ok_or("--record")?);
     let name = flag(opts, "--name").ok_or("--name")?;
     let pan = flag(opts, "--pan").map(|p| {
@@ -85,7 +91,10 @@ fn bochs(args: &[String]) -> Result<()> {
     }
     let vram = dev.map_region(0, 0, dev.region_info(0)?.size, true)?;
     // The product runs as a child with our device fd: it must survive exec.
-    nix::fcntl::fcntl(dev.vfio().as_fd(), nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::empty()))?;
+    nix::fcntl::fcntl(
+        dev.vfio().as_fd(),
+        nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::empty()),
+    )?;
     let fd = dev.vfio().as_fd().as_raw_fd().to_string();
     for mode in modes.split(',') {
         let (w, h) = parse_mode(mode)?;
@@ -102,10 +111,16 @@ fn bochs(args: &[String]) -> Result<()> {
             vram.write_from(offset as usize, &desktop_xrgb(w, h, frame))?;
             dispi_write(&dev, DISPI_ENABLE, 0x41)?;
         }
-        let argv: Vec<String> = cmd.iter().map(|a| a.replace("{fd}", &fd).replace("{mode}", mode)).collect();
+        let argv: Vec<String> = cmd
+            .iter()
+            .map(|a| a.replace("{fd}", &fd).replace("{mode}", mode))
+            .collect();
         let out = Command::new(&argv[0]).args(&argv[1..]).output()?;
         let base = record.join(format!("{name}-{mode}"));
-        std::fs::write(base.with_extension("rc"), format!("{}\n", out.status.code().unwrap_or(-1)))?;
+        std::fs::write(
+            base.with_extension("rc"),
+            format!("{}\n", out.status.code().unwrap_or(-1)),
+        )?;
         std::fs::write(base.with_extension("out"), &out.stdout)?;
         std::fs::write(base.with_extension("err"), &out.stderr)?;
         println!("ran {name} {mode}: {}", out.status);
@@ -115,11 +130,21 @@ fn bochs(args: &[String]) -> Result<()> {
 
 fn mdpy_draw(args: &[String]) -> Result<()> {
     let dev = open(&args[0])?;
-    let frame: u64 = flag(args, "--frame").unwrap_or_else(|| "0".into()).parse()?;
+    let frame: u64 = flag(args, "--frame")
+        .unwrap_or_else(|| "0".into())
+        .parse()?;
     let plane = dev.query_plane(PlaneType::Primary, PlaneSource::Region)?;
-    let map = dev.map_region(plane.buffer_id, 0, u64::from(plane.stride) * u64::from(plane.height), true)?;
+    let map = dev.map_region(
+        plane.buffer_id,
+        0,
+        u64::from(plane.stride) * u64::from(plane.height),
+        true,
+    )?;
     map.write_from(0, &desktop_xrgb(plane.width, plane.height, frame))?;
-    println!("drew frame {frame} at {}x{} into region {}", plane.width, plane.height, plane.buffer_id);
+    println!(
+        "drew frame {frame} at {}x{} into region {}",
+        plane.width, plane.height, plane.buffer_id
+    );
     Ok(())
 }
 
@@ -136,8 +161,15 @@ fn edid(args: &[String]) -> Result<()> {
     let dev = open(&args[0])?;
     let port = edid_port(&dev)?;
     let regs = port.registers()?;
-    check("edid-registers", regs.edid_max_size >= 128 && regs.edid_offset >= 24, format!("{regs:?}"));
-    let blob = vfio_display::edid::base_block(vfio_display::edid::Mode::new(800, 600, 60), &Default::default())?;
+    check(
+        "edid-registers",
+        regs.edid_max_size >= 128 && regs.edid_offset >= 24,
+        format!("{regs:?}"),
+    );
+    let blob = vfio_display::edid::base_block(
+        vfio_display::edid::Mode::new(800, 600, 60),
+        &Default::default(),
+    )?;
     let guest_view = |len: usize| -> Result<Vec<u8>> {
         let mut b = vec![0u8; len];
         dev.read_region(2, 0, &mut b)?;
@@ -146,18 +178,37 @@ fn edid(args: &[String]) -> Result<()> {
     port.set_link(false)?;
     port.write_blob(&blob)?;
     let down = guest_view(128)?;
-    check("edid-link-down-reads-zero", down.iter().all(|&b| b == 0), format!("{:02x?}", &down[..16]));
+    check(
+        "edid-link-down-reads-zero",
+        down.iter().all(|&b| b == 0),
+        format!("{:02x?}", &down[..16]),
+    );
     std::thread::sleep(Duration::from_millis(100));
     port.set_link(true)?;
     let up = guest_view(128)?;
-    check("edid-link-up-shows-blob", up == blob, format!("{:02x?}", &up[..16]));
+    check(
+        "edid-link-up-shows-blob",
+        up == blob,
+        format!("{:02x?}", &up[..16]),
+    );
     let regs = port.registers()?;
-    check("edid-size-and-link", regs.edid_size == 128 && regs.link_state == 1, format!("{regs:?}"));
+    check(
+        "edid-size-and-link",
+        regs.edid_size == 128 && regs.link_state == 1,
+        format!("{regs:?}"),
+    );
     check("edid-read-back", port.read_blob()? == blob, "blob differs");
     // The whole protocol in one call, with another mode.
-    let blob2 = vfio_display::edid::base_block(vfio_display::edid::Mode::new(640, 480, 60), &Default::default())?;
+    let blob2 = vfio_display::edid::base_block(
+        vfio_display::edid::Mode::new(640, 480, 60),
+        &Default::default(),
+    )?;
     port.update(&blob2, Duration::from_millis(100))?;
-    check("edid-update-protocol", guest_view(128)? == blob2, "guest view differs after update");
+    check(
+        "edid-update-protocol",
+        guest_view(128)? == blob2,
+        "guest view differs after update",
+    );
     Ok(())
 }
 
@@ -170,9 +221,17 @@ fn poll_readable(fd: &nix::sys::eventfd::EventFd, ms: u16) -> bool {
 fn irq(args: &[String]) -> Result<()> {
     let dev = open(&args[0])?;
     let intx = dev.irq_info(0)?;
-    check("irq-intx-info", intx.count == 1 && intx.eventfd() && intx.maskable() && intx.automasked(), format!("{intx:?}"));
+    check(
+        "irq-intx-info",
+        intx.count == 1 && intx.eventfd() && intx.maskable() && intx.automasked(),
+        format!("{intx:?}"),
+    );
     let msi = dev.irq_info(1)?;
-    check("irq-msi-info", msi.count == 1 && msi.eventfd(), format!("{msi:?}"));
+    check(
+        "irq-msi-info",
+        msi.count == 1 && msi.eventfd(),
+        format!("{msi:?}"),
+    );
     let efd = nix::sys::eventfd::EventFd::new()?;
     dev.set_irq_eventfds(0, 0, &[Some(efd.as_fd())])?;
     dev.irq_action(IrqAction::Trigger, 0, 0, 1)?;
@@ -182,7 +241,11 @@ fn irq(args: &[String]) -> Result<()> {
         efd.read()?;
     }
     dev.irq_action(IrqAction::Trigger, 0, 0, 1)?;
-    check("irq-intx-silent-while-automasked", !poll_readable(&efd, 200), "signalled while masked");
+    check(
+        "irq-intx-silent-while-automasked",
+        !poll_readable(&efd, 200),
+        "signalled while masked",
+    );
     dev.irq_action(IrqAction::Unmask, 0, 0, 1)?;
     dev.irq_action(IrqAction::Trigger, 0, 0, 1)?;
     let again = poll_readable(&efd, 500);
@@ -201,7 +264,11 @@ fn irq(args: &[String]) -> Result<()> {
     }
     // The device raises it itself: IER = THRI (transmit holding register empty) at BAR0 + 1.
     dev.write_region(0, 1, &[0x02])?;
-    check("irq-device-raised-thri", poll_readable(&mfd, 1000), "no interrupt after IER=THRI");
+    check(
+        "irq-device-raised-thri",
+        poll_readable(&mfd, 1000),
+        "no interrupt after IER=THRI",
+    );
     dev.disable_irq(1)?;
     Ok(())
 }
@@ -224,7 +291,9 @@ fn verify(args: &[String]) -> Result<()> {
     for line in expectations.lines().filter(|l| !l.trim().is_empty()) {
         let words: Vec<&str> = line.split_whitespace().collect();
         let (kind, name) = (words[0], words[1]);
-        let read = |ext: &str| std::fs::read_to_string(dir.join(format!("{name}.{ext}"))).unwrap_or_default();
+        let read = |ext: &str| {
+            std::fs::read_to_string(dir.join(format!("{name}.{ext}"))).unwrap_or_default()
+        };
         let rc = read("rc").trim().parse::<i32>().unwrap_or(-999);
         let err = read("err");
         match kind {
@@ -232,20 +301,51 @@ fn verify(args: &[String]) -> Result<()> {
             "rc" => {
                 let want: i32 = words[2].parse()?;
                 let text = words[3..].join(" ");
-                note(name, rc == want && err.contains(&text), format!("exit {rc} (want {want}), stderr: {}", err.trim()));
+                note(
+                    name,
+                    rc == want && err.contains(&text),
+                    format!("exit {rc} (want {want}), stderr: {}", err.trim()),
+                );
             }
             // png NAME W H FRAME: the capture equals the desktop of FRAME.
             "png" => {
-                let (w, h, frame): (u32, u32, u64) = (words[2].parse()?, words[3].parse()?, words[4].parse()?);
+                let (w, h, frame): (u32, u32, u64) =
+                    (words[2].parse()?, words[3].parse()?, words[4].parse()?);
                 let expected = desktop::render(w, h, frame);
-                let why = compare_png(&dir.join(format!("{name}.png")), |x, y, c| c == &expected.pixel(x, y)[..3], w, h);
-                note(name, rc == 0 && why.is_none(), format!("exit {rc}, {}, stderr: {}", why.unwrap_or_default(), err.trim()));
+                let why = compare_png(
+                    &dir.join(format!("{name}.png")),
+                    |x, y, c| c == &expected.pixel(x, y)[..3],
+                    w,
+                    h,
+                );
+                note(
+                    name,
+                    rc == 0 && why.is_none(),
+                    format!(
+                        "exit {rc}, {}, stderr: {}",
+                        why.unwrap_or_default(),
+                        err.trim()
+                    ),
+                );
             }
             // gray NAME W H: mdpy's initial gradient, row y = y * 255 / H.
             "gray" => {
                 let (w, h): (u32, u32) = (words[2].parse()?, words[3].parse()?);
-                let why = compare_png(&dir.join(format!("{name}.png")), |_, y, c| c.iter().all(|&v| u32::from(v) == y * 255 / h), w, h);
-                note(name, rc == 0 && why.is_none(), format!("exit {rc}, {}, stderr: {}", why.unwrap_or_default(), err.trim()));
+                let why = compare_png(
+                    &dir.join(format!("{name}.png")),
+                    |_, y, c| c.iter().all(|&v| u32::from(v) == y * 255 / h),
+                    w,
+                    h,
+                );
+                note(
+                    name,
+                    rc == 0 && why.is_none(),
+                    format!(
+                        "exit {rc}, {}, stderr: {}",
+                        why.unwrap_or_default(),
+                        err.trim()
+                    ),
+                );
             }
             // checks NAME: every line of NAME.out is "ok ..."; at least N of them.
             "checks" => {
@@ -253,7 +353,11 @@ fn verify(args: &[String]) -> Result<()> {
                 let min: usize = words.get(2).and_then(|n| n.parse().ok()).unwrap_or(1);
                 let oks = out.lines().filter(|l| l.starts_with("ok ")).count();
                 let fails: Vec<&str> = out.lines().filter(|l| l.starts_with("FAIL")).collect();
-                note(name, rc == 0 && fails.is_empty() && oks >= min, format!("exit {rc}, {oks} ok, {fails:?}, stderr: {}", err.trim()));
+                note(
+                    name,
+                    rc == 0 && fails.is_empty() && oks >= min,
+                    format!("exit {rc}, {oks} ok, {fails:?}, stderr: {}", err.trim()),
+                );
             }
             // json NAME KEY=VALUE...: fields of NAME.out (a JSON document), by JSON pointer.
             "json" => {
@@ -261,12 +365,19 @@ fn verify(args: &[String]) -> Result<()> {
                 let mut bad = Vec::new();
                 for kv in &words[2..] {
                     let (k, want) = kv.split_once('=').unwrap_or((kv, ""));
-                    let got = v.pointer(k).map(|g| g.to_string().trim_matches('"').to_string()).unwrap_or_default();
+                    let got = v
+                        .pointer(k)
+                        .map(|g| g.to_string().trim_matches('"').to_string())
+                        .unwrap_or_default();
                     if got != want {
                         bad.push(format!("{k} = {got:?}, want {want:?}"));
                     }
                 }
-                note(name, rc == 0 && bad.is_empty(), format!("exit {rc}, {bad:?}, stderr: {}", err.trim()));
+                note(
+                    name,
+                    rc == 0 && bad.is_empty(),
+                    format!("exit {rc}, {bad:?}, stderr: {}", err.trim()),
+                );
             }
             other => note(name, false, format!("unknown expectation kind {other}")),
         }
@@ -279,9 +390,16 @@ fn verify(args: &[String]) -> Result<()> {
 }
 
 /// Compares a PNG pixel by pixel; returns what is wrong, or None.
-fn compare_png(path: &Path, want: impl Fn(u32, u32, &[u8]) -> bool, w: u32, h: u32) -> Option<String> {
+fn compare_png(
+    path: &Path,
+    want: impl Fn(u32, u32, &[u8]) -> bool,
+    w: u32,
+    h: u32,
+) -> Option<String> {
     let file = std::fs::File::open(path).ok()?;
-    let mut reader = png::Decoder::new(std::io::BufReader::new(file)).read_info().ok()?;
+    let mut reader = png::Decoder::new(std::io::BufReader::new(file))
+        .read_info()
+        .ok()?;
     let mut buf = vec![0; reader.output_buffer_size()?];
     let info = reader.next_frame(&mut buf).ok()?;
     if (info.width, info.height) != (w, h) {
@@ -315,4 +433,3 @@ fn main() {
         std::process::exit(1);
     }
 }
-
