@@ -287,7 +287,9 @@ fn verify(args: &[String]) -> Result<()> {
             println!("  FAIL {name}: {why}");
         }
     };
-    let expectations = std::fs::read_to_string(dir.join("expect"))?;
+    let expectations = std::fs::read_to_string(dir.join("expect")).map_err(|e| {
+        format!("no expectations in {} ({e}): the guest script did not run; see its log and serial.log there", dir.display())
+    })?;
     for line in expectations.lines().filter(|l| !l.trim().is_empty()) {
         let words: Vec<&str> = line.split_whitespace().collect();
         let (kind, name) = (words[0], words[1]);

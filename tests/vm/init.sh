@@ -1,6 +1,7 @@
 #!/bin/busybox sh
 # /init of the VM suite's initramfs: mounts the host's root read-only over 9p, chroots into it,
-# runs the test script named on the kernel command line (vdtest=PATH), writes its exit code to
+# runs the test script named on the kernel command line (vdtest=PATH; the host's /tmp stays
+# visible, read-only, so a clone there works), writes its exit code to
 # the results share, and ends the guest.
 /bin/busybox --install -s /bin
 mount -t proc proc /proc
@@ -15,7 +16,6 @@ mount -t proc proc /host/proc
 mount -t sysfs sys /host/sys
 mount -t devtmpfs dev /host/dev
 mount -t tmpfs run /host/run
-mount -t tmpfs tmp /host/tmp
 mkdir -p /host/run/results
 mount -t 9p -o trans=virtio,version=9p2000.L,msize=262144 results /host/run/results
 script=$(sed -n 's/.*vdtest=\([^ ]*\).*/\1/p' /proc/cmdline)
