@@ -309,6 +309,15 @@ fn verify(args: &[String]) -> Result<()> {
                     format!("exit {rc} (want {want}), stderr: {}", err.trim()),
                 );
             }
+            // absent NAME TEXT...: stderr does not contain the phrase.
+            "absent" => {
+                let text = words[2..].join(" ");
+                note(
+                    &format!("{name}-without-{}", words[2]),
+                    !err.contains(&text),
+                    format!("stderr has {text:?}: {}", err.trim()),
+                );
+            }
             // png NAME W H FRAME: the capture equals the desktop of FRAME.
             "png" => {
                 let (w, h, frame): (u32, u32, u64) =

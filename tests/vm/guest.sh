@@ -83,6 +83,14 @@ for type in vga hd; do
   expect png "$t-pattern" "$w" "$h" 50
 done
 
+# The simulator where /dev/udmabuf exists: its buffers are real dma-bufs (real SYNC ioctls).
+run sim-udmabuf-probe test -c /dev/udmabuf
+expect rc sim-udmabuf-probe 0
+run sim-udmabuf env RUST_LOG=debug "$B" screenshot --sim --sim-frame 9 -o "$R/sim-udmabuf.png"
+expect png sim-udmabuf 1024 768 9
+expect absent sim-udmabuf using the memfd
+expect rc sim-udmabuf 0 as a udmabuf dma-buf
+
 u=$(create mtty mtty-1) || { echo "cannot create mtty-1"; exit 1; }
 run mtty-irq "$H" irq "$u"
 expect checks mtty-irq 7

@@ -59,7 +59,10 @@ impl SharedBuffer {
     pub fn export(&self) -> Result<OwnedFd, VfioError> {
         if udmabuf_available() {
             match udmabuf_from_memfd(self.memfd.as_fd(), 0, self.size) {
-                Ok(fd) => return Ok(fd),
+                Ok(fd) => {
+                    tracing::debug!("exported {} as a udmabuf dma-buf", self.name);
+                    return Ok(fd);
+                }
                 Err(err) => tracing::debug!(
                     "udmabuf export of {} failed, using the memfd: {err}",
                     self.name
