@@ -123,65 +123,54 @@ impl<'d> FrameReader<'d> {
         plane: &PlaneInfo,
         buf: &Arc<DmaBuf>,
     ) -> Result<Arc<Mapping>, FrameError> {
-        let mut maps = self.maps.lock().unwrap_or_else(|p| p.into_inner());
-        let hit = maps
-            .iter()
-            .position(|m| matches!(m, CachedMap::DmaBuf { buf: b, .. } if Arc::ptr_eq(b, buf)));
-        if let Some(i) = hit {
-            let entry = maps.remove(i).expect("index from position");
-            let map = match &entry {
-                CachedMap::DmaBuf { map, .. } => map.clone(),
-                CachedMap::Region { map, .. } => map.clone(),
-            };
-            maps.push_front(entry);
-            return Ok(map);
-        }
-        let map = Arc::new(buf.map_read().map_err(|error| FrameError::CpuMap {
-            plane: plane.plane_type,
-            dmabuf_id: plane.buffer_id,
-            error,
-        })?);
-        maps.push_front(CachedMap::DmaBuf {
-            buf: buf.clone(),
-            map: map.clone(),
-        });
-        maps.truncate(MAPPING_CACHE);
-        Ok(map)
+        self.cached_mapping(
+            |m| matches!(m, CachedMap::DmaBuf { buf: b, .. } if Arc::ptr_eq(b, buf)),
+            || {
+                let map = Arc::new(buf.map_read().map_err(|error| FrameError::CpuMap {
+                    plane: plane.plane_type,
+                    dmabuf_id: plane.buffer_id,
+                    error,
+                })?);
+                Ok(CachedMap::DmaBuf {
+                    buf: buf.clone(),
+                    map,
+                })
+            },
+        )
     }
 
     fn read_region(&self, plane: &PlaneInfo) -> Result<CpuFrame, FrameError> {
         let info = self.dev.region_info(plane.buffer_id)?;
         let valid = validate(plane, info.size).map_err(|e| Self::invalid(plane, e))?;
-        let len = plane.offset + valid.span;
-        let map = {
-            let mut maps = self.maps.lock().unwrap_or_else(|p| p.into_inner());
-            let hit = maps.iter().position(
-                |m| matches!(m, CachedMap::Region { index, len: l, .. } if *index == plane.buffer_id && *l == len),
-            );
-            match hit {
-                Some(i) => {
-                    let entry = maps.remove(i).expect("index from position");
-                    let map = match &entry {
-                        CachedMap::Region { map, .. } | CachedMap::DmaBuf { map, .. } => {
-                            map.clone()
-                        }
-                    };
-                    maps.push_front(entry);
-                    map
-                }
-                None => {
-                    let map = Arc::new(self.dev.map_region(plane.buffer_id, 0, len, false)?);
-                    maps.push_front(CachedMap::Region {
-                        index: plane.buffer_id,
-                        len,
-                        map: map.clone(),
-                    });
-                    maps.truncate(MAPPING_CACHE);
-                    map
-                }
-            }
-        };
+        let (index, len) = (plane.buffer_id, plane.offset + valid.span);
+        let map = self.cached_mapping(
+            |m| matches!(m, CachedMap::Region { index: i, len: l, .. } if *i == index && *l == len),
+            || {
+                let map = Arc::new(self.dev.map_region(index, 0, len, false)?);
+                Ok(CachedMap::Region { index, len, map })
+            },
+        )?;
         convert(&map, &valid)
+    }
+
+    /// The cached mapping that `hit` recognises, moved to the front; or a new one from `make`,
+    /// with the cache trimmed to `MAPPING_CACHE` entries.
+    fn cached_mapping(
+        &self,
+        hit: impl Fn(&CachedMap) -> bool,
+        make: impl FnOnce() -> Result<CachedMap, FrameError>,
+    ) -> Result<Arc<Mapping>, FrameError> {
+        let mut maps = self.maps.lock().unwrap_or_else(|p| p.into_inner());
+        let entry = match maps.iter().position(hit) {
+            Some(i) => maps.remove(i).expect("index from position"),
+            None => make()?,
+        };
+        let map = match &entry {
+            CachedMap::DmaBuf { map, .. } | CachedMap::Region { map, .. } => map.clone(),
+        };
+        maps.push_front(entry);
+        maps.truncate(MAPPING_CACHE);
+        Ok(map)
     }
 
     /// Drops every cached mapping (and with them the dma-buf references they hold).
