@@ -258,10 +258,7 @@ fn print_plane(label: &str, plane: &Option<PlaneReport>) {
         (_, Some(err)) => println!("  {label:<8} error: {err}"),
         (Some(p), None) if p.is_off() => println!("  {label:<8} off"),
         (Some(p), None) => {
-            let buffer = match p.source {
-                PlaneSource::DmaBuf => format!("dmabuf_id {}", p.buffer_id),
-                PlaneSource::Region => format!("region {}", p.buffer_id),
-            };
+            let buffer = p.buffer_label();
             print!(
                 "  {label:<8} {}x{} {} {} stride {} size {} {buffer}",
                 p.width,

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 use vfio_display::fourcc;
 use vfio_display::frame::{CpuFrame, FrameReader, cursor_origin};
-use vfio_display::vfio::{PlaneInfo, PlaneSource, PlaneType};
+use vfio_display::vfio::{PlaneInfo, PlaneType};
 
 #[derive(Debug, Args)]
 pub struct ScreenshotArgs {
@@ -74,10 +74,7 @@ fn wait_for_plane(reader: &FrameReader<'_>, timeout: Duration) -> Result<PlaneIn
 
 fn describe(frame: &CpuFrame) -> String {
     let p = &frame.plane;
-    let buffer = match p.source {
-        PlaneSource::DmaBuf => format!("dma-buf {}", p.buffer_id),
-        PlaneSource::Region => format!("region {}", p.buffer_id),
-    };
+    let buffer = p.buffer_label();
     format!(
         "{}x{} {} from {buffer}",
         p.width,

@@ -111,6 +111,14 @@ impl PlaneInfo {
         self.drm_format == 0 || self.size == 0
     }
 
+    /// Which buffer holds the pixels, for humans: "dmabuf_id 3" or "region 16".
+    pub fn buffer_label(&self) -> String {
+        match self.source {
+            PlaneSource::DmaBuf => format!("dmabuf_id {}", self.buffer_id),
+            PlaneSource::Region => format!("region {}", self.buffer_id),
+        }
+    }
+
     /// An empty plane of the given kind.
     pub fn off(plane_type: PlaneType, source: PlaneSource) -> Self {
         PlaneInfo {
