@@ -166,10 +166,9 @@ fn edid(args: &[String]) -> Result<()> {
         regs.edid_max_size >= 128 && regs.edid_offset >= 24,
         format!("{regs:?}"),
     );
-    let blob = vfio_display::edid::base_block(
+    let blob = vfio_display::edid::generate(&vfio_display::edid::EdidSpec::new(
         vfio_display::edid::Mode::new(800, 600, 60),
-        &Default::default(),
-    )?;
+    ))?;
     let guest_view = |len: usize| -> Result<Vec<u8>> {
         let mut b = vec![0u8; len];
         dev.read_region(2, 0, &mut b)?;
@@ -199,10 +198,9 @@ fn edid(args: &[String]) -> Result<()> {
     );
     check("edid-read-back", port.read_blob()? == blob, "blob differs");
     // The whole protocol in one call, with another mode.
-    let blob2 = vfio_display::edid::base_block(
+    let blob2 = vfio_display::edid::generate(&vfio_display::edid::EdidSpec::new(
         vfio_display::edid::Mode::new(640, 480, 60),
-        &Default::default(),
-    )?;
+    ))?;
     port.update(&blob2, Duration::from_millis(100))?;
     check(
         "edid-update-protocol",

@@ -12,7 +12,7 @@ use std::time::Duration;
 use vfio_display::device::sim::desktop::{CURSOR_TIP, pointer_position};
 use vfio_display::device::sim::{FB_REGION, SimConfig, SimDevice, SimFault};
 use vfio_display::device::{DisplayDevice, edid_port, find_edid_region};
-use vfio_display::edid::{Identity, Mode, base_block};
+use vfio_display::edid::{EdidSpec, Mode, generate};
 use vfio_display::fourcc::{self, FORMATS};
 use vfio_display::frame::{FrameError, FrameReader, PlaneError, cursor_origin};
 use vfio_display::vfio::{IrqAction, PlaneSource, PlaneType};
@@ -275,7 +275,7 @@ fn edid_hotplug_switches_the_guest_mode() {
     let port = edid_port(&dev).unwrap();
     let regs = port.registers().unwrap();
     assert_eq!(regs.edid_max_size, 1024);
-    let blob = base_block(Mode::new(800, 600, 60), &Identity::default()).unwrap();
+    let blob = generate(&EdidSpec::new(Mode::new(800, 600, 60))).unwrap();
     port.set_link(false).unwrap();
     assert_eq!(
         dev.guest_edid(),

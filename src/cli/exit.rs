@@ -3,6 +3,8 @@
 /// An error that carries its own exit code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ExitStatus {
+    /// Bad usage: the arguments do not make sense together.
+    Usage = 2,
     /// The primary plane is off, or stayed off until --timeout expired.
     NoPlane = 3,
 }
@@ -14,10 +16,18 @@ pub struct NoPlane {
     pub message: String,
 }
 
+/// Bad usage that clap cannot see (arguments that depend on each other), exit code 2 like
+/// clap's own usage errors.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct Usage(pub String);
+
 /// The exit code for an error: its own where it has one, else 1.
 pub fn code_for(err: &anyhow::Error) -> u8 {
     if err.downcast_ref::<NoPlane>().is_some() {
         ExitStatus::NoPlane as u8
+    } else if err.downcast_ref::<Usage>().is_some() {
+        ExitStatus::Usage as u8
     } else {
         1
     }

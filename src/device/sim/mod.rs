@@ -357,11 +357,10 @@ impl SimState {
 
 impl SimDevice {
     pub fn new(cfg: SimConfig) -> Result<Self> {
-        let initial_edid = crate::edid::base_block(
-            crate::edid::Mode::new(cfg.width.min(4095), cfg.height.min(4095), 60),
-            &crate::edid::Identity::default(),
-        )
-        .map(|b| b.to_vec())
+        let initial_edid = crate::edid::generate(&crate::edid::EdidSpec {
+            max_size: cfg.edid_max_size as usize,
+            ..crate::edid::EdidSpec::new(crate::edid::Mode::new(cfg.width, cfg.height, 60))
+        })
         .unwrap_or_default();
         let cursor_mem = SharedBuffer::new("sim-cursor", u64::from(CURSOR_SIZE * CURSOR_SIZE * 4))?;
         let argb =

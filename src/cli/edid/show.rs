@@ -1,25 +1,13 @@
-//! `vfio-display edid ...`: the EDID region.
+//! `vfio-display edid show`: the EDID region's registers and blob.
 
-use super::target::DeviceArgs;
+use crate::cli::target::DeviceArgs;
 use anyhow::{Context, Result};
-use clap::{Args, Subcommand};
+use clap::Args;
 use serde::Serialize;
 use vfio_display::device::edid_port;
 
 #[derive(Debug, Args)]
-pub struct EdidArgs {
-    #[command(subcommand)]
-    command: EdidCommand,
-}
-
-#[derive(Debug, Subcommand)]
-enum EdidCommand {
-    /// Show the EDID region's registers and the blob in hex.
-    Show(ShowArgs),
-}
-
-#[derive(Debug, Args)]
-struct ShowArgs {
+pub struct ShowArgs {
     #[command(flatten)]
     target: DeviceArgs,
     /// Print JSON instead of text.
@@ -57,7 +45,7 @@ pub fn hex_dump(bytes: &[u8]) -> String {
     out
 }
 
-fn show(args: &ShowArgs) -> Result<()> {
+pub fn run(args: &ShowArgs) -> Result<()> {
     let dev = args.target.open()?;
     let port = edid_port(dev.as_ref())?;
     let regs = port.registers().context("reading the EDID registers")?;
@@ -110,12 +98,6 @@ fn show(args: &ShowArgs) -> Result<()> {
         print!("{}", hex_dump(&blob));
     }
     Ok(())
-}
-
-pub fn run(args: &EdidArgs) -> Result<()> {
-    match &args.command {
-        EdidCommand::Show(a) => show(a),
-    }
 }
 
 #[cfg(test)]

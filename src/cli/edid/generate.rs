@@ -1,0 +1,102 @@
+//! `edid generate` and `edid decode`: EDID files, no device.
+
+use super::print::decoded_text;
+use super::{SpecArgs, read_edid_file};
+use crate::cli::output::write_file_atomically;
+use anyhow::{Context, Result, bail};
+use clap::Args;
+use std::io::Write;
+use std::path::PathBuf;
+use vfio_display::edid::{self, MAX_EDID_SIZE, Mode};
+
+#[derive(Debug, Args)]
+pub struct GenerateArgs {
+    /// The preferred mode: WIDTHxHEIGHT, optionally @HZ (default 60), e.g. 2560x1440@120.
+    #[arg(long, value_name = "WxH[@HZ]")]
+    mode: Mode,
+    /// The largest EDID to write, in bytes (a device's edid_max_size; 128 = base block only).
+    #[arg(long, value_name = "N", default_value_t = MAX_EDID_SIZE)]
+    max_size: usize,
+    /// Where to write the binary EDID ("-" for stdout).
+    #[arg(short, long, value_name = "FILE")]
+    output: PathBuf,
+    #[command(flatten)]
+    spec: SpecArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct DecodeArgs {
+    /// The EDID file ("-" for stdin): binary, or hex text.
+    #[arg(value_name = "FILE")]
+    file: PathBuf,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    json: bool,
+}
+
+/// One line that says what a blob holds: size, blocks and the preferred mode.
+pub fn summary(blob: &[u8]) -> String {
+    match edid::decode(blob) {
+        Ok(d) => format!(
+            "{} bytes, {} extension block{}, preferred mode {}",
+            blob.len(),
+            d.extension_count,
+            if d.extension_count == 1 { "" } else { "s" },
+            d.preferred_mode()
+                .map_or_else(|| "none".to_string(), |m| m.to_string())
+        ),
+        Err(err) => format!("{} bytes that do not decode: {err}", blob.len()),
+    }
+}
+
+pub fn run_generate(args: &GenerateArgs) -> Result<()> {
+    let spec = args.spec.spec(args.mode, args.max_size);
+    let blob = edid::generate(&spec).with_context(|| format!("cannot generate {}", args.mode))?;
+    if args.output.as_os_str() == "-" {
+        let mut stdout = std::io::stdout().lock();
+        stdout
+            .write_all(&blob)
+            .and_then(|()| stdout.flush())
+            .context("cannot write the EDID to stdout")?;
+        eprintln!("EDID: {}", summary(&blob));
+    } else {
+        write_file_atomically(&args.output, &blob)?;
+        println!("Wrote {}: {}", args.output.display(), summary(&blob));
+    }
+    Ok(())
+}
+
+pub fn run_decode(args: &DecodeArgs) -> Result<()> {
+    let blob = read_edid_file(&args.file)?;
+    let decoded =
+        edid::decode(&blob).with_context(|| format!("{} is not an EDID", args.file.display()))?;
+    if args.json {
+        #[derive(serde::Serialize)]
+        struct Report<'a> {
+            size: usize,
+            preferred_mode: Option<Mode>,
+            modes: Vec<Mode>,
+            #[serde(flatten)]
+            decoded: &'a edid::Decoded,
+        }
+        let report = Report {
+            size: blob.len(),
+            preferred_mode: decoded.preferred_mode(),
+            modes: decoded.all_modes(),
+            decoded: &decoded,
+        };
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print!("{}", decoded_text(&decoded, blob.len()));
+    }
+    if !decoded.problems.is_empty() {
+        bail!(
+            "{} has {} problem{}: {}",
+            args.file.display(),
+            decoded.problems.len(),
+            if decoded.problems.len() == 1 { "" } else { "s" },
+            decoded.problems.join("; ")
+        );
+    }
+    Ok(())
+}

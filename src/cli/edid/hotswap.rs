@@ -1,0 +1,226 @@
+//! `edid hotswap`: swap EDIDs again and again and time how long the guest takes to follow.
+
+use super::SpecArgs;
+use super::device::{generate_for, shown_size, wait_for_size};
+use crate::cli::screenshot::parse_seconds;
+use crate::cli::target::DeviceArgs;
+use anyhow::{Context, Result, bail};
+use clap::Args;
+use serde::Serialize;
+use std::time::{Duration, Instant};
+use vfio_display::device::edid_port;
+use vfio_display::edid::Mode;
+use vfio_display::frame::FrameReader;
+
+#[derive(Debug, Args)]
+pub struct HotswapArgs {
+    #[command(flatten)]
+    target: DeviceArgs,
+    /// The modes to cycle through, comma-separated: 1024x768,1920x1080@60,...
+    #[arg(
+        long,
+        value_name = "WxH[@HZ],...",
+        value_delimiter = ',',
+        required = true
+    )]
+    modes: Vec<Mode>,
+    /// How many times to go through the list.
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
+    repeat: u32,
+    /// Seconds to wait for the guest to show each new mode before counting a timeout.
+    #[arg(long, value_name = "S", default_value = "10", value_parser = parse_seconds)]
+    timeout: f64,
+    /// Milliseconds between writing each blob and raising the link (QEMU waits 100).
+    #[arg(long, value_name = "MS", default_value_t = 100)]
+    link_delay_ms: u64,
+    /// Allow modes above the device's max_xres/max_yres.
+    #[arg(long)]
+    force: bool,
+    /// Write the device's original EDID back when done.
+    #[arg(long)]
+    restore: bool,
+    /// Print one JSON document at the end instead of a line per swap.
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    spec: SpecArgs,
+}
+
+#[derive(Debug, Serialize)]
+struct Swap {
+    index: u32,
+    mode: String,
+    /// The guest already showed this size before the swap (its latency says nothing).
+    unchanged: bool,
+    shown: bool,
+    /// From the start of the swap (link down) until the plane showed the new size.
+    latency_ms: Option<f64>,
+    /// From link up until the plane showed the new size: the guest's part.
+    after_link_up_ms: Option<f64>,
+    /// What the plane showed when the wait gave up.
+    last_seen: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+struct Stats {
+    min_ms: f64,
+    median_ms: f64,
+    p95_ms: f64,
+    max_ms: f64,
+}
+
+impl Stats {
+    fn of(mut values: Vec<f64>) -> Option<Stats> {
+        if values.is_empty() {
+            return None;
+        }
+        values.sort_by(f64::total_cmp);
+        let at = |q: f64| values[((values.len() - 1) as f64 * q).round() as usize];
+        Some(Stats {
+            min_ms: values[0],
+            median_ms: at(0.5),
+            p95_ms: at(0.95),
+            max_ms: values[values.len() - 1],
+        })
+    }
+}
+
+impl std::fmt::Display for Stats {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "min {:.1} ms, median {:.1} ms, p95 {:.1} ms, max {:.1} ms",
+            self.min_ms, self.median_ms, self.p95_ms, self.max_ms
+        )
+    }
+}
+
+#[derive(Debug, Serialize)]
+struct Report {
+    device: String,
+    swaps: Vec<Swap>,
+    total: u32,
+    shown: u32,
+    timed_out: u32,
+    latency: Option<Stats>,
+    after_link_up: Option<Stats>,
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+pub fn run(args: &HotswapArgs) -> Result<()> {
+    let dev = args.target.open()?;
+    let port = edid_port(dev.as_ref())?;
+    let regs = port.registers().context("reading the EDID registers")?;
+    // Every blob is generated (and every mode checked) before the device is touched.
+    let blobs = args
+        .modes
+        .iter()
+        .map(|m| generate_for(&regs, &args.spec, *m, args.force))
+        .collect::<Result<Vec<_>>>()?;
+    let original = if args.restore {
+        Some(port.read_blob().context("saving the original EDID")?)
+    } else {
+        None
+    };
+    let reader = FrameReader::new(dev.as_ref())?;
+    let delay = Duration::from_millis(args.link_delay_ms);
+    let timeout = Duration::from_secs_f64(args.timeout);
+    let total = args.repeat * args.modes.len() as u32;
+    let mut swaps = Vec::new();
+    for index in 0..total {
+        let i = index as usize % args.modes.len();
+        let mode = args.modes[i];
+        let size = (mode.width, mode.height);
+        let unchanged = shown_size(&reader).ok().flatten() == Some(size);
+        let start = Instant::now();
+        port.update(&blobs[i], delay)
+            .with_context(|| format!("swap {}: writing the EDID for {mode}", index + 1))?;
+        let link_up = Instant::now();
+        let outcome = wait_for_size(&reader, size, link_up + timeout);
+        let swap = Swap {
+            index: index + 1,
+            mode: mode.to_string(),
+            unchanged,
+            shown: outcome.is_ok(),
+            latency_ms: outcome.as_ref().ok().map(|at| ms(*at - start)),
+            after_link_up_ms: outcome.as_ref().ok().map(|at| ms(*at - link_up)),
+            last_seen: outcome.err(),
+        };
+        if !args.json {
+            print_swap(&swap, total, args.timeout);
+        }
+        swaps.push(swap);
+    }
+    if let Some(blob) = original {
+        port.update(&blob, delay)
+            .context("restoring the original EDID")?;
+    }
+    let shown = swaps.iter().filter(|s| s.shown).count() as u32;
+    let report = Report {
+        device: dev.name(),
+        total,
+        shown,
+        timed_out: total - shown,
+        latency: Stats::of(swaps.iter().filter_map(|s| s.latency_ms).collect()),
+        after_link_up: Stats::of(swaps.iter().filter_map(|s| s.after_link_up_ms).collect()),
+        swaps,
+    };
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        println!(
+            "{} swaps on {}: {} shown, {} timed out",
+            report.total, report.device, report.shown, report.timed_out
+        );
+        if let (Some(l), Some(a)) = (&report.latency, &report.after_link_up) {
+            println!("  swap to picture: {l}");
+            println!("  link up to picture: {a}");
+        }
+    }
+    if report.timed_out > 0 {
+        bail!(
+            "{} of {} swaps timed out: the guest did not show the new mode within {} s",
+            report.timed_out,
+            report.total,
+            args.timeout
+        );
+    }
+    Ok(())
+}
+
+fn print_swap(swap: &Swap, total: u32, timeout: f64) {
+    let note = if swap.unchanged {
+        " (the guest already showed this size)"
+    } else {
+        ""
+    };
+    match (&swap.latency_ms, &swap.after_link_up_ms) {
+        (Some(latency), Some(after)) => println!(
+            "swap {}/{total} {}: shown after {latency:.1} ms ({after:.1} ms after link up){note}",
+            swap.index, swap.mode
+        ),
+        _ => println!(
+            "swap {}/{total} {}: TIMED OUT after {timeout} s (the plane shows {}){note}",
+            swap.index,
+            swap.mode,
+            swap.last_seen.as_deref().unwrap_or("nothing")
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Stats;
+
+    #[test]
+    fn stats_pick_order_statistics() {
+        let s = Stats::of((1..=100).map(f64::from).collect()).unwrap();
+        assert_eq!((s.min_ms, s.max_ms), (1.0, 100.0));
+        assert_eq!(s.median_ms, 51.0);
+        assert_eq!(s.p95_ms, 95.0);
+        assert!(Stats::of(Vec::new()).is_none());
+    }
+}

@@ -1,0 +1,166 @@
+//! `vfio-display edid ...`: generate, decode, show and write EDIDs, and hot-swap them.
+
+mod device;
+mod generate;
+mod hotswap;
+mod print;
+mod show;
+
+use anyhow::{Context, Result, bail};
+use clap::{Args, Subcommand};
+use std::path::Path;
+use vfio_display::edid::{EdidSpec, Identity, MAX_EDID_SIZE, Mode};
+
+#[derive(Debug, Args)]
+pub struct EdidArgs {
+    #[command(subcommand)]
+    command: EdidCommand,
+}
+
+#[derive(Debug, Subcommand)]
+enum EdidCommand {
+    /// Show the EDID region's registers and the blob in hex.
+    Show(show::ShowArgs),
+    /// Write an EDID for a mode to a file (passes `edid-decode --check`).
+    Generate(generate::GenerateArgs),
+    /// Decode an EDID file (binary, or hex text as edid-decode prints it); exit 1 on problems.
+    Decode(generate::DecodeArgs),
+    /// Hot-plug an EDID into a device: link down, blob and size, link up after a delay.
+    Set(device::SetArgs),
+    /// Set the link state (plug or unplug the virtual monitor).
+    Link(device::LinkArgs),
+    /// Swap EDIDs repeatedly, timing how long the guest takes to show each new mode.
+    Hotswap(hotswap::HotswapArgs),
+}
+
+pub fn run(args: &EdidArgs) -> Result<()> {
+    match &args.command {
+        EdidCommand::Show(a) => show::run(a),
+        EdidCommand::Generate(a) => generate::run_generate(a),
+        EdidCommand::Decode(a) => generate::run_decode(a),
+        EdidCommand::Set(a) => device::run_set(a),
+        EdidCommand::Link(a) => device::run_link(a),
+        EdidCommand::Hotswap(a) => hotswap::run(a),
+    }
+}
+
+fn parse_vendor(s: &str) -> Result<[u8; 3], String> {
+    let upper = s.to_ascii_uppercase();
+    match <[u8; 3]>::try_from(upper.as_bytes()) {
+        Ok(v) if v.iter().all(u8::is_ascii_uppercase) => Ok(v),
+        _ => Err(format!(
+            "'{s}' is not a PNP vendor id: three letters, e.g. DEL"
+        )),
+    }
+}
+
+/// The identity and extra modes of a generated EDID.
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Generated EDID")]
+pub struct SpecArgs {
+    /// Monitor name (up to 13 printable ASCII characters).
+    #[arg(long, default_value = "vfio-display")]
+    name: String,
+    /// Serial number text (up to 13 printable ASCII characters).
+    #[arg(long, default_value = "VFD0001")]
+    serial: String,
+    /// Manufacturer's PNP id: three letters.
+    #[arg(long, value_name = "ABC", default_value = "VFD", value_parser = parse_vendor)]
+    vendor: [u8; 3],
+    /// Product code.
+    #[arg(long, default_value_t = 1)]
+    product: u16,
+    /// Numeric serial number in the base block (0: only the serial text says it).
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    serial_number: u32,
+    /// Week of manufacture (0 unknown, 1-54).
+    #[arg(long, default_value_t = 1)]
+    week: u8,
+    /// Year of manufacture (1990-2245).
+    #[arg(long, default_value_t = 2026)]
+    year: u16,
+    /// More modes to list, comma-separated (written to DisplayID extension blocks).
+    #[arg(long, value_name = "WxH[@HZ],...", value_delimiter = ',')]
+    extra_modes: Vec<Mode>,
+}
+
+impl SpecArgs {
+    pub fn spec(&self, preferred: Mode, max_size: usize) -> EdidSpec {
+        EdidSpec {
+            preferred,
+            extra_modes: self.extra_modes.clone(),
+            identity: Identity {
+                vendor: self.vendor,
+                product: self.product,
+                serial: self.serial_number,
+                week: self.week,
+                year: self.year,
+                name: self.name.clone(),
+                serial_text: self.serial.clone(),
+            },
+            max_size: max_size.min(MAX_EDID_SIZE),
+        }
+    }
+}
+
+/// Reads an EDID file (or stdin for "-"): raw bytes, or hex text (whitespace, `0x` prefixes
+/// and edid-decode's hex dump layout are accepted).
+pub fn read_edid_file(path: &Path) -> Result<Vec<u8>> {
+    let bytes = if path == Path::new("-") {
+        let mut buf = Vec::new();
+        std::io::Read::read_to_end(&mut std::io::stdin(), &mut buf)
+            .context("cannot read the EDID from stdin")?;
+        buf
+    } else {
+        std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?
+    };
+    if bytes.is_empty() {
+        bail!("{} is empty", path.display());
+    }
+    Ok(parse_hex_text(&bytes).unwrap_or(bytes))
+}
+
+/// Hex text to bytes, or None when the input is not hex text.
+fn parse_hex_text(bytes: &[u8]) -> Option<Vec<u8>> {
+    let text = std::str::from_utf8(bytes).ok()?;
+    let mut digits = String::new();
+    for word in text.split_whitespace() {
+        let word = word.strip_prefix("0x").unwrap_or(word);
+        let word = word.trim_end_matches(',');
+        if word.is_empty() || !word.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return None;
+        }
+        digits.push_str(word);
+    }
+    if digits.is_empty() || !digits.len().is_multiple_of(2) {
+        return None;
+    }
+    (0..digits.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&digits[i..i + 2], 16).ok())
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hex_text_is_recognised() {
+        assert_eq!(
+            parse_hex_text(b"00 ff\n0x10, 0x20"),
+            Some(vec![0, 0xff, 0x10, 0x20])
+        );
+        assert_eq!(parse_hex_text(b"00ffffff"), Some(vec![0, 0xff, 0xff, 0xff]));
+        assert_eq!(parse_hex_text(b"\x00\xff\xff"), None);
+        assert_eq!(parse_hex_text(b"abc"), None);
+        assert_eq!(parse_hex_text(b"zz"), None);
+    }
+
+    #[test]
+    fn vendors() {
+        assert_eq!(parse_vendor("del"), Ok(*b"DEL"));
+        assert!(parse_vendor("DE").is_err());
+        assert!(parse_vendor("D3L").is_err());
+    }
+}

@@ -1,0 +1,201 @@
+//! The decoded EDID as text, for `edid decode` and `edid show`.
+
+use std::fmt::Write;
+use vfio_display::edid::{Decoded, Descriptor, DetailedTiming, Extension, Mode};
+
+fn mode_list(modes: &[Mode]) -> String {
+    if modes.is_empty() {
+        return "none".into();
+    }
+    modes
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// One line per timing: mode, clock, porches and sync polarities, like a modeline.
+pub fn timing_line(t: &DetailedTiming) -> String {
+    let sign = |positive: bool| if positive { '+' } else { '-' };
+    let back = |blank: u32, front: u32, sync: u32| i64::from(blank) - i64::from(front + sync);
+    format!(
+        "{}{} {:.3} MHz, h: {} front {} sync {} back {} ({}sync), v: {} front {} sync {} back {} \
+         ({}sync), h {:.3} kHz",
+        t.mode(),
+        if t.interlaced { " interlaced" } else { "" },
+        f64::from(t.pixel_clock_khz) / 1000.0,
+        t.h_active,
+        t.h_front,
+        t.h_sync,
+        back(t.h_blank, t.h_front, t.h_sync),
+        sign(t.hsync_positive),
+        t.v_active,
+        t.v_front,
+        t.v_sync,
+        back(t.v_blank, t.v_front, t.v_sync),
+        sign(t.vsync_positive),
+        t.h_freq_hz() / 1000.0,
+    )
+}
+
+fn descriptor_line(d: &Descriptor, first: bool) -> String {
+    match d {
+        Descriptor::DetailedTiming(t) => format!(
+            "Detailed timing{}: {}, {}x{} mm",
+            if first { " (preferred)" } else { "" },
+            timing_line(t),
+            t.width_mm,
+            t.height_mm
+        ),
+        Descriptor::Name { text } => format!("Monitor name: {text}"),
+        Descriptor::Serial { text } => format!("Serial number: {text}"),
+        Descriptor::Text { text } => format!("Text: {text}"),
+        Descriptor::RangeLimits(r) => format!(
+            "Range limits: {}-{} Hz, {}-{} kHz, pixel clock up to {} MHz{}",
+            r.min_v_hz,
+            r.max_v_hz,
+            r.min_h_khz,
+            r.max_h_khz,
+            r.max_pixel_clock_mhz,
+            match r.support {
+                0 => ", default GTF",
+                1 => ", range limits only",
+                2 => ", secondary GTF",
+                4 => ", CVT",
+                _ => "",
+            }
+        ),
+        Descriptor::Dummy => "Dummy descriptor".into(),
+        Descriptor::Other { tag } => format!("Display descriptor {tag:#04x}"),
+    }
+}
+
+fn extension_lines(out: &mut String, index: usize, ext: &Extension) {
+    match ext {
+        Extension::DisplayId(d) => {
+            let _ = writeln!(
+                out,
+                "Block {index}: DisplayID {} (product type {})",
+                d.version, d.product_type
+            );
+            for t in &d.timings {
+                let _ = writeln!(
+                    out,
+                    "  Detailed timing{}: {}",
+                    if t.preferred { " (preferred)" } else { "" },
+                    timing_line(&t.timing)
+                );
+            }
+            for name in &d.other_blocks {
+                let _ = writeln!(out, "  Data block: {name}");
+            }
+        }
+        Extension::Cta(c) => {
+            let _ = writeln!(
+                out,
+                "Block {index}: CTA-861 revision {}{}{}",
+                c.revision,
+                if c.basic_audio { ", basic audio" } else { "" },
+                if c.underscan {
+                    ", underscans IT formats"
+                } else {
+                    ""
+                }
+            );
+            if !c.vics.is_empty() {
+                let vics: Vec<String> = c
+                    .vics
+                    .iter()
+                    .map(|v| {
+                        let mode = v.mode.map_or(String::new(), |m| {
+                            format!(" {m}{}", if v.interlaced { "i" } else { "" })
+                        });
+                        format!(
+                            "VIC {}{mode}{}",
+                            v.vic,
+                            if v.native { " (native)" } else { "" }
+                        )
+                    })
+                    .collect();
+                let _ = writeln!(out, "  Video: {}", vics.join(", "));
+            }
+            for name in c.data_blocks.iter().filter(|n| *n != "video") {
+                let _ = writeln!(out, "  Data block: {name}");
+            }
+            for t in &c.detailed_timings {
+                let _ = writeln!(out, "  Detailed timing: {}", timing_line(t));
+            }
+        }
+        Extension::BlockMap => {
+            let _ = writeln!(out, "Block {index}: block map");
+        }
+        Extension::Other { tag } => {
+            let _ = writeln!(out, "Block {index}: extension tag {tag:#04x}");
+        }
+        Extension::Missing => {
+            let _ = writeln!(out, "Block {index}: missing (the blob ends before it)");
+        }
+    }
+}
+
+/// The whole decode, as text.
+pub fn decoded_text(d: &Decoded, len: usize) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "EDID {}, {len} bytes, {} extension block{}",
+        d.version,
+        d.extension_count,
+        if d.extension_count == 1 { "" } else { "s" }
+    );
+    let made = match d.week {
+        None => format!("model year {}", d.year),
+        Some(0) => format!("made in {}", d.year),
+        Some(week) => format!("made in week {week} of {}", d.year),
+    };
+    let _ = writeln!(
+        out,
+        "Vendor {}, product {:#06x}, serial number {}, {made}",
+        d.vendor, d.product, d.serial_number
+    );
+    let input = if d.digital {
+        d.bits_per_color.map_or("digital".to_string(), |b| {
+            format!("digital, {b} bits per colour")
+        })
+    } else {
+        "analog".to_string()
+    };
+    let _ = writeln!(
+        out,
+        "Input {input}; screen {}x{} cm; gamma {}{}",
+        d.screen_cm.0,
+        d.screen_cm.1,
+        d.gamma.map_or("not given".into(), |g| format!("{g:.2}")),
+        if d.srgb_default { "; sRGB" } else { "" }
+    );
+    match d.preferred_mode() {
+        Some(mode) => {
+            let _ = writeln!(out, "Preferred mode: {mode}");
+        }
+        None => {
+            let _ = writeln!(out, "Preferred mode: none");
+        }
+    }
+    let _ = writeln!(out, "Established timings: {}", mode_list(&d.established));
+    let _ = writeln!(out, "Standard timings: {}", mode_list(&d.standard));
+    for (i, desc) in d.descriptors.iter().enumerate() {
+        let _ = writeln!(
+            out,
+            "Descriptor {}: {}",
+            i + 1,
+            descriptor_line(desc, i == 0)
+        );
+    }
+    for (i, ext) in d.extensions.iter().enumerate() {
+        extension_lines(&mut out, i + 1, ext);
+    }
+    if d.problems.is_empty() {
+        let _ = writeln!(out, "Checksums and structure: correct");
+    }
+    out
+}

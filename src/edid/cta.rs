@@ -1,0 +1,229 @@
+//! CTA-861 extension blocks (tag 0x02), as TVs and most monitors ship them: the decoder reads
+//! the data block collection (video, audio, vendor blocks) and the detailed timings after it.
+
+use super::BLOCK;
+use super::descriptor::{DESCRIPTOR_LEN, DetailedTiming};
+use super::mode::Mode;
+use serde::Serialize;
+
+pub const EXTENSION_TAG: u8 = 0x02;
+
+/// A short video descriptor: a VIC and whether the sink calls it native.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Vic {
+    pub vic: u8,
+    pub native: bool,
+    /// The mode, for the VICs this decoder knows.
+    pub mode: Option<Mode>,
+    pub interlaced: bool,
+}
+
+/// What a CTA-861 extension block holds.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CtaBlock {
+    pub revision: u8,
+    pub underscan: bool,
+    pub basic_audio: bool,
+    pub ycbcr444: bool,
+    pub ycbcr422: bool,
+    pub native_dtds: u8,
+    pub vics: Vec<Vic>,
+    pub data_blocks: Vec<String>,
+    pub detailed_timings: Vec<DetailedTiming>,
+}
+
+/// The commonly seen VICs: (vic, width, height, refresh Hz x 1000, interlaced).
+const VICS: &[(u8, u32, u32, u32, bool)] = &[
+    (1, 640, 480, 59_940, false),
+    (2, 720, 480, 59_940, false),
+    (3, 720, 480, 59_940, false),
+    (4, 1280, 720, 60_000, false),
+    (5, 1920, 1080, 60_000, true),
+    (6, 1440, 480, 59_940, true),
+    (7, 1440, 480, 59_940, true),
+    (16, 1920, 1080, 60_000, false),
+    (17, 720, 576, 50_000, false),
+    (18, 720, 576, 50_000, false),
+    (19, 1280, 720, 50_000, false),
+    (20, 1920, 1080, 50_000, true),
+    (21, 1440, 576, 50_000, true),
+    (22, 1440, 576, 50_000, true),
+    (31, 1920, 1080, 50_000, false),
+    (32, 1920, 1080, 24_000, false),
+    (33, 1920, 1080, 25_000, false),
+    (34, 1920, 1080, 30_000, false),
+    (63, 1920, 1080, 120_000, false),
+    (64, 1920, 1080, 100_000, false),
+    (93, 3840, 2160, 24_000, false),
+    (94, 3840, 2160, 25_000, false),
+    (95, 3840, 2160, 30_000, false),
+    (96, 3840, 2160, 50_000, false),
+    (97, 3840, 2160, 60_000, false),
+    (98, 4096, 2160, 24_000, false),
+    (99, 4096, 2160, 25_000, false),
+    (100, 4096, 2160, 30_000, false),
+    (101, 4096, 2160, 50_000, false),
+    (102, 4096, 2160, 60_000, false),
+    (117, 3840, 2160, 100_000, false),
+    (118, 3840, 2160, 120_000, false),
+    (194, 7680, 4320, 24_000, false),
+    (195, 7680, 4320, 25_000, false),
+    (196, 7680, 4320, 30_000, false),
+    (198, 7680, 4320, 50_000, false),
+    (199, 7680, 4320, 60_000, false),
+];
+
+fn vic(byte: u8) -> Vic {
+    // Codes 129..=192 carry the native flag in bit 7; above 192 all 8 bits are the VIC.
+    let (vic, native) = if (129..=192).contains(&byte) {
+        (byte & 0x7f, true)
+    } else {
+        (byte, false)
+    };
+    let known = VICS.iter().find(|v| v.0 == vic);
+    Vic {
+        vic,
+        native,
+        mode: known.map(|&(_, width, height, refresh_mhz, _)| Mode {
+            width,
+            height,
+            refresh_mhz,
+        }),
+        interlaced: known.is_some_and(|v| v.4),
+    }
+}
+
+fn data_block_name(tag: u8, body: &[u8]) -> String {
+    match tag {
+        1 => format!("audio ({} descriptors)", body.len() / 3),
+        2 => "video".into(),
+        3 => match body.get(..3) {
+            Some([0x03, 0x0c, 0x00]) => "vendor specific: HDMI".into(),
+            Some([0xd8, 0x5d, 0xc4]) => "vendor specific: HDMI Forum".into(),
+            Some([a, b, c]) => format!("vendor specific: OUI {c:02X}-{b:02X}-{a:02X}"),
+            _ => "vendor specific (too short)".into(),
+        },
+        4 => "speaker allocation".into(),
+        5 => "VESA display transfer characteristics".into(),
+        7 => match body.first() {
+            Some(0) => "video capability".into(),
+            Some(1) => "vendor specific video".into(),
+            Some(5) => "colorimetry".into(),
+            Some(6) => "HDR static metadata".into(),
+            Some(7) => "HDR dynamic metadata".into(),
+            Some(13) => "video format preference".into(),
+            Some(14) => "YCbCr 4:2:0 video".into(),
+            Some(15) => "YCbCr 4:2:0 capability map".into(),
+            Some(18) => "HDMI audio".into(),
+            Some(19) => "room configuration".into(),
+            Some(20) => "speaker location".into(),
+            Some(32) => "InfoFrame".into(),
+            Some(34) => "DisplayID type VII timing".into(),
+            Some(35) => "DisplayID type VIII timing".into(),
+            Some(42) => "DisplayID type X timing".into(),
+            Some(120) => "HDMI Forum EDID extension override".into(),
+            Some(121) => "HDMI Forum sink capability".into(),
+            Some(other) => format!("extended tag {other}"),
+            None => "extended (empty)".into(),
+        },
+        other => format!("reserved tag {other}"),
+    }
+}
+
+/// Decodes a CTA-861 extension block; problems (overruns) go to `problems`.
+pub fn decode_block(b: &[u8; BLOCK], index: usize, problems: &mut Vec<String>) -> CtaBlock {
+    let mut out = CtaBlock {
+        revision: b[1],
+        underscan: b[3] & 0x80 != 0,
+        basic_audio: b[3] & 0x40 != 0,
+        ycbcr444: b[3] & 0x20 != 0,
+        ycbcr422: b[3] & 0x10 != 0,
+        native_dtds: b[3] & 0x0f,
+        vics: Vec::new(),
+        data_blocks: Vec::new(),
+        detailed_timings: Vec::new(),
+    };
+    let dtd_start = usize::from(b[2]);
+    // 0: no data blocks and no DTDs; 4: DTDs but no data blocks.
+    if dtd_start == 0 {
+        return out;
+    }
+    if !(4..=127).contains(&dtd_start) {
+        problems.push(format!(
+            "block {index} (CTA-861): DTD offset {dtd_start} is outside the block"
+        ));
+        return out;
+    }
+    let mut at = 4;
+    while at < dtd_start {
+        let tag = b[at] >> 5;
+        let len = usize::from(b[at] & 0x1f);
+        let end = at + 1 + len;
+        if end > dtd_start {
+            problems.push(format!(
+                "block {index} (CTA-861): data block at byte {at} overruns the data block collection"
+            ));
+            break;
+        }
+        let body = &b[at + 1..end];
+        if tag == 2 {
+            out.vics.extend(body.iter().map(|&v| vic(v)));
+        }
+        out.data_blocks.push(data_block_name(tag, body));
+        at = end;
+    }
+    let mut at = dtd_start;
+    while at + DESCRIPTOR_LEN < BLOCK {
+        let Ok(bytes) = <&[u8; DESCRIPTOR_LEN]>::try_from(&b[at..at + DESCRIPTOR_LEN]) else {
+            break;
+        };
+        match DetailedTiming::decode_dtd(bytes) {
+            Some(t) => out.detailed_timings.push(t),
+            None => break,
+        }
+        at += DESCRIPTOR_LEN;
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decodes_a_typical_tv_block() {
+        let mut b = [0u8; BLOCK];
+        b[0] = EXTENSION_TAG;
+        b[1] = 3;
+        b[3] = 0xf1;
+        // Video: VIC 16 native, VIC 4, VIC 97; HDMI VSDB with a physical address.
+        let blocks = [0x43, 0x90, 0x04, 0x61, 0x65, 0x03, 0x0c, 0x00, 0x10, 0x00];
+        b[4..4 + blocks.len()].copy_from_slice(&blocks);
+        b[2] = (4 + blocks.len()) as u8;
+        let mut problems = Vec::new();
+        let cta = decode_block(&b, 1, &mut problems);
+        assert!(problems.is_empty(), "{problems:?}");
+        assert_eq!(cta.vics.len(), 3);
+        assert!(cta.vics[0].native);
+        assert_eq!(cta.vics[0].mode, Some(Mode::new(1920, 1080, 60)));
+        assert_eq!(cta.vics[2].mode, Some(Mode::new(3840, 2160, 60)));
+        assert_eq!(cta.data_blocks, ["video", "vendor specific: HDMI"]);
+        assert!(cta.underscan && cta.basic_audio);
+        assert_eq!(cta.native_dtds, 1);
+    }
+
+    #[test]
+    fn overruns_are_problems_not_panics() {
+        let mut b = [0u8; BLOCK];
+        b[0] = EXTENSION_TAG;
+        b[2] = 8;
+        b[4] = 0x5f;
+        let mut problems = Vec::new();
+        decode_block(&b, 1, &mut problems);
+        assert!(problems[0].contains("overruns"), "{problems:?}");
+        b[2] = 200;
+        let mut problems = Vec::new();
+        decode_block(&b, 1, &mut problems);
+        assert!(problems[0].contains("outside"), "{problems:?}");
+    }
+}

@@ -1,0 +1,297 @@
+//! The EDID decoder: total over any input (it never panics and never indexes past the data),
+//! with every block's checksum verified. Problems that leave the rest readable are listed in
+//! `problems`; only a blob without a base block is an error.
+
+use super::cta::{self, CtaBlock};
+use super::descriptor::{
+    DESCRIPTOR_LEN, DetailedTiming, RangeLimits, TAG_DUMMY, TAG_NAME, TAG_RANGE_LIMITS, TAG_SERIAL,
+    TAG_TEXT, decode_text,
+};
+use super::displayid::{self, DisplayIdBlock};
+use super::dmt::{ESTABLISHED, decode_standard};
+use super::mode::Mode;
+use super::{BLOCK, EdidError, HEADER, checksum_ok};
+use serde::Serialize;
+
+/// One 18-byte descriptor of the base block.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Descriptor {
+    DetailedTiming(DetailedTiming),
+    Name { text: String },
+    Serial { text: String },
+    Text { text: String },
+    RangeLimits(RangeLimits),
+    Dummy,
+    Other { tag: u8 },
+}
+
+/// One extension block.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Extension {
+    Cta(CtaBlock),
+    DisplayId(DisplayIdBlock),
+    BlockMap,
+    Other {
+        tag: u8,
+    },
+    /// Declared by the base block, but the blob ends before it.
+    Missing,
+}
+
+/// A decoded EDID.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Decoded {
+    pub version: String,
+    /// Three-letter PNP manufacturer id.
+    pub vendor: String,
+    pub product: u16,
+    pub serial_number: u32,
+    /// Week of manufacture (0 unknown); None when the year is a model year.
+    pub week: Option<u8>,
+    pub year: u16,
+    pub digital: bool,
+    pub bits_per_color: Option<u8>,
+    pub screen_cm: (u8, u8),
+    pub gamma: Option<f32>,
+    pub srgb_default: bool,
+    pub preferred_timing_native: bool,
+    pub continuous_frequency: bool,
+    pub established: Vec<Mode>,
+    pub standard: Vec<Mode>,
+    pub descriptors: Vec<Descriptor>,
+    pub extension_count: u8,
+    pub extensions: Vec<Extension>,
+    pub problems: Vec<String>,
+}
+
+fn vendor_letters(code: u16) -> String {
+    [(code >> 10) & 0x1f, (code >> 5) & 0x1f, code & 0x1f]
+        .iter()
+        .map(|&v| {
+            if (1..=26).contains(&v) {
+                char::from(b'A' + v as u8 - 1)
+            } else {
+                '?'
+            }
+        })
+        .collect()
+}
+
+fn block(edid: &[u8], index: usize) -> Option<&[u8; BLOCK]> {
+    let start = index.checked_mul(BLOCK)?;
+    edid.get(start..start.checked_add(BLOCK)?)?.try_into().ok()
+}
+
+fn descriptor(base: &[u8; BLOCK], slot: usize) -> Descriptor {
+    let at = 54 + slot * DESCRIPTOR_LEN;
+    let mut d = [0u8; DESCRIPTOR_LEN];
+    d.copy_from_slice(&base[at..at + DESCRIPTOR_LEN]);
+    if let Some(timing) = DetailedTiming::decode_dtd(&d) {
+        return Descriptor::DetailedTiming(timing);
+    }
+    match d[3] {
+        TAG_NAME => Descriptor::Name {
+            text: decode_text(&d),
+        },
+        TAG_SERIAL => Descriptor::Serial {
+            text: decode_text(&d),
+        },
+        TAG_TEXT => Descriptor::Text {
+            text: decode_text(&d),
+        },
+        TAG_RANGE_LIMITS => Descriptor::RangeLimits(RangeLimits::decode(&d)),
+        TAG_DUMMY => Descriptor::Dummy,
+        tag => Descriptor::Other { tag },
+    }
+}
+
+/// Decodes an EDID blob: a base block and the extension blocks it declares. Bytes after the
+/// declared blocks are ignored (EDID regions are often larger than the blob).
+pub fn decode(edid: &[u8]) -> Result<Decoded, EdidError> {
+    let base = block(edid, 0).ok_or(EdidError::TooShort(edid.len()))?;
+    if base[..8] != HEADER {
+        return Err(EdidError::BadHeader);
+    }
+    let mut problems = Vec::new();
+    if !checksum_ok(base) {
+        problems.push("block 0 (base): checksum is wrong".to_string());
+    }
+    let minor = base[19];
+    let digital = base[20] & 0x80 != 0;
+    let bits_per_color = match (digital, (base[20] >> 4) & 7) {
+        (true, depth @ 1..=6) => Some(4 + 2 * depth),
+        _ => None,
+    };
+    let model_year = base[16] == 0xff;
+    let mut established = Vec::new();
+    for (byte, bit, dmt) in ESTABLISHED {
+        if base[byte] & (1 << bit) != 0 {
+            established.push(dmt.mode());
+        }
+    }
+    let standard = base[38..54]
+        .chunks_exact(2)
+        .filter_map(|c| decode_standard([c[0], c[1]], minor))
+        .collect();
+    let extension_count = base[126];
+    let mut extensions = Vec::new();
+    for index in 1..=usize::from(extension_count) {
+        let Some(b) = block(edid, index) else {
+            problems.push(format!(
+                "block {index}: the base block declares {extension_count} extensions but the \
+                 blob holds {} bytes",
+                edid.len()
+            ));
+            extensions.push(Extension::Missing);
+            continue;
+        };
+        if !checksum_ok(b) {
+            problems.push(format!("block {index}: checksum is wrong"));
+        }
+        extensions.push(match b[0] {
+            cta::EXTENSION_TAG => Extension::Cta(cta::decode_block(b, index, &mut problems)),
+            displayid::EXTENSION_TAG => {
+                Extension::DisplayId(displayid::decode_block(b, index, &mut problems))
+            }
+            0xf0 => Extension::BlockMap,
+            tag => Extension::Other { tag },
+        });
+    }
+    Ok(Decoded {
+        version: format!("{}.{}", base[18], minor),
+        vendor: vendor_letters(u16::from_be_bytes([base[8], base[9]])),
+        product: u16::from_le_bytes([base[10], base[11]]),
+        serial_number: u32::from_le_bytes([base[12], base[13], base[14], base[15]]),
+        week: (!model_year).then_some(base[16]),
+        year: 1990 + u16::from(base[17]),
+        digital,
+        bits_per_color,
+        screen_cm: (base[21], base[22]),
+        gamma: (base[23] != 0xff).then(|| (f32::from(base[23]) + 100.0) / 100.0),
+        srgb_default: base[24] & 0x04 != 0,
+        preferred_timing_native: base[24] & 0x02 != 0,
+        continuous_frequency: base[24] & 0x01 != 0,
+        established,
+        standard,
+        descriptors: (0..4).map(|slot| descriptor(base, slot)).collect(),
+        extension_count,
+        extensions,
+        problems,
+    })
+}
+
+impl Decoded {
+    /// Every detailed timing, with whether the EDID marks it preferred: the base block's first
+    /// DTD (EDID 1.4 makes it the preferred timing) and DisplayID timings with the preferred flag.
+    pub fn detailed_timings(&self) -> Vec<(DetailedTiming, bool)> {
+        let mut out = Vec::new();
+        for (slot, d) in self.descriptors.iter().enumerate() {
+            if let Descriptor::DetailedTiming(t) = d {
+                out.push((*t, slot == 0));
+            }
+        }
+        for ext in &self.extensions {
+            match ext {
+                Extension::Cta(c) => out.extend(c.detailed_timings.iter().map(|t| (*t, false))),
+                Extension::DisplayId(d) => {
+                    out.extend(d.timings.iter().map(|t| (t.timing, t.preferred)))
+                }
+                _ => {}
+            }
+        }
+        out
+    }
+
+    /// The mode a guest picks: among the timings marked preferred, the largest, as Linux does
+    /// (it sorts preferred modes first and larger ones before smaller).
+    pub fn preferred_mode(&self) -> Option<Mode> {
+        self.detailed_timings()
+            .into_iter()
+            .filter(|(_, preferred)| *preferred)
+            .map(|(t, _)| t.mode())
+            .filter(|m| m.width > 0 && m.height > 0 && m.refresh_mhz > 0)
+            .max_by_key(|m| u64::from(m.width) * u64::from(m.height))
+    }
+
+    /// Every mode the EDID lists, without duplicates, largest first.
+    pub fn all_modes(&self) -> Vec<Mode> {
+        let mut modes: Vec<Mode> = self
+            .detailed_timings()
+            .into_iter()
+            .map(|(t, _)| t.mode())
+            .chain(self.established.iter().copied())
+            .chain(self.standard.iter().copied())
+            .chain(self.extensions.iter().flat_map(|e| match e {
+                Extension::Cta(c) => c.vics.iter().filter_map(|v| v.mode).collect(),
+                _ => Vec::new(),
+            }))
+            .collect();
+        modes.sort_by_key(|m| {
+            std::cmp::Reverse((u64::from(m.width) * u64::from(m.height), m.refresh_mhz))
+        });
+        modes.dedup();
+        modes
+    }
+
+    pub fn name(&self) -> Option<&str> {
+        self.descriptors.iter().find_map(|d| match d {
+            Descriptor::Name { text } => Some(text.as_str()),
+            _ => None,
+        })
+    }
+
+    pub fn serial_text(&self) -> Option<&str> {
+        self.descriptors.iter().find_map(|d| match d {
+            Descriptor::Serial { text } => Some(text.as_str()),
+            _ => None,
+        })
+    }
+
+    pub fn range_limits(&self) -> Option<RangeLimits> {
+        self.descriptors.iter().find_map(|d| match d {
+            Descriptor::RangeLimits(r) => Some(*r),
+            _ => None,
+        })
+    }
+}
+
+/// The preferred mode of an EDID, for a guest that follows hot-plugs: a base block with a
+/// correct checksum is required (Linux refuses one without), problems in extensions are not.
+pub fn preferred_mode(edid: &[u8]) -> Result<Mode, EdidError> {
+    let decoded = decode(edid)?;
+    if let Some(base) = edid.get(..BLOCK)
+        && !checksum_ok(base)
+    {
+        return Err(EdidError::BadChecksum);
+    }
+    decoded.preferred_mode().ok_or(EdidError::NoPreferredTiming)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn vendor_letters_decode() {
+        assert_eq!(vendor_letters(0x58c4), "VFD");
+        assert_eq!(vendor_letters(0x10ac), "DEL");
+        assert_eq!(vendor_letters(0), "???");
+    }
+
+    #[test]
+    fn missing_extensions_are_reported() {
+        let mut base = [0u8; BLOCK];
+        base[..8].copy_from_slice(&HEADER);
+        base[126] = 2;
+        let d = decode(&base).unwrap();
+        assert_eq!(d.extensions, [Extension::Missing, Extension::Missing]);
+        assert!(d.problems.iter().any(|p| p.contains("checksum")));
+        assert!(
+            d.problems
+                .iter()
+                .any(|p| p.contains("declares 2 extensions"))
+        );
+    }
+}

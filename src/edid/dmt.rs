@@ -1,0 +1,153 @@
+//! The VESA DMT modes the base block names by bit (established timings) or by two-byte code
+//! (standard timings), with the rates a range-limits descriptor must cover for them.
+
+use super::mode::Mode;
+
+/// A DMT mode: size, nominal refresh, and the exact timing's pixel clock and totals.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DmtMode {
+    pub width: u32,
+    pub height: u32,
+    pub refresh_hz: u32,
+    pub pixel_clock_khz: u32,
+    pub h_total: u32,
+    pub v_total: u32,
+}
+
+impl DmtMode {
+    const fn new(
+        width: u32,
+        height: u32,
+        refresh_hz: u32,
+        pixel_clock_khz: u32,
+        h_total: u32,
+        v_total: u32,
+    ) -> Self {
+        DmtMode {
+            width,
+            height,
+            refresh_hz,
+            pixel_clock_khz,
+            h_total,
+            v_total,
+        }
+    }
+
+    pub fn h_freq_hz(&self) -> f64 {
+        f64::from(self.pixel_clock_khz) * 1000.0 / f64::from(self.h_total)
+    }
+
+    pub fn v_freq_hz(&self) -> f64 {
+        self.h_freq_hz() / f64::from(self.v_total)
+    }
+
+    pub fn mode(&self) -> Mode {
+        Mode::new(self.width, self.height, self.refresh_hz)
+    }
+}
+
+/// Established timings I and II plus the manufacturer byte's one mode: (byte, bit, mode).
+/// Interlaced 1024x768@87 is listed by size and rate; its clock is the DMT's.
+pub const ESTABLISHED: [(usize, u8, DmtMode); 17] = [
+    (35, 7, DmtMode::new(720, 400, 70, 28_320, 900, 449)),
+    (35, 6, DmtMode::new(720, 400, 88, 35_500, 900, 449)),
+    (35, 5, DmtMode::new(640, 480, 60, 25_175, 800, 525)),
+    (35, 4, DmtMode::new(640, 480, 67, 30_240, 864, 525)),
+    (35, 3, DmtMode::new(640, 480, 72, 31_500, 832, 520)),
+    (35, 2, DmtMode::new(640, 480, 75, 31_500, 840, 500)),
+    (35, 1, DmtMode::new(800, 600, 56, 36_000, 1024, 625)),
+    (35, 0, DmtMode::new(800, 600, 60, 40_000, 1056, 628)),
+    (36, 7, DmtMode::new(800, 600, 72, 50_000, 1040, 666)),
+    (36, 6, DmtMode::new(800, 600, 75, 49_500, 1056, 625)),
+    (36, 5, DmtMode::new(832, 624, 75, 57_284, 1152, 667)),
+    (36, 4, DmtMode::new(1024, 768, 87, 44_900, 1264, 817)),
+    (36, 3, DmtMode::new(1024, 768, 60, 65_000, 1344, 806)),
+    (36, 2, DmtMode::new(1024, 768, 70, 75_000, 1328, 806)),
+    (36, 1, DmtMode::new(1024, 768, 75, 78_750, 1312, 800)),
+    (36, 0, DmtMode::new(1280, 1024, 75, 135_000, 1688, 1066)),
+    (37, 7, DmtMode::new(1152, 870, 75, 100_000, 1456, 915)),
+];
+
+/// The established timings the generator lists (the classic 60 Hz ones).
+pub const GENERATED_ESTABLISHED: [(usize, u8); 3] = [(35, 5), (35, 0), (36, 3)];
+
+/// Standard timings the generator may list, each a DMT mode whose standard-timing code maps to
+/// exactly this DMT timing (so a sink and edid-decode agree on its rates).
+pub const GENERATED_STANDARD: [DmtMode; 11] = [
+    DmtMode::new(2048, 1152, 60, 162_000, 2250, 1200), // reduced blanking
+    DmtMode::new(1920, 1200, 60, 193_250, 2592, 1245),
+    DmtMode::new(1920, 1080, 60, 148_500, 2200, 1125),
+    DmtMode::new(1680, 1050, 60, 146_250, 2240, 1089),
+    DmtMode::new(1600, 1200, 60, 162_000, 2160, 1250),
+    DmtMode::new(1600, 900, 60, 108_000, 1800, 1000), // reduced blanking
+    DmtMode::new(1440, 900, 60, 106_500, 1904, 934),
+    DmtMode::new(1280, 1024, 60, 108_000, 1688, 1066),
+    DmtMode::new(1280, 960, 60, 108_000, 1800, 1000),
+    DmtMode::new(1280, 800, 60, 83_500, 1680, 831),
+    DmtMode::new(1280, 720, 60, 74_250, 1650, 750),
+];
+
+/// The two-byte standard timing code for a size and rate, if one exists (EDID 1.3+ aspect
+/// codes: 16:10, 4:3, 5:4, 16:9).
+pub fn standard_code(width: u32, height: u32, refresh_hz: u32) -> Option<[u8; 2]> {
+    if !(256..=2288).contains(&width) || !width.is_multiple_of(8) {
+        return None;
+    }
+    if !(60..=123).contains(&refresh_hz) {
+        return None;
+    }
+    let aspect = [(16, 10, 0u8), (4, 3, 1), (5, 4, 2), (16, 9, 3)]
+        .into_iter()
+        .find(|&(a, b, _)| width * b / a == height)?
+        .2;
+    Some([
+        (width / 8 - 31) as u8,
+        aspect << 6 | (refresh_hz - 60) as u8,
+    ])
+}
+
+/// Decodes a standard timing code; None for the unused markers (01 01, 00 00, 20 20).
+pub fn decode_standard(code: [u8; 2], edid_minor: u8) -> Option<Mode> {
+    if matches!(code, [0x01, 0x01] | [0x00, 0x00] | [0x20, 0x20]) {
+        return None;
+    }
+    let width = (u32::from(code[0]) + 31) * 8;
+    let (a, b) = match code[1] >> 6 {
+        0 if edid_minor < 3 => (1, 1),
+        0 => (16, 10),
+        1 => (4, 3),
+        2 => (5, 4),
+        _ => (16, 9),
+    };
+    Some(Mode::new(
+        width,
+        width * b / a,
+        u32::from(code[1] & 0x3f) + 60,
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn standard_codes_round_trip() {
+        for dmt in GENERATED_STANDARD {
+            let code = standard_code(dmt.width, dmt.height, dmt.refresh_hz).unwrap();
+            assert_eq!(decode_standard(code, 4), Some(dmt.mode()), "{dmt:?}");
+        }
+        assert_eq!(standard_code(1920, 1080, 60), Some([0xd1, 0xc0]));
+        assert_eq!(standard_code(1366, 768, 60), None);
+        assert_eq!(decode_standard([0x01, 0x01], 4), None);
+    }
+
+    #[test]
+    fn dmt_rates_are_the_published_ones() {
+        let vga = ESTABLISHED[2].2;
+        assert_eq!((vga.width, vga.height), (640, 480));
+        assert!((vga.h_freq_hz() - 31_469.0).abs() < 1.0);
+        assert!((vga.v_freq_hz() - 59.94).abs() < 0.01);
+        let fhd = GENERATED_STANDARD[2];
+        assert!((fhd.h_freq_hz() - 67_500.0).abs() < 0.5);
+    }
+}
