@@ -3,53 +3,13 @@
 
 mod common;
 
+use common::cli::{assert_clean_failure, bin, path_str, run, stderr, stdout, tmp};
 use common::{assert_pattern, assert_same_image, expected_frame, read_png};
 use std::os::unix::fs::symlink;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 use std::time::Instant;
 use vfio_display::device::sim::desktop::{CURSOR_TIP, pointer_position};
 use vfio_display::fourcc;
-
-fn bin() -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_vfio-display"));
-    cmd.env_remove("RUST_LOG");
-    cmd
-}
-
-fn run(args: &[&str]) -> Output {
-    bin().args(args).output().expect("the binary runs")
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
-fn stdout(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-/// A failure must be one clear line on stderr: no panic, no backtrace.
-fn assert_clean_failure(out: &Output, code: i32, needle: &str) {
-    let err = stderr(out);
-    assert_eq!(out.status.code(), Some(code), "exit code; stderr: {err}");
-    assert!(err.contains(needle), "stderr lacks {needle:?}: {err}");
-    assert!(
-        !err.contains("panicked") && !err.contains("backtrace"),
-        "{err}"
-    );
-    if code != 2 {
-        assert_eq!(err.trim_end().lines().count(), 1, "one line: {err}");
-    }
-}
-
-fn tmp() -> tempfile::TempDir {
-    tempfile::tempdir().unwrap()
-}
-
-fn path_str(p: &Path) -> &str {
-    p.to_str().unwrap()
-}
 
 #[test]
 fn screenshot_of_the_default_simulator_has_the_exact_pattern() {

@@ -1,6 +1,8 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code)]
 
+pub mod cli;
+
 use vfio_display::device::sim::desktop::{self, Canvas};
 use vfio_display::fourcc::Format;
 use vfio_display::frame::RgbaImage;
