@@ -9,6 +9,7 @@
 //!   `--pan X,Y` sets the DISPI offsets, `--disable` turns the display off instead.
 //! - `mdpy-draw DEVICE --frame N` draws the desktop into mdpy's framebuffer region.
 //! - `edid DEVICE` runs the EDID update protocol and checks what the guest sees at BAR2 0x000.
+//! - `edid-guest DEVICE FILE` checks that the guest sees exactly FILE (after `edid set`).
 //! - `irq DEVICE` checks INTx and MSI eventfds on mtty: loopback, automask, unmask, device-raised.
 //! - `verify DIR` (on the host) asserts every result the VM wrote.
 //!
@@ -206,6 +207,35 @@ fn edid(args: &[String]) -> Result<()> {
         "edid-update-protocol",
         guest_view(128)? == blob2,
         "guest view differs after update",
+    );
+    Ok(())
+}
+
+/// `edid-guest DEVICE FILE`: what the guest sees of the EDID (mbochs shows the blob at BAR2
+/// 0x000 while the link is up) equals FILE, as `edid set` should have left it.
+fn edid_guest(args: &[String]) -> Result<()> {
+    let dev = open(&args[0])?;
+    let want = std::fs::read(args.get(1).ok_or("edid-guest needs DEVICE FILE")?)?;
+    let port = edid_port(&dev)?;
+    let regs = port.registers()?;
+    check(
+        "edid-guest-registers",
+        regs.edid_size as usize == want.len() && regs.link_state == 1,
+        format!("{regs:?}, file {} bytes", want.len()),
+    );
+    let mut seen = vec![0u8; want.len()];
+    dev.read_region(2, 0, &mut seen)?;
+    let first_diff = seen.iter().zip(&want).position(|(a, b)| a != b);
+    check(
+        "edid-guest-view",
+        first_diff.is_none(),
+        format!("guest view differs from the file at byte {first_diff:?}"),
+    );
+    let decoded = vfio_display::edid::decode(&seen)?;
+    check(
+        "edid-guest-decodes",
+        decoded.problems.is_empty() && decoded.preferred_mode().is_some(),
+        format!("{:?}", decoded.problems),
     );
     Ok(())
 }
@@ -419,9 +449,10 @@ fn main() {
         Some("bochs") => bochs(&rest),
         Some("mdpy-draw") => mdpy_draw(&rest),
         Some("edid") => edid(&rest),
+        Some("edid-guest") => edid_guest(&rest),
         Some("irq") => irq(&rest),
         Some("verify") => verify(&rest),
-        _ => Err("usage: vm_helper bochs|mdpy-draw|edid|irq|verify ...".into()),
+        _ => Err("usage: vm_helper bochs|mdpy-draw|edid|edid-guest|irq|verify ...".into()),
     };
     if let Err(err) = result {
         eprintln!("vm_helper: {err}");

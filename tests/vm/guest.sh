@@ -68,6 +68,27 @@ for type in small medium; do
   expect rc "edid-show-$t" 0
   run "edid-protocol-$t" "$H" edid "$u"
   expect checks "edid-protocol-$t" 6
+  # `edid set`: the guest-visible EDID equals what `edid generate` writes for the same mode.
+  case $type in small) m=800x600 big=1024x768 ;; medium) m=1024x768 big=4096x2160 ;; esac
+  run "edid-generate-$t" "$B" edid generate --mode "$m" -o "$R/edid-$t.bin"
+  expect rc "edid-generate-$t" 0
+  run "edid-set-$t" "$B" edid set "$u" --mode "$m"
+  expect rc "edid-set-$t" 0
+  run "edid-guest-$t" "$H" edid-guest "$u" "$R/edid-$t.bin"
+  expect checks "edid-guest-$t" 3
+  # Above the type's max_xres/max_yres: refused, then written with --force (a DisplayID
+  # extension for 4096 wide: 256 bytes).
+  run "edid-over-$t" "$B" edid set "$u" --mode "$big"
+  expect rc "edid-over-$t" 1 exceeds the device's maximum
+  run "edid-generate-big-$t" "$B" edid generate --mode "$big" -o "$R/edid-big-$t.bin"
+  run "edid-force-$t" "$B" edid set "$u" --mode "$big" --force
+  expect rc "edid-force-$t" 0
+  run "edid-guest-big-$t" "$H" edid-guest "$u" "$R/edid-big-$t.bin"
+  expect checks "edid-guest-big-$t" 3
+  run "edid-link-$t" "$B" edid link "$u" down
+  expect rc "edid-link-$t" 0
+  run "edid-link-show-$t" "$B" edid show "$u" --json
+  expect json "edid-link-show-$t" /link=down
 done
 
 for type in vga hd; do
