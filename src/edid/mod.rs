@@ -85,7 +85,8 @@ impl Default for Identity {
         Identity {
             vendor: *b"VFD",
             product: 0x0001,
-            serial: 1,
+            // The serial text says it; newer edid-decode warns when both are set.
+            serial: 0,
             week: 1,
             year: 2026,
             name: "vfio-display".into(),

@@ -86,8 +86,15 @@ pub fn run(args: &ShowArgs) -> Result<()> {
         }
     );
     println!("  link_state    {} ({})", regs.link_state, regs.link());
-    match &parsed {
-        Ok(mode) => println!("Preferred mode: {mode}"),
+    match vfio_display::edid::decode(&blob) {
+        Ok(decoded) => {
+            println!();
+            print!("{}", super::print::decoded_text(&decoded, blob.len()));
+            for problem in &decoded.problems {
+                println!("Problem: {problem}");
+            }
+            println!();
+        }
         Err(err) if !blob.is_empty() => println!("Blob: {err}"),
         Err(_) => {}
     }
