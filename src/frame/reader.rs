@@ -100,22 +100,57 @@ impl<'d> FrameReader<'d> {
 
     /// Reads a queried plane into RGBA.
     pub fn read(&self, plane: &PlaneInfo) -> Result<CpuFrame, FrameError> {
-        match plane.source {
-            PlaneSource::DmaBuf => self.read_dmabuf(plane),
-            PlaneSource::Region => self.read_region(plane),
-        }
+        self.with_mapping(plane, convert)
     }
 
-    fn read_dmabuf(&self, plane: &PlaneInfo) -> Result<CpuFrame, FrameError> {
-        let buf = self.dev.dmabuf(plane.buffer_id)?;
-        let valid = validate(plane, buf.size()).map_err(|e| Self::invalid(plane, e))?;
-        let map = self.dmabuf_mapping(plane, &buf)?;
-        buf.begin_cpu_read()
-            .map_err(crate::device::DeviceError::from)?;
-        let result = convert(&map, &valid);
-        buf.end_cpu_read()
-            .map_err(crate::device::DeviceError::from)?;
-        result
+    /// Copies a queried plane's raw bytes into `out`, row `y` at `y * pitch` (`pitch` at least
+    /// the plane's row bytes; the plane's own stride gives one contiguous copy). `out` is resized
+    /// to `pitch * height` and reused between frames. Returns the validated plane.
+    pub fn read_raw_into(
+        &self,
+        plane: &PlaneInfo,
+        pitch: usize,
+        out: &mut Vec<u8>,
+    ) -> Result<ValidPlane, FrameError> {
+        self.with_mapping(plane, |map, valid| {
+            copy_raw(map, valid, pitch, out)?;
+            Ok(*valid)
+        })
+    }
+
+    /// Validates the plane against its buffer and runs `f` on the buffer's mapping; dma-buf
+    /// reads are bracketed by DMA_BUF_IOCTL_SYNC.
+    fn with_mapping<T>(
+        &self,
+        plane: &PlaneInfo,
+        f: impl FnOnce(&Mapping, &ValidPlane) -> Result<T, FrameError>,
+    ) -> Result<T, FrameError> {
+        match plane.source {
+            PlaneSource::DmaBuf => {
+                let buf = self.dev.dmabuf(plane.buffer_id)?;
+                let valid = validate(plane, buf.size()).map_err(|e| Self::invalid(plane, e))?;
+                let map = self.dmabuf_mapping(plane, &buf)?;
+                buf.begin_cpu_read()
+                    .map_err(crate::device::DeviceError::from)?;
+                let result = f(&map, &valid);
+                buf.end_cpu_read()
+                    .map_err(crate::device::DeviceError::from)?;
+                result
+            }
+            PlaneSource::Region => {
+                let info = self.dev.region_info(plane.buffer_id)?;
+                let valid = validate(plane, info.size).map_err(|e| Self::invalid(plane, e))?;
+                let (index, len) = (plane.buffer_id, plane.offset + valid.span);
+                let map = self.cached_mapping(
+                    |m| matches!(m, CachedMap::Region { index: i, len: l, .. } if *i == index && *l == len),
+                    || {
+                        let map = Arc::new(self.dev.map_region(index, 0, len, false)?);
+                        Ok(CachedMap::Region { index, len, map })
+                    },
+                )?;
+                f(&map, &valid)
+            }
+        }
     }
 
     fn dmabuf_mapping(
@@ -137,20 +172,6 @@ impl<'d> FrameReader<'d> {
                 })
             },
         )
-    }
-
-    fn read_region(&self, plane: &PlaneInfo) -> Result<CpuFrame, FrameError> {
-        let info = self.dev.region_info(plane.buffer_id)?;
-        let valid = validate(plane, info.size).map_err(|e| Self::invalid(plane, e))?;
-        let (index, len) = (plane.buffer_id, plane.offset + valid.span);
-        let map = self.cached_mapping(
-            |m| matches!(m, CachedMap::Region { index: i, len: l, .. } if *i == index && *l == len),
-            || {
-                let map = Arc::new(self.dev.map_region(index, 0, len, false)?);
-                Ok(CachedMap::Region { index, len, map })
-            },
-        )?;
-        convert(&map, &valid)
     }
 
     /// The cached mapping that `hit` recognises, moved to the front; or a new one from `make`,
@@ -177,6 +198,35 @@ impl<'d> FrameReader<'d> {
     pub fn clear_cache(&self) {
         self.maps.lock().unwrap_or_else(|p| p.into_inner()).clear();
     }
+}
+
+/// Copies the plane's bytes out of the mapping: one copy when the rows keep their stride,
+/// else row by row.
+fn copy_raw(
+    map: &Mapping,
+    valid: &ValidPlane,
+    pitch: usize,
+    out: &mut Vec<u8>,
+) -> Result<(), FrameError> {
+    let plane = &valid.info;
+    let height = plane.height as usize;
+    assert!(pitch >= valid.row_bytes, "the caller's pitch holds a row");
+    out.resize(pitch * height, 0);
+    let device_err = |e| FrameError::Device(crate::device::DeviceError::from(e));
+    if pitch == plane.stride as usize {
+        // offset + span <= mapping length (validated); the tail after the last row's pixels
+        // stays as it was (zeros on first use).
+        let span = valid.span as usize;
+        return map
+            .read_into(plane.offset as usize, &mut out[..span])
+            .map_err(device_err);
+    }
+    for (y, row) in out.chunks_exact_mut(pitch).enumerate() {
+        let at = plane.offset + u64::from(plane.stride) * y as u64;
+        map.read_into(at as usize, &mut row[..valid.row_bytes])
+            .map_err(device_err)?;
+    }
+    Ok(())
 }
 
 /// Copies the plane's rows out of the mapping one at a time and converts them to RGBA.
