@@ -9,5 +9,6 @@ pub mod device;
 pub mod edid;
 pub mod fourcc;
 pub mod frame;
+pub mod render;
 pub mod uapi;
 pub mod vfio;

@@ -1,0 +1,258 @@
+//! The compositor: draws the primary plane into a rectangle of any target (a window's surface
+//! or an offscreen texture) and the cursor over it at its position and hotspot, alpha blended.
+
+use std::collections::HashMap;
+
+/// A rectangle of the target, in pixels (may hang over its edges).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Rect {
+    pub x: f32,
+    pub y: f32,
+    pub width: f32,
+    pub height: f32,
+}
+
+/// How the primary plane is sampled when scaled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Filter {
+    /// Exact pixels (1:1 and integer scaling, screenshots).
+    Nearest,
+    /// Smooth scaling (fit to window).
+    Linear,
+}
+
+/// One textured quad to draw.
+pub struct Layer<'a> {
+    pub view: &'a wgpu::TextureView,
+    pub rect: Rect,
+    pub filter: Filter,
+}
+
+struct Pipelines {
+    opaque: wgpu::RenderPipeline,
+    blended: wgpu::RenderPipeline,
+}
+
+/// Draws layers into targets; pipelines are built once per target format.
+pub struct Compositor {
+    module: wgpu::ShaderModule,
+    layout: wgpu::BindGroupLayout,
+    pipeline_layout: wgpu::PipelineLayout,
+    pipelines: HashMap<wgpu::TextureFormat, Pipelines>,
+    nearest: wgpu::Sampler,
+    linear: wgpu::Sampler,
+    /// One uniform buffer per layer slot (primary, cursor).
+    quads: [wgpu::Buffer; 2],
+}
+
+impl Compositor {
+    pub fn new(device: &wgpu::Device) -> Self {
+        let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
+            label: Some("composite"),
+            source: wgpu::ShaderSource::Wgsl(include_str!("composite.wgsl").into()),
+        });
+        let layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
+            label: Some("composite"),
+            entries: &[
+                wgpu::BindGroupLayoutEntry {
+                    binding: 0,
+                    visibility: wgpu::ShaderStages::VERTEX,
+                    ty: wgpu::BindingType::Buffer {
+                        ty: wgpu::BufferBindingType::Uniform,
+                        has_dynamic_offset: false,
+                        min_binding_size: None,
+                    },
+                    count: None,
+                },
+                wgpu::BindGroupLayoutEntry {
+                    binding: 1,
+                    visibility: wgpu::ShaderStages::FRAGMENT,
+                    ty: wgpu::BindingType::Texture {
+                        sample_type: wgpu::TextureSampleType::Float { filterable: true },
+                        view_dimension: wgpu::TextureViewDimension::D2,
+                        multisampled: false,
+                    },
+                    count: None,
+                },
+                wgpu::BindGroupLayoutEntry {
+                    binding: 2,
+                    visibility: wgpu::ShaderStages::FRAGMENT,
+                    ty: wgpu::BindingType::Sampler(wgpu::SamplerBindingType::Filtering),
+                    count: None,
+                },
+            ],
+        });
+        let pipeline_layout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
+            label: Some("composite"),
+            bind_group_layouts: &[Some(&layout)],
+            immediate_size: 0,
+        });
+        let sampler = |filter| {
+            device.create_sampler(&wgpu::SamplerDescriptor {
+                label: Some("composite"),
+                address_mode_u: wgpu::AddressMode::ClampToEdge,
+                address_mode_v: wgpu::AddressMode::ClampToEdge,
+                mag_filter: filter,
+                min_filter: filter,
+                ..Default::default()
+            })
+        };
+        let quad = || {
+            device.create_buffer(&wgpu::BufferDescriptor {
+                label: Some("composite quad"),
+                size: 16,
+                usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
+                mapped_at_creation: false,
+            })
+        };
+        Compositor {
+            module,
+            layout,
+            pipeline_layout,
+            pipelines: HashMap::new(),
+            nearest: sampler(wgpu::FilterMode::Nearest),
+            linear: sampler(wgpu::FilterMode::Linear),
+            quads: [quad(), quad()],
+        }
+    }
+
+    fn pipeline(
+        &self,
+        device: &wgpu::Device,
+        format: wgpu::TextureFormat,
+        blend: bool,
+    ) -> wgpu::RenderPipeline {
+        // The cursor is non-premultiplied: colour = src x a + dst x (1 - a); alpha accumulates.
+        let blend_state = blend.then_some(wgpu::BlendState {
+            color: wgpu::BlendComponent {
+                src_factor: wgpu::BlendFactor::SrcAlpha,
+                dst_factor: wgpu::BlendFactor::OneMinusSrcAlpha,
+                operation: wgpu::BlendOperation::Add,
+            },
+            alpha: wgpu::BlendComponent {
+                src_factor: wgpu::BlendFactor::One,
+                dst_factor: wgpu::BlendFactor::OneMinusSrcAlpha,
+                operation: wgpu::BlendOperation::Add,
+            },
+        });
+        device.create_render_pipeline(&wgpu::RenderPipelineDescriptor {
+            label: Some(if blend {
+                "composite blended"
+            } else {
+                "composite opaque"
+            }),
+            layout: Some(&self.pipeline_layout),
+            vertex: wgpu::VertexState {
+                module: &self.module,
+                entry_point: Some("vs"),
+                compilation_options: Default::default(),
+                buffers: &[],
+            },
+            fragment: Some(wgpu::FragmentState {
+                module: &self.module,
+                entry_point: Some("fs"),
+                compilation_options: Default::default(),
+                targets: &[Some(wgpu::ColorTargetState {
+                    format,
+                    blend: blend_state,
+                    write_mask: wgpu::ColorWrites::ALL,
+                })],
+            }),
+            primitive: wgpu::PrimitiveState::default(),
+            depth_stencil: None,
+            multisample: wgpu::MultisampleState::default(),
+            multiview_mask: None,
+            cache: None,
+        })
+    }
+
+    /// Clears `target` to `clear` and draws `primary` (replacing) then `cursor` (blended).
+    #[allow(clippy::too_many_arguments)]
+    pub fn draw(
+        &mut self,
+        device: &wgpu::Device,
+        queue: &wgpu::Queue,
+        encoder: &mut wgpu::CommandEncoder,
+        target: &wgpu::TextureView,
+        target_format: wgpu::TextureFormat,
+        target_size: (u32, u32),
+        clear: wgpu::Color,
+        primary: Option<Layer<'_>>,
+        cursor: Option<Layer<'_>>,
+    ) {
+        if !self.pipelines.contains_key(&target_format) {
+            let pipelines = Pipelines {
+                opaque: self.pipeline(device, target_format, false),
+                blended: self.pipeline(device, target_format, true),
+            };
+            self.pipelines.insert(target_format, pipelines);
+        }
+        let (tw, th) = (target_size.0.max(1) as f32, target_size.1.max(1) as f32);
+        let mut groups = Vec::with_capacity(2);
+        for (slot, layer) in [primary, cursor].into_iter().enumerate() {
+            let Some(layer) = layer else { continue };
+            let r = layer.rect;
+            // Pixels to NDC: x right, y up.
+            let ndc = [
+                r.x / tw * 2.0 - 1.0,
+                1.0 - r.y / th * 2.0,
+                (r.x + r.width) / tw * 2.0 - 1.0,
+                1.0 - (r.y + r.height) / th * 2.0,
+            ];
+            let mut bytes = [0u8; 16];
+            for (i, v) in ndc.iter().enumerate() {
+                bytes[i * 4..i * 4 + 4].copy_from_slice(&v.to_le_bytes());
+            }
+            queue.write_buffer(&self.quads[slot], 0, &bytes);
+            let sampler = match layer.filter {
+                Filter::Nearest => &self.nearest,
+                Filter::Linear => &self.linear,
+            };
+            let group = device.create_bind_group(&wgpu::BindGroupDescriptor {
+                label: Some("composite"),
+                layout: &self.layout,
+                entries: &[
+                    wgpu::BindGroupEntry {
+                        binding: 0,
+                        resource: self.quads[slot].as_entire_binding(),
+                    },
+                    wgpu::BindGroupEntry {
+                        binding: 1,
+                        resource: wgpu::BindingResource::TextureView(layer.view),
+                    },
+                    wgpu::BindGroupEntry {
+                        binding: 2,
+                        resource: wgpu::BindingResource::Sampler(sampler),
+                    },
+                ],
+            });
+            groups.push((slot, group));
+        }
+        let pipelines = &self.pipelines[&target_format];
+        let mut pass = encoder.begin_render_pass(&wgpu::RenderPassDescriptor {
+            label: Some("composite"),
+            color_attachments: &[Some(wgpu::RenderPassColorAttachment {
+                view: target,
+                depth_slice: None,
+                resolve_target: None,
+                ops: wgpu::Operations {
+                    load: wgpu::LoadOp::Clear(clear),
+                    store: wgpu::StoreOp::Store,
+                },
+            })],
+            depth_stencil_attachment: None,
+            timestamp_writes: None,
+            occlusion_query_set: None,
+            multiview_mask: None,
+        });
+        for (slot, group) in &groups {
+            pass.set_pipeline(if *slot == 0 {
+                &pipelines.opaque
+            } else {
+                &pipelines.blended
+            });
+            pass.set_bind_group(0, group, &[]);
+            pass.draw(0..6, 0..1);
+        }
+    }
+}

@@ -1,0 +1,56 @@
+//! The render layer: guest frames on the GPU with wgpu (Vulkan).
+//!
+//! A frame gets to the GPU one of three ways (DESIGN.md section 5), chosen per frame:
+//! - `dmabuf`: the dma-buf imported as a texture with its DRM modifier (wgpu-hal's
+//!   `texture_from_dmabuf_fd`; needs VK_EXT_image_drm_format_modifier; tiled frames);
+//! - `buffer`: the dma-buf imported as a storage buffer (VK_EXT_external_memory_dma_buf) and
+//!   unpacked by the shader: zero copy, any stride and offset, linear frames;
+//! - `cpu`: the mapping copied and uploaded with `queue.write_texture`.
+//!
+//! Every path ends in the same RGBA8 frame texture, which the compositor draws with the cursor
+//! into any target. Imports are cached by buffer identity (as QEMU does, the 5 most recent).
+
+mod compositor;
+mod context;
+mod error;
+mod formats;
+mod readback;
+mod renderer;
+mod unpack;
+mod vulkan;
+
+pub use compositor::{Compositor, Filter, Layer, Rect};
+pub use context::{AdapterReport, GpuContext, ImportCaps};
+pub use error::RenderError;
+pub use formats::{SHADER_FORMATS, shader_code};
+pub use readback::read_rgba;
+pub use renderer::{FrameRenderer, GpuFrame, IMPORT_CACHE};
+pub use unpack::{FrameSlot, Geometry, RawSource, Unpacker};
+
+use serde::Serialize;
+
+/// How a frame reached the GPU.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ImportPath {
+    Dmabuf,
+    Buffer,
+    Cpu,
+}
+
+impl std::fmt::Display for ImportPath {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            ImportPath::Dmabuf => "dmabuf",
+            ImportPath::Buffer => "buffer",
+            ImportPath::Cpu => "cpu",
+        })
+    }
+}
+
+/// Which import path to use: the best the adapter and the frame allow, or one forced.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ImportChoice {
+    Auto,
+    Only(ImportPath),
+}

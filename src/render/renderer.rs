@@ -1,0 +1,630 @@
+//! Frames of one device on the GPU: the import path for each frame, the import cache, the
+//! unpack into frame textures, and offscreen composition for screenshots.
+
+use super::compositor::{Compositor, Filter, Layer, Rect};
+use super::formats::{shader_code, texture_format};
+use super::unpack::{FrameSlot, Geometry, RawSource, Unpacker};
+use super::{GpuContext, ImportChoice, ImportPath, RenderError, read_rgba, vulkan};
+use crate::device::DisplayDevice;
+use crate::fourcc::{self, Format};
+use crate::frame::{FrameError, FrameReader, RgbaImage, ValidPlane, cursor_origin, validate};
+use crate::vfio::{DmaBuf, PlaneInfo, PlaneSource, PlaneType};
+use std::collections::VecDeque;
+use std::os::fd::AsFd;
+use std::sync::Arc;
+
+/// How many imports the renderer keeps, by buffer identity (QEMU keeps 5 dma-bufs too).
+pub const IMPORT_CACHE: usize = 5;
+
+/// What was brought to the GPU.
+#[derive(Debug, Clone, Copy)]
+pub struct GpuFrame {
+    pub plane: PlaneInfo,
+    pub format: &'static Format,
+    pub path: ImportPath,
+    /// Whether this frame needed a new import (a buffer the cache did not hold).
+    pub new_import: bool,
+}
+
+enum Raw {
+    /// The dma-buf as a storage buffer.
+    Buffer { buffer: wgpu::Buffer, words: u32 },
+    /// An R32Uint texture the CPU path uploads into.
+    Words {
+        texture: wgpu::Texture,
+        view: wgpu::TextureView,
+    },
+    /// The dma-buf as a texture of its own format and layout.
+    Image {
+        view: wgpu::TextureView,
+        layout: (u32, u64, u32, u64, u32, u32),
+        opaque: bool,
+    },
+}
+
+struct Import {
+    source: PlaneSource,
+    buffer_id: u32,
+    path: ImportPath,
+    raw: Raw,
+    /// The export stays open while imported, so the device never exports the id again.
+    _export: Option<Arc<DmaBuf>>,
+}
+
+/// Brings the frames of one device to the GPU.
+pub struct FrameRenderer<'d> {
+    ctx: &'d GpuContext,
+    reader: FrameReader<'d>,
+    choice: ImportChoice,
+    imports: VecDeque<Import>,
+    /// Imports that failed, so auto mode does not retry them every frame.
+    failed: VecDeque<(PlaneSource, u32, ImportPath)>,
+    unpacker: Unpacker,
+    compositor: Compositor,
+    slots: [Option<FrameSlot>; 2],
+    staging: Vec<u8>,
+}
+
+fn slot_index(plane_type: PlaneType) -> usize {
+    match plane_type {
+        PlaneType::Cursor => 1,
+        _ => 0,
+    }
+}
+
+fn describe_buffer(plane: &PlaneInfo) -> String {
+    plane.buffer_label()
+}
+
+impl<'d> FrameRenderer<'d> {
+    pub fn new(
+        ctx: &'d GpuContext,
+        dev: &'d dyn DisplayDevice,
+        choice: ImportChoice,
+    ) -> Result<Self, RenderError> {
+        let reader = FrameReader::new(dev)?;
+        if let ImportChoice::Only(path) = choice {
+            let missing = match path {
+                ImportPath::Dmabuf if !ctx.caps.dmabuf => Some(
+                    "it lacks VK_EXT_image_drm_format_modifier or VK_EXT_external_memory_dma_buf",
+                ),
+                ImportPath::Buffer if !ctx.caps.buffer => {
+                    Some("it lacks VK_KHR_external_memory_fd or VK_EXT_external_memory_dma_buf")
+                }
+                _ => None,
+            };
+            if let Some(reason) = missing {
+                return Err(RenderError::PathUnavailable {
+                    path,
+                    adapter: ctx.adapter_name(),
+                    reason: reason.into(),
+                });
+            }
+        }
+        Ok(FrameRenderer {
+            ctx,
+            reader,
+            choice,
+            imports: VecDeque::new(),
+            failed: VecDeque::new(),
+            unpacker: Unpacker::new(&ctx.device),
+            compositor: Compositor::new(&ctx.device),
+            slots: [None, None],
+            staging: Vec::new(),
+        })
+    }
+
+    pub fn reader(&self) -> &FrameReader<'d> {
+        &self.reader
+    }
+
+    pub fn context(&self) -> &'d GpuContext {
+        self.ctx
+    }
+
+    /// How many imports the cache holds now.
+    pub fn cached_imports(&self) -> usize {
+        self.imports.len()
+    }
+
+    /// The frame texture last filled for `plane_type`.
+    pub fn frame_view(&self, plane_type: PlaneType) -> Option<&wgpu::TextureView> {
+        self.slots[slot_index(plane_type)].as_ref().map(|s| &s.view)
+    }
+
+    /// Drops every import (and the exports they hold).
+    pub fn clear_cache(&mut self) {
+        self.imports.clear();
+        self.failed.clear();
+        self.reader.clear_cache();
+    }
+
+    fn path_for(&self, plane: &PlaneInfo) -> Result<ImportPath, RenderError> {
+        let linear = plane.modifier == 0;
+        let dmabuf_source = plane.source == PlaneSource::DmaBuf;
+        let unavailable = |path, reason: &str| RenderError::PathUnavailable {
+            path,
+            adapter: self.ctx.adapter_name(),
+            reason: reason.to_string(),
+        };
+        match self.choice {
+            ImportChoice::Auto => {
+                if !linear {
+                    return if dmabuf_source
+                        && self.ctx.caps.dmabuf
+                        && texture_format(plane.drm_format).is_some()
+                    {
+                        Ok(ImportPath::Dmabuf)
+                    } else {
+                        Err(RenderError::UnsupportedFormat {
+                            format: fourcc::describe(plane.drm_format),
+                            modifier: fourcc::describe_modifier(plane.modifier),
+                        })
+                    };
+                }
+                let failed =
+                    self.failed
+                        .contains(&(plane.source, plane.buffer_id, ImportPath::Buffer));
+                // Linear frames prefer the buffer path: a LINEAR VkImage only imports where the
+                // driver's row pitch equals the stride, the buffer path takes any stride.
+                if dmabuf_source && self.ctx.caps.buffer && !failed {
+                    Ok(ImportPath::Buffer)
+                } else {
+                    Ok(ImportPath::Cpu)
+                }
+            }
+            ImportChoice::Only(ImportPath::Cpu) => Ok(ImportPath::Cpu),
+            ImportChoice::Only(path) if !dmabuf_source => Err(unavailable(
+                path,
+                "the plane is a device region, not a dma-buf (region planes go through the cpu path)",
+            )),
+            ImportChoice::Only(path) => Ok(path),
+        }
+    }
+
+    /// Queries `plane_type` and brings it into its frame texture; None when the plane is off.
+    pub fn update(&mut self, plane_type: PlaneType) -> Result<Option<GpuFrame>, RenderError> {
+        let plane = self.reader.query(plane_type)?;
+        if plane.is_off() {
+            return Ok(None);
+        }
+        self.update_plane(&plane).map(Some)
+    }
+
+    /// Brings a queried plane into its frame texture.
+    pub fn update_plane(&mut self, plane: &PlaneInfo) -> Result<GpuFrame, RenderError> {
+        let path = self.path_for(plane)?;
+        let result = self.import_and_unpack(plane, path);
+        match (result, self.choice) {
+            // Auto mode falls back to the CPU path when a zero-copy import fails (a stock mbochs
+            // dma-buf, for one), once per buffer.
+            (Err(err @ RenderError::Import { .. }), ImportChoice::Auto)
+                if path != ImportPath::Cpu =>
+            {
+                tracing::warn!("{err}; falling back to the cpu path for this buffer");
+                self.failed
+                    .push_front((plane.source, plane.buffer_id, path));
+                self.failed.truncate(64);
+                self.import_and_unpack(plane, ImportPath::Cpu)
+            }
+            (result, _) => result,
+        }
+    }
+
+    fn check_limits(&self, plane: &PlaneInfo) -> Result<(), RenderError> {
+        let max = self.ctx.device.limits().max_texture_dimension_2d;
+        for (what, value) in [("plane width", plane.width), ("plane height", plane.height)] {
+            if value > max {
+                return Err(RenderError::Limit {
+                    what,
+                    value: u64::from(value),
+                    limit: u64::from(max),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    fn position(&self, plane: &PlaneInfo, path: ImportPath) -> Option<usize> {
+        self.imports.iter().position(|i| {
+            i.source == plane.source && i.buffer_id == plane.buffer_id && i.path == path
+        })
+    }
+
+    /// Moves import `i` to the front (most recent) and returns it.
+    fn touch(&mut self, i: usize) -> &Import {
+        let import = self.imports.remove(i).expect("index from position");
+        self.imports.push_front(import);
+        &self.imports[0]
+    }
+
+    fn insert(&mut self, import: Import) -> &Import {
+        self.imports.push_front(import);
+        self.imports.truncate(IMPORT_CACHE);
+        &self.imports[0]
+    }
+
+    fn import_error(plane: &PlaneInfo, path: ImportPath, reason: String) -> RenderError {
+        RenderError::Import {
+            path,
+            plane: plane.plane_type,
+            buffer: describe_buffer(plane),
+            reason,
+        }
+    }
+
+    fn import_and_unpack(
+        &mut self,
+        plane: &PlaneInfo,
+        path: ImportPath,
+    ) -> Result<GpuFrame, RenderError> {
+        self.check_limits(plane)?;
+        let (code, format) =
+            shader_code(plane.drm_format).ok_or_else(|| RenderError::UnsupportedFormat {
+                format: fourcc::describe(plane.drm_format),
+                modifier: fourcc::describe_modifier(plane.modifier),
+            })?;
+        let mut encoder = self.ctx.device.create_command_encoder(&Default::default());
+        let (new_import, geometry) = match path {
+            ImportPath::Cpu => self.upload(plane, code)?,
+            ImportPath::Buffer => self.buffer(plane, code)?,
+            ImportPath::Dmabuf => self.image(plane)?,
+        };
+        let import = &self.imports[0];
+        let source = match &import.raw {
+            Raw::Buffer { buffer, words } => RawSource::Buffer {
+                buffer,
+                words: *words,
+            },
+            Raw::Words { texture, view } => RawSource::Words {
+                view,
+                words_per_row: texture.width(),
+                words: texture.width() * texture.height(),
+            },
+            Raw::Image { view, opaque, .. } => RawSource::Image {
+                view,
+                opaque: *opaque,
+            },
+        };
+        // Borrow juggling: the slot lives beside the imports.
+        let i = slot_index(plane.plane_type);
+        let fits = self.slots[i]
+            .as_ref()
+            .is_some_and(|s| s.size() == (plane.width, plane.height));
+        if !fits {
+            let label = if i == 0 {
+                "primary frame"
+            } else {
+                "cursor frame"
+            };
+            self.slots[i] = Some(FrameSlot::new(
+                &self.ctx.device,
+                label,
+                plane.width,
+                plane.height,
+            ));
+        }
+        let slot = self.slots[i].as_ref().expect("just ensured");
+        self.unpacker.record(
+            &self.ctx.device,
+            &self.ctx.queue,
+            &mut encoder,
+            source,
+            geometry,
+            slot,
+        );
+        self.ctx.queue.submit([encoder.finish()]);
+        Ok(GpuFrame {
+            plane: *plane,
+            format,
+            path,
+            new_import,
+        })
+    }
+
+    /// The CPU path: copy the mapping into staging and upload it into an R32Uint texture whose
+    /// rows are the framebuffer's rows (`bytes_per_row` = stride).
+    fn upload(&mut self, plane: &PlaneInfo, code: u32) -> Result<(bool, Geometry), RenderError> {
+        // Texel rows hold whole words: a stride that is not a multiple of 4 is repacked.
+        let pitch = (plane.stride as usize).next_multiple_of(4);
+        let mut staging = std::mem::take(&mut self.staging);
+        let valid = self.reader.read_raw_into(plane, pitch, &mut staging);
+        let valid = match valid {
+            Ok(v) => v,
+            Err(e) => {
+                self.staging = staging;
+                return Err(e.into());
+            }
+        };
+        let words_per_row = (pitch / 4) as u32;
+        let max = self.ctx.device.limits().max_texture_dimension_2d;
+        if words_per_row > max {
+            self.staging = staging;
+            return Err(RenderError::Limit {
+                what: "plane stride in words",
+                value: u64::from(words_per_row),
+                limit: u64::from(max),
+            });
+        }
+        let height = plane.height;
+        let ctx = self.ctx;
+        let hit = self.position(plane, ImportPath::Cpu).filter(|&i| {
+            matches!(&self.imports[i].raw, Raw::Words { texture, .. }
+                if texture.width() == words_per_row && texture.height() == height)
+        });
+        let new_import = hit.is_none();
+        let import = match hit {
+            Some(i) => self.touch(i),
+            None => {
+                if let Some(i) = self.position(plane, ImportPath::Cpu) {
+                    self.imports.remove(i);
+                }
+                let texture = self.ctx.device.create_texture(&wgpu::TextureDescriptor {
+                    label: Some("cpu upload"),
+                    size: wgpu::Extent3d {
+                        width: words_per_row,
+                        height,
+                        depth_or_array_layers: 1,
+                    },
+                    mip_level_count: 1,
+                    sample_count: 1,
+                    dimension: wgpu::TextureDimension::D2,
+                    format: wgpu::TextureFormat::R32Uint,
+                    usage: wgpu::TextureUsages::TEXTURE_BINDING | wgpu::TextureUsages::COPY_DST,
+                    view_formats: &[],
+                });
+                let view = texture.create_view(&Default::default());
+                self.insert(Import {
+                    source: plane.source,
+                    buffer_id: plane.buffer_id,
+                    path: ImportPath::Cpu,
+                    raw: Raw::Words { texture, view },
+                    _export: None,
+                })
+            }
+        };
+        let Raw::Words { texture, .. } = &import.raw else {
+            unreachable!("the cpu path caches words textures")
+        };
+        ctx.queue.write_texture(
+            wgpu::TexelCopyTextureInfo {
+                texture,
+                mip_level: 0,
+                origin: wgpu::Origin3d::ZERO,
+                aspect: wgpu::TextureAspect::All,
+            },
+            &staging,
+            wgpu::TexelCopyBufferLayout {
+                offset: 0,
+                bytes_per_row: Some(pitch as u32),
+                rows_per_image: Some(height),
+            },
+            texture.size(),
+        );
+        self.staging = staging;
+        Ok((new_import, geometry(&valid, code, pitch as u32, 0)))
+    }
+
+    /// The buffer path: the dma-buf imported once as a storage buffer, read in place.
+    fn buffer(&mut self, plane: &PlaneInfo, code: u32) -> Result<(bool, Geometry), RenderError> {
+        let hit = self.position(plane, ImportPath::Buffer);
+        let new_import = hit.is_none();
+        let (export_size, import) = match hit {
+            Some(i) => {
+                let import = self.touch(i);
+                let Raw::Buffer { words, .. } = &import.raw else {
+                    unreachable!("the buffer path caches buffers")
+                };
+                (u64::from(*words) * 4, import)
+            }
+            None => {
+                let export = self.reader.device().dmabuf(plane.buffer_id)?;
+                // The fields are checked before anything is imported.
+                validate(plane, export.size()).map_err(|error| invalid(plane, error))?;
+                let limit = self.ctx.device.limits().max_storage_buffer_binding_size;
+                if export.size() > limit {
+                    return Err(RenderError::Limit {
+                        what: "dma-buf size",
+                        value: export.size(),
+                        limit,
+                    });
+                }
+                let buffer = vulkan::import_buffer(self.ctx, export.as_fd(), export.size())
+                    .map_err(|reason| Self::import_error(plane, ImportPath::Buffer, reason))?;
+                let words = (buffer.size() / 4) as u32;
+                tracing::debug!(
+                    "imported {} ({} bytes) as a storage buffer",
+                    describe_buffer(plane),
+                    export.size()
+                );
+                let size = u64::from(words) * 4;
+                (
+                    size,
+                    self.insert(Import {
+                        source: plane.source,
+                        buffer_id: plane.buffer_id,
+                        path: ImportPath::Buffer,
+                        raw: Raw::Buffer { buffer, words },
+                        _export: Some(export),
+                    }),
+                )
+            }
+        };
+        let _ = import;
+        // The plane may have moved within the same buffer (a pan): check it every frame.
+        let valid = validate(plane, export_size).map_err(|error| invalid(plane, error))?;
+        let offset = u32::try_from(plane.offset).map_err(|_| RenderError::Limit {
+            what: "plane offset",
+            value: plane.offset,
+            limit: u64::from(u32::MAX),
+        })?;
+        Ok((new_import, geometry(&valid, code, plane.stride, offset)))
+    }
+
+    /// The dmabuf path: the dma-buf imported as a texture of its own format and modifier.
+    fn image(&mut self, plane: &PlaneInfo) -> Result<(bool, Geometry), RenderError> {
+        let (format, opaque) =
+            texture_format(plane.drm_format).ok_or_else(|| RenderError::UnsupportedFormat {
+                format: fourcc::describe(plane.drm_format),
+                modifier: fourcc::describe_modifier(plane.modifier),
+            })?;
+        let layout = (
+            plane.drm_format,
+            plane.modifier,
+            plane.stride,
+            plane.offset,
+            plane.width,
+            plane.height,
+        );
+        let hit = self.position(plane, ImportPath::Dmabuf).filter(
+            |&i| matches!(&self.imports[i].raw, Raw::Image { layout: l, .. } if *l == layout),
+        );
+        let new_import = hit.is_none();
+        match hit {
+            Some(i) => {
+                self.touch(i);
+            }
+            None => {
+                if let Some(i) = self.position(plane, ImportPath::Dmabuf) {
+                    self.imports.remove(i);
+                }
+                let export = self.reader.device().dmabuf(plane.buffer_id)?;
+                // Tiled layouts are the driver's business; the linear geometry is still checked.
+                let linear = PlaneInfo {
+                    modifier: 0,
+                    ..*plane
+                };
+                validate(&linear, export.size()).map_err(|error| invalid(plane, error))?;
+                let texture = vulkan::import_texture(
+                    self.ctx,
+                    export.as_fd(),
+                    format,
+                    (plane.width, plane.height),
+                    plane.modifier,
+                    u64::from(plane.stride),
+                    plane.offset,
+                )
+                .map_err(|reason| Self::import_error(plane, ImportPath::Dmabuf, reason))?;
+                let view = texture.create_view(&Default::default());
+                self.insert(Import {
+                    source: plane.source,
+                    buffer_id: plane.buffer_id,
+                    path: ImportPath::Dmabuf,
+                    raw: Raw::Image {
+                        view,
+                        layout,
+                        opaque,
+                    },
+                    _export: Some(export),
+                });
+            }
+        }
+        Ok((
+            new_import,
+            Geometry {
+                width: plane.width,
+                height: plane.height,
+                stride: plane.stride,
+                offset: 0,
+                format_code: u32::from(opaque),
+            },
+        ))
+    }
+
+    /// Renders the primary plane (and the cursor over it) offscreen at the plane's size and
+    /// reads it back: the GPU screenshot. None when the primary plane is off.
+    pub fn render_offscreen(
+        &mut self,
+        cursor: bool,
+    ) -> Result<Option<(RgbaImage, GpuFrame)>, RenderError> {
+        let Some(primary) = self.update(PlaneType::Primary)? else {
+            return Ok(None);
+        };
+        let cursor_frame = if cursor {
+            match self.update(PlaneType::Cursor) {
+                Ok(Some(c)) if c.plane.plane_type == PlaneType::Cursor => Some(c),
+                Ok(_) => None,
+                // A broken cursor should not cost the user the screenshot.
+                Err(err) => {
+                    tracing::warn!("cursor not composited: {err}");
+                    None
+                }
+            }
+        } else {
+            None
+        };
+        let (w, h) = (primary.plane.width, primary.plane.height);
+        let target = self.ctx.device.create_texture(&wgpu::TextureDescriptor {
+            label: Some("offscreen"),
+            size: wgpu::Extent3d {
+                width: w,
+                height: h,
+                depth_or_array_layers: 1,
+            },
+            mip_level_count: 1,
+            sample_count: 1,
+            dimension: wgpu::TextureDimension::D2,
+            format: wgpu::TextureFormat::Rgba8Unorm,
+            usage: wgpu::TextureUsages::RENDER_ATTACHMENT | wgpu::TextureUsages::COPY_SRC,
+            view_formats: &[],
+        });
+        let view = target.create_view(&Default::default());
+        let mut encoder = self.ctx.device.create_command_encoder(&Default::default());
+        let primary_layer = self.slots[0].as_ref().map(|s| Layer {
+            view: &s.view,
+            rect: Rect {
+                x: 0.0,
+                y: 0.0,
+                width: w as f32,
+                height: h as f32,
+            },
+            filter: Filter::Nearest,
+        });
+        let cursor_layer = cursor_frame.and_then(|c| {
+            let (x, y) = cursor_origin(&c.plane);
+            self.slots[1].as_ref().map(|s| Layer {
+                view: &s.view,
+                rect: Rect {
+                    x: x as f32,
+                    y: y as f32,
+                    width: c.plane.width as f32,
+                    height: c.plane.height as f32,
+                },
+                filter: Filter::Nearest,
+            })
+        });
+        self.compositor.draw(
+            &self.ctx.device,
+            &self.ctx.queue,
+            &mut encoder,
+            &view,
+            wgpu::TextureFormat::Rgba8Unorm,
+            (w, h),
+            wgpu::Color::TRANSPARENT,
+            primary_layer,
+            cursor_layer,
+        );
+        self.ctx.queue.submit([encoder.finish()]);
+        let image = read_rgba(self.ctx, &target)?;
+        Ok(Some((image, primary)))
+    }
+}
+
+fn geometry(valid: &ValidPlane, code: u32, stride: u32, offset: u32) -> Geometry {
+    Geometry {
+        width: valid.info.width,
+        height: valid.info.height,
+        stride,
+        offset,
+        format_code: code,
+    }
+}
+
+fn invalid(plane: &PlaneInfo, error: crate::frame::PlaneError) -> RenderError {
+    RenderError::Frame(FrameError::InvalidPlane {
+        plane: plane.plane_type,
+        source_kind: plane.source,
+        buffer_id: plane.buffer_id,
+        error,
+    })
+}

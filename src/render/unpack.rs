@@ -1,0 +1,298 @@
+//! The unpack pass: raw framebuffer bytes (or a natively imported texture) into an RGBA8 frame
+//! texture, by one compute shader for every supported format.
+
+/// Where the raw framebuffer is.
+pub enum RawSource<'a> {
+    /// A storage buffer of `words` u32 (the dma-buf, zero copy).
+    Buffer {
+        buffer: &'a wgpu::Buffer,
+        words: u32,
+    },
+    /// An R32Uint texture, one row per framebuffer row (the CPU upload).
+    Words {
+        view: &'a wgpu::TextureView,
+        words_per_row: u32,
+        words: u32,
+    },
+    /// A texture the GPU reads natively (the dmabuf path); `opaque` forces alpha to 1.
+    Image {
+        view: &'a wgpu::TextureView,
+        opaque: bool,
+    },
+}
+
+/// The plane geometry the shader needs.
+#[derive(Debug, Clone, Copy)]
+pub struct Geometry {
+    pub width: u32,
+    pub height: u32,
+    pub stride: u32,
+    pub offset: u32,
+    pub format_code: u32,
+}
+
+#[repr(C)]
+#[derive(Clone, Copy)]
+struct Params {
+    width: u32,
+    height: u32,
+    stride: u32,
+    offset: u32,
+    format: u32,
+    words: u32,
+    words_per_row: u32,
+    _pad: u32,
+}
+
+impl Params {
+    fn bytes(&self) -> [u8; 32] {
+        let mut out = [0u8; 32];
+        for (i, v) in [
+            self.width,
+            self.height,
+            self.stride,
+            self.offset,
+            self.format,
+            self.words,
+            self.words_per_row,
+            self._pad,
+        ]
+        .iter()
+        .enumerate()
+        {
+            out[i * 4..i * 4 + 4].copy_from_slice(&v.to_le_bytes());
+        }
+        out
+    }
+}
+
+const SHADER: &str = include_str!("unpack.wgsl");
+
+struct Variant {
+    layout: wgpu::BindGroupLayout,
+    pipeline: wgpu::ComputePipeline,
+}
+
+fn variant(
+    device: &wgpu::Device,
+    name: &str,
+    prelude: &str,
+    source: wgpu::BindingType,
+    entry: &str,
+) -> Variant {
+    let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
+        label: Some(name),
+        source: wgpu::ShaderSource::Wgsl(format!("{prelude}\n{SHADER}").into()),
+    });
+    let layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
+        label: Some(name),
+        entries: &[
+            wgpu::BindGroupLayoutEntry {
+                binding: 0,
+                visibility: wgpu::ShaderStages::COMPUTE,
+                ty: wgpu::BindingType::Buffer {
+                    ty: wgpu::BufferBindingType::Uniform,
+                    has_dynamic_offset: false,
+                    min_binding_size: None,
+                },
+                count: None,
+            },
+            wgpu::BindGroupLayoutEntry {
+                binding: 1,
+                visibility: wgpu::ShaderStages::COMPUTE,
+                ty: wgpu::BindingType::StorageTexture {
+                    access: wgpu::StorageTextureAccess::WriteOnly,
+                    format: wgpu::TextureFormat::Rgba8Unorm,
+                    view_dimension: wgpu::TextureViewDimension::D2,
+                },
+                count: None,
+            },
+            wgpu::BindGroupLayoutEntry {
+                binding: 2,
+                visibility: wgpu::ShaderStages::COMPUTE,
+                ty: source,
+                count: None,
+            },
+        ],
+    });
+    let pipeline_layout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
+        label: Some(name),
+        bind_group_layouts: &[Some(&layout)],
+        immediate_size: 0,
+    });
+    let pipeline = device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+        label: Some(name),
+        layout: Some(&pipeline_layout),
+        module: &module,
+        entry_point: Some(entry),
+        compilation_options: Default::default(),
+        cache: None,
+    });
+    Variant { layout, pipeline }
+}
+
+/// The unpack pipelines: one per kind of source, all from the same shader.
+pub struct Unpacker {
+    buffer: Variant,
+    words: Variant,
+    image: Variant,
+}
+
+/// A frame texture and the uniform buffer of the unpack pass that fills it.
+pub struct FrameSlot {
+    pub texture: wgpu::Texture,
+    pub view: wgpu::TextureView,
+    params: wgpu::Buffer,
+}
+
+impl FrameSlot {
+    pub fn new(device: &wgpu::Device, label: &str, width: u32, height: u32) -> Self {
+        let texture = device.create_texture(&wgpu::TextureDescriptor {
+            label: Some(label),
+            size: wgpu::Extent3d {
+                width,
+                height,
+                depth_or_array_layers: 1,
+            },
+            mip_level_count: 1,
+            sample_count: 1,
+            dimension: wgpu::TextureDimension::D2,
+            format: wgpu::TextureFormat::Rgba8Unorm,
+            usage: wgpu::TextureUsages::STORAGE_BINDING
+                | wgpu::TextureUsages::TEXTURE_BINDING
+                | wgpu::TextureUsages::COPY_SRC,
+            view_formats: &[],
+        });
+        let view = texture.create_view(&Default::default());
+        let params = device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some(label),
+            size: 32,
+            usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
+        FrameSlot {
+            texture,
+            view,
+            params,
+        }
+    }
+
+    pub fn size(&self) -> (u32, u32) {
+        (self.texture.width(), self.texture.height())
+    }
+}
+
+impl Unpacker {
+    pub fn new(device: &wgpu::Device) -> Self {
+        Unpacker {
+            buffer: variant(
+                device,
+                "unpack from buffer",
+                include_str!("source_buffer.wgsl"),
+                wgpu::BindingType::Buffer {
+                    ty: wgpu::BufferBindingType::Storage { read_only: true },
+                    has_dynamic_offset: false,
+                    min_binding_size: None,
+                },
+                "unpack",
+            ),
+            words: variant(
+                device,
+                "unpack from texture",
+                include_str!("source_texture.wgsl"),
+                wgpu::BindingType::Texture {
+                    sample_type: wgpu::TextureSampleType::Uint,
+                    view_dimension: wgpu::TextureViewDimension::D2,
+                    multisampled: false,
+                },
+                "unpack",
+            ),
+            image: variant(
+                device,
+                "convert from image",
+                include_str!("source_image.wgsl"),
+                wgpu::BindingType::Texture {
+                    sample_type: wgpu::TextureSampleType::Float { filterable: false },
+                    view_dimension: wgpu::TextureViewDimension::D2,
+                    multisampled: false,
+                },
+                "convert",
+            ),
+        }
+    }
+
+    /// Records the unpack of `source` into `slot` (whose size is the plane's).
+    pub fn record(
+        &self,
+        device: &wgpu::Device,
+        queue: &wgpu::Queue,
+        encoder: &mut wgpu::CommandEncoder,
+        source: RawSource<'_>,
+        geometry: Geometry,
+        slot: &FrameSlot,
+    ) {
+        let (variant, words, words_per_row, format, resource) = match &source {
+            RawSource::Buffer { buffer, words } => (
+                &self.buffer,
+                *words,
+                0,
+                geometry.format_code,
+                buffer.as_entire_binding(),
+            ),
+            RawSource::Words {
+                view,
+                words_per_row,
+                words,
+            } => (
+                &self.words,
+                *words,
+                *words_per_row,
+                geometry.format_code,
+                wgpu::BindingResource::TextureView(view),
+            ),
+            RawSource::Image { view, opaque } => (
+                &self.image,
+                0,
+                0,
+                u32::from(*opaque),
+                wgpu::BindingResource::TextureView(view),
+            ),
+        };
+        let params = Params {
+            width: geometry.width,
+            height: geometry.height,
+            stride: geometry.stride,
+            offset: geometry.offset,
+            format,
+            words,
+            words_per_row,
+            _pad: 0,
+        };
+        queue.write_buffer(&slot.params, 0, &params.bytes());
+        let bind_group = device.create_bind_group(&wgpu::BindGroupDescriptor {
+            label: Some("unpack"),
+            layout: &variant.layout,
+            entries: &[
+                wgpu::BindGroupEntry {
+                    binding: 0,
+                    resource: slot.params.as_entire_binding(),
+                },
+                wgpu::BindGroupEntry {
+                    binding: 1,
+                    resource: wgpu::BindingResource::TextureView(&slot.view),
+                },
+                wgpu::BindGroupEntry {
+                    binding: 2,
+                    resource,
+                },
+            ],
+        });
+        let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
+            label: Some("unpack"),
+            timestamp_writes: None,
+        });
+        pass.set_pipeline(&variant.pipeline);
+        pass.set_bind_group(0, &bind_group, &[]);
+        pass.dispatch_workgroups(geometry.width.div_ceil(8), geometry.height.div_ceil(8), 1);
+    }
+}
