@@ -1,6 +1,6 @@
 //! `vfio-display screenshot`: the guest screen to PNG, on the CPU path, without a GPU.
 
-use super::exit::NoPlane;
+use super::exit::{NoPlane, Usage};
 use super::output::{check_writable, encode_png, numbered, write_file_atomically};
 use super::target::DeviceArgs;
 use anyhow::{Context, Result};
@@ -9,6 +9,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 use vfio_display::fourcc;
 use vfio_display::frame::{CpuFrame, FrameReader, cursor_origin};
+use vfio_display::render::{FrameRenderer, GpuContext, ImportChoice, ImportPath};
 use vfio_display::vfio::{PlaneInfo, PlaneType};
 
 #[derive(Debug, Args)]
@@ -31,6 +32,54 @@ pub struct ScreenshotArgs {
     /// Exit code 3 when it stays off.
     #[arg(long, value_name = "S", default_value_t = 0.0, value_parser = parse_seconds)]
     timeout: f64,
+    /// Where the picture is made: cpu (no GPU needed) or gpu (import, unpack and compose on
+    /// the GPU, then read back; Vulkan, or Mesa's lavapipe without a GPU).
+    #[arg(long, value_enum, default_value_t = Render::Cpu)]
+    render: Render,
+    /// With --render gpu: how frames reach the GPU (auto picks dmabuf for tiled frames, buffer
+    /// for linear dma-bufs, cpu for region planes or when an import fails).
+    #[arg(long, value_enum, default_value_t = Import::Auto)]
+    import: Import,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Render {
+    Cpu,
+    Gpu,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Import {
+    Auto,
+    Dmabuf,
+    Buffer,
+    Cpu,
+}
+
+impl Import {
+    pub fn choice(self) -> ImportChoice {
+        match self {
+            Import::Auto => ImportChoice::Auto,
+            Import::Dmabuf => ImportChoice::Only(ImportPath::Dmabuf),
+            Import::Buffer => ImportChoice::Only(ImportPath::Buffer),
+            Import::Cpu => ImportChoice::Only(ImportPath::Cpu),
+        }
+    }
+}
+
+/// Makes pictures one way or the other.
+enum Capturer<'d> {
+    Cpu(FrameReader<'d>),
+    Gpu(FrameRenderer<'d>),
+}
+
+impl<'d> Capturer<'d> {
+    fn reader(&self) -> &FrameReader<'d> {
+        match self {
+            Capturer::Cpu(reader) => reader,
+            Capturer::Gpu(renderer) => renderer.reader(),
+        }
+    }
 }
 
 pub fn parse_seconds(s: &str) -> Result<f64, String> {
@@ -84,11 +133,30 @@ fn describe(frame: &CpuFrame) -> String {
 }
 
 fn capture_one(
-    reader: &FrameReader<'_>,
+    capturer: &mut Capturer<'_>,
     args: &ScreenshotArgs,
     timeout: Duration,
-) -> Result<(CpuFrame, bool)> {
+) -> Result<(CpuFrame, bool, Option<ImportPath>)> {
+    let reader = capturer.reader();
     let plane = wait_for_plane(reader, timeout)?;
+    let reader = match capturer {
+        Capturer::Gpu(renderer) => {
+            let (image, frame) = renderer
+                .render_offscreen(args.cursor)
+                .context("rendering the primary plane on the GPU")?
+                .ok_or_else(|| NoPlane {
+                    message: "no plane: the primary plane went off during the capture".into(),
+                })?;
+            let keep_alpha = frame.format.has_alpha;
+            let cpu_frame = CpuFrame {
+                plane: frame.plane,
+                format: frame.format,
+                image,
+            };
+            return Ok((cpu_frame, keep_alpha, Some(frame.path)));
+        }
+        Capturer::Cpu(reader) => reader,
+    };
     let mut frame = reader.read(&plane).context("reading the primary plane")?;
     let mut keep_alpha = frame.format.has_alpha;
     if args.cursor {
@@ -103,13 +171,23 @@ fn capture_one(
         }
         keep_alpha = keep_alpha && frame.format.has_alpha;
     }
-    Ok((frame, keep_alpha))
+    Ok((frame, keep_alpha, None))
 }
 
 pub fn run(args: &ScreenshotArgs) -> Result<()> {
     check_writable(&args.output)?;
+    if args.render == Render::Cpu && args.import != Import::Auto {
+        return Err(Usage("--import needs --render gpu".into()).into());
+    }
     let dev = args.target.open()?;
-    let reader = FrameReader::new(dev.as_ref())?;
+    let gpu = match args.render {
+        Render::Gpu => Some(GpuContext::headless().context("--render gpu")?),
+        Render::Cpu => None,
+    };
+    let mut capturer = match &gpu {
+        Some(ctx) => Capturer::Gpu(FrameRenderer::new(ctx, dev.as_ref(), args.import.choice())?),
+        None => Capturer::Cpu(FrameReader::new(dev.as_ref())?),
+    };
     let timeout = Duration::from_secs_f64(args.timeout);
     let progress = (args.count > 1).then(|| {
         let bar = indicatif::ProgressBar::new(u64::from(args.count));
@@ -126,10 +204,11 @@ pub fn run(args: &ScreenshotArgs) -> Result<()> {
         } else {
             args.output.clone()
         };
-        let (frame, keep_alpha) = capture_one(&reader, args, timeout)?;
+        let (frame, keep_alpha, path_used) = capture_one(&mut capturer, args, timeout)?;
         let png = encode_png(&frame.image, keep_alpha)?;
         write_file_atomically(&path, &png)?;
-        let line = format!("wrote {} ({})", path.display(), describe(&frame));
+        let how = path_used.map_or(String::new(), |p| format!(", GPU {p} import"));
+        let line = format!("wrote {} ({}{how})", path.display(), describe(&frame));
         // The file list goes to stdout (scripts read it); the bar is on stderr, terminal only.
         match &progress {
             Some(bar) => {

@@ -66,6 +66,9 @@ pub struct SimConfig {
     pub max_xres: u32,
     pub max_yres: u32,
     pub edid_max_size: u32,
+    /// Where the frame starts in its buffer (a panned or sub-allocated scanout): the plane's
+    /// `offset` field.
+    pub plane_offset: u64,
 }
 
 impl Default for SimConfig {
@@ -81,6 +84,7 @@ impl Default for SimConfig {
             max_xres: 3840,
             max_yres: 2160,
             edid_max_size: 1024,
+            plane_offset: 0,
         }
     }
 }
@@ -158,7 +162,8 @@ impl SimState {
                 "mode {width}x{height} is outside {MIN_SIZE}..{MAX_SIZE} pixels per side"
             )));
         }
-        let bytes = u64::from(stride_for(width, format)) * u64::from(height);
+        let bytes =
+            u64::from(stride_for(width, format)) * u64::from(height) + self.cfg.plane_offset;
         let buffers = if self.cfg.source == PlaneSource::DmaBuf {
             2
         } else {
@@ -182,7 +187,7 @@ impl SimState {
         self.height = height;
         self.format = format;
         self.stride = stride_for(width, format);
-        let bytes = u64::from(self.stride) * u64::from(height);
+        let bytes = u64::from(self.stride) * u64::from(height) + self.cfg.plane_offset;
         if self.cfg.source == PlaneSource::DmaBuf {
             let mut flip = Vec::new();
             for n in 0..2 {
@@ -211,12 +216,17 @@ impl SimState {
         match self.cfg.source {
             PlaneSource::DmaBuf => {
                 let back = 1 - self.front;
-                self.flip[back].mem.writer().write_from(0, pixels)?;
+                self.flip[back]
+                    .mem
+                    .writer()
+                    .write_from(self.cfg.plane_offset as usize, pixels)?;
                 self.front = back;
             }
             PlaneSource::Region => {
                 if let Some(region) = &self.fb_region {
-                    region.writer().write_from(0, pixels)?;
+                    region
+                        .writer()
+                        .write_from(self.cfg.plane_offset as usize, pixels)?;
                 }
             }
         }
@@ -260,7 +270,7 @@ impl SimState {
             x_hot: 0,
             y_hot: 0,
             buffer_id,
-            offset: 0,
+            offset: self.cfg.plane_offset,
         }
     }
 
@@ -436,6 +446,12 @@ impl SimDevice {
         s.apply_mode(width, height, format)?;
         let frame = s.frame;
         s.draw_now(frame)
+    }
+
+    /// The guest draws frame `frame` and flips to it (into the other of its two dma-bufs, or
+    /// into the region), as its own thread does at 60 fps; for frozen simulators in tests.
+    pub fn show_frame(&self, frame: u64) -> Result<()> {
+        self.state().draw_now(frame)
     }
 
     /// The guest switches to another pixel format.
