@@ -70,7 +70,7 @@ impl Import {
 /// Makes pictures one way or the other.
 enum Capturer<'d> {
     Cpu(FrameReader<'d>),
-    Gpu(FrameRenderer<'d>),
+    Gpu(Box<FrameRenderer<'d>>),
 }
 
 impl<'d> Capturer<'d> {
@@ -185,7 +185,11 @@ pub fn run(args: &ScreenshotArgs) -> Result<()> {
         Render::Cpu => None,
     };
     let mut capturer = match &gpu {
-        Some(ctx) => Capturer::Gpu(FrameRenderer::new(ctx, dev.as_ref(), args.import.choice())?),
+        Some(ctx) => Capturer::Gpu(Box::new(FrameRenderer::new(
+            ctx,
+            dev.as_ref(),
+            args.import.choice(),
+        )?)),
         None => Capturer::Cpu(FrameReader::new(dev.as_ref())?),
     };
     let timeout = Duration::from_secs_f64(args.timeout);
