@@ -209,3 +209,93 @@ fn thousands_of_mode_switches_leak_no_fd_and_keep_the_cache_bounded() {
     let grown = open_fds().saturating_sub(fds_before);
     assert!(grown < 40, "{grown} more fds after 2000 mode switches");
 }
+
+mod cli {
+    use super::common::cli::{assert_clean_failure, assert_ok, path_str, run, stdout, tmp};
+    use vfio_display::fourcc::FORMATS;
+
+    #[test]
+    fn screenshot_render_gpu_equals_render_cpu_for_every_sim_format() {
+        let dir = tmp();
+        for format in FORMATS {
+            for plane in ["dmabuf", "region"] {
+                let shot = |render: &str| {
+                    let out_path = dir
+                        .path()
+                        .join(format!("{}-{plane}-{render}.png", format.name));
+                    let out = run(&[
+                        "screenshot",
+                        "--sim",
+                        "--sim-format",
+                        format.name,
+                        "--sim-plane",
+                        plane,
+                        "--sim-mode",
+                        "1366x768",
+                        "--sim-frame",
+                        "3",
+                        "--render",
+                        render,
+                        "-o",
+                        path_str(&out_path),
+                    ]);
+                    assert_ok(&out);
+                    (std::fs::read(&out_path).unwrap(), stdout(&out))
+                };
+                let (cpu, _) = shot("cpu");
+                let (gpu, said) = shot("gpu");
+                assert!(said.contains("GPU"), "{said}");
+                assert!(
+                    cpu == gpu,
+                    "{} {plane}: --render gpu differs from --render cpu",
+                    format.name
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn info_gpu_reports_the_adapter_and_the_path_taken() {
+        let out = run(&["info", "--sim", "--gpu", "--json"]);
+        assert_ok(&out);
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let paths = v["gpu"]["adapter"]["import_paths"].as_array().unwrap();
+        assert!(paths.iter().any(|p| p == "cpu"), "{v}");
+        let taken = v["gpu"]["primary_import"].as_str().unwrap();
+        assert!(paths.iter().any(|p| p == taken), "{taken} not in {paths:?}");
+        let out = run(&["info", "--sim", "--sim-plane", "region", "--gpu"]);
+        assert_ok(&out);
+        assert!(
+            stdout(&out).contains("imports through the cpu path"),
+            "{}",
+            stdout(&out)
+        );
+    }
+
+    #[test]
+    fn import_paths_that_cannot_work_are_refused_clearly() {
+        let dir = tmp();
+        let o = dir.path().join("x.png");
+        let out = run(&["screenshot", "--sim", "--import", "cpu", "-o", path_str(&o)]);
+        assert_clean_failure(&out, 2, "--import needs --render gpu");
+        let out = run(&[
+            "screenshot",
+            "--sim",
+            "--sim-plane",
+            "region",
+            "--render",
+            "gpu",
+            "--import",
+            "buffer",
+            "-o",
+            path_str(&o),
+        ]);
+        assert_eq!(out.status.code(), Some(1));
+        let err = super::common::cli::stderr(&out);
+        assert!(
+            err.contains("not a dma-buf") || err.contains("not available"),
+            "{err}"
+        );
+        assert!(!o.exists());
+    }
+}

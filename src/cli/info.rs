@@ -8,6 +8,7 @@ use serde::Serialize;
 use vfio_display::device::{Backend, DisplayDevice, all_irqs, all_regions, find_edid_region};
 use vfio_display::fourcc;
 use vfio_display::frame::FrameReader;
+use vfio_display::render::{AdapterReport, FrameRenderer, GpuContext, ImportChoice};
 use vfio_display::uapi::{pci_irq_name, pci_region_name};
 use vfio_display::vfio::{EdidPort, PlaneInfo, PlaneSource, PlaneType, RegionCap, RegionInfo};
 
@@ -18,6 +19,10 @@ pub struct InfoArgs {
     /// Print JSON instead of text.
     #[arg(long)]
     json: bool,
+    /// Also open the GPU: the adapter, the import paths it offers, and the path the primary
+    /// plane takes (it is imported once to find out).
+    #[arg(long)]
+    gpu: bool,
 }
 
 #[derive(Debug, Serialize)]
@@ -31,6 +36,44 @@ struct Report {
     irqs: Vec<IrqReport>,
     planes: PlanesReport,
     edid: Option<EdidReport>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    gpu: Option<GpuReport>,
+}
+
+#[derive(Debug, Serialize)]
+struct GpuReport {
+    adapter: Option<AdapterReport>,
+    /// The path the primary plane took with `--import auto`.
+    primary_import: Option<String>,
+    error: Option<String>,
+}
+
+fn gpu_report(dev: &dyn DisplayDevice) -> GpuReport {
+    let ctx = match GpuContext::headless() {
+        Ok(ctx) => ctx,
+        Err(err) => {
+            return GpuReport {
+                adapter: None,
+                primary_import: None,
+                error: Some(err.to_string()),
+            };
+        }
+    };
+    let adapter = Some(ctx.report());
+    let imported = FrameRenderer::new(&ctx, dev, ImportChoice::Auto)
+        .and_then(|mut r| r.update(PlaneType::Primary));
+    match imported {
+        Ok(frame) => GpuReport {
+            adapter,
+            primary_import: frame.map(|f| f.path.to_string()),
+            error: None,
+        },
+        Err(err) => GpuReport {
+            adapter,
+            primary_import: None,
+            error: Some(err.to_string()),
+        },
+    }
 }
 
 #[derive(Debug, Serialize)]
@@ -229,6 +272,7 @@ fn build(dev: &dyn DisplayDevice) -> Report {
             cursor,
         },
         edid,
+        gpu: None,
     }
 }
 
@@ -366,13 +410,37 @@ fn print_human(r: &Report) {
     }
 }
 
+fn print_gpu(gpu: &GpuReport) {
+    if let Some(a) = &gpu.adapter {
+        println!(
+            "GPU:     {} ({}, {}); import paths: {}",
+            a.name,
+            a.device_type,
+            a.driver.trim(),
+            a.import_paths.join(", ")
+        );
+    }
+    if let Some(path) = &gpu.primary_import {
+        println!("         the primary plane imports through the {path} path");
+    }
+    if let Some(err) = &gpu.error {
+        println!("GPU:     {err}");
+    }
+}
+
 pub fn run(args: &InfoArgs) -> Result<()> {
     let dev = args.target.open()?;
-    let report = build(dev.as_ref());
+    let mut report = build(dev.as_ref());
+    if args.gpu {
+        report.gpu = Some(gpu_report(dev.as_ref()));
+    }
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
         print_human(&report);
+        if let Some(gpu) = &report.gpu {
+            print_gpu(gpu);
+        }
     }
     Ok(())
 }
