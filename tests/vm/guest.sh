@@ -89,6 +89,19 @@ for type in small medium; do
   expect rc "edid-link-$t" 0
   run "edid-link-show-$t" "$B" edid show "$u" --json
   expect json "edid-link-show-$t" /link=down
+  [ "$type" = medium ] || continue
+  # The GPU path on lavapipe inside the guest, where the dma-bufs are real: the mbochs
+  # framebuffer imported zero-copy as a Vulkan buffer (and as a texture), unpacked by the shader.
+  for path in buffer dmabuf; do
+    "$H" bochs "$u" --modes 1024x768 --frame 40 --record "$R" --name "gpu-$path-$t" -- \
+      env VK_DRIVER_FILES=/usr/share/vulkan/icd.d/lvp_icd.json MESA_SHADER_CACHE_DISABLE=true \
+      "$B" screenshot --device-fd '{fd}' --render gpu --import "$path" -o "$R/gpu-$path-$t-{mode}.png"
+    if [ "$variant" = fixed ]; then
+      expect png "gpu-$path-$t-1024x768" 1024 768 40
+    else
+      expect rc "gpu-$path-$t-1024x768" 1 $path import failed
+    fi
+  done
 done
 
 for type in vga hd; do
