@@ -75,16 +75,20 @@ fn benches(c: &mut Criterion) {
                 continue;
             }
             let mut r = FrameRenderer::new(&ctx, &dev, ImportChoice::Only(path)).expect("renderer");
-            group.bench_function(BenchmarkId::new("frame to texture, cached import", path), |b| {
-                b.iter(|| frame_on_gpu(&ctx, &mut r))
-            });
+            group.bench_function(
+                BenchmarkId::new("frame to texture, cached import", path),
+                |b| b.iter(|| frame_on_gpu(&ctx, &mut r)),
+            );
             if path == ImportPath::Buffer {
-                group.bench_function(BenchmarkId::new("frame to texture, new import", path), |b| {
-                    b.iter(|| {
-                        r.clear_cache();
-                        frame_on_gpu(&ctx, &mut r)
-                    })
-                });
+                group.bench_function(
+                    BenchmarkId::new("frame to texture, new import", path),
+                    |b| {
+                        b.iter(|| {
+                            r.clear_cache();
+                            frame_on_gpu(&ctx, &mut r)
+                        })
+                    },
+                );
                 // The front end's own CPU work for a cached zero-copy frame: query, cache hit,
                 // record and submit (the GPU's unpack runs after; lavapipe runs it on the CPU,
                 // a real GPU does not).
@@ -149,7 +153,11 @@ fn summary() {
             Some(median(|| frame_on_gpu(&ctx, &mut r), 15))
         };
         let cpu = path_time(ImportPath::Cpu);
-        let buffer = ctx.caps.buffer.then(|| path_time(ImportPath::Buffer)).flatten();
+        let buffer = ctx
+            .caps
+            .buffer
+            .then(|| path_time(ImportPath::Buffer))
+            .flatten();
         let ms = |d: Duration| format!("{:.3} ms", d.as_secs_f64() * 1000.0);
         let ratio = |d: Duration| format!("{:.2}x", d.as_secs_f64() / memcpy.as_secs_f64());
         println!(
