@@ -298,4 +298,28 @@ mod cli {
         );
         assert!(!o.exists());
     }
+
+    #[test]
+    fn a_format_the_shader_does_not_know_is_named_in_the_error() {
+        let dir = tmp();
+        let o = dir.path().join("x.png");
+        let out = run(&[
+            "screenshot",
+            "--sim",
+            "--sim-fault",
+            "unknown-format",
+            "--render",
+            "gpu",
+            "-o",
+            path_str(&o),
+        ]);
+        assert_eq!(out.status.code(), Some(1));
+        let err = super::common::cli::stderr(&out);
+        assert!(
+            err.contains("YU12") || err.contains("fourcc") || err.contains("format"),
+            "{err}"
+        );
+        assert!(err.contains("modifier") || err.contains("unknown"), "{err}");
+        assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+    }
 }
