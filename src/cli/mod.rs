@@ -7,6 +7,7 @@ mod list;
 mod output;
 mod screenshot;
 mod target;
+mod view;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -36,8 +37,12 @@ enum Command {
     Info(info::InfoArgs),
     /// Capture the guest screen to PNG, headless.
     Screenshot(screenshot::ScreenshotArgs),
-    /// Inspect the EDID region.
+    /// Generate, decode, write and hot-swap EDIDs.
     Edid(edid::EdidArgs),
+    /// Watch the guest desktop in a window (overlay: F1, scale: F3, fullscreen: F11, screenshot: F12).
+    View(view::ViewArgs),
+    /// The viewer on the built-in simulated vGPU.
+    Demo(view::DemoArgs),
 }
 
 fn init_logging(verbose: u8) {
@@ -66,6 +71,8 @@ pub fn main() -> ExitCode {
         Command::Info(args) => info::run(&args),
         Command::Screenshot(args) => screenshot::run(&args),
         Command::Edid(args) => edid::run(&args),
+        Command::View(args) => view::run(&args),
+        Command::Demo(args) => view::demo(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

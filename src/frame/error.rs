@@ -27,6 +27,8 @@ pub enum FrameError {
         dmabuf_id: u32,
         error: VfioError,
     },
+    #[error("IRQ index {index} of {device} has no vectors or does not take eventfds")]
+    IrqUnusable { device: String, index: u32 },
     #[error("{device} describes no planes: both PROBE queries (dma-buf and region) were refused")]
     NoPlaneSupport { device: String },
     #[error("{device} does not describe planes as {wanted} (it supports: {supported})")]

@@ -3,10 +3,12 @@
 
 mod error;
 pub mod image;
+mod pump;
 mod reader;
 pub mod validate;
 
 pub use error::FrameError;
 pub use image::{RgbaImage, cursor_origin};
+pub use pump::{IrqChoice, Pump, PumpStats, RefreshSource, choose_source};
 pub use reader::{CpuFrame, FrameReader, MAPPING_CACHE};
 pub use validate::{PlaneError, ValidPlane, validate};

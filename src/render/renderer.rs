@@ -531,6 +531,55 @@ impl<'d> FrameRenderer<'d> {
         ))
     }
 
+    /// Draws the last primary frame into `rect` of `target` (cleared to `clear` around it) and,
+    /// if given, the cursor plane's last frame at its position and hotspot, scaled like the
+    /// primary: the window's picture.
+    #[allow(clippy::too_many_arguments)]
+    pub fn compose(
+        &mut self,
+        encoder: &mut wgpu::CommandEncoder,
+        target: &wgpu::TextureView,
+        target_format: wgpu::TextureFormat,
+        target_size: (u32, u32),
+        rect: Rect,
+        filter: Filter,
+        cursor: Option<&PlaneInfo>,
+        clear: wgpu::Color,
+    ) {
+        let primary = self.slots[0].as_ref();
+        let scale_x = primary.map_or(1.0, |s| rect.width / s.size().0.max(1) as f32);
+        let scale_y = primary.map_or(1.0, |s| rect.height / s.size().1.max(1) as f32);
+        let primary_layer = primary.map(|s| Layer {
+            view: &s.view,
+            rect,
+            filter,
+        });
+        let cursor_layer = cursor.and_then(|c| {
+            let (x, y) = cursor_origin(c);
+            self.slots[1].as_ref().map(|s| Layer {
+                view: &s.view,
+                rect: Rect {
+                    x: rect.x + x as f32 * scale_x,
+                    y: rect.y + y as f32 * scale_y,
+                    width: c.width as f32 * scale_x,
+                    height: c.height as f32 * scale_y,
+                },
+                filter,
+            })
+        });
+        self.compositor.draw(
+            &self.ctx.device,
+            &self.ctx.queue,
+            encoder,
+            target,
+            target_format,
+            target_size,
+            clear,
+            primary_layer,
+            cursor_layer,
+        );
+    }
+
     /// Renders the primary plane (and the cursor over it) offscreen at the plane's size and
     /// reads it back: the GPU screenshot. None when the primary plane is off.
     pub fn render_offscreen(

@@ -1,0 +1,591 @@
+//! The viewer window: winit, a wgpu surface, the frame renderer and the egui overlay.
+
+use super::edid_worker::EdidJob;
+use super::layout::{ScaleMode, place};
+use super::overlay::{self, OverlayAction, OverlayView};
+use crate::cli::output::{encode_png, write_file_atomically};
+use std::sync::Arc;
+use std::sync::mpsc::Sender;
+use std::time::{Duration, Instant};
+use vfio_display::device::DisplayDevice;
+use vfio_display::edid::Mode;
+use vfio_display::frame::{FrameError, Pump};
+use vfio_display::render::{FrameRenderer, GpuContext, GpuFrame, RenderError};
+use vfio_display::vfio::{PlaneInfo, PlaneType};
+use winit::application::ApplicationHandler;
+use winit::dpi::PhysicalSize;
+use winit::event::{ElementState, WindowEvent};
+use winit::event_loop::{ActiveEventLoop, ControlFlow};
+use winit::keyboard::{Key, NamedKey};
+use winit::window::{Fullscreen, Window, WindowId};
+
+/// Events from other threads.
+#[derive(Debug)]
+pub enum UserEvent {
+    /// The pump says a new frame may be there.
+    Refresh,
+    /// An EDID job finished.
+    Edid(Result<String, String>),
+}
+
+/// What the user chose on the command line.
+pub struct Options {
+    pub scale: ScaleMode,
+    pub overlay: bool,
+    pub fullscreen: bool,
+    pub exit_after: Option<Duration>,
+}
+
+/// How the device is doing.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Status {
+    Showing,
+    /// The primary plane is off (display disabled); the last frame stays.
+    Off,
+    /// The device is gone (removed, EIO, ENODEV); the last frame stays.
+    Lost(String),
+    /// A frame could not be shown; the last one stays.
+    Error(String),
+}
+
+struct WindowState {
+    window: Arc<Window>,
+    surface: wgpu::Surface<'static>,
+    config: wgpu::SurfaceConfiguration,
+    egui_ctx: egui::Context,
+    egui_state: egui_winit::State,
+    egui_renderer: egui_wgpu::Renderer,
+}
+
+/// Statistics for the overlay and the exit summary.
+#[derive(Default)]
+pub struct Stats {
+    pub presented: u64,
+    pub refreshes: u64,
+    pub frame_ms: f64,
+    pub fps: f64,
+    window_start: Option<Instant>,
+    window_frames: u64,
+    /// Pump wake to picture on screen, per refresh (bounded).
+    pub latencies_ms: Vec<f64>,
+}
+
+pub struct App<'a> {
+    ctx: &'a GpuContext,
+    dev: &'a dyn DisplayDevice,
+    renderer: FrameRenderer<'a>,
+    pump: &'a Pump,
+    edid: Option<Sender<EdidJob>>,
+    opts: Options,
+    win: Option<WindowState>,
+    pub status: Status,
+    primary: Option<GpuFrame>,
+    cursor: Option<PlaneInfo>,
+    refresh_due: bool,
+    started: Instant,
+    pub stats: Stats,
+    overlay: overlay::State,
+    follow_deadline: Option<Instant>,
+    pub error: Option<String>,
+    first_presented: bool,
+    retry_at: Option<Instant>,
+}
+
+fn is_device_lost(err: &RenderError) -> bool {
+    use nix::errno::Errno;
+    let errno = match err {
+        RenderError::Frame(FrameError::Device(d)) => d.errno(),
+        _ => None,
+    };
+    matches!(
+        errno,
+        Some(Errno::ENODEV | Errno::EIO | Errno::ENXIO | Errno::EBADF)
+    )
+}
+
+impl<'a> App<'a> {
+    pub fn new(
+        ctx: &'a GpuContext,
+        dev: &'a dyn DisplayDevice,
+        renderer: FrameRenderer<'a>,
+        pump: &'a Pump,
+        edid: Option<Sender<EdidJob>>,
+        opts: Options,
+    ) -> Self {
+        let overlay = overlay::State::new(opts.overlay, edid.is_some());
+        if let Some(tx) = &edid {
+            let _ = tx.send(EdidJob::Read);
+        }
+        App {
+            ctx,
+            dev,
+            renderer,
+            pump,
+            edid,
+            opts,
+            win: None,
+            status: Status::Showing,
+            primary: None,
+            cursor: None,
+            refresh_due: true,
+            started: Instant::now(),
+            stats: Stats::default(),
+            overlay,
+            follow_deadline: None,
+            error: None,
+            first_presented: false,
+            retry_at: None,
+        }
+    }
+
+    fn title(&self) -> String {
+        match &self.primary {
+            Some(f) => format!(
+                "{} - {}x{} - vfio-display",
+                self.dev.name(),
+                f.plane.width,
+                f.plane.height
+            ),
+            None => format!("{} - vfio-display", self.dev.name()),
+        }
+    }
+
+    /// Queries the planes and brings them to the GPU; returns whether the picture changed.
+    fn refresh(&mut self) -> bool {
+        let before = (self.primary.map(|f| f.plane), self.cursor);
+        match self.renderer.update(PlaneType::Primary) {
+            Ok(Some(frame)) => {
+                let resized = self.primary.is_none_or(|p| {
+                    (p.plane.width, p.plane.height) != (frame.plane.width, frame.plane.height)
+                });
+                self.primary = Some(frame);
+                self.status = Status::Showing;
+                if resized && let Some(w) = &self.win {
+                    w.window.set_title(&self.title());
+                }
+            }
+            Ok(None) => self.status = Status::Off,
+            Err(err) if is_device_lost(&err) => self.status = Status::Lost(err.to_string()),
+            Err(err) => self.status = Status::Error(err.to_string()),
+        }
+        if self.status == Status::Showing {
+            self.cursor = match self.renderer.update(PlaneType::Cursor) {
+                Ok(Some(c)) if c.plane.plane_type == PlaneType::Cursor => Some(c.plane),
+                _ => None,
+            };
+        }
+        before != (self.primary.map(|f| f.plane), self.cursor)
+    }
+
+    fn create_window(&mut self, el: &ActiveEventLoop) -> Result<(), String> {
+        // The first window size follows the guest mode, within the monitor.
+        let mut size = self
+            .primary
+            .map_or((1024, 768), |f| (f.plane.width, f.plane.height));
+        if let Some(monitor) = el.primary_monitor() {
+            let m = monitor.size();
+            if m.width > 0 && m.height > 0 && (size.0 > m.width || size.1 > m.height) {
+                let scale =
+                    (m.width as f32 / size.0 as f32).min(m.height as f32 / size.1 as f32) * 0.9;
+                size = (
+                    (size.0 as f32 * scale) as u32,
+                    (size.1 as f32 * scale) as u32,
+                );
+            }
+        }
+        let attrs = Window::default_attributes()
+            .with_title(self.title())
+            .with_inner_size(PhysicalSize::new(size.0.max(64), size.1.max(64)));
+        let window = Arc::new(
+            el.create_window(attrs)
+                .map_err(|e| format!("cannot create a window: {e}"))?,
+        );
+        let surface = self
+            .ctx
+            .instance
+            .create_surface(window.clone())
+            .map_err(|e| format!("cannot create a GPU surface for the window: {e}"))?;
+        let caps = surface.get_capabilities(&self.ctx.adapter);
+        // A non-sRGB format: the guest's bytes go to the screen unchanged.
+        let format = caps
+            .formats
+            .iter()
+            .copied()
+            .find(|f| {
+                matches!(
+                    f,
+                    wgpu::TextureFormat::Bgra8Unorm | wgpu::TextureFormat::Rgba8Unorm
+                )
+            })
+            .or_else(|| caps.formats.first().copied())
+            .ok_or("the GPU cannot present to this window")?;
+        let inner = window.inner_size();
+        let config = wgpu::SurfaceConfiguration {
+            usage: wgpu::TextureUsages::RENDER_ATTACHMENT,
+            format,
+            color_space: wgpu::SurfaceColorSpace::Auto,
+            width: inner.width.max(1),
+            height: inner.height.max(1),
+            present_mode: wgpu::PresentMode::Fifo,
+            desired_maximum_frame_latency: 2,
+            alpha_mode: caps
+                .alpha_modes
+                .iter()
+                .copied()
+                .find(|m| *m == wgpu::CompositeAlphaMode::Opaque)
+                .unwrap_or(caps.alpha_modes[0]),
+            view_formats: vec![],
+        };
+        surface.configure(&self.ctx.device, &config);
+        let egui_ctx = egui::Context::default();
+        let egui_state = egui_winit::State::new(
+            egui_ctx.clone(),
+            egui::ViewportId::ROOT,
+            &window,
+            Some(window.scale_factor() as f32),
+            None,
+            Some(self.ctx.device.limits().max_texture_dimension_2d as usize),
+        );
+        let egui_renderer = egui_wgpu::Renderer::new(
+            &self.ctx.device,
+            format,
+            egui_wgpu::RendererOptions::default(),
+        );
+        if self.opts.fullscreen {
+            window.set_fullscreen(Some(Fullscreen::Borderless(None)));
+        }
+        self.win = Some(WindowState {
+            window,
+            surface,
+            config,
+            egui_ctx,
+            egui_state,
+            egui_renderer,
+        });
+        Ok(())
+    }
+
+    fn screenshot(&mut self) -> String {
+        let name = format!(
+            "vfio-display-{}.png",
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_millis())
+        );
+        let path = std::env::current_dir().unwrap_or_default().join(name);
+        let result = self
+            .renderer
+            .render_offscreen(true)
+            .map_err(|e| e.to_string())
+            .and_then(|shot| shot.ok_or_else(|| "no plane to capture".to_string()))
+            .and_then(|(image, frame)| {
+                encode_png(&image, frame.format.has_alpha).map_err(|e| format!("{e:#}"))
+            })
+            .and_then(|png| write_file_atomically(&path, &png).map_err(|e| format!("{e:#}")));
+        match result {
+            Ok(()) => {
+                println!("Screenshot: {}", path.display());
+                format!("Saved {}", path.display())
+            }
+            Err(err) => format!("Screenshot failed: {err}"),
+        }
+    }
+
+    fn handle_actions(&mut self, actions: Vec<OverlayAction>, el: &ActiveEventLoop) {
+        for action in actions {
+            match action {
+                OverlayAction::Screenshot => {
+                    let msg = self.screenshot();
+                    self.overlay.message = Some(msg);
+                }
+                OverlayAction::Edid(job) => {
+                    if let Some(tx) = &self.edid {
+                        let _ = tx.send(job);
+                        self.overlay.message = Some("EDID: working...".into());
+                    }
+                }
+                OverlayAction::Scale(mode) => self.opts.scale = mode,
+                OverlayAction::Quit => el.exit(),
+            }
+        }
+    }
+
+    fn redraw(&mut self, el: &ActiveEventLoop) {
+        let t0 = Instant::now();
+        let refreshed = std::mem::take(&mut self.refresh_due);
+        let changed = if refreshed {
+            self.stats.refreshes += 1;
+            self.refresh()
+        } else {
+            false
+        };
+        let Some(win) = self.win.as_mut() else { return };
+        let frame = match win.surface.get_current_texture() {
+            wgpu::CurrentSurfaceTexture::Success(f)
+            | wgpu::CurrentSurfaceTexture::Suboptimal(f) => f,
+            wgpu::CurrentSurfaceTexture::Outdated | wgpu::CurrentSurfaceTexture::Lost => {
+                win.surface.configure(&self.ctx.device, &win.config);
+                win.window.request_redraw();
+                return;
+            }
+            other => {
+                tracing::warn!("no surface texture: {other:?}");
+                return;
+            }
+        };
+        let view = frame.texture.create_view(&Default::default());
+        let size = (win.config.width, win.config.height);
+        let mut encoder = self.ctx.device.create_command_encoder(&Default::default());
+        let frame_size = self
+            .primary
+            .map_or((1, 1), |f| (f.plane.width, f.plane.height));
+        let (rect, filter) = place(self.opts.scale, frame_size, size);
+        self.renderer.compose(
+            &mut encoder,
+            &view,
+            win.config.format,
+            size,
+            rect,
+            filter,
+            self.cursor.as_ref(),
+            wgpu::Color::BLACK,
+        );
+        // The overlay (and the status banner, shown even with the overlay hidden).
+        let raw_input = win.egui_state.take_egui_input(&win.window);
+        let view_model = OverlayView {
+            device: self.dev.name(),
+            frame: self.primary,
+            cursor: self.cursor,
+            status: self.status.clone(),
+            scale: self.opts.scale,
+            source: self.pump.source,
+            stats: &self.stats,
+            pump: &self.pump.stats,
+        };
+        let mut actions = Vec::new();
+        let mut output = win.egui_ctx.run_ui(raw_input, |ui| {
+            actions = overlay::ui(ui, &mut self.overlay, &view_model);
+        });
+        win.egui_state
+            .handle_platform_output(&win.window, output.platform_output);
+        let jobs = win
+            .egui_ctx
+            .tessellate(output.shapes, output.pixels_per_point);
+        let screen = egui_wgpu::ScreenDescriptor {
+            size_in_pixels: [size.0, size.1],
+            pixels_per_point: output.pixels_per_point,
+        };
+        for (id, deltas) in &output.textures_delta.set {
+            for delta in deltas {
+                win.egui_renderer
+                    .update_texture(&self.ctx.device, &self.ctx.queue, *id, delta);
+            }
+        }
+        win.egui_renderer.update_buffers(
+            &self.ctx.device,
+            &self.ctx.queue,
+            &mut encoder,
+            &jobs,
+            &screen,
+        );
+        {
+            let mut pass = encoder
+                .begin_render_pass(&wgpu::RenderPassDescriptor {
+                    label: Some("overlay"),
+                    color_attachments: &[Some(wgpu::RenderPassColorAttachment {
+                        view: &view,
+                        depth_slice: None,
+                        resolve_target: None,
+                        ops: wgpu::Operations {
+                            load: wgpu::LoadOp::Load,
+                            store: wgpu::StoreOp::Store,
+                        },
+                    })],
+                    depth_stencil_attachment: None,
+                    timestamp_writes: None,
+                    occlusion_query_set: None,
+                    multiview_mask: None,
+                })
+                .forget_lifetime();
+            win.egui_renderer.render(&mut pass, &jobs, &screen);
+        }
+        for id in &output.textures_delta.free {
+            win.egui_renderer.free_texture(id);
+        }
+        // Every delta was applied above.
+        output.textures_delta.clear();
+        self.ctx.queue.submit([encoder.finish()]);
+        win.window.pre_present_notify();
+        self.ctx.queue.present(frame);
+        let now = Instant::now();
+        if refreshed {
+            self.pump.presented(changed);
+            if self.stats.latencies_ms.len() < 100_000 {
+                let latency = now.saturating_duration_since(self.pump.last_wake());
+                self.stats.latencies_ms.push(latency.as_secs_f64() * 1000.0);
+            }
+        }
+        self.stats.presented += 1;
+        self.stats.frame_ms = (now - t0).as_secs_f64() * 1000.0;
+        let start = *self.stats.window_start.get_or_insert(now);
+        self.stats.window_frames += 1;
+        if now - start >= Duration::from_secs(1) {
+            self.stats.fps = self.stats.window_frames as f64 / (now - start).as_secs_f64();
+            self.stats.window_start = Some(now);
+            self.stats.window_frames = 0;
+        }
+        if !self.first_presented && self.primary.is_some() {
+            self.first_presented = true;
+            if let Some(f) = &self.primary {
+                println!(
+                    "Showing {}: {}x{} {} via the {} path, refresh from {}",
+                    self.dev.name(),
+                    f.plane.width,
+                    f.plane.height,
+                    f.format.name,
+                    f.path,
+                    self.pump.source
+                );
+            }
+        }
+        if output
+            .viewport_output
+            .get(&egui::ViewportId::ROOT)
+            .is_some_and(|v| v.repaint_delay.is_zero())
+        {
+            win.window.request_redraw();
+        }
+        self.handle_actions(actions, el);
+    }
+}
+
+impl ApplicationHandler<UserEvent> for App<'_> {
+    fn resumed(&mut self, el: &ActiveEventLoop) {
+        if self.win.is_some() {
+            return;
+        }
+        // The first frame before the window, so that the window can take the guest's size.
+        self.refresh_due = false;
+        self.refresh();
+        self.refresh_due = true;
+        if let Err(err) = self.create_window(el) {
+            self.error = Some(err);
+            el.exit();
+        }
+    }
+
+    fn user_event(&mut self, _el: &ActiveEventLoop, event: UserEvent) {
+        match event {
+            UserEvent::Refresh => {
+                self.refresh_due = true;
+                if let Some(w) = &self.win {
+                    w.window.request_redraw();
+                }
+            }
+            UserEvent::Edid(result) => {
+                match result {
+                    Ok(text) => self.overlay.edid_text = text,
+                    Err(err) => self.overlay.message = Some(format!("EDID: {err}")),
+                }
+                if let Some(w) = &self.win {
+                    w.window.request_redraw();
+                }
+            }
+        }
+    }
+
+    fn window_event(&mut self, el: &ActiveEventLoop, _id: WindowId, event: WindowEvent) {
+        let Some(win) = self.win.as_mut() else { return };
+        let response = win.egui_state.on_window_event(&win.window, &event);
+        // egui asks to repaint after every redraw too; answering that would spin forever.
+        if response.repaint && !matches!(event, WindowEvent::RedrawRequested) {
+            win.window.request_redraw();
+        }
+        match event {
+            WindowEvent::CloseRequested => el.exit(),
+            WindowEvent::Resized(size) => {
+                win.config.width = size.width.max(1);
+                win.config.height = size.height.max(1);
+                win.surface.configure(&self.ctx.device, &win.config);
+                win.window.request_redraw();
+                if self.overlay.follow_window {
+                    self.follow_deadline = Some(Instant::now() + Duration::from_secs(1));
+                }
+            }
+            WindowEvent::RedrawRequested => self.redraw(el),
+            WindowEvent::KeyboardInput { event, .. }
+                if event.state == ElementState::Pressed && !response.consumed =>
+            {
+                match event.logical_key {
+                    Key::Named(NamedKey::F1) => self.overlay.shown = !self.overlay.shown,
+                    Key::Named(NamedKey::F3) => self.opts.scale = self.opts.scale.next(),
+                    Key::Named(NamedKey::F11) => {
+                        let full = win.window.fullscreen().is_some();
+                        win.window
+                            .set_fullscreen((!full).then_some(Fullscreen::Borderless(None)));
+                    }
+                    Key::Named(NamedKey::Escape) if win.window.fullscreen().is_some() => {
+                        win.window.set_fullscreen(None);
+                    }
+                    Key::Named(NamedKey::F12) => {
+                        let msg = self.screenshot();
+                        self.overlay.message = Some(msg);
+                    }
+                    _ => {}
+                }
+                if let Some(w) = &self.win {
+                    w.window.request_redraw();
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn about_to_wait(&mut self, el: &ActiveEventLoop) {
+        if let Some(limit) = self.opts.exit_after
+            && self.started.elapsed() >= limit
+        {
+            el.exit();
+            return;
+        }
+        if let Some(deadline) = self.follow_deadline
+            && Instant::now() >= deadline
+        {
+            self.follow_deadline = None;
+            if let (Some(win), Some(tx)) = (&self.win, &self.edid) {
+                let size = win.window.inner_size();
+                let _ = tx.send(EdidJob::Set(Mode::new(
+                    size.width.max(64),
+                    size.height.max(64),
+                    60,
+                )));
+            }
+        }
+        // While the device is off, lost or failing, look again every second (a plane that
+        // comes back resumes); otherwise sleep until the pump or the user wakes us.
+        let mut wake_at = self.follow_deadline;
+        if self.status != Status::Showing {
+            let now = Instant::now();
+            let retry = *self.retry_at.get_or_insert(now + Duration::from_secs(1));
+            if now >= retry {
+                self.retry_at = None;
+                self.refresh_due = true;
+                if let Some(w) = &self.win {
+                    w.window.request_redraw();
+                }
+            } else {
+                wake_at = Some(wake_at.map_or(retry, |w| w.min(retry)));
+            }
+        } else {
+            self.retry_at = None;
+        }
+        if let Some(limit) = self.opts.exit_after {
+            let end = self.started + limit;
+            wake_at = Some(wake_at.map_or(end, |w| w.min(end)));
+        }
+        el.set_control_flow(match wake_at {
+            Some(at) => ControlFlow::WaitUntil(at),
+            None => ControlFlow::Wait,
+        });
+    }
+}

@@ -1,0 +1,199 @@
+//! `vfio-display view` and `demo`: the guest desktop in a window, refreshed by the device's
+//! interrupt (or a timer), with an overlay (F1) and the EDID controls.
+
+mod app;
+mod edid_worker;
+mod layout;
+mod overlay;
+
+use crate::cli::screenshot::{Import, parse_seconds};
+use crate::cli::target::{DeviceArgs, SimArgs};
+use anyhow::{Context, Result, anyhow};
+use app::{App, Options, UserEvent};
+use clap::Args;
+use layout::ScaleMode;
+use std::sync::mpsc;
+use std::time::Duration;
+use vfio_display::device::{DisplayDevice, find_edid_region};
+use vfio_display::frame::{IrqChoice, Pump, choose_source};
+use vfio_display::render::{FrameRenderer, GpuContext};
+use winit::event_loop::EventLoop;
+
+fn parse_irq(s: &str) -> Result<IrqChoice, String> {
+    match s {
+        "auto" => Ok(IrqChoice::Auto),
+        "none" => Ok(IrqChoice::None),
+        n => n
+            .parse()
+            .map(IrqChoice::Index)
+            .map_err(|_| format!("'{s}': give auto, none or an IRQ index")),
+    }
+}
+
+fn parse_hz(s: &str) -> Result<f64, String> {
+    let hz: f64 = s
+        .parse()
+        .map_err(|_| format!("'{s}' is not a rate in Hz"))?;
+    if !(1.0..=1000.0).contains(&hz) {
+        return Err(format!("{s}: give 1 to 1000 Hz"));
+    }
+    Ok(hz)
+}
+
+/// How the window looks and refreshes.
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Viewer")]
+pub struct ViewOpts {
+    /// How the guest picture fills the window (F3 cycles).
+    #[arg(long, value_enum, default_value_t = ScaleMode::Fit)]
+    scale: ScaleMode,
+    /// Refresh source: auto (a display IRQ the device declares, else the timer), none (the
+    /// timer), or an IRQ index.
+    #[arg(long, value_name = "auto|none|INDEX", default_value = "auto", value_parser = parse_irq)]
+    irq: IrqChoice,
+    /// The timer's rate when there is no IRQ (it slows down to a quarter while nothing changes).
+    #[arg(long, value_name = "HZ", default_value = "60", value_parser = parse_hz)]
+    refresh_hz: f64,
+    /// How frames reach the GPU.
+    #[arg(long, value_enum, default_value_t = Import::Auto)]
+    import: Import,
+    /// Start with the overlay hidden (F1 toggles it).
+    #[arg(long)]
+    no_overlay: bool,
+    /// Start fullscreen (F11 toggles, Esc leaves).
+    #[arg(long)]
+    fullscreen: bool,
+    /// Close the window after S seconds (for scripts and measurements).
+    #[arg(long, value_name = "S", value_parser = parse_seconds, hide = true)]
+    exit_after: Option<f64>,
+}
+
+#[derive(Debug, Args)]
+pub struct ViewArgs {
+    #[command(flatten)]
+    target: DeviceArgs,
+    #[command(flatten)]
+    view: ViewOpts,
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    #[command(flatten)]
+    sim: SimArgs,
+    #[command(flatten)]
+    view: ViewOpts,
+}
+
+pub fn run(args: &ViewArgs) -> Result<()> {
+    let dev = args.target.open()?;
+    show(dev.as_ref(), &args.view)
+}
+
+pub fn demo(args: &DemoArgs) -> Result<()> {
+    let target = DeviceArgs {
+        device: None,
+        device_fd: None,
+        sim: true,
+        sim_opts: args.sim.clone(),
+    };
+    let dev = target.open()?;
+    show(dev.as_ref(), &args.view)
+}
+
+fn median_p95_max(values: &[f64]) -> Option<(f64, f64, f64)> {
+    if values.is_empty() {
+        return None;
+    }
+    let mut v = values.to_vec();
+    v.sort_by(f64::total_cmp);
+    let at = |q: f64| v[((v.len() - 1) as f64 * q).round() as usize];
+    Some((at(0.5), at(0.95), v[v.len() - 1]))
+}
+
+/// Stops the pump when dropped.
+struct StopOnDrop<'a>(&'a Pump);
+
+impl Drop for StopOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.stop();
+    }
+}
+
+fn show(dev: &dyn DisplayDevice, opts: &ViewOpts) -> Result<()> {
+    let event_loop = EventLoop::<UserEvent>::with_user_event()
+        .build()
+        .map_err(|e| {
+            anyhow!(
+                "cannot open a window ({e}); without a display, `vfio-display screenshot` captures \
+             the guest screen headless"
+            )
+        })?;
+    let ctx = GpuContext::headless().context("opening the GPU for the viewer")?;
+    let renderer = FrameRenderer::new(&ctx, dev, opts.import.choice())?;
+    let source = choose_source(dev, opts.irq, opts.refresh_hz)?;
+    let pump = Pump::new(source)?;
+    let proxy = event_loop.create_proxy();
+    let has_edid = find_edid_region(dev).is_some();
+    let options = Options {
+        scale: opts.scale,
+        overlay: !opts.no_overlay,
+        fullscreen: opts.fullscreen,
+        exit_after: opts.exit_after.map(Duration::from_secs_f64),
+    };
+    std::thread::scope(|s| -> Result<()> {
+        // The pump thread must end even if the window code panics, or the scope never returns.
+        let _stop = StopOnDrop(&pump);
+        let wake = proxy.clone();
+        let pump_ref = &pump;
+        let pump_thread = s.spawn(move || {
+            pump_ref.run(dev, &move || {
+                let _ = wake.send_event(UserEvent::Refresh);
+            })
+        });
+        let (tx, rx) = mpsc::channel();
+        let edid_thread = has_edid.then(|| {
+            let reply = proxy.clone();
+            s.spawn(move || {
+                edid_worker::run(dev, rx, &|r| {
+                    let _ = reply.send_event(UserEvent::Edid(r));
+                })
+            })
+        });
+        let mut app = App::new(&ctx, dev, renderer, &pump, has_edid.then_some(tx), options);
+        let started = std::time::Instant::now();
+        let result = event_loop.run_app(&mut app);
+        pump.stop();
+        let error = app.error.take();
+        let stats = std::mem::take(&mut app.stats);
+        drop(app);
+        if let Err(err) = pump_thread.join().unwrap_or(Ok(())) {
+            tracing::warn!("the refresh pump stopped: {err}");
+        }
+        if let Some(t) = edid_thread {
+            let _ = t.join();
+        }
+        result.map_err(|e| anyhow!("the window's event loop failed: {e}"))?;
+        if let Some(err) = error {
+            return Err(anyhow!(err));
+        }
+        let secs = started.elapsed().as_secs_f64();
+        let p = &pump.stats;
+        let load = |a: &std::sync::atomic::AtomicU64| a.load(std::sync::atomic::Ordering::Relaxed);
+        println!(
+            "Presented {} frames in {secs:.1} s ({:.1} per second); refresh from {}: {} wakes, {} interrupts, {} coalesced",
+            stats.presented,
+            stats.presented as f64 / secs.max(0.001),
+            pump.source,
+            load(&p.wakes),
+            load(&p.interrupts),
+            load(&p.coalesced),
+        );
+        if let Some((median, p95, max)) = median_p95_max(&stats.latencies_ms) {
+            println!(
+                "Refresh to picture: median {median:.1} ms, p95 {p95:.1} ms, max {max:.1} ms over {} refreshes",
+                stats.latencies_ms.len()
+            );
+        }
+        Ok(())
+    })
+}

@@ -1,0 +1,226 @@
+//! The egui overlay (F1): what is on screen and how it got there, the EDID controls, and a
+//! status banner that shows even when the overlay is hidden.
+
+use super::app::{Stats, Status};
+use super::edid_worker::EdidJob;
+use super::layout::ScaleMode;
+use std::sync::atomic::Ordering;
+use vfio_display::edid::Mode;
+use vfio_display::fourcc;
+use vfio_display::frame::{PumpStats, RefreshSource};
+use vfio_display::render::GpuFrame;
+use vfio_display::vfio::PlaneInfo;
+
+/// The resolutions the EDID panel offers.
+const MODES: [(u32, u32); 9] = [
+    (640, 480),
+    (800, 600),
+    (1024, 768),
+    (1280, 720),
+    (1280, 1024),
+    (1366, 768),
+    (1920, 1080),
+    (2560, 1440),
+    (3840, 2160),
+];
+
+/// The overlay's own state.
+pub struct State {
+    pub shown: bool,
+    has_edid: bool,
+    selected: usize,
+    custom: String,
+    pub follow_window: bool,
+    /// The current EDID, as the EDID worker described it.
+    pub edid_text: String,
+    /// The last action's result.
+    pub message: Option<String>,
+}
+
+impl State {
+    pub fn new(shown: bool, has_edid: bool) -> Self {
+        State {
+            shown,
+            has_edid,
+            selected: 2,
+            custom: String::new(),
+            follow_window: false,
+            edid_text: "reading...".into(),
+            message: None,
+        }
+    }
+}
+
+/// What the overlay shows.
+pub struct OverlayView<'a> {
+    pub device: String,
+    pub frame: Option<GpuFrame>,
+    pub cursor: Option<PlaneInfo>,
+    pub status: Status,
+    pub scale: ScaleMode,
+    pub source: RefreshSource,
+    pub stats: &'a Stats,
+    pub pump: &'a PumpStats,
+}
+
+/// What the user asked for.
+pub enum OverlayAction {
+    Screenshot,
+    Edid(EdidJob),
+    Scale(ScaleMode),
+    Quit,
+}
+
+fn status_banner(ui: &mut egui::Ui, status: &Status) {
+    let text = match status {
+        Status::Showing => return,
+        Status::Off => {
+            "display off: the guest shows no primary plane (the last frame stays)".to_string()
+        }
+        Status::Lost(err) => format!("device lost: {err}"),
+        Status::Error(err) => format!("cannot show the frame: {err}"),
+    };
+    egui::Area::new(egui::Id::unique("status"))
+        .anchor(egui::Align2::CENTER_TOP, [0.0, 8.0])
+        .show(ui.ctx(), |ui| {
+            egui::Frame::popup(ui.style()).show(ui, |ui| {
+                ui.colored_label(egui::Color32::from_rgb(255, 120, 80), text);
+            });
+        });
+}
+
+pub fn ui(ui: &mut egui::Ui, state: &mut State, view: &OverlayView<'_>) -> Vec<OverlayAction> {
+    let mut actions = Vec::new();
+    status_banner(ui, &view.status);
+    if !state.shown {
+        return actions;
+    }
+    egui::Window::new("vfio-display (F1)")
+        .default_pos([12.0, 12.0])
+        .resizable(false)
+        .show(ui.ctx(), |ui| {
+            ui.label(format!("Device: {}", view.device));
+            match &view.frame {
+                Some(f) => {
+                    let p = &f.plane;
+                    ui.label(format!(
+                        "Plane: {}x{} {} {}",
+                        p.width,
+                        p.height,
+                        fourcc::describe(p.drm_format),
+                        fourcc::describe_modifier(p.modifier)
+                    ));
+                    ui.label(format!(
+                        "stride {}, size {}, offset {}, {}",
+                        p.stride,
+                        p.size,
+                        p.offset,
+                        p.buffer_label()
+                    ));
+                    ui.label(format!("Import path: {}", f.path));
+                }
+                None => {
+                    ui.label("Plane: none yet");
+                }
+            }
+            if let Some(c) = &view.cursor {
+                ui.label(format!(
+                    "Cursor: {}x{} at ({}, {}), hotspot ({}, {})",
+                    c.width,
+                    c.height,
+                    c.x_pos as i32,
+                    c.y_pos as i32,
+                    c.x_hot as i32,
+                    c.y_hot as i32
+                ));
+            }
+            ui.label(format!(
+                "{:.1} fps, frame time {:.2} ms, {} presented",
+                view.stats.fps, view.stats.frame_ms, view.stats.presented
+            ));
+            let interval = view.pump.interval_us.load(Ordering::Relaxed);
+            let rate = match view.source {
+                RefreshSource::Timer { .. } if interval > 0 => {
+                    format!(", now every {:.1} ms", f64::from(interval) / 1000.0)
+                }
+                _ => String::new(),
+            };
+            ui.label(format!("Refresh: {}{rate}", view.source));
+            ui.label(format!(
+                "{} wakes, {} interrupts, {} coalesced",
+                view.pump.wakes.load(Ordering::Relaxed),
+                view.pump.interrupts.load(Ordering::Relaxed),
+                view.pump.coalesced.load(Ordering::Relaxed)
+            ));
+            ui.horizontal(|ui| {
+                ui.label("Scale (F3):");
+                for mode in [ScaleMode::Fit, ScaleMode::OneToOne, ScaleMode::Integer] {
+                    if ui
+                        .selectable_label(view.scale == mode, mode.name())
+                        .clicked()
+                    {
+                        actions.push(OverlayAction::Scale(mode));
+                    }
+                }
+            });
+            ui.separator();
+            if state.has_edid {
+                edid_panel(ui, state, &mut actions);
+                ui.separator();
+            }
+            ui.horizontal(|ui| {
+                if ui.button("Screenshot (F12)").clicked() {
+                    actions.push(OverlayAction::Screenshot);
+                }
+                if ui.button("Quit").clicked() {
+                    actions.push(OverlayAction::Quit);
+                }
+            });
+            if let Some(msg) = &state.message {
+                ui.label(msg);
+            }
+        });
+    actions
+}
+
+fn edid_panel(ui: &mut egui::Ui, state: &mut State, actions: &mut Vec<OverlayAction>) {
+    ui.label(format!("EDID: {}", state.edid_text));
+    ui.horizontal(|ui| {
+        if ui.button("Link up").clicked() {
+            actions.push(OverlayAction::Edid(EdidJob::Link(true)));
+        }
+        if ui.button("Link down").clicked() {
+            actions.push(OverlayAction::Edid(EdidJob::Link(false)));
+        }
+    });
+    ui.horizontal(|ui| {
+        let (w, h) = MODES[state.selected];
+        egui::ComboBox::from_id_salt("edid-mode")
+            .selected_text(format!("{w}x{h}"))
+            .show_ui(ui, |ui| {
+                for (i, (w, h)) in MODES.iter().enumerate() {
+                    ui.selectable_value(&mut state.selected, i, format!("{w}x{h}"));
+                }
+            });
+        if ui.button("Apply").clicked() {
+            actions.push(OverlayAction::Edid(EdidJob::Set(Mode::new(w, h, 60))));
+        }
+    });
+    ui.horizontal(|ui| {
+        ui.add(
+            egui::TextEdit::singleline(&mut state.custom)
+                .hint_text("WxH[@HZ]")
+                .desired_width(110.0),
+        );
+        if ui.button("Apply custom").clicked() {
+            match state.custom.parse::<Mode>() {
+                Ok(mode) => actions.push(OverlayAction::Edid(EdidJob::Set(mode))),
+                Err(err) => state.message = Some(err.to_string()),
+            }
+        }
+    });
+    ui.checkbox(
+        &mut state.follow_window,
+        "Follow the window size (after 1 s)",
+    );
+}

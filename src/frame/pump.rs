@@ -1,0 +1,248 @@
+//! The refresh pump: tells the consumer (the viewer) when the guest may have a new frame.
+//!
+//! With a device interrupt, a thread waits on an eventfd bound to the IRQ, unmasks automasked
+//! lines after each interrupt, and wakes the consumer; bursts coalesce, because a wake is only
+//! sent when the previous one was consumed. Without one, a timer wakes at the monitor's rate and
+//! backs off (up to 4x slower) while nothing changes. Either way the pump never wakes faster than
+//! the consumer presents.
+
+use super::FrameError;
+use crate::device::DisplayDevice;
+use crate::vfio::IrqAction;
+use crate::vfio::VfioError;
+use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+use nix::sys::eventfd::EventFd;
+use serde::Serialize;
+use std::os::fd::AsFd;
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+/// What the user asked for (`--irq auto|none|INDEX`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IrqChoice {
+    Auto,
+    None,
+    Index(u32),
+}
+
+/// Where refreshes come from.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum RefreshSource {
+    Irq { index: u32, automasked: bool },
+    Timer { hz: f64 },
+}
+
+impl std::fmt::Display for RefreshSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RefreshSource::Irq { index, .. } => write!(f, "IRQ index {index}"),
+            RefreshSource::Timer { hz } => write!(f, "timer at {hz:.0} Hz"),
+        }
+    }
+}
+
+/// Picks the refresh source: a named IRQ (which must accept eventfds), the first IRQ index a
+/// device declares with vectors and eventfd support (`auto`), or the timer.
+pub fn choose_source(
+    dev: &dyn DisplayDevice,
+    choice: IrqChoice,
+    timer_hz: f64,
+) -> Result<RefreshSource, FrameError> {
+    let timer = RefreshSource::Timer { hz: timer_hz };
+    let usable = |index: u32| -> Result<Option<RefreshSource>, FrameError> {
+        let info = dev.irq_info(index)?;
+        Ok(
+            (info.count > 0 && info.eventfd()).then_some(RefreshSource::Irq {
+                index,
+                automasked: info.automasked(),
+            }),
+        )
+    };
+    match choice {
+        IrqChoice::None => Ok(timer),
+        IrqChoice::Index(index) => usable(index)?.ok_or_else(|| FrameError::IrqUnusable {
+            device: dev.name(),
+            index,
+        }),
+        IrqChoice::Auto => {
+            let count = dev.info().num_irqs;
+            for index in 0..count.min(16) {
+                // A device may refuse to describe an index it does not use: skip it.
+                if let Ok(Some(source)) = usable(index) {
+                    return Ok(source);
+                }
+            }
+            Ok(timer)
+        }
+    }
+}
+
+/// Counters the overlay shows.
+#[derive(Debug, Default)]
+pub struct PumpStats {
+    /// Wakes sent to the consumer.
+    pub wakes: AtomicU64,
+    /// Interrupts (eventfd counts) received.
+    pub interrupts: AtomicU64,
+    /// Interrupts or ticks that found a wake still pending, folded into it.
+    pub coalesced: AtomicU64,
+    /// The timer's current interval in microseconds (0 with an IRQ).
+    pub interval_us: AtomicU32,
+}
+
+/// The state shared by the pump thread and the consumer.
+#[derive(Debug)]
+pub struct Pump {
+    pub source: RefreshSource,
+    pub stats: PumpStats,
+    pending: AtomicBool,
+    changed: AtomicBool,
+    stop: AtomicBool,
+    stop_fd: EventFd,
+    started: Instant,
+    /// When the last wake was sent, in microseconds since `started`.
+    last_wake_us: AtomicU64,
+}
+
+fn sys(what: &str, errno: nix::errno::Errno) -> FrameError {
+    FrameError::Device(VfioError::sys(what.to_string(), errno).into())
+}
+
+/// Timer backoff: after this many unchanged frames the interval doubles, up to `MAX_BACKOFF`.
+const IDLE_FRAMES: u32 = 30;
+const MAX_BACKOFF: u32 = 4;
+
+impl Pump {
+    pub fn new(source: RefreshSource) -> Result<Self, FrameError> {
+        let stop_fd = EventFd::new().map_err(|e| sys("the pump's stop eventfd", e))?;
+        Ok(Pump {
+            source,
+            stats: PumpStats::default(),
+            pending: AtomicBool::new(false),
+            changed: AtomicBool::new(true),
+            stop: AtomicBool::new(false),
+            stop_fd,
+            started: Instant::now(),
+            last_wake_us: AtomicU64::new(0),
+        })
+    }
+
+    /// The consumer took the wake and presented: the next one may come. `changed` says whether
+    /// the frame differed from the one before (the timer backs off while it does not).
+    pub fn presented(&self, changed: bool) {
+        if changed {
+            self.changed.store(true, Ordering::Relaxed);
+        }
+        self.pending.store(false, Ordering::Release);
+    }
+
+    /// When the pump sent its last wake (for the interrupt-to-picture latency).
+    pub fn last_wake(&self) -> Instant {
+        self.started + Duration::from_micros(self.last_wake_us.load(Ordering::Acquire))
+    }
+
+    /// Ends `run` (from any thread).
+    pub fn stop(&self) {
+        self.stop.store(true, Ordering::Release);
+        let _ = self.stop_fd.write(1);
+    }
+
+    fn wake(&self, wake: &dyn Fn()) {
+        if self.pending.swap(true, Ordering::AcqRel) {
+            self.stats.coalesced.fetch_add(1, Ordering::Relaxed);
+        } else {
+            let us = self.started.elapsed().as_micros().min(u128::from(u64::MAX)) as u64;
+            self.last_wake_us.store(us, Ordering::Release);
+            self.stats.wakes.fetch_add(1, Ordering::Relaxed);
+            wake();
+        }
+    }
+
+    /// The pump loop; returns when `stop` is called or the device fails. Run it on its own
+    /// thread; `wake` must be cheap and thread-safe (it posts an event to the UI).
+    pub fn run(&self, dev: &dyn DisplayDevice, wake: &dyn Fn()) -> Result<(), FrameError> {
+        match self.source {
+            RefreshSource::Irq { index, automasked } => self.run_irq(dev, index, automasked, wake),
+            RefreshSource::Timer { hz } => {
+                self.run_timer(hz, wake);
+                Ok(())
+            }
+        }
+    }
+
+    fn run_irq(
+        &self,
+        dev: &dyn DisplayDevice,
+        index: u32,
+        automasked: bool,
+        wake: &dyn Fn(),
+    ) -> Result<(), FrameError> {
+        let efd = EventFd::new().map_err(|e| sys("the IRQ eventfd", e))?;
+        dev.set_irq_eventfds(index, 0, &[Some(efd.as_fd())])?;
+        let result = (|| {
+            while !self.stop.load(Ordering::Acquire) {
+                let mut fds = [
+                    PollFd::new(efd.as_fd(), PollFlags::POLLIN),
+                    PollFd::new(self.stop_fd.as_fd(), PollFlags::POLLIN),
+                ];
+                match poll(&mut fds, PollTimeout::from(1000u16)) {
+                    Ok(0) | Err(nix::errno::Errno::EINTR) => continue,
+                    Ok(_) => {}
+                    Err(e) => return Err(sys("poll on the IRQ eventfd", e)),
+                }
+                let ready = fds[0]
+                    .revents()
+                    .is_some_and(|r| r.contains(PollFlags::POLLIN));
+                if !ready {
+                    continue;
+                }
+                let count = efd.read().map_err(|e| sys("reading the IRQ eventfd", e))?;
+                self.stats.interrupts.fetch_add(count, Ordering::Relaxed);
+                // The line stays masked after an automasked interrupt until we unmask it.
+                if automasked {
+                    dev.irq_action(IrqAction::Unmask, index, 0, 1)?;
+                }
+                self.wake(wake);
+            }
+            Ok(())
+        })();
+        let _ = dev.disable_irq(index);
+        result
+    }
+
+    fn run_timer(&self, hz: f64, wake: &dyn Fn()) {
+        let base = Duration::from_secs_f64(1.0 / hz.clamp(1.0, 1000.0));
+        let mut backoff = 1u32;
+        let mut idle = 0u32;
+        let mut next = Instant::now() + base;
+        while !self.stop.load(Ordering::Acquire) {
+            let interval = base * backoff;
+            self.stats.interval_us.store(
+                interval.as_micros().min(u128::from(u32::MAX)) as u32,
+                Ordering::Relaxed,
+            );
+            let wait = next.saturating_duration_since(Instant::now());
+            let mut fds = [PollFd::new(self.stop_fd.as_fd(), PollFlags::POLLIN)];
+            let ms = wait.as_millis().min(u128::from(u16::MAX)) as u16;
+            if ms > 0 {
+                let _ = poll(&mut fds, PollTimeout::from(ms));
+            }
+            if self.stop.load(Ordering::Acquire) {
+                break;
+            }
+            next = (next + interval).max(Instant::now());
+            if self.changed.swap(false, Ordering::AcqRel) {
+                idle = 0;
+                backoff = 1;
+            } else {
+                idle += 1;
+                if idle >= IDLE_FRAMES && backoff < MAX_BACKOFF {
+                    backoff *= 2;
+                    idle = 0;
+                }
+            }
+            self.wake(wake);
+        }
+    }
+}

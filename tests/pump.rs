@@ -1,0 +1,106 @@
+//! The refresh pump against the simulator: its flip interrupt drives wakes end to end, bursts
+//! coalesce, and the timer backs off while nothing changes.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+use vfio_display::device::sim::{SimConfig, SimDevice};
+use vfio_display::frame::{IrqChoice, Pump, RefreshSource, choose_source};
+
+fn animated() -> SimDevice {
+    SimDevice::new(SimConfig {
+        width: 320,
+        height: 240,
+        ..SimConfig::default()
+    })
+    .unwrap()
+}
+
+#[test]
+fn auto_picks_the_simulators_flip_interrupt() {
+    let dev = animated();
+    let source = choose_source(&dev, IrqChoice::Auto, 60.0).unwrap();
+    assert_eq!(
+        source,
+        RefreshSource::Irq {
+            index: 0,
+            automasked: true
+        }
+    );
+    assert_eq!(
+        choose_source(&dev, IrqChoice::None, 30.0).unwrap(),
+        RefreshSource::Timer { hz: 30.0 }
+    );
+    let err = choose_source(&dev, IrqChoice::Index(3), 60.0).unwrap_err();
+    assert!(
+        err.to_string().contains("IRQ") || err.to_string().contains("EINVAL"),
+        "{err}"
+    );
+}
+
+#[test]
+fn flip_interrupts_wake_the_consumer_at_the_guests_rate() {
+    let dev = animated();
+    let pump = Pump::new(choose_source(&dev, IrqChoice::Auto, 60.0).unwrap()).unwrap();
+    let woken = AtomicU64::new(0);
+    std::thread::scope(|s| {
+        let runner = s.spawn(|| {
+            pump.run(&dev, &|| {
+                woken.fetch_add(1, Ordering::Relaxed);
+            })
+        });
+        // The consumer presents whatever it was woken for, 50 times a second.
+        for _ in 0..25 {
+            std::thread::sleep(Duration::from_millis(20));
+            pump.presented(true);
+        }
+        pump.stop();
+        runner.join().unwrap().unwrap();
+    });
+    let wakes = woken.load(Ordering::Relaxed);
+    let interrupts = pump.stats.interrupts.load(Ordering::Relaxed);
+    // 0.5 s of a 60 fps guest: about 30 flips; the consumer presented 25 times.
+    assert!((10..=26).contains(&wakes), "{wakes} wakes");
+    assert!(
+        interrupts >= wakes,
+        "{interrupts} interrupts for {wakes} wakes"
+    );
+    assert_eq!(wakes, pump.stats.wakes.load(Ordering::Relaxed));
+}
+
+#[test]
+fn a_consumer_that_does_not_present_gets_one_wake_and_the_rest_coalesce() {
+    let dev = animated();
+    let pump = Pump::new(choose_source(&dev, IrqChoice::Auto, 60.0).unwrap()).unwrap();
+    std::thread::scope(|s| {
+        let runner = s.spawn(|| pump.run(&dev, &|| {}));
+        std::thread::sleep(Duration::from_millis(300));
+        pump.stop();
+        runner.join().unwrap().unwrap();
+    });
+    assert_eq!(pump.stats.wakes.load(Ordering::Relaxed), 1);
+    assert!(pump.stats.coalesced.load(Ordering::Relaxed) >= 5);
+}
+
+#[test]
+fn the_timer_backs_off_while_nothing_changes_and_recovers() {
+    let pump = Pump::new(RefreshSource::Timer { hz: 200.0 }).unwrap();
+    let dev = animated();
+    std::thread::scope(|s| {
+        let runner = s.spawn(|| pump.run(&dev, &|| {}));
+        // Present "unchanged" frames as fast as woken: the interval grows to 4x (20 ms).
+        for _ in 0..400 {
+            std::thread::sleep(Duration::from_millis(1));
+            pump.presented(false);
+        }
+        let idle = pump.stats.interval_us.load(Ordering::Relaxed);
+        for _ in 0..50 {
+            std::thread::sleep(Duration::from_millis(1));
+            pump.presented(true);
+        }
+        let busy = pump.stats.interval_us.load(Ordering::Relaxed);
+        pump.stop();
+        runner.join().unwrap().unwrap();
+        assert_eq!(idle, 20_000, "idle interval");
+        assert_eq!(busy, 5_000, "interval after changes");
+    });
+}
