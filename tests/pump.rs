@@ -59,7 +59,7 @@ fn flip_interrupts_wake_the_consumer_at_the_guests_rate() {
     let wakes = woken.load(Ordering::Relaxed);
     let interrupts = pump.stats.interrupts.load(Ordering::Relaxed);
     // 0.5 s of a 60 fps guest: about 30 flips; the consumer presented 25 times.
-    assert!((10..=26).contains(&wakes), "{wakes} wakes");
+    assert!((5..=26).contains(&wakes), "{wakes} wakes");
     assert!(
         interrupts >= wakes,
         "{interrupts} interrupts for {wakes} wakes"
@@ -87,13 +87,17 @@ fn the_timer_backs_off_while_nothing_changes_and_recovers() {
     let dev = animated();
     std::thread::scope(|s| {
         let runner = s.spawn(|| pump.run(&dev, &|| {}));
-        // Present "unchanged" frames as fast as woken: the interval grows to 4x (20 ms).
-        for _ in 0..400 {
+        // Present "unchanged" frames as fast as woken: the interval grows to 4x (20 ms) after
+        // 30 idle ticks at 5 ms and 30 at 10 ms; allow a loaded machine up to 5 s for that.
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while pump.stats.interval_us.load(Ordering::Relaxed) != 20_000
+            && std::time::Instant::now() < deadline
+        {
             std::thread::sleep(Duration::from_millis(1));
             pump.presented(false);
         }
         let idle = pump.stats.interval_us.load(Ordering::Relaxed);
-        for _ in 0..50 {
+        for _ in 0..60 {
             std::thread::sleep(Duration::from_millis(1));
             pump.presented(true);
         }
