@@ -49,6 +49,23 @@ pub struct SimArgs {
     /// Inject a fault into the simulator (for testing; `--sim-fault help` lists them).
     #[arg(long, value_name = "NAME", default_value = "none", value_parser = parse_fault, hide = true)]
     pub sim_fault: SimFault,
+    /// The simulated guest switches to mode WxH this many seconds after start (for testing).
+    #[arg(long, value_name = "WxH@S", value_parser = parse_mode_change, hide = true)]
+    pub sim_mode_change: Option<(std::time::Duration, u32, u32)>,
+}
+
+fn parse_mode_change(s: &str) -> Result<(std::time::Duration, u32, u32), String> {
+    let (size, secs) = s
+        .split_once('@')
+        .ok_or_else(|| format!("'{s}': write WxH@SECONDS"))?;
+    let (w, h) = parse_size(size)?;
+    let secs: f64 = secs
+        .parse()
+        .map_err(|_| format!("'{secs}' is not a number of seconds"))?;
+    if !(0.0..=3600.0).contains(&secs) {
+        return Err(format!("{secs}: give 0 to 3600 seconds"));
+    }
+    Ok((std::time::Duration::from_secs_f64(secs), w, h))
 }
 
 /// Parses "WxH" (also "W*H" or "WXH").
@@ -109,6 +126,7 @@ impl DeviceArgs {
                 },
                 frozen_frame: o.sim_frame,
                 fault: o.sim_fault,
+                mode_change: o.sim_mode_change,
                 ..SimConfig::default()
             };
             let sim = SimDevice::new(cfg).context("cannot start the simulated vGPU")?;

@@ -103,6 +103,8 @@ pub struct Pump {
     started: Instant,
     /// When the last wake was sent, in microseconds since `started`.
     last_wake_us: AtomicU64,
+    /// Whether the timer slows down while nothing changes.
+    backoff: bool,
 }
 
 fn sys(what: &str, errno: nix::errno::Errno) -> FrameError {
@@ -125,7 +127,15 @@ impl Pump {
             stop_fd,
             started: Instant::now(),
             last_wake_us: AtomicU64::new(0),
+            backoff: true,
         })
+    }
+
+    /// A timer that keeps its rate while nothing changes (plain polling, as QEMU does), for
+    /// comparisons.
+    pub fn without_backoff(mut self) -> Self {
+        self.backoff = false;
+        self
     }
 
     /// The consumer took the wake and presented: the next one may come. `changed` says whether
@@ -237,7 +247,7 @@ impl Pump {
                 backoff = 1;
             } else {
                 idle += 1;
-                if idle >= IDLE_FRAMES && backoff < MAX_BACKOFF {
+                if self.backoff && idle >= IDLE_FRAMES && backoff < MAX_BACKOFF {
                     backoff *= 2;
                     idle = 0;
                 }

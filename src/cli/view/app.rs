@@ -153,6 +153,7 @@ impl<'a> App<'a> {
     /// Queries the planes and brings them to the GPU; returns whether the picture changed.
     fn refresh(&mut self) -> bool {
         let before = (self.primary.map(|f| f.plane), self.cursor);
+        let was = self.status.clone();
         match self.renderer.update(PlaneType::Primary) {
             Ok(Some(frame)) => {
                 let resized = self.primary.is_none_or(|p| {
@@ -167,6 +168,14 @@ impl<'a> App<'a> {
             Ok(None) => self.status = Status::Off,
             Err(err) if is_device_lost(&err) => self.status = Status::Lost(err.to_string()),
             Err(err) => self.status = Status::Error(err.to_string()),
+        }
+        if std::mem::discriminant(&was) != std::mem::discriminant(&self.status) {
+            match &self.status {
+                Status::Showing => tracing::warn!("showing the guest again"),
+                Status::Off => tracing::warn!("display off: the guest shows no primary plane"),
+                Status::Lost(err) => tracing::warn!("device lost (keeping the last frame): {err}"),
+                Status::Error(err) => tracing::warn!("cannot show the frame: {err}"),
+            }
         }
         if self.status == Status::Showing {
             self.cursor = match self.renderer.update(PlaneType::Cursor) {

@@ -63,6 +63,9 @@ pub struct ViewOpts {
     /// Start fullscreen (F11 toggles, Esc leaves).
     #[arg(long)]
     fullscreen: bool,
+    /// Keep the timer at --refresh-hz while nothing changes (plain polling, for comparisons).
+    #[arg(long, hide = true)]
+    no_idle_backoff: bool,
     /// Close the window after S seconds (for scripts and measurements).
     #[arg(long, value_name = "S", value_parser = parse_seconds, hide = true)]
     exit_after: Option<f64>,
@@ -131,7 +134,10 @@ fn show(dev: &dyn DisplayDevice, opts: &ViewOpts) -> Result<()> {
     let ctx = GpuContext::headless().context("opening the GPU for the viewer")?;
     let renderer = FrameRenderer::new(&ctx, dev, opts.import.choice())?;
     let source = choose_source(dev, opts.irq, opts.refresh_hz)?;
-    let pump = Pump::new(source)?;
+    let mut pump = Pump::new(source)?;
+    if opts.no_idle_backoff {
+        pump = pump.without_backoff();
+    }
     let proxy = event_loop.create_proxy();
     let has_edid = find_edid_region(dev).is_some();
     let options = Options {

@@ -26,6 +26,9 @@ pub enum SimFault {
     EnomemAfterModeChange,
     /// The region info's capability chain points back at itself.
     CapChainLoop,
+    /// One second after start the device is gone: plane queries and exports fail with ENODEV,
+    /// as when the mdev is removed under a running viewer.
+    DeviceLost,
 }
 
 impl SimFault {
@@ -73,6 +76,11 @@ impl SimFault {
             "cap-chain-loop",
             "region capability chains loop",
         ),
+        (
+            SimFault::DeviceLost,
+            "device-lost",
+            "ENODEV from plane queries and exports one second after start (mdev removed)",
+        ),
     ];
 
     pub fn name(self) -> &'static str {
@@ -100,7 +108,10 @@ impl SimFault {
             }
             SimFault::UnknownFormat => plane.drm_format = drm_fourcc::DrmFourcc::Nv12 as u32,
             SimFault::TiledModifier => plane.modifier = 0x0100_0000_0000_0001,
-            SimFault::None | SimFault::EnomemAfterModeChange | SimFault::CapChainLoop => {}
+            SimFault::None
+            | SimFault::EnomemAfterModeChange
+            | SimFault::CapChainLoop
+            | SimFault::DeviceLost => {}
         }
         plane
     }

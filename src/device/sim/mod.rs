@@ -69,6 +69,9 @@ pub struct SimConfig {
     /// Where the frame starts in its buffer (a panned or sub-allocated scanout): the plane's
     /// `offset` field.
     pub plane_offset: u64,
+    /// The guest switches to this mode once this long after start (seen at the next plane
+    /// query), for tests of mode changes in a running viewer.
+    pub mode_change: Option<(Duration, u32, u32)>,
 }
 
 impl Default for SimConfig {
@@ -85,6 +88,7 @@ impl Default for SimConfig {
             max_yres: 2160,
             edid_max_size: 1024,
             plane_offset: 0,
+            mode_change: None,
         }
     }
 }
@@ -138,6 +142,8 @@ struct SimState {
     mode_changes: u64,
     /// A mode the guest will switch to on its next tick (after an EDID link-up).
     pending_mode: Option<(u32, u32)>,
+    /// When the device started (for the scheduled mode change and the device-lost fault).
+    created: std::time::Instant,
 }
 
 struct Shared {
@@ -349,6 +355,28 @@ impl SimState {
         }
     }
 
+    /// What the configuration schedules: the device going away, a mode change.
+    fn scheduled_events(&mut self) -> Result<()> {
+        let age = self.created.elapsed();
+        if self.cfg.fault == SimFault::DeviceLost && age >= Duration::from_secs(1) {
+            return Err(sim_errno(
+                "VFIO_DEVICE_QUERY_GFX_PLANE",
+                "the device".to_string(),
+                Errno::ENODEV,
+            ));
+        }
+        if let Some((after, w, h)) = self.cfg.mode_change
+            && age >= after
+        {
+            self.cfg.mode_change = None;
+            let format = self.format;
+            self.apply_mode(w, h, format)?;
+            let frame = self.frame;
+            self.draw_now(frame)?;
+        }
+        Ok(())
+    }
+
     fn on_link_up(&mut self) {
         let blob = &self.edid.blob[..self.edid.size as usize];
         match crate::edid::preferred_mode(blob) {
@@ -406,6 +434,7 @@ impl SimDevice {
             fresh_mode: false,
             mode_changes: 0,
             pending_mode: None,
+            created: std::time::Instant::now(),
         };
         state.cursor.id = state.take_id();
         state.apply_mode(cfg.width, cfg.height, cfg.format)?;
@@ -722,6 +751,7 @@ impl DisplayDevice for SimDevice {
                 Errno::EINVAL,
             ));
         }
+        s.scheduled_events()?;
         if s.cfg.fault == SimFault::EnomemAfterModeChange && std::mem::take(&mut s.fresh_mode) {
             return Err(sim_errno(
                 "VFIO_DEVICE_QUERY_GFX_PLANE",
@@ -736,7 +766,9 @@ impl DisplayDevice for SimDevice {
     }
 
     fn dmabuf(&self, dmabuf_id: u32) -> Result<Arc<DmaBuf>> {
-        let s = self.state();
+        let mut s = self.state();
+        s.scheduled_events()?;
+        let s = s;
         let buffer = s
             .flip
             .iter()

@@ -1,0 +1,391 @@
+//! The viewer in a real window: Xvfb, lavapipe, and screenshots of the window itself (xwd)
+//! compared with the simulator's frames. Needs `xvfb`, `x11-apps` (xwd), `imagemagick`
+//! (convert) and `xdotool`; `.ci/run` installs them.
+
+mod common;
+
+use common::cli::{bin, path_str, run, tmp};
+use common::read_png;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+use vfio_display::frame::RgbaImage;
+
+/// An Xvfb server on its own display number, stopped on drop.
+struct Xvfb {
+    child: Child,
+    display: String,
+}
+
+impl Xvfb {
+    fn start() -> Xvfb {
+        static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let n = 140
+            + std::process::id() % 500
+            + NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let display = format!(":{n}");
+        let child = Command::new("Xvfb")
+            .args([&display, "-screen", "0", "1280x1024x24", "-nolisten", "tcp"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("Xvfb runs (install the xvfb package)");
+        let socket = PathBuf::from(format!("/tmp/.X11-unix/X{n}"));
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !socket.exists() {
+            assert!(Instant::now() < deadline, "Xvfb {display} did not start");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Xvfb { child, display }
+    }
+}
+
+impl Drop for Xvfb {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A running viewer whose stdout lines arrive on a channel.
+struct Viewer {
+    child: Child,
+    lines: mpsc::Receiver<String>,
+}
+
+impl Viewer {
+    fn start(x: &Xvfb, args: &[&str]) -> Viewer {
+        let mut child = bin()
+            .args(args)
+            .env("DISPLAY", &x.display)
+            .env_remove("WAYLAND_DISPLAY")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("the viewer starts");
+        let (tx, rx) = mpsc::channel();
+        let stdout = child.stdout.take().expect("piped");
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
+        Viewer { child, lines: rx }
+    }
+
+    /// Waits for a stdout line containing `needle`.
+    fn wait_for(&self, needle: &str, secs: u64) -> String {
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) if line.contains(needle) => return line,
+                Ok(_) => {}
+                Err(_) => panic!("the viewer never printed {needle:?}"),
+            }
+        }
+    }
+
+    /// Waits for the viewer to exit; returns (success, the rest of stdout, stderr).
+    fn finish(mut self) -> (bool, String, String) {
+        let status = self.child.wait().expect("the viewer exits");
+        let mut err = String::new();
+        if let Some(mut e) = self.child.stderr.take() {
+            let _ = std::io::Read::read_to_string(&mut e, &mut err);
+        }
+        let out: Vec<String> = self.lines.try_iter().collect();
+        (status.success(), out.join("\n"), err)
+    }
+}
+
+/// A screenshot of the window named `title`, taken by the X server (xwd), as RGBA.
+fn window_shot(x: &Xvfb, title: &str, dir: &Path, name: &str) -> RgbaImage {
+    let xwd = dir.join(format!("{name}.xwd"));
+    let png = dir.join(format!("{name}.png"));
+    let ok = Command::new("xwd")
+        .args(["-silent", "-name", title, "-out", path_str(&xwd)])
+        .env("DISPLAY", &x.display)
+        .status()
+        .expect("xwd runs (install x11-apps)")
+        .success();
+    assert!(ok, "xwd found no window named {title:?}");
+    let ok = Command::new("convert")
+        .args([
+            format!("xwd:{}", path_str(&xwd)),
+            format!("PNG32:{}", path_str(&png)),
+        ])
+        .status()
+        .expect("convert runs (install imagemagick)")
+        .success();
+    assert!(ok, "convert failed");
+    read_png(&png)
+}
+
+/// The simulator's frame with the cursor, from the CPU screenshot path.
+fn expected(mode: &str, frame: u32, dir: &Path) -> RgbaImage {
+    let png = dir.join(format!("expected-{mode}-{frame}.png"));
+    let out = run(&[
+        "screenshot",
+        "--sim",
+        "--sim-mode",
+        mode,
+        "--sim-frame",
+        &frame.to_string(),
+        "--cursor",
+        "-o",
+        path_str(&png),
+    ]);
+    assert!(out.status.success());
+    read_png(&png)
+}
+
+/// Compares `actual` at (x0, y0) with `expected`, ignoring alpha (the window has none), within
+/// one step per channel (blending rounds on the GPU); returns the worst difference.
+fn compare_at(actual: &RgbaImage, expected: &RgbaImage, x0: u32, y0: u32) -> u8 {
+    let mut worst = 0;
+    for y in 0..expected.height {
+        for x in 0..expected.width {
+            let a = actual.pixel(x0 + x, y0 + y);
+            let e = expected.pixel(x, y);
+            for c in 0..3 {
+                worst = worst.max(a[c].abs_diff(e[c]));
+            }
+        }
+    }
+    worst
+}
+
+const TITLE_640: &str = "simulated vGPU - 640x480 - vfio-display";
+
+#[test]
+fn in_one_to_one_mode_the_window_shows_the_sim_frame_exactly() {
+    let x = Xvfb::start();
+    let dir = tmp();
+    let v = Viewer::start(
+        &x,
+        &[
+            "demo",
+            "--sim-mode",
+            "640x480",
+            "--sim-frame",
+            "9",
+            "--scale",
+            "1:1",
+            "--no-overlay",
+            "--exit-after",
+            "10",
+        ],
+    );
+    let line = v.wait_for("Showing", 30);
+    assert!(line.contains("640x480 XRGB8888"), "{line}");
+    std::thread::sleep(Duration::from_millis(700));
+    let shot = window_shot(&x, TITLE_640, dir.path(), "one-to-one");
+    assert_eq!((shot.width, shot.height), (640, 480));
+    let want = expected("640x480", 9, dir.path());
+    let worst = compare_at(&shot, &want, 0, 0);
+    assert!(
+        worst <= 1,
+        "the window differs from the frame by up to {worst}"
+    );
+    let (ok, _, err) = v.finish();
+    assert!(ok, "{err}");
+}
+
+#[test]
+fn the_overlay_appears_when_toggled() {
+    let x = Xvfb::start();
+    let dir = tmp();
+    let v = Viewer::start(
+        &x,
+        &[
+            "demo",
+            "--sim-mode",
+            "640x480",
+            "--sim-frame",
+            "9",
+            "--no-overlay",
+            "--exit-after",
+            "12",
+        ],
+    );
+    v.wait_for("Showing", 30);
+    std::thread::sleep(Duration::from_millis(500));
+    let before = window_shot(&x, TITLE_640, dir.path(), "before");
+    let want = expected("640x480", 9, dir.path());
+    assert!(compare_at(&before, &want, 0, 0) <= 1, "no overlay yet");
+    let xdotool = |args: &[&str]| {
+        let out = Command::new("xdotool")
+            .args(args)
+            .env("DISPLAY", &x.display)
+            .output()
+            .expect("xdotool runs (install xdotool)");
+        assert!(out.status.success(), "xdotool {args:?} failed");
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    };
+    let window = xdotool(&["search", "--name", TITLE_640]);
+    let window = window.lines().next().expect("the window's id").to_string();
+    xdotool(&["windowfocus", "--sync", &window]);
+    // A real key press (XTEST) to the focused window, as a user would type it.
+    xdotool(&["key", "F1"]);
+    std::thread::sleep(Duration::from_millis(1000));
+    let after = window_shot(&x, TITLE_640, dir.path(), "after");
+    // The overlay's panel covers the top-left corner: many pixels there changed, and the
+    // bottom-right corner did not.
+    let changed = (0..200)
+        .flat_map(|y| (0..200).map(move |x| (x, y)))
+        .filter(|&(x, y)| after.pixel(x, y)[..3] != want.pixel(x, y)[..3])
+        .count();
+    assert!(changed > 5000, "only {changed} pixels changed: no overlay");
+    for (x, y) in [(600, 440), (630, 470)] {
+        assert_eq!(after.pixel(x, y)[..3], want.pixel(x, y)[..3], "({x},{y})");
+    }
+    let (ok, _, err) = v.finish();
+    assert!(ok, "{err}");
+}
+
+#[test]
+fn a_mode_change_letterboxes_in_fit_mode() {
+    let x = Xvfb::start();
+    let dir = tmp();
+    let v = Viewer::start(
+        &x,
+        &[
+            "demo",
+            "--sim-mode",
+            "640x480",
+            "--sim-frame",
+            "9",
+            "--sim-mode-change",
+            "640x360@1",
+            "--irq",
+            "none",
+            "--no-overlay",
+            "--exit-after",
+            "12",
+        ],
+    );
+    v.wait_for("Showing", 30);
+    std::thread::sleep(Duration::from_millis(3000));
+    // The window keeps its size; the title says the new mode.
+    let shot = window_shot(
+        &x,
+        "simulated vGPU - 640x360 - vfio-display",
+        dir.path(),
+        "fit",
+    );
+    assert_eq!((shot.width, shot.height), (640, 480));
+    let want = expected("640x360", 9, dir.path());
+    // 640x360 fits 640x480 at scale 1: black bars of 60 rows above and below.
+    assert!(
+        compare_at(&shot, &want, 0, 60) <= 1,
+        "the picture is not centered"
+    );
+    for y in (0..60).chain(420..480) {
+        for x in (0..640).step_by(37) {
+            assert_eq!(shot.pixel(x, y)[..3], [0, 0, 0], "bar pixel ({x},{y})");
+        }
+    }
+    let (ok, _, err) = v.finish();
+    assert!(ok, "{err}");
+}
+
+#[test]
+fn irq_refresh_puts_new_frames_on_screen_within_two_frame_periods() {
+    let x = Xvfb::start();
+    let v = Viewer::start(
+        &x,
+        &[
+            "demo",
+            "--sim-mode",
+            "320x240",
+            "--no-overlay",
+            "--exit-after",
+            "5",
+        ],
+    );
+    let line = v.wait_for("Showing", 30);
+    assert!(line.contains("refresh from IRQ index 0"), "{line}");
+    let (ok, out, err) = v.finish();
+    assert!(ok, "{err}");
+    let summary = out
+        .lines()
+        .find(|l| l.starts_with("Presented"))
+        .unwrap_or_else(|| panic!("no summary: {out}"));
+    let wakes: u64 = summary
+        .split(": ")
+        .nth(1)
+        .and_then(|s| s.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no wake count in {summary}"));
+    // A 60 fps guest for about 4 s: the pump followed its interrupts.
+    assert!(wakes >= 60, "{summary}");
+    let latency = out
+        .lines()
+        .find(|l| l.starts_with("Refresh to picture"))
+        .unwrap_or_else(|| panic!("no latency line: {out}"));
+    let median: f64 = latency
+        .split("median ")
+        .nth(1)
+        .and_then(|s| s.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no median in {latency}"));
+    assert!(median < 2.0 * 1000.0 / 60.0, "{latency}");
+}
+
+#[test]
+fn a_lost_device_keeps_the_last_frame_and_says_so() {
+    let x = Xvfb::start();
+    let dir = tmp();
+    let v = Viewer::start(
+        &x,
+        &[
+            "demo",
+            "--sim-mode",
+            "640x480",
+            "--sim-frame",
+            "9",
+            "--sim-fault",
+            "device-lost",
+            "--irq",
+            "none",
+            "--no-overlay",
+            "--exit-after",
+            "6",
+        ],
+    );
+    v.wait_for("Showing", 30);
+    std::thread::sleep(Duration::from_millis(2500));
+    let shot = window_shot(&x, TITLE_640, dir.path(), "lost");
+    let want = expected("640x480", 9, dir.path());
+    // The banner sits at the top center; the lower half is the last frame, unchanged.
+    let lower = |img: &RgbaImage| -> Vec<[u8; 3]> {
+        (240..480)
+            .flat_map(|y| (0..640).map(move |x| (x, y)))
+            .map(|(x, y)| {
+                let p = img.pixel(x, y);
+                [p[0], p[1], p[2]]
+            })
+            .collect()
+    };
+    assert!(lower(&shot) == lower(&want), "the last frame is gone");
+    let (ok, _, err) = v.finish();
+    assert!(ok, "the viewer must survive: {err}");
+    assert!(err.contains("device lost"), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+}
+
+#[test]
+fn without_a_display_view_suggests_screenshot() {
+    let out = bin()
+        .args(["demo"])
+        .env_remove("DISPLAY")
+        .env_remove("WAYLAND_DISPLAY")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("vfio-display screenshot"), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+}
