@@ -57,8 +57,13 @@ struct Viewer {
 
 impl Viewer {
     fn start(x: &Xvfb, args: &[&str]) -> Viewer {
+        Self::start_in(x, args, Path::new("."))
+    }
+
+    fn start_in(x: &Xvfb, args: &[&str], dir: &Path) -> Viewer {
         let mut child = bin()
             .args(args)
+            .current_dir(dir)
             .env("DISPLAY", &x.display)
             .env_remove("WAYLAND_DISPLAY")
             .stdout(Stdio::piped())
@@ -159,6 +164,58 @@ fn compare_at(actual: &RgbaImage, expected: &RgbaImage, x0: u32, y0: u32) -> u8 
 
 const TITLE_640: &str = "simulated vGPU - 640x480 - vfio-display";
 
+/// Focuses the window named `title` and presses `key` there (XTEST: a real key press, as a user
+/// would type it).
+fn press(x: &Xvfb, title: &str, key: &str) {
+    let xdotool = |args: &[&str]| {
+        let out = Command::new("xdotool")
+            .args(args)
+            .env("DISPLAY", &x.display)
+            .output()
+            .expect("xdotool runs (install xdotool)");
+        assert!(out.status.success(), "xdotool {args:?} failed");
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    };
+    let window = xdotool(&["search", "--name", title]);
+    let window = window.lines().next().expect("the window's id").to_string();
+    xdotool(&["windowfocus", "--sync", &window]);
+    xdotool(&["key", key]);
+}
+
+#[test]
+fn f12_writes_a_png_of_the_guest_screen_and_says_where() {
+    let x = Xvfb::start();
+    let dir = tmp();
+    let v = Viewer::start_in(
+        &x,
+        &[
+            "demo",
+            "--sim-mode",
+            "640x480",
+            "--sim-frame",
+            "9",
+            "--no-overlay",
+            "--exit-after",
+            "12",
+        ],
+        dir.path(),
+    );
+    v.wait_for("Showing", 30);
+    std::thread::sleep(Duration::from_millis(500));
+    press(&x, TITLE_640, "F12");
+    let line = v.wait_for("Screenshot:", 10);
+    let path = PathBuf::from(line.trim_start_matches("Screenshot:").trim());
+    assert!(path.starts_with(dir.path()), "{}", path.display());
+    let shot = read_png(&path);
+    let want = expected("640x480", 9, dir.path());
+    assert!(
+        compare_at(&shot, &want, 0, 0) <= 1,
+        "the PNG is not the guest screen"
+    );
+    let (ok, _, err) = v.finish();
+    assert!(ok, "{err}");
+}
+
 #[test]
 fn in_one_to_one_mode_the_window_shows_the_sim_frame_exactly() {
     let x = Xvfb::start();
@@ -215,20 +272,7 @@ fn the_overlay_appears_when_toggled() {
     let before = window_shot(&x, TITLE_640, dir.path(), "before");
     let want = expected("640x480", 9, dir.path());
     assert!(compare_at(&before, &want, 0, 0) <= 1, "no overlay yet");
-    let xdotool = |args: &[&str]| {
-        let out = Command::new("xdotool")
-            .args(args)
-            .env("DISPLAY", &x.display)
-            .output()
-            .expect("xdotool runs (install xdotool)");
-        assert!(out.status.success(), "xdotool {args:?} failed");
-        String::from_utf8_lossy(&out.stdout).trim().to_string()
-    };
-    let window = xdotool(&["search", "--name", TITLE_640]);
-    let window = window.lines().next().expect("the window's id").to_string();
-    xdotool(&["windowfocus", "--sync", &window]);
-    // A real key press (XTEST) to the focused window, as a user would type it.
-    xdotool(&["key", "F1"]);
+    press(&x, TITLE_640, "F1");
     std::thread::sleep(Duration::from_millis(1000));
     let after = window_shot(&x, TITLE_640, dir.path(), "after");
     // The overlay's panel covers the top-left corner: many pixels there changed, and the
