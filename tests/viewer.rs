@@ -164,6 +164,18 @@ fn compare_at(actual: &RgbaImage, expected: &RgbaImage, x0: u32, y0: u32) -> u8 
 
 const TITLE_640: &str = "simulated vGPU - 640x480 - vfio-display";
 
+/// `demo` on a frozen 640x480 simulator showing frame 9, in `dir`, waited for until its first
+/// picture is on screen.
+fn demo_640(x: &Xvfb, extra: &[&str], dir: &Path) -> Viewer {
+    let mut args = vec!["demo", "--sim-mode", "640x480", "--sim-frame", "9"];
+    args.extend_from_slice(extra);
+    let v = Viewer::start_in(x, &args, dir);
+    let line = v.wait_for("Showing", 30);
+    assert!(line.contains("640x480 XRGB8888"), "{line}");
+    std::thread::sleep(Duration::from_millis(600));
+    v
+}
+
 /// Focuses the window named `title` and presses `key` there (XTEST: a real key press, as a user
 /// would type it).
 fn press(x: &Xvfb, title: &str, key: &str) {
@@ -186,22 +198,7 @@ fn press(x: &Xvfb, title: &str, key: &str) {
 fn f12_writes_a_png_of_the_guest_screen_and_says_where() {
     let x = Xvfb::start();
     let dir = tmp();
-    let v = Viewer::start_in(
-        &x,
-        &[
-            "demo",
-            "--sim-mode",
-            "640x480",
-            "--sim-frame",
-            "9",
-            "--no-overlay",
-            "--exit-after",
-            "12",
-        ],
-        dir.path(),
-    );
-    v.wait_for("Showing", 30);
-    std::thread::sleep(Duration::from_millis(500));
+    let v = demo_640(&x, &["--no-overlay", "--exit-after", "12"], dir.path());
     press(&x, TITLE_640, "F12");
     let line = v.wait_for("Screenshot:", 10);
     let path = PathBuf::from(line.trim_start_matches("Screenshot:").trim());
@@ -220,24 +217,11 @@ fn f12_writes_a_png_of_the_guest_screen_and_says_where() {
 fn in_one_to_one_mode_the_window_shows_the_sim_frame_exactly() {
     let x = Xvfb::start();
     let dir = tmp();
-    let v = Viewer::start(
+    let v = demo_640(
         &x,
-        &[
-            "demo",
-            "--sim-mode",
-            "640x480",
-            "--sim-frame",
-            "9",
-            "--scale",
-            "1:1",
-            "--no-overlay",
-            "--exit-after",
-            "10",
-        ],
+        &["--scale", "1:1", "--no-overlay", "--exit-after", "10"],
+        dir.path(),
     );
-    let line = v.wait_for("Showing", 30);
-    assert!(line.contains("640x480 XRGB8888"), "{line}");
-    std::thread::sleep(Duration::from_millis(700));
     let shot = window_shot(&x, TITLE_640, dir.path(), "one-to-one");
     assert_eq!((shot.width, shot.height), (640, 480));
     let want = expected("640x480", 9, dir.path());
@@ -254,21 +238,7 @@ fn in_one_to_one_mode_the_window_shows_the_sim_frame_exactly() {
 fn the_overlay_appears_when_toggled() {
     let x = Xvfb::start();
     let dir = tmp();
-    let v = Viewer::start(
-        &x,
-        &[
-            "demo",
-            "--sim-mode",
-            "640x480",
-            "--sim-frame",
-            "9",
-            "--no-overlay",
-            "--exit-after",
-            "12",
-        ],
-    );
-    v.wait_for("Showing", 30);
-    std::thread::sleep(Duration::from_millis(500));
+    let v = demo_640(&x, &["--no-overlay", "--exit-after", "12"], dir.path());
     let before = window_shot(&x, TITLE_640, dir.path(), "before");
     let want = expected("640x480", 9, dir.path());
     assert!(compare_at(&before, &want, 0, 0) <= 1, "no overlay yet");
@@ -293,14 +263,9 @@ fn the_overlay_appears_when_toggled() {
 fn a_mode_change_letterboxes_in_fit_mode() {
     let x = Xvfb::start();
     let dir = tmp();
-    let v = Viewer::start(
+    let v = demo_640(
         &x,
         &[
-            "demo",
-            "--sim-mode",
-            "640x480",
-            "--sim-frame",
-            "9",
             "--sim-mode-change",
             "640x360@1",
             "--irq",
@@ -309,9 +274,9 @@ fn a_mode_change_letterboxes_in_fit_mode() {
             "--exit-after",
             "12",
         ],
+        dir.path(),
     );
-    v.wait_for("Showing", 30);
-    std::thread::sleep(Duration::from_millis(3000));
+    std::thread::sleep(Duration::from_millis(2400));
     // The window keeps its size; the title says the new mode.
     let shot = window_shot(
         &x,
@@ -382,14 +347,9 @@ fn irq_refresh_puts_new_frames_on_screen_within_two_frame_periods() {
 fn a_lost_device_keeps_the_last_frame_and_says_so() {
     let x = Xvfb::start();
     let dir = tmp();
-    let v = Viewer::start(
+    let v = demo_640(
         &x,
         &[
-            "demo",
-            "--sim-mode",
-            "640x480",
-            "--sim-frame",
-            "9",
             "--sim-fault",
             "device-lost",
             "--irq",
@@ -398,9 +358,9 @@ fn a_lost_device_keeps_the_last_frame_and_says_so() {
             "--exit-after",
             "6",
         ],
+        dir.path(),
     );
-    v.wait_for("Showing", 30);
-    std::thread::sleep(Duration::from_millis(2500));
+    std::thread::sleep(Duration::from_millis(1900));
     let shot = window_shot(&x, TITLE_640, dir.path(), "lost");
     let want = expected("640x480", 9, dir.path());
     // The banner sits at the top center; the lower half is the last frame, unchanged.
