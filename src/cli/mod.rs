@@ -6,6 +6,7 @@ mod info;
 mod list;
 mod output;
 mod screenshot;
+mod stats;
 mod target;
 mod view;
 

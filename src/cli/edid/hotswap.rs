@@ -3,6 +3,7 @@
 use super::SpecArgs;
 use super::device::{generate_for, shown_size, wait_for_size};
 use crate::cli::screenshot::parse_seconds;
+use crate::cli::stats::Stats;
 use crate::cli::target::DeviceArgs;
 use anyhow::{Context, Result, bail};
 use clap::Args;
@@ -59,40 +60,6 @@ struct Swap {
     after_link_up_ms: Option<f64>,
     /// What the plane showed when the wait gave up.
     last_seen: Option<String>,
-}
-
-#[derive(Debug, Serialize)]
-struct Stats {
-    min_ms: f64,
-    median_ms: f64,
-    p95_ms: f64,
-    max_ms: f64,
-}
-
-impl Stats {
-    fn of(mut values: Vec<f64>) -> Option<Stats> {
-        if values.is_empty() {
-            return None;
-        }
-        values.sort_by(f64::total_cmp);
-        let at = |q: f64| values[((values.len() - 1) as f64 * q).round() as usize];
-        Some(Stats {
-            min_ms: values[0],
-            median_ms: at(0.5),
-            p95_ms: at(0.95),
-            max_ms: values[values.len() - 1],
-        })
-    }
-}
-
-impl std::fmt::Display for Stats {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "min {:.1} ms, median {:.1} ms, p95 {:.1} ms, max {:.1} ms",
-            self.min_ms, self.median_ms, self.p95_ms, self.max_ms
-        )
-    }
 }
 
 #[derive(Debug, Serialize)]
@@ -208,19 +175,5 @@ fn print_swap(swap: &Swap, total: u32, timeout: f64) {
             swap.mode,
             swap.last_seen.as_deref().unwrap_or("nothing")
         ),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::Stats;
-
-    #[test]
-    fn stats_pick_order_statistics() {
-        let s = Stats::of((1..=100).map(f64::from).collect()).unwrap();
-        assert_eq!((s.min_ms, s.max_ms), (1.0, 100.0));
-        assert_eq!(s.median_ms, 51.0);
-        assert_eq!(s.p95_ms, 95.0);
-        assert!(Stats::of(Vec::new()).is_none());
     }
 }

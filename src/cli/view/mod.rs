@@ -7,6 +7,7 @@ mod layout;
 mod overlay;
 
 use crate::cli::screenshot::{Import, parse_seconds};
+use crate::cli::stats::Stats;
 use crate::cli::target::{DeviceArgs, SimArgs};
 use anyhow::{Context, Result, anyhow};
 use app::{App, Options, UserEvent};
@@ -103,16 +104,6 @@ pub fn demo(args: &DemoArgs) -> Result<()> {
     show(dev.as_ref(), &args.view)
 }
 
-fn median_p95_max(values: &[f64]) -> Option<(f64, f64, f64)> {
-    if values.is_empty() {
-        return None;
-    }
-    let mut v = values.to_vec();
-    v.sort_by(f64::total_cmp);
-    let at = |q: f64| v[((v.len() - 1) as f64 * q).round() as usize];
-    Some((at(0.5), at(0.95), v[v.len() - 1]))
-}
-
 /// Stops the pump when dropped.
 struct StopOnDrop<'a>(&'a Pump);
 
@@ -194,10 +185,11 @@ fn show(dev: &dyn DisplayDevice, opts: &ViewOpts) -> Result<()> {
             load(&p.interrupts),
             load(&p.coalesced),
         );
-        if let Some((median, p95, max)) = median_p95_max(&stats.latencies_ms) {
+        let count = stats.latencies_ms.len();
+        if let Some(spread) = Stats::of(stats.latencies_ms) {
             println!(
-                "Refresh to picture: median {median:.1} ms, p95 {p95:.1} ms, max {max:.1} ms over {} refreshes",
-                stats.latencies_ms.len()
+                "Refresh to picture: median {:.1} ms, p95 {:.1} ms, max {:.1} ms over {count} refreshes",
+                spread.median_ms, spread.p95_ms, spread.max_ms
             );
         }
         Ok(())
