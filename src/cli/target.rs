@@ -49,7 +49,7 @@ pub struct SimArgs {
     /// Inject a fault into the simulator (for testing; `--sim-fault help` lists them).
     #[arg(long, value_name = "NAME", default_value = "none", value_parser = parse_fault, hide = true)]
     pub sim_fault: SimFault,
-    /// The simulated guest switches to mode WxH this many seconds after start (for testing).
+    /// The simulated guest switches to mode WxH this many seconds after the first plane query (for testing).
     #[arg(long, value_name = "WxH@S", value_parser = parse_mode_change, hide = true)]
     pub sim_mode_change: Option<(std::time::Duration, u32, u32)>,
 }

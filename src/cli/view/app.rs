@@ -178,10 +178,15 @@ impl<'a> App<'a> {
             }
         }
         if self.status == Status::Showing {
-            self.cursor = match self.renderer.update(PlaneType::Cursor) {
-                Ok(Some(c)) if c.plane.plane_type == PlaneType::Cursor => Some(c.plane),
-                _ => None,
-            };
+            match self.renderer.update(PlaneType::Cursor) {
+                Ok(Some(c)) if c.plane.plane_type == PlaneType::Cursor => {
+                    self.cursor = Some(c.plane)
+                }
+                // A device lost between the two queries keeps its last cursor with its last
+                // frame; the next refresh reports the loss.
+                Err(err) if is_device_lost(&err) => {}
+                _ => self.cursor = None,
+            }
         }
         before != (self.primary.map(|f| f.plane), self.cursor)
     }

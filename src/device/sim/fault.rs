@@ -26,8 +26,8 @@ pub enum SimFault {
     EnomemAfterModeChange,
     /// The region info's capability chain points back at itself.
     CapChainLoop,
-    /// One second after start the device is gone: plane queries and exports fail with ENODEV,
-    /// as when the mdev is removed under a running viewer.
+    /// Two seconds after the first plane query the device is gone: plane queries and exports
+    /// fail with ENODEV, as when the mdev is removed under a running viewer.
     DeviceLost,
 }
 
@@ -79,7 +79,7 @@ impl SimFault {
         (
             SimFault::DeviceLost,
             "device-lost",
-            "ENODEV from plane queries and exports one second after start (mdev removed)",
+            "ENODEV from plane queries and exports 2 s after the first query (mdev removed)",
         ),
     ];
 

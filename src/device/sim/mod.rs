@@ -69,8 +69,8 @@ pub struct SimConfig {
     /// Where the frame starts in its buffer (a panned or sub-allocated scanout): the plane's
     /// `offset` field.
     pub plane_offset: u64,
-    /// The guest switches to this mode once this long after start (seen at the next plane
-    /// query), for tests of mode changes in a running viewer.
+    /// The guest switches to this mode once this long after the first plane query (seen at the
+    /// next plane query), for tests of mode changes in a running viewer.
     pub mode_change: Option<(Duration, u32, u32)>,
 }
 
@@ -142,8 +142,11 @@ struct SimState {
     mode_changes: u64,
     /// A mode the guest will switch to on its next tick (after an EDID link-up).
     pending_mode: Option<(u32, u32)>,
-    /// When the device started (for the scheduled mode change and the device-lost fault).
-    created: std::time::Instant,
+    /// When the first plane query came: the clock of the scheduled mode change and the
+    /// device-lost fault. It starts there, not when the device opens, so that a slow start of the
+    /// front end (a GPU context on a loaded machine) cannot make the events happen before the
+    /// guest's first frame is seen.
+    first_query: Option<std::time::Instant>,
 }
 
 struct Shared {
@@ -357,8 +360,11 @@ impl SimState {
 
     /// What the configuration schedules: the device going away, a mode change.
     fn scheduled_events(&mut self) -> Result<()> {
-        let age = self.created.elapsed();
-        if self.cfg.fault == SimFault::DeviceLost && age >= Duration::from_secs(1) {
+        let age = self
+            .first_query
+            .get_or_insert_with(std::time::Instant::now)
+            .elapsed();
+        if self.cfg.fault == SimFault::DeviceLost && age >= Duration::from_secs(2) {
             return Err(sim_errno(
                 "VFIO_DEVICE_QUERY_GFX_PLANE",
                 "the device".to_string(),
@@ -434,7 +440,7 @@ impl SimDevice {
             fresh_mode: false,
             mode_changes: 0,
             pending_mode: None,
-            created: std::time::Instant::now(),
+            first_query: None,
         };
         state.cursor.id = state.take_id();
         state.apply_mode(cfg.width, cfg.height, cfg.format)?;
