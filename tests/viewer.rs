@@ -24,7 +24,15 @@ impl Xvfb {
         // Xvfb picks a free display number itself and writes it to -displayfd once it accepts
         // connections: no collisions with other servers, no polling for its socket.
         let mut child = Command::new("Xvfb")
-            .args(["-displayfd", "1", "-screen", "0", "1280x1024x24", "-nolisten", "tcp"])
+            .args([
+                "-displayfd",
+                "1",
+                "-screen",
+                "0",
+                "1280x1024x24",
+                "-nolisten",
+                "tcp",
+            ])
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()

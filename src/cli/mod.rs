@@ -1,5 +1,6 @@
 //! Command-line front end: argument parsing, device opening, and one module per subcommand.
 
+mod bench;
 mod edid;
 mod exit;
 mod info;
@@ -44,6 +45,9 @@ enum Command {
     View(view::ViewArgs),
     /// The viewer on the built-in simulated vGPU.
     Demo(view::DemoArgs),
+    /// Measure: plane queries, each import path beside memcpy, cached-frame CPU, interrupt
+    /// latency, screenshot end to end, viewer frame time and idle CPU.
+    Bench(bench::BenchArgs),
 }
 
 fn init_logging(verbose: u8) {
@@ -74,6 +78,7 @@ pub fn main() -> ExitCode {
         Command::Edid(args) => edid::run(&args),
         Command::View(args) => view::run(&args),
         Command::Demo(args) => view::demo(&args),
+        Command::Bench(args) => bench::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

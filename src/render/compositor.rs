@@ -43,6 +43,12 @@ pub struct Compositor {
     linear: wgpu::Sampler,
     /// One uniform buffer per layer slot (primary, cursor).
     quads: [wgpu::Buffer; 2],
+    /// What each quad buffer holds: an unchanged layout writes nothing.
+    written: [Option<[u8; 16]>; 2],
+    /// Each slot's bind group with the view and filter it was made for: the viewer draws the
+    /// same frame textures every frame, and a bind group per frame is allocation and driver
+    /// work for nothing.
+    bound: [Option<(wgpu::TextureView, Filter, wgpu::BindGroup)>; 2],
 }
 
 impl Compositor {
@@ -113,6 +119,8 @@ impl Compositor {
             nearest: sampler(wgpu::FilterMode::Nearest),
             linear: sampler(wgpu::FilterMode::Linear),
             quads: [quad(), quad()],
+            written: [None, None],
+            bound: [None, None],
         }
     }
 
@@ -188,9 +196,10 @@ impl Compositor {
             self.pipelines.insert(target_format, pipelines);
         }
         let (tw, th) = (target_size.0.max(1) as f32, target_size.1.max(1) as f32);
-        let mut groups = Vec::with_capacity(2);
+        let mut drawn = [false; 2];
         for (slot, layer) in [primary, cursor].into_iter().enumerate() {
             let Some(layer) = layer else { continue };
+            drawn[slot] = true;
             let r = layer.rect;
             // Pixels to NDC: x right, y up.
             let ndc = [
@@ -203,7 +212,16 @@ impl Compositor {
             for (i, v) in ndc.iter().enumerate() {
                 bytes[i * 4..i * 4 + 4].copy_from_slice(&v.to_le_bytes());
             }
-            queue.write_buffer(&self.quads[slot], 0, &bytes);
+            if self.written[slot] != Some(bytes) {
+                queue.write_buffer(&self.quads[slot], 0, &bytes);
+                self.written[slot] = Some(bytes);
+            }
+            let fresh = self.bound[slot]
+                .as_ref()
+                .is_some_and(|(view, filter, _)| view == layer.view && *filter == layer.filter);
+            if fresh {
+                continue;
+            }
             let sampler = match layer.filter {
                 Filter::Nearest => &self.nearest,
                 Filter::Linear => &self.linear,
@@ -226,7 +244,7 @@ impl Compositor {
                     },
                 ],
             });
-            groups.push((slot, group));
+            self.bound[slot] = Some((layer.view.clone(), layer.filter, group));
         }
         let pipelines = &self.pipelines[&target_format];
         let mut pass = encoder.begin_render_pass(&wgpu::RenderPassDescriptor {
@@ -245,8 +263,11 @@ impl Compositor {
             occlusion_query_set: None,
             multiview_mask: None,
         });
-        for (slot, group) in &groups {
-            pass.set_pipeline(if *slot == 0 {
+        for (slot, bound) in self.bound.iter().enumerate() {
+            let Some((_, _, group)) = bound.as_ref().filter(|_| drawn[slot]) else {
+                continue;
+            };
+            pass.set_pipeline(if slot == 0 {
                 &pipelines.opaque
             } else {
                 &pipelines.blended

@@ -3,7 +3,7 @@
 
 use super::compositor::{Compositor, Filter, Layer, Rect};
 use super::formats::{shader_code, texture_format};
-use super::unpack::{FrameSlot, Geometry, RawSource, Unpacker};
+use super::unpack::{FrameSlot, Geometry, RawSource, UnpackBinding, Unpacker};
 use super::{GpuContext, ImportChoice, ImportPath, RenderError, read_rgba, vulkan};
 use crate::device::DisplayDevice;
 use crate::fourcc::{self, Format};
@@ -49,6 +49,8 @@ struct Import {
     raw: Raw,
     /// The export stays open while imported, so the device never exports the id again.
     _export: Option<Arc<DmaBuf>>,
+    /// The unpack pass's bind group for this import (dropped with it).
+    binding: Option<UnpackBinding>,
 }
 
 /// Brings the frames of one device to the GPU.
@@ -270,7 +272,8 @@ impl<'d> FrameRenderer<'d> {
             ImportPath::Buffer => self.buffer(plane, code)?,
             ImportPath::Dmabuf => self.image(plane)?,
         };
-        let import = &self.imports[0];
+        let import = &mut self.imports[0];
+        let binding = &mut import.binding;
         let source = match &import.raw {
             Raw::Buffer { buffer, words } => RawSource::Buffer {
                 buffer,
@@ -304,7 +307,7 @@ impl<'d> FrameRenderer<'d> {
                 plane.height,
             ));
         }
-        let slot = self.slots[i].as_ref().expect("just ensured");
+        let slot = self.slots[i].as_mut().expect("just ensured");
         self.unpacker.record(
             &self.ctx.device,
             &self.ctx.queue,
@@ -312,6 +315,7 @@ impl<'d> FrameRenderer<'d> {
             source,
             geometry,
             slot,
+            binding,
         );
         self.ctx.queue.submit([encoder.finish()]);
         Ok(GpuFrame {
@@ -380,6 +384,7 @@ impl<'d> FrameRenderer<'d> {
                     path: ImportPath::Cpu,
                     raw: Raw::Words { texture, view },
                     _export: None,
+                    binding: None,
                 })
             }
         };
@@ -446,6 +451,7 @@ impl<'d> FrameRenderer<'d> {
                         path: ImportPath::Buffer,
                         raw: Raw::Buffer { buffer, words },
                         _export: Some(export),
+                        binding: None,
                     }),
                 )
             }
@@ -516,6 +522,7 @@ impl<'d> FrameRenderer<'d> {
                         opaque,
                     },
                     _export: Some(export),
+                    binding: None,
                 });
             }
         }

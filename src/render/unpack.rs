@@ -143,7 +143,21 @@ pub struct FrameSlot {
     pub texture: wgpu::Texture,
     pub view: wgpu::TextureView,
     params: wgpu::Buffer,
+    /// Tells slots apart for cached bind groups (a new slot comes with every new size).
+    id: u64,
+    /// What `params` holds: a cached frame whose geometry did not change writes nothing.
+    written: Option<[u8; 32]>,
 }
+
+/// An unpack bind group kept with its import, valid for one frame slot: a cached frame binds
+/// the same three resources every time, and creating the group costs more front-end CPU than
+/// the rest of the frame's recording.
+pub struct UnpackBinding {
+    slot_id: u64,
+    bind_group: wgpu::BindGroup,
+}
+
+static NEXT_SLOT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
 
 impl FrameSlot {
     pub fn new(device: &wgpu::Device, label: &str, width: u32, height: u32) -> Self {
@@ -174,6 +188,8 @@ impl FrameSlot {
             texture,
             view,
             params,
+            id: NEXT_SLOT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+            written: None,
         }
     }
 
@@ -221,7 +237,9 @@ impl Unpacker {
         }
     }
 
-    /// Records the unpack of `source` into `slot` (whose size is the plane's).
+    /// Records the unpack of `source` into `slot` (whose size is the plane's). `binding` is the
+    /// source's cached bind group: used when it was made for this slot, replaced otherwise.
+    #[allow(clippy::too_many_arguments)]
     pub fn record(
         &self,
         device: &wgpu::Device,
@@ -229,7 +247,8 @@ impl Unpacker {
         encoder: &mut wgpu::CommandEncoder,
         source: RawSource<'_>,
         geometry: Geometry,
-        slot: &FrameSlot,
+        slot: &mut FrameSlot,
+        binding: &mut Option<UnpackBinding>,
     ) {
         let (variant, words, words_per_row, format, resource) = match &source {
             RawSource::Buffer { buffer, words } => (
@@ -268,31 +287,42 @@ impl Unpacker {
             words_per_row,
             _pad: 0,
         };
-        queue.write_buffer(&slot.params, 0, &params.bytes());
-        let bind_group = device.create_bind_group(&wgpu::BindGroupDescriptor {
-            label: Some("unpack"),
-            layout: &variant.layout,
-            entries: &[
-                wgpu::BindGroupEntry {
-                    binding: 0,
-                    resource: slot.params.as_entire_binding(),
-                },
-                wgpu::BindGroupEntry {
-                    binding: 1,
-                    resource: wgpu::BindingResource::TextureView(&slot.view),
-                },
-                wgpu::BindGroupEntry {
-                    binding: 2,
-                    resource,
-                },
-            ],
-        });
+        let bytes = params.bytes();
+        if slot.written != Some(bytes) {
+            queue.write_buffer(&slot.params, 0, &bytes);
+            slot.written = Some(bytes);
+        }
+        if binding.as_ref().is_none_or(|b| b.slot_id != slot.id) {
+            let bind_group = device.create_bind_group(&wgpu::BindGroupDescriptor {
+                label: Some("unpack"),
+                layout: &variant.layout,
+                entries: &[
+                    wgpu::BindGroupEntry {
+                        binding: 0,
+                        resource: slot.params.as_entire_binding(),
+                    },
+                    wgpu::BindGroupEntry {
+                        binding: 1,
+                        resource: wgpu::BindingResource::TextureView(&slot.view),
+                    },
+                    wgpu::BindGroupEntry {
+                        binding: 2,
+                        resource,
+                    },
+                ],
+            });
+            *binding = Some(UnpackBinding {
+                slot_id: slot.id,
+                bind_group,
+            });
+        }
+        let bind_group = &binding.as_ref().expect("just ensured").bind_group;
         let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
             label: Some("unpack"),
             timestamp_writes: None,
         });
         pass.set_pipeline(&variant.pipeline);
-        pass.set_bind_group(0, &bind_group, &[]);
+        pass.set_bind_group(0, bind_group, &[]);
         pass.dispatch_workgroups(geometry.width.div_ceil(8), geometry.height.div_ceil(8), 1);
     }
 }

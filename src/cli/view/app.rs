@@ -68,6 +68,8 @@ pub struct Stats {
     window_frames: u64,
     /// Pump wake to picture on screen, per refresh (bounded).
     pub latencies_ms: Vec<f64>,
+    /// CPU time of each redraw (bounded).
+    pub frame_times_ms: Vec<f64>,
 }
 
 pub struct App<'a> {
@@ -441,6 +443,9 @@ impl<'a> App<'a> {
         }
         self.stats.presented += 1;
         self.stats.frame_ms = (now - t0).as_secs_f64() * 1000.0;
+        if self.stats.frame_times_ms.len() < 100_000 {
+            self.stats.frame_times_ms.push(self.stats.frame_ms);
+        }
         let start = *self.stats.window_start.get_or_insert(now);
         self.stats.window_frames += 1;
         if now - start >= Duration::from_secs(1) {

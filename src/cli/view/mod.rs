@@ -70,6 +70,9 @@ pub struct ViewOpts {
     /// Close the window after S seconds (for scripts and measurements).
     #[arg(long, value_name = "S", value_parser = parse_seconds, hide = true)]
     exit_after: Option<f64>,
+    /// Write the exit summary as JSON to PATH (for `bench`).
+    #[arg(long, value_name = "PATH", hide = true)]
+    stats_json: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -186,11 +189,33 @@ fn show(dev: &dyn DisplayDevice, opts: &ViewOpts) -> Result<()> {
             load(&p.coalesced),
         );
         let count = stats.latencies_ms.len();
-        if let Some(spread) = Stats::of(stats.latencies_ms) {
+        let latency = Stats::of(stats.latencies_ms);
+        if let Some(spread) = &latency {
             println!(
                 "Refresh to picture: median {:.1} ms, p95 {:.1} ms, max {:.1} ms over {count} refreshes",
                 spread.median_ms, spread.p95_ms, spread.max_ms
             );
+        }
+        let frames = stats.frame_times_ms.len();
+        let frame_time = Stats::of(stats.frame_times_ms);
+        if let Some(spread) = &frame_time {
+            println!(
+                "Frame time: median {:.2} ms, p95 {:.2} ms over {frames} frames",
+                spread.median_ms, spread.p95_ms
+            );
+        }
+        if let Some(path) = &opts.stats_json {
+            let summary = serde_json::json!({
+                "seconds": secs,
+                "presented": stats.presented,
+                "wakes": load(&p.wakes),
+                "interrupts": load(&p.interrupts),
+                "coalesced": load(&p.coalesced),
+                "frame_ms": frame_time,
+                "refresh_to_picture_ms": latency,
+            });
+            std::fs::write(path, format!("{summary:#}\n"))
+                .with_context(|| format!("cannot write {}", path.display()))?;
         }
         Ok(())
     })

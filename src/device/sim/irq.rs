@@ -16,6 +16,8 @@ pub struct SimIrq {
     /// A flip happened while masked: it fires on unmask, like a level-triggered line.
     pending: bool,
     pub delivered: u64,
+    /// When the last interrupt reached the eventfd (the start of the refresh latency).
+    pub last_delivered: Option<std::time::Instant>,
 }
 
 impl SimIrq {
@@ -46,6 +48,7 @@ impl SimIrq {
         // a lost signal then is harmless (the counter is already non-zero).
         let _ = nix::unistd::write(fd.as_fd(), &1u64.to_ne_bytes());
         self.delivered += 1;
+        self.last_delivered = Some(std::time::Instant::now());
         self.masked = true; // AUTOMASKED
     }
 

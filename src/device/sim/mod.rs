@@ -530,6 +530,11 @@ impl SimDevice {
         self.state().irq.delivered
     }
 
+    /// When the last flip interrupt reached an eventfd.
+    pub fn last_interrupt(&self) -> Option<std::time::Instant> {
+        self.state().irq.last_delivered
+    }
+
     /// How many dma-buf exports were made.
     pub fn export_count(&self) -> u64 {
         self.state().exports.export_count()
