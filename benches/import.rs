@@ -1,4 +1,4 @@
-//! What it costs to get a frame onto the GPU, per import path, at 720p, 1080p and 4K, beside a
+//! What it costs to get a frame onto the GPU, per import path, at 720p, 1080p, 1440p and 4K, beside a
 //! plain memcpy of the same bytes; and the cost of a frame whose import is cached.
 //!
 //! Run: `VK_DRIVER_FILES=/usr/share/vulkan/icd.d/lvp_icd.json cargo bench --bench import`
@@ -13,9 +13,10 @@ use vfio_display::frame::FrameReader;
 use vfio_display::render::{FrameRenderer, GpuContext, ImportChoice, ImportPath};
 use vfio_display::vfio::{PlaneSource, PlaneType};
 
-const SIZES: [(&str, u32, u32); 3] = [
+const SIZES: [(&str, u32, u32); 4] = [
     ("720p", 1280, 720),
     ("1080p", 1920, 1080),
+    ("1440p", 2560, 1440),
     ("4K", 3840, 2160),
 ];
 

@@ -186,6 +186,38 @@ fn buffer_imports_are_live_and_cached() {
     );
 }
 
+#[test]
+fn cached_frames_make_no_new_export_or_import() {
+    for source in [PlaneSource::DmaBuf, PlaneSource::Region] {
+        for path in paths_for(source) {
+            let dev = sim(320, 200, "XRGB8888", source, 0);
+            let mut r = FrameRenderer::new(gpu(), &dev, ImportChoice::Only(path)).unwrap();
+            // Both flip buffers once, so that both are cached.
+            for frame in [1, 2] {
+                dev.show_frame(frame).unwrap();
+                r.update(PlaneType::Primary).unwrap().unwrap();
+            }
+            let exports = dev.export_count();
+            for frame in 3..300 {
+                dev.show_frame(frame).unwrap();
+                let f = r.update(PlaneType::Primary).unwrap().unwrap();
+                assert!(
+                    !f.new_import,
+                    "{path} {source}: frame {frame} imported again"
+                );
+            }
+            gpu().wait_idle();
+            assert_eq!(
+                dev.export_count(),
+                exports,
+                "{path} {source}: exports per frame"
+            );
+            let (image, _) = r.render_offscreen(false).unwrap().unwrap();
+            assert_same_image(&image, &cpu_reference(&dev), "the last cached frame");
+        }
+    }
+}
+
 fn open_fds() -> usize {
     std::fs::read_dir("/proc/self/fd").unwrap().count()
 }

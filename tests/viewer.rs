@@ -422,3 +422,51 @@ fn without_a_display_view_suggests_screenshot() {
     assert!(err.contains("vfio-display screenshot"), "{err}");
     assert!(!err.contains("panicked"), "{err}");
 }
+
+#[test]
+fn bench_measures_the_viewer_and_idle_cpu_in_a_window() {
+    let x = Xvfb::start();
+    let out = bin()
+        .args([
+            "bench",
+            "--sim",
+            "--sizes",
+            "320x240",
+            "--seconds",
+            "0.2",
+            "--screenshot-runs",
+            "1",
+            "--idle-seconds",
+            "3",
+            "--json",
+        ])
+        .env("DISPLAY", &x.display)
+        .env_remove("WAYLAND_DISPLAY")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    let find = |name: &str| -> f64 {
+        report["figures"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["name"].as_str() == Some(name))
+            .and_then(|f| f["value"].as_f64())
+            .unwrap_or_else(|| panic!("no figure {name:?}: {report:#}"))
+    };
+    assert!(find("viewer frame time, 1080p") > 0.0);
+    assert!(find("viewer refresh to picture presented, 1080p") > 0.0);
+    let irq = find("idle CPU over 3 s, IRQ refresh");
+    let poll = find("idle CPU over 3 s, 30 ms polling timer");
+    let timer = find("idle CPU over 3 s, our timer (33 Hz, backs off)");
+    // An idle guest raises no interrupt, so the IRQ-driven viewer does next to nothing, while a
+    // poll redraws 33 times a second: the gap is two orders of magnitude, not a close call.
+    assert!(irq * 5.0 < poll, "IRQ {irq}% vs poll {poll}%");
+    assert!(timer < poll, "backing-off timer {timer}% vs poll {poll}%");
+    assert!(
+        report["skipped"].as_array().unwrap().is_empty(),
+        "{report:#}"
+    );
+}

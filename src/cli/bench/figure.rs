@@ -109,6 +109,18 @@ fn format_value(value: f64, unit: &str) -> String {
     format!("{value:.digits$} {unit}")
 }
 
+/// A ratio with two significant digits below 1 (0.0013x), at most two decimals above.
+fn format_ratio(ratio: f64) -> String {
+    if ratio >= 100.0 {
+        format!("{ratio:.0}")
+    } else if ratio >= 1.0 || ratio == 0.0 {
+        format!("{ratio:.2}")
+    } else {
+        let digits = (1.0 - ratio.log10().floor()).clamp(2.0, 8.0) as usize;
+        format!("{ratio:.digits$}")
+    }
+}
+
 impl std::fmt::Display for Report {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let m = &self.machine;
@@ -131,7 +143,7 @@ impl std::fmt::Display for Report {
             .iter()
             .map(|fig| {
                 let ratio = match (&fig.ratio, &fig.compare) {
-                    (Some(r), Some(c)) => format!("{r:.2}{c}"),
+                    (Some(r), Some(c)) => format!("{}{c}", format_ratio(*r)),
                     _ => String::new(),
                 };
                 let target = fig.target.as_ref().map_or(String::new(), |t| {
@@ -228,5 +240,15 @@ mod tests {
         assert_eq!(format_value(1234.4, "ms"), "1234 ms");
         assert_eq!(format_value(12.345, "ms"), "12.3 ms");
         assert_eq!(format_value(0.1234, "ms"), "0.12 ms");
+    }
+
+    #[test]
+    fn ratios_keep_two_significant_digits_when_small() {
+        assert_eq!(format_ratio(58909.47), "58909");
+        assert_eq!(format_ratio(1.094), "1.09");
+        assert_eq!(format_ratio(0.3012), "0.30");
+        assert_eq!(format_ratio(0.0321), "0.032");
+        assert_eq!(format_ratio(0.00134), "0.0013");
+        assert_eq!(format_ratio(0.0), "0.00");
     }
 }

@@ -49,7 +49,16 @@ pub fn thread_cpu() -> Duration {
 
 /// User plus system CPU time of every child process waited for so far.
 pub fn children_cpu() -> Duration {
-    getrusage(UsageWho::RUSAGE_CHILDREN).map_or(Duration::ZERO, |u| {
+    rusage(UsageWho::RUSAGE_CHILDREN)
+}
+
+/// User plus system CPU time of this process, all threads.
+pub fn process_cpu() -> Duration {
+    rusage(UsageWho::RUSAGE_SELF)
+}
+
+fn rusage(who: UsageWho) -> Duration {
+    getrusage(who).map_or(Duration::ZERO, |u| {
         let tv = |t: nix::sys::time::TimeVal| {
             Duration::from_secs(t.tv_sec().max(0) as u64)
                 + Duration::from_micros(t.tv_usec().max(0) as u64)

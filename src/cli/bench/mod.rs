@@ -3,7 +3,7 @@
 
 mod figure;
 mod frames;
-mod measure;
+pub mod measure;
 mod processes;
 
 use crate::cli::screenshot::parse_seconds;

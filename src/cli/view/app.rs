@@ -70,6 +70,9 @@ pub struct Stats {
     pub latencies_ms: Vec<f64>,
     /// CPU time of each redraw (bounded).
     pub frame_times_ms: Vec<f64>,
+    /// When the first frame was shown and the process's CPU time then: the steady-state cost
+    /// (idle CPU) is measured from there, without the start-up.
+    pub first_shown: Option<(Instant, Duration)>,
 }
 
 pub struct App<'a> {
@@ -455,6 +458,7 @@ impl<'a> App<'a> {
         }
         if !self.first_presented && self.primary.is_some() {
             self.first_presented = true;
+            self.stats.first_shown = Some((now, crate::cli::bench::measure::process_cpu()));
             if let Some(f) = &self.primary {
                 println!(
                     "Showing {}: {}x{} {} via the {} path, refresh from {}",

@@ -205,7 +205,16 @@ fn show(dev: &dyn DisplayDevice, opts: &ViewOpts) -> Result<()> {
             );
         }
         if let Some(path) = &opts.stats_json {
+            let steady = stats.first_shown.map(|(at, cpu)| {
+                serde_json::json!({
+                    "seconds": at.elapsed().as_secs_f64(),
+                    "cpu_seconds": crate::cli::bench::measure::process_cpu()
+                        .saturating_sub(cpu)
+                        .as_secs_f64(),
+                })
+            });
             let summary = serde_json::json!({
+                "after_first_frame": steady,
                 "seconds": secs,
                 "presented": stats.presented,
                 "wakes": load(&p.wakes),

@@ -1,0 +1,145 @@
+//! `vfio-display bench` on the simulator: every figure is there, consistent with its reference,
+//! and bad input is refused. No timing is asserted here: the figures themselves are the
+//! measurement (README, "Performance").
+
+mod common;
+
+use common::cli::{assert_clean_failure, assert_ok, run, stdout};
+use serde_json::Value;
+
+fn figure<'a>(report: &'a Value, name: &str) -> &'a Value {
+    report["figures"]
+        .as_array()
+        .expect("a figures array")
+        .iter()
+        .find(|f| f["name"].as_str() == Some(name))
+        .unwrap_or_else(|| panic!("no figure {name:?} in {report:#}"))
+}
+
+fn value(fig: &Value) -> f64 {
+    let v = fig["value"].as_f64().expect("a number");
+    assert!(v.is_finite() && v > 0.0, "{fig}");
+    v
+}
+
+#[test]
+fn bench_sim_reports_every_headless_figure_with_its_reference() {
+    let out = run(&[
+        "bench",
+        "--sim",
+        "--sizes",
+        "320x240,640x480",
+        "--seconds",
+        "0.05",
+        "--screenshot-runs",
+        "2",
+        "--no-window",
+        "--json",
+    ]);
+    assert_ok(&out);
+    let report: Value = serde_json::from_str(&stdout(&out)).expect("JSON on stdout");
+    assert!(!report["machine"]["cpu"].as_str().unwrap().is_empty());
+    assert!(!report["machine"]["adapter"].as_str().unwrap().is_empty());
+
+    let queries = figure(&report, "plane queries (primary)");
+    // The ratio is the rate over the 120 queries per second a 60 Hz viewer makes.
+    let rate = value(queries);
+    let ratio = queries["ratio"].as_f64().unwrap();
+    assert!((ratio * 120.0 - rate).abs() <= rate * 1e-9, "{queries}");
+
+    for size in ["320x240", "640x480"] {
+        let memcpy = value(figure(&report, &format!("memcpy, {size}")));
+        let copy = figure(
+            &report,
+            &format!("cpu upload: copy out of guest memory, {size}"),
+        );
+        // The ratio is memcpy's time over the copy's, and the goal is judged on it.
+        let ratio = copy["ratio"].as_f64().unwrap();
+        assert!(
+            (ratio * value(copy) - memcpy).abs() <= memcpy * 1e-9,
+            "{copy}"
+        );
+        assert_eq!(
+            copy["target"]["met"].as_bool(),
+            Some(ratio >= 0.8),
+            "{copy}"
+        );
+        value(figure(
+            &report,
+            &format!("cpu path: frame to texture, {size}"),
+        ));
+        // lavapipe offers the buffer path (DESIGN.md section 5): its front-end CPU is reported.
+        value(figure(
+            &report,
+            &format!("buffer path: frame to texture, {size}"),
+        ));
+        let cpu = figure(
+            &report,
+            &format!("buffer path: front-end CPU per cached frame, {size}"),
+        );
+        assert_eq!(cpu["unit"], "us");
+        assert_eq!(
+            cpu["target"]["met"].as_bool(),
+            Some(value(cpu) < 50.0),
+            "{cpu}"
+        );
+    }
+    let irq = figure(&report, "interrupt to texture ready, 1080p (buffer path)");
+    assert!(
+        irq["detail"]
+            .as_str()
+            .unwrap()
+            .contains("interrupt to submitted"),
+        "{irq}"
+    );
+    let shot = figure(&report, "screenshot end to end, 1080p");
+    assert_eq!(shot["target"]["met"].as_bool(), Some(value(shot) < 150.0));
+
+    let skipped: Vec<&str> = report["skipped"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(skipped, ["viewer frame time", "idle CPU"]);
+}
+
+#[test]
+fn bench_prints_a_table_with_targets_met_or_missed() {
+    let out = run(&[
+        "bench",
+        "--sim",
+        "--sizes",
+        "320x240",
+        "--seconds",
+        "0.05",
+        "--screenshot-runs",
+        "1",
+        "--no-window",
+    ]);
+    assert_ok(&out);
+    let text = stdout(&out);
+    assert!(text.contains("figure"), "{text}");
+    assert!(text.contains("x memcpy"), "{text}");
+    assert!(text.contains(">= 0.8x memcpy"), "{text}");
+    assert!(
+        text.contains("viewer frame time: not measured: --no-window"),
+        "{text}"
+    );
+    let summary = text.lines().last().unwrap();
+    assert!(summary.ends_with("targets met"), "{summary}");
+    // Progress goes to stderr, so that stdout stays the report.
+    assert!(common::cli::stderr(&out).contains("bench: frame costs at 320x240"));
+}
+
+#[test]
+fn bench_refuses_bad_sizes_and_a_missing_device() {
+    let out = run(&["bench", "--sim", "--sizes", "9000x10"]);
+    assert_clean_failure(&out, 2, "at most 8192x8192");
+    let out = run(&["bench", "--sim", "--sizes", "huge"]);
+    assert_clean_failure(&out, 2, "1080p");
+    let out = run(&["bench", "--sim", "--seconds", "-1"]);
+    assert_eq!(out.status.code(), Some(2));
+    let out = run(&["bench"]);
+    assert_eq!(out.status.code(), Some(2));
+}
