@@ -1,10 +1,12 @@
 //! `vfio-display bench` on the simulator: every figure is there, consistent with its reference,
 //! and bad input is refused. No timing is asserted here: the figures themselves are the
-//! measurement (README, "Performance").
+//! measurement (README, "Performance"). The window figures run under Xvfb in this test binary
+//! rather than beside the viewer tests, so that the bench's load does not slow those.
 
 mod common;
 
-use common::cli::{assert_clean_failure, assert_ok, run, stdout};
+use common::cli::{assert_clean_failure, assert_ok, bin, run, stdout};
+use common::xvfb::Xvfb;
 use serde_json::Value;
 
 fn figure<'a>(report: &'a Value, name: &str) -> &'a Value {
@@ -142,4 +144,52 @@ fn bench_refuses_bad_sizes_and_a_missing_device() {
     assert_eq!(out.status.code(), Some(2));
     let out = run(&["bench"]);
     assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn bench_measures_the_viewer_and_idle_cpu_in_a_window() {
+    let x = Xvfb::start();
+    let out = bin()
+        .args([
+            "bench",
+            "--sim",
+            "--sizes",
+            "320x240",
+            "--seconds",
+            "0.2",
+            "--screenshot-runs",
+            "1",
+            "--idle-seconds",
+            "3",
+            "--json",
+        ])
+        .env("DISPLAY", &x.display)
+        .env_remove("WAYLAND_DISPLAY")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    let report: Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    let find = |name: &str| -> f64 {
+        report["figures"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["name"].as_str() == Some(name))
+            .and_then(|f| f["value"].as_f64())
+            .unwrap_or_else(|| panic!("no figure {name:?}: {report:#}"))
+    };
+    assert!(find("viewer frame time, 1080p") > 0.0);
+    assert!(find("viewer refresh to picture presented, 1080p") > 0.0);
+    let irq = find("idle CPU over 3 s, IRQ refresh");
+    let poll = find("idle CPU over 3 s, 30 ms polling timer");
+    let timer = find("idle CPU over 3 s, our timer (33 Hz, backs off)");
+    // An idle guest raises no interrupt, so the IRQ-driven viewer does next to nothing, while a
+    // poll redraws 33 times a second: the gap is two orders of magnitude, not a close call.
+    assert!(irq * 5.0 < poll, "IRQ {irq}% vs poll {poll}%");
+    assert!(timer < poll, "backing-off timer {timer}% vs poll {poll}%");
+    assert!(
+        report["skipped"].as_array().unwrap().is_empty(),
+        "{report:#}"
+    );
 }

@@ -6,66 +6,13 @@ mod common;
 
 use common::cli::{bin, path_str, run, tmp};
 use common::read_png;
+use common::xvfb::Xvfb;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 use vfio_display::frame::RgbaImage;
-
-/// An Xvfb server on its own display number, stopped on drop.
-struct Xvfb {
-    child: Child,
-    display: String,
-}
-
-impl Xvfb {
-    fn start() -> Xvfb {
-        // Xvfb picks a free display number itself and writes it to -displayfd once it accepts
-        // connections: no collisions with other servers, no polling for its socket.
-        let mut child = Command::new("Xvfb")
-            .args([
-                "-displayfd",
-                "1",
-                "-screen",
-                "0",
-                "1280x1024x24",
-                "-nolisten",
-                "tcp",
-            ])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("Xvfb runs (install the xvfb package)");
-        let stdout = child.stdout.take().expect("piped");
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            let mut line = String::new();
-            let _ = BufReader::new(stdout).read_line(&mut line);
-            let _ = tx.send(line);
-        });
-        let line = rx
-            .recv_timeout(Duration::from_secs(10))
-            .expect("Xvfb did not start in 10 s");
-        let n: u32 = line
-            .trim()
-            .parse()
-            .unwrap_or_else(|_| panic!("Xvfb wrote {line:?} for its display number"));
-        Xvfb {
-            child,
-            display: format!(":{n}"),
-        }
-    }
-}
-
-impl Drop for Xvfb {
-    fn drop(&mut self) {
-        // SIGTERM, not SIGKILL: Xvfb then removes its lock file and socket.
-        let pid = nix::unistd::Pid::from_raw(self.child.id() as i32);
-        let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
-        let _ = self.child.wait();
-    }
-}
 
 /// A running viewer whose stdout lines arrive on a channel.
 struct Viewer {
@@ -261,14 +208,23 @@ fn the_overlay_appears_when_toggled() {
     let want = expected("640x480", 9, dir.path());
     assert!(compare_at(&before, &want, 0, 0) <= 1, "no overlay yet");
     press(&x, TITLE_640, "F1");
-    std::thread::sleep(Duration::from_millis(1000));
-    let after = window_shot(&x, TITLE_640, dir.path(), "after");
-    // The overlay's panel covers the top-left corner: many pixels there changed, and the
-    // bottom-right corner did not.
-    let changed = (0..200)
-        .flat_map(|y| (0..200).map(move |x| (x, y)))
-        .filter(|&(x, y)| after.pixel(x, y)[..3] != want.pixel(x, y)[..3])
-        .count();
+    // The overlay's panel covers the top-left corner: many pixels there change, and the
+    // bottom-right corner does not. A loaded machine may take a while to draw it.
+    let changed_in = |img: &RgbaImage| {
+        (0..200)
+            .flat_map(|y| (0..200).map(move |x| (x, y)))
+            .filter(|&(x, y)| img.pixel(x, y)[..3] != want.pixel(x, y)[..3])
+            .count()
+    };
+    let deadline = Instant::now() + Duration::from_secs(8);
+    let (after, changed) = loop {
+        std::thread::sleep(Duration::from_millis(250));
+        let after = window_shot(&x, TITLE_640, dir.path(), "after");
+        let changed = changed_in(&after);
+        if changed > 5000 || Instant::now() > deadline {
+            break (after, changed);
+        }
+    };
     assert!(changed > 5000, "only {changed} pixels changed: no overlay");
     for (x, y) in [(600, 440), (630, 470)] {
         assert_eq!(after.pixel(x, y)[..3], want.pixel(x, y)[..3], "({x},{y})");
@@ -421,52 +377,4 @@ fn without_a_display_view_suggests_screenshot() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("vfio-display screenshot"), "{err}");
     assert!(!err.contains("panicked"), "{err}");
-}
-
-#[test]
-fn bench_measures_the_viewer_and_idle_cpu_in_a_window() {
-    let x = Xvfb::start();
-    let out = bin()
-        .args([
-            "bench",
-            "--sim",
-            "--sizes",
-            "320x240",
-            "--seconds",
-            "0.2",
-            "--screenshot-runs",
-            "1",
-            "--idle-seconds",
-            "3",
-            "--json",
-        ])
-        .env("DISPLAY", &x.display)
-        .env_remove("WAYLAND_DISPLAY")
-        .output()
-        .unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{err}");
-    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
-    let find = |name: &str| -> f64 {
-        report["figures"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|f| f["name"].as_str() == Some(name))
-            .and_then(|f| f["value"].as_f64())
-            .unwrap_or_else(|| panic!("no figure {name:?}: {report:#}"))
-    };
-    assert!(find("viewer frame time, 1080p") > 0.0);
-    assert!(find("viewer refresh to picture presented, 1080p") > 0.0);
-    let irq = find("idle CPU over 3 s, IRQ refresh");
-    let poll = find("idle CPU over 3 s, 30 ms polling timer");
-    let timer = find("idle CPU over 3 s, our timer (33 Hz, backs off)");
-    // An idle guest raises no interrupt, so the IRQ-driven viewer does next to nothing, while a
-    // poll redraws 33 times a second: the gap is two orders of magnitude, not a close call.
-    assert!(irq * 5.0 < poll, "IRQ {irq}% vs poll {poll}%");
-    assert!(timer < poll, "backing-off timer {timer}% vs poll {poll}%");
-    assert!(
-        report["skipped"].as_array().unwrap().is_empty(),
-        "{report:#}"
-    );
 }

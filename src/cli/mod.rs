@@ -1,6 +1,7 @@
 //! Command-line front end: argument parsing, device opening, and one module per subcommand.
 
 mod bench;
+mod cpu_time;
 mod edid;
 mod exit;
 mod info;

@@ -2,7 +2,8 @@
 //! memcpy, the front end's CPU per cached frame, and interrupt-to-texture latency.
 
 use super::figure::Figure;
-use super::measure::{Budget, sample, thread_cpu, wall_ms};
+use super::measure::{Budget, sample, wall_ms};
+use crate::cli::cpu_time::thread_cpu;
 use crate::cli::stats::Stats;
 use anyhow::{Context, Result, bail};
 use std::hint::black_box;
@@ -117,7 +118,7 @@ pub fn frame_costs(
             let t0 = Instant::now();
             let cpu0 = thread_cpu();
             renderer.update(PlaneType::Primary)?;
-            let front_end = (thread_cpu() - cpu0).as_secs_f64() * 1e6;
+            let front_end = (thread_cpu() - cpu0).as_secs_f64() * 1000.0;
             ctx.wait_idle();
             Ok((t0.elapsed().as_secs_f64() * 1000.0, front_end))
         })
@@ -144,11 +145,11 @@ pub fn frame_costs(
         if path != ImportPath::Cpu {
             let cpu = median(cpu)?;
             figures.push(
-                Figure::new(format!("{path} path: front-end CPU per cached frame, {label}"), cpu.median_ms, "us")
+                Figure::new(format!("{path} path: front-end CPU per cached frame, {label}"), cpu.median_ms * 1000.0, "us")
                     .below(50.0, "< 50 us")
                     .detail(format!(
                         "thread CPU time of query + import lookup + unpack record + submit; p95 {:.0} us",
-                        cpu.p95_ms
+                        cpu.p95_ms * 1000.0
                     )),
             );
         }
@@ -166,7 +167,7 @@ pub fn irq_latency(
     interrupt_time: &(dyn Fn() -> Option<Instant> + Sync),
     label: &str,
     budget: Budget,
-) -> Result<Option<Vec<Figure>>> {
+) -> Result<Option<Figure>> {
     let source = choose_source(dev, IrqChoice::Auto, 60.0)?;
     if matches!(source, RefreshSource::Timer { .. }) {
         return Ok(None);
@@ -216,12 +217,12 @@ pub fn irq_latency(
     let (ready, submitted): (Vec<f64>, Vec<f64>) = samples.into_iter().unzip();
     let ready = median(ready)?;
     let submitted = median(submitted)?;
-    Ok(Some(vec![
+    Ok(Some(
         Figure::new(format!("interrupt to texture ready, {label} ({path} path)"), ready.median_ms, "ms")
             .below(1.0, "< 1 ms")
             .detail(format!(
                 "p95 {:.2} ms over {count} interrupts; of which interrupt to submitted (the front end): median {:.3} ms, p95 {:.3} ms",
                 ready.p95_ms, submitted.median_ms, submitted.p95_ms
             )),
-    ]))
+    ))
 }

@@ -3,7 +3,7 @@
 
 mod figure;
 mod frames;
-pub mod measure;
+mod measure;
 mod processes;
 
 use crate::cli::screenshot::parse_seconds;
@@ -223,7 +223,7 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         let sim = sim_at(&args.target, BenchSize::FULL_HD, false)?;
         let when = || sim.last_interrupt();
         match frames::irq_latency(&ctx, &sim, &when, "1080p", budget)? {
-            Some(f) => figures.extend(f),
+            Some(f) => figures.push(f),
             None => skip(
                 &mut skipped,
                 "interrupt to texture",
@@ -241,7 +241,7 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         figures.extend(frames::frame_costs(&ctx, dev.as_ref(), &label, budget)?);
         progress("interrupt to texture latency");
         match frames::irq_latency(&ctx, dev.as_ref(), &|| None, &label, budget)? {
-            Some(f) => figures.extend(f),
+            Some(f) => figures.push(f),
             None => skip(
                 &mut skipped,
                 "interrupt to texture",

@@ -2,7 +2,7 @@
 //! frame time, and the viewer's CPU while the guest is idle.
 
 use super::figure::Figure;
-use super::measure::children_cpu;
+use crate::cli::cpu_time::children_cpu;
 use crate::cli::stats::Stats;
 use anyhow::{Context, Result, bail};
 use serde::Deserialize;

@@ -92,7 +92,6 @@ pub struct App<'a> {
     overlay: overlay::State,
     follow_deadline: Option<Instant>,
     pub error: Option<String>,
-    first_presented: bool,
     retry_at: Option<Instant>,
 }
 
@@ -138,7 +137,6 @@ impl<'a> App<'a> {
             overlay,
             follow_deadline: None,
             error: None,
-            first_presented: false,
             retry_at: None,
         }
     }
@@ -456,9 +454,8 @@ impl<'a> App<'a> {
             self.stats.window_start = Some(now);
             self.stats.window_frames = 0;
         }
-        if !self.first_presented && self.primary.is_some() {
-            self.first_presented = true;
-            self.stats.first_shown = Some((now, crate::cli::bench::measure::process_cpu()));
+        if self.stats.first_shown.is_none() && self.primary.is_some() {
+            self.stats.first_shown = Some((now, crate::cli::cpu_time::process_cpu()));
             if let Some(f) = &self.primary {
                 println!(
                     "Showing {}: {}x{} {} via the {} path, refresh from {}",

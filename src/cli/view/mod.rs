@@ -208,7 +208,7 @@ fn show(dev: &dyn DisplayDevice, opts: &ViewOpts) -> Result<()> {
             let steady = stats.first_shown.map(|(at, cpu)| {
                 serde_json::json!({
                     "seconds": at.elapsed().as_secs_f64(),
-                    "cpu_seconds": crate::cli::bench::measure::process_cpu()
+                    "cpu_seconds": crate::cli::cpu_time::process_cpu()
                         .saturating_sub(cpu)
                         .as_secs_f64(),
                 })
