@@ -417,3 +417,89 @@ fn help_names_every_command() {
         assert!(text.contains(word), "{word}: {text}");
     }
 }
+
+#[test]
+fn every_simulator_fault_ends_in_one_clear_line_or_is_survived() {
+    let dir = tmp();
+    let png = dir.path().join("fault.png");
+    let shot = |fault: &str, extra: &[&str]| {
+        let _ = std::fs::remove_file(&png);
+        let mut args = vec![
+            "screenshot",
+            "--sim",
+            "--sim-frame",
+            "1",
+            "--sim-fault",
+            fault,
+        ];
+        args.extend_from_slice(extra);
+        args.extend_from_slice(&["-o", path_str(&png)]);
+        run(&args)
+    };
+    for (fault, extra, needle) in [
+        (
+            "offset-overflow",
+            &[][..],
+            "rows end at byte 18446744073709551615",
+        ),
+        (
+            "region-too-small",
+            &["--sim-plane", "region"][..],
+            "past the end of the 1572864-byte buffer",
+        ),
+        (
+            "query-enomem",
+            &[][..],
+            "VFIO_DEVICE_QUERY_GFX_PLANE on primary plane (dmabuf) failed: ENOMEM",
+        ),
+        ("query-eio", &[][..], "failed: EIO"),
+        ("query-enodev", &[][..], "failed: ENODEV"),
+    ] {
+        let out = shot(fault, extra);
+        assert_clean_failure(&out, 1, needle);
+        assert!(!png.exists(), "{fault}: nothing written");
+    }
+    // Faults a capture survives: each still writes the guest's frame.
+    for (fault, extra) in [
+        ("new-id-every-frame", &[][..]),
+        ("plane-flap", &["--timeout", "2"][..]),
+        ("cap-chain-out-of-bounds", &[][..]),
+        ("cap-chain-loop", &[][..]),
+        ("irq-storm", &[][..]),
+    ] {
+        let out = shot(fault, extra);
+        assert!(out.status.success(), "{fault}: {}", stderr(&out));
+        common::assert_pattern(&read_png(&png), fault);
+    }
+    // A broken capability chain hides the EDID region, and says so.
+    let out = run(&["info", "--sim", "--sim-fault", "cap-chain-out-of-bounds"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("malformed capability chain: capability header at offset 1048576 runs past the 48 bytes returned"),
+        "{}",
+        stdout(&out)
+    );
+    let out = run(&[
+        "edid",
+        "show",
+        "--sim",
+        "--sim-fault",
+        "cap-chain-out-of-bounds",
+    ]);
+    assert_clean_failure(&out, 1, "has no EDID region");
+    // The fault list is its own help.
+    let out = run(&[
+        "screenshot",
+        "--sim",
+        "--sim-fault",
+        "help",
+        "-o",
+        path_str(&png),
+    ]);
+    for (_, name, _) in vfio_display::device::sim::SimFault::ALL {
+        assert!(
+            stdout(&out).contains(name) || stderr(&out).contains(name),
+            "{name} listed"
+        );
+    }
+}

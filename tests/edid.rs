@@ -491,3 +491,68 @@ fn hotswap_reports_timeouts_and_exits_non_zero() {
         "{text}"
     );
 }
+
+#[test]
+fn an_edid_max_size_below_any_edid_is_one_clear_line_each_way() {
+    let dir = tmp();
+    let file = dir.path().join("e.bin");
+    assert_ok(&run(&[
+        "edid",
+        "generate",
+        "--mode",
+        "800x600",
+        "-o",
+        path_str(&file),
+    ]));
+    let fault = ["--sim", "--sim-fault", "edid-max-size-small"];
+    let with_fault = |args: &[&str]| {
+        let mut all = args.to_vec();
+        all.extend_from_slice(&fault);
+        run(&all)
+    };
+    assert_clean_failure(
+        &with_fault(&["edid", "set", "--mode", "800x600"]),
+        1,
+        "the EDID needs 128 bytes but at most 64 are allowed",
+    );
+    // Not even --force writes past what the device says it holds.
+    for force in [&[][..], &["--force"][..]] {
+        let mut args = vec!["edid", "set", "--file", path_str(&file)];
+        args.extend_from_slice(force);
+        assert_clean_failure(
+            &with_fault(&args),
+            1,
+            "is 128 bytes but the device takes at most 64 (edid_max_size)",
+        );
+    }
+    assert_clean_failure(
+        &with_fault(&["edid", "show"]),
+        1,
+        "edid_size 128 exceeds edid_max_size 64",
+    );
+    // An unwritable output and a truncated input file.
+    assert_clean_failure(
+        &run(&[
+            "edid",
+            "generate",
+            "--mode",
+            "800x600",
+            "-o",
+            "/nonexistent-dir/e.bin",
+        ]),
+        1,
+        "cannot write /nonexistent-dir/e.bin",
+    );
+    let truncated = dir.path().join("t.bin");
+    std::fs::write(&truncated, &std::fs::read(&file).unwrap()[..100]).unwrap();
+    assert_clean_failure(
+        &run(&["edid", "set", "--sim", "--file", path_str(&truncated)]),
+        1,
+        "EDID is 100 bytes; a base block needs 128",
+    );
+    assert_clean_failure(
+        &run(&["edid", "generate", "--mode", "800x", "-o", path_str(&file)]),
+        2,
+        "height is not a number",
+    );
+}

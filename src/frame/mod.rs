@@ -9,6 +9,6 @@ pub mod validate;
 
 pub use error::FrameError;
 pub use image::{RgbaImage, cursor_origin};
-pub use pump::{IrqChoice, Pump, PumpStats, RefreshSource, choose_source};
+pub use pump::{IrqChoice, MIN_IRQ_INTERVAL, Pump, PumpStats, RefreshSource, choose_source};
 pub use reader::{CpuFrame, FrameReader, MAPPING_CACHE};
 pub use validate::{PlaneError, ValidPlane, validate};

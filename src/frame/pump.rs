@@ -89,6 +89,9 @@ pub struct PumpStats {
     pub coalesced: AtomicU64,
     /// The timer's current interval in microseconds (0 with an IRQ).
     pub interval_us: AtomicU32,
+    /// Interrupts that came sooner than `MIN_IRQ_INTERVAL` after the one before and were held
+    /// back (an interrupt storm).
+    pub throttled: AtomicU64,
 }
 
 /// The state shared by the pump thread and the consumer.
@@ -114,6 +117,11 @@ fn sys(what: &str, errno: nix::errno::Errno) -> FrameError {
 /// Timer backoff: after this many unchanged frames the interval doubles, up to `MAX_BACKOFF`.
 const IDLE_FRAMES: u32 = 30;
 const MAX_BACKOFF: u32 = 4;
+
+/// The shortest time between two handled interrupts: at most 500 per second, several times any
+/// display's refresh rate. A line stuck asserted (or a device raising its eventfd in a loop)
+/// then costs a bounded, small amount of CPU instead of a whole core.
+pub const MIN_IRQ_INTERVAL: Duration = Duration::from_millis(2);
 
 impl Pump {
     pub fn new(source: RefreshSource) -> Result<Self, FrameError> {
@@ -190,6 +198,7 @@ impl Pump {
     ) -> Result<(), FrameError> {
         let efd = EventFd::new().map_err(|e| sys("the IRQ eventfd", e))?;
         dev.set_irq_eventfds(index, 0, &[Some(efd.as_fd())])?;
+        let mut last_irq: Option<Instant> = None;
         let result = (|| {
             while !self.stop.load(Ordering::Acquire) {
                 let mut fds = [
@@ -209,6 +218,19 @@ impl Pump {
                 }
                 let count = efd.read().map_err(|e| sys("reading the IRQ eventfd", e))?;
                 self.stats.interrupts.fetch_add(count, Ordering::Relaxed);
+                if let Some(since) = last_irq.map(|t| t.elapsed())
+                    && since < MIN_IRQ_INTERVAL
+                {
+                    if self.stats.throttled.fetch_add(1, Ordering::Relaxed) == 0 {
+                        tracing::warn!(
+                            "IRQ index {index} fires faster than {} Hz (an interrupt storm?); \
+                             handling it at most that often",
+                            1000 / MIN_IRQ_INTERVAL.as_millis()
+                        );
+                    }
+                    self.sleep_unless_stopped(MIN_IRQ_INTERVAL - since);
+                }
+                last_irq = Some(Instant::now());
                 // The line stays masked after an automasked interrupt until we unmask it.
                 if automasked {
                     dev.irq_action(IrqAction::Unmask, index, 0, 1)?;
@@ -219,6 +241,17 @@ impl Pump {
         })();
         let _ = dev.disable_irq(index);
         result
+    }
+
+    /// Sleeps for `duration`, or less when `stop` is called meanwhile.
+    fn sleep_unless_stopped(&self, duration: Duration) {
+        let mut fds = [PollFd::new(self.stop_fd.as_fd(), PollFlags::POLLIN)];
+        // Rounded up: poll's millisecond timeout must not cut the sleep short.
+        let ms = duration
+            .as_micros()
+            .div_ceil(1000)
+            .clamp(1, u128::from(u16::MAX)) as u16;
+        let _ = poll(&mut fds, PollTimeout::from(ms));
     }
 
     fn run_timer(&self, hz: f64, wake: &dyn Fn()) {

@@ -39,6 +39,14 @@ for type in small medium; do
     /regions/9/caps/0/region_type=1 /regions/9/caps/0/subtype=1 /num_irqs=5 \
     /irqs/0/count=0 /irqs/1/count=0 /irqs/2/count=0 /irqs/3/count=0 /irqs/4/count=0
 
+  if [ "$type" = small ]; then
+    # A busy group: the helper holds the device while the product tries to open it.
+    "$H" bochs "$u" --modes 800x600 --record "$R" --name "busy-$t" -- "$B" info "$u"
+    expect rc "busy-$t-800x600" 1 the group is busy
+    # No permission: /dev/vfio/N is root's alone (0600), and the product runs as another user.
+    run "noperm-$t" setpriv --reuid=1000 --regid=1000 --clear-groups "$B" info "$u"
+    expect rc "noperm-$t" 1 permission denied
+  fi
   # The helper plays the guest driver and hands its device fd to the product (--device-fd).
   "$H" bochs "$u" --modes 800x600,640x480,1024x768 --frame 30 --record "$R" --name "shot-$t" -- \
     "$B" screenshot --device-fd '{fd}' -o "$R/shot-$t-{mode}.png"

@@ -180,13 +180,14 @@ fn show(dev: &dyn DisplayDevice, opts: &ViewOpts) -> Result<()> {
         let p = &pump.stats;
         let load = |a: &std::sync::atomic::AtomicU64| a.load(std::sync::atomic::Ordering::Relaxed);
         println!(
-            "Presented {} frames in {secs:.1} s ({:.1} per second); refresh from {}: {} wakes, {} interrupts, {} coalesced",
+            "Presented {} frames in {secs:.1} s ({:.1} per second); refresh from {}: {} wakes, {} interrupts, {} coalesced, {} throttled",
             stats.presented,
             stats.presented as f64 / secs.max(0.001),
             pump.source,
             load(&p.wakes),
             load(&p.interrupts),
             load(&p.coalesced),
+            load(&p.throttled),
         );
         let count = stats.latencies_ms.len();
         let latency = Stats::of(stats.latencies_ms);
@@ -220,6 +221,7 @@ fn show(dev: &dyn DisplayDevice, opts: &ViewOpts) -> Result<()> {
                 "wakes": load(&p.wakes),
                 "interrupts": load(&p.interrupts),
                 "coalesced": load(&p.coalesced),
+                "throttled": load(&p.throttled),
                 "frame_ms": frame_time,
                 "refresh_to_picture_ms": latency,
             });

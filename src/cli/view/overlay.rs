@@ -7,7 +7,7 @@ use super::layout::ScaleMode;
 use std::sync::atomic::Ordering;
 use vfio_display::edid::Mode;
 use vfio_display::fourcc;
-use vfio_display::frame::{PumpStats, RefreshSource};
+use vfio_display::frame::{MIN_IRQ_INTERVAL, PumpStats, RefreshSource};
 use vfio_display::render::GpuFrame;
 use vfio_display::vfio::PlaneInfo;
 
@@ -152,6 +152,13 @@ pub fn ui(ui: &mut egui::Ui, state: &mut State, view: &OverlayView<'_>) -> Vec<O
                 view.pump.interrupts.load(Ordering::Relaxed),
                 view.pump.coalesced.load(Ordering::Relaxed)
             ));
+            let throttled = view.pump.throttled.load(Ordering::Relaxed);
+            if throttled > 0 {
+                ui.label(format!(
+                    "Interrupt storm: {throttled} interrupts held back (at most {} Hz)",
+                    1000 / MIN_IRQ_INTERVAL.as_millis()
+                ));
+            }
             ui.horizontal(|ui| {
                 ui.label("Scale (F3):");
                 for mode in [ScaleMode::Fit, ScaleMode::OneToOne, ScaleMode::Integer] {

@@ -29,6 +29,26 @@ pub enum SimFault {
     /// Two seconds after the first plane query the device is gone: plane queries and exports
     /// fail with ENODEV, as when the mdev is removed under a running viewer.
     DeviceLost,
+    /// The plane's offset is so large that offset + span overflows 64 bits.
+    OffsetOverflow,
+    /// The framebuffer region is smaller than the plane it scans out (region planes only).
+    RegionTooSmall,
+    /// Every primary plane query names a new dmabuf_id for the same buffer.
+    NewIdEveryFrame,
+    /// The primary plane is off on every other query.
+    PlaneFlap,
+    /// Every plane query fails with ENOMEM.
+    QueryEnomem,
+    /// Every plane query fails with EIO.
+    QueryEio,
+    /// Every plane query fails with ENODEV.
+    QueryEnodev,
+    /// The EDID region's edid_max_size says 64 bytes, less than any EDID.
+    EdidMaxSizeSmall,
+    /// The region info's first capability points outside the bytes returned.
+    CapChainOutOfBounds,
+    /// The display interrupt is stuck asserted: it fires again the moment it is unmasked.
+    IrqStorm,
 }
 
 impl SimFault {
@@ -81,7 +101,68 @@ impl SimFault {
             "device-lost",
             "ENODEV from plane queries and exports 2 s after the first query (mdev removed)",
         ),
+        (
+            SimFault::OffsetOverflow,
+            "offset-overflow",
+            "a plane offset where offset + size overflows 64 bits",
+        ),
+        (
+            SimFault::RegionTooSmall,
+            "region-too-small",
+            "the framebuffer region is half the plane (with --sim-source region)",
+        ),
+        (
+            SimFault::NewIdEveryFrame,
+            "new-id-every-frame",
+            "a new dmabuf_id on every primary plane query",
+        ),
+        (
+            SimFault::PlaneFlap,
+            "plane-flap",
+            "the primary plane is off on every other query",
+        ),
+        (
+            SimFault::QueryEnomem,
+            "query-enomem",
+            "ENOMEM from every plane query",
+        ),
+        (
+            SimFault::QueryEio,
+            "query-eio",
+            "EIO from every plane query",
+        ),
+        (
+            SimFault::QueryEnodev,
+            "query-enodev",
+            "ENODEV from every plane query",
+        ),
+        (
+            SimFault::EdidMaxSizeSmall,
+            "edid-max-size-small",
+            "the EDID region's edid_max_size is 64 bytes, smaller than any EDID",
+        ),
+        (
+            SimFault::CapChainOutOfBounds,
+            "cap-chain-out-of-bounds",
+            "a region capability points past the bytes returned",
+        ),
+        (
+            SimFault::IrqStorm,
+            "irq-storm",
+            "the display interrupt fires again as soon as it is unmasked (stuck line)",
+        ),
     ];
+
+    /// The errno every plane query fails with under this fault, if any.
+    pub fn query_errno(self) -> Option<nix::errno::Errno> {
+        use nix::errno::Errno;
+        match self {
+            SimFault::QueryEnomem => Some(Errno::ENOMEM),
+            SimFault::QueryEio => Some(Errno::EIO),
+            SimFault::QueryEnodev => Some(Errno::ENODEV),
+            _ => None,
+        }
+    }
 
     pub fn name(self) -> &'static str {
         Self::ALL
@@ -108,19 +189,26 @@ impl SimFault {
             }
             SimFault::UnknownFormat => plane.drm_format = drm_fourcc::DrmFourcc::Nv12 as u32,
             SimFault::TiledModifier => plane.modifier = 0x0100_0000_0000_0001,
-            SimFault::None
-            | SimFault::EnomemAfterModeChange
-            | SimFault::CapChainLoop
-            | SimFault::DeviceLost => {}
+            SimFault::OffsetOverflow => plane.offset = u64::MAX - 0xfff,
+            _ => {}
         }
         plane
     }
 
     /// Applies the fault to a region info in the kernel's byte layout.
     pub fn corrupt_region_info(self, mut bytes: Vec<u8>) -> Vec<u8> {
-        if self == SimFault::CapChainLoop && bytes.len() >= 40 {
-            // The first capability's `next` points at itself.
-            bytes[36..40].copy_from_slice(&32u32.to_ne_bytes());
+        // The first capability's header is at byte 32 (right after the struct); its `next` field
+        // is at 36.
+        if bytes.len() >= 40 {
+            match self {
+                // It points at itself.
+                SimFault::CapChainLoop => bytes[36..40].copy_from_slice(&32u32.to_ne_bytes()),
+                // It points far past the bytes the kernel returned.
+                SimFault::CapChainOutOfBounds => {
+                    bytes[36..40].copy_from_slice(&0x0010_0000u32.to_ne_bytes())
+                }
+                _ => {}
+            }
         }
         bytes
     }

@@ -16,6 +16,8 @@ pub struct SimIrq {
     /// A flip happened while masked: it fires on unmask, like a level-triggered line.
     pending: bool,
     pub delivered: u64,
+    /// The line is stuck asserted (the `irq-storm` fault): it fires again on every unmask.
+    pub stuck: bool,
     /// When the last interrupt reached the eventfd (the start of the refresh latency).
     pub last_delivered: Option<std::time::Instant>,
 }
@@ -33,6 +35,9 @@ impl SimIrq {
         self.eventfd = eventfd;
         self.masked = false;
         self.pending = false;
+        if self.stuck {
+            self.raise();
+        }
     }
 
     /// The device raises the line (a flip, or a loopback trigger).
@@ -61,7 +66,7 @@ impl SimIrq {
             IrqAction::Mask => self.masked = true,
             IrqAction::Unmask => {
                 self.masked = false;
-                if std::mem::take(&mut self.pending) {
+                if std::mem::take(&mut self.pending) || self.stuck {
                     self.raise();
                 }
             }

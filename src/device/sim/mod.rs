@@ -45,6 +45,8 @@ pub const EDID_REGION: u32 = 9;
 pub const FB_REGION: u32 = 16;
 pub const CURSOR_REGION: u32 = 17;
 const NUM_REGIONS: u32 = 10;
+/// The edid_max_size the `edid-max-size-small` fault reports.
+pub const SMALL_EDID_MAX_SIZE: u32 = 64;
 
 /// The smallest and largest modes the simulated guest accepts.
 pub const MIN_SIZE: u32 = 64;
@@ -147,6 +149,8 @@ struct SimState {
     /// front end (a GPU context on a loaded machine) cannot make the events happen before the
     /// guest's first frame is seen.
     first_query: Option<std::time::Instant>,
+    /// Primary plane queries so far (the `plane-flap` fault turns every other one off).
+    primary_queries: u64,
 }
 
 struct Shared {
@@ -325,7 +329,10 @@ impl SimState {
                 }],
             ),
             FB_REGION if self.cfg.source == PlaneSource::Region => {
-                let size = self.fb_region.as_ref().map_or(0, SharedBuffer::size);
+                let mut size = self.fb_region.as_ref().map_or(0, SharedBuffer::size);
+                if self.cfg.fault == SimFault::RegionTooSmall {
+                    size = u64::from(self.stride) * u64::from(self.height) / 2;
+                }
                 (rw | VFIO_REGION_INFO_FLAG_MMAP, size, vec![whole(size)])
             }
             CURSOR_REGION if self.cfg.source == PlaneSource::Region => {
@@ -441,7 +448,9 @@ impl SimDevice {
             mode_changes: 0,
             pending_mode: None,
             first_query: None,
+            primary_queries: 0,
         };
+        state.irq.stuck = cfg.fault == SimFault::IrqStorm;
         state.cursor.id = state.take_id();
         state.apply_mode(cfg.width, cfg.height, cfg.format)?;
         state.mode_changes = 0;
@@ -498,6 +507,22 @@ impl SimDevice {
         s.draw_now(frame)
     }
 
+    /// Switches the injected fault while the device runs (`SimFault::None` ends it), so tests can
+    /// check that the front end recovers once the device behaves again.
+    pub fn set_fault(&self, fault: SimFault) {
+        let mut s = self.state();
+        s.cfg.fault = fault;
+        s.irq.stuck = fault == SimFault::IrqStorm;
+        if s.irq.stuck {
+            s.irq.raise();
+        }
+    }
+
+    /// The fault injected now.
+    pub fn fault(&self) -> SimFault {
+        self.state().cfg.fault
+    }
+
     /// The guest's current mode.
     pub fn mode(&self) -> (u32, u32) {
         let s = self.state();
@@ -538,6 +563,11 @@ impl SimDevice {
     /// How many dma-buf exports were made.
     pub fn export_count(&self) -> u64 {
         self.state().exports.export_count()
+    }
+
+    /// How many dma-buf exports are open now (held by the device's cache or by a reader).
+    pub fn open_exports(&self) -> usize {
+        self.state().exports.open_count()
     }
 
     /// Mode changes since creation.
@@ -605,7 +635,16 @@ impl RegionIo for SimDevice {
             reason: format!("{errno}"),
         };
         match index {
-            EDID_REGION => s.edid.read(offset, buf).map_err(access_err),
+            EDID_REGION => {
+                s.edid.read(offset, buf).map_err(access_err)?;
+                if s.cfg.fault == SimFault::EdidMaxSizeSmall
+                    && offset == crate::uapi::edid_reg::EDID_MAX_SIZE
+                    && buf.len() == 4
+                {
+                    buf.copy_from_slice(&SMALL_EDID_MAX_SIZE.to_ne_bytes());
+                }
+                Ok(())
+            }
             MMIO_REGION | CONFIG_REGION => {
                 buf.fill(0);
                 Ok(())
@@ -625,6 +664,15 @@ impl RegionIo for SimDevice {
         };
         match index {
             EDID_REGION => {
+                // The device that reports a small edid_max_size also enforces it, as the
+                // kernel's drivers do.
+                if s.cfg.fault == SimFault::EdidMaxSizeSmall
+                    && offset == crate::uapi::edid_reg::EDID_SIZE
+                    && buf.len() == 4
+                    && u32::from_ne_bytes([buf[0], buf[1], buf[2], buf[3]]) > SMALL_EDID_MAX_SIZE
+                {
+                    return Err(access_err(Errno::EINVAL));
+                }
                 if s.edid.write(offset, buf).map_err(access_err)? == EdidEvent::LinkUp {
                     s.on_link_up();
                     // A frozen guest has no thread to act on it later: switch now.
@@ -763,17 +811,30 @@ impl DisplayDevice for SimDevice {
             ));
         }
         s.scheduled_events()?;
-        if s.cfg.fault == SimFault::EnomemAfterModeChange && std::mem::take(&mut s.fresh_mode) {
+        let fault = s.cfg.fault;
+        if let Some(errno) = fault.query_errno() {
+            return Err(sim_errno("VFIO_DEVICE_QUERY_GFX_PLANE", target, errno));
+        }
+        if fault == SimFault::EnomemAfterModeChange && std::mem::take(&mut s.fresh_mode) {
             return Err(sim_errno(
                 "VFIO_DEVICE_QUERY_GFX_PLANE",
                 target,
                 Errno::ENOMEM,
             ));
         }
-        Ok(match plane_type {
-            PlaneType::Primary => s.cfg.fault.corrupt_plane(s.primary_plane()),
-            PlaneType::Cursor => s.cursor_plane(),
-        })
+        if plane_type == PlaneType::Cursor {
+            return Ok(s.cursor_plane());
+        }
+        s.primary_queries += 1;
+        if fault == SimFault::PlaneFlap && s.primary_queries.is_multiple_of(2) {
+            return Ok(PlaneInfo::off(PlaneType::Primary, source));
+        }
+        if fault == SimFault::NewIdEveryFrame && source == PlaneSource::DmaBuf {
+            let id = s.take_id();
+            let front = s.front;
+            s.flip[front].id = id;
+        }
+        Ok(fault.corrupt_plane(s.primary_plane()))
     }
 
     fn dmabuf(&self, dmabuf_id: u32) -> Result<Arc<DmaBuf>> {
