@@ -22,7 +22,7 @@ use std::time::Duration;
 use vfio_display::device::sim::desktop;
 use vfio_display::device::{DisplayDevice, RealDevice, edid_port};
 use vfio_display::fourcc;
-use vfio_display::vfio::{HostPaths, IrqAction, PlaneSource, PlaneType, RegionIo};
+use vfio_display::vfio::{BackendChoice, HostPaths, IrqAction, PlaneSource, PlaneType, RegionIo};
 
 type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
 
@@ -64,8 +64,15 @@ fn flag(args: &[String], name: &str) -> Option<String> {
         .and_then(|i| args.get(i + 1).cloned())
 }
 
+/// Opens the mdev through the path VFIO_DISPLAY_BACKEND names (auto, cdev or group), as the
+/// product does, so that each VM pass holds the device the way it tests.
 fn open(spec: &str) -> Result<RealDevice> {
-    Ok(RealDevice::open(spec, &HostPaths::default())?)
+    let choice = match std::env::var("VFIO_DISPLAY_BACKEND").as_deref() {
+        Ok("cdev") => BackendChoice::Cdev,
+        Ok("group") => BackendChoice::Group,
+        _ => BackendChoice::Auto,
+    };
+    Ok(RealDevice::open_with(spec, &HostPaths::default(), choice)?)
 }
 
 fn bochs(args: &[String]) -> Result<()> {

@@ -54,8 +54,8 @@ for target in "${targets[@]}"; do
     echo "fuzz: $target: ok, ${runs:-?} runs in $seconds s, corpus $(find "$corpus" -type f | wc -l) inputs"
     passed=$((passed + 1))
   else
-    echo "fuzz: $target: FAILED; the end of its log:" >&2
-    tail -n 40 "$log" >&2
+    echo "fuzz: $target: FAILED; what it found:" >&2
+    grep -A 8 -m 1 -E "panicked|ERROR: libFuzzer" "$log" >&2 || tail -n 40 "$log" >&2
     for crash in "fuzz/artifacts/$target"/*; do
       [ -f "$crash" ] || continue
       echo "fuzz: $target: input $crash:" >&2

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The full test command: formatting, lints, every cargo test tier, and the VM suite against the
-# kernel's sample mdevs (tests/vm/run.sh). Set VFIO_DISPLAY_SKIP_VM=1 to leave the VM suite out
+# The full test command: formatting, lints, every cargo test tier, bounded fuzz runs of every
+# fuzz target (scripts/fuzz.sh, VFIO_DISPLAY_FUZZ_SECONDS each, default 40), and the VM suite
+# against the kernel's sample mdevs (tests/vm/run.sh). Set VFIO_DISPLAY_SKIP_VM=1 to leave the VM suite out
 # on a machine without QEMU; it is never skipped otherwise, and CI always runs it.
 # Usage: scripts/test-all.sh
 set -euo pipefail
@@ -23,6 +24,10 @@ cargo test --locked 2>&1 | tee "$log"
 echo "== example"
 cargo run --quiet --locked --example capture >/dev/null
 
+echo "== fuzz (bounded runs of every target, corpus kept in ~/.cache/vfio-display-fuzz)"
+fuzz_status=0
+scripts/fuzz.sh "${VFIO_DISPLAY_FUZZ_SECONDS:-40}" 2>&1 | tee -a "$log" || fuzz_status=1
+
 vm_status=0
 if [ "${VFIO_DISPLAY_SKIP_VM:-0}" = 1 ] && [ "${CI:-}" != true ]; then
   echo "== VM suite left out (VFIO_DISPLAY_SKIP_VM=1)"
@@ -33,6 +38,7 @@ fi
 
 # cargo prints one result line per test binary and the VM suite one per kernel; add them up.
 awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($i ~ /^passed;?$/) p += $(i-1); if ($i ~ /^failed;?$/) f += $(i-1) } }
-     /^vm: [0-9]+ passed, [0-9]+ failed$/ { p += $2; f += $4 }
+     /^(vm|fuzz): [0-9]+ passed, [0-9]+ failed$/ { p += $2; f += $4 }
      END { printf "all-tests: %d passed, %d failed\n", p, f; exit (p == 0 || f != 0) }' "$log"
+[ "$fuzz_status" = 0 ] || exit 1
 exit $vm_status

@@ -503,3 +503,53 @@ fn every_simulator_fault_ends_in_one_clear_line_or_is_survived() {
         );
     }
 }
+
+#[test]
+fn the_cdev_backend_says_what_is_missing_at_each_step() {
+    let dir = tmp();
+    let (sys, devdir, uuid) = fake_host(dir.path());
+    let with_host = |args: &[&str]| {
+        bin()
+            .args(args)
+            .env("VFIO_DISPLAY_SYSFS", &sys)
+            .env("VFIO_DISPLAY_DEV", &devdir)
+            .env_remove("VFIO_DISPLAY_BACKEND")
+            .output()
+            .unwrap()
+    };
+    // A kernel without VFIO_DEVICE_CDEV: no vfio-dev directory under the mdev.
+    let out = with_host(&["info", "--backend", "cdev", uuid]);
+    assert_clean_failure(&out, 1, "has no VFIO device cdev");
+    assert!(stderr(&out).contains("--backend group"), "{}", stderr(&out));
+    // The kernel has the cdev.
+    let mdev = sys.join("devices/virtual/mbochs/mbochs").join(uuid);
+    std::fs::create_dir_all(mdev.join("vfio-dev/vfio3")).unwrap();
+    let out = with_host(&["info", "--backend", "cdev", uuid]);
+    assert_clean_failure(&out, 1, "vfio/devices/vfio3");
+    // The node exists but there is no /dev/iommu.
+    std::fs::create_dir_all(devdir.join("vfio/devices")).unwrap();
+    std::fs::write(devdir.join("vfio/devices/vfio3"), b"").unwrap();
+    let out = with_host(&["info", "--backend", "cdev", uuid]);
+    assert_clean_failure(&out, 1, "this kernel has no iommufd");
+    // Auto without /dev/iommu takes the group (whose node is missing here).
+    let out = with_host(&["info", uuid]);
+    assert_clean_failure(&out, 1, "vfio/12");
+    // /dev/iommu is there but the cdev is not a device: the bind is refused, with its errno.
+    std::fs::write(devdir.join("iommu"), b"").unwrap();
+    let out = with_host(&["info", "--backend", "cdev", uuid]);
+    assert_clean_failure(&out, 1, "VFIO_DEVICE_BIND_IOMMUFD on");
+    assert!(stderr(&out).contains("ENOTTY"), "{}", stderr(&out));
+    // Auto now prefers the cdev, so the same refusal; the variable picks the group.
+    let out = with_host(&["info", uuid]);
+    assert_clean_failure(&out, 1, "VFIO_DEVICE_BIND_IOMMUFD");
+    let out = bin()
+        .args(["info", uuid])
+        .env("VFIO_DISPLAY_SYSFS", &sys)
+        .env("VFIO_DISPLAY_DEV", &devdir)
+        .env("VFIO_DISPLAY_BACKEND", "group")
+        .output()
+        .unwrap();
+    assert_clean_failure(&out, 1, "vfio/12");
+    let out = with_host(&["info", "--backend", "iommu", uuid]);
+    assert_clean_failure(&out, 2, "possible values");
+}

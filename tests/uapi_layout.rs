@@ -168,3 +168,24 @@ fn dma_buf_structs_layout() {
     assert_eq!(offset_of!(udmabuf_create, offset), 8);
     assert_eq!(offset_of!(udmabuf_create, size), 16);
 }
+
+#[test]
+fn cdev_and_iommufd_numbers_and_layouts_match_the_headers() {
+    // The values of linux/vfio.h and linux/iommufd.h (6.6 and later), which Debian 12's headers
+    // lack.
+    assert_eq!(VFIO_DEVICE_BIND_IOMMUFD, 0x3b76);
+    assert_eq!(VFIO_DEVICE_ATTACH_IOMMUFD_PT, 0x3b77);
+    assert_eq!(VFIO_DEVICE_DETACH_IOMMUFD_PT, 0x3b78);
+    assert_eq!(IOMMU_DESTROY, 0x3b80);
+    assert_eq!(IOMMU_IOAS_ALLOC, 0x3b81);
+    assert_eq!(size_of::<vfio_device_bind_iommufd>(), 16);
+    assert_eq!(offset_of!(vfio_device_bind_iommufd, iommufd), 8);
+    assert_eq!(offset_of!(vfio_device_bind_iommufd, out_devid), 12);
+    assert_eq!(size_of::<vfio_device_attach_iommufd_pt>(), 12);
+    assert_eq!(offset_of!(vfio_device_attach_iommufd_pt, pt_id), 8);
+    assert_eq!(size_of::<vfio_device_detach_iommufd_pt>(), 8);
+    assert_eq!(size_of::<iommu_destroy>(), 8);
+    assert_eq!(offset_of!(iommu_destroy, id), 4);
+    assert_eq!(size_of::<iommu_ioas_alloc>(), 12);
+    assert_eq!(offset_of!(iommu_ioas_alloc, out_ioas_id), 8);
+}

@@ -326,8 +326,22 @@ fn print_plane(label: &str, plane: &Option<PlaneReport>) {
 
 fn print_human(r: &Report) {
     let backend = match &r.backend {
-        Backend::Group { group, uuid } => format!("mdev {uuid} via /dev/vfio/{group}"),
-        Backend::DeviceFd { fd } => format!("adopted device fd {fd}"),
+        Backend::Group { group, uuid } => {
+            format!("mdev {uuid} via its group /dev/vfio/{group} (legacy container path)")
+        }
+        Backend::Cdev {
+            uuid,
+            cdev,
+            ioas_id,
+        } => format!("mdev {uuid} via its cdev {cdev}, bound to /dev/iommu, IOAS {ioas_id}"),
+        Backend::DeviceFd {
+            fd,
+            bound_here: false,
+        } => format!("adopted device fd {fd}"),
+        Backend::DeviceFd {
+            fd,
+            bound_here: true,
+        } => format!("adopted device fd {fd}, a cdev we bound to /dev/iommu"),
         Backend::Sim => "built-in simulator".into(),
     };
     println!("Device:  {} ({backend})", r.device);

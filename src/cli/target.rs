@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use vfio_display::device::sim::{SimConfig, SimDevice, SimFault};
 use vfio_display::device::{DisplayDevice, RealDevice};
 use vfio_display::fourcc::{self, Format};
-use vfio_display::vfio::{HostPaths, PlaneSource};
+use vfio_display::vfio::{BackendChoice, HostPaths, PlaneSource};
 
 #[derive(Debug, Clone, Args)]
 pub struct DeviceArgs {
@@ -19,8 +19,32 @@ pub struct DeviceArgs {
     /// Use the built-in simulated vGPU.
     #[arg(long)]
     pub sim: bool,
+    /// How to open an mdev: through its VFIO device cdev and /dev/iommu (iommufd), through its
+    /// VFIO group and the legacy container, or the cdev where the kernel has one, else the group.
+    #[arg(long, value_enum, default_value_t = BackendArg::Auto, env = "VFIO_DISPLAY_BACKEND")]
+    pub backend: BackendArg,
     #[command(flatten)]
     pub sim_opts: SimArgs,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum BackendArg {
+    /// The cdev where it exists (with /dev/iommu), else the group.
+    Auto,
+    /// /dev/vfio/devices/vfioN bound to /dev/iommu.
+    Cdev,
+    /// /dev/vfio/N with a /dev/vfio/vfio container.
+    Group,
+}
+
+impl From<BackendArg> for BackendChoice {
+    fn from(arg: BackendArg) -> Self {
+        match arg {
+            BackendArg::Auto => BackendChoice::Auto,
+            BackendArg::Cdev => BackendChoice::Cdev,
+            BackendArg::Group => BackendChoice::Group,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -142,8 +166,8 @@ impl DeviceArgs {
                 "no device given: name an mdev (UUID or sysfs path), or use --device-fd N or --sim"
             );
         };
-        let dev =
-            RealDevice::open(spec, &host_paths()).with_context(|| format!("cannot open {spec}"))?;
+        let dev = RealDevice::open_with(spec, &host_paths(), self.backend.into())
+            .with_context(|| format!("cannot open {spec}"))?;
         Ok(Box::new(dev))
     }
 }

@@ -24,8 +24,15 @@ pub type Result<T, E = DeviceError> = std::result::Result<T, E>;
 pub enum Backend {
     /// Opened through `/dev/vfio/<group>`.
     Group { group: u32, uuid: String },
-    /// A device fd handed over by another process.
-    DeviceFd { fd: i32 },
+    /// Opened through the device cdev, bound to an iommufd with IOAS `ioas_id` attached.
+    Cdev {
+        uuid: String,
+        cdev: String,
+        ioas_id: u32,
+    },
+    /// A device fd handed over by another process; `bound_here` when it was an unbound cdev
+    /// that we bound to an iommufd.
+    DeviceFd { fd: i32, bound_here: bool },
     /// The built-in simulated vGPU.
     Sim,
 }

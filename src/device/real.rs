@@ -2,8 +2,8 @@
 
 use super::{Backend, DisplayDevice, Result};
 use crate::vfio::{
-    DeviceInfo, DeviceOrigin, DmaBuf, HostPaths, IrqAction, IrqInfo, Mapping, PlaneInfo,
-    PlaneSource, PlaneType, RegionInfo, RegionIo, VfioDevice, VfioError,
+    BackendChoice, DeviceInfo, DeviceOrigin, DmaBuf, HostPaths, IrqAction, IrqInfo, Mapping,
+    PlaneInfo, PlaneSource, PlaneType, RegionInfo, RegionIo, VfioDevice, VfioError,
 };
 use std::os::fd::{BorrowedFd, OwnedFd};
 use std::sync::Arc;
@@ -15,10 +15,15 @@ pub struct RealDevice {
 }
 
 impl RealDevice {
-    /// Opens an mdev by UUID or sysfs path.
+    /// Opens an mdev by UUID or sysfs path (the cdev where the kernel has one, else the group).
     pub fn open(spec: &str, paths: &HostPaths) -> Result<Self> {
+        Self::open_with(spec, paths, BackendChoice::Auto)
+    }
+
+    /// Opens an mdev through the path `choice` names.
+    pub fn open_with(spec: &str, paths: &HostPaths, choice: BackendChoice) -> Result<Self> {
         Ok(RealDevice {
-            dev: VfioDevice::open_mdev(spec, paths)?,
+            dev: VfioDevice::open_mdev_with(spec, paths, choice)?,
         })
     }
 
@@ -63,7 +68,19 @@ impl DisplayDevice for RealDevice {
                 group: *group,
                 uuid: uuid.clone(),
             },
-            DeviceOrigin::AdoptedFd { fd } => Backend::DeviceFd { fd: *fd },
+            DeviceOrigin::Cdev {
+                uuid,
+                cdev,
+                ioas_id,
+            } => Backend::Cdev {
+                uuid: uuid.clone(),
+                cdev: cdev.clone(),
+                ioas_id: *ioas_id,
+            },
+            DeviceOrigin::AdoptedFd { fd, bound_here } => Backend::DeviceFd {
+                fd: *fd,
+                bound_here: *bound_here,
+            },
         }
     }
 

@@ -43,6 +43,68 @@ pub const VFIO_DEVICE_RESET: c_ulong = io(VFIO_TYPE, VFIO_BASE + 11);
 pub const VFIO_DEVICE_QUERY_GFX_PLANE: c_ulong = io(VFIO_TYPE, VFIO_BASE + 14);
 pub const VFIO_DEVICE_GET_GFX_DMABUF: c_ulong = io(VFIO_TYPE, VFIO_BASE + 15);
 
+// The VFIO device cdev and iommufd (linux/vfio.h and linux/iommufd.h since 6.6). Debian 12's
+// headers (6.1) have neither, and vfio-bindings carries no iommufd structs, so they are defined
+// here from the kernel's headers and tested against the header's numbers and layouts.
+
+/// `VFIO_DEVICE_BIND_IOMMUFD = _IO(VFIO_TYPE, VFIO_BASE + 18)`.
+pub const VFIO_DEVICE_BIND_IOMMUFD: c_ulong = io(VFIO_TYPE, VFIO_BASE + 18);
+/// `VFIO_DEVICE_ATTACH_IOMMUFD_PT = _IO(VFIO_TYPE, VFIO_BASE + 19)`.
+pub const VFIO_DEVICE_ATTACH_IOMMUFD_PT: c_ulong = io(VFIO_TYPE, VFIO_BASE + 19);
+/// `VFIO_DEVICE_DETACH_IOMMUFD_PT = _IO(VFIO_TYPE, VFIO_BASE + 20)`.
+pub const VFIO_DEVICE_DETACH_IOMMUFD_PT: c_ulong = io(VFIO_TYPE, VFIO_BASE + 20);
+/// `IOMMUFD_TYPE` is `';'` too; its commands start at 0x80.
+const IOMMUFD_CMD_BASE: u8 = 0x80;
+/// `IOMMU_DESTROY = _IO(IOMMUFD_TYPE, IOMMUFD_CMD_DESTROY)`.
+pub const IOMMU_DESTROY: c_ulong = io(VFIO_TYPE, IOMMUFD_CMD_BASE);
+/// `IOMMU_IOAS_ALLOC = _IO(IOMMUFD_TYPE, IOMMUFD_CMD_IOAS_ALLOC)`.
+pub const IOMMU_IOAS_ALLOC: c_ulong = io(VFIO_TYPE, IOMMUFD_CMD_BASE + 1);
+
+/// `struct vfio_device_bind_iommufd`.
+#[repr(C)]
+#[derive(Debug, Default, Clone, Copy)]
+pub struct vfio_device_bind_iommufd {
+    pub argsz: u32,
+    pub flags: u32,
+    pub iommufd: i32,
+    pub out_devid: u32,
+}
+
+/// `struct vfio_device_attach_iommufd_pt` (without the `pasid` member later kernels add behind a
+/// flag: `argsz` tells the kernel which layout we pass).
+#[repr(C)]
+#[derive(Debug, Default, Clone, Copy)]
+pub struct vfio_device_attach_iommufd_pt {
+    pub argsz: u32,
+    pub flags: u32,
+    pub pt_id: u32,
+}
+
+/// `struct vfio_device_detach_iommufd_pt` (likewise without `pasid`).
+#[repr(C)]
+#[derive(Debug, Default, Clone, Copy)]
+pub struct vfio_device_detach_iommufd_pt {
+    pub argsz: u32,
+    pub flags: u32,
+}
+
+/// `struct iommu_destroy`.
+#[repr(C)]
+#[derive(Debug, Default, Clone, Copy)]
+pub struct iommu_destroy {
+    pub size: u32,
+    pub id: u32,
+}
+
+/// `struct iommu_ioas_alloc`.
+#[repr(C)]
+#[derive(Debug, Default, Clone, Copy)]
+pub struct iommu_ioas_alloc {
+    pub size: u32,
+    pub flags: u32,
+    pub out_ioas_id: u32,
+}
+
 /// `struct dma_buf_sync { __u64 flags; }` from `linux/dma-buf.h`.
 #[repr(C)]
 #[derive(Debug, Default, Clone, Copy)]

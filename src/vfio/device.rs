@@ -8,12 +8,13 @@ use super::caps::{MAX_INFO_SIZE, REGION_INFO_SIZE, RegionInfo, parse_region_info
 use super::dmabuf::{DmaBuf, ExportCache};
 use super::edid::RegionIo;
 use super::error::{Result, VfioError};
-use super::group::Group;
+use super::group::{Group, open_node};
 use super::ioctl::{InfoBuffer, ioctl_ptr, ioctl_val, read_u32};
+use super::iommufd::{IommufdBinding, is_cdev_fd};
 use super::irq::{IrqAction, IrqInfo, action_set_bytes, eventfd_set_bytes};
 use super::mapping::Mapping;
 use super::plane::{PlaneInfo, PlaneSource, PlaneType};
-use super::sysfs::{HostPaths, resolve_mdev};
+use super::sysfs::{HostPaths, MdevTarget, cdev_name, resolve_mdev};
 use crate::uapi::{
     VFIO_DEVICE_FLAGS_PCI, VFIO_DEVICE_FLAGS_PLATFORM, VFIO_DEVICE_FLAGS_RESET,
     VFIO_DEVICE_GET_GFX_DMABUF, VFIO_DEVICE_GET_INFO, VFIO_DEVICE_GET_IRQ_INFO,
@@ -57,8 +58,36 @@ impl DeviceInfo {
 pub enum DeviceOrigin {
     /// Opened by us through container + group.
     Group { group: u32, uuid: String },
-    /// Handed over by another process (a VMM) as an open fd.
-    AdoptedFd { fd: i32 },
+    /// Opened by us through the device cdev, bound to an iommufd with an IOAS attached.
+    Cdev {
+        uuid: String,
+        cdev: String,
+        ioas_id: u32,
+    },
+    /// Handed over by another process (a VMM) as an open fd; `bound_here` when it was an
+    /// unbound cdev that we bound to an iommufd ourselves.
+    AdoptedFd { fd: i32, bound_here: bool },
+}
+
+/// Which path opens an mdev.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BackendChoice {
+    /// The cdev where the kernel has it (and /dev/iommu exists), else the group.
+    #[default]
+    Auto,
+    /// The device cdev and iommufd only.
+    Cdev,
+    /// The legacy container and group only.
+    Group,
+}
+
+/// What keeps the device usable; dropped after the device fd (field order in `VfioDevice`).
+#[derive(Debug)]
+enum Binding {
+    None,
+    Group(#[allow(dead_code)] Group),
+    Iommufd(IommufdBinding),
 }
 
 /// An open VFIO device. Used from any thread: every call is an ioctl or a copy.
@@ -68,7 +97,18 @@ pub struct VfioDevice {
     info: DeviceInfo,
     origin: DeviceOrigin,
     exports: ExportCache,
-    _group: Option<Group>,
+    binding: Binding,
+}
+
+impl Drop for VfioDevice {
+    fn drop(&mut self) {
+        // Exports first (they reference the device), then the IOAS detach while the fd is
+        // open; the fields then drop in order: the fd (unbinding the cdev), then the binding.
+        self.exports.clear();
+        if let Binding::Iommufd(binding) = &self.binding {
+            binding.detach(self.fd.as_fd());
+        }
+    }
 }
 
 fn plane_info_struct(flags: u32, plane_type: u32) -> vfio_device_gfx_plane_info {
@@ -82,9 +122,34 @@ fn plane_info_struct(flags: u32, plane_type: u32) -> vfio_device_gfx_plane_info 
 }
 
 impl VfioDevice {
-    /// Opens an mdev by UUID or sysfs path through its group.
+    /// Opens an mdev by UUID or sysfs path, through the cdev where the kernel has one, else
+    /// through its group.
     pub fn open_mdev(spec: &str, paths: &HostPaths) -> Result<Self> {
+        Self::open_mdev_with(spec, paths, BackendChoice::Auto)
+    }
+
+    /// Opens an mdev through the path `choice` names.
+    pub fn open_mdev_with(spec: &str, paths: &HostPaths, choice: BackendChoice) -> Result<Self> {
         let target = resolve_mdev(spec, paths)?;
+        let cdev = cdev_name(&target.sysfs_path);
+        match (choice, cdev) {
+            (BackendChoice::Group, _) => Self::open_group(&target, paths),
+            (BackendChoice::Auto, Some(name)) if paths.iommu().exists() => {
+                Self::open_cdev(&target, &name, paths)
+            }
+            (BackendChoice::Auto, _) => Self::open_group(&target, paths),
+            (BackendChoice::Cdev, Some(name)) => Self::open_cdev(&target, &name, paths),
+            (BackendChoice::Cdev, None) => Err(VfioError::NoCdev {
+                device: target.uuid.clone(),
+                reason: format!(
+                    "{} is missing: this kernel lacks CONFIG_VFIO_DEVICE_CDEV",
+                    target.sysfs_path.join("vfio-dev").display()
+                ),
+            }),
+        }
+    }
+
+    fn open_group(target: &MdevTarget, paths: &HostPaths) -> Result<Self> {
         let group = Group::open(target.iommu_group, paths)?;
         let fd = group.device_fd(&target.uuid)?;
         let mut device = Self::from_parts(
@@ -94,23 +159,82 @@ impl VfioDevice {
                 uuid: target.uuid.clone(),
             },
         )?;
-        device._group = Some(group);
+        device.binding = Binding::Group(group);
         Ok(device)
     }
 
-    /// Adopts a device fd opened by another process. It must answer `VFIO_DEVICE_GET_INFO`.
+    fn open_cdev(target: &MdevTarget, name: &str, paths: &HostPaths) -> Result<Self> {
+        let path = paths.vfio_cdev(name);
+        let fd = open_node(&path)?;
+        let binding = IommufdBinding::bind(fd.as_fd(), paths, &path.display().to_string())?;
+        let origin = DeviceOrigin::Cdev {
+            uuid: target.uuid.clone(),
+            cdev: path.display().to_string(),
+            ioas_id: binding.ioas_id(),
+        };
+        Self::with_binding(fd, origin, binding)
+    }
+
+    /// Finishes opening a bound cdev; on failure the device is detached before its fd closes.
+    fn with_binding(fd: OwnedFd, origin: DeviceOrigin, binding: IommufdBinding) -> Result<Self> {
+        match Self::device_info(fd.as_fd()) {
+            Ok(info) => Ok(VfioDevice {
+                fd,
+                info,
+                origin,
+                exports: ExportCache::default(),
+                binding: Binding::Iommufd(binding),
+            }),
+            Err(err) => {
+                binding.detach(fd.as_fd());
+                drop(fd);
+                drop(binding);
+                Err(err)
+            }
+        }
+    }
+
+    /// Adopts a device fd opened by another process. It must answer `VFIO_DEVICE_GET_INFO`, or
+    /// be a VFIO device cdev not yet bound, which is then bound to an iommufd of our own.
     pub fn from_fd(fd: OwnedFd) -> Result<Self> {
         let raw = fd.as_raw_fd();
-        Self::from_parts(fd, DeviceOrigin::AdoptedFd { fd: raw }).map_err(|err| match err {
-            VfioError::Ioctl { errno, .. } => VfioError::NotVfioDevice {
-                fd: raw,
-                reason: format!(
-                    "VFIO_DEVICE_GET_INFO failed with {errno}; pass the fd of an open VFIO \
-                     device (from VFIO_GROUP_GET_DEVICE_FD)"
-                ),
-            },
-            other => other,
-        })
+        let not_device = |reason: String| VfioError::NotVfioDevice { fd: raw, reason };
+        match Self::device_info(fd.as_fd()) {
+            Ok(_) => Self::from_parts(
+                fd,
+                DeviceOrigin::AdoptedFd {
+                    fd: raw,
+                    bound_here: false,
+                },
+            ),
+            // Every device ioctl of an unbound cdev fails with EINVAL.
+            Err(VfioError::Ioctl {
+                errno: Errno::EINVAL,
+                ..
+            }) if is_cdev_fd(fd.as_fd()) => {
+                let what = format!("device fd {raw} (an unbound VFIO cdev)");
+                let binding = IommufdBinding::bind(fd.as_fd(), &HostPaths::default(), &what)
+                    .map_err(|e| {
+                        not_device(format!(
+                            "it is a VFIO device cdev not yet bound to an iommufd, and binding \
+                             it failed: {e}"
+                        ))
+                    })?;
+                Self::with_binding(
+                    fd,
+                    DeviceOrigin::AdoptedFd {
+                        fd: raw,
+                        bound_here: true,
+                    },
+                    binding,
+                )
+            }
+            Err(VfioError::Ioctl { errno, .. }) => Err(not_device(format!(
+                "VFIO_DEVICE_GET_INFO failed with {errno}; pass the fd of an open VFIO device \
+                 (from VFIO_GROUP_GET_DEVICE_FD, or a device cdev)"
+            ))),
+            Err(other) => Err(other),
+        }
     }
 
     /// Adopts fd number `raw`, inherited from the process that started us (a VMM passing its
@@ -142,25 +266,29 @@ impl VfioDevice {
         Self::from_fd(fd)
     }
 
-    fn from_parts(fd: OwnedFd, origin: DeviceOrigin) -> Result<Self> {
+    fn device_info(fd: BorrowedFd<'_>) -> Result<DeviceInfo> {
         // GET_INFO must come first: mdpy and mtty refuse GET_IRQ_INFO until it was called.
         let mut raw = vfio_device_info {
             argsz: std::mem::size_of::<vfio_device_info>() as u32,
             ..Default::default()
         };
         // SAFETY: VFIO_DEVICE_GET_INFO writes at most argsz bytes of `struct vfio_device_info`.
-        unsafe { ioctl_ptr(fd.as_fd(), VFIO_DEVICE_GET_INFO, (&raw mut raw).cast()) }
+        unsafe { ioctl_ptr(fd, VFIO_DEVICE_GET_INFO, (&raw mut raw).cast()) }
             .map_err(|errno| VfioError::ioctl("VFIO_DEVICE_GET_INFO", "the device", errno))?;
+        Ok(DeviceInfo {
+            flags: raw.flags,
+            num_regions: raw.num_regions,
+            num_irqs: raw.num_irqs,
+        })
+    }
+
+    fn from_parts(fd: OwnedFd, origin: DeviceOrigin) -> Result<Self> {
         Ok(VfioDevice {
+            info: Self::device_info(fd.as_fd())?,
             fd,
-            info: DeviceInfo {
-                flags: raw.flags,
-                num_regions: raw.num_regions,
-                num_irqs: raw.num_irqs,
-            },
             origin,
             exports: ExportCache::default(),
-            _group: None,
+            binding: Binding::None,
         })
     }
 
@@ -175,8 +303,8 @@ impl VfioDevice {
     /// A short name for messages: the UUID, or the adopted fd.
     pub fn name(&self) -> String {
         match &self.origin {
-            DeviceOrigin::Group { uuid, .. } => uuid.clone(),
-            DeviceOrigin::AdoptedFd { fd } => format!("device fd {fd}"),
+            DeviceOrigin::Group { uuid, .. } | DeviceOrigin::Cdev { uuid, .. } => uuid.clone(),
+            DeviceOrigin::AdoptedFd { fd, .. } => format!("device fd {fd}"),
         }
     }
 

@@ -61,6 +61,16 @@ pub enum VfioError {
         len: u64,
         reason: String,
     },
+    /// `VFIO_DEVICE_BIND_IOMMUFD` refused to bind a device cdev to the iommufd.
+    #[error("VFIO_DEVICE_BIND_IOMMUFD on {device} failed: {errno}; {hint}")]
+    Bind {
+        device: String,
+        errno: Errno,
+        hint: String,
+    },
+    /// The cdev path was asked for where the kernel has none.
+    #[error("{device} has no VFIO device cdev ({reason}); use --backend group")]
+    NoCdev { device: String, reason: String },
     /// A plain system call failed (eventfd, memfd, sysfs reads).
     #[error("{what}: {errno}")]
     Sys { what: String, errno: Errno },
@@ -73,6 +83,7 @@ impl VfioError {
             VfioError::Ioctl { errno, .. }
             | VfioError::Open { errno, .. }
             | VfioError::Map { errno, .. }
+            | VfioError::Bind { errno, .. }
             | VfioError::Sys { errno, .. } => Some(*errno),
             _ => None,
         }

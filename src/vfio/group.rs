@@ -19,6 +19,10 @@ use std::path::{Path, PathBuf};
 /// What to tell a user who cannot open a VFIO node.
 fn open_hint(path: &Path, errno: Errno) -> String {
     match errno {
+        Errno::ENOENT if path.ends_with("iommu") => "the node does not exist: this kernel has \
+             no iommufd (CONFIG_IOMMUFD), or the iommufd module is not loaded; use --backend \
+             group"
+            .to_string(),
         Errno::ENOENT => {
             "the node does not exist: load the VFIO modules (modprobe vfio_iommu_type1 \
              vfio_mdev) and check that the mdev exists (`vfio-display list`)"
@@ -29,14 +33,15 @@ fn open_hint(path: &Path, errno: Errno) -> String {
              `sudo chown $USER {}`, or a udev rule for the vfio subsystem)",
             path.display()
         ),
-        Errno::EBUSY => "the group is busy: another process (a VMM such as QEMU?) owns it; stop \
-             that process, or have it hand the device over with --device-fd N"
+        Errno::EBUSY => "the group is busy: another process (a VMM such as QEMU?) owns it, \
+             through the group or through the device's cdev (/dev/vfio/devices/vfioN); stop that \
+             process, or have it hand the device over with --device-fd N"
             .to_string(),
         _ => "see the kernel log (dmesg) for details".to_string(),
     }
 }
 
-fn open_node(path: &Path) -> Result<OwnedFd> {
+pub(crate) fn open_node(path: &Path) -> Result<OwnedFd> {
     open(path, OFlag::O_RDWR | OFlag::O_CLOEXEC, Mode::empty()).map_err(|errno| VfioError::Open {
         path: path.to_path_buf(),
         errno,

@@ -7,13 +7,14 @@ pub mod edid;
 pub mod error;
 pub mod group;
 mod ioctl;
+pub mod iommufd;
 pub mod irq;
 pub mod mapping;
 pub mod plane;
 pub mod sysfs;
 
 pub use caps::{RegionCap, RegionInfo, SparseArea};
-pub use device::{DeviceInfo, DeviceOrigin, VfioDevice};
+pub use device::{BackendChoice, DeviceInfo, DeviceOrigin, VfioDevice};
 pub use dmabuf::{DmaBuf, ExportCache};
 pub use edid::{EdidPort, EdidRegs, LinkState, RegionIo};
 pub use error::VfioError;

@@ -36,6 +36,28 @@ impl HostPaths {
     pub fn vfio_group(&self, group: u32) -> PathBuf {
         self.dev.join(format!("vfio/{group}"))
     }
+    /// The device cdev `name` (`vfioN`), on kernels with VFIO_DEVICE_CDEV.
+    pub fn vfio_cdev(&self, name: &str) -> PathBuf {
+        self.dev.join("vfio/devices").join(name)
+    }
+    /// The iommufd node.
+    pub fn iommu(&self) -> PathBuf {
+        self.dev.join("iommu")
+    }
+}
+
+/// The device's cdev name (`vfioN`) from `<mdev>/vfio-dev/`, where the kernel has the cdev.
+pub fn cdev_name(mdev_sysfs_path: &Path) -> Option<String> {
+    let mut names: Vec<String> = std::fs::read_dir(mdev_sysfs_path.join("vfio-dev"))
+        .ok()?
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter(|n| {
+            n.strip_prefix("vfio")
+                .is_some_and(|d| d.parse::<u32>().is_ok())
+        })
+        .collect();
+    names.sort();
+    names.into_iter().next()
 }
 
 /// True for the canonical 8-4-4-4-12 hex form of a UUID.

@@ -3,11 +3,16 @@
 # sample mdev drivers built in. Creates mdevs and runs every scenario against the project's
 # release binary; each scenario's exit code, output and pictures go to the results share, and
 # the expectations to $R/expect, which the host asserts (vm_helper verify).
-# Kernel command line: vdvariant=stock|fixed vdbin=DIR (the release build directory).
+# Kernel command line: vdvariant=stock|fixed vdbin=DIR (the release build directory)
+# vdbackend=group|cdev (how the product and the helper open every mdev in this pass: through its
+# VFIO group and the legacy container, or through its cdev bound to /dev/iommu).
 set -u
 R=/run/results
 variant=$(sed -n 's/.*vdvariant=\([a-z]*\).*/\1/p' /proc/cmdline)
 bindir=$(sed -n 's/.*vdbin=\([^ ]*\).*/\1/p' /proc/cmdline)
+backend=$(sed -n 's/.*vdbackend=\([a-z]*\).*/\1/p' /proc/cmdline)
+export VFIO_DISPLAY_BACKEND=${backend:-group}
+backend=$VFIO_DISPLAY_BACKEND
 B=$bindir/vfio-display
 H=$bindir/examples/vm_helper
 : >"$R/expect"
@@ -27,7 +32,7 @@ create() {
   echo "$uuid"
 }
 
-echo "variant $variant, binary $B"
+echo "variant $variant, backend $backend, binary $B"
 run list "$B" list --json
 expect json list /parents/0/name=mbochs /parents/1/name=mdpy /parents/2/name=mtty
 
@@ -35,15 +40,20 @@ for type in small medium; do
   t=mbochs-$type
   u=$(create mbochs "$t") || { echo "cannot create $t"; exit 1; }
   run "info-$t" "$B" info "$u" --json
-  expect json "info-$t" /backend/kind=group /planes/dmabuf=true /planes/region=false /edid/region=9 \
+  expect json "info-$t" /backend/kind=$backend /planes/dmabuf=true /planes/region=false /edid/region=9 \
     /regions/9/caps/0/region_type=1 /regions/9/caps/0/subtype=1 /num_irqs=5 \
     /irqs/0/count=0 /irqs/1/count=0 /irqs/2/count=0 /irqs/3/count=0 /irqs/4/count=0
 
   if [ "$type" = small ]; then
-    # A busy group: the helper holds the device while the product tries to open it.
-    "$H" bochs "$u" --modes 800x600 --record "$R" --name "busy-$t" -- "$B" info "$u"
-    expect rc "busy-$t-800x600" 1 the group is busy
-    # No permission: /dev/vfio/N is root's alone (0600), and the product runs as another user.
+    # One owner at a time: the helper holds the device through this pass's path while the
+    # product tries to open it through each path. The group refuses with EBUSY when anything
+    # holds the device; a cdev bind does too.
+    for by in group cdev; do
+      "$H" bochs "$u" --modes 800x600 --record "$R" --name "busy-$by-$t" -- "$B" info --backend "$by" "$u"
+    done
+    expect rc "busy-group-$t-800x600" 1 the group is busy
+    expect rc "busy-cdev-$t-800x600" 1 VFIO_DEVICE_BIND_IOMMUFD on /dev/vfio/devices/vfio
+    # No permission: the nodes are root's alone (0600), and the product runs as another user.
     run "noperm-$t" setpriv --reuid=1000 --regid=1000 --clear-groups "$B" info "$u"
     expect rc "noperm-$t" 1 permission denied
   fi

@@ -5,7 +5,7 @@ use super::generate::summary;
 use super::{SpecArgs, read_edid_file};
 use crate::cli::exit::Usage;
 use crate::cli::screenshot::parse_seconds;
-use crate::cli::target::{DeviceArgs, SimArgs};
+use crate::cli::target::{BackendArg, DeviceArgs, SimArgs};
 use anyhow::{Context, Result, bail};
 use clap::Args;
 use std::path::PathBuf;
@@ -58,6 +58,9 @@ pub struct LinkArgs {
     /// Use the built-in simulated vGPU.
     #[arg(long)]
     sim: bool,
+    /// How to open an mdev (see `info --help`).
+    #[arg(long, value_enum, default_value_t = BackendArg::Auto, env = "VFIO_DISPLAY_BACKEND")]
+    backend: BackendArg,
     #[command(flatten)]
     sim_opts: SimArgs,
 }
@@ -86,6 +89,7 @@ impl LinkArgs {
             device,
             device_fd: self.device_fd,
             sim: self.sim,
+            backend: self.backend,
             sim_opts: self.sim_opts.clone(),
         };
         Ok((target, up))

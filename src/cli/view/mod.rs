@@ -8,7 +8,7 @@ mod overlay;
 
 use crate::cli::screenshot::{Import, parse_seconds};
 use crate::cli::stats::Stats;
-use crate::cli::target::{DeviceArgs, SimArgs};
+use crate::cli::target::{BackendArg, DeviceArgs, SimArgs};
 use anyhow::{Context, Result, anyhow};
 use app::{App, Options, UserEvent};
 use clap::Args;
@@ -101,6 +101,7 @@ pub fn demo(args: &DemoArgs) -> Result<()> {
         device: None,
         device_fd: None,
         sim: true,
+        backend: BackendArg::Auto,
         sim_opts: args.sim.clone(),
     };
     let dev = target.open()?;
