@@ -47,12 +47,17 @@ for type in small medium; do
   if [ "$type" = small ]; then
     # One owner at a time: the helper holds the device through this pass's path while the
     # product tries to open it through each path. The group refuses with EBUSY when anything
-    # holds the device; a cdev bind does too.
+    # holds the device; a cdev bind fails with EBUSY while the group holds it and with EINVAL
+    # while another open of the cdev is bound (both say "already bound" or "in use").
     for by in group cdev; do
       "$H" bochs "$u" --modes 800x600 --record "$R" --name "busy-$by-$t" -- "$B" info --backend "$by" "$u"
     done
     expect rc "busy-group-$t-800x600" 1 the group is busy
     expect rc "busy-cdev-$t-800x600" 1 VFIO_DEVICE_BIND_IOMMUFD on /dev/vfio/devices/vfio
+    case $backend in
+      group) expect rc "busy-cdev-$t-800x600" 1 EBUSY ;;
+      cdev) expect rc "busy-cdev-$t-800x600" 1 already bound through another open of its cdev ;;
+    esac
     # No permission: the nodes are root's alone (0600), and the product runs as another user.
     run "noperm-$t" setpriv --reuid=1000 --regid=1000 --clear-groups "$B" info "$u"
     expect rc "noperm-$t" 1 permission denied
@@ -133,6 +138,14 @@ for type in vga hd; do
   run "$t-draw" "$H" mdpy-draw "$u" --frame 50
   run "$t-pattern" "$B" screenshot "$u" -o "$R/$t-pattern.png"
   expect png "$t-pattern" "$w" "$h" 50
+  # A VMM may hand over a cdev fd it has not bound: the shell opens the cdev (fd 3) and the
+  # product binds it to an iommufd of its own.
+  c=$(ls "/sys/bus/mdev/devices/$u/vfio-dev")
+  run "$t-unbound-fd" sh -c "exec \"\$0\" screenshot --device-fd 3 -o \"\$1\" 3<>\"\$2\"" \
+    "$B" "$R/$t-unbound-fd.png" "/dev/vfio/devices/$c"
+  expect png "$t-unbound-fd" "$w" "$h" 50
+  run "$t-unbound-info" sh -c "exec \"\$0\" info --json --device-fd 3 3<>\"\$1\"" "$B" "/dev/vfio/devices/$c"
+  expect json "$t-unbound-info" /backend/kind=device_fd /backend/bound_here=true /planes/primary/width=$w
 done
 
 # The simulator where /dev/udmabuf exists: its buffers are real dma-bufs (real SYNC ioctls).
