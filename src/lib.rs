@@ -3,8 +3,10 @@
 //! Layers, each depending only on those above it in this list:
 //! `uapi` (ABI numbers and layouts) → `vfio` (safe ioctl/mmap wrappers) → `device` (the
 //! `DisplayDevice` trait, real and simulated) → `frame` (validated planes, CPU frames). `edid` is
-//! pure data. Nothing here knows a GPU or a window system.
+//! pure data; `conformance` (the `check` catalogue) sits beside `frame`, over `device`. Nothing here
+//! but `render` knows a GPU or a window system.
 
+pub mod conformance;
 pub mod device;
 pub mod edid;
 pub mod fourcc;

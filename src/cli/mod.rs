@@ -1,6 +1,7 @@
 //! Command-line front end: argument parsing, device opening, and one module per subcommand.
 
 mod bench;
+mod check;
 mod cpu_time;
 mod edid;
 mod exit;
@@ -49,6 +50,9 @@ enum Command {
     /// Measure: plane queries, each import path beside memcpy, cached-frame CPU, interrupt
     /// latency, screenshot end to end, viewer frame time and idle CPU.
     Bench(bench::BenchArgs),
+    /// Check a display mdev driver against the display uAPI: regions, planes, dma-bufs, EDID,
+    /// IRQs; a table (or --json) of pass, fail, warn and skip with the evidence.
+    Check(check::CheckArgs),
 }
 
 fn init_logging(verbose: u8) {
@@ -80,6 +84,7 @@ pub fn main() -> ExitCode {
         Command::View(args) => view::run(&args),
         Command::Demo(args) => view::demo(&args),
         Command::Bench(args) => bench::run(&args),
+        Command::Check(args) => check::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -2,6 +2,7 @@
 //! simulated vGPU, so that everything above this layer runs and is tested on both.
 
 mod error;
+pub mod guest;
 mod real;
 pub mod sim;
 
@@ -73,6 +74,14 @@ pub trait DisplayDevice: RegionIo + Send + Sync {
     fn map_region(&self, index: u32, offset: u64, len: u64, writable: bool) -> Result<Mapping>;
     /// `VFIO_DEVICE_RESET`.
     fn reset(&self) -> Result<()>;
+    /// The VFIO device underneath, for the raw ioctls of the conformance checker.
+    fn vfio(&self) -> Option<&crate::vfio::VfioDevice> {
+        None
+    }
+    /// The simulator, where this is one (the checker then plays its guest).
+    fn as_sim(&self) -> Option<&sim::SimDevice> {
+        None
+    }
 }
 
 /// Which plane sources the device supports (both PROBE queries).

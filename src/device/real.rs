@@ -58,6 +58,10 @@ impl RegionIo for RealDevice {
 }
 
 impl DisplayDevice for RealDevice {
+    fn vfio(&self) -> Option<&VfioDevice> {
+        Some(&self.dev)
+    }
+
     fn name(&self) -> String {
         self.dev.name()
     }

@@ -511,6 +511,38 @@ impl VfioDevice {
         })
     }
 
+    /// `VFIO_DEVICE_GET_REGION_INFO` with exactly `argsz` bytes, returned as the kernel wrote
+    /// them (for conformance checks of the argsz protocol; `region_info` is the normal way).
+    pub fn region_info_raw(&self, index: u32, argsz: usize) -> Result<Vec<u8>> {
+        let mut buf = InfoBuffer::new(argsz.clamp(REGION_INFO_SIZE, MAX_INFO_SIZE));
+        self.query_region(index, &mut buf)?;
+        Ok(buf.bytes().to_vec())
+    }
+
+    /// `VFIO_DEVICE_GET_GFX_DMABUF` without the export cache: a second fd for an id whose first
+    /// is still open. Only for the conformance checker's `--allow-risky` check, because this is
+    /// what crashes the stock mbochs driver.
+    pub fn export_dmabuf_uncached(&self, dmabuf_id: u32) -> Result<OwnedFd> {
+        let mut id = dmabuf_id;
+        // SAFETY: VFIO_DEVICE_GET_GFX_DMABUF reads one u32 (the id) through the pointer.
+        let raw = unsafe {
+            ioctl_ptr(
+                self.fd.as_fd(),
+                VFIO_DEVICE_GET_GFX_DMABUF,
+                (&raw mut id).cast(),
+            )
+        }
+        .map_err(|errno| {
+            VfioError::ioctl(
+                "VFIO_DEVICE_GET_GFX_DMABUF",
+                format!("dmabuf_id {dmabuf_id}"),
+                errno,
+            )
+        })?;
+        // SAFETY: on success the ioctl returns a new dma-buf fd that nothing else owns.
+        Ok(unsafe { OwnedFd::from_raw_fd(raw) })
+    }
+
     /// The export cache (for stats).
     pub fn exports(&self) -> &ExportCache {
         &self.exports

@@ -649,7 +649,25 @@ impl RegionIo for SimDevice {
                 buf.fill(0);
                 Ok(())
             }
-            _ => Err(access_err(Errno::EINVAL)),
+            // The memory regions read like their mappings, as a correct driver's do.
+            index => {
+                let size = s.region(index).map_or(0, |r| r.size);
+                let end = offset
+                    .checked_add(len)
+                    .ok_or_else(|| access_err(Errno::EINVAL))?;
+                if end > size {
+                    return Err(access_err(Errno::EINVAL));
+                }
+                drop(s);
+                let mut s = self.state();
+                let backing = s.backing(index).map_err(|_| access_err(Errno::EINVAL))?;
+                let read = nix::sys::uio::pread(backing.memfd(), buf, offset as i64)
+                    .map_err(access_err)?;
+                if read != buf.len() {
+                    return Err(access_err(Errno::EIO));
+                }
+                Ok(())
+            }
         }
     }
 
@@ -695,6 +713,10 @@ impl RegionIo for SimDevice {
 }
 
 impl DisplayDevice for SimDevice {
+    fn as_sim(&self) -> Option<&SimDevice> {
+        Some(self)
+    }
+
     fn name(&self) -> String {
         "simulated vGPU".to_string()
     }

@@ -1,0 +1,557 @@
+//! Plane checks: PROBE, the primary and cursor planes' fields against their buffers, ids across
+//! frames and mode changes, and the dma-buf exports.
+
+use super::{Options, Recorder};
+use crate::device::DisplayDevice;
+use crate::fourcc;
+use crate::frame::validate::MAX_SIDE;
+use crate::uapi::NO_HOTSPOT;
+use crate::vfio::{PlaneInfo, PlaneSource, PlaneType};
+use nix::errno::Errno;
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+const NEEDS_DRIVER: &str =
+    "needs a mode change: --drive bochs (the checker plays the guest), or the simulator";
+
+fn query(
+    dev: &dyn DisplayDevice,
+    ty: PlaneType,
+    src: PlaneSource,
+) -> crate::device::Result<PlaneInfo> {
+    dev.query_plane(ty, src)
+}
+
+/// A query that forgives one ENOMEM (reported by its own check), so the later checks see a plane.
+fn query_retry(dev: &dyn DisplayDevice, src: PlaneSource) -> crate::device::Result<PlaneInfo> {
+    match query(dev, PlaneType::Primary, src) {
+        Err(e) if e.errno() == Some(Errno::ENOMEM) => query(dev, PlaneType::Primary, src),
+        other => other,
+    }
+}
+
+fn describe(p: &PlaneInfo) -> String {
+    format!(
+        "{} {}x{} stride {} size {} offset {} modifier {} {}",
+        fourcc::describe(p.drm_format),
+        p.width,
+        p.height,
+        p.stride,
+        p.size,
+        p.offset,
+        fourcc::describe_modifier(p.modifier),
+        p.buffer_label()
+    )
+}
+
+pub(super) fn run(dev: &dyn DisplayDevice, opts: &Options<'_>, rec: &mut Recorder<'_>) {
+    let Some(src) = probe(dev, rec) else { return };
+    // The guest sets a first mode, and the first query after it must succeed.
+    let mut first_query_evidence = Vec::new();
+    if let Some(driver) = opts.driver {
+        match driver.set_mode(640, 480) {
+            Ok(()) => first_query_evidence.push(first_query(dev, src, "640x480")),
+            Err(e) => {
+                rec.fail(
+                    "planes.first-query-after-mode-change",
+                    format!("the {} could not set 640x480: {e}", driver.name()),
+                );
+            }
+        }
+    }
+    let plane = match query_retry(dev, src) {
+        Ok(p) => p,
+        Err(e) => {
+            rec.fail("planes.query", e.to_string());
+            return;
+        }
+    };
+    rec.pass("planes.query", format!("primary: {}", describe(&plane)));
+    let ids = stable_ids(dev, src, plane, rec);
+    let cursor = query(dev, PlaneType::Cursor, src);
+    empty(&plane, cursor.as_ref().ok(), rec);
+    if plane.is_off() {
+        let why = "the primary plane is off (the guest shows nothing; --drive sets a mode)";
+        for id in [
+            "planes.fourcc",
+            "planes.modifier",
+            "planes.stride",
+            "planes.size",
+            "planes.bounds",
+            "regions.plane-region",
+            "dmabuf.unknown-id",
+            "dmabuf.size",
+            "dmabuf.cpu-access",
+            "dmabuf.second-export",
+        ] {
+            rec.skip(id, why);
+        }
+    } else {
+        fields(dev, &plane, opts, rec);
+    }
+    cursor_checks(&plane, cursor, rec);
+    mode_change(dev, src, opts, &ids, first_query_evidence, rec);
+}
+
+/// PROBE for both sources against real queries; returns the source to use.
+fn probe(dev: &dyn DisplayDevice, rec: &mut Recorder<'_>) -> Option<PlaneSource> {
+    let mut evidence = Vec::new();
+    let mut wrong = Vec::new();
+    let mut supported = Vec::new();
+    for src in [PlaneSource::DmaBuf, PlaneSource::Region] {
+        match dev.probe_planes(src) {
+            Ok(yes) => {
+                let q = query(dev, PlaneType::Primary, src);
+                let refused = q.as_ref().err().and_then(|e| e.errno()) == Some(Errno::EINVAL);
+                evidence.push(format!(
+                    "{src}: probe {}, query {}",
+                    if yes { "yes" } else { "no" },
+                    match &q {
+                        Ok(_) => "answers".to_string(),
+                        Err(e) => e.errno().map_or(e.to_string(), |n| n.to_string()),
+                    }
+                ));
+                if yes == refused {
+                    wrong.push(src.to_string());
+                }
+                if yes {
+                    supported.push(src);
+                }
+            }
+            Err(e) => wrong.push(format!("{src}: PROBE failed: {e}")),
+        }
+    }
+    if wrong.is_empty() {
+        rec.pass("planes.probe", evidence.join("; "));
+    } else {
+        rec.fail(
+            "planes.probe",
+            format!("{} (disagree: {})", evidence.join("; "), wrong.join(", ")),
+        );
+    }
+    if supported.is_empty() {
+        rec.skip(
+            "planes.query",
+            "the device describes no planes (PROBE says no to both)",
+        );
+    }
+    supported.first().copied()
+}
+
+fn first_query(dev: &dyn DisplayDevice, src: PlaneSource, mode: &str) -> Result<String, String> {
+    match query(dev, PlaneType::Primary, src) {
+        Ok(p) => Ok(format!("after {mode}: {}", describe(&p))),
+        Err(e) => Err(format!("after {mode}: {e}")),
+    }
+}
+
+/// Eight queries 15 ms apart: a flipping guest uses a few ids, never one per frame, and the
+/// plane does not turn off and on by itself.
+fn stable_ids(
+    dev: &dyn DisplayDevice,
+    src: PlaneSource,
+    first: PlaneInfo,
+    rec: &mut Recorder<'_>,
+) -> BTreeSet<u32> {
+    let mut ids = BTreeSet::new();
+    let mut states = vec![!first.is_off()];
+    if !first.is_off() {
+        ids.insert(first.buffer_id);
+    }
+    let mut errors = Vec::new();
+    for _ in 0..7 {
+        std::thread::sleep(Duration::from_millis(15));
+        match query_retry(dev, src) {
+            Ok(p) => {
+                states.push(!p.is_off());
+                if !p.is_off() {
+                    ids.insert(p.buffer_id);
+                }
+            }
+            Err(e) => errors.push(e.to_string()),
+        }
+    }
+    let flaps = states.windows(2).filter(|w| w[0] != w[1]).count();
+    let evidence = format!("8 queries: ids {ids:?}, plane on/off {states:?}");
+    if !errors.is_empty() {
+        rec.fail(
+            "planes.stable-id",
+            format!("{evidence}; errors: {}", errors.join("; ")),
+        );
+    } else if flaps > 0 {
+        rec.fail(
+            "planes.stable-id",
+            format!("{evidence}: the plane flaps with no mode change"),
+        );
+    } else if ids.len() > 3 {
+        rec.fail(
+            "planes.stable-id",
+            format!("{evidence}: a new id on (almost) every query"),
+        );
+    } else {
+        rec.pass("planes.stable-id", evidence);
+    }
+    ids
+}
+
+fn empty(primary: &PlaneInfo, cursor: Option<&PlaneInfo>, rec: &mut Recorder<'_>) {
+    let off: Vec<(&str, &PlaneInfo)> = [("primary", Some(primary)), ("cursor", cursor)]
+        .into_iter()
+        .filter_map(|(n, p)| p.filter(|p| p.is_off()).map(|p| (n, p)))
+        .collect();
+    if off.is_empty() {
+        rec.skip("planes.empty", "no plane is off");
+        return;
+    }
+    let bad: Vec<String> = off
+        .iter()
+        .filter(|(_, p)| p.drm_format != 0 || p.size != 0 || p.width != 0 || p.height != 0)
+        .map(|(n, p)| format!("{n}: {}", describe(p)))
+        .collect();
+    let names: Vec<&str> = off.iter().map(|(n, _)| *n).collect();
+    if bad.is_empty() {
+        rec.pass(
+            "planes.empty",
+            format!("off planes ({}) are all zero", names.join(", ")),
+        );
+    } else {
+        rec.warn(
+            "planes.empty",
+            format!("off, but not zero-initialized: {}", bad.join("; ")),
+        );
+    }
+}
+
+/// The fields of an on plane, each checked on its own, against the buffer it names.
+fn fields(dev: &dyn DisplayDevice, p: &PlaneInfo, opts: &Options<'_>, rec: &mut Recorder<'_>) {
+    let format = fourcc::lookup(p.drm_format);
+    match format {
+        Some(f) => rec.pass("planes.fourcc", f.name),
+        None => rec.fail(
+            "planes.fourcc",
+            format!(
+                "{} is not a format this tool knows",
+                fourcc::describe(p.drm_format)
+            ),
+        ),
+    }
+    if p.modifier == 0 {
+        rec.pass("planes.modifier", "LINEAR");
+    } else {
+        rec.warn(
+            "planes.modifier",
+            format!(
+                "{}: front ends without a GPU import cannot read it",
+                fourcc::describe_modifier(p.modifier)
+            ),
+        );
+    }
+    let sides_ok = (1..=MAX_SIDE).contains(&p.width) && (1..=MAX_SIDE).contains(&p.height);
+    let row_bytes = format.map(|f| u64::from(p.width) * u64::from(f.bytes_per_pixel));
+    match row_bytes {
+        Some(row) if u64::from(p.stride) >= row => {
+            rec.pass("planes.stride", format!("stride {} >= {row}", p.stride))
+        }
+        Some(row) => rec.fail(
+            "planes.stride",
+            format!(
+                "stride {} < {} pixels x bytes per pixel = {row}",
+                p.stride, p.width
+            ),
+        ),
+        None => rec.skip("planes.stride", "unknown format: bytes per pixel unknown"),
+    }
+    let span = row_bytes
+        .filter(|_| sides_ok)
+        .map(|row| u64::from(p.stride) * u64::from(p.height - 1) + row);
+    match span {
+        None if !sides_ok => rec.fail(
+            "planes.size",
+            format!(
+                "{}x{} is outside 1..={MAX_SIDE} per side",
+                p.width, p.height
+            ),
+        ),
+        None => rec.skip("planes.size", "unknown format"),
+        Some(span) if u64::from(p.size) >= span => rec.pass(
+            "planes.size",
+            format!("size {} >= the {span} bytes its rows span", p.size),
+        ),
+        Some(span) => rec.fail(
+            "planes.size",
+            format!("size {} < the {span} bytes of stride x rows", p.size),
+        ),
+    }
+    let buffer_len = match p.source {
+        PlaneSource::DmaBuf => dmabuf_checks(dev, p, span, opts, rec),
+        PlaneSource::Region => region_plane(dev, p, rec),
+    };
+    match (span, buffer_len) {
+        (Some(span), Some(len)) => match p.offset.checked_add(span) {
+            Some(end) if end <= len => rec.pass(
+                "planes.bounds",
+                format!(
+                    "offset {} + {span} <= the {len}-byte {}",
+                    p.offset,
+                    p.buffer_label()
+                ),
+            ),
+            end => rec.fail(
+                "planes.bounds",
+                format!(
+                    "rows end at {} past the {len}-byte {}",
+                    end.map_or("2^64 or more".into(), |e| e.to_string()),
+                    p.buffer_label()
+                ),
+            ),
+        },
+        (None, _) => rec.skip(
+            "planes.bounds",
+            "the plane's span is unknown (see planes.size)",
+        ),
+        (_, None) => rec.skip("planes.bounds", "the buffer's length is unknown"),
+    }
+}
+
+/// The region a region plane names; returns its size.
+fn region_plane(dev: &dyn DisplayDevice, p: &PlaneInfo, rec: &mut Recorder<'_>) -> Option<u64> {
+    for id in [
+        "dmabuf.unknown-id",
+        "dmabuf.size",
+        "dmabuf.cpu-access",
+        "dmabuf.second-export",
+    ] {
+        rec.skip(id, "region planes have no dma-bufs");
+    }
+    match dev.region_info(p.buffer_id) {
+        Ok(info) if info.size > 0 && info.mappable() => {
+            rec.pass(
+                "regions.plane-region",
+                format!("region {}: {} bytes, mappable", p.buffer_id, info.size),
+            );
+            Some(info.size)
+        }
+        Ok(info) => {
+            rec.fail(
+                "regions.plane-region",
+                format!(
+                    "region {}: {} bytes, flags {:#x} (not mappable or empty)",
+                    p.buffer_id, info.size, info.flags
+                ),
+            );
+            Some(info.size)
+        }
+        Err(e) => {
+            rec.fail("regions.plane-region", e.to_string());
+            None
+        }
+    }
+}
+
+/// The dma-buf checks; returns the export's size.
+fn dmabuf_checks(
+    dev: &dyn DisplayDevice,
+    p: &PlaneInfo,
+    span: Option<u64>,
+    opts: &Options<'_>,
+    rec: &mut Recorder<'_>,
+) -> Option<u64> {
+    rec.skip("regions.plane-region", "dma-buf planes name no region");
+    let bogus = p.buffer_id.wrapping_add(0x4000_0000);
+    match dev.dmabuf(bogus) {
+        Err(e) if e.errno() == Some(Errno::ENOENT) => {
+            rec.pass("dmabuf.unknown-id", format!("dmabuf_id {bogus}: ENOENT"))
+        }
+        Err(e) => rec.warn(
+            "dmabuf.unknown-id",
+            format!("dmabuf_id {bogus}: {e} (not ENOENT)"),
+        ),
+        Ok(_) => rec.fail(
+            "dmabuf.unknown-id",
+            format!("dmabuf_id {bogus}, never announced, was exported"),
+        ),
+    }
+    let buf = match dev.dmabuf(p.buffer_id) {
+        Ok(buf) => buf,
+        Err(e) => {
+            for id in ["dmabuf.size", "dmabuf.cpu-access"] {
+                rec.fail(
+                    id,
+                    format!("the plane's own dma-buf cannot be exported: {e}"),
+                );
+            }
+            rec.skip(
+                "dmabuf.second-export",
+                "the plane's dma-buf cannot be exported at all",
+            );
+            return None;
+        }
+    };
+    let len = buf.size();
+    match span.and_then(|s| p.offset.checked_add(s)) {
+        Some(end) if end <= len => rec.pass("dmabuf.size", format!("{len} bytes >= {end}")),
+        Some(end) => rec.fail("dmabuf.size", format!("{len} bytes < the plane's {end}")),
+        None if span.is_some() => rec.fail(
+            "dmabuf.size",
+            format!("{len} bytes; the plane's offset + span overflows"),
+        ),
+        None => rec.skip(
+            "dmabuf.size",
+            format!("{len} bytes; the plane's span is unknown (see planes.size)"),
+        ),
+    }
+    let cpu = buf
+        .map_read()
+        .map_err(|e| format!("mmap: {e}"))
+        .and_then(|_map| {
+            buf.begin_cpu_read()
+                .map_err(|e| format!("SYNC start: {e}"))?;
+            buf.end_cpu_read().map_err(|e| format!("SYNC end: {e}"))
+        });
+    match cpu {
+        Ok(()) => rec.pass(
+            "dmabuf.cpu-access",
+            format!("{len} bytes mapped, SYNC start/end work"),
+        ),
+        Err(e) => rec.fail("dmabuf.cpu-access", e),
+    }
+    match (opts.allow_risky, dev.vfio()) {
+        (false, _) => rec.skip(
+            "dmabuf.second-export",
+            "risky (crashes the stock mbochs kernel driver): --allow-risky runs it",
+        ),
+        (true, None) => rec.skip("dmabuf.second-export", "needs raw ioctls (a real device)"),
+        (true, Some(vfio)) => match vfio.export_dmabuf_uncached(p.buffer_id) {
+            Ok(_second) => rec.pass(
+                "dmabuf.second-export",
+                format!(
+                    "a second fd for dmabuf_id {} while the first is open",
+                    p.buffer_id
+                ),
+            ),
+            Err(e) => rec.fail("dmabuf.second-export", e.to_string()),
+        },
+    }
+    Some(len)
+}
+
+fn cursor_checks(
+    primary: &PlaneInfo,
+    cursor: crate::device::Result<PlaneInfo>,
+    rec: &mut Recorder<'_>,
+) {
+    match cursor {
+        Err(e) if e.errno() == Some(Errno::EINVAL) => {
+            rec.pass(
+                "planes.type",
+                "the cursor query is refused (EINVAL): no cursor plane",
+            );
+            rec.skip("planes.cursor-hotspot", "no cursor plane");
+        }
+        Err(e) => {
+            rec.fail("planes.type", format!("cursor query: {e}"));
+            rec.skip("planes.cursor-hotspot", "the cursor query failed");
+        }
+        Ok(c) if c.is_off() => {
+            rec.pass("planes.type", "the cursor plane is off");
+            rec.skip("planes.cursor-hotspot", "the cursor plane is off");
+        }
+        Ok(c) => {
+            let same = !primary.is_off()
+                && c.buffer_id == primary.buffer_id
+                && (c.drm_format, c.width, c.height, c.stride)
+                    == (
+                        primary.drm_format,
+                        primary.width,
+                        primary.height,
+                        primary.stride,
+                    );
+            if same {
+                rec.fail(
+                    "planes.type",
+                    format!(
+                        "a cursor query answers with the primary plane: {}",
+                        describe(&c)
+                    ),
+                );
+            } else {
+                rec.pass("planes.type", format!("cursor: {}", describe(&c)));
+            }
+            let hot = (c.x_hot, c.y_hot);
+            let evidence = format!(
+                "hotspot ({}, {}) in a {}x{} cursor",
+                hot.0 as i32, hot.1 as i32, c.width, c.height
+            );
+            if hot == (NO_HOTSPOT, NO_HOTSPOT) || (hot.0 < c.width && hot.1 < c.height) {
+                rec.pass("planes.cursor-hotspot", evidence);
+            } else {
+                rec.fail("planes.cursor-hotspot", evidence);
+            }
+        }
+    }
+}
+
+/// With a driver: a second mode; its first query must succeed and show a new id.
+fn mode_change(
+    dev: &dyn DisplayDevice,
+    src: PlaneSource,
+    opts: &Options<'_>,
+    before: &BTreeSet<u32>,
+    mut first_queries: Vec<Result<String, String>>,
+    rec: &mut Recorder<'_>,
+) {
+    let Some(driver) = opts.driver else {
+        rec.skip("planes.first-query-after-mode-change", NEEDS_DRIVER);
+        rec.skip("planes.new-id-after-mode-change", NEEDS_DRIVER);
+        return;
+    };
+    if let Err(e) = driver.set_mode(800, 600) {
+        rec.fail(
+            "planes.first-query-after-mode-change",
+            format!("the {} could not set 800x600: {e}", driver.name()),
+        );
+        rec.skip("planes.new-id-after-mode-change", "no second mode");
+        return;
+    }
+    first_queries.push(first_query(dev, src, "800x600"));
+    let failed: Vec<&String> = first_queries
+        .iter()
+        .filter_map(|r| r.as_ref().err())
+        .collect();
+    let all: Vec<String> = first_queries
+        .iter()
+        .map(|r| match r {
+            Ok(s) | Err(s) => s.clone(),
+        })
+        .collect();
+    if failed.is_empty() {
+        rec.pass("planes.first-query-after-mode-change", all.join("; "));
+    } else {
+        rec.fail("planes.first-query-after-mode-change", all.join("; "));
+    }
+    match (src, query_retry(dev, src)) {
+        (PlaneSource::Region, _) => rec.skip(
+            "planes.new-id-after-mode-change",
+            "region planes name a region, not an id",
+        ),
+        (_, Err(e)) => rec.fail(
+            "planes.new-id-after-mode-change",
+            format!("after 800x600: {e}"),
+        ),
+        (_, Ok(p)) if p.is_off() => rec.fail(
+            "planes.new-id-after-mode-change",
+            "after 800x600 the plane is off",
+        ),
+        (_, Ok(p)) if before.contains(&p.buffer_id) => rec.fail(
+            "planes.new-id-after-mode-change",
+            format!(
+                "800x600 shows dmabuf_id {}, an id of the previous mode {before:?}",
+                p.buffer_id
+            ),
+        ),
+        (_, Ok(p)) => rec.pass(
+            "planes.new-id-after-mode-change",
+            format!("ids before {before:?}, after 800x600: {}", p.buffer_id),
+        ),
+    }
+}
