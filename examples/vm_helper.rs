@@ -391,11 +391,20 @@ fn verify(args: &[String]) -> Result<()> {
                     format!("exit {rc}, {oks} ok, {fails:?}, stderr: {}", err.trim()),
                 );
             }
-            // json NAME KEY=VALUE...: fields of NAME.out (a JSON document), by JSON pointer.
-            "json" => {
+            // json NAME KEY=VALUE...: fields of NAME.out (a JSON document), by JSON pointer,
+            // and exit 0; jsonrc NAME CODE KEY=VALUE...: the same with exit CODE.
+            "json" | "jsonrc" => {
                 let v: serde_json::Value = serde_json::from_str(&read("out")).unwrap_or_default();
+                let (want_rc, pairs) = if kind == "jsonrc" {
+                    (
+                        words.get(2).and_then(|c| c.parse().ok()).unwrap_or(-1),
+                        &words[3..],
+                    )
+                } else {
+                    (0, &words[2..])
+                };
                 let mut bad = Vec::new();
-                for kv in &words[2..] {
+                for kv in pairs {
                     let (k, want) = kv.split_once('=').unwrap_or((kv, ""));
                     let got = v
                         .pointer(k)
@@ -407,8 +416,11 @@ fn verify(args: &[String]) -> Result<()> {
                 }
                 note(
                     name,
-                    rc == 0 && bad.is_empty(),
-                    format!("exit {rc}, {bad:?}, stderr: {}", err.trim()),
+                    rc == want_rc && bad.is_empty(),
+                    format!(
+                        "exit {rc} (want {want_rc}), {bad:?}, stderr: {}",
+                        err.trim()
+                    ),
                 );
             }
             other => note(name, false, format!("unknown expectation kind {other}")),
