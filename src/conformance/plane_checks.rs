@@ -11,6 +11,14 @@ use nix::errno::Errno;
 use std::collections::BTreeSet;
 use std::time::Duration;
 
+/// The two modes the checker sets. mbochs keeps a framebuffer per mode it has shown and fails
+/// only the first query of a mode it has never shown, so the widths vary per run (with the
+/// process id) to make each mode new to the device; the heights keep the two apart.
+fn test_modes() -> [(u32, u32); 2] {
+    let salt = std::process::id() % 20;
+    [(640 + 8 * salt, 480), (784 - 8 * salt, 600)]
+}
+
 const NEEDS_DRIVER: &str =
     "needs a mode change: --drive bochs (the checker plays the guest), or the simulator";
 
@@ -49,12 +57,13 @@ pub(super) fn run(dev: &dyn DisplayDevice, opts: &Options<'_>, rec: &mut Recorde
     // The guest sets a first mode, and the first query after it must succeed.
     let mut first_query_evidence = Vec::new();
     if let Some(driver) = opts.driver {
-        match driver.set_mode(640, 480) {
-            Ok(()) => first_query_evidence.push(first_query(dev, src, "640x480")),
+        let (w, h) = test_modes()[0];
+        match driver.set_mode(w, h) {
+            Ok(()) => first_query_evidence.push(first_query(dev, src, &format!("{w}x{h}"))),
             Err(e) => {
                 rec.fail(
                     "planes.first-query-after-mode-change",
-                    format!("the {} could not set 640x480: {e}", driver.name()),
+                    format!("the {} could not set {w}x{h}: {e}", driver.name()),
                 );
             }
         }
@@ -505,15 +514,17 @@ fn mode_change(
         rec.skip("planes.new-id-after-mode-change", NEEDS_DRIVER);
         return;
     };
-    if let Err(e) = driver.set_mode(800, 600) {
+    let (w, h) = test_modes()[1];
+    let mode = format!("{w}x{h}");
+    if let Err(e) = driver.set_mode(w, h) {
         rec.fail(
             "planes.first-query-after-mode-change",
-            format!("the {} could not set 800x600: {e}", driver.name()),
+            format!("the {} could not set {mode}: {e}", driver.name()),
         );
         rec.skip("planes.new-id-after-mode-change", "no second mode");
         return;
     }
-    first_queries.push(first_query(dev, src, "800x600"));
+    first_queries.push(first_query(dev, src, &mode));
     let failed: Vec<&String> = first_queries
         .iter()
         .filter_map(|r| r.as_ref().err())

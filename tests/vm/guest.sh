@@ -63,7 +63,8 @@ for type in small medium; do
     # warnings aside. The risky second export runs on the fixed driver only.
     run "check-$t" "$B" check "$u" --drive bochs --json
     if [ "$variant" = fixed ]; then
-      expect json "check-$t" /summary/fail=0 /by_id/planes.first-query-after-mode-change=pass \
+      expect json "check-$t" /summary/fail=0 /summary/warn=1 /by_id/device.reset=warn \
+        /by_id/planes.first-query-after-mode-change=pass /by_id/regions.argsz-large=pass \
         /by_id/dmabuf.cpu-access=pass /by_id/regions.pread-mmap=pass /by_id/edid.protocol=pass \
         /by_id/planes.new-id-after-mode-change=pass
       run "check-risky-$t" "$B" check "$u" --drive bochs --allow-risky --only dmabuf.second-export --json
@@ -71,7 +72,8 @@ for type in small medium; do
     else
       expect jsonrc "check-$t" 1 /by_id/planes.first-query-after-mode-change=fail \
         /by_id/dmabuf.cpu-access=fail /by_id/regions.pread-mmap=fail /by_id/edid.protocol=pass \
-        /by_id/dmabuf.second-export=skip
+        /by_id/dmabuf.second-export=skip /by_id/regions.argsz-short=fail \
+        /by_id/regions.argsz-large=warn /by_id/edid.oversize=fail /summary/fail=5
     fi
     # No permission: the nodes are root's alone (0600), and the product runs as another user.
     run "noperm-$t" setpriv --reuid=1000 --regid=1000 --clear-groups "$B" info "$u"
