@@ -26,15 +26,10 @@ use vfio_display::vfio::{BackendChoice, HostPaths, IrqAction, PlaneSource, Plane
 
 type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
 
-const DISPI_BASE: u64 = 0x500;
-const DISPI_ID: u64 = 0;
-const DISPI_XRES: u64 = 1;
-const DISPI_YRES: u64 = 2;
-const DISPI_BPP: u64 = 3;
-const DISPI_ENABLE: u64 = 4;
-const DISPI_VIRT_WIDTH: u64 = 6;
-const DISPI_X_OFFSET: u64 = 8;
-const DISPI_Y_OFFSET: u64 = 9;
+use vfio_display::device::guest::dispi::{
+    DISPI_BASE, DISPI_BPP, DISPI_ENABLE, DISPI_ID, DISPI_VIRT_WIDTH, DISPI_X_OFFSET, DISPI_XRES,
+    DISPI_Y_OFFSET, DISPI_YRES,
+};
 
 fn dispi_write(dev: &RealDevice, index: u64, value: u16) -> Result<()> {
     Ok(dev.write_region(2, DISPI_BASE + 2 * index, &value.to_le_bytes())?)

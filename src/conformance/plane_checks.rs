@@ -148,7 +148,14 @@ fn probe(dev: &dyn DisplayDevice, rec: &mut Recorder<'_>) -> Option<PlaneSource>
 }
 
 fn first_query(dev: &dyn DisplayDevice, src: PlaneSource, mode: &str) -> Result<String, String> {
-    match query(dev, PlaneType::Primary, src) {
+    // The driver's very first answer: the real device's query retries ENOMEM, this one not.
+    let answer = match dev.vfio() {
+        Some(vfio) => vfio
+            .query_plane_once(PlaneType::Primary, src)
+            .map_err(crate::device::DeviceError::from),
+        None => query(dev, PlaneType::Primary, src),
+    };
+    match answer {
         Ok(p) => Ok(format!("after {mode}: {}", describe(&p))),
         Err(e) => Err(format!("after {mode}: {e}")),
     }

@@ -18,19 +18,24 @@ pub struct BochsDriver<'a> {
     dev: &'a dyn DisplayDevice,
 }
 
-const DISPI_BASE: u64 = 0x500;
-const DISPI_ID: u64 = 0;
-const DISPI_XRES: u64 = 1;
-const DISPI_YRES: u64 = 2;
-const DISPI_BPP: u64 = 3;
-const DISPI_ENABLE: u64 = 4;
-const DISPI_VIRT_WIDTH: u64 = 6;
-const DISPI_X_OFFSET: u64 = 8;
-const DISPI_Y_OFFSET: u64 = 9;
-/// ENABLE with the linear framebuffer bit.
-const DISPI_ENABLED_LFB: u16 = 0x41;
-const MMIO_BAR: u32 = 2;
-const VRAM_BAR: u32 = 0;
+/// The Bochs DISPI register indexes (BAR2 + `DISPI_BASE` + 2 x index, 16 bits each).
+pub mod dispi {
+    pub const DISPI_BASE: u64 = 0x500;
+    pub const DISPI_ID: u64 = 0;
+    pub const DISPI_XRES: u64 = 1;
+    pub const DISPI_YRES: u64 = 2;
+    pub const DISPI_BPP: u64 = 3;
+    pub const DISPI_ENABLE: u64 = 4;
+    pub const DISPI_VIRT_WIDTH: u64 = 6;
+    pub const DISPI_X_OFFSET: u64 = 8;
+    pub const DISPI_Y_OFFSET: u64 = 9;
+    /// ENABLE with the linear framebuffer bit.
+    pub const DISPI_ENABLED_LFB: u16 = 0x41;
+    /// The BAR of the registers, and the BAR of video memory.
+    pub const MMIO_BAR: u32 = 2;
+    pub const VRAM_BAR: u32 = 0;
+}
+use dispi::*;
 
 impl<'a> BochsDriver<'a> {
     /// Checks that the device answers with a Bochs DISPI ID (0xB0C0..0xB0CF).

@@ -456,26 +456,32 @@ impl VfioDevice {
     /// Queries a plane. mbochs fails the first query after each mode change with ENOMEM; one
     /// retry covers that.
     pub fn query_plane(&self, plane_type: PlaneType, source: PlaneSource) -> Result<PlaneInfo> {
-        let query = || {
-            let mut raw = plane_info_struct(source.query_flag(), plane_type.drm_plane_type());
-            // SAFETY: as in `probe_planes`.
-            unsafe {
-                ioctl_ptr(
-                    self.fd.as_fd(),
-                    VFIO_DEVICE_QUERY_GFX_PLANE,
-                    (&raw mut raw).cast(),
-                )
-            }
-            .map(|_| raw)
-        };
-        let raw = match query() {
-            Err(Errno::ENOMEM) => {
+        match self.query_plane_once(plane_type, source) {
+            Err(err) if err.errno() == Some(Errno::ENOMEM) => {
                 tracing::debug!(
                     "{plane_type} plane query gave ENOMEM (mode change?); retrying once"
                 );
-                query()
+                self.query_plane_once(plane_type, source)
             }
             other => other,
+        }
+    }
+
+    /// One `VFIO_DEVICE_QUERY_GFX_PLANE`, without the ENOMEM retry (the conformance checker
+    /// reports what the driver answers first).
+    pub fn query_plane_once(
+        &self,
+        plane_type: PlaneType,
+        source: PlaneSource,
+    ) -> Result<PlaneInfo> {
+        let mut raw = plane_info_struct(source.query_flag(), plane_type.drm_plane_type());
+        // SAFETY: as in `probe_planes`.
+        unsafe {
+            ioctl_ptr(
+                self.fd.as_fd(),
+                VFIO_DEVICE_QUERY_GFX_PLANE,
+                (&raw mut raw).cast(),
+            )
         }
         .map_err(|errno| {
             VfioError::ioctl(
@@ -489,26 +495,8 @@ impl VfioDevice {
 
     /// The dma-buf of `dmabuf_id`, exported once per id while its fd is open.
     pub fn dmabuf(&self, dmabuf_id: u32) -> Result<Arc<DmaBuf>> {
-        self.exports.get_or_export(dmabuf_id, || {
-            let mut id = dmabuf_id;
-            // SAFETY: VFIO_DEVICE_GET_GFX_DMABUF reads one u32 (the id) through the pointer.
-            let raw = unsafe {
-                ioctl_ptr(
-                    self.fd.as_fd(),
-                    VFIO_DEVICE_GET_GFX_DMABUF,
-                    (&raw mut id).cast(),
-                )
-            }
-            .map_err(|errno| {
-                VfioError::ioctl(
-                    "VFIO_DEVICE_GET_GFX_DMABUF",
-                    format!("dmabuf_id {dmabuf_id}"),
-                    errno,
-                )
-            })?;
-            // SAFETY: on success the ioctl returns a new dma-buf fd that nothing else owns.
-            Ok(unsafe { OwnedFd::from_raw_fd(raw) })
-        })
+        self.exports
+            .get_or_export(dmabuf_id, || self.export_dmabuf_uncached(dmabuf_id))
     }
 
     /// `VFIO_DEVICE_GET_REGION_INFO` with exactly `argsz` bytes, returned as the kernel wrote
