@@ -126,7 +126,8 @@ pub(super) fn pread_matches_mmap(dev: &dyn DisplayDevice, rec: &mut Recorder<'_>
         if !(info.readable() && info.mappable()) || info.size < 3 * WINDOW {
             continue;
         }
-        let span = (3 * WINDOW).min(info.size);
+        // Wider than what is compared, so that a read landing a few KiB off is found.
+        let span = (8 * WINDOW).min(info.size);
         let Ok(map) = dev.map_region(index, 0, span, false) else {
             continue;
         };
@@ -146,9 +147,9 @@ pub(super) fn pread_matches_mmap(dev: &dyn DisplayDevice, rec: &mut Recorder<'_>
                 Ok(()) => {
                     // Where do the read bytes really come from?
                     let at = mapped
-                        .windows(64)
-                        .position(|w| w == &read[..64])
-                        .map_or("nowhere in the first 12 KiB".into(), |p| {
+                        .windows(read.len())
+                        .position(|w| w == read.as_slice())
+                        .map_or(format!("none of the first {} KiB", span / 1024), |p| {
                             format!("offset {p:#x}")
                         });
                     mismatched.push(format!(
