@@ -324,19 +324,31 @@ fn list_shows_parents_types_and_mdevs() {
     assert!(stdout(&empty).contains("No mdev parent devices"));
 }
 
+/// Runs the binary against a fake host's sysfs and /dev, with `backend` in
+/// VFIO_DISPLAY_BACKEND (none: the variable is unset).
+fn on_host(
+    sys: &Path,
+    devdir: &Path,
+    backend: Option<&str>,
+    args: &[&str],
+) -> std::process::Output {
+    let mut cmd = bin();
+    cmd.args(args)
+        .env("VFIO_DISPLAY_SYSFS", sys)
+        .env("VFIO_DISPLAY_DEV", devdir)
+        .env_remove("VFIO_DISPLAY_BACKEND");
+    if let Some(backend) = backend {
+        cmd.env("VFIO_DISPLAY_BACKEND", backend);
+    }
+    cmd.output().unwrap()
+}
+
 #[test]
 fn device_errors_say_what_to_do() {
     let dir = tmp();
     let (sys, devdir, uuid) = fake_host(dir.path());
     let png = dir.path().join("x.png");
-    let with_host = |args: &[&str]| {
-        bin()
-            .args(args)
-            .env("VFIO_DISPLAY_SYSFS", &sys)
-            .env("VFIO_DISPLAY_DEV", &devdir)
-            .output()
-            .unwrap()
-    };
+    let with_host = |args: &[&str]| on_host(&sys, &devdir, None, args);
     // A malformed UUID.
     let out = with_host(&["screenshot", "1234-not-a-uuid", "-o", path_str(&png)]);
     assert_clean_failure(&out, 1, "give an mdev UUID");
@@ -508,15 +520,7 @@ fn every_simulator_fault_ends_in_one_clear_line_or_is_survived() {
 fn the_cdev_backend_says_what_is_missing_at_each_step() {
     let dir = tmp();
     let (sys, devdir, uuid) = fake_host(dir.path());
-    let with_host = |args: &[&str]| {
-        bin()
-            .args(args)
-            .env("VFIO_DISPLAY_SYSFS", &sys)
-            .env("VFIO_DISPLAY_DEV", &devdir)
-            .env_remove("VFIO_DISPLAY_BACKEND")
-            .output()
-            .unwrap()
-    };
+    let with_host = |args: &[&str]| on_host(&sys, &devdir, None, args);
     // A kernel without VFIO_DEVICE_CDEV: no vfio-dev directory under the mdev.
     let out = with_host(&["info", "--backend", "cdev", uuid]);
     assert_clean_failure(&out, 1, "has no VFIO device cdev");
@@ -542,13 +546,7 @@ fn the_cdev_backend_says_what_is_missing_at_each_step() {
     // Auto now prefers the cdev, so the same refusal; the variable picks the group.
     let out = with_host(&["info", uuid]);
     assert_clean_failure(&out, 1, "VFIO_DEVICE_BIND_IOMMUFD");
-    let out = bin()
-        .args(["info", uuid])
-        .env("VFIO_DISPLAY_SYSFS", &sys)
-        .env("VFIO_DISPLAY_DEV", &devdir)
-        .env("VFIO_DISPLAY_BACKEND", "group")
-        .output()
-        .unwrap();
+    let out = on_host(&sys, &devdir, Some("group"), &["info", uuid]);
     assert_clean_failure(&out, 1, "vfio/12");
     let out = with_host(&["info", "--backend", "iommu", uuid]);
     assert_clean_failure(&out, 2, "possible values");

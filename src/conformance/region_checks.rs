@@ -17,9 +17,7 @@ fn u32_at(bytes: &[u8], at: usize) -> u32 {
 
 /// Every region the device lists, and the extra ones that answer.
 pub(super) fn listed(dev: &dyn DisplayDevice) -> Vec<(u32, crate::device::Result<RegionInfo>)> {
-    let mut all: Vec<_> = (0..dev.info().num_regions.min(64))
-        .map(|i| (i, dev.region_info(i)))
-        .collect();
+    let mut all = crate::device::all_regions(dev);
     for i in EXTRA_REGIONS {
         if i >= dev.info().num_regions
             && let Ok(info) = dev.region_info(i)

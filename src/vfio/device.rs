@@ -507,9 +507,9 @@ impl VfioDevice {
         Ok(buf.bytes().to_vec())
     }
 
-    /// `VFIO_DEVICE_GET_GFX_DMABUF` without the export cache: a second fd for an id whose first
-    /// is still open. Only for the conformance checker's `--allow-risky` check, because this is
-    /// what crashes the stock mbochs driver.
+    /// `VFIO_DEVICE_GET_GFX_DMABUF` without the export cache, which `dmabuf` puts in front of it.
+    /// Called directly only by the conformance checker's `--allow-risky` check: a second fd for
+    /// an id whose first is still open is what crashes the stock mbochs driver.
     pub fn export_dmabuf_uncached(&self, dmabuf_id: u32) -> Result<OwnedFd> {
         let mut id = dmabuf_id;
         // SAFETY: VFIO_DEVICE_GET_GFX_DMABUF reads one u32 (the id) through the pointer.

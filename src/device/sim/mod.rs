@@ -625,7 +625,7 @@ impl Drop for SimDevice {
 
 impl RegionIo for SimDevice {
     fn read_region(&self, index: u32, offset: u64, buf: &mut [u8]) -> Result<(), VfioError> {
-        let s = self.state();
+        let mut s = self.state();
         let len = buf.len() as u64;
         let access_err = |errno: Errno| VfioError::Access {
             op: "pread",
@@ -658,8 +658,6 @@ impl RegionIo for SimDevice {
                 if end > size {
                     return Err(access_err(Errno::EINVAL));
                 }
-                drop(s);
-                let mut s = self.state();
                 let backing = s.backing(index).map_err(|_| access_err(Errno::EINVAL))?;
                 let read = nix::sys::uio::pread(backing.memfd(), buf, offset as i64)
                     .map_err(access_err)?;
