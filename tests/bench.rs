@@ -39,7 +39,7 @@ fn bench_sim_reports_every_headless_figure_with_its_reference() {
         "--json",
     ]);
     assert_ok(&out);
-    let report: Value = serde_json::from_str(&stdout(&out)).expect("JSON on stdout");
+    let report: Value = common::json::parse(&out.stdout);
     assert!(!report["machine"]["cpu"].as_str().unwrap().is_empty());
     assert!(!report["machine"]["adapter"].as_str().unwrap().is_empty());
 
@@ -169,7 +169,7 @@ fn bench_measures_the_viewer_and_idle_cpu_in_a_window() {
         .unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{err}");
-    let report: Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    let report: Value = common::json::parse(&out.stdout);
     let find = |name: &str| -> f64 {
         report["figures"]
             .as_array()

@@ -11,8 +11,7 @@ fn check(args: &[&str]) -> (i32, Value) {
     let mut all = vec!["check", "--sim", "--json"];
     all.extend_from_slice(args);
     let out = run(&all);
-    let v: Value = serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("{args:?}: not JSON ({e}): {}", stdout(&out)));
+    let v: Value = common::json::parse(&out.stdout);
     (out.status.code().unwrap_or(-1), v)
 }
 

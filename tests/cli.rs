@@ -204,7 +204,7 @@ fn inconsistent_planes_from_the_simulator_are_clear_errors() {
 fn info_json_lists_regions_irqs_planes_and_edid() {
     let out = run(&["info", "--sim", "--json"]);
     assert!(out.status.success(), "{}", stderr(&out));
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("valid JSON");
+    let v: serde_json::Value = common::json::parse(&out.stdout);
     assert_eq!(v["backend"]["kind"], "sim");
     let regions = v["regions"].as_array().unwrap();
     assert_eq!(regions.len(), 10);
@@ -233,7 +233,7 @@ fn info_json_lists_regions_irqs_planes_and_edid() {
 fn info_reports_the_region_plane_beyond_num_regions() {
     let out = run(&["info", "--sim", "--sim-plane", "region", "--json"]);
     assert!(out.status.success(), "{}", stderr(&out));
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let v: serde_json::Value = common::json::parse(&out.stdout);
     assert_eq!(v["planes"]["primary"]["source"], "region");
     assert_eq!(v["planes"]["primary"]["buffer_id"], 16);
     let fb = v["regions"]
@@ -257,7 +257,7 @@ fn edid_show_prints_registers_and_blob() {
     assert!(text.contains("0000  00 ff ff ff ff ff ff 00"), "{text}");
     assert!(text.contains("Preferred mode: 1024x768"), "{text}");
     let out = run(&["edid", "show", "--sim", "--sim-mode", "800x600", "--json"]);
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let v: serde_json::Value = common::json::parse(&out.stdout);
     assert!(
         v["blob_hex"]
             .as_str()
@@ -313,7 +313,7 @@ fn list_shows_parents_types_and_mdevs() {
         .env("VFIO_DISPLAY_SYSFS", &sys)
         .output()
         .unwrap();
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let v: serde_json::Value = common::json::parse(&out.stdout);
     assert_eq!(v["mdevs"][0]["uuid"], uuid);
     assert_eq!(v["parents"][0]["types"][0]["available_instances"], 1);
     let empty = bin()

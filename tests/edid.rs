@@ -172,7 +172,7 @@ fn generate_then_decode_gives_back_mode_name_and_serial() {
     );
     let out = run(&["edid", "decode", path_str(&file), "--json"]);
     assert_ok(&out);
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let v: serde_json::Value = common::json::parse(&out.stdout);
     assert_eq!(v["preferred_mode"]["width"], 2560);
     assert_eq!(v["preferred_mode"]["height"], 1440);
     let mhz = v["preferred_mode"]["refresh_mhz"].as_u64().unwrap();
@@ -434,7 +434,7 @@ fn hotswap_runs_100_swaps_on_the_simulator_without_a_failure() {
         "--json",
     ]);
     assert_ok(&out);
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let v: serde_json::Value = common::json::parse(&out.stdout);
     assert_eq!(v["total"], 102);
     assert_eq!(v["shown"], 102);
     assert_eq!(v["timed_out"], 0);

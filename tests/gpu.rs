@@ -290,7 +290,7 @@ mod cli {
     fn info_gpu_reports_the_adapter_and_the_path_taken() {
         let out = run(&["info", "--sim", "--gpu", "--json"]);
         assert_ok(&out);
-        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let v: serde_json::Value = super::common::json::parse(&out.stdout);
         let paths = v["gpu"]["adapter"]["import_paths"].as_array().unwrap();
         assert!(paths.iter().any(|p| p == "cpu"), "{v}");
         let taken = v["gpu"]["primary_import"].as_str().unwrap();

@@ -179,6 +179,32 @@ fn f12_writes_a_png_of_the_guest_screen_and_says_where() {
 }
 
 #[test]
+fn sigint_and_sigterm_close_the_viewer_with_its_summary() {
+    use std::os::unix::process::ExitStatusExt;
+    for signal in [
+        nix::sys::signal::Signal::SIGINT,
+        nix::sys::signal::Signal::SIGTERM,
+    ] {
+        let x = Xvfb::start();
+        let dir = tmp();
+        let stats = dir.path().join("stats.json");
+        let mut v = demo_640(
+            &x,
+            &["--no-overlay", "--stats-json", path_str(&stats)],
+            dir.path(),
+        );
+        let pid = nix::unistd::Pid::from_raw(v.child.id() as i32);
+        nix::sys::signal::kill(pid, signal).unwrap();
+        let line = v.wait_for("Presented", 10);
+        assert!(line.contains("frames in"), "{line}");
+        let status = v.child.wait().unwrap();
+        assert_eq!(status.signal(), Some(signal as i32), "{status:?}");
+        let summary = common::json::parse(&std::fs::read(&stats).unwrap());
+        assert!(summary["presented"].as_u64().unwrap() >= 1);
+    }
+}
+
+#[test]
 fn in_one_to_one_mode_the_window_shows_the_sim_frame_exactly() {
     let x = Xvfb::start();
     let dir = tmp();
@@ -410,8 +436,7 @@ fn an_interrupt_storm_is_throttled_and_the_picture_stays_right() {
     let (ok, _, err) = v.finish();
     assert!(ok, "{err}");
     assert!(err.contains("interrupt storm"), "a warning says why: {err}");
-    let summary: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(&stats).unwrap()).unwrap();
+    let summary: serde_json::Value = common::json::parse(&std::fs::read(&stats).unwrap());
     let interrupts = summary["interrupts"].as_u64().unwrap();
     let throttled = summary["throttled"].as_u64().unwrap();
     // At most one handled interrupt per 2 ms over the 5 s run (a stuck line unthrottled is

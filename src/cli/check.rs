@@ -100,9 +100,9 @@ pub fn run(args: &CheckArgs) -> Result<()> {
         },
     );
     if args.json {
-        print_json(dev.as_ref(), &report, driver);
+        print_json(dev.as_ref(), &report, driver)?;
     } else {
-        print_table(dev.as_ref(), &report, driver);
+        print_table(dev.as_ref(), &report, driver)?;
     }
     let failed = report.count(Outcome::Fail);
     if failed > 0 {
@@ -123,8 +123,12 @@ fn summary(report: &Report) -> String {
         .join(", ")
 }
 
-fn print_table(dev: &dyn DisplayDevice, report: &Report, driver: Option<&dyn GuestDriver>) {
-    println!(
+fn print_table(
+    dev: &dyn DisplayDevice,
+    report: &Report,
+    driver: Option<&dyn GuestDriver>,
+) -> Result<()> {
+    outln!(
         "Conformance of {} ({}):",
         dev.name(),
         driver.map_or("not driven: what the guest shows".to_string(), |d| format!(
@@ -139,15 +143,20 @@ fn print_table(dev: &dyn DisplayDevice, report: &Report, driver: Option<&dyn Gue
             Outcome::Warn => "warn",
             Outcome::Skip => "skip",
         };
-        println!("  {mark}  {:<38} {}", r.id, r.evidence);
+        outln!("  {mark}  {:<38} {}", r.id, r.evidence);
         if r.result == Outcome::Fail {
-            println!("        {:<38} rule ({}): {}", "", r.section, r.rule);
+            outln!("        {:<38} rule ({}): {}", "", r.section, r.rule);
         }
     }
-    println!("{}", summary(report));
+    outln!("{}", summary(report));
+    Ok(())
 }
 
-fn print_json(dev: &dyn DisplayDevice, report: &Report, driver: Option<&dyn GuestDriver>) {
+fn print_json(
+    dev: &dyn DisplayDevice,
+    report: &Report,
+    driver: Option<&dyn GuestDriver>,
+) -> Result<()> {
     let counts = |o| report.count(o);
     let v = serde_json::json!({
         "device": dev.name(),
@@ -162,5 +171,6 @@ fn print_json(dev: &dyn DisplayDevice, report: &Report, driver: Option<&dyn Gues
         "checks": report.results,
         "by_id": report.results.iter().map(|r| (r.id.to_string(), serde_json::Value::from(r.result.name()))).collect::<serde_json::Map<_, _>>(),
     });
-    println!("{v:#}");
+    outln!("{v:#}");
+    Ok(())
 }

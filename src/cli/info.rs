@@ -76,14 +76,21 @@ fn gpu_report(dev: &dyn DisplayDevice) -> GpuReport {
     }
 }
 
+/// One region in `info --json`: each field once (the region info's own `index` is not
+/// repeated), absent fields null when the query failed.
 #[derive(Debug, Serialize)]
 struct RegionReport {
     index: u32,
     name: Option<String>,
-    #[serde(flatten)]
-    info: Option<RegionInfo>,
+    flags: Option<u32>,
+    size: Option<u64>,
+    offset: Option<u64>,
+    caps: Option<Vec<RegionCap>>,
     flag_names: Vec<&'static str>,
     error: Option<String>,
+    /// For the text report.
+    #[serde(skip)]
+    info: Option<RegionInfo>,
 }
 
 #[derive(Debug, Serialize)]
@@ -108,6 +115,9 @@ struct PlanesReport {
 struct PlaneReport {
     on: bool,
     format: Option<String>,
+    /// The modifier's name ("LINEAR", "I915_X_TILED"); the number is `modifier`, from the
+    /// plane info.
+    #[serde(rename = "modifier_name")]
     modifier: Option<String>,
     #[serde(flatten)]
     info: Option<PlaneInfo>,
@@ -149,6 +159,10 @@ fn region_report(dev: &dyn DisplayDevice, index: u32) -> RegionReport {
         Ok(info) => RegionReport {
             index,
             name: region_name(index, Some(&info)),
+            flags: Some(info.flags),
+            size: Some(info.size),
+            offset: Some(info.offset),
+            caps: Some(info.caps.clone()),
             flag_names: region_flag_names(&info),
             info: Some(info),
             error: None,
@@ -156,6 +170,10 @@ fn region_report(dev: &dyn DisplayDevice, index: u32) -> RegionReport {
         Err(err) => RegionReport {
             index,
             name: region_name(index, None),
+            flags: None,
+            size: None,
+            offset: None,
+            caps: None,
             info: None,
             flag_names: vec![],
             error: Some(err.to_string()),
@@ -294,16 +312,16 @@ fn describe_cap(cap: &RegionCap) -> String {
     }
 }
 
-fn print_plane(label: &str, plane: &Option<PlaneReport>) {
+fn print_plane(label: &str, plane: &Option<PlaneReport>) -> Result<()> {
     let Some(plane) = plane else {
-        return;
+        return Ok(());
     };
     match (&plane.info, &plane.error) {
-        (_, Some(err)) => println!("  {label:<8} error: {err}"),
-        (Some(p), None) if p.is_off() => println!("  {label:<8} off"),
+        (_, Some(err)) => outln!("  {label:<8} error: {err}"),
+        (Some(p), None) if p.is_off() => outln!("  {label:<8} off"),
         (Some(p), None) => {
             let buffer = p.buffer_label();
-            print!(
+            out!(
                 "  {label:<8} {}x{} {} {} stride {} size {} {buffer}",
                 p.width,
                 p.height,
@@ -313,18 +331,22 @@ fn print_plane(label: &str, plane: &Option<PlaneReport>) {
                 p.size
             );
             if p.plane_type == PlaneType::Cursor {
-                print!(
+                out!(
                     " at ({}, {}) hotspot ({}, {})",
-                    p.x_pos as i32, p.y_pos as i32, p.x_hot as i32, p.y_hot as i32
+                    p.x_pos as i32,
+                    p.y_pos as i32,
+                    p.x_hot as i32,
+                    p.y_hot as i32
                 );
             }
-            println!();
+            outln!();
         }
         (None, None) => {}
     }
+    Ok(())
 }
 
-fn print_human(r: &Report) {
+fn print_human(r: &Report) -> Result<()> {
     let backend = match &r.backend {
         Backend::Group { group, uuid } => {
             format!("mdev {uuid} via its group /dev/vfio/{group} (legacy container path)")
@@ -344,16 +366,16 @@ fn print_human(r: &Report) {
         } => format!("adopted device fd {fd}, a cdev we bound to /dev/iommu"),
         Backend::Sim => "built-in simulator".into(),
     };
-    println!("Device:  {} ({backend})", r.device);
-    println!("Flags:   {}", r.flags.join(" "));
-    println!("Regions: {} listed", r.num_regions);
+    outln!("Device:  {} ({backend})", r.device);
+    outln!("Flags:   {}", r.flags.join(" "));
+    outln!("Regions: {} listed", r.num_regions);
     for reg in &r.regions {
         let name = reg.name.clone().unwrap_or_default();
         match (&reg.info, &reg.error) {
-            (Some(info), _) if info.size == 0 => println!("  {:>3} {:<9} (empty)", reg.index, name),
+            (Some(info), _) if info.size == 0 => outln!("  {:>3} {:<9} (empty)", reg.index, name),
             (Some(info), _) => {
                 let caps: Vec<String> = info.caps.iter().map(describe_cap).collect();
-                println!(
+                outln!(
                     "  {:>3} {:<9} size {:#x} offset {:#x} {}{}",
                     reg.index,
                     name,
@@ -367,21 +389,21 @@ fn print_human(r: &Report) {
                     }
                 );
             }
-            (None, Some(err)) => println!("  {:>3} {:<9} error: {err}", reg.index, name),
+            (None, Some(err)) => outln!("  {:>3} {:<9} error: {err}", reg.index, name),
             (None, None) => {}
         }
     }
-    println!("IRQs:    {} listed", r.num_irqs);
+    outln!("IRQs:    {} listed", r.num_irqs);
     for irq in &r.irqs {
         let name = irq.name.unwrap_or("");
         match (&irq.count, &irq.error) {
-            (Some(count), _) => println!(
+            (Some(count), _) => outln!(
                 "  {:>3} {:<6} count {count} {}",
                 irq.index,
                 name,
                 irq.flags.join("|")
             ),
-            (None, Some(err)) => println!("  {:>3} {:<6} error: {err}", irq.index, name),
+            (None, Some(err)) => outln!("  {:>3} {:<6} error: {err}", irq.index, name),
             _ => {}
         }
     }
@@ -392,7 +414,7 @@ fn print_human(r: &Report) {
     if r.planes.region {
         kinds.push("region");
     }
-    println!(
+    outln!(
         "Planes:  {}",
         match (&r.planes.probe_error, kinds.is_empty()) {
             (Some(err), _) => format!("probe error: {err}"),
@@ -400,12 +422,12 @@ fn print_human(r: &Report) {
             (None, false) => kinds.join(", "),
         }
     );
-    print_plane("primary", &r.planes.primary);
-    print_plane("cursor", &r.planes.cursor);
+    print_plane("primary", &r.planes.primary)?;
+    print_plane("cursor", &r.planes.cursor)?;
     match &r.edid {
-        None => println!("EDID:    no EDID region"),
+        None => outln!("EDID:    no EDID region"),
         Some(e) => match (&e.registers, &e.error) {
-            (Some(regs), _) => println!(
+            (Some(regs), _) => outln!(
                 "EDID:    region {}, link {}, {} of {} bytes, max {}x{}{}",
                 e.region,
                 e.link.as_deref().unwrap_or("?"),
@@ -418,15 +440,16 @@ fn print_human(r: &Report) {
                     .map(|m| format!(", preferred mode {m}"))
                     .unwrap_or_default()
             ),
-            (None, Some(err)) => println!("EDID:    region {}: error: {err}", e.region),
+            (None, Some(err)) => outln!("EDID:    region {}: error: {err}", e.region),
             _ => {}
         },
     }
+    Ok(())
 }
 
-fn print_gpu(gpu: &GpuReport) {
+fn print_gpu(gpu: &GpuReport) -> Result<()> {
     if let Some(a) = &gpu.adapter {
-        println!(
+        outln!(
             "GPU:     {} ({}, {}); import paths: {}",
             a.name,
             a.device_type,
@@ -435,11 +458,12 @@ fn print_gpu(gpu: &GpuReport) {
         );
     }
     if let Some(path) = &gpu.primary_import {
-        println!("         the primary plane imports through the {path} path");
+        outln!("         the primary plane imports through the {path} path");
     }
     if let Some(err) = &gpu.error {
-        println!("GPU:     {err}");
+        outln!("GPU:     {err}");
     }
+    Ok(())
 }
 
 pub fn run(args: &InfoArgs) -> Result<()> {
@@ -449,11 +473,11 @@ pub fn run(args: &InfoArgs) -> Result<()> {
         report.gpu = Some(gpu_report(dev.as_ref()));
     }
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        outln!("{}", serde_json::to_string_pretty(&report)?);
     } else {
-        print_human(&report);
+        print_human(&report)?;
         if let Some(gpu) = &report.gpu {
-            print_gpu(gpu);
+            print_gpu(gpu)?;
         }
     }
     Ok(())

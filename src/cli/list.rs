@@ -16,24 +16,24 @@ pub fn run(args: &ListArgs) -> Result<()> {
     let paths = host_paths();
     let listing = list_mdevs(&paths);
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&listing)?);
+        outln!("{}", serde_json::to_string_pretty(&listing)?);
         return Ok(());
     }
     if listing.parents.is_empty() {
-        println!(
+        outln!(
             "No mdev parent devices (nothing in {}). Load a vGPU driver first, for example \
              `modprobe mbochs` or `modprobe i915 enable_gvt=1`.",
             paths.mdev_bus().display()
         );
     } else {
-        println!("Parent devices and the mdev types they offer:");
+        outln!("Parent devices and the mdev types they offer:");
         for parent in &listing.parents {
-            println!("  {}", parent.name);
+            outln!("  {}", parent.name);
             for t in &parent.types {
                 let available = t
                     .available_instances
                     .map_or("?".to_string(), |n| n.to_string());
-                println!(
+                outln!(
                     "    {:<20} {:<10} {:<10} {} available{}",
                     t.id,
                     t.name.as_deref().unwrap_or("-"),
@@ -48,11 +48,11 @@ pub fn run(args: &ListArgs) -> Result<()> {
         }
     }
     if listing.mdevs.is_empty() {
-        println!("No mediated devices exist.");
+        outln!("No mediated devices exist.");
         if let Some(parent) = listing.parents.first()
             && let Some(t) = parent.types.first()
         {
-            println!(
+            outln!(
                 "Create one with: echo $(cat /proc/sys/kernel/random/uuid) | sudo tee {}/{}/mdev_supported_types/{}/create",
                 paths.mdev_bus().display(),
                 parent.name,
@@ -60,9 +60,9 @@ pub fn run(args: &ListArgs) -> Result<()> {
             );
         }
     } else {
-        println!("Mediated devices:");
+        outln!("Mediated devices:");
         for m in &listing.mdevs {
-            println!(
+            outln!(
                 "  {}  type {}  parent {}  driver {}  group {}",
                 m.uuid,
                 m.mdev_type.as_deref().unwrap_or("?"),

@@ -1,14 +1,18 @@
 //! Command-line front end: argument parsing, device opening, and one module per subcommand.
 
+// First: the output macros (`outln!`, `errln!`) are used by every module below.
+#[macro_use]
+mod output;
 mod bench;
 mod check;
 mod cpu_time;
 mod edid;
 mod exit;
 mod info;
+mod input;
 mod list;
-mod output;
 mod screenshot;
+mod signals;
 mod stats;
 mod target;
 mod view;
@@ -86,12 +90,37 @@ pub fn main() -> ExitCode {
         Command::Bench(args) => bench::run(&args),
         Command::Check(args) => check::run(&args),
     };
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(err) => {
-            // One line: the context chain joined with ": ", never a backtrace.
-            eprintln!("vfio-display: error: {err:#}");
-            ExitCode::from(exit::code_for(&err))
+    finish(result.and_then(|()| Ok(output::stdio::flush_out()?)))
+}
+
+/// Turns a command's outcome into the process's end: success, one error line and its exit
+/// code, or (after the command cleaned up) death by the signal that interrupted it or by
+/// SIGPIPE when the reader of stdout went away, as shells and `head` expect.
+fn finish(result: anyhow::Result<()>) -> ExitCode {
+    let err = match result {
+        Ok(()) => {
+            if let Some(signal) = signals::received() {
+                signals::reraise(signal);
+            }
+            return ExitCode::SUCCESS;
         }
+        Err(err) => err,
+    };
+    let broken_pipe = err
+        .chain()
+        .filter_map(|e| e.downcast_ref::<output::stdio::StdoutError>())
+        .any(output::stdio::StdoutError::is_broken_pipe);
+    if broken_pipe {
+        signals::reraise(nix::sys::signal::Signal::SIGPIPE);
     }
+    // An error caused by the interruption (EINTR from a wait) is not worth a line of its own.
+    if let Some(signal) = signals::received() {
+        if err.downcast_ref::<signals::Interrupted>().is_none() {
+            tracing::debug!("after {}: {err:#}", signal.as_str());
+        }
+        signals::reraise(signal);
+    }
+    // One line: the context chain joined with ": ", never a backtrace.
+    errln!("vfio-display: error: {err:#}");
+    ExitCode::from(exit::code_for(&err))
 }

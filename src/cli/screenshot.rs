@@ -1,7 +1,8 @@
 //! `vfio-display screenshot`: the guest screen to PNG, on the CPU path, without a GPU.
 
 use super::exit::{NoPlane, Usage};
-use super::output::{check_writable, encode_png, numbered, write_file_atomically};
+use super::output::{OutputPath, WriteMode, encode_png, numbered};
+use super::signals::{self, Interrupted, Interrupts};
 use super::target::DeviceArgs;
 use anyhow::{Context, Result};
 use clap::Args;
@@ -16,7 +17,9 @@ use vfio_display::vfio::{PlaneInfo, PlaneType};
 pub struct ScreenshotArgs {
     #[command(flatten)]
     target: DeviceArgs,
-    /// The PNG to write. With --count N > 1, pictures are numbered: shot.png -> shot-0001.png, ...
+    /// The PNG to write ("-" for stdout). An existing file is replaced whole, keeping its mode;
+    /// a device or FIFO is written in place, never replaced. With --count N > 1, files are
+    /// numbered: shot.png -> shot-0001.png, ...; a device, FIFO or stdout takes them in turn.
     #[arg(short, long, value_name = "FILE.png")]
     output: PathBuf,
     /// Composite the cursor plane at its position and hotspot.
@@ -93,9 +96,14 @@ pub fn parse_seconds(s: &str) -> Result<f64, String> {
 }
 
 /// Polls the primary plane until it is on or `timeout` passes.
-fn wait_for_plane(reader: &FrameReader<'_>, timeout: Duration) -> Result<PlaneInfo> {
+fn wait_for_plane(
+    reader: &FrameReader<'_>,
+    timeout: Duration,
+    interrupts: &Interrupts,
+) -> Result<PlaneInfo> {
     let start = Instant::now();
     loop {
+        signals::check()?;
         let plane = reader
             .query(PlaneType::Primary)
             .context("querying the primary plane")?;
@@ -117,7 +125,7 @@ fn wait_for_plane(reader: &FrameReader<'_>, timeout: Duration) -> Result<PlaneIn
             }
             .into());
         }
-        std::thread::sleep(Duration::from_millis(20));
+        interrupts.sleep(Duration::from_millis(20))?;
     }
 }
 
@@ -136,9 +144,10 @@ fn capture_one(
     capturer: &mut Capturer<'_>,
     args: &ScreenshotArgs,
     timeout: Duration,
+    interrupts: &Interrupts,
 ) -> Result<(CpuFrame, bool, Option<ImportPath>)> {
     let reader = capturer.reader();
-    let plane = wait_for_plane(reader, timeout)?;
+    let plane = wait_for_plane(reader, timeout, interrupts)?;
     let reader = match capturer {
         Capturer::Gpu(renderer) => {
             let (image, frame) = renderer
@@ -174,11 +183,26 @@ fn capture_one(
     Ok((frame, keep_alpha, None))
 }
 
+/// Where picture `n` of the series goes: numbered files, or the one device, FIFO or stdout.
+fn destination(args: &ScreenshotArgs, first: &OutputPath, n: u32) -> Result<OutputPath> {
+    if args.count > 1 && first.is_file() {
+        OutputPath::resolve(&numbered(&args.output, n))
+    } else {
+        Ok(first.clone())
+    }
+}
+
 pub fn run(args: &ScreenshotArgs) -> Result<()> {
-    check_writable(&args.output)?;
     if args.render == Render::Cpu && args.import != Import::Auto {
         return Err(Usage("--import needs --render gpu".into()).into());
     }
+    // Checked before the device is opened, so that a long capture does not fail at its end
+    // for a bad output path; each picture's path is looked at again when it is written.
+    let first = OutputPath::resolve(&args.output)?;
+    if args.count > 1 && first.is_file() {
+        OutputPath::resolve(&numbered(&args.output, 1))?;
+    }
+    let interrupts = Interrupts::install()?;
     let dev = args.target.open()?;
     let gpu = match args.render {
         Render::Gpu => Some(GpuContext::headless().context("--render gpu")?),
@@ -201,34 +225,70 @@ pub fn run(args: &ScreenshotArgs) -> Result<()> {
         );
         bar
     });
-    let mut next = Instant::now();
-    for n in 1..=args.count {
-        let path = if args.count > 1 {
-            numbered(&args.output, n)
-        } else {
-            args.output.clone()
+    let mut written = 0;
+    let result = capture_series(args, &first, &mut capturer, timeout, &interrupts, |line| {
+        written += 1;
+        // The file list goes to stdout (scripts read it), or to stderr when the pictures do;
+        // the bar is on stderr, terminal only.
+        let print = || -> Result<()> {
+            if first.is_stdout() {
+                errln!("{line}");
+            } else {
+                outln!("{line}");
+            }
+            Ok(())
         };
-        let (frame, keep_alpha, path_used) = capture_one(&mut capturer, args, timeout)?;
-        let png = encode_png(&frame.image, keep_alpha)?;
-        write_file_atomically(&path, &png)?;
-        let how = path_used.map_or(String::new(), |p| format!(", GPU {p} import"));
-        let line = format!("wrote {} ({}{how})", path.display(), describe(&frame));
-        // The file list goes to stdout (scripts read it); the bar is on stderr, terminal only.
         match &progress {
             Some(bar) => {
-                bar.suspend(|| println!("{line}"));
-                bar.set_message(path.display().to_string());
+                bar.suspend(print)?;
                 bar.inc(1);
+                Ok(())
             }
-            None => println!("{line}"),
+            None => print(),
         }
-        if n < args.count {
-            next += Duration::from_millis(args.interval);
-            std::thread::sleep(next.saturating_duration_since(Instant::now()));
-        }
-    }
+    });
     if let Some(bar) = progress {
         bar.finish_and_clear();
+    }
+    if let Err(err) = &result
+        && let Some(Interrupted(signal)) = err.downcast_ref::<Interrupted>()
+    {
+        errln!(
+            "vfio-display: {}: stopped after {written} of {} picture{}",
+            signal.as_str(),
+            args.count,
+            if args.count == 1 { "" } else { "s" }
+        );
+    }
+    result
+}
+
+/// Captures and writes the pictures, calling `report` with a line for each one written.
+fn capture_series(
+    args: &ScreenshotArgs,
+    first: &OutputPath,
+    capturer: &mut Capturer<'_>,
+    timeout: Duration,
+    interrupts: &Interrupts,
+    mut report: impl FnMut(String) -> Result<()>,
+) -> Result<()> {
+    let mut next = Instant::now();
+    for n in 1..=args.count {
+        signals::check()?;
+        let path = destination(args, first, n)?;
+        let (frame, keep_alpha, path_used) = capture_one(capturer, args, timeout, interrupts)?;
+        let png = encode_png(&frame.image, keep_alpha)?;
+        path.write(&png, WriteMode::Replace)?;
+        let how = path_used.map_or(String::new(), |p| format!(", GPU {p} import"));
+        report(format!(
+            "wrote {} ({}{how})",
+            path.display(),
+            describe(&frame)
+        ))?;
+        if n < args.count {
+            next += Duration::from_millis(args.interval);
+            interrupts.sleep(next.saturating_duration_since(Instant::now()))?;
+        }
     }
     Ok(())
 }

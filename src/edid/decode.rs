@@ -108,7 +108,8 @@ fn descriptor(base: &[u8; BLOCK], slot: usize) -> Descriptor {
 }
 
 /// Decodes an EDID blob: a base block and the extension blocks it declares. Bytes after the
-/// declared blocks are ignored (EDID regions are often larger than the blob).
+/// declared blocks are a problem (a file padded or cut at the wrong size; the EDID region's
+/// `edid_size` says exactly how long the blob is), not an error: the blocks still decode.
 pub fn decode(edid: &[u8]) -> Result<Decoded, EdidError> {
     let base = block(edid, 0).ok_or(EdidError::TooShort(edid.len()))?;
     if base[..8] != HEADER {
@@ -158,6 +159,18 @@ pub fn decode(edid: &[u8]) -> Result<Decoded, EdidError> {
             0xf0 => Extension::BlockMap,
             tag => Extension::Other { tag },
         });
+    }
+    let declared = (1 + usize::from(extension_count)) * BLOCK;
+    if edid.len() > declared {
+        let extra = edid.len() - declared;
+        problems.push(format!(
+            "{extra} byte{} after the last declared block (block {extension_count}): the blob \
+             is {} bytes but the base block declares {extension_count} extension{}, {declared} \
+             bytes in all",
+            if extra == 1 { "" } else { "s" },
+            edid.len(),
+            if extension_count == 1 { "" } else { "s" },
+        ));
     }
     Ok(Decoded {
         version: format!("{}.{}", base[18], minor),

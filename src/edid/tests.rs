@@ -269,3 +269,21 @@ fn the_decoder_survives_random_and_mutated_input() {
         }
     }
 }
+
+#[test]
+fn bytes_after_the_declared_blocks_are_a_problem() {
+    let blob = generate(&EdidSpec::new(Mode::new(1024, 768, 60))).unwrap();
+    assert!(decode(&blob).unwrap().problems.is_empty());
+    let declared = blob.len();
+    for extra in [1usize, 128, 129] {
+        let mut padded = blob.clone();
+        padded.resize(declared + extra, 0);
+        let problems = decode(&padded).unwrap().problems;
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert!(
+            problems[0].starts_with(&format!("{extra} byte")),
+            "{problems:?}"
+        );
+        assert!(problems[0].contains("after the last declared block"));
+    }
+}

@@ -8,6 +8,7 @@ use super::caps::{MAX_INFO_SIZE, REGION_INFO_SIZE, RegionInfo, parse_region_info
 use super::dmabuf::{DmaBuf, ExportCache};
 use super::edid::RegionIo;
 use super::error::{Result, VfioError};
+use super::fd_kind::{self, FdKind};
 use super::group::{Group, open_node};
 use super::ioctl::{InfoBuffer, ioctl_ptr, ioctl_val, read_u32};
 use super::iommufd::{IommufdBinding, is_cdev_fd};
@@ -199,6 +200,14 @@ impl VfioDevice {
     pub fn from_fd(fd: OwnedFd) -> Result<Self> {
         let raw = fd.as_raw_fd();
         let not_device = |reason: String| VfioError::NotVfioDevice { fd: raw, reason };
+        // Not one ioctl before we know the fd is VFIO's: the same number means something else
+        // to a terminal, a socket or another driver.
+        if let FdKind::Other(what) = fd_kind::classify(fd.as_fd()) {
+            return Err(not_device(format!(
+                "{what}; pass the fd of an open VFIO device (from VFIO_GROUP_GET_DEVICE_FD, or a \
+                 device cdev)"
+            )));
+        }
         match Self::device_info(fd.as_fd()) {
             Ok(_) => Self::from_parts(
                 fd,
@@ -652,6 +661,8 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("is not a VFIO device"), "{err}");
-        assert!(err.contains("VFIO_DEVICE_GET_INFO"), "{err}");
+        // Refused by what it is, before any ioctl was sent.
+        assert!(err.contains("character device 1:3"), "{err}");
+        assert!(!err.contains("failed with"), "{err}");
     }
 }

@@ -199,9 +199,16 @@ impl<'a> EdidPort<'a> {
 
     /// The update protocol: link down, blob and size, wait `link_delay`, link up.
     pub fn update(&self, blob: &[u8], link_delay: Duration) -> Result<()> {
+        self.update_with(blob, || std::thread::sleep(link_delay))
+    }
+
+    /// The update protocol with the caller's wait between the blob and link up (one that a
+    /// signal can cut short). The link comes up again however the wait ends; only a failed
+    /// blob write leaves it down, since raising it would show the guest a half-written EDID.
+    pub fn update_with(&self, blob: &[u8], wait: impl FnOnce()) -> Result<()> {
         self.set_link(false)?;
         self.write_blob(blob)?;
-        std::thread::sleep(link_delay);
+        wait();
         self.set_link(true)
     }
 }

@@ -5,6 +5,7 @@ pub mod device;
 pub mod dmabuf;
 pub mod edid;
 pub mod error;
+pub mod fd_kind;
 pub mod group;
 mod ioctl;
 pub mod iommufd;

@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod cli;
+pub mod json;
 pub mod xvfb;
 
 use vfio_display::device::sim::desktop::{self, Canvas};

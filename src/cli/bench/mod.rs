@@ -101,7 +101,7 @@ fn parse_bench_size(s: &str) -> Result<BenchSize, String> {
 }
 
 fn progress(what: &str) {
-    eprintln!("bench: {what}...");
+    errln!("bench: {what}...");
 }
 
 fn machine(ctx: &GpuContext, device: String) -> Machine {
@@ -330,9 +330,9 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         skipped,
     };
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        outln!("{}", serde_json::to_string_pretty(&report)?);
     } else {
-        println!("{report}");
+        outln!("{report}");
     }
     Ok(())
 }

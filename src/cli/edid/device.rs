@@ -1,10 +1,12 @@
 //! `edid set` and `edid link`: writing EDIDs and link state to a device's EDID region, and
 //! watching the guest follow.
 
+use super::SpecArgs;
 use super::generate::summary;
-use super::{SpecArgs, read_edid_file};
 use crate::cli::exit::Usage;
+use crate::cli::input::read_edid_file;
 use crate::cli::screenshot::parse_seconds;
+use crate::cli::signals::{self, Interrupts};
 use crate::cli::target::{BackendArg, DeviceArgs, SimArgs};
 use anyhow::{Context, Result, bail};
 use clap::Args;
@@ -13,7 +15,24 @@ use std::time::{Duration, Instant};
 use vfio_display::device::{DisplayDevice, edid_port};
 use vfio_display::edid::{self, Mode};
 use vfio_display::frame::FrameReader;
-use vfio_display::vfio::{EdidRegs, PlaneType};
+use vfio_display::vfio::{EdidPort, EdidRegs, PlaneType};
+
+/// The longest link-down time a command accepts: far above any guest's need (QEMU uses 100 ms),
+/// short enough that a typo cannot leave a monitor unplugged for hours.
+pub const MAX_LINK_DELAY_MS: u64 = 10_000;
+
+/// The hot-plug protocol with a wait that Ctrl+C cuts short: the link is raised again however
+/// the wait ends, so an interrupted command never leaves the virtual monitor unplugged.
+pub fn hot_plug(
+    port: &EdidPort<'_>,
+    blob: &[u8],
+    delay: Duration,
+    interrupts: &Interrupts,
+) -> Result<(), vfio_display::vfio::VfioError> {
+    port.update_with(blob, || {
+        let _ = interrupts.sleep(delay);
+    })
+}
 
 #[derive(Debug, Args)]
 pub struct SetArgs {
@@ -30,8 +49,9 @@ pub struct SetArgs {
     /// Write this EDID file instead (binary or hex text).
     #[arg(long, value_name = "FILE")]
     file: Option<PathBuf>,
-    /// Milliseconds between writing the blob and raising the link (QEMU waits 100).
-    #[arg(long, value_name = "MS", default_value_t = 100)]
+    /// Milliseconds between writing the blob and raising the link (QEMU waits 100; at most
+    /// 10000). Ctrl+C during the wait raises the link at once.
+    #[arg(long, value_name = "MS", default_value_t = 100, value_parser = clap::value_parser!(u64).range(0..=MAX_LINK_DELAY_MS))]
     link_delay_ms: u64,
     /// Write modes above the device's max_xres/max_yres, and files that do not decode cleanly.
     #[arg(long)]
@@ -171,10 +191,12 @@ pub fn shown_size(reader: &FrameReader<'_>) -> Result<Option<(u32, u32)>, String
 }
 
 /// Polls until the primary plane is `width` x `height`; returns when, or the last thing seen.
+/// A signal ends the wait early with "interrupted" (the caller then checks `signals::check`).
 pub fn wait_for_size(
     reader: &FrameReader<'_>,
     size: (u32, u32),
     deadline: Instant,
+    interrupts: &Interrupts,
 ) -> std::result::Result<Instant, String> {
     loop {
         let last = match shown_size(reader) {
@@ -186,7 +208,9 @@ pub fn wait_for_size(
         if Instant::now() >= deadline {
             return Err(last);
         }
-        std::thread::sleep(Duration::from_millis(1));
+        if interrupts.sleep(Duration::from_millis(1)).is_err() {
+            return Err("interrupted".into());
+        }
     }
 }
 
@@ -200,8 +224,26 @@ pub fn run_set(args: &SetArgs) -> Result<()> {
         (None, None) => bail!("give --mode WxH[@HZ] or --file FILE"),
     };
     let delay = Duration::from_millis(args.link_delay_ms);
-    port.update(&blob, delay)
-        .with_context(|| format!("writing the EDID to region {}", port.index()))?;
+    let interrupts = Interrupts::install()?;
+    port.update_with(&blob, || {
+        if delay >= Duration::from_secs(1) {
+            errln!(
+                "EDID written to region {} with the link down; raising the link in {} ms \
+                 (Ctrl+C raises it now)",
+                port.index(),
+                delay.as_millis()
+            );
+        }
+        let _ = interrupts.sleep(delay);
+    })
+    .with_context(|| format!("writing the EDID to region {}", port.index()))?;
+    if let Some(signal) = signals::received() {
+        errln!(
+            "vfio-display: {}: the EDID is written and the link raised early",
+            signal.as_str()
+        );
+        signals::check()?;
+    }
     let back = port.read_blob().context("reading the EDID back")?;
     if back != blob {
         bail!(
@@ -210,19 +252,24 @@ pub fn run_set(args: &SetArgs) -> Result<()> {
             blob.len()
         );
     }
-    println!(
+    outln!(
         "EDID set on {}: {}; link up after {} ms",
         dev.name(),
         summary(&blob),
         args.link_delay_ms
     );
     if args.wait {
-        wait_after_set(dev.as_ref(), &blob, args.timeout)?;
+        wait_after_set(dev.as_ref(), &blob, args.timeout, &interrupts)?;
     }
     Ok(())
 }
 
-fn wait_after_set(dev: &dyn DisplayDevice, blob: &[u8], timeout: f64) -> Result<()> {
+fn wait_after_set(
+    dev: &dyn DisplayDevice,
+    blob: &[u8],
+    timeout: f64,
+    interrupts: &Interrupts,
+) -> Result<()> {
     let mode = edid::preferred_mode(blob).context("--wait needs the EDID's preferred mode")?;
     let reader = FrameReader::new(dev)?;
     let start = Instant::now();
@@ -230,9 +277,10 @@ fn wait_after_set(dev: &dyn DisplayDevice, blob: &[u8], timeout: f64) -> Result<
         &reader,
         (mode.width, mode.height),
         start + Duration::from_secs_f64(timeout),
+        interrupts,
     ) {
         Ok(at) => {
-            println!(
+            outln!(
                 "The guest shows {}x{} after {:.1} ms",
                 mode.width,
                 mode.height,
@@ -240,6 +288,7 @@ fn wait_after_set(dev: &dyn DisplayDevice, blob: &[u8], timeout: f64) -> Result<
             );
             Ok(())
         }
+        Err(_) if signals::received().is_some() => Ok(signals::check()?),
         Err(last) => bail!(
             "the guest did not switch to {}x{} within {timeout} s (the plane shows {last})",
             mode.width,
@@ -255,6 +304,6 @@ pub fn run_link(args: &LinkArgs) -> Result<()> {
     port.set_link(up)
         .with_context(|| format!("setting the link state of EDID region {}", port.index()))?;
     let regs = port.registers().context("reading the EDID registers")?;
-    println!("Link {} on {}", regs.link(), dev.name());
+    outln!("Link {} on {}", regs.link(), dev.name());
     Ok(())
 }

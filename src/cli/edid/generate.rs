@@ -1,11 +1,11 @@
 //! `edid generate` and `edid decode`: EDID files, no device.
 
+use super::SpecArgs;
 use super::print::decoded_text;
-use super::{SpecArgs, read_edid_file};
-use crate::cli::output::write_file_atomically;
+use crate::cli::input::read_edid_file;
+use crate::cli::output::{OutputPath, WriteMode};
 use anyhow::{Context, Result, bail};
 use clap::Args;
-use std::io::Write;
 use std::path::PathBuf;
 use vfio_display::edid::{self, MAX_EDID_SIZE, Mode};
 
@@ -17,7 +17,8 @@ pub struct GenerateArgs {
     /// The largest EDID to write, in bytes (a device's edid_max_size; 128 = base block only).
     #[arg(long, value_name = "N", default_value_t = MAX_EDID_SIZE)]
     max_size: usize,
-    /// Where to write the binary EDID ("-" for stdout).
+    /// Where to write the binary EDID ("-" for stdout). An existing file is replaced whole
+    /// (keeping its mode); a device or FIFO is written in place, never replaced.
     #[arg(short, long, value_name = "FILE")]
     output: PathBuf,
     #[command(flatten)]
@@ -52,16 +53,12 @@ pub fn summary(blob: &[u8]) -> String {
 pub fn run_generate(args: &GenerateArgs) -> Result<()> {
     let spec = args.spec.spec(args.mode, args.max_size);
     let blob = edid::generate(&spec).with_context(|| format!("cannot generate {}", args.mode))?;
-    if args.output.as_os_str() == "-" {
-        let mut stdout = std::io::stdout().lock();
-        stdout
-            .write_all(&blob)
-            .and_then(|()| stdout.flush())
-            .context("cannot write the EDID to stdout")?;
-        eprintln!("EDID: {}", summary(&blob));
+    let output = OutputPath::resolve(&args.output)?;
+    output.write(&blob, WriteMode::Replace)?;
+    if output.is_stdout() {
+        errln!("EDID: {}", summary(&blob));
     } else {
-        write_file_atomically(&args.output, &blob)?;
-        println!("Wrote {}: {}", args.output.display(), summary(&blob));
+        outln!("Wrote {}: {}", output.display(), summary(&blob));
     }
     Ok(())
 }
@@ -85,9 +82,9 @@ pub fn run_decode(args: &DecodeArgs) -> Result<()> {
             modes: decoded.all_modes(),
             decoded: &decoded,
         };
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        outln!("{}", serde_json::to_string_pretty(&report)?);
     } else {
-        print!("{}", decoded_text(&decoded, blob.len()));
+        out!("{}", decoded_text(&decoded, blob.len()));
     }
     if !decoded.problems.is_empty() {
         bail!(

@@ -1,8 +1,9 @@
 //! `edid hotswap`: swap EDIDs again and again and time how long the guest takes to follow.
 
 use super::SpecArgs;
-use super::device::{generate_for, shown_size, wait_for_size};
+use super::device::{MAX_LINK_DELAY_MS, generate_for, hot_plug, shown_size, wait_for_size};
 use crate::cli::screenshot::parse_seconds;
+use crate::cli::signals::{self, Interrupts};
 use crate::cli::stats::Stats;
 use crate::cli::target::DeviceArgs;
 use anyhow::{Context, Result, bail};
@@ -31,13 +32,14 @@ pub struct HotswapArgs {
     /// Seconds to wait for the guest to show each new mode before counting a timeout.
     #[arg(long, value_name = "S", default_value = "10", value_parser = parse_seconds)]
     timeout: f64,
-    /// Milliseconds between writing each blob and raising the link (QEMU waits 100).
-    #[arg(long, value_name = "MS", default_value_t = 100)]
+    /// Milliseconds between writing each blob and raising the link (QEMU waits 100; at most
+    /// 10000).
+    #[arg(long, value_name = "MS", default_value_t = 100, value_parser = clap::value_parser!(u64).range(0..=MAX_LINK_DELAY_MS))]
     link_delay_ms: u64,
     /// Allow modes above the device's max_xres/max_yres.
     #[arg(long)]
     force: bool,
-    /// Write the device's original EDID back when done.
+    /// Write the device's original EDID back when done (also after Ctrl+C).
     #[arg(long)]
     restore: bool,
     /// Print one JSON document at the end instead of a line per swap.
@@ -93,20 +95,28 @@ pub fn run(args: &HotswapArgs) -> Result<()> {
         None
     };
     let reader = FrameReader::new(dev.as_ref())?;
+    let interrupts = Interrupts::install()?;
     let delay = Duration::from_millis(args.link_delay_ms);
     let timeout = Duration::from_secs_f64(args.timeout);
     let total = args.repeat * args.modes.len() as u32;
     let mut swaps = Vec::new();
     for index in 0..total {
+        if signals::received().is_some() {
+            break;
+        }
         let i = index as usize % args.modes.len();
         let mode = args.modes[i];
         let size = (mode.width, mode.height);
         let unchanged = shown_size(&reader).ok().flatten() == Some(size);
         let start = Instant::now();
-        port.update(&blobs[i], delay)
+        hot_plug(&port, &blobs[i], delay, &interrupts)
             .with_context(|| format!("swap {}: writing the EDID for {mode}", index + 1))?;
         let link_up = Instant::now();
-        let outcome = wait_for_size(&reader, size, link_up + timeout);
+        let outcome = wait_for_size(&reader, size, link_up + timeout, &interrupts);
+        if signals::received().is_some() {
+            // An interrupted wait says nothing about the guest: the swap is not counted.
+            break;
+        }
         let swap = Swap {
             index: index + 1,
             mode: mode.to_string(),
@@ -117,14 +127,16 @@ pub fn run(args: &HotswapArgs) -> Result<()> {
             last_seen: outcome.err(),
         };
         if !args.json {
-            print_swap(&swap, total, args.timeout);
+            print_swap(&swap, total, args.timeout)?;
         }
         swaps.push(swap);
     }
     if let Some(blob) = original {
-        port.update(&blob, delay)
+        // Restored even after Ctrl+C, without the delay a second signal would have to cut.
+        port.update(&blob, delay.min(Duration::from_millis(100)))
             .context("restoring the original EDID")?;
     }
+    let total = swaps.len() as u32;
     let shown = swaps.iter().filter(|s| s.shown).count() as u32;
     let report = Report {
         device: dev.name(),
@@ -136,16 +148,33 @@ pub fn run(args: &HotswapArgs) -> Result<()> {
         swaps,
     };
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        outln!("{}", serde_json::to_string_pretty(&report)?);
     } else {
-        println!(
+        outln!(
             "{} swaps on {}: {} shown, {} timed out",
-            report.total, report.device, report.shown, report.timed_out
+            report.total,
+            report.device,
+            report.shown,
+            report.timed_out
         );
         if let (Some(l), Some(a)) = (&report.latency, &report.after_link_up) {
-            println!("  swap to picture: {l}");
-            println!("  link up to picture: {a}");
+            outln!("  swap to picture: {l}");
+            outln!("  link up to picture: {a}");
         }
+    }
+    if let Some(signal) = signals::received() {
+        errln!(
+            "vfio-display: {}: stopped after {} of {} swaps{}",
+            signal.as_str(),
+            report.total,
+            args.repeat * args.modes.len() as u32,
+            if args.restore {
+                "; the original EDID is restored"
+            } else {
+                "; the link is up"
+            }
+        );
+        signals::check()?;
     }
     if report.timed_out > 0 {
         bail!(
@@ -158,22 +187,24 @@ pub fn run(args: &HotswapArgs) -> Result<()> {
     Ok(())
 }
 
-fn print_swap(swap: &Swap, total: u32, timeout: f64) {
+fn print_swap(swap: &Swap, total: u32, timeout: f64) -> Result<()> {
     let note = if swap.unchanged {
         " (the guest already showed this size)"
     } else {
         ""
     };
     match (&swap.latency_ms, &swap.after_link_up_ms) {
-        (Some(latency), Some(after)) => println!(
+        (Some(latency), Some(after)) => outln!(
             "swap {}/{total} {}: shown after {latency:.1} ms ({after:.1} ms after link up){note}",
-            swap.index, swap.mode
+            swap.index,
+            swap.mode
         ),
-        _ => println!(
+        _ => outln!(
             "swap {}/{total} {}: TIMED OUT after {timeout} s (the plane shows {}){note}",
             swap.index,
             swap.mode,
             swap.last_seen.as_deref().unwrap_or("nothing")
         ),
     }
+    Ok(())
 }

@@ -6,9 +6,8 @@ mod hotswap;
 mod print;
 mod show;
 
-use anyhow::{Context, Result, bail};
+use anyhow::Result;
 use clap::{Args, Subcommand};
-use std::path::Path;
 use vfio_display::edid::{EdidSpec, Identity, MAX_EDID_SIZE, Mode};
 
 #[derive(Debug, Args)]
@@ -103,59 +102,9 @@ impl SpecArgs {
     }
 }
 
-/// Reads an EDID file (or stdin for "-"): raw bytes, or hex text (whitespace, `0x` prefixes
-/// and edid-decode's hex dump layout are accepted).
-pub fn read_edid_file(path: &Path) -> Result<Vec<u8>> {
-    let bytes = if path == Path::new("-") {
-        let mut buf = Vec::new();
-        std::io::Read::read_to_end(&mut std::io::stdin(), &mut buf)
-            .context("cannot read the EDID from stdin")?;
-        buf
-    } else {
-        std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?
-    };
-    if bytes.is_empty() {
-        bail!("{} is empty", path.display());
-    }
-    Ok(parse_hex_text(&bytes).unwrap_or(bytes))
-}
-
-/// Hex text to bytes, or None when the input is not hex text.
-fn parse_hex_text(bytes: &[u8]) -> Option<Vec<u8>> {
-    let text = std::str::from_utf8(bytes).ok()?;
-    let mut digits = String::new();
-    for word in text.split_whitespace() {
-        let word = word.strip_prefix("0x").unwrap_or(word);
-        let word = word.trim_end_matches(',');
-        if word.is_empty() || !word.bytes().all(|b| b.is_ascii_hexdigit()) {
-            return None;
-        }
-        digits.push_str(word);
-    }
-    if digits.is_empty() || !digits.len().is_multiple_of(2) {
-        return None;
-    }
-    (0..digits.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&digits[i..i + 2], 16).ok())
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn hex_text_is_recognised() {
-        assert_eq!(
-            parse_hex_text(b"00 ff\n0x10, 0x20"),
-            Some(vec![0, 0xff, 0x10, 0x20])
-        );
-        assert_eq!(parse_hex_text(b"00ffffff"), Some(vec![0, 0xff, 0xff, 0xff]));
-        assert_eq!(parse_hex_text(b"\x00\xff\xff"), None);
-        assert_eq!(parse_hex_text(b"abc"), None);
-        assert_eq!(parse_hex_text(b"zz"), None);
-    }
 
     #[test]
     fn vendors() {

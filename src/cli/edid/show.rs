@@ -60,14 +60,14 @@ pub fn run(args: &ShowArgs) -> Result<()> {
             preferred_mode: parsed.as_ref().ok().map(ToString::to_string),
             blob_problem: parsed.as_ref().err().map(ToString::to_string),
         };
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        outln!("{}", serde_json::to_string_pretty(&report)?);
         return Ok(());
     }
-    println!("EDID region {} of {}", port.index(), dev.name());
-    println!("  edid_offset   {:#x}", regs.edid_offset);
-    println!("  edid_max_size {}", regs.edid_max_size);
-    println!("  edid_size     {}", regs.edid_size);
-    println!(
+    outln!("EDID region {} of {}", port.index(), dev.name());
+    outln!("  edid_offset   {:#x}", regs.edid_offset);
+    outln!("  edid_max_size {}", regs.edid_max_size);
+    outln!("  edid_size     {}", regs.edid_size);
+    outln!(
         "  max_xres      {}{}",
         regs.max_xres,
         if regs.max_xres == 0 {
@@ -76,7 +76,7 @@ pub fn run(args: &ShowArgs) -> Result<()> {
             ""
         }
     );
-    println!(
+    outln!(
         "  max_yres      {}{}",
         regs.max_yres,
         if regs.max_yres == 0 {
@@ -85,24 +85,24 @@ pub fn run(args: &ShowArgs) -> Result<()> {
             ""
         }
     );
-    println!("  link_state    {} ({})", regs.link_state, regs.link());
+    outln!("  link_state    {} ({})", regs.link_state, regs.link());
     match vfio_display::edid::decode(&blob) {
         Ok(decoded) => {
-            println!();
-            print!("{}", super::print::decoded_text(&decoded, blob.len()));
+            outln!();
+            out!("{}", super::print::decoded_text(&decoded, blob.len()));
             for problem in &decoded.problems {
-                println!("Problem: {problem}");
+                outln!("Problem: {problem}");
             }
-            println!();
+            outln!();
         }
-        Err(err) if !blob.is_empty() => println!("Blob: {err}"),
+        Err(err) if !blob.is_empty() => outln!("Blob: {err}"),
         Err(_) => {}
     }
     if blob.is_empty() {
-        println!("Blob: empty (edid_size 0)");
+        outln!("Blob: empty (edid_size 0)");
     } else {
-        println!("Blob ({} bytes):", blob.len());
-        print!("{}", hex_dump(&blob));
+        outln!("Blob ({} bytes):", blob.len());
+        out!("{}", hex_dump(&blob));
     }
     Ok(())
 }

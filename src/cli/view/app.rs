@@ -3,7 +3,7 @@
 use super::edid_worker::EdidJob;
 use super::layout::{ScaleMode, place};
 use super::overlay::{self, OverlayAction, OverlayView};
-use crate::cli::output::{encode_png, write_file_atomically};
+use crate::cli::output::{OutputPath, WriteMode, encode_png};
 use std::sync::Arc;
 use std::sync::mpsc::Sender;
 use std::time::{Duration, Instant};
@@ -26,6 +26,8 @@ pub enum UserEvent {
     Refresh,
     /// An EDID job finished.
     Edid(Result<String, String>),
+    /// SIGINT or SIGTERM: close the window as if the user had, so the summary is printed.
+    Quit,
 }
 
 /// What the user chose on the command line.
@@ -298,10 +300,19 @@ impl<'a> App<'a> {
             .and_then(|(image, frame)| {
                 encode_png(&image, frame.format.has_alpha).map_err(|e| format!("{e:#}"))
             })
-            .and_then(|png| write_file_atomically(&path, &png).map_err(|e| format!("{e:#}")));
+            .and_then(|png| {
+                // The name is the program's choice: never replace a file that has it already.
+                OutputPath::resolve(&path)
+                    .and_then(|out| out.write(&png, WriteMode::NoClobber))
+                    .map_err(|e| format!("{e:#}"))
+            });
         match result {
             Ok(()) => {
-                println!("Screenshot: {}", path.display());
+                // On stdout for scripts; a closed stdout must not cost the user the picture.
+                let _ = crate::cli::output::stdio::write_out(format_args!(
+                    "Screenshot: {}\n",
+                    path.display()
+                ));
                 format!("Saved {}", path.display())
             }
             Err(err) => format!("Screenshot failed: {err}"),
@@ -457,15 +468,16 @@ impl<'a> App<'a> {
         if self.stats.first_shown.is_none() && self.primary.is_some() {
             self.stats.first_shown = Some((now, crate::cli::cpu_time::process_cpu()));
             if let Some(f) = &self.primary {
-                println!(
-                    "Showing {}: {}x{} {} via the {} path, refresh from {}",
+                // A closed stdout must not close the window: the line is for scripts only.
+                let _ = crate::cli::output::stdio::write_out(format_args!(
+                    "Showing {}: {}x{} {} via the {} path, refresh from {}\n",
                     self.dev.name(),
                     f.plane.width,
                     f.plane.height,
                     f.format.name,
                     f.path,
                     self.pump.source
-                );
+                ));
             }
         }
         if output
@@ -494,7 +506,7 @@ impl ApplicationHandler<UserEvent> for App<'_> {
         }
     }
 
-    fn user_event(&mut self, _el: &ActiveEventLoop, event: UserEvent) {
+    fn user_event(&mut self, el: &ActiveEventLoop, event: UserEvent) {
         match event {
             UserEvent::Refresh => {
                 self.refresh_due = true;
@@ -511,6 +523,7 @@ impl ApplicationHandler<UserEvent> for App<'_> {
                     w.window.request_redraw();
                 }
             }
+            UserEvent::Quit => el.exit(),
         }
     }
 

@@ -6,19 +6,24 @@ mod edid_worker;
 mod layout;
 mod overlay;
 
+use crate::cli::output::{OutputPath, WriteMode};
 use crate::cli::screenshot::{Import, parse_seconds};
+use crate::cli::signals::{self, Interrupts};
 use crate::cli::stats::Stats;
 use crate::cli::target::{BackendArg, DeviceArgs, SimArgs};
 use anyhow::{Context, Result, anyhow};
 use app::{App, Options, UserEvent};
 use clap::Args;
 use layout::ScaleMode;
+use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+use nix::sys::eventfd::EventFd;
+use std::os::fd::AsFd;
 use std::sync::mpsc;
 use std::time::Duration;
 use vfio_display::device::{DisplayDevice, find_edid_region};
 use vfio_display::frame::{IrqChoice, Pump, choose_source};
 use vfio_display::render::{FrameRenderer, GpuContext};
-use winit::event_loop::EventLoop;
+use winit::event_loop::{EventLoop, EventLoopProxy};
 
 fn parse_irq(s: &str) -> Result<IrqChoice, String> {
     match s {
@@ -108,12 +113,43 @@ pub fn demo(args: &DemoArgs) -> Result<()> {
     show(dev.as_ref(), &args.view)
 }
 
+/// Closes the window when SIGINT or SIGTERM arrives, so that the viewer ends the way it does when
+/// the user closes it (pump stopped, summary printed); returns when `stop` is written.
+fn watch_signals(interrupts: &Interrupts, stop: &EventFd, quit: &EventLoopProxy<UserEvent>) {
+    let mut fds = [
+        PollFd::new(interrupts.wait_fd(), PollFlags::POLLIN),
+        PollFd::new(stop.as_fd(), PollFlags::POLLIN),
+    ];
+    loop {
+        match poll(&mut fds, PollTimeout::NONE) {
+            Err(nix::errno::Errno::EINTR) => continue,
+            Err(err) => {
+                tracing::warn!("cannot watch for Ctrl+C: {err}");
+                return;
+            }
+            Ok(_) => break,
+        }
+    }
+    if signals::received().is_some() {
+        let _ = quit.send_event(UserEvent::Quit);
+    }
+}
+
 /// Stops the pump when dropped.
 struct StopOnDrop<'a>(&'a Pump);
 
 impl Drop for StopOnDrop<'_> {
     fn drop(&mut self) {
         self.0.stop();
+    }
+}
+
+/// Ends the signal watch when dropped.
+struct WriteOnDrop<'a>(&'a EventFd);
+
+impl Drop for WriteOnDrop<'_> {
+    fn drop(&mut self) {
+        let _ = self.0.write(1);
     }
 }
 
@@ -141,9 +177,21 @@ fn show(dev: &dyn DisplayDevice, opts: &ViewOpts) -> Result<()> {
         fullscreen: opts.fullscreen,
         exit_after: opts.exit_after.map(Duration::from_secs_f64),
     };
+    // Checked before the window opens, so that a bad path does not cost a whole session.
+    let stats_out = opts
+        .stats_json
+        .as_deref()
+        .map(OutputPath::resolve)
+        .transpose()?;
+    let interrupts = Interrupts::install()?;
+    let stop_watch = EventFd::new().context("the viewer's signal watch")?;
     std::thread::scope(|s| -> Result<()> {
         // The pump thread must end even if the window code panics, or the scope never returns.
         let _stop = StopOnDrop(&pump);
+        let _stop_watch = WriteOnDrop(&stop_watch);
+        let quit = proxy.clone();
+        let (interrupts, stop_ref) = (&interrupts, &stop_watch);
+        s.spawn(move || watch_signals(interrupts, stop_ref, &quit));
         let wake = proxy.clone();
         let pump_ref = &pump;
         let pump_thread = s.spawn(move || {
@@ -180,7 +228,7 @@ fn show(dev: &dyn DisplayDevice, opts: &ViewOpts) -> Result<()> {
         let secs = started.elapsed().as_secs_f64();
         let p = &pump.stats;
         let load = |a: &std::sync::atomic::AtomicU64| a.load(std::sync::atomic::Ordering::Relaxed);
-        println!(
+        outln!(
             "Presented {} frames in {secs:.1} s ({:.1} per second); refresh from {}: {} wakes, {} interrupts, {} coalesced, {} throttled",
             stats.presented,
             stats.presented as f64 / secs.max(0.001),
@@ -193,20 +241,23 @@ fn show(dev: &dyn DisplayDevice, opts: &ViewOpts) -> Result<()> {
         let count = stats.latencies_ms.len();
         let latency = Stats::of(stats.latencies_ms);
         if let Some(spread) = &latency {
-            println!(
+            outln!(
                 "Refresh to picture: median {:.1} ms, p95 {:.1} ms, max {:.1} ms over {count} refreshes",
-                spread.median_ms, spread.p95_ms, spread.max_ms
+                spread.median_ms,
+                spread.p95_ms,
+                spread.max_ms
             );
         }
         let frames = stats.frame_times_ms.len();
         let frame_time = Stats::of(stats.frame_times_ms);
         if let Some(spread) = &frame_time {
-            println!(
+            outln!(
                 "Frame time: median {:.2} ms, p95 {:.2} ms over {frames} frames",
-                spread.median_ms, spread.p95_ms
+                spread.median_ms,
+                spread.p95_ms
             );
         }
-        if let Some(path) = &opts.stats_json {
+        if let Some(out) = &stats_out {
             let steady = stats.first_shown.map(|(at, cpu)| {
                 serde_json::json!({
                     "seconds": at.elapsed().as_secs_f64(),
@@ -226,8 +277,7 @@ fn show(dev: &dyn DisplayDevice, opts: &ViewOpts) -> Result<()> {
                 "frame_ms": frame_time,
                 "refresh_to_picture_ms": latency,
             });
-            std::fs::write(path, format!("{summary:#}\n"))
-                .with_context(|| format!("cannot write {}", path.display()))?;
+            out.write(format!("{summary:#}\n").as_bytes(), WriteMode::Replace)?;
         }
         Ok(())
     })

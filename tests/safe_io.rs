@@ -1,0 +1,583 @@
+//! Safe output and bounded input, as a user running the tool as root meets them: output paths
+//! that are devices, FIFOs, sockets, directories and planted links; input that never ends;
+//! stdout that is closed or full; signals in the middle of a series; fds that are not VFIO's.
+
+mod common;
+
+use common::cli::{assert_clean_failure, assert_ok, bin, path_str, run, stderr, stdout, tmp};
+use common::{assert_same_image, expected_frame, read_png};
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+use std::io::{BufRead, BufReader, Read};
+use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt, symlink};
+use std::os::unix::process::ExitStatusExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitStatus, Output, Stdio};
+use std::time::{Duration, Instant};
+use vfio_display::fourcc;
+
+fn is_root() -> bool {
+    nix::unistd::geteuid().is_root()
+}
+
+/// The names in `dir`, hidden ones included, sorted.
+fn listing(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+fn assert_char_device(path: &str) {
+    let meta = std::fs::symlink_metadata(path).unwrap();
+    assert!(
+        meta.file_type().is_char_device(),
+        "{path} must still be a character device"
+    );
+}
+
+/// Waits for `child` at most `secs`, killing it and failing the test when it hangs.
+fn wait_bounded(child: &mut std::process::Child, secs: u64) -> ExitStatus {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("the command did not end within {secs} s");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+// ---- Output paths ----
+
+#[test]
+fn a_link_planted_at_the_old_temporary_names_is_never_followed() {
+    // The attack from the report: another user plants links where a root run used to create
+    // its temporary and its probe file (predictable names with the pid).
+    let dir = tmp();
+    let victim = dir.path().join("victim");
+    std::fs::write(&victim, b"precious").unwrap();
+    let script = "ln -s victim .shot.png.tmp$$; ln -s victim .vfio-display-probe$$; \
+                  exec \"$0\" screenshot --sim -o shot.png";
+    let out = Command::new("sh")
+        .args(["-c", script, env!("CARGO_BIN_EXE_vfio-display")])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert_ok(&out);
+    assert_eq!(std::fs::read(&victim).unwrap(), b"precious");
+    let names = listing(dir.path());
+    assert_eq!(names.len(), 4, "{names:?}");
+    assert!(names.contains(&"shot.png".to_string()));
+    assert_eq!(read_png(&dir.path().join("shot.png")).width, 1024);
+}
+
+#[test]
+fn a_link_someone_else_planted_at_the_output_is_refused() {
+    if !is_root() {
+        eprintln!("needs root to give a link to another user; CI runs as root");
+        return;
+    }
+    let dir = tmp();
+    let victim = dir.path().join("victim");
+    std::fs::write(&victim, b"precious").unwrap();
+    let link = dir.path().join("shot.png");
+    symlink(&victim, &link).unwrap();
+    nix::unistd::fchownat(
+        nix::fcntl::AT_FDCWD,
+        &link,
+        Some(nix::unistd::Uid::from_raw(65534)),
+        None,
+        nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW,
+    )
+    .unwrap();
+    let out = run(&["screenshot", "--sim", "-o", path_str(&link)]);
+    assert_clean_failure(&out, 1, "symbolic link owned by uid 65534");
+    assert_eq!(std::fs::read(&victim).unwrap(), b"precious");
+    let out = run(&[
+        "edid",
+        "generate",
+        "--mode",
+        "800x600",
+        "-o",
+        path_str(&link),
+    ]);
+    assert_clean_failure(&out, 1, "someone else");
+    assert_eq!(std::fs::read(&victim).unwrap(), b"precious");
+    assert_eq!(listing(dir.path()), ["shot.png", "victim"]);
+}
+
+#[test]
+fn a_link_of_ours_is_written_through_and_kept() {
+    let dir = tmp();
+    let real = dir.path().join("real.png");
+    let link = dir.path().join("latest.png");
+    std::fs::write(&real, b"old").unwrap();
+    symlink("real.png", &link).unwrap();
+    assert_ok(&run(&["screenshot", "--sim", "-o", path_str(&link)]));
+    assert!(
+        std::fs::symlink_metadata(&link)
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
+    assert_eq!(read_png(&real).width, 1024);
+    assert_eq!(listing(dir.path()), ["latest.png", "real.png"]);
+}
+
+#[test]
+fn device_nodes_are_written_in_place_never_replaced() {
+    assert_ok(&run(&["screenshot", "--sim", "-o", "/dev/null"]));
+    assert_ok(&run(&[
+        "screenshot",
+        "--sim",
+        "--count",
+        "2",
+        "--interval",
+        "0",
+        "-o",
+        "/dev/null",
+    ]));
+    assert_ok(&run(&[
+        "edid",
+        "generate",
+        "--mode",
+        "800x600",
+        "-o",
+        "/dev/null",
+    ]));
+    assert_char_device("/dev/null");
+    assert!(!Path::new("/dev/null-0001.png").exists());
+    let out = run(&["edid", "generate", "--mode", "800x600", "-o", "/dev/full"]);
+    assert_clean_failure(&out, 1, "No space left on device");
+    let out = run(&["screenshot", "--sim", "-o", "/dev/full"]);
+    assert_clean_failure(&out, 1, "cannot write /dev/full");
+    assert_char_device("/dev/full");
+}
+
+#[test]
+fn a_fifo_receives_the_picture_and_stays_a_fifo() {
+    let dir = tmp();
+    let fifo = dir.path().join("pictures");
+    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+    let reader_path = fifo.clone();
+    let reader = std::thread::spawn(move || std::fs::read(reader_path).unwrap());
+    let out = run(&[
+        "screenshot",
+        "--sim",
+        "--sim-frame",
+        "3",
+        "-o",
+        path_str(&fifo),
+    ]);
+    assert_ok(&out);
+    let bytes = reader.join().unwrap();
+    let copy = dir.path().join("copy.png");
+    std::fs::write(&copy, &bytes).unwrap();
+    assert_same_image(
+        &read_png(&copy),
+        &expected_frame(1024, 768, 3, fourcc::parse("XRGB8888").unwrap()),
+        "the picture through the FIFO",
+    );
+    assert!(
+        std::fs::symlink_metadata(&fifo)
+            .unwrap()
+            .file_type()
+            .is_fifo()
+    );
+}
+
+#[test]
+fn a_private_file_stays_private_when_replaced() {
+    let dir = tmp();
+    let shot = dir.path().join("secret.png");
+    std::fs::write(&shot, b"old").unwrap();
+    std::fs::set_permissions(&shot, std::fs::Permissions::from_mode(0o600)).unwrap();
+    assert_ok(&run(&["screenshot", "--sim", "-o", path_str(&shot)]));
+    let meta = std::fs::metadata(&shot).unwrap();
+    assert_eq!(meta.permissions().mode() & 0o777, 0o600);
+    assert_eq!(read_png(&shot).width, 1024);
+    let edid = dir.path().join("monitor.bin");
+    std::fs::write(&edid, b"old").unwrap();
+    std::fs::set_permissions(&edid, std::fs::Permissions::from_mode(0o640)).unwrap();
+    assert_ok(&run(&[
+        "edid",
+        "generate",
+        "--mode",
+        "800x600",
+        "-o",
+        path_str(&edid),
+    ]));
+    assert_eq!(std::fs::metadata(&edid).unwrap().mode() & 0o777, 0o640);
+    assert_eq!(listing(dir.path()), ["monitor.bin", "secret.png"]);
+}
+
+#[test]
+fn sockets_and_directories_are_refused_in_one_line() {
+    let dir = tmp();
+    let sock = dir.path().join("sock");
+    let _listener = std::os::unix::net::UnixListener::bind(&sock).unwrap();
+    let out = run(&["screenshot", "--sim", "-o", path_str(&sock)]);
+    assert_clean_failure(&out, 1, "is a socket");
+    let out = run(&[
+        "edid",
+        "generate",
+        "--mode",
+        "800x600",
+        "-o",
+        path_str(dir.path()),
+    ]);
+    assert_clean_failure(&out, 1, "is a directory");
+    assert!(
+        std::fs::symlink_metadata(&sock)
+            .unwrap()
+            .file_type()
+            .is_socket()
+    );
+}
+
+#[test]
+fn dash_writes_the_picture_to_stdout() {
+    let out = run(&["screenshot", "--sim", "--sim-frame", "5", "-o", "-"]);
+    assert_ok(&out);
+    assert!(
+        stderr(&out).contains("wrote standard output"),
+        "{}",
+        stderr(&out)
+    );
+    let dir = tmp();
+    let png = dir.path().join("from-stdout.png");
+    std::fs::write(&png, &out.stdout).unwrap();
+    assert_same_image(
+        &read_png(&png),
+        &expected_frame(1024, 768, 5, fourcc::parse("XRGB8888").unwrap()),
+        "the picture on stdout",
+    );
+    let out = run(&["edid", "generate", "--mode", "800x600", "-o", "-"]);
+    assert_ok(&out);
+    assert_eq!(&out.stdout[..8], &[0, 255, 255, 255, 255, 255, 255, 0]);
+}
+
+// ---- Bounded input ----
+
+/// The most memory any child of this test process has used, in KiB (Linux reports ru_maxrss
+/// in KiB). Only the commands run by this file's tests are children here.
+fn children_max_rss_kib() -> i64 {
+    nix::sys::resource::getrusage(nix::sys::resource::UsageWho::RUSAGE_CHILDREN)
+        .unwrap()
+        .max_rss()
+}
+
+const RSS_BOUND_KIB: i64 = 64 * 1024;
+
+#[test]
+fn endless_and_huge_edid_input_is_refused_within_the_bound() {
+    let out = run(&["edid", "decode", "/dev/zero"]);
+    assert_clean_failure(&out, 1, "larger than 32768 bytes");
+    let out = run(&["edid", "set", "--sim", "--file", "/dev/zero"]);
+    assert_clean_failure(&out, 1, "larger than 32768 bytes");
+    let out = bin()
+        .args(["edid", "decode", "-"])
+        .stdin(std::fs::File::open("/dev/zero").unwrap())
+        .output()
+        .unwrap();
+    assert_clean_failure(&out, 1, "standard input is larger than 32768 bytes");
+    // A big hex file (the report's was 150 MB): refused by its size, not parsed.
+    let dir = tmp();
+    let big = dir.path().join("big.hex");
+    std::fs::write(&big, "00 ff ".repeat(200_000)).unwrap();
+    let out = run(&["edid", "decode", path_str(&big)]);
+    assert_clean_failure(&out, 1, "larger than 32768 bytes");
+    let rss = children_max_rss_kib();
+    assert!(rss < RSS_BOUND_KIB, "a child used {rss} KiB");
+}
+
+fn generated(dir: &Path, mode: &str) -> PathBuf {
+    let path = dir.join(format!("{mode}.bin"));
+    assert_ok(&run(&[
+        "edid",
+        "generate",
+        "--mode",
+        mode,
+        "--max-size",
+        "128",
+        "-o",
+        path_str(&path),
+    ]));
+    path
+}
+
+#[test]
+fn bytes_past_the_declared_blocks_are_a_problem() {
+    let dir = tmp();
+    let base = std::fs::read(generated(dir.path(), "800x600")).unwrap();
+    assert_eq!(base.len(), 128);
+    for extra in [1usize, 129] {
+        let padded = dir.path().join(format!("padded-{extra}.bin"));
+        let mut bytes = base.clone();
+        bytes.resize(128 + extra, 0);
+        std::fs::write(&padded, &bytes).unwrap();
+        let out = run(&["edid", "decode", path_str(&padded)]);
+        assert_clean_failure(&out, 1, "after the last declared block");
+        assert!(
+            stdout(&out).contains("800x600"),
+            "still decoded: {}",
+            stdout(&out)
+        );
+        let out = run(&["edid", "set", "--sim", "--file", path_str(&padded)]);
+        assert_clean_failure(&out, 1, "--force writes it anyway");
+        let out = run(&[
+            "edid",
+            "set",
+            "--sim",
+            "--force",
+            "--file",
+            path_str(&padded),
+        ]);
+        assert_ok(&out);
+        assert!(
+            stdout(&out).contains(&format!("{} bytes", 128 + extra)),
+            "{}",
+            stdout(&out)
+        );
+    }
+}
+
+#[test]
+fn a_bad_hex_token_is_named_with_its_line() {
+    let dir = tmp();
+    let hex = dir.path().join("bad.hex");
+    std::fs::write(&hex, "00 ff ff ff\nff ff ff 0g\n").unwrap();
+    let out = run(&["edid", "decode", path_str(&hex)]);
+    assert_clean_failure(&out, 1, "line 2: '0g' is not hex");
+    std::fs::write(&hex, "00 ff f\n").unwrap();
+    let out = run(&["edid", "set", "--sim", "--file", path_str(&hex)]);
+    assert_clean_failure(&out, 1, "'f' has an odd number of hex digits");
+}
+
+#[test]
+fn link_delays_are_bounded() {
+    let out = run(&[
+        "edid",
+        "set",
+        "--sim",
+        "--mode",
+        "800x600",
+        "--link-delay-ms",
+        "31536000000",
+    ]);
+    assert_clean_failure(&out, 2, "--link-delay-ms");
+    let out = run(&[
+        "edid",
+        "hotswap",
+        "--sim",
+        "--modes",
+        "800x600",
+        "--link-delay-ms",
+        "10001",
+    ]);
+    assert_clean_failure(&out, 2, "--link-delay-ms");
+}
+
+// ---- Standard output ----
+
+/// Runs the command with stdout a pipe whose reader is already gone.
+fn with_closed_stdout(args: &[&str]) -> Output {
+    let (read, write) = nix::unistd::pipe().unwrap();
+    drop(read);
+    bin()
+        .args(args)
+        .stdout(Stdio::from(write))
+        .stderr(Stdio::piped())
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn a_closed_pipe_ends_quietly_by_sigpipe() {
+    let dir = tmp();
+    let edid = generated(dir.path(), "1024x768");
+    let commands: Vec<Vec<&str>> = vec![
+        vec!["info", "--sim"],
+        vec!["info", "--sim", "--json"],
+        vec!["list"],
+        vec!["list", "--json"],
+        vec!["check", "--sim"],
+        vec!["edid", "show", "--sim"],
+        vec!["edid", "decode", path_str(&edid)],
+        vec!["edid", "decode", "--json", path_str(&edid)],
+        vec!["edid", "hotswap", "--sim", "--modes", "800x600"],
+        vec!["edid", "generate", "--mode", "800x600", "-o", "-"],
+        vec!["screenshot", "--sim", "-o", "-"],
+    ];
+    for args in commands {
+        let out = with_closed_stdout(&args);
+        assert_eq!(
+            out.status.signal(),
+            Some(Signal::SIGPIPE as i32),
+            "{args:?}: {:?}, stderr: {}",
+            out.status,
+            stderr(&out)
+        );
+        assert!(stderr(&out).is_empty(), "{args:?}: {}", stderr(&out));
+    }
+}
+
+#[test]
+fn a_full_disk_on_stdout_is_one_line_and_exit_1() {
+    for args in [
+        vec!["info", "--sim"],
+        vec!["list", "--json"],
+        vec!["edid", "show", "--sim"],
+    ] {
+        let out = bin()
+            .args(&args)
+            .stdout(
+                std::fs::OpenOptions::new()
+                    .write(true)
+                    .open("/dev/full")
+                    .unwrap(),
+            )
+            .output()
+            .unwrap();
+        assert_clean_failure(&out, 1, "cannot write to standard output: No space left");
+    }
+}
+
+// ---- Signals ----
+
+/// Starts a command with stdout piped and returns it with a reader of its lines.
+fn spawn_lines(
+    args: &[&str],
+    dir: &Path,
+) -> (std::process::Child, std::sync::mpsc::Receiver<String>) {
+    let mut child = bin()
+        .args(args)
+        .current_dir(dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let out = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(out).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    (child, rx)
+}
+
+fn child_stderr(child: &mut std::process::Child) -> String {
+    let mut err = String::new();
+    if let Some(mut e) = child.stderr.take() {
+        let _ = e.read_to_string(&mut err);
+    }
+    err
+}
+
+#[test]
+fn sigint_in_a_series_leaves_only_finished_pictures() {
+    for signal in [Signal::SIGINT, Signal::SIGTERM] {
+        let dir = tmp();
+        let (mut child, lines) = spawn_lines(
+            &[
+                "screenshot",
+                "--sim",
+                "--count",
+                "1000",
+                "--interval",
+                "300",
+                "-o",
+                "s.png",
+            ],
+            dir.path(),
+        );
+        let first = lines.recv_timeout(Duration::from_secs(30)).unwrap();
+        assert!(first.starts_with("wrote s-0001.png"), "{first}");
+        kill(Pid::from_raw(child.id() as i32), signal).unwrap();
+        let status = wait_bounded(&mut child, 10);
+        let err = child_stderr(&mut child);
+        assert_eq!(status.signal(), Some(signal as i32), "{status:?}: {err}");
+        assert!(err.contains("stopped after"), "{err}");
+        let names = listing(dir.path());
+        assert!(!names.is_empty() && names.len() < 1000, "{names:?}");
+        for name in &names {
+            assert!(
+                name.starts_with("s-") && name.ends_with(".png"),
+                "only finished pictures remain: {names:?}"
+            );
+            assert_eq!(read_png(&dir.path().join(name)).width, 1024);
+        }
+    }
+}
+
+#[test]
+fn sigint_during_the_link_delay_raises_the_link_at_once() {
+    let mut child = bin()
+        .args([
+            "edid",
+            "set",
+            "--sim",
+            "--mode",
+            "800x600",
+            "--link-delay-ms",
+            "10000",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut err = BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    err.read_line(&mut line).unwrap();
+    assert!(line.contains("Ctrl+C raises it now"), "{line}");
+    kill(Pid::from_raw(child.id() as i32), Signal::SIGINT).unwrap();
+    let status = wait_bounded(&mut child, 5);
+    let mut rest = String::new();
+    err.read_to_string(&mut rest).unwrap();
+    assert_eq!(status.signal(), Some(Signal::SIGINT as i32), "{rest}");
+    assert!(rest.contains("the link raised early"), "{rest}");
+}
+
+// ---- --device-fd ----
+
+/// Runs `info --device-fd N` with `file` inherited as fd N.
+fn info_with_fd(fd: std::os::fd::OwnedFd) -> Output {
+    use std::os::fd::AsRawFd;
+    nix::fcntl::fcntl(
+        &fd,
+        nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::empty()),
+    )
+    .unwrap();
+    let n = fd.as_raw_fd().to_string();
+    let out = bin().args(["info", "--device-fd", &n]).output().unwrap();
+    drop(fd);
+    out
+}
+
+#[test]
+fn device_fd_is_checked_before_any_ioctl() {
+    let (sock, _peer) = std::os::unix::net::UnixStream::pair().unwrap();
+    let out = info_with_fd(sock.into());
+    assert_clean_failure(&out, 1, "is not a VFIO device: it is a socket");
+    let (read, _write) = nix::unistd::pipe().unwrap();
+    let out = info_with_fd(read);
+    assert_clean_failure(&out, 1, "it is a pipe or FIFO");
+    let dir = tmp();
+    let file = std::fs::File::create(dir.path().join("plain")).unwrap();
+    let out = info_with_fd(file.into());
+    assert_clean_failure(&out, 1, "it is a regular file");
+    let ptmx = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/ptmx")
+        .unwrap();
+    let out = info_with_fd(ptmx.into());
+    assert_clean_failure(&out, 1, "it is a terminal");
+}
