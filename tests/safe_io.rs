@@ -545,6 +545,32 @@ fn sigint_during_the_link_delay_raises_the_link_at_once() {
     assert!(rest.contains("the link raised early"), "{rest}");
 }
 
+#[test]
+fn sigterm_ends_the_wait_for_a_fifo_reader() {
+    let dir = tmp();
+    let fifo = dir.path().join("nobody-reads");
+    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+    let mut child = bin()
+        .args(["screenshot", "--sim", "-o", path_str(&fifo)])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut err = BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    err.read_line(&mut line).unwrap();
+    assert!(line.contains("waiting for a reader"), "{line}");
+    kill(Pid::from_raw(child.id() as i32), Signal::SIGTERM).unwrap();
+    let status = wait_bounded(&mut child, 5);
+    assert_eq!(status.signal(), Some(Signal::SIGTERM as i32));
+    assert!(
+        std::fs::symlink_metadata(&fifo)
+            .unwrap()
+            .file_type()
+            .is_fifo()
+    );
+}
+
 // ---- --device-fd ----
 
 /// Runs `info --device-fd N` with `file` inherited as fd N.

@@ -182,11 +182,17 @@ pub struct MdevListing {
     pub mdevs: Vec<Mdev>,
 }
 
+/// The most of a sysfs attribute we read: the kernel's attributes fit one page by contract, so
+/// anything longer is not a real attribute and is cut there.
+pub const MAX_ATTRIBUTE: u64 = 4096;
+
 fn read_trimmed(path: &Path) -> Option<String> {
-    std::fs::read_to_string(path)
-        .ok()
-        .map(|s| s.trim().to_string())
-        .filter(|s| !s.is_empty())
+    use std::io::Read;
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|f| f.take(MAX_ATTRIBUTE).read_to_end(&mut bytes))
+        .ok()?;
+    Some(String::from_utf8_lossy(&bytes).trim().to_string()).filter(|s| !s.is_empty())
 }
 
 fn link_name(path: &Path) -> Option<String> {
@@ -285,6 +291,17 @@ mod tests {
             sysfs: sys,
             dev: root.join("dev"),
         }
+    }
+
+    #[test]
+    fn attributes_are_read_within_one_page() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("description");
+        std::fs::write(&path, "x".repeat(1 << 20)).unwrap();
+        assert_eq!(read_trimmed(&path).unwrap().len(), MAX_ATTRIBUTE as usize);
+        assert_eq!(read_trimmed(Path::new("/dev/zero")).unwrap().len(), 4096);
+        std::fs::write(&path, " \n").unwrap();
+        assert_eq!(read_trimmed(&path), None);
     }
 
     #[test]

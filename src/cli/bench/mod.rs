@@ -105,7 +105,13 @@ fn progress(what: &str) {
 }
 
 fn machine(ctx: &GpuContext, device: String) -> Machine {
-    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+    // The first processor's entry names the model: 64 KiB holds it on any machine.
+    let cpu = std::fs::File::open("/proc/cpuinfo")
+        .and_then(|f| {
+            let mut text = String::new();
+            std::io::Read::read_to_string(&mut std::io::Read::take(f, 64 * 1024), &mut text)
+                .map(|_| text)
+        })
         .ok()
         .and_then(|text| {
             text.lines()

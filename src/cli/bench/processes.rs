@@ -108,9 +108,10 @@ impl Runner {
         let cpu0 = children_cpu();
         Self::run(cmd, "the viewer")?;
         let cpu = children_cpu().saturating_sub(cpu0);
-        let text = std::fs::read_to_string(&json)
+        // A summary is a few hundred bytes; 1 MiB bounds a file that is not one.
+        let text = crate::cli::input::read_bounded(&json, 1 << 20)
             .with_context(|| format!("the viewer wrote no {}", json.display()))?;
-        let stats = serde_json::from_str(&text)
+        let stats = serde_json::from_slice(&text)
             .with_context(|| format!("cannot read the viewer's {}", json.display()))?;
         Ok((stats, cpu))
     }

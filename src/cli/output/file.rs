@@ -263,20 +263,48 @@ fn parent_dir(path: &Path) -> PathBuf {
 
 /// Opens a device or FIFO for writing without creating or truncating anything, checks that it
 /// is still not a regular file (the path may have changed since `resolve`), and writes.
-fn write_in_place(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let mut file = OpenOptions::new()
-        .write(true)
-        .custom_flags(nix::libc::O_NOCTTY | nix::libc::O_CLOEXEC)
-        .open(path)?;
+fn write_in_place(path: &Path, bytes: &[u8]) -> Result<()> {
+    let mut file = open_in_place(path)?;
     let kind = file.metadata()?.file_type();
     let fd_path = path.starts_with("/dev/fd") || path.starts_with("/proc/self/fd");
     if !(kind.is_char_device() || kind.is_fifo() || fd_path) {
-        return Err(std::io::Error::other(
-            "it changed into something other than a device or FIFO while being written",
-        ));
+        bail!("it changed into something other than a device or FIFO while being written");
     }
     file.write_all(bytes)?;
-    file.flush()
+    file.flush()?;
+    Ok(())
+}
+
+/// Opens for writing without blocking: a FIFO without a reader is waited for here, where
+/// SIGINT and SIGTERM can end the wait (a blocking open would outlast them, since the standard
+/// library retries it after a signal).
+fn open_in_place(path: &Path) -> Result<File> {
+    let mut told = false;
+    loop {
+        let opened = OpenOptions::new()
+            .write(true)
+            .custom_flags(nix::libc::O_NOCTTY | nix::libc::O_CLOEXEC | nix::libc::O_NONBLOCK)
+            .open(path);
+        match opened {
+            Ok(file) => {
+                // Writes block as usual from here: a slow reader is not an error.
+                let flags = nix::fcntl::fcntl(&file, nix::fcntl::FcntlArg::F_GETFL)?;
+                let mut flags = nix::fcntl::OFlag::from_bits_truncate(flags);
+                flags.remove(nix::fcntl::OFlag::O_NONBLOCK);
+                nix::fcntl::fcntl(&file, nix::fcntl::FcntlArg::F_SETFL(flags))?;
+                return Ok(file);
+            }
+            Err(err) if err.raw_os_error() == Some(nix::libc::ENXIO) => {
+                crate::cli::signals::check()?;
+                if !told {
+                    errln!("vfio-display: waiting for a reader on {}", path.display());
+                    told = true;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            Err(err) => return Err(err.into()),
+        }
+    }
 }
 
 /// Removes the temporary on drop unless it was renamed into place.
