@@ -4,12 +4,12 @@ use super::exit::{NoPlane, Usage};
 use super::output::{OutputPath, WriteMode, encode_png, numbered};
 use super::signals::{self, Interrupted, Interrupts};
 use super::target::DeviceArgs;
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
 use clap::Args;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 use vfio_display::fourcc;
-use vfio_display::frame::{CpuFrame, FrameReader, cursor_origin};
+use vfio_display::frame::{CpuFrame, FrameReader, Session, Status, WaitOutcome, cursor_origin};
 use vfio_display::render::{FrameRenderer, GpuContext, ImportChoice, ImportPath};
 use vfio_display::vfio::{PlaneInfo, PlaneType};
 
@@ -95,37 +95,45 @@ pub fn parse_seconds(s: &str) -> Result<f64, String> {
     Ok(v)
 }
 
-/// Polls the primary plane until it is on or `timeout` passes.
+/// Waits until the primary plane is on or `timeout` passes; a device error ends the wait at
+/// once (waiting does not mend a hostile plane or a removed device).
 fn wait_for_plane(
     reader: &FrameReader<'_>,
     timeout: Duration,
     interrupts: &Interrupts,
 ) -> Result<PlaneInfo> {
-    let start = Instant::now();
-    loop {
-        signals::check()?;
-        let plane = reader
-            .query(PlaneType::Primary)
-            .context("querying the primary plane")?;
-        if !plane.is_off() {
-            return Ok(plane);
+    let mut session = Session::with_source(reader.device(), reader.source());
+    let outcome = session.wait_for(
+        |s| {
+            s.showing().is_some()
+                || matches!(s.status(), Status::Lost { .. } | Status::Error { .. })
+        },
+        Instant::now() + timeout,
+        Duration::from_millis(20),
+        |d| interrupts.sleep(d).is_ok(),
+    );
+    signals::check()?;
+    match (session.status(), session.showing()) {
+        (_, Some(plane)) => Ok(*plane),
+        (Status::Lost { cause, .. } | Status::Error { cause }, _) => {
+            bail!("querying the primary plane: {cause}")
         }
-        if start.elapsed() >= timeout {
+        _ => {
             let waited = if timeout.is_zero() {
                 " (use --timeout S to wait for it)".to_string()
             } else {
                 format!(" after waiting {:.1} s", timeout.as_secs_f64())
             };
-            return Err(NoPlane {
+            debug_assert!(!matches!(outcome, WaitOutcome::Met(_)));
+            Err(NoPlane {
                 message: format!(
                     "no plane: the primary plane of {} is off (display disabled, or a mode the device \
                      cannot describe){waited}",
                     reader.device().name()
                 ),
             }
-            .into());
+            .into())
         }
-        interrupts.sleep(Duration::from_millis(20))?;
     }
 }
 

@@ -7,7 +7,6 @@ use super::validate::{ValidPlane, validate};
 use crate::device::{DisplayDevice, plane_support};
 use crate::fourcc::Format;
 use crate::vfio::{DmaBuf, Mapping, PlaneInfo, PlaneSource, PlaneType};
-use nix::errno::Errno;
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 
@@ -71,13 +70,7 @@ impl<'d> FrameReader<'d> {
     /// Queries a plane, retrying once on ENOMEM: mbochs fails the first query after every mode
     /// change that way.
     pub fn query(&self, plane_type: PlaneType) -> Result<PlaneInfo, FrameError> {
-        match self.dev.query_plane(plane_type, self.source) {
-            Err(err) if err.errno() == Some(Errno::ENOMEM) => {
-                tracing::debug!("{plane_type} plane query: ENOMEM (a mode change?); retrying once");
-                Ok(self.dev.query_plane(plane_type, self.source)?)
-            }
-            other => Ok(other?),
-        }
+        super::session::query_plane(self.dev, plane_type, self.source)
     }
 
     /// Queries and reads a plane; `None` when the plane is off.

@@ -14,8 +14,8 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 use vfio_display::device::{DisplayDevice, edid_port};
 use vfio_display::edid::{self, Mode};
-use vfio_display::frame::FrameReader;
-use vfio_display::vfio::{EdidPort, EdidRegs, PlaneType};
+use vfio_display::frame::{Session, Status, WaitOutcome};
+use vfio_display::vfio::{EdidPort, EdidRegs};
 
 /// The longest link-down time a command accepts: far above any guest's need (QEMU uses 100 ms),
 /// short enough that a typo cannot leave a monitor unplugged for hours.
@@ -182,35 +182,38 @@ fn file_for(regs: &EdidRegs, path: &std::path::Path, force: bool) -> Result<Vec<
 
 /// The primary plane's size right now, if it is on. Errors count as "not yet": a guest in the
 /// middle of a mode change may fail a query (mbochs answers ENOMEM once).
-pub fn shown_size(reader: &FrameReader<'_>) -> Result<Option<(u32, u32)>, String> {
-    match reader.query(PlaneType::Primary) {
-        Ok(p) if p.is_off() => Ok(None),
-        Ok(p) => Ok(Some((p.width, p.height))),
-        Err(err) => Err(format!("{err:#}")),
+pub fn shown_size(session: &mut Session<'_>) -> Option<(u32, u32)> {
+    session.refresh();
+    session.showing().map(|p| (p.width, p.height))
+}
+
+/// What the plane showed last, for a message.
+fn last_seen(session: &Session<'_>) -> String {
+    match (session.status(), session.showing()) {
+        (_, Some(p)) => format!("{}x{}", p.width, p.height),
+        (Status::Lost { cause, .. } | Status::Error { cause }, _) => format!("an error: {cause}"),
+        _ => "no plane (display off)".into(),
     }
 }
 
-/// Polls until the primary plane is `width` x `height`; returns when, or the last thing seen.
-/// A signal ends the wait early with "interrupted" (the caller then checks `signals::check`).
+/// Waits until the primary plane is `width` x `height`; returns when, or the last thing seen
+/// ("interrupted" when a signal ended the wait; the caller then checks `signals::check`).
 pub fn wait_for_size(
-    reader: &FrameReader<'_>,
+    session: &mut Session<'_>,
     size: (u32, u32),
     deadline: Instant,
     interrupts: &Interrupts,
 ) -> std::result::Result<Instant, String> {
-    loop {
-        let last = match shown_size(reader) {
-            Ok(Some(seen)) if seen == size => return Ok(Instant::now()),
-            Ok(Some((w, h))) => format!("{w}x{h}"),
-            Ok(None) => "no plane (display off)".into(),
-            Err(err) => format!("an error: {err}"),
-        };
-        if Instant::now() >= deadline {
-            return Err(last);
-        }
-        if interrupts.sleep(Duration::from_millis(1)).is_err() {
-            return Err("interrupted".into());
-        }
+    let outcome = session.wait_for(
+        |s| s.showing().is_some_and(|p| (p.width, p.height) == size),
+        deadline,
+        Duration::from_millis(1),
+        |d| interrupts.sleep(d).is_ok(),
+    );
+    match outcome {
+        WaitOutcome::Met(at) => Ok(at),
+        WaitOutcome::Stopped => Err("interrupted".into()),
+        WaitOutcome::TimedOut => Err(last_seen(session)),
     }
 }
 
@@ -271,10 +274,10 @@ fn wait_after_set(
     interrupts: &Interrupts,
 ) -> Result<()> {
     let mode = edid::preferred_mode(blob).context("--wait needs the EDID's preferred mode")?;
-    let reader = FrameReader::new(dev)?;
+    let mut session = Session::new(dev)?;
     let start = Instant::now();
     match wait_for_size(
-        &reader,
+        &mut session,
         (mode.width, mode.height),
         start + Duration::from_secs_f64(timeout),
         interrupts,

@@ -12,7 +12,7 @@ use serde::Serialize;
 use std::time::{Duration, Instant};
 use vfio_display::device::edid_port;
 use vfio_display::edid::Mode;
-use vfio_display::frame::FrameReader;
+use vfio_display::frame::Session;
 
 #[derive(Debug, Args)]
 pub struct HotswapArgs {
@@ -94,7 +94,7 @@ pub fn run(args: &HotswapArgs) -> Result<()> {
     } else {
         None
     };
-    let reader = FrameReader::new(dev.as_ref())?;
+    let mut session = Session::new(dev.as_ref())?;
     let interrupts = Interrupts::install()?;
     let delay = Duration::from_millis(args.link_delay_ms);
     let timeout = Duration::from_secs_f64(args.timeout);
@@ -107,12 +107,12 @@ pub fn run(args: &HotswapArgs) -> Result<()> {
         let i = index as usize % args.modes.len();
         let mode = args.modes[i];
         let size = (mode.width, mode.height);
-        let unchanged = shown_size(&reader).ok().flatten() == Some(size);
+        let unchanged = shown_size(&mut session) == Some(size);
         let start = Instant::now();
         hot_plug(&port, &blobs[i], delay, &interrupts)
             .with_context(|| format!("swap {}: writing the EDID for {mode}", index + 1))?;
         let link_up = Instant::now();
-        let outcome = wait_for_size(&reader, size, link_up + timeout, &interrupts);
+        let outcome = wait_for_size(&mut session, size, link_up + timeout, &interrupts);
         if signals::received().is_some() {
             // An interrupted wait says nothing about the guest: the swap is not counted.
             break;

@@ -9,9 +9,9 @@ use std::sync::mpsc::Sender;
 use std::time::{Duration, Instant};
 use vfio_display::device::DisplayDevice;
 use vfio_display::edid::Mode;
-use vfio_display::frame::{FrameError, Pump};
+use vfio_display::frame::{Pump, Session, Status};
 use vfio_display::render::{FrameRenderer, GpuContext, GpuFrame, RenderError};
-use vfio_display::vfio::{PlaneInfo, PlaneType};
+use vfio_display::vfio::PlaneInfo;
 use winit::application::ApplicationHandler;
 use winit::dpi::PhysicalSize;
 use winit::event::{ElementState, WindowEvent};
@@ -36,18 +36,6 @@ pub struct Options {
     pub overlay: bool,
     pub fullscreen: bool,
     pub exit_after: Option<Duration>,
-}
-
-/// How the device is doing.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Status {
-    Showing,
-    /// The primary plane is off (display disabled); the last frame stays.
-    Off,
-    /// The device is gone (removed, EIO, ENODEV); the last frame stays.
-    Lost(String),
-    /// A frame could not be shown; the last one stays.
-    Error(String),
 }
 
 struct WindowState {
@@ -85,7 +73,8 @@ pub struct App<'a> {
     edid: Option<Sender<EdidJob>>,
     opts: Options,
     win: Option<WindowState>,
-    pub status: Status,
+    /// The device's display state: status, planes, the loss and retry policy.
+    session: Session<'a>,
     primary: Option<GpuFrame>,
     cursor: Option<PlaneInfo>,
     refresh_due: bool,
@@ -95,18 +84,6 @@ pub struct App<'a> {
     follow_deadline: Option<Instant>,
     pub error: Option<String>,
     retry_at: Option<Instant>,
-}
-
-fn is_device_lost(err: &RenderError) -> bool {
-    use nix::errno::Errno;
-    let errno = match err {
-        RenderError::Frame(FrameError::Device(d)) => d.errno(),
-        _ => None,
-    };
-    matches!(
-        errno,
-        Some(Errno::ENODEV | Errno::EIO | Errno::ENXIO | Errno::EBADF)
-    )
 }
 
 impl<'a> App<'a> {
@@ -119,6 +96,7 @@ impl<'a> App<'a> {
         opts: Options,
     ) -> Self {
         let overlay = overlay::State::new(opts.overlay, edid.is_some());
+        let session = Session::with_source(dev, renderer.reader().source());
         if let Some(tx) = &edid {
             let _ = tx.send(EdidJob::Read);
         }
@@ -130,7 +108,7 @@ impl<'a> App<'a> {
             edid,
             opts,
             win: None,
-            status: Status::Showing,
+            session,
             primary: None,
             cursor: None,
             refresh_due: true,
@@ -155,43 +133,49 @@ impl<'a> App<'a> {
         }
     }
 
-    /// Queries the planes and brings them to the GPU; returns whether the picture changed.
+    /// Queries the planes (the session decides what they mean) and brings them to the GPU;
+    /// returns whether the picture changed.
     fn refresh(&mut self) -> bool {
         let before = (self.primary.map(|f| f.plane), self.cursor);
-        let was = self.status.clone();
-        match self.renderer.update(PlaneType::Primary) {
-            Ok(Some(frame)) => {
-                let resized = self.primary.is_none_or(|p| {
-                    (p.plane.width, p.plane.height) != (frame.plane.width, frame.plane.height)
-                });
-                self.primary = Some(frame);
-                self.status = Status::Showing;
-                if resized && let Some(w) = &self.win {
-                    w.window.set_title(&self.title());
+        let mut changed = self.session.refresh();
+        if let Some(plane) = self.session.showing().copied() {
+            match self.renderer.update_plane(&plane) {
+                Ok(frame) => {
+                    let resized = self.primary.is_none_or(|p| {
+                        (p.plane.width, p.plane.height) != (frame.plane.width, frame.plane.height)
+                    });
+                    self.primary = Some(frame);
+                    if resized && let Some(w) = &self.win {
+                        w.window.set_title(&self.title());
+                    }
                 }
+                Err(RenderError::Frame(err)) => {
+                    changed.status |= self.session.note_failure(&err).status
+                }
+                Err(err) => changed.status |= self.session.note_error(None, err.to_string()).status,
             }
-            Ok(None) => self.status = Status::Off,
-            Err(err) if is_device_lost(&err) => self.status = Status::Lost(err.to_string()),
-            Err(err) => self.status = Status::Error(err.to_string()),
         }
-        if std::mem::discriminant(&was) != std::mem::discriminant(&self.status) {
-            match &self.status {
+        if changed.status {
+            match self.session.status() {
+                // The first picture is no news; one after an outage is.
+                Status::Showing if before.0.is_none() => {}
                 Status::Showing => tracing::warn!("showing the guest again"),
                 Status::Off => tracing::warn!("display off: the guest shows no primary plane"),
-                Status::Lost(err) => tracing::warn!("device lost (keeping the last frame): {err}"),
-                Status::Error(err) => tracing::warn!("cannot show the frame: {err}"),
+                Status::Lost { cause, .. } => {
+                    tracing::warn!("device lost (keeping the last frame): {cause}")
+                }
+                Status::Error { cause } => tracing::warn!("cannot show the frame: {cause}"),
             }
         }
-        if self.status == Status::Showing {
-            match self.renderer.update(PlaneType::Cursor) {
-                Ok(Some(c)) if c.plane.plane_type == PlaneType::Cursor => {
-                    self.cursor = Some(c.plane)
-                }
-                // A device lost between the two queries keeps its last cursor with its last
-                // frame; the next refresh reports the loss.
-                Err(err) if is_device_lost(&err) => {}
-                _ => self.cursor = None,
-            }
+        // The cursor the session kept (across a loss too) is drawn; it is imported only while
+        // the device answers.
+        self.cursor = self.session.cursor().copied();
+        if let Some(cursor) = self.cursor
+            && *self.session.status() == Status::Showing
+            && let Err(err) = self.renderer.update_plane(&cursor)
+        {
+            tracing::debug!("cursor not imported: {err}");
+            self.cursor = None;
         }
         before != (self.primary.map(|f| f.plane), self.cursor)
     }
@@ -384,7 +368,7 @@ impl<'a> App<'a> {
             device: self.dev.name(),
             frame: self.primary,
             cursor: self.cursor,
-            status: self.status.clone(),
+            status: self.session.status().clone(),
             scale: self.opts.scale,
             source: self.pump.source,
             stats: &self.stats,
@@ -597,7 +581,7 @@ impl ApplicationHandler<UserEvent> for App<'_> {
         // While the device is off, lost or failing, look again every second (a plane that
         // comes back resumes); otherwise sleep until the pump or the user wakes us.
         let mut wake_at = self.follow_deadline;
-        if self.status != Status::Showing {
+        if *self.session.status() != Status::Showing {
             let now = Instant::now();
             let retry = *self.retry_at.get_or_insert(now + Duration::from_secs(1));
             if now >= retry {

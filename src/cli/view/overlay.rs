@@ -1,12 +1,13 @@
 //! The egui overlay (F1): what is on screen and how it got there, the EDID controls, and a
 //! status banner that shows even when the overlay is hidden.
 
-use super::app::{Stats, Status};
+use super::app::Stats;
 use super::edid_worker::EdidJob;
 use super::layout::ScaleMode;
 use std::sync::atomic::Ordering;
 use vfio_display::edid::Mode;
 use vfio_display::fourcc;
+use vfio_display::frame::Status;
 use vfio_display::frame::{MIN_IRQ_INTERVAL, PumpStats, RefreshSource};
 use vfio_display::render::GpuFrame;
 use vfio_display::vfio::PlaneInfo;
@@ -77,11 +78,13 @@ fn status_banner(ui: &mut egui::Ui, status: &Status) {
         Status::Off => {
             "display off: the guest shows no primary plane (the last frame stays)".to_string()
         }
-        Status::Lost(err) => format!("device lost: {err}"),
-        Status::Error(err) => format!("cannot show the frame: {err}"),
+        Status::Lost { cause, .. } => format!("device lost: {cause}"),
+        Status::Error { cause } => format!("cannot show the frame: {cause}"),
     };
+    // At the bottom, in front: the overlay window sits at the top left and must not hide it.
     egui::Area::new(egui::Id::unique("status"))
-        .anchor(egui::Align2::CENTER_TOP, [0.0, 8.0])
+        .order(egui::Order::Foreground)
+        .anchor(egui::Align2::CENTER_BOTTOM, [0.0, -8.0])
         .show(ui.ctx(), |ui| {
             egui::Frame::popup(ui.style()).show(ui, |ui| {
                 ui.colored_label(egui::Color32::from_rgb(255, 120, 80), text);
