@@ -17,6 +17,13 @@ fi
 
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
+echo "== the library alone (no GPU, window or CLI crate)"
+cargo build --lib --no-default-features --locked
+heavy=$(cargo tree --no-default-features --locked -e normal --prefix none | grep -E '^(wgpu|ash|winit|egui|clap|anyhow) ' || true)
+if [ -n "$heavy" ]; then
+  echo "the library without default features pulls in: $heavy" >&2
+  exit 1
+fi
 echo "== cargo clippy"
 cargo clippy --all-targets --locked -- -D warnings
 echo "== cargo test (unit, uAPI layout, simulator, CLI, EDID, GPU on ${VK_DRIVER_FILES:-the default Vulkan driver}, doc)"

@@ -70,7 +70,7 @@ fn bench_sim_reports_every_headless_figure_with_its_reference() {
             &report,
             &format!("cpu path: frame to texture, {size}"),
         ));
-        // lavapipe offers the buffer path (DESIGN.md section 5): its front-end CPU is reported.
+        // lavapipe offers the buffer path (ARCHITECTURE.md, section 6): its front-end CPU is reported.
         value(figure(
             &report,
             &format!("buffer path: frame to texture, {size}"),

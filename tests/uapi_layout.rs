@@ -75,7 +75,7 @@ fn device_info_layout() {
 
 #[test]
 fn region_info_layout() {
-    // 32 bytes: mbochs refuses a larger argsz on the first query (DESIGN.md section 4).
+    // 32 bytes: mbochs refuses a larger argsz on the first query (ARCHITECTURE.md, section 5).
     assert_eq!(size_of::<vfio_region_info>(), 32);
     assert_eq!(offset_of!(vfio_region_info, argsz), 0);
     assert_eq!(offset_of!(vfio_region_info, flags), 4);

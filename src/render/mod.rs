@@ -1,6 +1,6 @@
 //! The render layer: guest frames on the GPU with wgpu (Vulkan).
 //!
-//! A frame gets to the GPU one of three ways (DESIGN.md section 5), chosen per frame:
+//! A frame gets to the GPU one of three ways (ARCHITECTURE.md, section 6), chosen per frame:
 //! - `dmabuf`: the dma-buf imported as a texture with its DRM modifier (wgpu-hal's
 //!   `texture_from_dmabuf_fd`; needs VK_EXT_image_drm_format_modifier; tiled frames);
 //! - `buffer`: the dma-buf imported as a storage buffer (VK_EXT_external_memory_dma_buf) and

@@ -2,7 +2,7 @@
 //! export cache that keeps exactly one fd per `dmabuf_id`.
 //!
 //! The stock mbochs driver crashes the kernel later if `VFIO_DEVICE_GET_GFX_DMABUF` is called a
-//! second time for an id whose first fd is still open (DESIGN.md section 4). The cache therefore
+//! second time for an id whose first fd is still open (ARCHITECTURE.md, section 5). The cache therefore
 //! remembers every id whose fd is alive anywhere in the process, not just the ones it keeps.
 
 use super::error::{Result, VfioError};

@@ -59,7 +59,7 @@ for type in small medium; do
       cdev) expect rc "busy-cdev-$t-800x600" 1 already bound through another open of its cdev ;;
     esac
     # The conformance checker, playing the guest's Bochs driver. The stock driver's bugs
-    # (DESIGN.md section 4) are failures with evidence; the fixed driver passes, documented
+    # (ARCHITECTURE.md, section 5) are failures with evidence; the fixed driver passes, documented
     # warnings aside. The risky second export runs on the fixed driver only.
     run "check-$t" "$B" check "$u" --drive bochs --json
     if [ "$variant" = fixed ]; then

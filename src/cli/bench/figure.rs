@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 
-/// A goal from DESIGN.md section 6 and whether the figure meets it.
+/// A goal from ARCHITECTURE.md, section 7, and whether the figure meets it.
 #[derive(Debug, Clone, Serialize)]
 pub struct Target {
     pub goal: String,

@@ -1,4 +1,4 @@
-//! `vfio-display bench`: the performance figures of DESIGN.md section 6, each beside this
+//! `vfio-display bench`: the performance figures of ARCHITECTURE.md, section 7, each beside this
 //! machine's own reference (memcpy, a 60 Hz frame, a 30 ms polling timer) and its target.
 
 mod figure;
