@@ -108,3 +108,30 @@ fn the_timer_backs_off_while_nothing_changes_and_recovers() {
         assert_eq!(busy, 5_000, "interval after changes");
     });
 }
+
+#[test]
+fn a_storm_is_judged_over_a_second_not_by_one_close_pair() {
+    use vfio_display::frame::{STORM_THROTTLES, StormDetector};
+    let t0 = std::time::Instant::now();
+    let ms = std::time::Duration::from_millis;
+    // A 60 Hz guest that now and then flips twice 1 ms apart: a held-back interrupt every few
+    // frames, for a minute, is never a storm.
+    let mut normal = StormDetector::default();
+    for i in 0..600u64 {
+        assert!(!normal.held_back(t0 + ms(i * 100)), "not a storm at {i}");
+    }
+    // A stuck line held back every 2 ms: a storm within the first second, reported once while
+    // it lasts.
+    let mut stuck = StormDetector::default();
+    let starts: Vec<u64> = (0..2000u64)
+        .filter(|i| stuck.held_back(t0 + ms(i * 2)))
+        .collect();
+    assert_eq!(starts, [u64::from(STORM_THROTTLES) - 1]);
+    // Quiet for a second, then a new storm is a new episode.
+    let later = t0 + ms(10_000);
+    assert!(!stuck.held_back(later));
+    let again = (1..2000u64)
+        .filter(|i| stuck.held_back(later + ms(1000 + i * 2)))
+        .count();
+    assert_eq!(again, 1);
+}

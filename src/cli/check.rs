@@ -7,6 +7,7 @@ use clap::{Args, ValueEnum};
 use vfio_display::conformance::{self, CATALOGUE, Options, Outcome, Report};
 use vfio_display::device::DisplayDevice;
 use vfio_display::device::guest::{BochsDriver, GuestDriver, SimDriver};
+use vfio_display::device::sim::SimFault;
 
 const AFTER_HELP: &str = "\
 Checks whether a display mdev's driver honours the display uAPI of linux/vfio.h: device info,
@@ -45,8 +46,6 @@ fn after_help() -> String {
 #[derive(Debug, Args)]
 #[command(after_help = after_help())]
 pub struct CheckArgs {
-    #[command(flatten)]
-    target: DeviceArgs,
     /// Print the results as JSON.
     #[arg(long)]
     json: bool,
@@ -60,6 +59,9 @@ pub struct CheckArgs {
     /// Also run checks that crash buggy drivers (see below).
     #[arg(long)]
     allow_risky: bool,
+    // Last: the device options come under their own headings, after the command's own.
+    #[command(flatten)]
+    target: DeviceArgs,
 }
 
 pub fn run(args: &CheckArgs) -> Result<()> {
@@ -72,6 +74,15 @@ pub fn run(args: &CheckArgs) -> Result<()> {
         .into());
     }
     let mut target = args.target.clone();
+    if target.sim && target.sim_opts.sim_fault == SimFault::DeviceLost {
+        // The checks end long before the fault starts: they would all pass, proving nothing.
+        return Err(Usage(
+            "--sim-fault device-lost removes the device 2 s after the first plane query, after \
+             the checks have ended; use --sim-fault query-enodev for a device that is gone"
+                .into(),
+        )
+        .into());
+    }
     if target.sim && target.sim_opts.sim_frame.is_none() {
         // A still guest: the checker's own mode changes and triggers are the only events.
         target.sim_opts.sim_frame = Some(0);

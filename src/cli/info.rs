@@ -14,8 +14,6 @@ use vfio_display::vfio::{EdidPort, PlaneInfo, PlaneSource, PlaneType, RegionCap,
 
 #[derive(Debug, Args)]
 pub struct InfoArgs {
-    #[command(flatten)]
-    target: DeviceArgs,
     /// Print JSON instead of text.
     #[arg(long)]
     json: bool,
@@ -23,6 +21,9 @@ pub struct InfoArgs {
     /// plane takes (it is imported once to find out).
     #[arg(long)]
     gpu: bool,
+    // Last: the device options come under their own headings, after the command's own.
+    #[command(flatten)]
+    target: DeviceArgs,
 }
 
 #[derive(Debug, Serialize)]

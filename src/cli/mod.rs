@@ -6,6 +6,7 @@ mod output;
 mod bench;
 mod check;
 mod cpu_time;
+mod docs;
 mod edid;
 mod exit;
 mod info;
@@ -57,6 +58,10 @@ enum Command {
     /// Check a display mdev driver against the display uAPI: regions, planes, dma-bufs, EDID,
     /// IRQs; a table (or --json) of pass, fail, warn and skip with the evidence.
     Check(check::CheckArgs),
+    /// Print shell completions for bash, zsh or fish.
+    Completions(docs::CompletionsArgs),
+    /// Print the man page (roff).
+    Man(docs::ManArgs),
 }
 
 fn init_logging(verbose: u8) {
@@ -89,6 +94,8 @@ pub fn main() -> ExitCode {
         Command::Demo(args) => view::demo(&args),
         Command::Bench(args) => bench::run(&args),
         Command::Check(args) => check::run(&args),
+        Command::Completions(args) => docs::completions(&args),
+        Command::Man(args) => docs::man(&args),
     };
     finish(result.and_then(|()| Ok(output::stdio::flush_out()?)))
 }

@@ -15,8 +15,6 @@ use vfio_display::vfio::{PlaneInfo, PlaneType};
 
 #[derive(Debug, Args)]
 pub struct ScreenshotArgs {
-    #[command(flatten)]
-    target: DeviceArgs,
     /// The PNG to write ("-" for stdout). An existing file is replaced whole, keeping its mode;
     /// a device or FIFO is written in place, never replaced. With --count N > 1, files are
     /// numbered: shot.png -> shot-0001.png, ...; a device, FIFO or stdout takes them in turn.
@@ -43,6 +41,9 @@ pub struct ScreenshotArgs {
     /// for linear dma-bufs, cpu for region planes or when an import fails).
     #[arg(long, value_enum, default_value_t = Import::Auto)]
     import: Import,
+    // Last: the device options come under their own headings, after the command's own.
+    #[command(flatten)]
+    target: DeviceArgs,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

@@ -9,6 +9,7 @@ use vfio_display::fourcc::{self, Format};
 use vfio_display::vfio::{BackendChoice, HostPaths, PlaneSource};
 
 #[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Device")]
 pub struct DeviceArgs {
     /// The mdev: its UUID or its sysfs path.
     #[arg(value_name = "DEVICE", required_unless_present_any = ["sim", "device_fd"], conflicts_with_all = ["sim", "device_fd"])]
@@ -55,6 +56,9 @@ pub enum SimPlane {
     Region,
 }
 
+/// The simulated guest's mode when --sim-mode is not given.
+pub const DEFAULT_SIM_MODE: (u32, u32) = (1024, 768);
+
 #[derive(Debug, Clone, Args)]
 #[command(next_help_heading = "Simulator (with --sim)")]
 pub struct SimArgs {
@@ -70,8 +74,9 @@ pub struct SimArgs {
     /// Freeze the simulated desktop at frame N (reproducible pictures) instead of animating.
     #[arg(long, value_name = "N")]
     pub sim_frame: Option<u64>,
-    /// Inject a fault into the simulator (for testing; `--sim-fault help` lists them).
-    #[arg(long, value_name = "NAME", default_value = "none", value_parser = parse_fault, hide = true)]
+    /// Inject a fault into the simulator, to see how a hostile or failing device is handled
+    /// (`--sim-fault help` lists them).
+    #[arg(long, value_name = "NAME", default_value = "none", value_parser = parse_fault)]
     pub sim_fault: SimFault,
     /// The simulated guest switches to mode WxH this many seconds after the first plane query (for testing).
     #[arg(long, value_name = "WxH@S", value_parser = parse_mode_change, hide = true)]
@@ -113,11 +118,20 @@ fn parse_format(s: &str) -> Result<&'static Format, String> {
 
 fn parse_fault(s: &str) -> Result<SimFault, String> {
     if s == "help" {
+        // Like --help: the list on stdout and success, before any command runs.
         let lines: Vec<String> = SimFault::ALL
             .iter()
-            .map(|(_, n, d)| format!("  {n}: {d}"))
+            .map(|(_, n, d)| format!("  {n:<24} {d}"))
             .collect();
-        return Err(format!("faults:\n{}", lines.join("\n")));
+        let text = format!(
+            "Simulator faults (--sim-fault NAME):\n{}\n",
+            lines.join("\n")
+        );
+        let code = match crate::cli::output::stdio::write_out(format_args!("{text}")) {
+            Ok(()) => 0,
+            Err(_) => 1,
+        };
+        std::process::exit(code);
     }
     s.parse()
 }

@@ -11,7 +11,10 @@ pub mod validate;
 
 pub use error::FrameError;
 pub use image::{RgbaImage, cursor_origin};
-pub use pump::{IrqChoice, MIN_IRQ_INTERVAL, Pump, PumpStats, RefreshSource, choose_source};
+pub use pump::{
+    IrqChoice, MIN_IRQ_INTERVAL, Pump, PumpStats, RefreshSource, STORM_THROTTLES, StormDetector,
+    choose_source,
+};
 pub use reader::{CpuFrame, FrameReader, MAPPING_CACHE};
 pub use session::{Changed, Counters, Session, Status, WaitOutcome};
 pub use validate::{PlaneError, ValidPlane, validate};

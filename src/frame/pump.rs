@@ -90,8 +90,11 @@ pub struct PumpStats {
     /// The timer's current interval in microseconds (0 with an IRQ).
     pub interval_us: AtomicU32,
     /// Interrupts that came sooner than `MIN_IRQ_INTERVAL` after the one before and were held
-    /// back (an interrupt storm).
+    /// back. A pair of flips close together does this now and then; only many in a row are a
+    /// storm.
     pub throttled: AtomicU64,
+    /// Interrupt storms: seconds in which more than `STORM_THROTTLES` interrupts were held back.
+    pub storms: AtomicU64,
 }
 
 /// The state shared by the pump thread and the consumer.
@@ -122,6 +125,43 @@ const MAX_BACKOFF: u32 = 4;
 /// display's refresh rate. A line stuck asserted (or a device raising its eventfd in a loop)
 /// then costs a bounded, small amount of CPU instead of a whole core.
 pub const MIN_IRQ_INTERVAL: Duration = Duration::from_millis(2);
+
+/// Held-back interrupts within one second that make a storm: a quarter of the most a second can
+/// hold back (`1 s / MIN_IRQ_INTERVAL`). A guest that flips twice in quick succession now and
+/// then stays far below it; a stuck line reaches it within a fraction of a second.
+pub const STORM_THROTTLES: u32 = 125;
+
+/// Judges interrupt storms over a one-second window rather than by a single close pair.
+#[derive(Debug, Default)]
+pub struct StormDetector {
+    window_start: Option<Instant>,
+    held_back: u32,
+    in_storm: bool,
+}
+
+impl StormDetector {
+    /// Notes one held-back interrupt at `now`; true when this starts a new storm (the window
+    /// crossed `STORM_THROTTLES`).
+    pub fn held_back(&mut self, now: Instant) -> bool {
+        let fresh = self
+            .window_start
+            .is_none_or(|start| now.duration_since(start) >= Duration::from_secs(1));
+        if fresh {
+            // A window that ended below the threshold ends any storm.
+            if self.held_back < STORM_THROTTLES {
+                self.in_storm = false;
+            }
+            self.window_start = Some(now);
+            self.held_back = 0;
+        }
+        self.held_back += 1;
+        if self.held_back == STORM_THROTTLES && !self.in_storm {
+            self.in_storm = true;
+            return true;
+        }
+        false
+    }
+}
 
 impl Pump {
     pub fn new(source: RefreshSource) -> Result<Self, FrameError> {
@@ -199,6 +239,7 @@ impl Pump {
         let efd = EventFd::new().map_err(|e| sys("the IRQ eventfd", e))?;
         dev.set_irq_eventfds(index, 0, &[Some(efd.as_fd())])?;
         let mut last_irq: Option<Instant> = None;
+        let mut storms = StormDetector::default();
         let result = (|| {
             while !self.stop.load(Ordering::Acquire) {
                 let mut fds = [
@@ -221,7 +262,10 @@ impl Pump {
                 if let Some(since) = last_irq.map(|t| t.elapsed())
                     && since < MIN_IRQ_INTERVAL
                 {
-                    if self.stats.throttled.fetch_add(1, Ordering::Relaxed) == 0 {
+                    self.stats.throttled.fetch_add(1, Ordering::Relaxed);
+                    if storms.held_back(Instant::now())
+                        && self.stats.storms.fetch_add(1, Ordering::Relaxed) == 0
+                    {
                         tracing::warn!(
                             "IRQ index {index} fires faster than {} Hz (an interrupt storm?); \
                              handling it at most that often",

@@ -6,8 +6,9 @@ mod frames;
 mod measure;
 mod processes;
 
+use crate::cli::exit::Usage;
 use crate::cli::screenshot::parse_seconds;
-use crate::cli::target::{DeviceArgs, SimPlane, parse_size};
+use crate::cli::target::{DEFAULT_SIM_MODE, DeviceArgs, SimPlane, parse_size};
 use anyhow::{Context, Result};
 use clap::Args;
 use figure::{Figure, Machine, Report, Skipped};
@@ -15,6 +16,7 @@ use measure::Budget;
 use processes::Runner;
 use std::time::Duration;
 use vfio_display::device::DisplayDevice;
+use vfio_display::device::sim::SimFault;
 use vfio_display::device::sim::{SimConfig, SimDevice};
 use vfio_display::render::GpuContext;
 use vfio_display::vfio::PlaneSource;
@@ -28,8 +30,6 @@ Example: xvfb-run -a target/release/vfio-display bench --sim";
 #[derive(Debug, Args)]
 #[command(after_help = AFTER_HELP)]
 pub struct BenchArgs {
-    #[command(flatten)]
-    target: DeviceArgs,
     /// Frame sizes for the simulator's per-path figures: 720p, 1080p, 1440p, 4k or WxH.
     #[arg(long, value_name = "SIZES", value_delimiter = ',', default_value = "720p,1080p,1440p,4k", value_parser = parse_bench_size)]
     sizes: Vec<BenchSize>,
@@ -48,6 +48,9 @@ pub struct BenchArgs {
     /// Print the report as JSON.
     #[arg(long)]
     json: bool,
+    // Last: the device options come under their own headings, after the command's own.
+    #[command(flatten)]
+    target: DeviceArgs,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -187,6 +190,23 @@ fn sim_child_args(args: &DeviceArgs, size: BenchSize, frozen: bool) -> Vec<Strin
 }
 
 pub fn run(args: &BenchArgs) -> Result<()> {
+    // The simulator options bench would silently override are refused instead.
+    let sim = &args.target.sim_opts;
+    if sim.sim_fault != SimFault::None {
+        return Err(Usage(
+            "bench measures a healthy device: --sim-fault is for the other commands".into(),
+        )
+        .into());
+    }
+    if sim.sim_mode != DEFAULT_SIM_MODE || sim.sim_frame.is_some() || sim.sim_mode_change.is_some()
+    {
+        return Err(Usage(
+            "bench sets the simulated mode and frames itself: give the sizes with --sizes \
+             (e.g. --sizes 720p,1080p) instead of --sim-mode, --sim-frame or --sim-mode-change"
+                .into(),
+        )
+        .into());
+    }
     let budget = Budget {
         time: Duration::from_secs_f64(args.seconds),
         min_samples: 5,

@@ -36,8 +36,6 @@ pub fn hot_plug(
 
 #[derive(Debug, Args)]
 pub struct SetArgs {
-    #[command(flatten)]
-    target: DeviceArgs,
     /// Generate an EDID with this preferred mode, sized for the device's edid_max_size.
     #[arg(
         long,
@@ -64,6 +62,9 @@ pub struct SetArgs {
     timeout: f64,
     #[command(flatten)]
     spec: SpecArgs,
+    // Last: the device options come under their own headings, after the command's own.
+    #[command(flatten)]
+    target: DeviceArgs,
 }
 
 #[derive(Debug, Args)]

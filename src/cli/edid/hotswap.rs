@@ -16,8 +16,6 @@ use vfio_display::frame::Session;
 
 #[derive(Debug, Args)]
 pub struct HotswapArgs {
-    #[command(flatten)]
-    target: DeviceArgs,
     /// The modes to cycle through, comma-separated: 1024x768,1920x1080@60,...
     #[arg(
         long,
@@ -47,6 +45,9 @@ pub struct HotswapArgs {
     json: bool,
     #[command(flatten)]
     spec: SpecArgs,
+    // Last: the device options come under their own headings, after the command's own.
+    #[command(flatten)]
+    target: DeviceArgs,
 }
 
 #[derive(Debug, Serialize)]

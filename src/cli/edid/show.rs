@@ -8,11 +8,12 @@ use vfio_display::device::edid_port;
 
 #[derive(Debug, Args)]
 pub struct ShowArgs {
-    #[command(flatten)]
-    target: DeviceArgs,
     /// Print JSON instead of text.
     #[arg(long)]
     json: bool,
+    // Last: the device options come under their own headings, after the command's own.
+    #[command(flatten)]
+    target: DeviceArgs,
 }
 
 #[derive(Serialize)]

@@ -83,17 +83,18 @@ pub struct ViewOpts {
 #[derive(Debug, Args)]
 pub struct ViewArgs {
     #[command(flatten)]
-    target: DeviceArgs,
-    #[command(flatten)]
     view: ViewOpts,
+    // Last: the device options come under their own headings, after the command's own.
+    #[command(flatten)]
+    target: DeviceArgs,
 }
 
 #[derive(Debug, Args)]
 pub struct DemoArgs {
     #[command(flatten)]
-    sim: SimArgs,
-    #[command(flatten)]
     view: ViewOpts,
+    #[command(flatten)]
+    sim: SimArgs,
 }
 
 pub fn run(args: &ViewArgs) -> Result<()> {

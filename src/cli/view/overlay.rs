@@ -156,7 +156,7 @@ pub fn ui(ui: &mut egui::Ui, state: &mut State, view: &OverlayView<'_>) -> Vec<O
                 view.pump.coalesced.load(Ordering::Relaxed)
             ));
             let throttled = view.pump.throttled.load(Ordering::Relaxed);
-            if throttled > 0 {
+            if view.pump.storms.load(Ordering::Relaxed) > 0 {
                 ui.label(format!(
                     "Interrupt storm: {throttled} interrupts held back (at most {} Hz)",
                     1000 / MIN_IRQ_INTERVAL.as_millis()

@@ -109,7 +109,7 @@ impl SimFault {
         (
             SimFault::RegionTooSmall,
             "region-too-small",
-            "the framebuffer region is half the plane (with --sim-source region)",
+            "the framebuffer region is half the plane (with --sim-plane region)",
         ),
         (
             SimFault::NewIdEveryFrame,
