@@ -168,6 +168,22 @@ fn f12_writes_a_png_of_the_guest_screen_and_says_where() {
     let line = v.wait_for("Screenshot:", 10);
     let path = PathBuf::from(line.trim_start_matches("Screenshot:").trim());
     assert!(path.starts_with(dir.path()), "{}", path.display());
+    // Named by the time it was taken (vfio-display-YYYYMMDD-HHMMSS.png); a second picture in
+    // the same second gets its own name instead of replacing the first.
+    let name = path.file_name().unwrap().to_string_lossy().into_owned();
+    let stamp = name
+        .strip_prefix("vfio-display-")
+        .and_then(|n| n.strip_suffix(".png"))
+        .unwrap_or_else(|| panic!("{name}"));
+    assert!(
+        stamp.len() >= 15 && stamp.as_bytes()[8] == b'-',
+        "{name} is not stamped with the time"
+    );
+    press(&x, TITLE_640, "F12");
+    let second = v.wait_for("Screenshot:", 10);
+    let second = PathBuf::from(second.trim_start_matches("Screenshot:").trim());
+    assert_ne!(second, path);
+    assert!(second.exists() && path.exists());
     let shot = read_png(&path);
     let want = expected("640x480", 9, dir.path());
     assert!(
@@ -410,6 +426,8 @@ fn without_a_display_view_suggests_screenshot() {
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("vfio-display screenshot"), "{err}");
+    assert!(err.contains("DISPLAY is set"), "says why: {err}");
+    assert!(!err.contains(".rs:"), "no source paths of the build machine: {err}");
     assert!(!err.contains("panicked"), "{err}");
 }
 

@@ -1,6 +1,6 @@
 //! The viewer window: winit, a wgpu surface, the frame renderer and the egui overlay.
 
-use super::edid_worker::EdidJob;
+use super::edid_worker::{EdidJob, EdidReply};
 use super::layout::{ScaleMode, place};
 use super::overlay::{self, OverlayAction, OverlayView};
 use crate::cli::output::{OutputPath, WriteMode, encode_png};
@@ -19,13 +19,38 @@ use winit::event_loop::{ActiveEventLoop, ControlFlow};
 use winit::keyboard::{Key, NamedKey};
 use winit::window::{Fullscreen, Window, WindowId};
 
+/// "20261201-192128" for a time: the viewer's picture names sort by when they were taken (UTC,
+/// so that names never go backwards when the clocks change).
+pub fn utc_stamp(at: std::time::SystemTime) -> String {
+    let secs = at
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let (days, rest) = (secs / 86_400, secs % 86_400);
+    // Howard Hinnant's days-to-civil conversion, for the proleptic Gregorian calendar.
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}{month:02}{day:02}-{:02}{:02}{:02}",
+        rest / 3600,
+        rest / 60 % 60,
+        rest % 60
+    )
+}
+
 /// Events from other threads.
 #[derive(Debug)]
 pub enum UserEvent {
     /// The pump says a new frame may be there.
     Refresh,
-    /// An EDID job finished.
-    Edid(Result<String, String>),
+    /// The EDID worker replied.
+    Edid(EdidReply),
     /// SIGINT or SIGTERM: close the window as if the user had, so the summary is printed.
     Quit,
 }
@@ -145,8 +170,12 @@ impl<'a> App<'a> {
                         (p.plane.width, p.plane.height) != (frame.plane.width, frame.plane.height)
                     });
                     self.primary = Some(frame);
-                    if resized && let Some(w) = &self.win {
-                        w.window.set_title(&self.title());
+                    if resized {
+                        self.overlay
+                            .follow_guest(frame.plane.width, frame.plane.height);
+                        if let Some(w) = &self.win {
+                            w.window.set_title(&self.title());
+                        }
                     }
                 }
                 Err(RenderError::Frame(err)) => {
@@ -269,13 +298,9 @@ impl<'a> App<'a> {
     }
 
     fn screenshot(&mut self) -> String {
-        let name = format!(
-            "vfio-display-{}.png",
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| d.as_millis())
-        );
-        let path = std::env::current_dir().unwrap_or_default().join(name);
+        let dir = std::env::current_dir().unwrap_or_default();
+        let stamp = utc_stamp(std::time::SystemTime::now());
+        let mut path = dir.join(format!("vfio-display-{stamp}.png"));
         let result = self
             .renderer
             .render_offscreen(true)
@@ -285,10 +310,21 @@ impl<'a> App<'a> {
                 encode_png(&image, frame.format.has_alpha).map_err(|e| format!("{e:#}"))
             })
             .and_then(|png| {
-                // The name is the program's choice: never replace a file that has it already.
-                OutputPath::resolve(&path)
-                    .and_then(|out| out.write(&png, WriteMode::NoClobber))
-                    .map_err(|e| format!("{e:#}"))
+                // The name is the program's choice: never replace a file that has it already
+                // (two pictures in one second get -2, -3, ...).
+                for n in 2..=100 {
+                    let written = OutputPath::resolve(&path)
+                        .and_then(|out| out.write(&png, WriteMode::NoClobber));
+                    match written {
+                        Ok(()) => return Ok(()),
+                        Err(e) if std::fs::symlink_metadata(&path).is_ok() => {
+                            tracing::debug!("{e:#}; trying another name");
+                            path = dir.join(format!("vfio-display-{stamp}-{n}.png"));
+                        }
+                        Err(e) => return Err(format!("{e:#}")),
+                    }
+                }
+                Err("100 pictures this second already".to_string())
             });
         match result {
             Ok(()) => {
@@ -498,11 +534,8 @@ impl ApplicationHandler<UserEvent> for App<'_> {
                     w.window.request_redraw();
                 }
             }
-            UserEvent::Edid(result) => {
-                match result {
-                    Ok(text) => self.overlay.edid_text = text,
-                    Err(err) => self.overlay.message = Some(format!("EDID: {err}")),
-                }
+            UserEvent::Edid(reply) => {
+                self.overlay.on_edid(reply);
                 if let Some(w) = &self.win {
                     w.window.request_redraw();
                 }
@@ -604,5 +637,20 @@ impl ApplicationHandler<UserEvent> for App<'_> {
             Some(at) => ControlFlow::WaitUntil(at),
             None => ControlFlow::Wait,
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::utc_stamp;
+    use std::time::{Duration, UNIX_EPOCH};
+
+    #[test]
+    fn stamps_are_utc_calendar_times() {
+        assert_eq!(utc_stamp(UNIX_EPOCH), "19700101-000000");
+        // 2024-02-29 23:59:59 (a leap day) and 2026-12-01 19:21:28.
+        let at = |s| UNIX_EPOCH + Duration::from_secs(s);
+        assert_eq!(utc_stamp(at(1_709_251_199)), "20240229-235959");
+        assert_eq!(utc_stamp(at(1_796_152_888)), "20261201-192128");
     }
 }

@@ -14,15 +14,32 @@ pub enum EdidJob {
     Read,
 }
 
-/// Runs jobs until the channel closes; each result goes to `reply` (text for the overlay).
-pub fn run(
-    dev: &dyn DisplayDevice,
-    jobs: Receiver<EdidJob>,
-    reply: &dyn Fn(Result<String, String>),
-) {
+/// What the worker tells the overlay.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EdidReply {
+    /// The device's EDID as it is now (after every job, so the panel always shows it).
+    Described(Result<String, String>),
+    /// How an action (set, link) went.
+    Done(Result<String, String>),
+}
+
+/// Runs jobs until the channel closes; each reply goes to `reply`.
+pub fn run(dev: &dyn DisplayDevice, jobs: Receiver<EdidJob>, reply: &dyn Fn(EdidReply)) {
     for job in jobs {
-        reply(handle(dev, job));
+        for r in replies(dev, job) {
+            reply(r);
+        }
     }
+}
+
+/// The replies to one job: an action's outcome, then the EDID as it is afterwards.
+pub fn replies(dev: &dyn DisplayDevice, job: EdidJob) -> Vec<EdidReply> {
+    let mut out = Vec::new();
+    if !matches!(job, EdidJob::Read) {
+        out.push(EdidReply::Done(handle(dev, job)));
+    }
+    out.push(EdidReply::Described(handle(dev, EdidJob::Read)));
+    out
 }
 
 fn describe(blob: &[u8]) -> String {
@@ -73,6 +90,58 @@ fn handle(dev: &dyn DisplayDevice, job: EdidJob) -> Result<String, String> {
             port.update(&blob, Duration::from_millis(100))
                 .map_err(|e| e.to_string())?;
             Ok(format!("EDID set: {}", describe(&blob)))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use vfio_display::device::sim::{SimConfig, SimDevice};
+
+    fn sim() -> SimDevice {
+        SimDevice::new(SimConfig {
+            frozen_frame: Some(0),
+            ..SimConfig::default()
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn every_job_ends_with_the_edid_as_it_is_now() {
+        let dev = sim();
+        let read = replies(&dev, EdidJob::Read);
+        assert_eq!(read.len(), 1);
+        assert!(matches!(&read[0], EdidReply::Described(Ok(t)) if t.starts_with("link up")));
+        let set = replies(&dev, EdidJob::Set(Mode::new(800, 600, 60)));
+        match &set[..] {
+            [EdidReply::Done(Ok(done)), EdidReply::Described(Ok(now))] => {
+                assert!(done.starts_with("EDID set"), "{done}");
+                assert!(now.contains("preferred 800x600"), "{now}");
+            }
+            other => panic!("{other:?}"),
+        }
+        let down = replies(&dev, EdidJob::Link(false));
+        match &down[..] {
+            [EdidReply::Done(Ok(done)), EdidReply::Described(Ok(now))] => {
+                assert_eq!(done, "link down");
+                assert!(now.starts_with("link down"), "{now}");
+                // The decoded EDID is still there: the action did not replace it.
+                assert!(now.contains("preferred 800x600"), "{now}");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_refused_action_still_describes_the_edid() {
+        let dev = sim();
+        let set = replies(&dev, EdidJob::Set(Mode::new(7680, 4320, 60)));
+        match &set[..] {
+            [EdidReply::Done(Err(err)), EdidReply::Described(Ok(_))] => {
+                assert!(err.contains("exceeds the device's maximum"), "{err}");
+            }
+            other => panic!("{other:?}"),
         }
     }
 }

@@ -136,6 +136,17 @@ fn watch_signals(interrupts: &Interrupts, stop: &EventFd, quit: &EventLoopProxy<
     }
 }
 
+/// winit's OS errors start "os error at <its source file>:<line>: ": where winit was built
+/// means nothing to a user, so only the reason is kept.
+fn without_source_location(message: &str) -> &str {
+    message
+        .strip_prefix("os error at ")
+        .and_then(|rest| rest.find(".rs:").map(|at| &rest[at..]))
+        .and_then(|rest| rest.split_once(": ").map(|(_, reason)| reason))
+        .unwrap_or(message)
+        .trim_end_matches('.')
+}
+
 /// Stops the pump when dropped.
 struct StopOnDrop<'a>(&'a Pump);
 
@@ -159,8 +170,9 @@ fn show(dev: &dyn DisplayDevice, opts: &ViewOpts) -> Result<()> {
         .build()
         .map_err(|e| {
             anyhow!(
-                "cannot open a window ({e}); without a display, `vfio-display screenshot` captures \
-             the guest screen headless"
+                "cannot open a window ({}); without a display, `vfio-display screenshot` captures \
+                 the guest screen headless",
+                without_source_location(&e.to_string())
             )
         })?;
     let ctx = GpuContext::headless().context("opening the GPU for the viewer")?;
@@ -282,4 +294,21 @@ fn show(dev: &dyn DisplayDevice, opts: &ViewOpts) -> Result<()> {
         }
         Ok(())
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::without_source_location;
+
+    #[test]
+    fn winit_source_paths_are_dropped() {
+        assert_eq!(
+            without_source_location(
+                "os error at /root/.cargo/registry/src/x/winit-0.30.13/src/platform_impl/linux/\
+                 mod.rs:765: neither WAYLAND_DISPLAY nor WAYLAND_SOCKET nor DISPLAY is set."
+            ),
+            "neither WAYLAND_DISPLAY nor WAYLAND_SOCKET nor DISPLAY is set"
+        );
+        assert_eq!(without_source_location("plain reason"), "plain reason");
+    }
 }

@@ -2,6 +2,7 @@
 //! status banner that shows even when the overlay is hidden.
 
 use super::app::Stats;
+use super::edid_worker::EdidReply;
 use super::edid_worker::EdidJob;
 use super::layout::ScaleMode;
 use std::sync::atomic::Ordering;
@@ -39,6 +40,25 @@ pub struct State {
 }
 
 impl State {
+    /// Takes the EDID worker's reply: the panel's EDID line always shows the device's EDID,
+    /// and the message line the last action's outcome (which replaces "working...").
+    pub fn on_edid(&mut self, reply: EdidReply) {
+        match reply {
+            EdidReply::Described(Ok(text)) => self.edid_text = text,
+            EdidReply::Described(Err(err)) => self.edid_text = format!("cannot read it: {err}"),
+            EdidReply::Done(Ok(text)) => self.message = Some(format!("EDID: {text}")),
+            EdidReply::Done(Err(err)) => self.message = Some(format!("EDID: {err}")),
+        }
+    }
+
+    /// The mode list selects the guest's mode when it has one, so "Apply" starts from what the
+    /// guest shows.
+    pub fn follow_guest(&mut self, width: u32, height: u32) {
+        if let Some(i) = MODES.iter().position(|&m| m == (width, height)) {
+            self.selected = i;
+        }
+    }
+
     pub fn new(shown: bool, has_edid: bool) -> Self {
         State {
             shown,
@@ -233,4 +253,31 @@ fn edid_panel(ui: &mut egui::Ui, state: &mut State, actions: &mut Vec<OverlayAct
         &mut state.follow_window,
         "Follow the window size (after 1 s)",
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn edid_replies_keep_the_edid_and_end_working() {
+        let mut state = State::new(true, true);
+        state.message = Some("EDID: working...".into());
+        state.on_edid(EdidReply::Described(Ok("link up; VFD 128 bytes".into())));
+        state.on_edid(EdidReply::Done(Ok("link down".into())));
+        assert_eq!(state.message.as_deref(), Some("EDID: link down"));
+        assert_eq!(state.edid_text, "link up; VFD 128 bytes");
+        state.on_edid(EdidReply::Done(Err("refused".into())));
+        assert_eq!(state.message.as_deref(), Some("EDID: refused"));
+    }
+
+    #[test]
+    fn the_mode_list_follows_the_guest() {
+        let mut state = State::new(true, true);
+        state.follow_guest(1920, 1080);
+        assert_eq!(MODES[state.selected], (1920, 1080));
+        // A mode the list does not have leaves the choice alone.
+        state.follow_guest(1234, 567);
+        assert_eq!(MODES[state.selected], (1920, 1080));
+    }
 }
