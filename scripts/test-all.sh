@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# The full test command: formatting, lints, every cargo test tier, bounded fuzz runs of every
+# The full test command: first what the tests need (scripts/install-test-deps.sh: apt packages,
+# rustfmt and clippy; VFIO_DISPLAY_NO_INSTALL=1 leaves that out), then formatting, lints, the
+# library alone, every cargo test tier, the API docs, bounded fuzz runs of every
 # fuzz target (scripts/fuzz.sh, VFIO_DISPLAY_FUZZ_SECONDS each, default 40), and the VM suite
 # against the kernel's sample mdevs (tests/vm/run.sh). Set VFIO_DISPLAY_SKIP_VM=1 to leave the VM suite out
 # on a machine without QEMU; it is never skipped otherwise, and CI always runs it.
@@ -8,6 +10,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
+if [ "${VFIO_DISPLAY_NO_INSTALL:-0}" != 1 ]; then
+  echo "== installing what the tests need"
+  scripts/install-test-deps.sh
+fi
 # The GPU tests run on Mesa's lavapipe (software Vulkan) unless told otherwise: the same
 # adapter everywhere, so pictures compare the same on every machine.
 lvp=/usr/share/vulkan/icd.d/lvp_icd.json
@@ -28,6 +34,8 @@ echo "== cargo clippy"
 cargo clippy --all-targets --locked -- -D warnings
 echo "== cargo test (unit, uAPI layout, simulator, CLI, EDID, GPU on ${VK_DRIVER_FILES:-the default Vulkan driver}, doc)"
 cargo test --locked 2>&1 | tee "$log"
+echo "== API docs (warnings are errors)"
+RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --locked --quiet
 echo "== example"
 cargo run --quiet --locked --example capture >/dev/null
 

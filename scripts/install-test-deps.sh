@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Installs what the test command needs on Debian 12 (bookworm) with Rust (rustup) present:
+# rustfmt and clippy; QEMU 10 and Mesa's lavapipe from bookworm-backports (bookworm's own are too
+# old: QEMU's iommufd fd passing, lavapipe's dma-buf import); busybox and the kernel build tools
+# for the VM suite; edid-decode; Xvfb and the X tools of the window tests. Idempotent; needs root
+# (or sudo). Usage: scripts/install-test-deps.sh
+set -euo pipefail
+export DEBIAN_FRONTEND=noninteractive
+
+if command -v rustup >/dev/null; then
+  rustup component add rustfmt clippy >/dev/null 2>&1 || rustup component add rustfmt clippy
+fi
+
+if [ "$(id -u)" != 0 ]; then
+  if command -v sudo >/dev/null; then
+    exec sudo --preserve-env=PATH,DEBIAN_FRONTEND "$0" "$@"
+  fi
+  echo "install-test-deps: run as root (apt-get installs the test tools)" >&2
+  exit 1
+fi
+
+# bookworm-backports, from the archive address this machine's apt sources already use.
+backports=/etc/apt/sources.list.d/bookworm-backports.sources
+if ! grep -qs 'bookworm-backports' /etc/apt/sources.list.d/*.sources /etc/apt/sources.list 2>/dev/null; then
+  uri=$(awk '/^URIs:/ && !/security/ {print $2; exit}' /etc/apt/sources.list.d/debian.sources 2>/dev/null || true)
+  if [ -z "$uri" ]; then
+    uri=$(awk '$1=="deb" && $3 ~ /^bookworm$/ {print $2; exit}' /etc/apt/sources.list 2>/dev/null || true)
+  fi
+  if [ -z "$uri" ]; then
+    echo "install-test-deps: no Debian archive in this machine's apt sources; add bookworm-backports by hand" >&2
+    exit 1
+  fi
+  printf 'Types: deb\nURIs: %s\nSuites: bookworm-backports\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n' \
+    "$uri" >"$backports"
+fi
+apt-get update -qq
+
+install() { apt-get install -y -qq "$@" >/dev/null; }
+# The VM suite: QEMU, busybox for the initramfs, and what building the small test kernel from
+# Debian's linux-source-6.12 needs.
+install -t bookworm-backports qemu-system-x86
+install busybox-static cpio xz-utils gzip bison flex libelf-dev libssl-dev bc make gcc
+# edid-decode --check judges every EDID the generator writes.
+install edid-decode
+# The GPU tests: lavapipe with VK_EXT_external_memory_dma_buf.
+install -t bookworm-backports mesa-vulkan-drivers
+# The window tests: Xvfb, xwd, ImageMagick's convert, xdotool, and winit's X11 libraries.
+install xvfb xauth x11-apps imagemagick xdotool libxkbcommon-x11-0 libxcursor1 libxi6 libxrandr2 \
+  libx11-xcb1
+echo "install-test-deps: done"
