@@ -45,6 +45,6 @@ install edid-decode
 # The GPU tests: lavapipe with VK_EXT_external_memory_dma_buf.
 install -t bookworm-backports mesa-vulkan-drivers
 # The window tests: Xvfb, xwd, ImageMagick's convert, xdotool, and winit's X11 libraries.
-install xvfb xauth x11-apps imagemagick xdotool libxkbcommon-x11-0 libxcursor1 libxi6 libxrandr2 \
+install xvfb xauth x11-apps x11-utils imagemagick xdotool libxkbcommon-x11-0 libxcursor1 libxi6 libxrandr2 \
   libx11-xcb1
 echo "install-test-deps: done"

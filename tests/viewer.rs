@@ -164,6 +164,21 @@ fn f12_writes_a_png_of_the_guest_screen_and_says_where() {
     let x = Xvfb::start();
     let dir = tmp();
     let v = demo_640(&x, &["--no-overlay", "--exit-after", "12"], dir.path());
+    // The window carries the shipped icon (assets/icon.png, 64x64) for the window manager.
+    let window = Command::new("xdotool")
+        .args(["search", "--name", TITLE_640])
+        .env("DISPLAY", &x.display)
+        .output()
+        .unwrap();
+    let window = String::from_utf8_lossy(&window.stdout);
+    let window = window.lines().next().expect("the window's id");
+    let icon = Command::new("xprop")
+        .args(["-id", window, "_NET_WM_ICON"])
+        .env("DISPLAY", &x.display)
+        .output()
+        .expect("xprop runs (x11-utils)");
+    let icon = String::from_utf8_lossy(&icon.stdout);
+    assert!(icon.contains("Icon (64 x 64)") || icon.contains("= 64, 64,"), "{icon}");
     press(&x, TITLE_640, "F12");
     let line = v.wait_for("Screenshot:", 10);
     let path = PathBuf::from(line.trim_start_matches("Screenshot:").trim());
@@ -427,7 +442,10 @@ fn without_a_display_view_suggests_screenshot() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("vfio-display screenshot"), "{err}");
     assert!(err.contains("DISPLAY is set"), "says why: {err}");
-    assert!(!err.contains(".rs:"), "no source paths of the build machine: {err}");
+    assert!(
+        !err.contains(".rs:"),
+        "no source paths of the build machine: {err}"
+    );
     assert!(!err.contains("panicked"), "{err}");
 }
 

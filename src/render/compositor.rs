@@ -3,6 +3,9 @@
 
 use std::collections::HashMap;
 
+/// The compositor's shader (in the top-level `shaders/` folder).
+pub(crate) const COMPOSITE_SHADER: &str = include_str!("../../shaders/composite.wgsl");
+
 /// A rectangle of the target, in pixels (may hang over its edges).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Rect {
@@ -55,7 +58,7 @@ impl Compositor {
     pub fn new(device: &wgpu::Device) -> Self {
         let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
             label: Some("composite"),
-            source: wgpu::ShaderSource::Wgsl(include_str!("composite.wgsl").into()),
+            source: wgpu::ShaderSource::Wgsl(COMPOSITE_SHADER.into()),
         });
         let layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
             label: Some("composite"),

@@ -25,7 +25,7 @@ pub use error::RenderError;
 pub use formats::{SHADER_FORMATS, shader_code};
 pub use readback::read_rgba;
 pub use renderer::{FrameRenderer, GpuFrame, IMPORT_CACHE};
-pub use unpack::{FrameSlot, Geometry, RawSource, Unpacker};
+pub use unpack::{FrameSlot, Geometry, RawSource, Unpacker, shader_modules};
 
 use serde::Serialize;
 

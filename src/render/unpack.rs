@@ -66,7 +66,30 @@ impl Params {
     }
 }
 
-const SHADER: &str = include_str!("unpack.wgsl");
+/// The unpacker: every format to RGBA, after one of the source preludes below (the WGSL lives
+/// in the top-level `shaders/` folder).
+const SHADER: &str = include_str!("../../shaders/unpack.wgsl");
+/// Reads the frame's words from a storage buffer (the buffer import path).
+const SOURCE_BUFFER: &str = include_str!("../../shaders/source_buffer.wgsl");
+/// Reads the frame's words from an R32Uint texture (the cpu path).
+const SOURCE_TEXTURE: &str = include_str!("../../shaders/source_texture.wgsl");
+/// Reads a sampled image (the dmabuf import path).
+const SOURCE_IMAGE: &str = include_str!("../../shaders/source_image.wgsl");
+
+/// A complete unpack module, as it is compiled: a source prelude, then the unpacker.
+fn unpack_module(prelude: &str) -> String {
+    format!("{prelude}\n{SHADER}")
+}
+
+/// Every shader module the renderer compiles, by name, exactly as compiled (for validation).
+pub fn shader_modules() -> Vec<(&'static str, String)> {
+    vec![
+        ("unpack from buffer", unpack_module(SOURCE_BUFFER)),
+        ("unpack from texture", unpack_module(SOURCE_TEXTURE)),
+        ("convert from image", unpack_module(SOURCE_IMAGE)),
+        ("composite", super::compositor::COMPOSITE_SHADER.to_string()),
+    ]
+}
 
 struct Variant {
     layout: wgpu::BindGroupLayout,
@@ -82,7 +105,7 @@ fn variant(
 ) -> Variant {
     let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
         label: Some(name),
-        source: wgpu::ShaderSource::Wgsl(format!("{prelude}\n{SHADER}").into()),
+        source: wgpu::ShaderSource::Wgsl(unpack_module(prelude).into()),
     });
     let layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
         label: Some(name),
@@ -204,7 +227,7 @@ impl Unpacker {
             buffer: variant(
                 device,
                 "unpack from buffer",
-                include_str!("source_buffer.wgsl"),
+                SOURCE_BUFFER,
                 wgpu::BindingType::Buffer {
                     ty: wgpu::BufferBindingType::Storage { read_only: true },
                     has_dynamic_offset: false,
@@ -215,7 +238,7 @@ impl Unpacker {
             words: variant(
                 device,
                 "unpack from texture",
-                include_str!("source_texture.wgsl"),
+                SOURCE_TEXTURE,
                 wgpu::BindingType::Texture {
                     sample_type: wgpu::TextureSampleType::Uint,
                     view_dimension: wgpu::TextureViewDimension::D2,
@@ -226,7 +249,7 @@ impl Unpacker {
             image: variant(
                 device,
                 "convert from image",
-                include_str!("source_image.wgsl"),
+                SOURCE_IMAGE,
                 wgpu::BindingType::Texture {
                     sample_type: wgpu::TextureSampleType::Float { filterable: false },
                     view_dimension: wgpu::TextureViewDimension::D2,

@@ -227,6 +227,7 @@ impl<'a> App<'a> {
         }
         let attrs = Window::default_attributes()
             .with_title(self.title())
+            .with_window_icon(super::icon::window_icon())
             .with_inner_size(PhysicalSize::new(size.0.max(64), size.1.max(64)));
         let window = Arc::new(
             el.create_window(attrs)

@@ -3,6 +3,7 @@
 
 mod app;
 mod edid_worker;
+mod icon;
 mod layout;
 mod overlay;
 

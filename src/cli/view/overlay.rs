@@ -2,8 +2,8 @@
 //! status banner that shows even when the overlay is hidden.
 
 use super::app::Stats;
-use super::edid_worker::EdidReply;
 use super::edid_worker::EdidJob;
+use super::edid_worker::EdidReply;
 use super::layout::ScaleMode;
 use std::sync::atomic::Ordering;
 use vfio_display::edid::Mode;
