@@ -4,6 +4,7 @@
 //! Run: `VK_DRIVER_FILES=/usr/share/vulkan/icd.d/lvp_icd.json cargo bench --bench import`
 //! (lavapipe; on a real GPU leave VK_DRIVER_FILES unset). After criterion's report, a summary
 //! prints each path's time as a ratio to memcpy.
+#![allow(clippy::unwrap_used)] // a test, bench or example: a failed unwrap is a failure
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group};
 use std::hint::black_box;

@@ -3,6 +3,7 @@
 //! Run with `cargo run --example capture`: it uses the simulated vGPU, so it needs no device.
 //! A VMM that owns a real mdev would build a `RealDevice` from its device fd instead
 //! (`RealDevice::from_fd(fd)`), and everything below stays the same.
+#![allow(clippy::unwrap_used)] // a test, bench or example: a failed unwrap is a failure
 
 use std::time::Duration;
 use vfio_display::device::sim::{SimConfig, SimDevice};

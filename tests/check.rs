@@ -1,6 +1,7 @@
 //! `check` on the simulator: a well-behaved device passes every check it can run, and every
 //! injected fault makes the check of the rule it breaks fail (or warn, where the header allows
 //! what the fault does), with the evidence in the report.
+#![allow(clippy::unwrap_used)] // a test, bench or example: a failed unwrap is a failure
 
 mod common;
 

@@ -1,5 +1,6 @@
 //! The `vfio-display` binary end to end: every command on the simulator with pixels compared,
 //! and every bad input with its message and exit code.
+#![allow(clippy::unwrap_used)] // a test, bench or example: a failed unwrap is a failure
 
 mod common;
 

@@ -1,5 +1,6 @@
 //! What a new user meets first: `--help` that groups options where they belong, options that do
 //! what they say or are refused, shell completions and man pages.
+#![allow(clippy::unwrap_used)] // a test, bench or example: a failed unwrap is a failure
 
 mod common;
 

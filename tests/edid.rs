@@ -1,5 +1,6 @@
 //! EDID end to end: generated EDIDs checked by edid-decode (the Debian package), the `edid`
 //! commands on files, and hot-plugs on the simulated vGPU.
+#![allow(clippy::unwrap_used)] // a test, bench or example: a failed unwrap is a failure
 
 mod common;
 

@@ -1,6 +1,7 @@
 //! Every fault the simulator can inject, through the library: each one degrades into a clear
 //! error (or "no plane"), never a panic, a hang or unbounded growth, and once the device behaves
 //! again the very same reader, port or pump works and shows the right pixels.
+#![allow(clippy::unwrap_used)] // a test, bench or example: a failed unwrap is a failure
 
 mod common;
 

@@ -1,6 +1,7 @@
 //! The GPU frame pipeline on whatever Vulkan adapter the machine has (Mesa's lavapipe in CI):
 //! every format through every import path the adapter offers, compared pixel-exact with the CPU
 //! path; the cursor composited against a golden image; the import cache bounded and live.
+#![allow(clippy::unwrap_used)] // a test, bench or example: a failed unwrap is a failure
 
 mod common;
 

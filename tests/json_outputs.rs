@@ -1,5 +1,6 @@
 //! Every `--json` output is strict JSON (no key twice in one object, which `jq` and serde would
 //! silently collapse) with the fields its users read, checked on the simulator.
+#![allow(clippy::unwrap_used)] // a test, bench or example: a failed unwrap is a failure
 
 mod common;
 

@@ -1,5 +1,6 @@
 //! The refresh pump against the simulator: its flip interrupt drives wakes end to end, bursts
 //! coalesce, and the timer backs off while nothing changes.
+#![allow(clippy::unwrap_used)] // a test, bench or example: a failed unwrap is a failure
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;

@@ -1,6 +1,7 @@
 //! Safe output and bounded input, as a user running the tool as root meets them: output paths
 //! that are devices, FIFOs, sockets, directories and planted links; input that never ends;
 //! stdout that is closed or full; signals in the middle of a series; fds that are not VFIO's.
+#![allow(clippy::unwrap_used)] // a test, bench or example: a failed unwrap is a failure
 
 mod common;
 

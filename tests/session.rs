@@ -1,6 +1,7 @@
 //! The display session's policies against the simulator, without a window, a GPU or a sleep:
 //! showing, display off, device lost and back, mode changes, the cursor kept across a loss,
 //! counters, and `wait_for` driven by a fake sleep that moves the simulated guest.
+#![allow(clippy::unwrap_used)] // a test, bench or example: a failed unwrap is a failure
 
 use std::time::{Duration, Instant};
 use vfio_display::device::sim::{SimConfig, SimDevice, SimFault};

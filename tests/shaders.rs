@@ -1,6 +1,7 @@
 //! Every WGSL module the renderer compiles (from the top-level `shaders/` folder) parses and
 //! validates with naga on its own, without a GPU: a shader error is a test failure with naga's
 //! message and position, not a pipeline failure on the user's machine.
+#![allow(clippy::unwrap_used)] // a test, bench or example: a failed unwrap is a failure
 
 use vfio_display::render::shader_modules;
 use wgpu::naga;

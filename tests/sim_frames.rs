@@ -1,5 +1,6 @@
 //! The library against the simulated vGPU: frames through every format and both plane sources,
 //! mode changes, injected faults, IRQ semantics and the EDID hot-plug protocol.
+#![allow(clippy::unwrap_used)] // a test, bench or example: a failed unwrap is a failure
 
 mod common;
 

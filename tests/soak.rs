@@ -3,6 +3,7 @@
 //! may only produce errors or "no plane". Open fds and resident memory are sampled at
 //! checkpoints (caches emptied, fault cleared) and must stay flat: a leaked export, mapping,
 //! import or Vulkan allocation per frame, or per fault, would show within a few thousand frames.
+#![allow(clippy::unwrap_used)] // a test, bench or example: a failed unwrap is a failure
 
 mod common;
 

@@ -1,5 +1,6 @@
 //! Layout and number tests for the uAPI layer: every struct we hand to the kernel must have the
 //! size and field offsets of `linux/vfio.h`, and every ioctl number must equal the header's value.
+#![allow(clippy::unwrap_used)] // a test, bench or example: a failed unwrap is a failure
 
 use std::mem::{offset_of, size_of};
 use vfio_display::uapi::*;

@@ -1,6 +1,7 @@
 //! The viewer in a real window: Xvfb, lavapipe, and screenshots of the window itself (xwd)
 //! compared with the simulator's frames. Needs `xvfb`, `x11-apps` (xwd), `imagemagick`
 //! (convert) and `xdotool`; `.ci/run` installs them.
+#![allow(clippy::unwrap_used)] // a test, bench or example: a failed unwrap is a failure
 
 mod common;
 
@@ -178,7 +179,10 @@ fn f12_writes_a_png_of_the_guest_screen_and_says_where() {
         .output()
         .expect("xprop runs (x11-utils)");
     let icon = String::from_utf8_lossy(&icon.stdout);
-    assert!(icon.contains("Icon (64 x 64)") || icon.contains("= 64, 64,"), "{icon}");
+    assert!(
+        icon.contains("Icon (64 x 64)") || icon.contains("= 64, 64,"),
+        "{icon}"
+    );
     press(&x, TITLE_640, "F12");
     let line = v.wait_for("Screenshot:", 10);
     let path = PathBuf::from(line.trim_start_matches("Screenshot:").trim());

@@ -13,6 +13,8 @@ mod info;
 mod input;
 mod list;
 mod screenshot;
+// unsafe: installing signal handlers, re-raising signals
+#[allow(unsafe_code)]
 mod signals;
 mod stats;
 mod target;

@@ -11,12 +11,16 @@
 //! into any target. Imports are cached by buffer identity (as QEMU does, the 5 most recent).
 
 mod compositor;
+// unsafe: asking the Vulkan instance for its extensions
+#[allow(unsafe_code)]
 mod context;
 mod error;
 mod formats;
 mod readback;
 mod renderer;
 mod unpack;
+// unsafe: importing dma-bufs into Vulkan through wgpu-hal
+#[allow(unsafe_code)]
 mod vulkan;
 
 pub use compositor::{Compositor, Filter, Layer, Rect};

@@ -152,9 +152,11 @@ pub fn import_texture(
         view_formats: vec![],
     };
     let hal_texture = {
-        // SAFETY: the guard is held for the import only; the fd is a dma-buf of this layout
-        // (validated by the caller), and wgpu-hal owns (or closes) the duplicate.
+        // SAFETY: the guard is held for the import only and no other wgpu call is made while
+        // it is.
         let hal = unsafe { ctx.device.as_hal::<Vulkan>() }.ok_or("not a Vulkan device")?;
+        // SAFETY: the fd is a dma-buf of this layout (validated by the caller: stride, offset
+        // and size fit the buffer), and wgpu-hal owns (or closes) the duplicate it is given.
         unsafe { hal.texture_from_dmabuf_fd(fd, &hal_desc, modifier, stride, offset) }
             .map_err(|e| format!("texture_from_dmabuf_fd: {e}"))?
     };

@@ -10,7 +10,7 @@ use super::edid::RegionIo;
 use super::error::{Result, VfioError};
 use super::fd_kind::{self, FdKind};
 use super::group::{Group, open_node};
-use super::ioctl::{InfoBuffer, ioctl_ptr, ioctl_val, read_u32};
+use super::ioctl::{InfoBuffer, ValueIoctl, ioctl_ptr, ioctl_val, read_u32};
 use super::iommufd::{IommufdBinding, is_cdev_fd};
 use super::irq::{IrqAction, IrqInfo, action_set_bytes, eventfd_set_bytes};
 use super::mapping::Mapping;
@@ -19,9 +19,9 @@ use super::sysfs::{HostPaths, MdevTarget, cdev_name, resolve_mdev};
 use crate::uapi::{
     VFIO_DEVICE_FLAGS_PCI, VFIO_DEVICE_FLAGS_PLATFORM, VFIO_DEVICE_FLAGS_RESET,
     VFIO_DEVICE_GET_GFX_DMABUF, VFIO_DEVICE_GET_INFO, VFIO_DEVICE_GET_IRQ_INFO,
-    VFIO_DEVICE_GET_REGION_INFO, VFIO_DEVICE_QUERY_GFX_PLANE, VFIO_DEVICE_RESET,
-    VFIO_DEVICE_SET_IRQS, VFIO_GFX_PLANE_TYPE_PROBE, VFIO_REGION_INFO_FLAG_CAPS,
-    vfio_device_gfx_plane_info, vfio_device_info, vfio_irq_info,
+    VFIO_DEVICE_GET_REGION_INFO, VFIO_DEVICE_QUERY_GFX_PLANE, VFIO_DEVICE_SET_IRQS,
+    VFIO_GFX_PLANE_TYPE_PROBE, VFIO_REGION_INFO_FLAG_CAPS, vfio_device_gfx_plane_info,
+    vfio_device_info, vfio_irq_info,
 };
 use nix::errno::Errno;
 use serde::Serialize;
@@ -433,7 +433,7 @@ impl VfioDevice {
 
     /// `VFIO_DEVICE_RESET`. Works on mbochs and mdpy although neither sets the RESET flag.
     pub fn reset(&self) -> Result<()> {
-        ioctl_val(self.fd.as_fd(), VFIO_DEVICE_RESET, 0)
+        ioctl_val(self.fd.as_fd(), ValueIoctl::DeviceReset)
             .map(drop)
             .map_err(|errno| VfioError::ioctl("VFIO_DEVICE_RESET", self.name(), errno))?;
         // The device dropped its buffers; ids may be reused for new ones.

@@ -2,12 +2,11 @@
 //! (`/dev/vfio/N`) attached to it, from which device fds are obtained.
 
 use super::error::{Result, VfioError};
-use super::ioctl::{ioctl_ptr, ioctl_val};
+use super::ioctl::{ValueIoctl, ioctl_ptr, ioctl_val};
 use super::sysfs::HostPaths;
 use crate::uapi::{
-    VFIO_API_VERSION, VFIO_CHECK_EXTENSION, VFIO_GET_API_VERSION, VFIO_GROUP_FLAGS_VIABLE,
-    VFIO_GROUP_GET_DEVICE_FD, VFIO_GROUP_GET_STATUS, VFIO_GROUP_SET_CONTAINER, VFIO_SET_IOMMU,
-    VFIO_TYPE1_IOMMU, VFIO_TYPE1v2_IOMMU, vfio_group_status,
+    VFIO_API_VERSION, VFIO_GROUP_FLAGS_VIABLE, VFIO_GROUP_GET_DEVICE_FD, VFIO_GROUP_GET_STATUS,
+    VFIO_GROUP_SET_CONTAINER, VFIO_TYPE1_IOMMU, VFIO_TYPE1v2_IOMMU, vfio_group_status,
 };
 use nix::errno::Errno;
 use nix::fcntl::{OFlag, open};
@@ -61,7 +60,7 @@ impl Container {
     fn open(paths: &HostPaths) -> Result<Self> {
         let path = paths.vfio_container();
         let fd = open_node(&path)?;
-        let version = ioctl_val(fd.as_fd(), VFIO_GET_API_VERSION, 0).map_err(|errno| {
+        let version = ioctl_val(fd.as_fd(), ValueIoctl::GetApiVersion).map_err(|errno| {
             VfioError::ioctl("VFIO_GET_API_VERSION", path.display().to_string(), errno)
         })?;
         if version != VFIO_API_VERSION as i32 {
@@ -80,8 +79,8 @@ impl Container {
     /// Picks TYPE1v2, else TYPE1. Must be called after a group was attached.
     fn set_iommu(&mut self) -> Result<()> {
         for model in [VFIO_TYPE1v2_IOMMU, VFIO_TYPE1_IOMMU] {
-            let supported = ioctl_val(self.fd.as_fd(), VFIO_CHECK_EXTENSION, model.into())
-                .map_err(|errno| {
+            let supported =
+                ioctl_val(self.fd.as_fd(), ValueIoctl::CheckExtension(model)).map_err(|errno| {
                     VfioError::ioctl(
                         "VFIO_CHECK_EXTENSION",
                         self.path.display().to_string(),
@@ -89,7 +88,7 @@ impl Container {
                     )
                 })?;
             if supported > 0 {
-                ioctl_val(self.fd.as_fd(), VFIO_SET_IOMMU, model.into()).map_err(|errno| {
+                ioctl_val(self.fd.as_fd(), ValueIoctl::SetIommu(model)).map_err(|errno| {
                     VfioError::ioctl("VFIO_SET_IOMMU", self.path.display().to_string(), errno)
                 })?;
                 self.iommu_model = model;

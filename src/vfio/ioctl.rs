@@ -20,13 +20,41 @@ pub(crate) unsafe fn ioctl_ptr(
     Errno::result(unsafe { libc::ioctl(fd.as_raw_fd(), request as _, arg) })
 }
 
-/// Calls an ioctl whose argument is a plain integer (or none), such as `VFIO_CHECK_EXTENSION`.
-pub(crate) fn ioctl_val(
-    fd: BorrowedFd<'_>,
-    request: c_ulong,
-    value: c_ulong,
-) -> Result<c_int, Errno> {
-    // SAFETY: these requests take their argument by value; the kernel reads no memory through it.
+/// The VFIO ioctls that take their argument by value (or none). Only these can be sent through
+/// `ioctl_val`, which is why it is safe: none of them reads or writes memory through its
+/// argument.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ValueIoctl {
+    /// `VFIO_GET_API_VERSION` (container).
+    GetApiVersion,
+    /// `VFIO_CHECK_EXTENSION` with an extension or IOMMU model number (container).
+    CheckExtension(u32),
+    /// `VFIO_SET_IOMMU` with an IOMMU model number (container).
+    SetIommu(u32),
+    /// `VFIO_DEVICE_RESET` (device).
+    DeviceReset,
+}
+
+impl ValueIoctl {
+    /// The request number and the value passed.
+    fn encode(self) -> (c_ulong, c_ulong) {
+        use crate::uapi::{
+            VFIO_CHECK_EXTENSION, VFIO_DEVICE_RESET, VFIO_GET_API_VERSION, VFIO_SET_IOMMU,
+        };
+        match self {
+            ValueIoctl::GetApiVersion => (VFIO_GET_API_VERSION, 0),
+            ValueIoctl::CheckExtension(n) => (VFIO_CHECK_EXTENSION, n.into()),
+            ValueIoctl::SetIommu(n) => (VFIO_SET_IOMMU, n.into()),
+            ValueIoctl::DeviceReset => (VFIO_DEVICE_RESET, 0),
+        }
+    }
+}
+
+/// Calls one of the by-value VFIO ioctls.
+pub(crate) fn ioctl_val(fd: BorrowedFd<'_>, ioctl: ValueIoctl) -> Result<c_int, Errno> {
+    let (request, value) = ioctl.encode();
+    // SAFETY: every `ValueIoctl` takes its argument by value: the kernel reads no memory
+    // through it, and `fd` is a live descriptor for the duration of the borrow.
     Errno::result(unsafe { libc::ioctl(fd.as_raw_fd(), request as _, value) })
 }
 

@@ -1,4 +1,5 @@
 //! Running the binary from integration tests.
+#![allow(clippy::unwrap_used)] // test support: a failed unwrap is a failed test
 
 use std::path::Path;
 use std::process::{Command, Output};

@@ -1,5 +1,6 @@
 //! Parsing the program's JSON output strictly: a key given twice in one object is a defect
 //! (serde_json's `Value` would silently keep the last one, hiding a lost field).
+#![allow(clippy::unwrap_used)] // test support: a failed unwrap is a failed test
 
 use serde::de::{Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use std::collections::HashSet;

@@ -1,4 +1,5 @@
 //! Helpers shared by the integration tests.
+#![allow(clippy::unwrap_used)] // test support: a failed unwrap is a failed test
 #![allow(dead_code)]
 
 pub mod cli;

@@ -1,5 +1,6 @@
 //! An Xvfb server for the tests that open windows (needs the `xvfb` package; `.ci/run`
 //! installs it).
+#![allow(clippy::unwrap_used)] // test support: a failed unwrap is a failed test
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
