@@ -3,6 +3,7 @@
 // First: the output macros (`outln!`, `errln!`) are used by every module below.
 #[macro_use]
 mod output;
+mod advice;
 mod bench;
 mod check;
 mod cpu_time;
@@ -129,7 +130,10 @@ fn finish(result: anyhow::Result<()>) -> ExitCode {
         }
         signals::reraise(signal);
     }
-    // One line: the context chain joined with ": ", never a backtrace.
-    errln!("vfio-display: error: {err:#}");
+    // One line: the context chain joined with ": ", then what to do, never a backtrace.
+    match advice::advice(&err) {
+        Some(advice) => errln!("vfio-display: error: {err:#}; {advice}"),
+        None => errln!("vfio-display: error: {err:#}"),
+    }
     ExitCode::from(exit::code_for(&err))
 }

@@ -8,7 +8,7 @@ use crate::frame::FrameError;
 pub enum RenderError {
     #[error(
         "no Vulkan GPU adapter found (on a machine without a GPU, install Mesa's lavapipe: \
-         the mesa-vulkan-drivers package); --render cpu needs none"
+         the mesa-vulkan-drivers package)"
     )]
     NoAdapter,
     #[error("cannot open the GPU device {adapter}: {reason}")]
@@ -28,7 +28,7 @@ pub enum RenderError {
     },
     #[error(
         "format {format} with modifier {modifier} has no GPU unpacker (supported: the 16 formats \
-         of `--sim-format`, linear; tiled modifiers only through the dmabuf path)"
+         of the format table, linear; tiled modifiers only through the dmabuf path)"
     )]
     UnsupportedFormat { format: String, modifier: String },
     #[error("{what} is {value}, beyond this GPU's limit of {limit}")]

@@ -69,7 +69,7 @@ pub enum VfioError {
         hint: String,
     },
     /// The cdev path was asked for where the kernel has none.
-    #[error("{device} has no VFIO device cdev ({reason}); use --backend group")]
+    #[error("{device} has no VFIO device cdev ({reason})")]
     NoCdev { device: String, reason: String },
     /// A plain system call failed (eventfd, memfd, sysfs reads).
     #[error("{what}: {errno}")]

@@ -15,12 +15,12 @@ use std::ffi::CString;
 use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
-/// What to tell a user who cannot open a VFIO node.
+/// What an open failure means (facts about the system; which option to use instead is the
+/// front end's advice to give).
 fn open_hint(path: &Path, errno: Errno) -> String {
     match errno {
         Errno::ENOENT if path.ends_with("iommu") => "the node does not exist: this kernel has \
-             no iommufd (CONFIG_IOMMUFD), or the iommufd module is not loaded; use --backend \
-             group"
+             no iommufd (CONFIG_IOMMUFD), or the iommufd module is not loaded"
             .to_string(),
         Errno::ENOENT => {
             "the node does not exist: load the VFIO modules (modprobe vfio_iommu_type1 \
@@ -33,8 +33,7 @@ fn open_hint(path: &Path, errno: Errno) -> String {
             path.display()
         ),
         Errno::EBUSY => "the group is busy: another process (a VMM such as QEMU?) owns it, \
-             through the group or through the device's cdev (/dev/vfio/devices/vfioN); stop that \
-             process, or have it hand the device over with --device-fd N"
+             through the group or through the device's cdev (/dev/vfio/devices/vfioN)"
             .to_string(),
         _ => "see the kernel log (dmesg) for details".to_string(),
     }
@@ -231,6 +230,11 @@ mod tests {
     fn hints_name_the_path() {
         let hint = open_hint(Path::new("/dev/vfio/7"), Errno::EACCES);
         assert!(hint.contains("/dev/vfio/7"));
-        assert!(open_hint(Path::new("/dev/vfio/7"), Errno::EBUSY).contains("--device-fd"));
+        let busy = open_hint(Path::new("/dev/vfio/7"), Errno::EBUSY);
+        assert!(busy.contains("another process"), "{busy}");
+        assert!(
+            !busy.contains("--"),
+            "no command-line advice in the library: {busy}"
+        );
     }
 }

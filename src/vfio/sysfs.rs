@@ -102,9 +102,7 @@ pub fn resolve_mdev(spec: &str, paths: &HostPaths) -> Result<MdevTarget> {
     } else {
         return Err(not_mdev(
             PathBuf::from(spec),
-            "not a device: give an mdev UUID (8-4-4-4-12 hex digits), an mdev's sysfs path, \
-             --device-fd N, or --sim"
-                .into(),
+            "not a device: neither an mdev UUID (8-4-4-4-12 hex digits) nor a path".into(),
         ));
     };
     let canonical = path
@@ -339,7 +337,7 @@ mod tests {
             "{missing}"
         );
         let garbage = resolve_mdev("not-a-uuid", &paths).unwrap_err().to_string();
-        assert!(garbage.contains("give an mdev UUID"), "{garbage}");
+        assert!(garbage.contains("neither an mdev UUID"), "{garbage}");
         let not_mdev = resolve_mdev(paths.sysfs.to_str().unwrap(), &paths)
             .unwrap_err()
             .to_string();
