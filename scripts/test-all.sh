@@ -31,7 +31,7 @@ if [ -n "$heavy" ]; then
   exit 1
 fi
 echo "== cargo clippy"
-cargo clippy --all-targets --locked -- -D warnings
+cargo clippy --workspace --all-targets --locked -- -D warnings
 cargo clippy --lib --no-default-features --locked -- -D warnings
 echo "== cargo test (unit, uAPI layout, simulator, CLI, EDID, GPU on ${VK_DRIVER_FILES:-the default Vulkan driver}, doc)"
 cargo test --locked 2>&1 | tee "$log"

@@ -14,7 +14,7 @@ backend=$(sed -n 's/.*vdbackend=\([a-z]*\).*/\1/p' /proc/cmdline)
 export VFIO_DISPLAY_BACKEND=${backend:-group}
 backend=$VFIO_DISPLAY_BACKEND
 B=$bindir/vfio-display
-H=$bindir/examples/vm_helper
+H=$bindir/vm_helper
 : >"$R/expect"
 
 expect() { echo "$*" >>"$R/expect"; }

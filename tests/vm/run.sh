@@ -15,7 +15,7 @@ fi
 
 kdir=$("$here/build-kernel.sh" | tail -n 1)
 echo "vm: kernels in $kdir ($(( $(date +%s) - start )) s)"
-(cd "$root" && cargo build --release --locked --bin vfio-display --example vm_helper)
+(cd "$root" && cargo build --release --locked --bin vfio-display -p vfio-display-vm-helper)
 bindir="$root/target/release"
 
 status=0
@@ -42,7 +42,7 @@ for variant in stock fixed; do
       cat "$results/log" >&2
       status=1
     fi
-    "$bindir/examples/vm_helper" verify "$results" || status=1
+    "$bindir/vm_helper" verify "$results" || status=1
   done
 done
 echo "vm: suite took $(( $(date +%s) - start )) s"

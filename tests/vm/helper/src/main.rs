@@ -14,7 +14,7 @@
 //! - `verify DIR` (on the host) asserts every result the VM wrote.
 //!
 //! Each check prints `ok NAME` or `FAIL NAME: why`.
-#![allow(clippy::unwrap_used)] // a test, bench or example: a failed unwrap is a failure
+#![allow(clippy::unwrap_used)] // test support: a failed unwrap is a failed check
 
 use std::os::fd::{AsFd, AsRawFd};
 use std::path::{Path, PathBuf};
