@@ -11,6 +11,7 @@ pub mod device;
 pub mod edid;
 pub mod fourcc;
 pub mod frame;
+pub mod inspect;
 #[cfg(feature = "gpu")]
 pub mod render;
 pub mod uapi;

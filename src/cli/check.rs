@@ -163,25 +163,50 @@ fn print_table(
     Ok(())
 }
 
+/// The `check --json` document.
+#[derive(serde::Serialize)]
+struct CheckJson<'a> {
+    device: String,
+    backend: vfio_display::device::Backend,
+    driven_as: Option<&'a str>,
+    summary: Summary,
+    checks: &'a [conformance::CheckResult],
+    /// Each check's outcome by id, for `jq .by_id["planes.primary"]`.
+    by_id: std::collections::BTreeMap<String, &'static str>,
+}
+
+#[derive(serde::Serialize)]
+struct Summary {
+    pass: usize,
+    fail: usize,
+    warn: usize,
+    skip: usize,
+}
+
 fn print_json(
     dev: &dyn DisplayDevice,
     report: &Report,
     driver: Option<&dyn GuestDriver>,
 ) -> Result<()> {
     let counts = |o| report.count(o);
-    let v = serde_json::json!({
-        "device": dev.name(),
-        "backend": dev.backend(),
-        "driven_as": driver.map(|d| d.name()),
-        "summary": {
-            "pass": counts(Outcome::Pass),
-            "fail": counts(Outcome::Fail),
-            "warn": counts(Outcome::Warn),
-            "skip": counts(Outcome::Skip),
+    let v = CheckJson {
+        device: dev.name(),
+        backend: dev.backend(),
+        driven_as: driver.map(|d| d.name()),
+        summary: Summary {
+            pass: counts(Outcome::Pass),
+            fail: counts(Outcome::Fail),
+            warn: counts(Outcome::Warn),
+            skip: counts(Outcome::Skip),
         },
-        "checks": report.results,
-        "by_id": report.results.iter().map(|r| (r.id.to_string(), serde_json::Value::from(r.result.name()))).collect::<serde_json::Map<_, _>>(),
-    });
-    outln!("{v:#}");
+        checks: &report.results,
+        by_id: report
+            .results
+            .iter()
+            .map(|r| (r.id.to_string(), r.result.name()))
+            .collect(),
+    };
+    let v = serde_json::to_string_pretty(&v)?;
+    outln!("{v}");
     Ok(())
 }

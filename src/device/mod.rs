@@ -13,14 +13,14 @@ use crate::vfio::{
     DeviceInfo, DmaBuf, EdidPort, IrqAction, IrqInfo, Mapping, PlaneInfo, PlaneSource,
     PlaneSupport, PlaneType, RegionInfo, RegionIo,
 };
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::os::fd::BorrowedFd;
 use std::sync::Arc;
 
 pub type Result<T, E = DeviceError> = std::result::Result<T, E>;
 
 /// How a device was reached, for `info` and messages.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Backend {
     /// Opened through `/dev/vfio/<group>`.

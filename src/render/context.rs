@@ -2,11 +2,11 @@
 //! adapter offers.
 
 use super::RenderError;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::ffi::CStr;
 
 /// Which import paths this GPU offers (the CPU path always works).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ImportCaps {
     /// dma-buf as a texture (VK_EXT_external_memory_dma_buf + VK_EXT_image_drm_format_modifier).
     pub dmabuf: bool,
@@ -15,7 +15,7 @@ pub struct ImportCaps {
 }
 
 /// What the report names the GPU as.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AdapterReport {
     pub name: String,
     pub driver: String,

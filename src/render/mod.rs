@@ -18,6 +18,7 @@ mod error;
 mod formats;
 mod readback;
 mod renderer;
+mod report;
 mod unpack;
 // unsafe: importing dma-bufs into Vulkan through wgpu-hal
 #[allow(unsafe_code)]
@@ -29,6 +30,7 @@ pub use error::RenderError;
 pub use formats::{SHADER_FORMATS, shader_code};
 pub use readback::read_rgba;
 pub use renderer::{FrameRenderer, GpuFrame, IMPORT_CACHE};
+pub use report::{GpuReport, gpu_report};
 pub use unpack::{FrameSlot, Geometry, RawSource, Unpacker, shader_modules};
 
 use serde::Serialize;

@@ -13,7 +13,7 @@ use crate::uapi::{
     VFIO_REGION_INFO_FLAG_READ, VFIO_REGION_INFO_FLAG_WRITE, VFIO_REGION_SUBTYPE_GFX_EDID,
     VFIO_REGION_TYPE_GFX,
 };
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// Size of `struct vfio_region_info` without capabilities.
 pub const REGION_INFO_SIZE: usize = 32;
@@ -23,14 +23,14 @@ const CAP_HEADER_SIZE: usize = 8;
 pub const MAX_INFO_SIZE: usize = 64 * 1024;
 
 /// One area of a sparse-mmap capability: the parts of a region that may be mapped.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SparseArea {
     pub offset: u64,
     pub size: u64,
 }
 
 /// A capability from a region's chain.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "cap", rename_all = "snake_case")]
 pub enum RegionCap {
     SparseMmap { areas: Vec<SparseArea> },
@@ -40,7 +40,7 @@ pub enum RegionCap {
 }
 
 /// What `VFIO_DEVICE_GET_REGION_INFO` said about one region.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RegionInfo {
     pub index: u32,
     pub flags: u32,

@@ -7,7 +7,7 @@
 use super::caps::RegionInfo;
 use super::error::{Result, VfioError};
 use crate::uapi::{VFIO_DEVICE_GFX_LINK_STATE_DOWN, VFIO_DEVICE_GFX_LINK_STATE_UP, edid_reg};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
 /// Reads and writes a device region by offset (pread/pwrite on the device fd for a real device).
@@ -21,7 +21,7 @@ pub trait RegionIo {
 pub const MAX_EDID_BLOB: u32 = 256 * 128;
 
 /// The registers of `struct vfio_region_gfx_edid`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EdidRegs {
     pub edid_offset: u32,
     pub edid_max_size: u32,
@@ -32,7 +32,7 @@ pub struct EdidRegs {
 }
 
 /// The display link state.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum LinkState {
     Up,

@@ -5,10 +5,10 @@ use crate::uapi::{
     DRM_PLANE_TYPE_CURSOR, DRM_PLANE_TYPE_PRIMARY, VFIO_GFX_PLANE_TYPE_DMABUF,
     VFIO_GFX_PLANE_TYPE_REGION, vfio_device_gfx_plane_info,
 };
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// Which plane to ask for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum PlaneType {
     Primary,
@@ -34,7 +34,7 @@ impl std::fmt::Display for PlaneType {
 }
 
 /// How a plane's pixels are reached: an exported dma-buf, or a device region.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum PlaneSource {
     #[serde(rename = "dmabuf")]
@@ -61,7 +61,7 @@ impl std::fmt::Display for PlaneSource {
 }
 
 /// Which plane sources a device answered "supported" to (the PROBE queries).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct PlaneSupport {
     pub dmabuf: bool,
     pub region: bool,
@@ -81,7 +81,7 @@ impl PlaneSupport {
 }
 
 /// One answer of `VFIO_DEVICE_QUERY_GFX_PLANE`, untrusted.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PlaneInfo {
     pub plane_type: PlaneType,
     pub source: PlaneSource,

@@ -3,9 +3,8 @@
 
 use super::figure::Figure;
 use crate::cli::cpu_time::children_cpu;
-use crate::cli::stats::Stats;
+use crate::cli::stats::{Stats, ViewerSummary};
 use anyhow::{Context, Result, bail};
-use serde::Deserialize;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -14,29 +13,6 @@ use std::time::{Duration, Instant};
 pub struct Runner {
     pub exe: PathBuf,
     pub device: Vec<String>,
-}
-
-/// What `view --stats-json` writes.
-#[derive(Debug, Deserialize)]
-pub struct ViewerStats {
-    pub seconds: f64,
-    pub presented: u64,
-    pub frame_ms: Option<StatsJson>,
-    pub refresh_to_picture_ms: Option<StatsJson>,
-    /// From the first frame shown to exit: the steady state, without start-up.
-    pub after_first_frame: Option<Steady>,
-}
-
-#[derive(Debug, Deserialize)]
-pub struct Steady {
-    pub seconds: f64,
-    pub cpu_seconds: f64,
-}
-
-#[derive(Debug, Deserialize)]
-pub struct StatsJson {
-    pub median_ms: f64,
-    pub p95_ms: f64,
 }
 
 impl Runner {
@@ -97,7 +73,7 @@ impl Runner {
         extra: &[&str],
         secs: f64,
         dir: &Path,
-    ) -> Result<(ViewerStats, Duration)> {
+    ) -> Result<(ViewerSummary, Duration)> {
         let json = dir.join("bench-view.json");
         let _ = std::fs::remove_file(&json);
         let mut cmd = self.command("view", device);

@@ -10,7 +10,7 @@ mod overlay;
 use crate::cli::output::{OutputPath, WriteMode};
 use crate::cli::screenshot::{Import, parse_seconds};
 use crate::cli::signals::{self, Interrupts};
-use crate::cli::stats::Stats;
+use crate::cli::stats::{Stats, SteadyState, ViewerSummary};
 use crate::cli::target::{BackendArg, DeviceArgs, SimArgs};
 use anyhow::{Context, Result, anyhow};
 use app::{App, Options, UserEvent};
@@ -272,26 +272,24 @@ fn show(dev: &dyn DisplayDevice, opts: &ViewOpts) -> Result<()> {
             );
         }
         if let Some(out) = &stats_out {
-            let steady = stats.first_shown.map(|(at, cpu)| {
-                serde_json::json!({
-                    "seconds": at.elapsed().as_secs_f64(),
-                    "cpu_seconds": crate::cli::cpu_time::process_cpu()
+            let summary = ViewerSummary {
+                after_first_frame: stats.first_shown.map(|(at, cpu)| SteadyState {
+                    seconds: at.elapsed().as_secs_f64(),
+                    cpu_seconds: crate::cli::cpu_time::process_cpu()
                         .saturating_sub(cpu)
                         .as_secs_f64(),
-                })
-            });
-            let summary = serde_json::json!({
-                "after_first_frame": steady,
-                "seconds": secs,
-                "presented": stats.presented,
-                "wakes": load(&p.wakes),
-                "interrupts": load(&p.interrupts),
-                "coalesced": load(&p.coalesced),
-                "throttled": load(&p.throttled),
-                "frame_ms": frame_time,
-                "refresh_to_picture_ms": latency,
-            });
-            out.write(format!("{summary:#}\n").as_bytes(), WriteMode::Replace)?;
+                }),
+                seconds: secs,
+                presented: stats.presented,
+                wakes: load(&p.wakes),
+                interrupts: load(&p.interrupts),
+                coalesced: load(&p.coalesced),
+                throttled: load(&p.throttled),
+                frame_ms: frame_time,
+                refresh_to_picture_ms: latency,
+            };
+            let summary = serde_json::to_string_pretty(&summary)?;
+            out.write(format!("{summary}\n").as_bytes(), WriteMode::Replace)?;
         }
         Ok(())
     })
