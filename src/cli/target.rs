@@ -97,16 +97,16 @@ fn parse_mode_change(s: &str) -> Result<(std::time::Duration, u32, u32), String>
     Ok((std::time::Duration::from_secs_f64(secs), w, h))
 }
 
-/// Parses "WxH" (also "W*H" or "WXH").
+/// Parses "WxH" (also "W*H" or "WXH") with the library's size parser, in the words of a
+/// command-line error.
 pub fn parse_size(s: &str) -> Result<(u32, u32), String> {
-    let bad = || format!("'{s}' is not a size; write WIDTHxHEIGHT, for example 1920x1080");
-    let (w, h) = s.split_once(['x', 'X', '*']).ok_or_else(bad)?;
-    let w: u32 = w.trim().parse().map_err(|_| bad())?;
-    let h: u32 = h.trim().parse().map_err(|_| bad())?;
-    if w == 0 || h == 0 {
-        return Err(format!("'{s}': width and height must be positive"));
-    }
-    Ok((w, h))
+    vfio_display::edid::parse_size(s).map_err(|e| {
+        if e.reason.contains("positive") {
+            format!("'{s}': width and height must be positive")
+        } else {
+            format!("'{s}' is not a size; write WIDTHxHEIGHT, for example 1920x1080")
+        }
+    })
 }
 
 fn parse_format(s: &str) -> Result<&'static Format, String> {

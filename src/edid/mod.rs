@@ -24,7 +24,7 @@ pub use cvt::{Timing, cvt_reduced_blanking};
 pub use decode::{Decoded, Descriptor, Extension, decode, preferred_mode};
 pub use descriptor::{DetailedTiming, RangeLimits};
 pub use displayid::{DisplayIdBlock, DisplayIdTiming};
-pub use mode::{Mode, ModeParseError, parse_mode_list};
+pub use mode::{Mode, ModeParseError, parse_mode_list, parse_size};
 
 /// The fixed 8-byte EDID header.
 pub const HEADER: [u8; 8] = [0x00, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x00];

@@ -62,20 +62,7 @@ impl FromStr for Mode {
             Some((size, rate)) => (size, Some(rate)),
             None => (text.trim(), None),
         };
-        let (w, h) = size
-            .split_once(['x', 'X'])
-            .ok_or_else(|| fail("no 'x' between width and height"))?;
-        let width: u32 = w
-            .trim()
-            .parse()
-            .map_err(|_| fail("width is not a number"))?;
-        let height: u32 = h
-            .trim()
-            .parse()
-            .map_err(|_| fail("height is not a number"))?;
-        if width == 0 || height == 0 {
-            return Err(fail("width and height must be positive"));
-        }
+        let (width, height) = parse_size(size).map_err(|e| fail(e.reason))?;
         let refresh_mhz = match rate {
             None => 60_000,
             Some(rate) => {
@@ -95,6 +82,30 @@ impl FromStr for Mode {
             refresh_mhz,
         })
     }
+}
+
+/// Parses "WIDTHxHEIGHT" (also "W*H" or "WXH"): the one size parser of the program.
+pub fn parse_size(text: &str) -> Result<(u32, u32), ModeParseError> {
+    let fail = |reason| ModeParseError {
+        text: text.to_string(),
+        reason,
+    };
+    let (w, h) = text
+        .trim()
+        .split_once(['x', 'X', '*'])
+        .ok_or_else(|| fail("no 'x' between width and height"))?;
+    let width: u32 = w
+        .trim()
+        .parse()
+        .map_err(|_| fail("width is not a number"))?;
+    let height: u32 = h
+        .trim()
+        .parse()
+        .map_err(|_| fail("height is not a number"))?;
+    if width == 0 || height == 0 {
+        return Err(fail("width and height must be positive"));
+    }
+    Ok((width, height))
 }
 
 /// Parses a comma-separated list of modes (`1024x768,1920x1080@60`).

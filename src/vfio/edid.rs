@@ -62,6 +62,13 @@ impl std::fmt::Display for LinkState {
 }
 
 impl EdidRegs {
+    /// Whether `width` x `height` is above the device's declared maximum (0 means no limit).
+    /// A fact the device states, not a guarantee: mbochs accepts modes above it.
+    pub fn exceeds_max(&self, width: u32, height: u32) -> bool {
+        (self.max_xres != 0 && width > self.max_xres)
+            || (self.max_yres != 0 && height > self.max_yres)
+    }
+
     pub fn link(&self) -> LinkState {
         LinkState::from_reg(self.link_state)
     }

@@ -119,8 +119,7 @@ impl LinkArgs {
 
 /// Refuses a mode above the device's declared maximum (0 means no limit) unless forced.
 pub fn check_max(regs: &EdidRegs, mode: &Mode, force: bool) -> Result<()> {
-    let over = (regs.max_xres != 0 && mode.width > regs.max_xres)
-        || (regs.max_yres != 0 && mode.height > regs.max_yres);
+    let over = regs.exceeds_max(mode.width, mode.height);
     if over && !force {
         bail!(
             "{mode} exceeds the device's maximum {}x{} (max_xres/max_yres); --force writes it anyway",

@@ -74,8 +74,7 @@ fn handle(dev: &dyn DisplayDevice, job: EdidJob) -> Result<String, String> {
             Ok(format!("link {}", if up { "up" } else { "down" }))
         }
         EdidJob::Set(mode) => {
-            let over = (regs.max_xres != 0 && mode.width > regs.max_xres)
-                || (regs.max_yres != 0 && mode.height > regs.max_yres);
+            let over = regs.exceeds_max(mode.width, mode.height);
             if over {
                 return Err(format!(
                     "{mode} exceeds the device's maximum {}x{}",
