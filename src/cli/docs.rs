@@ -1,7 +1,7 @@
 //! `vfio-display completions SHELL` and `vfio-display man`: shell completions and a man page,
 //! generated from the same clap definitions as `--help`, so they never drift from it.
 
-use super::output::{OutputPath, WriteMode};
+use crate::app::output::{OutputPath, WriteMode};
 use anyhow::Result;
 use clap::{Args, CommandFactory, ValueEnum};
 use std::path::PathBuf;

@@ -1,6 +1,6 @@
 //! `vfio-display list`.
 
-use super::target::host_paths;
+use crate::app::target::host_paths;
 use anyhow::Result;
 use clap::Args;
 use vfio_display::vfio::sysfs::list_mdevs;

@@ -1,26 +1,18 @@
 //! Command-line front end: argument parsing, device opening, and one module per subcommand.
 
-// First: the output macros (`outln!`, `errln!`) are used by every module below.
-#[macro_use]
-mod output;
 mod advice;
 mod bench;
 mod check;
-mod cpu_time;
 mod docs;
 mod edid;
 mod exit;
 mod info;
-mod input;
 mod list;
 mod screenshot;
-// unsafe: installing signal handlers, re-raising signals
-#[allow(unsafe_code)]
-mod signals;
-mod stats;
 mod target;
 mod view;
 
+use crate::app::{output, signals};
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 

@@ -1,9 +1,9 @@
 //! `vfio-display screenshot`: the guest screen to PNG, on the CPU path, without a GPU.
 
 use super::exit::{NoPlane, Usage};
-use super::output::{OutputPath, WriteMode, encode_png, numbered};
-use super::signals::{self, Interrupted, Interrupts};
 use super::target::DeviceArgs;
+use crate::app::output::{OutputPath, WriteMode, encode_png, numbered};
+use crate::app::signals::{self, Interrupted, Interrupts};
 use anyhow::{Context, Result, bail};
 use clap::Args;
 use std::path::PathBuf;

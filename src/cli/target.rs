@@ -1,12 +1,12 @@
-//! Which device a command works on, and opening it.
+//! The device options every command shares, parsed into the apps' plain `Target`.
 
-use anyhow::{Context, Result, bail};
+use crate::app::target::{SimOptions, Target};
+use anyhow::{Result, bail};
 use clap::{Args, ValueEnum};
-use std::path::PathBuf;
-use vfio_display::device::sim::{SimConfig, SimDevice, SimFault};
-use vfio_display::device::{DisplayDevice, RealDevice};
+use vfio_display::device::DisplayDevice;
+use vfio_display::device::sim::SimFault;
 use vfio_display::fourcc::{self, Format};
-use vfio_display::vfio::{BackendChoice, HostPaths, PlaneSource};
+use vfio_display::vfio::{BackendChoice, PlaneSource};
 
 #[derive(Debug, Clone, Args)]
 #[command(next_help_heading = "Device")]
@@ -55,9 +55,6 @@ pub enum SimPlane {
     /// A region plane at index 16 (like mdpy).
     Region,
 }
-
-/// The simulated guest's mode when --sim-mode is not given.
-pub const DEFAULT_SIM_MODE: (u32, u32) = (1024, 768);
 
 #[derive(Debug, Clone, Args)]
 #[command(next_help_heading = "Simulator (with --sim)")]
@@ -127,7 +124,7 @@ fn parse_fault(s: &str) -> Result<SimFault, String> {
             "Simulator faults (--sim-fault NAME):\n{}\n",
             lines.join("\n")
         );
-        let code = match crate::cli::output::stdio::write_out(format_args!("{text}")) {
+        let code = match crate::app::output::stdio::write_out(format_args!("{text}")) {
             Ok(()) => 0,
             Err(_) => 1,
         };
@@ -136,53 +133,46 @@ fn parse_fault(s: &str) -> Result<SimFault, String> {
     s.parse()
 }
 
-/// Where sysfs and /dev are: the real ones, unless the test-only environment variables
-/// VFIO_DISPLAY_SYSFS and VFIO_DISPLAY_DEV point elsewhere.
-pub fn host_paths() -> HostPaths {
-    let mut paths = HostPaths::default();
-    if let Some(sysfs) = std::env::var_os("VFIO_DISPLAY_SYSFS") {
-        paths.sysfs = PathBuf::from(sysfs);
+impl SimArgs {
+    /// The simulator's options as plain data.
+    pub fn options(&self) -> SimOptions {
+        SimOptions {
+            mode: self.sim_mode,
+            format: self.sim_format,
+            source: match self.sim_plane {
+                SimPlane::Dmabuf => PlaneSource::DmaBuf,
+                SimPlane::Region => PlaneSource::Region,
+            },
+            frame: self.sim_frame,
+            fault: self.sim_fault,
+            mode_change: self.sim_mode_change,
+        }
     }
-    if let Some(dev) = std::env::var_os("VFIO_DISPLAY_DEV") {
-        paths.dev = PathBuf::from(dev);
-    }
-    paths
 }
 
 impl DeviceArgs {
-    /// Opens the chosen device.
-    pub fn open(&self) -> Result<Box<dyn DisplayDevice>> {
+    /// The chosen device as plain data.
+    pub fn target(&self) -> Result<Target> {
         if self.sim {
-            let o = &self.sim_opts;
-            let cfg = SimConfig {
-                width: o.sim_mode.0,
-                height: o.sim_mode.1,
-                format: o.sim_format,
-                source: match o.sim_plane {
-                    SimPlane::Dmabuf => PlaneSource::DmaBuf,
-                    SimPlane::Region => PlaneSource::Region,
-                },
-                frozen_frame: o.sim_frame,
-                fault: o.sim_fault,
-                mode_change: o.sim_mode_change,
-                ..SimConfig::default()
-            };
-            let sim = SimDevice::new(cfg).context("cannot start the simulated vGPU")?;
-            return Ok(Box::new(sim));
+            return Ok(Target::Sim(self.sim_opts.options()));
         }
         if let Some(fd) = self.device_fd {
-            let dev = RealDevice::adopt_inherited_fd(fd)
-                .with_context(|| format!("cannot use --device-fd {fd}"))?;
-            return Ok(Box::new(dev));
+            return Ok(Target::Fd(fd));
         }
         let Some(spec) = &self.device else {
             bail!(
                 "no device given: name an mdev (UUID or sysfs path), or use --device-fd N or --sim"
             );
         };
-        let dev = RealDevice::open_with(spec, &host_paths(), self.backend.into())
-            .with_context(|| format!("cannot open {spec}"))?;
-        Ok(Box::new(dev))
+        Ok(Target::Mdev {
+            spec: spec.clone(),
+            backend: self.backend.into(),
+        })
+    }
+
+    /// Opens the chosen device.
+    pub fn open(&self) -> Result<Box<dyn DisplayDevice>> {
+        self.target()?.open()
     }
 }
 

@@ -3,10 +3,10 @@
 
 use super::SpecArgs;
 use super::generate::summary;
+use crate::app::input::read_edid_file;
+use crate::app::signals::{self, Interrupts};
 use crate::cli::exit::Usage;
-use crate::cli::input::read_edid_file;
 use crate::cli::screenshot::parse_seconds;
-use crate::cli::signals::{self, Interrupts};
 use crate::cli::target::{BackendArg, DeviceArgs, SimArgs};
 use anyhow::{Context, Result, bail};
 use clap::Args;

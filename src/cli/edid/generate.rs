@@ -2,8 +2,8 @@
 
 use super::SpecArgs;
 use super::print::decoded_text;
-use crate::cli::input::read_edid_file;
-use crate::cli::output::{OutputPath, WriteMode};
+use crate::app::input::read_edid_file;
+use crate::app::output::{OutputPath, WriteMode};
 use anyhow::{Context, Result, bail};
 use clap::Args;
 use std::path::PathBuf;

@@ -2,9 +2,9 @@
 
 use super::SpecArgs;
 use super::device::{MAX_LINK_DELAY_MS, generate_for, hot_plug, shown_size, wait_for_size};
+use crate::app::signals::{self, Interrupts};
+use crate::app::stats::Stats;
 use crate::cli::screenshot::parse_seconds;
-use crate::cli::signals::{self, Interrupts};
-use crate::cli::stats::Stats;
 use crate::cli::target::DeviceArgs;
 use anyhow::{Context, Result, bail};
 use clap::Args;

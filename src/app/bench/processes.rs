@@ -2,8 +2,8 @@
 //! frame time, and the viewer's CPU while the guest is idle.
 
 use super::figure::Figure;
-use crate::cli::cpu_time::children_cpu;
-use crate::cli::stats::{Stats, ViewerSummary};
+use crate::app::cpu_time::children_cpu;
+use crate::app::stats::{Stats, ViewerSummary};
 use anyhow::{Context, Result, bail};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -85,7 +85,7 @@ impl Runner {
         Self::run(cmd, "the viewer")?;
         let cpu = children_cpu().saturating_sub(cpu0);
         // A summary is a few hundred bytes; 1 MiB bounds a file that is not one.
-        let text = crate::cli::input::read_bounded(&json, 1 << 20)
+        let text = crate::app::input::read_bounded(&json, 1 << 20)
             .with_context(|| format!("the viewer wrote no {}", json.display()))?;
         let stats = serde_json::from_slice(&text)
             .with_context(|| format!("cannot read the viewer's {}", json.display()))?;

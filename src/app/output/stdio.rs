@@ -41,23 +41,23 @@ pub fn write_err(args: fmt::Arguments<'_>) {
 /// `println!` that returns `Err(StdoutError)` (converted with `?`) instead of panicking.
 macro_rules! outln {
     () => {
-        $crate::cli::output::stdio::write_out(format_args!("\n"))?
+        $crate::app::output::stdio::write_out(format_args!("\n"))?
     };
     ($($arg:tt)*) => {
-        $crate::cli::output::stdio::write_out(format_args!("{}\n", format_args!($($arg)*)))?
+        $crate::app::output::stdio::write_out(format_args!("{}\n", format_args!($($arg)*)))?
     };
 }
 
 /// `print!` that returns `Err(StdoutError)` instead of panicking.
 macro_rules! out {
     ($($arg:tt)*) => {
-        $crate::cli::output::stdio::write_out(format_args!($($arg)*))?
+        $crate::app::output::stdio::write_out(format_args!($($arg)*))?
     };
 }
 
 /// `eprintln!` that never panics.
 macro_rules! errln {
     ($($arg:tt)*) => {
-        $crate::cli::output::stdio::write_err(format_args!("{}\n", format_args!($($arg)*)))
+        $crate::app::output::stdio::write_err(format_args!("{}\n", format_args!($($arg)*)))
     };
 }

@@ -295,7 +295,7 @@ fn open_in_place(path: &Path) -> Result<File> {
                 return Ok(file);
             }
             Err(err) if err.raw_os_error() == Some(nix::libc::ENXIO) => {
-                crate::cli::signals::check()?;
+                crate::app::signals::check()?;
                 if !told {
                     errln!("vfio-display: waiting for a reader on {}", path.display());
                     told = true;

@@ -1,4 +1,4 @@
-//! `vfio-display view` and `demo`: the guest desktop in a window, refreshed by the device's
+//! The viewer (`vfio-display view` and `demo`): the guest desktop in a window, refreshed by the device's
 //! interrupt (or a timer), with an overlay (F1) and the EDID controls.
 
 mod app;
@@ -7,15 +7,12 @@ mod icon;
 mod layout;
 mod overlay;
 
-use crate::cli::output::{OutputPath, WriteMode};
-use crate::cli::screenshot::{Import, parse_seconds};
-use crate::cli::signals::{self, Interrupts};
-use crate::cli::stats::{Stats, SteadyState, ViewerSummary};
-use crate::cli::target::{BackendArg, DeviceArgs, SimArgs};
+use crate::app::output::{OutputPath, WriteMode};
+use crate::app::signals::{self, Interrupts};
+use crate::app::stats::{Stats, SteadyState, ViewerSummary};
 use anyhow::{Context, Result, anyhow};
 use app::{App, Options, UserEvent};
-use clap::Args;
-use layout::ScaleMode;
+pub use layout::ScaleMode;
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use nix::sys::eventfd::EventFd;
 use std::os::fd::AsFd;
@@ -23,96 +20,30 @@ use std::sync::mpsc;
 use std::time::Duration;
 use vfio_display::device::{DisplayDevice, find_edid_region};
 use vfio_display::frame::{IrqChoice, Pump, choose_source};
-use vfio_display::render::{FrameRenderer, GpuContext};
+use vfio_display::render::{FrameRenderer, GpuContext, ImportChoice};
 use winit::event_loop::{EventLoop, EventLoopProxy};
 
-fn parse_irq(s: &str) -> Result<IrqChoice, String> {
-    match s {
-        "auto" => Ok(IrqChoice::Auto),
-        "none" => Ok(IrqChoice::None),
-        n => n
-            .parse()
-            .map(IrqChoice::Index)
-            .map_err(|_| format!("'{s}': give auto, none or an IRQ index")),
-    }
-}
-
-fn parse_hz(s: &str) -> Result<f64, String> {
-    let hz: f64 = s
-        .parse()
-        .map_err(|_| format!("'{s}' is not a rate in Hz"))?;
-    if !(1.0..=1000.0).contains(&hz) {
-        return Err(format!("{s}: give 1 to 1000 Hz"));
-    }
-    Ok(hz)
-}
-
-/// How the window looks and refreshes.
-#[derive(Debug, Clone, Args)]
-#[command(next_help_heading = "Viewer")]
-pub struct ViewOpts {
-    /// How the guest picture fills the window (F3 cycles).
-    #[arg(long, value_enum, default_value_t = ScaleMode::Fit)]
-    scale: ScaleMode,
-    /// Refresh source: auto (a display IRQ the device declares, else the timer), none (the
-    /// timer), or an IRQ index.
-    #[arg(long, value_name = "auto|none|INDEX", default_value = "auto", value_parser = parse_irq)]
-    irq: IrqChoice,
-    /// The timer's rate when there is no IRQ (it slows down to a quarter while nothing changes).
-    #[arg(long, value_name = "HZ", default_value = "60", value_parser = parse_hz)]
-    refresh_hz: f64,
+/// How the viewer looks and refreshes: what `view` and `demo` parse their options into.
+#[derive(Debug, Clone)]
+pub struct ViewerOptions {
+    /// How the guest picture fills the window.
+    pub scale: ScaleMode,
+    /// Where refreshes come from.
+    pub irq: IrqChoice,
+    /// The timer's rate when there is no IRQ.
+    pub refresh_hz: f64,
     /// How frames reach the GPU.
-    #[arg(long, value_enum, default_value_t = Import::Auto)]
-    import: Import,
-    /// Start with the overlay hidden (F1 toggles it).
-    #[arg(long)]
-    no_overlay: bool,
-    /// Start fullscreen (F11 toggles, Esc leaves).
-    #[arg(long)]
-    fullscreen: bool,
-    /// Keep the timer at --refresh-hz while nothing changes (plain polling, for comparisons).
-    #[arg(long, hide = true)]
-    no_idle_backoff: bool,
-    /// Close the window after S seconds (for scripts and measurements).
-    #[arg(long, value_name = "S", value_parser = parse_seconds, hide = true)]
-    exit_after: Option<f64>,
-    /// Write the exit summary as JSON to PATH (for `bench`).
-    #[arg(long, value_name = "PATH", hide = true)]
-    stats_json: Option<std::path::PathBuf>,
-}
-
-#[derive(Debug, Args)]
-pub struct ViewArgs {
-    #[command(flatten)]
-    view: ViewOpts,
-    // Last: the device options come under their own headings, after the command's own.
-    #[command(flatten)]
-    target: DeviceArgs,
-}
-
-#[derive(Debug, Args)]
-pub struct DemoArgs {
-    #[command(flatten)]
-    view: ViewOpts,
-    #[command(flatten)]
-    sim: SimArgs,
-}
-
-pub fn run(args: &ViewArgs) -> Result<()> {
-    let dev = args.target.open()?;
-    show(dev.as_ref(), &args.view)
-}
-
-pub fn demo(args: &DemoArgs) -> Result<()> {
-    let target = DeviceArgs {
-        device: None,
-        device_fd: None,
-        sim: true,
-        backend: BackendArg::Auto,
-        sim_opts: args.sim.clone(),
-    };
-    let dev = target.open()?;
-    show(dev.as_ref(), &args.view)
+    pub import: ImportChoice,
+    /// Start with the overlay shown.
+    pub overlay: bool,
+    /// Start fullscreen.
+    pub fullscreen: bool,
+    /// Slow the timer down while nothing changes (off only for comparisons).
+    pub idle_backoff: bool,
+    /// Close the window after this long.
+    pub exit_after: Option<Duration>,
+    /// Where to write the exit summary as JSON.
+    pub stats_json: Option<std::path::PathBuf>,
 }
 
 /// Closes the window when SIGINT or SIGTERM arrives, so that the viewer ends the way it does when
@@ -166,7 +97,9 @@ impl Drop for WriteOnDrop<'_> {
     }
 }
 
-fn show(dev: &dyn DisplayDevice, opts: &ViewOpts) -> Result<()> {
+/// Shows `dev` in a window until the user closes it (or SIGINT/SIGTERM), then prints the
+/// summary.
+pub fn show(dev: &dyn DisplayDevice, opts: &ViewerOptions) -> Result<()> {
     let event_loop = EventLoop::<UserEvent>::with_user_event()
         .build()
         .map_err(|e| {
@@ -177,19 +110,19 @@ fn show(dev: &dyn DisplayDevice, opts: &ViewOpts) -> Result<()> {
             )
         })?;
     let ctx = GpuContext::headless().context("opening the GPU for the viewer")?;
-    let renderer = FrameRenderer::new(&ctx, dev, opts.import.choice())?;
+    let renderer = FrameRenderer::new(&ctx, dev, opts.import)?;
     let source = choose_source(dev, opts.irq, opts.refresh_hz)?;
     let mut pump = Pump::new(source)?;
-    if opts.no_idle_backoff {
+    if !opts.idle_backoff {
         pump = pump.without_backoff();
     }
     let proxy = event_loop.create_proxy();
     let has_edid = find_edid_region(dev).is_some();
     let options = Options {
         scale: opts.scale,
-        overlay: !opts.no_overlay,
+        overlay: opts.overlay,
         fullscreen: opts.fullscreen,
-        exit_after: opts.exit_after.map(Duration::from_secs_f64),
+        exit_after: opts.exit_after,
     };
     // Checked before the window opens, so that a bad path does not cost a whole session.
     let stats_out = opts
@@ -275,7 +208,7 @@ fn show(dev: &dyn DisplayDevice, opts: &ViewOpts) -> Result<()> {
             let summary = ViewerSummary {
                 after_first_frame: stats.first_shown.map(|(at, cpu)| SteadyState {
                     seconds: at.elapsed().as_secs_f64(),
-                    cpu_seconds: crate::cli::cpu_time::process_cpu()
+                    cpu_seconds: crate::app::cpu_time::process_cpu()
                         .saturating_sub(cpu)
                         .as_secs_f64(),
                 }),

@@ -3,7 +3,7 @@
 use super::edid_worker::{EdidJob, EdidReply};
 use super::layout::{ScaleMode, place};
 use super::overlay::{self, OverlayAction, OverlayView};
-use crate::cli::output::{OutputPath, WriteMode, encode_png};
+use crate::app::output::{OutputPath, WriteMode, encode_png};
 use std::sync::Arc;
 use std::sync::mpsc::Sender;
 use std::time::{Duration, Instant};
@@ -330,7 +330,7 @@ impl<'a> App<'a> {
         match result {
             Ok(()) => {
                 // On stdout for scripts; a closed stdout must not cost the user the picture.
-                let _ = crate::cli::output::stdio::write_out(format_args!(
+                let _ = crate::app::output::stdio::write_out(format_args!(
                     "Screenshot: {}\n",
                     path.display()
                 ));
@@ -487,10 +487,10 @@ impl<'a> App<'a> {
             self.stats.window_frames = 0;
         }
         if self.stats.first_shown.is_none() && self.primary.is_some() {
-            self.stats.first_shown = Some((now, crate::cli::cpu_time::process_cpu()));
+            self.stats.first_shown = Some((now, crate::app::cpu_time::process_cpu()));
             if let Some(f) = &self.primary {
                 // A closed stdout must not close the window: the line is for scripts only.
-                let _ = crate::cli::output::stdio::write_out(format_args!(
+                let _ = crate::app::output::stdio::write_out(format_args!(
                     "Showing {}: {}x{} {} via the {} path, refresh from {}\n",
                     self.dev.name(),
                     f.plane.width,

@@ -3,8 +3,8 @@
 
 use super::figure::Figure;
 use super::measure::{Budget, sample, wall_ms};
-use crate::cli::cpu_time::thread_cpu;
-use crate::cli::stats::Stats;
+use crate::app::cpu_time::thread_cpu;
+use crate::app::stats::Stats;
 use anyhow::{Context, Result, bail};
 use std::hint::black_box;
 use std::sync::mpsc;

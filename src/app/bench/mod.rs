@@ -1,4 +1,4 @@
-//! `vfio-display bench`: the performance figures of ARCHITECTURE.md, section 7, each beside this
+//! The benchmark (`vfio-display bench`): the performance figures of ARCHITECTURE.md, section 7, each beside this
 //! machine's own reference (memcpy, a 60 Hz frame, a 30 ms polling timer) and its target.
 
 mod figure;
@@ -6,73 +6,62 @@ mod frames;
 mod measure;
 mod processes;
 
-use crate::cli::exit::Usage;
-use crate::cli::screenshot::parse_seconds;
-use crate::cli::target::{DEFAULT_SIM_MODE, DeviceArgs, SimPlane, parse_size};
+use crate::app::target::{SimOptions, Target};
 use anyhow::{Context, Result};
-use clap::Args;
 use figure::{Figure, Machine, Report, Skipped};
 use measure::Budget;
 use processes::Runner;
 use std::time::Duration;
 use vfio_display::device::DisplayDevice;
-use vfio_display::device::sim::SimFault;
 use vfio_display::device::sim::{SimConfig, SimDevice};
 use vfio_display::render::GpuContext;
 use vfio_display::vfio::PlaneSource;
 
-const AFTER_HELP: &str = "\
-Figures that need a window (viewer frame time, idle CPU) need a display; without one, run the
-bench under `xvfb-run -a`. Build with --release: a debug build's figures are not representative.
-
-Example: xvfb-run -a target/release/vfio-display bench --sim";
-
-#[derive(Debug, Args)]
-#[command(after_help = AFTER_HELP)]
-pub struct BenchArgs {
-    /// Frame sizes for the simulator's per-path figures: 720p, 1080p, 1440p, 4k or WxH.
-    #[arg(long, value_name = "SIZES", value_delimiter = ',', default_value = "720p,1080p,1440p,4k", value_parser = parse_bench_size)]
-    sizes: Vec<BenchSize>,
-    /// Seconds spent on each timed figure (at least 5 samples each).
-    #[arg(long, value_name = "S", default_value = "1", value_parser = parse_seconds)]
-    seconds: f64,
+/// What `bench` measures, and on which device.
+#[derive(Debug, Clone)]
+pub struct BenchOptions {
+    /// Frame sizes for the simulator's per-path figures.
+    pub sizes: Vec<BenchSize>,
+    /// Seconds spent on each timed figure.
+    pub seconds: f64,
     /// Seconds each of the three idle viewer runs lasts.
-    #[arg(long, value_name = "S", default_value = "30", value_parser = parse_seconds)]
-    idle_seconds: f64,
+    pub idle_seconds: f64,
     /// How many `screenshot` processes to time.
-    #[arg(long, value_name = "N", default_value = "10", value_parser = clap::value_parser!(u32).range(1..=1000))]
-    screenshot_runs: u32,
-    /// Leave out the figures that open a window (viewer frame time, idle CPU).
-    #[arg(long)]
-    no_window: bool,
+    pub screenshot_runs: u32,
+    /// Leave out the figures that open a window.
+    pub no_window: bool,
     /// Print the report as JSON.
-    #[arg(long)]
-    json: bool,
-    // Last: the device options come under their own headings, after the command's own.
-    #[command(flatten)]
-    target: DeviceArgs,
+    pub json: bool,
+    /// The device.
+    pub target: Target,
 }
 
+/// A frame size for the per-path figures.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct BenchSize {
-    width: u32,
-    height: u32,
+pub struct BenchSize {
+    /// Pixels.
+    pub width: u32,
+    /// Pixels.
+    pub height: u32,
 }
 
 impl BenchSize {
-    const NAMED: [(&'static str, u32, u32); 5] = [
+    /// The sizes known by name.
+    pub const NAMED: [(&'static str, u32, u32); 5] = [
         ("720p", 1280, 720),
         ("1080p", 1920, 1080),
         ("1440p", 2560, 1440),
         ("4k", 3840, 2160),
         ("2160p", 3840, 2160),
     ];
-    const FULL_HD: BenchSize = BenchSize {
+    /// 1920x1080.
+    pub const FULL_HD: BenchSize = BenchSize {
         width: 1920,
         height: 1080,
     };
 
-    fn label(self) -> String {
+    /// "1080p", "4K" or "WxH".
+    pub fn label(self) -> String {
         match Self::NAMED
             .iter()
             .find(|(_, w, h)| (*w, *h) == (self.width, self.height))
@@ -83,24 +72,10 @@ impl BenchSize {
         }
     }
 
-    fn arg(self) -> String {
+    /// "WxH", as --sim-mode takes it.
+    pub fn arg(self) -> String {
         format!("{}x{}", self.width, self.height)
     }
-}
-
-fn parse_bench_size(s: &str) -> Result<BenchSize, String> {
-    let lower = s.trim().to_ascii_lowercase();
-    if let Some((_, width, height)) = BenchSize::NAMED.iter().find(|(n, ..)| *n == lower) {
-        return Ok(BenchSize {
-            width: *width,
-            height: *height,
-        });
-    }
-    let (width, height) = parse_size(s).map_err(|e| format!("{e} (or 720p, 1080p, 1440p, 4k)"))?;
-    if width > 8192 || height > 8192 {
-        return Err(format!("'{s}': at most 8192x8192"));
-    }
-    Ok(BenchSize { width, height })
 }
 
 fn progress(what: &str) {
@@ -147,17 +122,13 @@ fn has_display() -> bool {
 }
 
 /// A simulated vGPU as the user's --sim options describe it, at `size`.
-fn sim_at(args: &DeviceArgs, size: BenchSize, frozen: bool) -> Result<SimDevice> {
-    let o = &args.sim_opts;
+fn sim_at(o: &SimOptions, size: BenchSize, frozen: bool) -> Result<SimDevice> {
     SimDevice::new(SimConfig {
         width: size.width,
         height: size.height,
-        format: o.sim_format,
-        source: match o.sim_plane {
-            SimPlane::Dmabuf => PlaneSource::DmaBuf,
-            SimPlane::Region => PlaneSource::Region,
-        },
-        frozen_frame: frozen.then_some(o.sim_frame.unwrap_or(1)),
+        format: o.format,
+        source: o.source,
+        frozen_frame: frozen.then_some(o.frame.unwrap_or(1)),
         // Room for two 4K-and-more buffers and the cursor.
         vram_bytes: (u64::from(size.width) * u64::from(size.height) * 4 * 2 + (8 << 20))
             .next_multiple_of(1 << 20),
@@ -167,46 +138,28 @@ fn sim_at(args: &DeviceArgs, size: BenchSize, frozen: bool) -> Result<SimDevice>
 }
 
 /// The arguments that make a child process open the same simulated device.
-fn sim_child_args(args: &DeviceArgs, size: BenchSize, frozen: bool) -> Vec<String> {
-    let o = &args.sim_opts;
+fn sim_child_args(o: &SimOptions, size: BenchSize, frozen: bool) -> Vec<String> {
     let mut out = vec![
         "--sim".to_string(),
         "--sim-mode".to_string(),
         size.arg(),
         "--sim-format".to_string(),
-        o.sim_format.name.to_string(),
+        o.format.name.to_string(),
         "--sim-plane".to_string(),
-        match o.sim_plane {
-            SimPlane::Dmabuf => "dmabuf",
-            SimPlane::Region => "region",
+        match o.source {
+            PlaneSource::DmaBuf => "dmabuf",
+            PlaneSource::Region => "region",
         }
         .to_string(),
     ];
     if frozen {
         out.push("--sim-frame".to_string());
-        out.push(o.sim_frame.unwrap_or(1).to_string());
+        out.push(o.frame.unwrap_or(1).to_string());
     }
     out
 }
 
-pub fn run(args: &BenchArgs) -> Result<()> {
-    // The simulator options bench would silently override are refused instead.
-    let sim = &args.target.sim_opts;
-    if sim.sim_fault != SimFault::None {
-        return Err(Usage(
-            "bench measures a healthy device: --sim-fault is for the other commands".into(),
-        )
-        .into());
-    }
-    if sim.sim_mode != DEFAULT_SIM_MODE || sim.sim_frame.is_some() || sim.sim_mode_change.is_some()
-    {
-        return Err(Usage(
-            "bench sets the simulated mode and frames itself: give the sizes with --sizes \
-             (e.g. --sizes 720p,1080p) instead of --sim-mode, --sim-frame or --sim-mode-change"
-                .into(),
-        )
-        .into());
-    }
+pub fn run(args: &BenchOptions) -> Result<()> {
     let budget = Budget {
         time: Duration::from_secs_f64(args.seconds),
         min_samples: 5,
@@ -225,28 +178,28 @@ pub fn run(args: &BenchArgs) -> Result<()> {
 
     let device_name;
     let runner_device: Option<Vec<String>>;
-    if args.target.sim {
+    if let Some(sim_options) = args.target.sim() {
         device_name = format!(
             "simulated vGPU ({} {} planes)",
-            args.target.sim_opts.sim_format.name,
-            match args.target.sim_opts.sim_plane {
-                SimPlane::Dmabuf => "dma-buf",
-                SimPlane::Region => "region",
+            sim_options.format.name,
+            match sim_options.source {
+                PlaneSource::DmaBuf => "dma-buf",
+                PlaneSource::Region => "region",
             }
         );
         let first = *args.sizes.first().context("--sizes names no size")?;
         progress("plane query rate");
         figures.push(frames::query_rate(
-            &sim_at(&args.target, first, true)?,
+            &sim_at(sim_options, first, true)?,
             budget,
         )?);
         for &size in &args.sizes {
             progress(&format!("frame costs at {}", size.label()));
-            let sim = sim_at(&args.target, size, true)?;
+            let sim = sim_at(sim_options, size, true)?;
             figures.extend(frames::frame_costs(&ctx, &sim, &size.label(), budget)?);
         }
         progress("interrupt to texture latency at 1080p");
-        let sim = sim_at(&args.target, BenchSize::FULL_HD, false)?;
+        let sim = sim_at(sim_options, BenchSize::FULL_HD, false)?;
         let when = || sim.last_interrupt();
         match frames::irq_latency(&ctx, &sim, &when, "1080p", budget)? {
             Some(f) => figures.push(f),
@@ -256,7 +209,7 @@ pub fn run(args: &BenchArgs) -> Result<()> {
                 "the device has no display IRQ",
             ),
         }
-        runner_device = Some(sim_child_args(&args.target, BenchSize::FULL_HD, false));
+        runner_device = Some(sim_child_args(sim_options, BenchSize::FULL_HD, false));
     } else {
         let dev = args.target.open()?;
         device_name = dev.name();
@@ -276,7 +229,10 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         }
         // The device is closed here: the processes below open it themselves.
         drop(dev);
-        runner_device = args.target.device.clone().map(|d| vec![d]);
+        runner_device = match &args.target {
+            Target::Mdev { spec, .. } => Some(vec![spec.clone()]),
+            _ => None,
+        };
     }
 
     let process_figures = ["screenshot end to end", "viewer frame time", "idle CPU"];
@@ -296,7 +252,7 @@ pub fn run(args: &BenchArgs) -> Result<()> {
                 device,
             };
             let dir = ScratchDir::new()?;
-            let label = if args.target.sim {
+            let label = if args.target.sim().is_some() {
                 "1080p".to_string()
             } else {
                 "its mode".to_string()
@@ -328,9 +284,9 @@ pub fn run(args: &BenchArgs) -> Result<()> {
                     "idle CPU: three viewer runs of {:.0} s",
                     args.idle_seconds
                 ));
-                let idle_device = if args.target.sim {
+                let idle_device = if let Some(sim_options) = args.target.sim() {
                     sim_child_args(
-                        &args.target,
+                        sim_options,
                         BenchSize {
                             width: 1024,
                             height: 768,
@@ -391,19 +347,4 @@ fn current_mode(dev: &dyn DisplayDevice) -> Result<String> {
         .query(vfio_display::vfio::PlaneType::Primary)
         .context("querying the primary plane")?;
     Ok(format!("{}x{}", plane.width, plane.height))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn sizes_by_name_or_dimensions() {
-        assert_eq!(parse_bench_size("1080p").unwrap(), BenchSize::FULL_HD);
-        assert_eq!(parse_bench_size("4K").unwrap().label(), "4K");
-        assert_eq!(parse_bench_size("1440p").unwrap().arg(), "2560x1440");
-        assert_eq!(parse_bench_size("800x600").unwrap().label(), "800x600");
-        assert!(parse_bench_size("9000x10").unwrap_err().contains("8192"));
-        assert!(parse_bench_size("huge").unwrap_err().contains("720p"));
-    }
 }

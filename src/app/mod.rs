@@ -1,0 +1,16 @@
+//! The applications: the viewer, the benchmark, and what every command shares (the output
+//! writer, bounded input, signals, statistics). They take plain option structs and never import
+//! `cli`, which parses arguments into those structs and prints results.
+
+// First: the output macros (`outln!`, `errln!`) are used by every module below and by `cli`.
+#[macro_use]
+pub mod output;
+pub mod bench;
+pub mod cpu_time;
+pub mod input;
+// unsafe: installing signal handlers, re-raising signals
+#[allow(unsafe_code)]
+pub mod signals;
+pub mod stats;
+pub mod target;
+pub mod viewer;

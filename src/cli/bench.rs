@@ -1,0 +1,101 @@
+//! `vfio-display bench`: its options, checked and parsed into the benchmark's plain options.
+
+use super::exit::Usage;
+use super::screenshot::parse_seconds;
+use super::target::{DeviceArgs, parse_size};
+use crate::app::bench::{self, BenchOptions, BenchSize};
+use crate::app::target::DEFAULT_SIM_MODE;
+use anyhow::Result;
+use clap::Args;
+use vfio_display::device::sim::SimFault;
+
+const AFTER_HELP: &str = "\
+Figures that need a window (viewer frame time, idle CPU) need a display; without one, run the
+bench under `xvfb-run -a`. Build with --release: a debug build's figures are not representative.
+
+Example: xvfb-run -a target/release/vfio-display bench --sim";
+
+#[derive(Debug, Args)]
+#[command(after_help = AFTER_HELP)]
+pub struct BenchArgs {
+    /// Frame sizes for the simulator's per-path figures: 720p, 1080p, 1440p, 4k or WxH.
+    #[arg(long, value_name = "SIZES", value_delimiter = ',', default_value = "720p,1080p,1440p,4k", value_parser = parse_bench_size)]
+    sizes: Vec<BenchSize>,
+    /// Seconds spent on each timed figure (at least 5 samples each).
+    #[arg(long, value_name = "S", default_value = "1", value_parser = parse_seconds)]
+    seconds: f64,
+    /// Seconds each of the three idle viewer runs lasts.
+    #[arg(long, value_name = "S", default_value = "30", value_parser = parse_seconds)]
+    idle_seconds: f64,
+    /// How many `screenshot` processes to time.
+    #[arg(long, value_name = "N", default_value = "10", value_parser = clap::value_parser!(u32).range(1..=1000))]
+    screenshot_runs: u32,
+    /// Leave out the figures that open a window (viewer frame time, idle CPU).
+    #[arg(long)]
+    no_window: bool,
+    /// Print the report as JSON.
+    #[arg(long)]
+    json: bool,
+    // Last: the device options come under their own headings, after the command's own.
+    #[command(flatten)]
+    target: DeviceArgs,
+}
+
+fn parse_bench_size(s: &str) -> Result<BenchSize, String> {
+    let lower = s.trim().to_ascii_lowercase();
+    if let Some((_, width, height)) = BenchSize::NAMED.iter().find(|(n, ..)| *n == lower) {
+        return Ok(BenchSize {
+            width: *width,
+            height: *height,
+        });
+    }
+    let (width, height) = parse_size(s).map_err(|e| format!("{e} (or 720p, 1080p, 1440p, 4k)"))?;
+    if width > 8192 || height > 8192 {
+        return Err(format!("'{s}': at most 8192x8192"));
+    }
+    Ok(BenchSize { width, height })
+}
+
+pub fn run(args: &BenchArgs) -> Result<()> {
+    // The simulator options bench would silently override are refused instead.
+    let sim = &args.target.sim_opts;
+    if sim.sim_fault != SimFault::None {
+        return Err(Usage(
+            "bench measures a healthy device: --sim-fault is for the other commands".into(),
+        )
+        .into());
+    }
+    if sim.sim_mode != DEFAULT_SIM_MODE || sim.sim_frame.is_some() || sim.sim_mode_change.is_some()
+    {
+        return Err(Usage(
+            "bench sets the simulated mode and frames itself: give the sizes with --sizes \
+             (e.g. --sizes 720p,1080p) instead of --sim-mode, --sim-frame or --sim-mode-change"
+                .into(),
+        )
+        .into());
+    }
+    bench::run(&BenchOptions {
+        sizes: args.sizes.clone(),
+        seconds: args.seconds,
+        idle_seconds: args.idle_seconds,
+        screenshot_runs: args.screenshot_runs,
+        no_window: args.no_window,
+        json: args.json,
+        target: args.target.target()?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_by_name_or_dimensions() {
+        assert_eq!(parse_bench_size("1080p").unwrap(), BenchSize::FULL_HD);
+        assert_eq!(parse_bench_size("4K").unwrap().label(), "4K");
+        assert_eq!(parse_bench_size("1440p").unwrap().arg(), "2560x1440");
+        assert_eq!(parse_bench_size("800x600").unwrap().label(), "800x600");
+        assert!(parse_bench_size("9000x10").unwrap_err().contains("8192"));
+        assert!(parse_bench_size("huge").unwrap_err().contains("720p"));
+    }
+}
