@@ -132,8 +132,9 @@ pub fn query_plane(
     }
 }
 
-/// An error and its causes, joined with ": " (what the user needs, in one line).
-fn error_chain(err: &dyn std::error::Error) -> String {
+/// An error and its causes, joined with ": " (what the user needs, in one line; `to_string`
+/// alone drops the causes an error keeps as its source).
+pub fn error_chain(err: &dyn std::error::Error) -> String {
     let mut text = err.to_string();
     let mut source = err.source();
     while let Some(cause) = source {

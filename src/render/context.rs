@@ -74,9 +74,9 @@ impl GpuContext {
             required_limits: adapter.limits(),
             ..Default::default()
         }))
-        .map_err(|e| RenderError::RequestDevice {
+        .map_err(|source| RenderError::RequestDevice {
             adapter: info.name.clone(),
-            reason: e.to_string(),
+            source,
         })?;
         // SAFETY: the hal device is only read (its enabled extension list) while the guard
         // lives; nothing is destroyed through it.

@@ -11,8 +11,12 @@ pub enum RenderError {
          the mesa-vulkan-drivers package)"
     )]
     NoAdapter,
-    #[error("cannot open the GPU device {adapter}: {reason}")]
-    RequestDevice { adapter: String, reason: String },
+    #[error("cannot open the GPU device {adapter}")]
+    RequestDevice {
+        adapter: String,
+        #[source]
+        source: wgpu::RequestDeviceError,
+    },
     #[error("the {path} import path is not available on {adapter}: {reason}")]
     PathUnavailable {
         path: ImportPath,
@@ -37,8 +41,8 @@ pub enum RenderError {
         value: u64,
         limit: u64,
     },
-    #[error("reading the rendered frame back from the GPU failed: {0}")]
-    Readback(String),
+    #[error("reading the rendered frame back from the GPU failed")]
+    Readback(#[source] Box<dyn std::error::Error + Send + Sync>),
     #[error(transparent)]
     Frame(#[from] FrameError),
 }

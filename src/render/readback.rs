@@ -40,15 +40,15 @@ pub fn read_rgba(ctx: &GpuContext, texture: &wgpu::Texture) -> Result<RgbaImage,
     });
     ctx.device
         .poll(wgpu::PollType::wait_indefinitely())
-        .map_err(|e| RenderError::Readback(e.to_string()))?;
+        .map_err(|e| RenderError::Readback(e.into()))?;
     rx.recv()
-        .map_err(|e| RenderError::Readback(e.to_string()))?
-        .map_err(|e| RenderError::Readback(e.to_string()))?;
+        .map_err(|e| RenderError::Readback(Box::new(e)))?
+        .map_err(|e| RenderError::Readback(e.into()))?;
     let mut image = RgbaImage::new(width, height);
     {
         let mapped = buffer
             .get_mapped_range(..)
-            .map_err(|e| RenderError::Readback(e.to_string()))?;
+            .map_err(|e| RenderError::Readback(e.into()))?;
         for (dst, src) in image.data.chunks_exact_mut(row).zip(mapped.chunks(padded)) {
             dst.copy_from_slice(&src[..row]);
         }

@@ -3,6 +3,7 @@
 
 use super::{AdapterReport, FrameRenderer, GpuContext, ImportChoice};
 use crate::device::DisplayDevice;
+use crate::frame::session::error_chain;
 use crate::vfio::PlaneType;
 use serde::{Deserialize, Serialize};
 
@@ -25,7 +26,7 @@ pub fn gpu_report(dev: &dyn DisplayDevice) -> GpuReport {
             return GpuReport {
                 adapter: None,
                 primary_import: None,
-                error: Some(err.to_string()),
+                error: Some(error_chain(&err)),
             };
         }
     };
@@ -41,7 +42,7 @@ pub fn gpu_report(dev: &dyn DisplayDevice) -> GpuReport {
         Err(err) => GpuReport {
             adapter,
             primary_import: None,
-            error: Some(err.to_string()),
+            error: Some(error_chain(&err)),
         },
     }
 }

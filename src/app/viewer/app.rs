@@ -9,6 +9,7 @@ use std::sync::mpsc::Sender;
 use std::time::{Duration, Instant};
 use vfio_display::device::DisplayDevice;
 use vfio_display::edid::Mode;
+use vfio_display::frame::session::error_chain;
 use vfio_display::frame::{Pump, Session, Status};
 use vfio_display::render::{FrameRenderer, GpuContext, GpuFrame, RenderError};
 use vfio_display::vfio::PlaneInfo;
@@ -181,7 +182,9 @@ impl<'a> App<'a> {
                 Err(RenderError::Frame(err)) => {
                     changed.status |= self.session.note_failure(&err).status
                 }
-                Err(err) => changed.status |= self.session.note_error(None, err.to_string()).status,
+                Err(err) => {
+                    changed.status |= self.session.note_error(None, error_chain(&err)).status
+                }
             }
         }
         if changed.status {
@@ -305,7 +308,7 @@ impl<'a> App<'a> {
         let result = self
             .renderer
             .render_offscreen(true)
-            .map_err(|e| e.to_string())
+            .map_err(|e| error_chain(&e))
             .and_then(|shot| shot.ok_or_else(|| "no plane to capture".to_string()))
             .and_then(|(image, frame)| {
                 encode_png(&image, frame.format.has_alpha).map_err(|e| format!("{e:#}"))
