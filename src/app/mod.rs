@@ -8,6 +8,7 @@ pub mod output;
 pub mod bench;
 pub mod cpu_time;
 pub mod input;
+pub mod screenshot;
 // unsafe: installing signal handlers, re-raising signals
 #[allow(unsafe_code)]
 pub mod signals;

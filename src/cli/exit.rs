@@ -9,12 +9,7 @@ pub enum ExitStatus {
     NoPlane = 3,
 }
 
-/// The "no plane" outcome, as an error with a message.
-#[derive(Debug, thiserror::Error)]
-#[error("{message}")]
-pub struct NoPlane {
-    pub message: String,
-}
+pub use crate::app::screenshot::NoPlane;
 
 /// Bad usage that clap cannot see (arguments that depend on each other), exit code 2 like
 /// clap's own usage errors.

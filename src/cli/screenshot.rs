@@ -1,17 +1,13 @@
-//! `vfio-display screenshot`: the guest screen to PNG, on the CPU path, without a GPU.
+//! `vfio-display screenshot`: its options, checked and parsed into the app's plain options.
 
-use super::exit::{NoPlane, Usage};
+use super::exit::Usage;
 use super::target::DeviceArgs;
-use crate::app::output::{OutputPath, WriteMode, encode_png, numbered};
-use crate::app::signals::{self, Interrupted, Interrupts};
-use anyhow::{Context, Result, bail};
+use crate::app::screenshot::{self, ScreenshotOptions};
+use anyhow::Result;
 use clap::Args;
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
-use vfio_display::fourcc;
-use vfio_display::frame::{CpuFrame, FrameReader, Session, Status, WaitOutcome, cursor_origin};
-use vfio_display::render::{FrameRenderer, GpuContext, ImportChoice, ImportPath};
-use vfio_display::vfio::{PlaneInfo, PlaneType};
+use std::time::Duration;
+use vfio_display::render::{ImportChoice, ImportPath};
 
 #[derive(Debug, Args)]
 pub struct ScreenshotArgs {
@@ -71,21 +67,6 @@ impl Import {
     }
 }
 
-/// Makes pictures one way or the other.
-enum Capturer<'d> {
-    Cpu(FrameReader<'d>),
-    Gpu(Box<FrameRenderer<'d>>),
-}
-
-impl<'d> Capturer<'d> {
-    fn reader(&self) -> &FrameReader<'d> {
-        match self {
-            Capturer::Cpu(reader) => reader,
-            Capturer::Gpu(renderer) => renderer.reader(),
-        }
-    }
-}
-
 pub fn parse_seconds(s: &str) -> Result<f64, String> {
     let v: f64 = s
         .parse()
@@ -96,208 +77,18 @@ pub fn parse_seconds(s: &str) -> Result<f64, String> {
     Ok(v)
 }
 
-/// Waits until the primary plane is on or `timeout` passes; a device error ends the wait at
-/// once (waiting does not mend a hostile plane or a removed device).
-fn wait_for_plane(
-    reader: &FrameReader<'_>,
-    timeout: Duration,
-    interrupts: &Interrupts,
-) -> Result<PlaneInfo> {
-    let mut session = Session::with_source(reader.device(), reader.source());
-    let outcome = session.wait_for(
-        |s| {
-            s.showing().is_some()
-                || matches!(s.status(), Status::Lost { .. } | Status::Error { .. })
-        },
-        Instant::now() + timeout,
-        Duration::from_millis(20),
-        |d| interrupts.sleep(d).is_ok(),
-    );
-    signals::check()?;
-    match (session.status(), session.showing()) {
-        (_, Some(plane)) => Ok(*plane),
-        (Status::Lost { cause, .. } | Status::Error { cause }, _) => {
-            bail!("querying the primary plane: {cause}")
-        }
-        _ => {
-            let waited = if timeout.is_zero() {
-                " (use --timeout S to wait for it)".to_string()
-            } else {
-                format!(" after waiting {:.1} s", timeout.as_secs_f64())
-            };
-            debug_assert!(!matches!(outcome, WaitOutcome::Met(_)));
-            Err(NoPlane {
-                message: format!(
-                    "no plane: the primary plane of {} is off (display disabled, or a mode the device \
-                     cannot describe){waited}",
-                    reader.device().name()
-                ),
-            }
-            .into())
-        }
-    }
-}
-
-fn describe(frame: &CpuFrame) -> String {
-    let p = &frame.plane;
-    let buffer = p.buffer_label();
-    format!(
-        "{}x{} {} from {buffer}",
-        p.width,
-        p.height,
-        fourcc::describe(p.drm_format)
-    )
-}
-
-fn capture_one(
-    capturer: &mut Capturer<'_>,
-    args: &ScreenshotArgs,
-    timeout: Duration,
-    interrupts: &Interrupts,
-) -> Result<(CpuFrame, bool, Option<ImportPath>)> {
-    let reader = capturer.reader();
-    let plane = wait_for_plane(reader, timeout, interrupts)?;
-    let reader = match capturer {
-        Capturer::Gpu(renderer) => {
-            let (image, frame) = renderer
-                .render_offscreen(args.cursor)
-                .context("rendering the primary plane on the GPU")?
-                .ok_or_else(|| NoPlane {
-                    message: "no plane: the primary plane went off during the capture".into(),
-                })?;
-            let keep_alpha = frame.format.has_alpha;
-            let cpu_frame = CpuFrame {
-                plane: frame.plane,
-                format: frame.format,
-                image,
-            };
-            return Ok((cpu_frame, keep_alpha, Some(frame.path)));
-        }
-        Capturer::Cpu(reader) => reader,
-    };
-    let mut frame = reader.read(&plane).context("reading the primary plane")?;
-    let mut keep_alpha = frame.format.has_alpha;
-    if args.cursor {
-        match reader.capture(PlaneType::Cursor) {
-            Ok(Some(cursor)) if cursor.plane.plane_type == PlaneType::Cursor => {
-                let (x, y) = cursor_origin(&cursor.plane);
-                frame.image.composite(&cursor.image, x, y);
-            }
-            Ok(_) => tracing::info!("no cursor plane to composite"),
-            // A broken cursor should not cost the user the screenshot.
-            Err(err) => tracing::warn!("cursor not composited: {err:#}"),
-        }
-        keep_alpha = keep_alpha && frame.format.has_alpha;
-    }
-    Ok((frame, keep_alpha, None))
-}
-
-/// Where picture `n` of the series goes: numbered files, or the one device, FIFO or stdout.
-fn destination(args: &ScreenshotArgs, first: &OutputPath, n: u32) -> Result<OutputPath> {
-    if args.count > 1 && first.is_file() {
-        OutputPath::resolve(&numbered(&args.output, n))
-    } else {
-        Ok(first.clone())
-    }
-}
-
 pub fn run(args: &ScreenshotArgs) -> Result<()> {
     if args.render == Render::Cpu && args.import != Import::Auto {
         return Err(Usage("--import needs --render gpu".into()).into());
     }
-    // Checked before the device is opened, so that a long capture does not fail at its end
-    // for a bad output path; each picture's path is looked at again when it is written.
-    let first = OutputPath::resolve(&args.output)?;
-    if args.count > 1 && first.is_file() {
-        OutputPath::resolve(&numbered(&args.output, 1))?;
-    }
-    let interrupts = Interrupts::install()?;
-    let dev = args.target.open()?;
-    let gpu = match args.render {
-        Render::Gpu => Some(GpuContext::headless().context("--render gpu")?),
-        Render::Cpu => None,
-    };
-    let mut capturer = match &gpu {
-        Some(ctx) => Capturer::Gpu(Box::new(FrameRenderer::new(
-            ctx,
-            dev.as_ref(),
-            args.import.choice(),
-        )?)),
-        None => Capturer::Cpu(FrameReader::new(dev.as_ref())?),
-    };
-    let timeout = Duration::from_secs_f64(args.timeout);
-    let progress = (args.count > 1).then(|| {
-        let bar = indicatif::ProgressBar::new(u64::from(args.count));
-        bar.set_style(
-            indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} {msg}")
-                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-        );
-        bar
-    });
-    let mut written = 0;
-    let result = capture_series(args, &first, &mut capturer, timeout, &interrupts, |line| {
-        written += 1;
-        // The file list goes to stdout (scripts read it), or to stderr when the pictures do;
-        // the bar is on stderr, terminal only.
-        let print = || -> Result<()> {
-            if first.is_stdout() {
-                errln!("{line}");
-            } else {
-                outln!("{line}");
-            }
-            Ok(())
-        };
-        match &progress {
-            Some(bar) => {
-                bar.suspend(print)?;
-                bar.inc(1);
-                Ok(())
-            }
-            None => print(),
-        }
-    });
-    if let Some(bar) = progress {
-        bar.finish_and_clear();
-    }
-    if let Err(err) = &result
-        && let Some(Interrupted(signal)) = err.downcast_ref::<Interrupted>()
-    {
-        errln!(
-            "vfio-display: {}: stopped after {written} of {} picture{}",
-            signal.as_str(),
-            args.count,
-            if args.count == 1 { "" } else { "s" }
-        );
-    }
-    result
-}
-
-/// Captures and writes the pictures, calling `report` with a line for each one written.
-fn capture_series(
-    args: &ScreenshotArgs,
-    first: &OutputPath,
-    capturer: &mut Capturer<'_>,
-    timeout: Duration,
-    interrupts: &Interrupts,
-    mut report: impl FnMut(String) -> Result<()>,
-) -> Result<()> {
-    let mut next = Instant::now();
-    for n in 1..=args.count {
-        signals::check()?;
-        let path = destination(args, first, n)?;
-        let (frame, keep_alpha, path_used) = capture_one(capturer, args, timeout, interrupts)?;
-        let png = encode_png(&frame.image, keep_alpha)?;
-        path.write(&png, WriteMode::Replace)?;
-        let how = path_used.map_or(String::new(), |p| format!(", GPU {p} import"));
-        report(format!(
-            "wrote {} ({}{how})",
-            path.display(),
-            describe(&frame)
-        ))?;
-        if n < args.count {
-            next += Duration::from_millis(args.interval);
-            interrupts.sleep(next.saturating_duration_since(Instant::now()))?;
-        }
-    }
-    Ok(())
+    screenshot::run(&ScreenshotOptions {
+        output: args.output.clone(),
+        cursor: args.cursor,
+        count: args.count,
+        interval: args.interval,
+        timeout: Duration::from_secs_f64(args.timeout),
+        gpu: args.render == Render::Gpu,
+        import: args.import.choice(),
+        target: args.target.target()?,
+    })
 }
