@@ -7,6 +7,7 @@
 pub mod output;
 pub mod bench;
 pub mod cpu_time;
+pub mod edid;
 pub mod input;
 pub mod screenshot;
 // unsafe: installing signal handlers, re-raising signals

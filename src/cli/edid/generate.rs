@@ -2,6 +2,7 @@
 
 use super::SpecArgs;
 use super::print::decoded_text;
+use crate::app::edid::summary;
 use crate::app::input::read_edid_file;
 use crate::app::output::{OutputPath, WriteMode};
 use anyhow::{Context, Result, bail};
@@ -33,21 +34,6 @@ pub struct DecodeArgs {
     /// Print JSON instead of text.
     #[arg(long)]
     json: bool,
-}
-
-/// One line that says what a blob holds: size, blocks and the preferred mode.
-pub fn summary(blob: &[u8]) -> String {
-    match edid::decode(blob) {
-        Ok(d) => format!(
-            "{} bytes, {} extension block{}, preferred mode {}",
-            blob.len(),
-            d.extension_count,
-            if d.extension_count == 1 { "" } else { "s" },
-            d.preferred_mode()
-                .map_or_else(|| "none".to_string(), |m| m.to_string())
-        ),
-        Err(err) => format!("{} bytes that do not decode: {err}", blob.len()),
-    }
 }
 
 pub fn run_generate(args: &GenerateArgs) -> Result<()> {

@@ -100,6 +100,12 @@ impl SpecArgs {
             max_size: max_size.min(MAX_EDID_SIZE),
         }
     }
+
+    /// The identity and extra modes as a template; the app fills in the preferred mode and the
+    /// device's size.
+    pub fn template(&self) -> EdidSpec {
+        self.spec(Mode::new(1024, 768, 60), MAX_EDID_SIZE)
+    }
 }
 
 #[cfg(test)]
