@@ -27,9 +27,11 @@ enum Layout {
 /// A pixel format we can decode and encode.
 #[derive(Debug, PartialEq, Eq)]
 pub struct Format {
+    /// The DRM fourcc.
     pub fourcc: u32,
     /// The DRM name, e.g. "XRGB8888".
     pub name: &'static str,
+    /// Bytes per pixel.
     pub bytes_per_pixel: u32,
     /// Whether the format carries alpha (the X formats do not).
     pub has_alpha: bool,

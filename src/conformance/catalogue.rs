@@ -3,8 +3,11 @@
 /// One entry of the catalogue.
 #[derive(Debug, Clone, Copy)]
 pub struct CheckSpec {
+    /// The stable id ("planes.primary").
     pub id: &'static str,
+    /// Where the rule is in the header.
     pub section: &'static str,
+    /// The rule, quoted or paraphrased from `linux/vfio.h`.
     pub rule: &'static str,
 }
 

@@ -23,7 +23,9 @@ use serde::Serialize;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Outcome {
+    /// The device follows the rule.
     Pass,
+    /// It breaks the rule.
     Fail,
     /// Legal by the header's words but a known trap for front ends, or not enforced.
     Warn,
@@ -32,6 +34,7 @@ pub enum Outcome {
 }
 
 impl Outcome {
+    /// "pass", "fail", "warn" or "skip".
     pub fn name(self) -> &'static str {
         match self {
             Outcome::Pass => "pass",
@@ -45,10 +48,15 @@ impl Outcome {
 /// One check's result.
 #[derive(Debug, Clone, Serialize)]
 pub struct CheckResult {
+    /// The check's stable id.
     pub id: &'static str,
+    /// Where its rule is in the header.
     pub section: &'static str,
+    /// The rule.
     pub rule: &'static str,
+    /// The outcome.
     pub result: Outcome,
+    /// What was seen, for people.
     pub evidence: String,
 }
 
@@ -64,18 +72,22 @@ pub struct Options<'a> {
 
 /// The results of a run, in catalogue order.
 pub struct Report {
+    /// Every check that ran or was skipped, in catalogue order.
     pub results: Vec<CheckResult>,
 }
 
 impl Report {
+    /// How many checks had `outcome`.
     pub fn count(&self, outcome: Outcome) -> usize {
         self.results.iter().filter(|r| r.result == outcome).count()
     }
 
+    /// Whether any check failed.
     pub fn failed(&self) -> bool {
         self.count(Outcome::Fail) > 0
     }
 
+    /// The result of check `id`.
     pub fn get(&self, id: &str) -> Option<&CheckResult> {
         self.results.iter().find(|r| r.id == id)
     }

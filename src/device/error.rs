@@ -3,12 +3,19 @@
 use crate::vfio::VfioError;
 
 #[derive(Debug, thiserror::Error)]
+/// The errors of the `device` layer.
 pub enum DeviceError {
     #[error(transparent)]
+    /// The VFIO call failed.
     Vfio(#[from] VfioError),
     #[error("{device} has no EDID region (VFIO_REGION_TYPE_GFX / VFIO_REGION_SUBTYPE_GFX_EDID)")]
-    NoEdidRegion { device: String },
+    /// The device has no EDID region.
+    NoEdidRegion {
+        /// The device.
+        device: String,
+    },
     #[error("simulator: {0}")]
+    /// The simulator refused (a mode too large, a fault).
     Sim(String),
 }
 

@@ -20,19 +20,29 @@ pub struct BochsDriver<'a> {
 
 /// The Bochs DISPI register indexes (BAR2 + `DISPI_BASE` + 2 x index, 16 bits each).
 pub mod dispi {
+    /// Where the Bochs DISPI registers are in BAR2.
     pub const DISPI_BASE: u64 = 0x500;
+    /// Register index: the DISPI interface id.
     pub const DISPI_ID: u64 = 0;
+    /// Register index: width.
     pub const DISPI_XRES: u64 = 1;
+    /// Register index: height.
     pub const DISPI_YRES: u64 = 2;
+    /// Register index: bits per pixel.
     pub const DISPI_BPP: u64 = 3;
+    /// Register index: display enable.
     pub const DISPI_ENABLE: u64 = 4;
+    /// Register index: the virtual width (the pitch in pixels).
     pub const DISPI_VIRT_WIDTH: u64 = 6;
+    /// Register index: horizontal pan.
     pub const DISPI_X_OFFSET: u64 = 8;
+    /// Register index: vertical pan.
     pub const DISPI_Y_OFFSET: u64 = 9;
     /// ENABLE with the linear framebuffer bit.
     pub const DISPI_ENABLED_LFB: u16 = 0x41;
     /// The BAR of the registers, and the BAR of video memory.
     pub const MMIO_BAR: u32 = 2;
+    /// The BAR that holds video memory.
     pub const VRAM_BAR: u32 = 0;
 }
 use dispi::*;

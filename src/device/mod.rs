@@ -17,6 +17,7 @@ use serde::{Deserialize, Serialize};
 use std::os::fd::BorrowedFd;
 use std::sync::Arc;
 
+/// A result with a `DeviceError`.
 pub type Result<T, E = DeviceError> = std::result::Result<T, E>;
 
 /// How a device was reached, for `info` and messages.
@@ -24,16 +25,29 @@ pub type Result<T, E = DeviceError> = std::result::Result<T, E>;
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Backend {
     /// Opened through `/dev/vfio/<group>`.
-    Group { group: u32, uuid: String },
+    Group {
+        /// The group number.
+        group: u32,
+        /// The mdev's UUID.
+        uuid: String,
+    },
     /// Opened through the device cdev, bound to an iommufd with IOAS `ioas_id` attached.
     Cdev {
+        /// The mdev's UUID.
         uuid: String,
+        /// The cdev's path.
         cdev: String,
+        /// The IOAS attached.
         ioas_id: u32,
     },
     /// A device fd handed over by another process; `bound_here` when it was an unbound cdev
     /// that we bound to an iommufd.
-    DeviceFd { fd: i32, bound_here: bool },
+    DeviceFd {
+        /// The fd number.
+        fd: i32,
+        /// It was an unbound cdev that this process bound.
+        bound_here: bool,
+    },
     /// The built-in simulated vGPU.
     Sim,
 }
@@ -46,6 +60,7 @@ pub enum Backend {
 pub trait DisplayDevice: RegionIo + Send + Sync {
     /// A short name for messages (a UUID, "device fd 5", "simulated vGPU").
     fn name(&self) -> String;
+    /// How the device was reached.
     fn backend(&self) -> Backend;
     /// `VFIO_DEVICE_GET_INFO`, as read when the device was opened.
     fn info(&self) -> DeviceInfo;

@@ -15,10 +15,12 @@ use super::{BLOCK, EdidError, HEADER, Identity, fix_checksum};
 /// The sizes the generator describes (DisplayID Type I reaches 65536; no display is larger
 /// than 16K).
 pub const MIN_SIDE: u32 = 64;
+/// The largest width or height the generator describes.
 pub const MAX_SIDE: u32 = 16384;
 /// Refresh rates in millihertz: CVT's reduced blanking needs a vertical period well above its
 /// 460 us minimum blank.
 pub const MIN_REFRESH_MHZ: u32 = 10_000;
+/// The highest refresh rate it generates, in millihertz.
 pub const MAX_REFRESH_MHZ: u32 = 480_000;
 /// The largest line rate and pixel clock a range-limits descriptor can state.
 pub const EDID_MAX_H_KHZ: u32 = 510;
@@ -29,9 +31,11 @@ pub const MAX_EDID_SIZE: usize = 256 * BLOCK;
 /// What to generate.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EdidSpec {
+    /// The preferred mode: the first detailed timing.
     pub preferred: Mode,
     /// More modes to list (in DisplayID extension blocks).
     pub extra_modes: Vec<Mode>,
+    /// Manufacturer, product, serial, dates and name.
     pub identity: Identity,
     /// The largest blob the target accepts (a device's `edid_max_size`); 128 means a base block
     /// only, as GVT-g takes.
@@ -39,6 +43,7 @@ pub struct EdidSpec {
 }
 
 impl EdidSpec {
+    /// A spec for `preferred` with the default identity, at the largest size.
     pub fn new(preferred: Mode) -> Self {
         EdidSpec {
             preferred,

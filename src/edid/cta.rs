@@ -11,24 +11,36 @@ pub const EXTENSION_TAG: u8 = 0x02;
 /// A short video descriptor: a VIC and whether the sink calls it native.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Vic {
+    /// The Video Identification Code.
     pub vic: u8,
+    /// The sink marks it native.
     pub native: bool,
     /// The mode, for the VICs this decoder knows.
     pub mode: Option<Mode>,
+    /// The VIC's mode is interlaced.
     pub interlaced: bool,
 }
 
 /// What a CTA-861 extension block holds.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct CtaBlock {
+    /// The CTA extension's revision.
     pub revision: u8,
+    /// The sink underscans IT formats by default.
     pub underscan: bool,
+    /// The sink takes basic audio.
     pub basic_audio: bool,
+    /// YCbCr 4:4:4 is supported.
     pub ycbcr444: bool,
+    /// YCbCr 4:2:2 is supported.
     pub ycbcr422: bool,
+    /// How many of the detailed timings are native.
     pub native_dtds: u8,
+    /// The short video descriptors.
     pub vics: Vec<Vic>,
+    /// Other data blocks, by name.
     pub data_blocks: Vec<String>,
+    /// The block's detailed timings.
     pub detailed_timings: Vec<DetailedTiming>,
 }
 

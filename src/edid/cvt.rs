@@ -3,14 +3,23 @@
 /// A full video timing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Timing {
+    /// Visible pixels per line.
     pub h_active: u32,
+    /// Horizontal front porch, pixels.
     pub h_front: u32,
+    /// Horizontal sync width, pixels.
     pub h_sync: u32,
+    /// Pixels per line, blanking included.
     pub h_total: u32,
+    /// Visible lines.
     pub v_active: u32,
+    /// Vertical front porch, lines.
     pub v_front: u32,
+    /// Vertical sync width, lines.
     pub v_sync: u32,
+    /// Lines per frame, blanking included.
     pub v_total: u32,
+    /// Pixel clock in kHz.
     pub pixel_clock_khz: u32,
 }
 

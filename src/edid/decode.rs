@@ -17,23 +17,47 @@ use serde::Serialize;
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Descriptor {
+    /// A detailed timing.
     DetailedTiming(DetailedTiming),
-    Name { text: String },
-    Serial { text: String },
-    Text { text: String },
+    /// The monitor name.
+    Name {
+        /// The name.
+        text: String,
+    },
+    /// The serial number text.
+    Serial {
+        /// The serial.
+        text: String,
+    },
+    /// Unspecified text.
+    Text {
+        /// The text.
+        text: String,
+    },
+    /// The monitor's range limits.
     RangeLimits(RangeLimits),
+    /// A dummy (unused) descriptor.
     Dummy,
-    Other { tag: u8 },
+    /// A descriptor this decoder does not know.
+    Other {
+        /// Its tag.
+        tag: u8,
+    },
 }
 
 /// One extension block.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Extension {
+    /// A CTA-861 block.
     Cta(CtaBlock),
+    /// A DisplayID block.
     DisplayId(DisplayIdBlock),
+    /// A block map.
     BlockMap,
+    /// A block this decoder does not know.
     Other {
+        /// Its tag.
         tag: u8,
     },
     /// Declared by the base block, but the blob ends before it.
@@ -43,26 +67,43 @@ pub enum Extension {
 /// A decoded EDID.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Decoded {
+    /// "1.4".
     pub version: String,
     /// Three-letter PNP manufacturer id.
     pub vendor: String,
+    /// Product code.
     pub product: u16,
+    /// Numeric serial number (0: not given).
     pub serial_number: u32,
     /// Week of manufacture (0 unknown); None when the year is a model year.
     pub week: Option<u8>,
+    /// Year of manufacture, or the model year.
     pub year: u16,
+    /// A digital input.
     pub digital: bool,
+    /// Bits per colour (digital, EDID 1.4).
     pub bits_per_color: Option<u8>,
+    /// Screen size in cm (0 when unknown or variable).
     pub screen_cm: (u8, u8),
+    /// Display gamma.
     pub gamma: Option<f32>,
+    /// sRGB is the default colour space.
     pub srgb_default: bool,
+    /// The first detailed timing is the native mode.
     pub preferred_timing_native: bool,
+    /// The display takes any timing within its range limits.
     pub continuous_frequency: bool,
+    /// Established timings.
     pub established: Vec<Mode>,
+    /// Standard timings.
     pub standard: Vec<Mode>,
+    /// The base block's four descriptors.
     pub descriptors: Vec<Descriptor>,
+    /// Extension blocks the base block declares.
     pub extension_count: u8,
+    /// The extension blocks.
     pub extensions: Vec<Extension>,
+    /// What is wrong with the blob, one line each.
     pub problems: Vec<String>,
 }
 
@@ -248,6 +289,7 @@ impl Decoded {
         modes
     }
 
+    /// The monitor name descriptor's text.
     pub fn name(&self) -> Option<&str> {
         self.descriptors.iter().find_map(|d| match d {
             Descriptor::Name { text } => Some(text.as_str()),
@@ -255,6 +297,7 @@ impl Decoded {
         })
     }
 
+    /// The serial number descriptor's text.
     pub fn serial_text(&self) -> Option<&str> {
         self.descriptors.iter().find_map(|d| match d {
             Descriptor::Serial { text } => Some(text.as_str()),
@@ -262,6 +305,7 @@ impl Decoded {
         })
     }
 
+    /// The range limits descriptor.
     pub fn range_limits(&self) -> Option<RangeLimits> {
         self.descriptors.iter().find_map(|d| match d {
             Descriptor::RangeLimits(r) => Some(*r),

@@ -16,19 +16,33 @@ pub const TAG_DUMMY: u8 = 0x10;
 /// A detailed timing: what both the base block's DTDs and DisplayID's timings describe.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct DetailedTiming {
+    /// Pixel clock in kHz.
     pub pixel_clock_khz: u32,
+    /// Visible pixels per line.
     pub h_active: u32,
+    /// Horizontal blanking, pixels.
     pub h_blank: u32,
+    /// Horizontal front porch, pixels.
     pub h_front: u32,
+    /// Horizontal sync width, pixels.
     pub h_sync: u32,
+    /// Visible lines.
     pub v_active: u32,
+    /// Vertical blanking, lines.
     pub v_blank: u32,
+    /// Vertical front porch, lines.
     pub v_front: u32,
+    /// Vertical sync width, lines.
     pub v_sync: u32,
+    /// Image width in mm.
     pub width_mm: u32,
+    /// Image height in mm.
     pub height_mm: u32,
+    /// Interlaced.
     pub interlaced: bool,
+    /// Horizontal sync is positive.
     pub hsync_positive: bool,
+    /// Vertical sync is positive.
     pub vsync_positive: bool,
 }
 
@@ -82,6 +96,7 @@ impl DetailedTiming {
         u32::try_from(mhz).unwrap_or(u32::MAX)
     }
 
+    /// The mode this timing shows.
     pub fn mode(&self) -> Mode {
         Mode {
             width: self.h_active,
@@ -173,10 +188,15 @@ impl DetailedTiming {
 /// The display range limits descriptor: what a source may send.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct RangeLimits {
+    /// Lowest vertical rate, Hz.
     pub min_v_hz: u32,
+    /// Highest vertical rate, Hz.
     pub max_v_hz: u32,
+    /// Lowest line rate, kHz.
     pub min_h_khz: u32,
+    /// Highest line rate, kHz.
     pub max_h_khz: u32,
+    /// Highest pixel clock, MHz.
     pub max_pixel_clock_mhz: u32,
     /// Byte 10: 0 default GTF, 1 range limits only, 2 secondary GTF, 4 CVT.
     pub support: u8,
@@ -214,6 +234,7 @@ impl RangeLimits {
         Some(d)
     }
 
+    /// Decodes a range limits descriptor.
     pub fn decode(d: &[u8; DESCRIPTOR_LEN]) -> Self {
         let offset = |flags: u8, value: u8, is_max: bool| {
             let applies = if is_max {

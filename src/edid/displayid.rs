@@ -18,7 +18,9 @@ const SECTION_CAPACITY: usize = BLOCK - 1 - 4 - 1 - 1;
 /// A timing listed by a DisplayID section.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct DisplayIdTiming {
+    /// The timing.
     pub timing: DetailedTiming,
+    /// Marked preferred.
     pub preferred: bool,
     /// 0 1:1, 1 5:4, 2 4:3, 3 15:9, 4 16:9, 5 16:10, 6 64:27, 7 256:135, 8 undefined.
     pub aspect_code: u8,
@@ -225,8 +227,11 @@ pub fn encode_blocks(timings: &[DisplayIdTiming], product: &Product) -> Vec<[u8;
 /// What a DisplayID extension block holds.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct DisplayIdBlock {
+    /// "1.3" or "2.0".
     pub version: String,
+    /// The product type code.
     pub product_type: u8,
+    /// The timings listed.
     pub timings: Vec<DisplayIdTiming>,
     /// Data blocks other than timings, by name.
     pub other_blocks: Vec<String>,

@@ -28,6 +28,7 @@ pub use mode::{Mode, ModeParseError, parse_mode_list, parse_size};
 
 /// The fixed 8-byte EDID header.
 pub const HEADER: [u8; 8] = [0x00, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x00];
+/// Bytes in an EDID block.
 pub const BLOCK: usize = 128;
 
 /// True when the 128-byte block's bytes sum to 0 mod 256.
@@ -45,23 +46,41 @@ pub fn fix_checksum(block: &mut [u8; BLOCK]) {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum EdidError {
     #[error("EDID is {0} bytes; a base block needs 128")]
+    /// Less than one block.
     TooShort(usize),
     #[error("EDID header is wrong (expected 00 ff ff ff ff ff ff 00)")]
+    /// The 8-byte header is wrong.
     BadHeader,
     #[error("EDID base block checksum is wrong")]
+    /// The base block's checksum is wrong.
     BadChecksum,
     #[error("EDID has no preferred detailed timing")]
+    /// No detailed timing to prefer.
     NoPreferredTiming,
     #[error("mode {mode} cannot be generated: {reason}")]
-    ModeOutOfRange { mode: Mode, reason: String },
+    /// The generator cannot describe the mode.
+    ModeOutOfRange {
+        /// The mode.
+        mode: Mode,
+        /// Why.
+        reason: String,
+    },
     #[error("the EDID needs {needed} bytes but at most {max} are allowed")]
-    NoRoom { needed: usize, max: usize },
+    /// The EDID does not fit the size allowed.
+    NoRoom {
+        /// Bytes needed.
+        needed: usize,
+        /// Bytes allowed.
+        max: usize,
+    },
     #[error(
         "the modes need range limits beyond what EDID can state ({}-{} Hz, {}-{} kHz, {} MHz)",
         .0.min_v_hz, .0.max_v_hz, .0.min_h_khz, .0.max_h_khz, .0.max_pixel_clock_mhz
     )]
+    /// The modes need range limits EDID cannot state.
     BeyondRangeLimits(RangeLimits),
     #[error("bad identity: {0}")]
+    /// The identity cannot be encoded.
     BadIdentity(String),
 }
 
@@ -70,12 +89,17 @@ pub enum EdidError {
 pub struct Identity {
     /// Three uppercase letters (PNP id).
     pub vendor: [u8; 3],
+    /// Product code.
     pub product: u16,
+    /// Numeric serial number (0: none).
     pub serial: u32,
     /// Week of manufacture, 0 for unknown.
     pub week: u8,
+    /// Year of manufacture.
     pub year: u16,
+    /// Monitor name (up to 13 printable ASCII characters).
     pub name: String,
+    /// Serial number text (up to 13 printable ASCII characters).
     pub serial_text: String,
 }
 

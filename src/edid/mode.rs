@@ -6,12 +6,16 @@ use std::str::FromStr;
 /// A display mode: active size and refresh rate in millihertz.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 pub struct Mode {
+    /// Pixels.
     pub width: u32,
+    /// Pixels.
     pub height: u32,
+    /// Refresh rate in millihertz.
     pub refresh_mhz: u32,
 }
 
 impl Mode {
+    /// A mode at a whole refresh rate.
     pub fn new(width: u32, height: u32, refresh_hz: u32) -> Self {
         Mode {
             width,
@@ -20,10 +24,12 @@ impl Mode {
         }
     }
 
+    /// The refresh rate in Hz.
     pub fn refresh_hz(&self) -> f64 {
         f64::from(self.refresh_mhz) / 1000.0
     }
 
+    /// Whether both modes have the same width and height.
     pub fn same_size(&self, other: &Mode) -> bool {
         (self.width, self.height) == (other.width, other.height)
     }
@@ -44,7 +50,9 @@ impl std::fmt::Display for Mode {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("bad mode {text:?}: {reason} (expected WIDTHxHEIGHT[@HZ], e.g. 1920x1080@60)")]
 pub struct ModeParseError {
+    /// The text given.
     pub text: String,
+    /// What is wrong with it.
     pub reason: &'static str,
 }
 

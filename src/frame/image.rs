@@ -6,12 +6,16 @@ use crate::vfio::PlaneInfo;
 /// A row-major RGBA8 image (non-premultiplied alpha).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RgbaImage {
+    /// Pixels.
     pub width: u32,
+    /// Pixels.
     pub height: u32,
+    /// RGBA8, rows packed (`width * 4` bytes each).
     pub data: Vec<u8>,
 }
 
 impl RgbaImage {
+    /// A transparent black image.
     pub fn new(width: u32, height: u32) -> Self {
         RgbaImage {
             width,
@@ -20,6 +24,7 @@ impl RgbaImage {
         }
     }
 
+    /// The RGBA pixel at (x, y).
     pub fn pixel(&self, x: u32, y: u32) -> [u8; 4] {
         let i = (y as usize * self.width as usize + x as usize) * 4;
         [

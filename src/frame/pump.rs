@@ -20,8 +20,11 @@ use std::time::{Duration, Instant};
 /// What the user asked for (`--irq auto|none|INDEX`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum IrqChoice {
+    /// The display IRQ the device declares, else the timer.
     Auto,
+    /// The timer.
     None,
+    /// This IRQ index.
     Index(u32),
 }
 
@@ -29,8 +32,18 @@ pub enum IrqChoice {
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum RefreshSource {
-    Irq { index: u32, automasked: bool },
-    Timer { hz: f64 },
+    /// An IRQ index's eventfd.
+    Irq {
+        /// The IRQ index.
+        index: u32,
+        /// Unmask after each interrupt.
+        automasked: bool,
+    },
+    /// A timer.
+    Timer {
+        /// Its rate.
+        hz: f64,
+    },
 }
 
 impl std::fmt::Display for RefreshSource {
@@ -100,7 +113,9 @@ pub struct PumpStats {
 /// The state shared by the pump thread and the consumer.
 #[derive(Debug)]
 pub struct Pump {
+    /// Where refreshes come from.
     pub source: RefreshSource,
+    /// What the pump counted.
     pub stats: PumpStats,
     pending: AtomicBool,
     changed: AtomicBool,
@@ -164,6 +179,7 @@ impl StormDetector {
 }
 
 impl Pump {
+    /// A pump for `source`; `run` starts it on the calling thread.
     pub fn new(source: RefreshSource) -> Result<Self, FrameError> {
         let stop_fd = EventFd::new().map_err(|e| sys("the pump's stop eventfd", e))?;
         Ok(Pump {

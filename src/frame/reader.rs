@@ -16,8 +16,11 @@ pub const MAPPING_CACHE: usize = 5;
 /// A frame read on the CPU.
 #[derive(Debug, Clone)]
 pub struct CpuFrame {
+    /// The validated plane.
     pub plane: PlaneInfo,
+    /// Its format.
     pub format: &'static Format,
+    /// Its pixels in RGBA.
     pub image: RgbaImage,
 }
 
@@ -59,10 +62,12 @@ impl<'d> FrameReader<'d> {
         }
     }
 
+    /// How planes are queried.
     pub fn source(&self) -> PlaneSource {
         self.source
     }
 
+    /// The device.
     pub fn device(&self) -> &'d dyn DisplayDevice {
         self.dev
     }

@@ -11,29 +11,64 @@ pub const MAX_SIDE: u32 = 16384;
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PlaneError {
     #[error("the plane is off (format 0 or size 0)")]
+    /// The plane is off.
     Off,
     #[error(
         "format {} with modifier {} is not supported; supported formats: {}",
         fourcc::describe(*fourcc), fourcc::describe_modifier(*modifier), supported_names()
     )]
-    UnknownFormat { fourcc: u32, modifier: u64 },
+    /// No converter for this format.
+    UnknownFormat {
+        /// The DRM fourcc.
+        fourcc: u32,
+        /// The modifier.
+        modifier: u64,
+    },
     #[error(
         "modifier {} (format {}) is tiled or compressed; only LINEAR buffers can be read here",
         fourcc::describe_modifier(*modifier), fourcc::describe(*fourcc)
     )]
-    UnsupportedModifier { fourcc: u32, modifier: u64 },
+    /// A modifier the CPU path cannot read (tiled).
+    UnsupportedModifier {
+        /// The DRM fourcc.
+        fourcc: u32,
+        /// The modifier.
+        modifier: u64,
+    },
     #[error("size {width}x{height} is outside 1..={MAX_SIDE} pixels per side")]
-    BadDimensions { width: u32, height: u32 },
-    #[error("stride {stride} is smaller than a row of {width} pixels ({row_bytes} bytes)")]
-    StrideTooSmall {
-        stride: u32,
+    /// Zero or absurd width or height.
+    BadDimensions {
+        /// Pixels.
         width: u32,
+        /// Pixels.
+        height: u32,
+    },
+    #[error("stride {stride} is smaller than a row of {width} pixels ({row_bytes} bytes)")]
+    /// Rows would overlap.
+    StrideTooSmall {
+        /// The stride given.
+        stride: u32,
+        /// Pixels per row.
+        width: u32,
+        /// The bytes a row needs.
         row_bytes: u64,
     },
     #[error("declared size {size} is smaller than the {needed} bytes its rows span")]
-    SizeTooSmall { size: u32, needed: u64 },
+    /// The declared size is smaller than the frame.
+    SizeTooSmall {
+        /// The size given.
+        size: u32,
+        /// The bytes the frame needs.
+        needed: u64,
+    },
     #[error("rows end at byte {end}, past the end of the {buffer_len}-byte buffer")]
-    BeyondBuffer { end: u64, buffer_len: u64 },
+    /// The frame runs past the end of its buffer.
+    BeyondBuffer {
+        /// Where the frame ends.
+        end: u64,
+        /// The buffer's real length.
+        buffer_len: u64,
+    },
 }
 
 fn supported_names() -> String {
@@ -47,7 +82,9 @@ fn supported_names() -> String {
 /// A plane whose every field has been checked against its buffer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ValidPlane {
+    /// The plane as the device described it.
     pub info: PlaneInfo,
+    /// Its format, from the table.
     pub format: &'static Format,
     /// Bytes of pixels in one row (width x bytes per pixel).
     pub row_bytes: usize,

@@ -9,9 +9,13 @@ pub(crate) const COMPOSITE_SHADER: &str = include_str!("../../shaders/composite.
 /// A rectangle of the target, in pixels (may hang over its edges).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Rect {
+    /// Left edge, pixels.
     pub x: f32,
+    /// Top edge, pixels.
     pub y: f32,
+    /// Pixels.
     pub width: f32,
+    /// Pixels.
     pub height: f32,
 }
 
@@ -26,8 +30,11 @@ pub enum Filter {
 
 /// One textured quad to draw.
 pub struct Layer<'a> {
+    /// The texture to draw.
     pub view: &'a wgpu::TextureView,
+    /// Where, in target pixels.
     pub rect: Rect,
+    /// How it is sampled when scaled.
     pub filter: Filter,
 }
 
@@ -55,6 +62,7 @@ pub struct Compositor {
 }
 
 impl Compositor {
+    /// The compositor's pipelines for `device`.
     pub fn new(device: &wgpu::Device) -> Self {
         let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
             label: Some("composite"),

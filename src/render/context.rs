@@ -17,18 +17,27 @@ pub struct ImportCaps {
 /// What the report names the GPU as.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AdapterReport {
+    /// The adapter's name.
     pub name: String,
+    /// Its driver and version.
     pub driver: String,
+    /// Integrated, discrete, CPU (lavapipe), ...
     pub device_type: String,
+    /// The import paths it offers.
     pub import_paths: Vec<String>,
 }
 
 /// An open GPU device.
 pub struct GpuContext {
+    /// The wgpu instance.
     pub instance: wgpu::Instance,
+    /// The adapter.
     pub adapter: wgpu::Adapter,
+    /// The device.
     pub device: wgpu::Device,
+    /// Its queue.
     pub queue: wgpu::Queue,
+    /// The dma-buf import capabilities.
     pub caps: ImportCaps,
 }
 
@@ -111,10 +120,12 @@ impl GpuContext {
         })
     }
 
+    /// The adapter's name.
     pub fn adapter_name(&self) -> String {
         self.adapter.get_info().name
     }
 
+    /// The adapter as reported by `info --gpu`.
     pub fn report(&self) -> AdapterReport {
         let info = self.adapter.get_info();
         let mut import_paths = Vec::new();

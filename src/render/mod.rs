@@ -39,8 +39,11 @@ use serde::Serialize;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ImportPath {
+    /// The dma-buf as a Vulkan image with its modifier.
     Dmabuf,
+    /// The dma-buf as a Vulkan buffer, unpacked by the shader.
     Buffer,
+    /// Mapped on the CPU and uploaded.
     Cpu,
 }
 
@@ -57,6 +60,8 @@ impl std::fmt::Display for ImportPath {
 /// Which import path to use: the best the adapter and the frame allow, or one forced.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ImportChoice {
+    /// The best the adapter and the frame allow.
     Auto,
+    /// This path or an error.
     Only(ImportPath),
 }

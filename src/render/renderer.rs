@@ -19,8 +19,11 @@ pub const IMPORT_CACHE: usize = 5;
 /// What was brought to the GPU.
 #[derive(Debug, Clone, Copy)]
 pub struct GpuFrame {
+    /// The plane imported.
     pub plane: PlaneInfo,
+    /// Its format.
     pub format: &'static Format,
+    /// The path it took.
     pub path: ImportPath,
     /// Whether this frame needed a new import (a buffer the cache did not hold).
     pub new_import: bool,
@@ -79,6 +82,7 @@ fn describe_buffer(plane: &PlaneInfo) -> String {
 }
 
 impl<'d> FrameRenderer<'d> {
+    /// A renderer for `dev` on `ctx`, importing as `choice` says.
     pub fn new(
         ctx: &'d GpuContext,
         dev: &'d dyn DisplayDevice,
@@ -116,10 +120,12 @@ impl<'d> FrameRenderer<'d> {
         })
     }
 
+    /// The CPU reader (and export cache) it imports through.
     pub fn reader(&self) -> &FrameReader<'d> {
         &self.reader
     }
 
+    /// The GPU context.
     pub fn context(&self) -> &'d GpuContext {
         self.ctx
     }

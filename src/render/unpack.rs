@@ -5,18 +5,25 @@
 pub enum RawSource<'a> {
     /// A storage buffer of `words` u32 (the dma-buf, zero copy).
     Buffer {
+        /// The buffer.
         buffer: &'a wgpu::Buffer,
+        /// Its length in u32 words.
         words: u32,
     },
     /// An R32Uint texture, one row per framebuffer row (the CPU upload).
     Words {
+        /// The texture.
         view: &'a wgpu::TextureView,
+        /// Its width in words.
         words_per_row: u32,
+        /// The words in use.
         words: u32,
     },
     /// A texture the GPU reads natively (the dmabuf path); `opaque` forces alpha to 1.
     Image {
+        /// The texture.
         view: &'a wgpu::TextureView,
+        /// Alpha is forced to 1.
         opaque: bool,
     },
 }
@@ -24,10 +31,15 @@ pub enum RawSource<'a> {
 /// The plane geometry the shader needs.
 #[derive(Debug, Clone, Copy)]
 pub struct Geometry {
+    /// Pixels.
     pub width: u32,
+    /// Pixels.
     pub height: u32,
+    /// Bytes per row.
     pub stride: u32,
+    /// Where the frame starts, bytes.
     pub offset: u32,
+    /// The shader's code for the format.
     pub format_code: u32,
 }
 
@@ -163,7 +175,9 @@ pub struct Unpacker {
 
 /// A frame texture and the uniform buffer of the unpack pass that fills it.
 pub struct FrameSlot {
+    /// The RGBA texture the unpack pass fills.
     pub texture: wgpu::Texture,
+    /// Its view.
     pub view: wgpu::TextureView,
     params: wgpu::Buffer,
     /// Tells slots apart for cached bind groups (a new slot comes with every new size).
@@ -183,6 +197,7 @@ pub struct UnpackBinding {
 static NEXT_SLOT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
 
 impl FrameSlot {
+    /// A slot of this size.
     pub fn new(device: &wgpu::Device, label: &str, width: u32, height: u32) -> Self {
         let texture = device.create_texture(&wgpu::TextureDescriptor {
             label: Some(label),
@@ -216,12 +231,14 @@ impl FrameSlot {
         }
     }
 
+    /// Its size.
     pub fn size(&self) -> (u32, u32) {
         (self.texture.width(), self.texture.height())
     }
 }
 
 impl Unpacker {
+    /// The unpack pipelines for `device`.
     pub fn new(device: &wgpu::Device) -> Self {
         Unpacker {
             buffer: variant(

@@ -28,19 +28,33 @@ const fn iow(ty: u8, nr: u8, size: usize) -> c_ulong {
     (1 << 30) | ((size as c_ulong) << 16) | ((ty as c_ulong) << 8) | nr as c_ulong
 }
 
+/// `VFIO_GET_API_VERSION` (container): the uAPI version, `VFIO_API_VERSION`.
 pub const VFIO_GET_API_VERSION: c_ulong = io(VFIO_TYPE, VFIO_BASE);
+/// `VFIO_CHECK_EXTENSION` (container): whether an IOMMU model is offered.
 pub const VFIO_CHECK_EXTENSION: c_ulong = io(VFIO_TYPE, VFIO_BASE + 1);
+/// `VFIO_SET_IOMMU` (container): chooses the IOMMU model.
 pub const VFIO_SET_IOMMU: c_ulong = io(VFIO_TYPE, VFIO_BASE + 2);
+/// `VFIO_GROUP_GET_STATUS` (group): viable, container set.
 pub const VFIO_GROUP_GET_STATUS: c_ulong = io(VFIO_TYPE, VFIO_BASE + 3);
+/// `VFIO_GROUP_SET_CONTAINER` (group): attaches the group to a container.
 pub const VFIO_GROUP_SET_CONTAINER: c_ulong = io(VFIO_TYPE, VFIO_BASE + 4);
+/// `VFIO_GROUP_UNSET_CONTAINER` (group): detaches it.
 pub const VFIO_GROUP_UNSET_CONTAINER: c_ulong = io(VFIO_TYPE, VFIO_BASE + 5);
+/// `VFIO_GROUP_GET_DEVICE_FD` (group): a device fd by device name.
 pub const VFIO_GROUP_GET_DEVICE_FD: c_ulong = io(VFIO_TYPE, VFIO_BASE + 6);
+/// `VFIO_DEVICE_GET_INFO`: flags and region and IRQ counts.
 pub const VFIO_DEVICE_GET_INFO: c_ulong = io(VFIO_TYPE, VFIO_BASE + 7);
+/// `VFIO_DEVICE_GET_REGION_INFO`: one region, with its capability chain.
 pub const VFIO_DEVICE_GET_REGION_INFO: c_ulong = io(VFIO_TYPE, VFIO_BASE + 8);
+/// `VFIO_DEVICE_GET_IRQ_INFO`: one IRQ index.
 pub const VFIO_DEVICE_GET_IRQ_INFO: c_ulong = io(VFIO_TYPE, VFIO_BASE + 9);
+/// `VFIO_DEVICE_SET_IRQS`: eventfds, trigger, mask, unmask.
 pub const VFIO_DEVICE_SET_IRQS: c_ulong = io(VFIO_TYPE, VFIO_BASE + 10);
+/// `VFIO_DEVICE_RESET`.
 pub const VFIO_DEVICE_RESET: c_ulong = io(VFIO_TYPE, VFIO_BASE + 11);
+/// `VFIO_DEVICE_QUERY_GFX_PLANE`: probe or describe a primary or cursor plane.
 pub const VFIO_DEVICE_QUERY_GFX_PLANE: c_ulong = io(VFIO_TYPE, VFIO_BASE + 14);
+/// `VFIO_DEVICE_GET_GFX_DMABUF`: a dma-buf fd for a plane's `dmabuf_id`.
 pub const VFIO_DEVICE_GET_GFX_DMABUF: c_ulong = io(VFIO_TYPE, VFIO_BASE + 15);
 
 // The VFIO device cdev and iommufd (linux/vfio.h and linux/iommufd.h since 6.6). Debian 12's
@@ -64,9 +78,13 @@ pub const IOMMU_IOAS_ALLOC: c_ulong = io(VFIO_TYPE, IOMMUFD_CMD_BASE + 1);
 #[repr(C)]
 #[derive(Debug, Default, Clone, Copy)]
 pub struct vfio_device_bind_iommufd {
+    /// Bytes of this struct the caller passes.
     pub argsz: u32,
+    /// Must be 0.
     pub flags: u32,
+    /// The iommufd to bind to.
     pub iommufd: i32,
+    /// The device id in that iommufd (out).
     pub out_devid: u32,
 }
 
@@ -75,8 +93,11 @@ pub struct vfio_device_bind_iommufd {
 #[repr(C)]
 #[derive(Debug, Default, Clone, Copy)]
 pub struct vfio_device_attach_iommufd_pt {
+    /// Bytes of this struct the caller passes.
     pub argsz: u32,
+    /// Must be 0.
     pub flags: u32,
+    /// The IOAS (or hardware page table) to attach to.
     pub pt_id: u32,
 }
 
@@ -84,7 +105,9 @@ pub struct vfio_device_attach_iommufd_pt {
 #[repr(C)]
 #[derive(Debug, Default, Clone, Copy)]
 pub struct vfio_device_detach_iommufd_pt {
+    /// Bytes of this struct the caller passes.
     pub argsz: u32,
+    /// Must be 0.
     pub flags: u32,
 }
 
@@ -92,7 +115,9 @@ pub struct vfio_device_detach_iommufd_pt {
 #[repr(C)]
 #[derive(Debug, Default, Clone, Copy)]
 pub struct iommu_destroy {
+    /// Bytes of this struct.
     pub size: u32,
+    /// The object to destroy (an IOAS id).
     pub id: u32,
 }
 
@@ -100,8 +125,11 @@ pub struct iommu_destroy {
 #[repr(C)]
 #[derive(Debug, Default, Clone, Copy)]
 pub struct iommu_ioas_alloc {
+    /// Bytes of this struct.
     pub size: u32,
+    /// Must be 0.
     pub flags: u32,
+    /// The new IOAS's id (out).
     pub out_ioas_id: u32,
 }
 
@@ -109,11 +137,16 @@ pub struct iommu_ioas_alloc {
 #[repr(C)]
 #[derive(Debug, Default, Clone, Copy)]
 pub struct dma_buf_sync {
+    /// `DMA_BUF_SYNC_*` bits.
     pub flags: u64,
 }
+/// The CPU reads the buffer.
 pub const DMA_BUF_SYNC_READ: u64 = 1;
+/// The CPU writes the buffer.
 pub const DMA_BUF_SYNC_WRITE: u64 = 2;
+/// A CPU access begins.
 pub const DMA_BUF_SYNC_START: u64 = 0;
+/// A CPU access ends.
 pub const DMA_BUF_SYNC_END: u64 = 1 << 2;
 /// `DMA_BUF_IOCTL_SYNC = _IOW(DMA_BUF_BASE 'b', 0, struct dma_buf_sync)`.
 pub const DMA_BUF_IOCTL_SYNC: c_ulong = iow(b'b', 0, std::mem::size_of::<dma_buf_sync>());
@@ -122,11 +155,16 @@ pub const DMA_BUF_IOCTL_SYNC: c_ulong = iow(b'b', 0, std::mem::size_of::<dma_buf
 #[repr(C)]
 #[derive(Debug, Default, Clone, Copy)]
 pub struct udmabuf_create {
+    /// The sealed memfd holding the pages.
     pub memfd: u32,
+    /// `UDMABUF_FLAGS_*`.
     pub flags: u32,
+    /// Where the buffer starts in the memfd (page aligned).
     pub offset: u64,
+    /// Bytes (page aligned).
     pub size: u64,
 }
+/// The new dma-buf fd is close-on-exec.
 pub const UDMABUF_FLAGS_CLOEXEC: u32 = 0x01;
 /// `UDMABUF_CREATE = _IOW('u', 0x42, struct udmabuf_create)`.
 pub const UDMABUF_CREATE: c_ulong = iow(b'u', 0x42, std::mem::size_of::<udmabuf_create>());
@@ -149,6 +187,7 @@ pub use vfio_bindings::bindings::vfio::{
 /// `DRM_PLANE_TYPE_PRIMARY` and `DRM_PLANE_TYPE_CURSOR` (from `drm_mode.h`), the values
 /// `drm_plane_type` takes in `VFIO_DEVICE_QUERY_GFX_PLANE`.
 pub const DRM_PLANE_TYPE_PRIMARY: u32 = 1;
+/// The cursor plane.
 pub const DRM_PLANE_TYPE_CURSOR: u32 = 2;
 
 /// The "no hotspot" marker of `x_hot`/`y_hot`.
@@ -156,11 +195,17 @@ pub const NO_HOTSPOT: u32 = 0xFFFF_FFFF;
 
 /// Offsets of the registers of `struct vfio_region_gfx_edid` inside the EDID region.
 pub mod edid_reg {
+    /// `edid_offset`: where the blob starts in the region.
     pub const EDID_OFFSET: u64 = 0;
+    /// `edid_max_size`: the largest blob the device takes.
     pub const EDID_MAX_SIZE: u64 = 4;
+    /// `edid_size`: the blob's size now.
     pub const EDID_SIZE: u64 = 8;
+    /// `max_xres`: the widest mode the device says it supports (0: no limit).
     pub const MAX_XRES: u64 = 12;
+    /// `max_yres`: the tallest mode (0: no limit).
     pub const MAX_YRES: u64 = 16;
+    /// `link_state`: 1 up, 2 down.
     pub const LINK_STATE: u64 = 20;
     /// Size of the register block: the blob must not overlap it.
     pub const BLOCK_SIZE: u64 = 24;

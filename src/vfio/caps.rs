@@ -25,7 +25,9 @@ pub const MAX_INFO_SIZE: usize = 64 * 1024;
 /// One area of a sparse-mmap capability: the parts of a region that may be mapped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SparseArea {
+    /// Offset of the mappable area in the region.
     pub offset: u64,
+    /// Its size in bytes.
     pub size: u64,
 }
 
@@ -33,32 +35,56 @@ pub struct SparseArea {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "cap", rename_all = "snake_case")]
 pub enum RegionCap {
-    SparseMmap { areas: Vec<SparseArea> },
-    Type { region_type: u32, subtype: u32 },
+    /// Only these areas of the region may be mmapped.
+    SparseMmap {
+        /// The mappable areas.
+        areas: Vec<SparseArea>,
+    },
+    /// The region's type and subtype (the EDID region is type 1, subtype 1).
+    Type {
+        /// `VFIO_REGION_TYPE_*`.
+        region_type: u32,
+        /// The subtype within that type.
+        subtype: u32,
+    },
+    /// The MSI-X table may be mmapped.
     MsixMappable,
-    Unknown { id: u16, version: u16 },
+    /// A capability this program does not know, skipped.
+    Unknown {
+        /// Its capability id.
+        id: u16,
+        /// Its version.
+        version: u16,
+    },
 }
 
 /// What `VFIO_DEVICE_GET_REGION_INFO` said about one region.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RegionInfo {
+    /// The region index.
     pub index: u32,
+    /// `VFIO_REGION_INFO_FLAG_*` bits.
     pub flags: u32,
+    /// Bytes.
     pub size: u64,
     /// Offset of the region in the device fd (for mmap and pread/pwrite).
     pub offset: u64,
+    /// The capability chain, parsed.
     pub caps: Vec<RegionCap>,
 }
 
 impl RegionInfo {
+    /// The region can be read.
     pub fn readable(&self) -> bool {
         self.flags & VFIO_REGION_INFO_FLAG_READ != 0
     }
 
+    /// The region can be written.
     pub fn writable(&self) -> bool {
         self.flags & VFIO_REGION_INFO_FLAG_WRITE != 0
     }
 
+    /// The region can be mmapped.
     pub fn mappable(&self) -> bool {
         self.flags & VFIO_REGION_INFO_FLAG_MMAP != 0
     }

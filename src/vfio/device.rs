@@ -31,12 +31,16 @@ use std::sync::Arc;
 /// What `VFIO_DEVICE_GET_INFO` said.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct DeviceInfo {
+    /// `VFIO_DEVICE_FLAGS_*` bits.
     pub flags: u32,
+    /// Regions the device declares (plane regions may lie beyond).
     pub num_regions: u32,
+    /// IRQ indexes the device declares.
     pub num_irqs: u32,
 }
 
 impl DeviceInfo {
+    /// The names of the set flags ("RESET", "PCI", ...).
     pub fn flag_names(&self) -> Vec<&'static str> {
         let mut names = Vec::new();
         for (bit, name) in [
@@ -58,16 +62,29 @@ impl DeviceInfo {
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum DeviceOrigin {
     /// Opened by us through container + group.
-    Group { group: u32, uuid: String },
+    Group {
+        /// The group number.
+        group: u32,
+        /// The mdev's UUID.
+        uuid: String,
+    },
     /// Opened by us through the device cdev, bound to an iommufd with an IOAS attached.
     Cdev {
+        /// The mdev's UUID.
         uuid: String,
+        /// The cdev's path.
         cdev: String,
+        /// The IOAS attached.
         ioas_id: u32,
     },
     /// Handed over by another process (a VMM) as an open fd; `bound_here` when it was an
     /// unbound cdev that we bound to an iommufd ourselves.
-    AdoptedFd { fd: i32, bound_here: bool },
+    AdoptedFd {
+        /// The fd number it had.
+        fd: i32,
+        /// It was an unbound cdev that this process bound to an iommufd.
+        bound_here: bool,
+    },
 }
 
 /// Which path opens an mdev.
@@ -301,10 +318,12 @@ impl VfioDevice {
         })
     }
 
+    /// What `VFIO_DEVICE_GET_INFO` said when the device was opened.
     pub fn info(&self) -> DeviceInfo {
         self.info
     }
 
+    /// How the device fd was obtained.
     pub fn origin(&self) -> &DeviceOrigin {
         &self.origin
     }

@@ -38,6 +38,7 @@ impl DmaBuf {
         })
     }
 
+    /// The `dmabuf_id` this fd was exported for.
     pub fn id(&self) -> u32 {
         self.id
     }
@@ -112,6 +113,7 @@ struct CacheState {
 pub const DEFAULT_EXPORT_CACHE: usize = 5;
 
 impl ExportCache {
+    /// A cache that keeps at most `capacity` exports open.
     pub fn new(capacity: usize) -> Self {
         ExportCache {
             capacity: capacity.max(1),

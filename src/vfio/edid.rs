@@ -13,7 +13,9 @@ use std::time::Duration;
 /// Reads and writes a device region by offset (pread/pwrite on the device fd for a real device).
 /// The EDID region is reached through this, never through a mapping.
 pub trait RegionIo {
+    /// Reads `buf.len()` bytes of region `index` at `offset`.
     fn read_region(&self, index: u32, offset: u64, buf: &mut [u8]) -> Result<()>;
+    /// Writes `buf` to region `index` at `offset`.
     fn write_region(&self, index: u32, offset: u64, buf: &[u8]) -> Result<()>;
 }
 
@@ -23,11 +25,17 @@ pub const MAX_EDID_BLOB: u32 = 256 * 128;
 /// The registers of `struct vfio_region_gfx_edid`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EdidRegs {
+    /// Where the blob starts in the region.
     pub edid_offset: u32,
+    /// The largest blob the device takes.
     pub edid_max_size: u32,
+    /// The blob's size now.
     pub edid_size: u32,
+    /// The widest mode the device says it supports (0: no limit).
     pub max_xres: u32,
+    /// The tallest mode (0: no limit).
     pub max_yres: u32,
+    /// 1 up, 2 down (anything else is shown as it is).
     pub link_state: u32,
 }
 
@@ -35,13 +43,16 @@ pub struct EdidRegs {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum LinkState {
+    /// The virtual monitor is plugged in.
     Up,
+    /// It is unplugged.
     Down,
     /// Any other value; mbochs starts at 0 before anyone set the link.
     Unset(u32),
 }
 
 impl LinkState {
+    /// The state a `link_state` register value means (anything but 1 is down).
     pub fn from_reg(value: u32) -> Self {
         match value {
             VFIO_DEVICE_GFX_LINK_STATE_UP => LinkState::Up,
@@ -69,6 +80,7 @@ impl EdidRegs {
             || (self.max_yres != 0 && height > self.max_yres)
     }
 
+    /// The link state.
     pub fn link(&self) -> LinkState {
         LinkState::from_reg(self.link_state)
     }
@@ -107,6 +119,7 @@ impl<'a> EdidPort<'a> {
         })
     }
 
+    /// The EDID region's index.
     pub fn index(&self) -> u32 {
         self.index
     }

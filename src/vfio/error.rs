@@ -5,30 +5,45 @@ use nix::errno::Errno;
 use std::path::PathBuf;
 
 #[derive(Debug, thiserror::Error)]
+/// The errors of the `vfio` layer.
 pub enum VfioError {
     /// An ioctl failed. `op` is the ioctl's name in `linux/vfio.h`, `target` what it was aimed at.
     #[error("{op} on {target} failed: {errno}")]
     Ioctl {
+        /// The ioctl's name in `linux/vfio.h`.
         op: &'static str,
+        /// What it was aimed at.
         target: String,
+        /// What the kernel answered.
         errno: Errno,
     },
     /// Opening a device node failed; `hint` tells the user what to do about it.
     #[error("cannot open {}: {}; {hint}", path.display(), errno)]
     Open {
+        /// The node.
         path: PathBuf,
+        /// What the kernel answered.
         errno: Errno,
+        /// What that means on this system.
         hint: String,
     },
     /// A name given by the user or read from sysfs does not lead to a mediated device.
     #[error("{}: {reason}", path.display())]
-    NotMdev { path: PathBuf, reason: String },
+    NotMdev {
+        /// The name or path given.
+        path: PathBuf,
+        /// Why it is not an mdev.
+        reason: String,
+    },
     /// The group has devices that are not bound to VFIO drivers.
     #[error(
         "VFIO group {group} is not viable: not every device in it is bound to a VFIO driver \
          (see /sys/kernel/iommu_groups/{group}/devices)"
     )]
-    GroupNotViable { group: u32 },
+    GroupNotViable {
+        /// The group number.
+        group: u32,
+    },
     /// The container supports no IOMMU model we can use.
     #[error(
         "the VFIO container offers neither the TYPE1v2 nor the TYPE1 IOMMU model \
@@ -37,43 +52,80 @@ pub enum VfioError {
     NoIommuModel,
     /// A file descriptor handed to us is not what it should be.
     #[error("fd {fd} is not a VFIO device: {reason}")]
-    NotVfioDevice { fd: i32, reason: String },
+    NotVfioDevice {
+        /// The fd number.
+        fd: i32,
+        /// What it is instead.
+        reason: String,
+    },
     /// The kernel returned a region info whose capability chain is malformed.
     #[error("region {index}: malformed capability chain: {reason}")]
-    CapChain { index: u32, reason: String },
+    CapChain {
+        /// The region.
+        index: u32,
+        /// What is wrong with the chain.
+        reason: String,
+    },
     /// A value that came back from the kernel (or the guest) is out of bounds.
     #[error("{target}: {reason}")]
-    Invalid { target: String, reason: String },
+    Invalid {
+        /// The object.
+        target: String,
+        /// What is out of bounds.
+        reason: String,
+    },
     /// mmap failed.
     #[error("cannot map {target} ({len} bytes at offset {offset:#x}): {errno}")]
     Map {
+        /// The region or buffer.
         target: String,
+        /// Where the mapping starts.
         offset: u64,
+        /// Its length.
         len: u64,
+        /// What the kernel answered.
         errno: Errno,
     },
     /// A read or write of a region (pread/pwrite) or of a mapping failed or was short.
     #[error("{op} of {len} bytes at offset {offset:#x} of {target} failed: {reason}")]
     Access {
+        /// "pread", "pwrite", "read", "write".
         op: &'static str,
+        /// The region.
         target: String,
+        /// Where.
         offset: u64,
+        /// How many bytes.
         len: u64,
+        /// The errno or the short count.
         reason: String,
     },
     /// `VFIO_DEVICE_BIND_IOMMUFD` refused to bind a device cdev to the iommufd.
     #[error("VFIO_DEVICE_BIND_IOMMUFD on {device} failed: {errno}; {hint}")]
     Bind {
+        /// The device.
         device: String,
+        /// What the kernel answered.
         errno: Errno,
+        /// What that means.
         hint: String,
     },
     /// The cdev path was asked for where the kernel has none.
     #[error("{device} has no VFIO device cdev ({reason})")]
-    NoCdev { device: String, reason: String },
+    NoCdev {
+        /// The device.
+        device: String,
+        /// What is missing.
+        reason: String,
+    },
     /// A plain system call failed (eventfd, memfd, sysfs reads).
     #[error("{what}: {errno}")]
-    Sys { what: String, errno: Errno },
+    Sys {
+        /// The call and its object.
+        what: String,
+        /// What the kernel answered.
+        errno: Errno,
+    },
 }
 
 impl VfioError {
@@ -112,4 +164,5 @@ impl VfioError {
     }
 }
 
+/// A result with a `VfioError`.
 pub type Result<T, E = VfioError> = std::result::Result<T, E>;

@@ -157,14 +157,17 @@ impl Group {
         })
     }
 
+    /// The group number.
     pub fn number(&self) -> u32 {
         self.number
     }
 
+    /// The group's node.
     pub fn path(&self) -> &Path {
         &self.path
     }
 
+    /// The IOMMU model its container uses.
     pub fn iommu_model(&self) -> u32 {
         self.container.iommu_model()
     }

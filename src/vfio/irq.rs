@@ -12,21 +12,28 @@ use std::os::fd::{AsRawFd, BorrowedFd};
 /// What `VFIO_DEVICE_GET_IRQ_INFO` said about one IRQ index.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct IrqInfo {
+    /// The IRQ index.
     pub index: u32,
+    /// `VFIO_IRQ_INFO_*` bits.
     pub flags: u32,
+    /// Vectors.
     pub count: u32,
 }
 
 impl IrqInfo {
+    /// It signals through eventfds.
     pub fn eventfd(&self) -> bool {
         self.flags & VFIO_IRQ_INFO_EVENTFD != 0
     }
+    /// It can be masked and unmasked.
     pub fn maskable(&self) -> bool {
         self.flags & VFIO_IRQ_INFO_MASKABLE != 0
     }
+    /// The kernel masks it when it fires (level-triggered, like INTx).
     pub fn automasked(&self) -> bool {
         self.flags & VFIO_IRQ_INFO_AUTOMASKED != 0
     }
+    /// The vector count cannot change once set.
     pub fn noresize(&self) -> bool {
         self.flags & VFIO_IRQ_INFO_NORESIZE != 0
     }
@@ -53,11 +60,14 @@ impl IrqInfo {
 pub enum IrqAction {
     /// Loopback: the kernel signals the bound eventfds as if the device had interrupted.
     Trigger,
+    /// Mask the vectors.
     Mask,
+    /// Unmask them.
     Unmask,
 }
 
 impl IrqAction {
+    /// The action's name for messages.
     pub fn name(self) -> &'static str {
         match self {
             IrqAction::Trigger => "trigger",

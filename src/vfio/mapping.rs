@@ -83,14 +83,17 @@ impl Mapping {
         })
     }
 
+    /// Bytes mapped.
     pub fn len(&self) -> usize {
         self.len
     }
 
+    /// Nothing is mapped.
     pub fn is_empty(&self) -> bool {
         self.len == 0
     }
 
+    /// What was mapped, for messages.
     pub fn what(&self) -> &str {
         &self.what
     }

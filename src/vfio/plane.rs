@@ -11,11 +11,14 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum PlaneType {
+    /// The primary plane: the screen.
     Primary,
+    /// The cursor plane.
     Cursor,
 }
 
 impl PlaneType {
+    /// The `drm_plane_type` value of the query.
     pub fn drm_plane_type(self) -> u32 {
         match self {
             PlaneType::Primary => DRM_PLANE_TYPE_PRIMARY,
@@ -38,11 +41,14 @@ impl std::fmt::Display for PlaneType {
 #[serde(rename_all = "snake_case")]
 pub enum PlaneSource {
     #[serde(rename = "dmabuf")]
+    /// Exported as dma-bufs (`VFIO_GFX_PLANE_TYPE_DMABUF`).
     DmaBuf,
+    /// A device region (`VFIO_GFX_PLANE_TYPE_REGION`).
     Region,
 }
 
 impl PlaneSource {
+    /// The query's flag for this source.
     pub fn query_flag(self) -> u32 {
         match self {
             PlaneSource::DmaBuf => VFIO_GFX_PLANE_TYPE_DMABUF,
@@ -63,7 +69,9 @@ impl std::fmt::Display for PlaneSource {
 /// Which plane sources a device answered "supported" to (the PROBE queries).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct PlaneSupport {
+    /// The dma-buf probe succeeded.
     pub dmabuf: bool,
+    /// The region probe succeeded.
     pub region: bool,
 }
 
@@ -83,19 +91,29 @@ impl PlaneSupport {
 /// One answer of `VFIO_DEVICE_QUERY_GFX_PLANE`, untrusted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PlaneInfo {
+    /// Which plane was asked for.
     pub plane_type: PlaneType,
+    /// How its pixels are reached.
     pub source: PlaneSource,
     /// DRM fourcc; 0 means "no plane".
     pub drm_format: u32,
+    /// DRM format modifier (0: linear).
     pub modifier: u64,
+    /// Pixels.
     pub width: u32,
+    /// Pixels.
     pub height: u32,
+    /// Bytes per row.
     pub stride: u32,
     /// Bytes of the plane; 0 means "no plane". mdpy reports the whole region here.
     pub size: u32,
+    /// Cursor position, left edge.
     pub x_pos: u32,
+    /// Cursor position, top edge.
     pub y_pos: u32,
+    /// Hotspot inside the cursor (`NO_HOTSPOT` when none).
     pub x_hot: u32,
+    /// Hotspot inside the cursor (`NO_HOTSPOT` when none).
     pub y_hot: u32,
     /// `dmabuf_id` for a dma-buf plane, `region_index` for a region plane.
     pub buffer_id: u32,
@@ -139,6 +157,7 @@ impl PlaneInfo {
         }
     }
 
+    /// The plane in the kernel's answer; untrusted until validated.
     pub fn from_raw(
         raw: &vfio_device_gfx_plane_info,
         plane_type: PlaneType,

@@ -10,7 +10,9 @@ use std::path::{Path, PathBuf};
 /// Where sysfs and /dev are. `HostPaths::default()` is the real system.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HostPaths {
+    /// Where sysfs is (`/sys`).
     pub sysfs: PathBuf,
+    /// Where device nodes are (`/dev`).
     pub dev: PathBuf,
 }
 
@@ -24,15 +26,19 @@ impl Default for HostPaths {
 }
 
 impl HostPaths {
+    /// `/sys/bus/mdev/devices`.
     pub fn mdev_devices(&self) -> PathBuf {
         self.sysfs.join("bus/mdev/devices")
     }
+    /// `/sys/class/mdev_bus`.
     pub fn mdev_bus(&self) -> PathBuf {
         self.sysfs.join("class/mdev_bus")
     }
+    /// `/dev/vfio/vfio`.
     pub fn vfio_container(&self) -> PathBuf {
         self.dev.join("vfio/vfio")
     }
+    /// `/dev/vfio/<group>`.
     pub fn vfio_group(&self, group: u32) -> PathBuf {
         self.dev.join(format!("vfio/{group}"))
     }
@@ -73,8 +79,11 @@ pub fn is_uuid(s: &str) -> bool {
 /// A mediated device found in sysfs.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct MdevTarget {
+    /// The mdev's UUID.
     pub uuid: String,
+    /// Its sysfs directory.
     pub sysfs_path: PathBuf,
+    /// Its IOMMU group.
     pub iommu_group: u32,
 }
 
@@ -149,34 +158,48 @@ pub fn resolve_mdev(spec: &str, paths: &HostPaths) -> Result<MdevTarget> {
 /// One mdev type a parent offers.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct MdevType {
+    /// The type's id ("mbochs-1").
     pub id: String,
+    /// Its `name` attribute.
     pub name: Option<String>,
+    /// Its `description` attribute.
     pub description: Option<String>,
+    /// "vfio-pci" and the like.
     pub device_api: Option<String>,
+    /// How many more can be created.
     pub available_instances: Option<u32>,
 }
 
 /// A device that can create mdevs.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct MdevParent {
+    /// The parent device.
     pub name: String,
+    /// The mdev types it offers.
     pub types: Vec<MdevType>,
 }
 
 /// An existing mdev.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Mdev {
+    /// The mdev's UUID.
     pub uuid: String,
+    /// Its parent device.
     pub parent: Option<String>,
+    /// Its type.
     pub mdev_type: Option<String>,
+    /// The driver bound to it.
     pub driver: Option<String>,
+    /// Its IOMMU group.
     pub iommu_group: Option<u32>,
 }
 
 /// Everything `list` shows.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Default)]
 pub struct MdevListing {
+    /// Parent devices with their types.
     pub parents: Vec<MdevParent>,
+    /// Existing mdevs.
     pub mdevs: Vec<Mdev>,
 }
 

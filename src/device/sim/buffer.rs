@@ -23,6 +23,7 @@ pub struct SharedBuffer {
 }
 
 impl SharedBuffer {
+    /// A zeroed buffer of `size` bytes (rounded up to pages), named for debugging.
     pub fn new(name: &str, size: u64) -> Result<Self, VfioError> {
         let size = page_round(size.max(1));
         let memfd = memfd_create(name, MFdFlags::MFD_CLOEXEC | MFdFlags::MFD_ALLOW_SEALING)
@@ -41,6 +42,7 @@ impl SharedBuffer {
         })
     }
 
+    /// Bytes.
     pub fn size(&self) -> u64 {
         self.size
     }
@@ -50,6 +52,7 @@ impl SharedBuffer {
         &self.writer
     }
 
+    /// The memfd behind the buffer.
     pub fn memfd(&self) -> BorrowedFd<'_> {
         self.memfd.as_fd()
     }

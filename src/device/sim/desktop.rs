@@ -38,13 +38,16 @@ pub const GUEST_FPS: u64 = 60;
 /// An RGBA8 image.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Canvas {
+    /// Pixels.
     pub width: u32,
+    /// Pixels.
     pub height: u32,
     /// Row-major RGBA8, `width * height * 4` bytes.
     pub pixels: Vec<u8>,
 }
 
 impl Canvas {
+    /// A canvas filled with `fill`.
     pub fn new(width: u32, height: u32, fill: [u8; 4]) -> Self {
         let mut pixels = Vec::with_capacity(width as usize * height as usize * 4);
         for _ in 0..width as usize * height as usize {
@@ -57,6 +60,7 @@ impl Canvas {
         }
     }
 
+    /// The RGBA pixel at (x, y).
     pub fn pixel(&self, x: u32, y: u32) -> [u8; 4] {
         let i = (y as usize * self.width as usize + x as usize) * 4;
         [
@@ -67,6 +71,7 @@ impl Canvas {
         ]
     }
 
+    /// Sets a pixel; outside the canvas it does nothing.
     pub fn put(&mut self, x: i64, y: i64, rgba: [u8; 4]) {
         if x >= 0
             && y >= 0

@@ -13,22 +13,33 @@ pub const BLOB_OFFSET: u32 = 0x800;
 /// What a register write changed, for the guest to act on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EdidEvent {
+    /// Nothing for the guest to do.
     None,
+    /// The link came up: the guest reads the EDID.
     LinkUp,
+    /// The link went down.
     LinkDown,
 }
 
 #[derive(Debug, Clone)]
+/// The simulated EDID region: its registers and blob.
 pub struct SimEdid {
+    /// `edid_max_size`.
     pub max_size: u32,
+    /// `edid_size`.
     pub size: u32,
+    /// `max_xres`.
     pub max_xres: u32,
+    /// `max_yres`.
     pub max_yres: u32,
+    /// `link_state`.
     pub link_state: u32,
+    /// The blob area.
     pub blob: Vec<u8>,
 }
 
 impl SimEdid {
+    /// A region with these limits holding `initial`, link up.
     pub fn new(max_size: u32, max_xres: u32, max_yres: u32, initial: &[u8]) -> Self {
         let mut blob = vec![0u8; max_size as usize];
         let n = initial.len().min(blob.len());
@@ -66,6 +77,7 @@ impl SimEdid {
         (end <= self.blob.len()).then_some(start..end)
     }
 
+    /// Reads registers or blob, as the kernel's region read would.
     pub fn read(&self, offset: u64, buf: &mut [u8]) -> Result<(), Errno> {
         if offset < edid_reg::BLOCK_SIZE {
             if buf.len() != 4 || !offset.is_multiple_of(4) {
@@ -80,6 +92,7 @@ impl SimEdid {
         Ok(())
     }
 
+    /// Writes registers or blob; says what changed for the guest.
     pub fn write(&mut self, offset: u64, buf: &[u8]) -> Result<EdidEvent, Errno> {
         if offset < edid_reg::BLOCK_SIZE {
             if buf.len() != 4 || !offset.is_multiple_of(4) {

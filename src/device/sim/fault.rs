@@ -7,6 +7,7 @@ use crate::vfio::PlaneInfo;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum SimFault {
     #[default]
+    /// No fault.
     None,
     /// The primary plane is off (format 0, size 0), as when the guest disables its display.
     PlaneOff,
@@ -164,6 +165,7 @@ impl SimFault {
         }
     }
 
+    /// The name `--sim-fault` takes.
     pub fn name(self) -> &'static str {
         Self::ALL
             .iter()

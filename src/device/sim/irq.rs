@@ -10,11 +10,13 @@ use std::os::fd::{AsFd, OwnedFd};
 pub const FLIP_IRQ: u32 = 0;
 
 #[derive(Debug, Default)]
+/// The simulated display interrupt: an eventfd with mask, unmask and automask.
 pub struct SimIrq {
     eventfd: Option<OwnedFd>,
     masked: bool,
     /// A flip happened while masked: it fires on unmask, like a level-triggered line.
     pending: bool,
+    /// Interrupts signalled on the eventfd.
     pub delivered: u64,
     /// The line is stuck asserted (the `irq-storm` fault): it fires again on every unmask.
     pub stuck: bool,
@@ -23,6 +25,7 @@ pub struct SimIrq {
 }
 
 impl SimIrq {
+    /// What `GET_IRQ_INFO` says about it.
     pub fn info() -> IrqInfo {
         IrqInfo {
             index: FLIP_IRQ,
@@ -31,6 +34,7 @@ impl SimIrq {
         }
     }
 
+    /// Sets (or clears) the eventfd.
     pub fn bind(&mut self, eventfd: Option<OwnedFd>) {
         self.eventfd = eventfd;
         self.masked = false;
@@ -57,6 +61,7 @@ impl SimIrq {
         self.masked = true; // AUTOMASKED
     }
 
+    /// `SET_IRQS` with an action on vectors `start..start + count`.
     pub fn action(&mut self, action: IrqAction, start: u32, count: u32) -> Result<(), Errno> {
         if start != 0 || count != 1 {
             return Err(Errno::EINVAL);

@@ -38,11 +38,15 @@ use std::time::Duration;
 
 /// Region indexes of the simulated device (PCI layout; device-specific regions from 9 on).
 pub const VRAM_REGION: u32 = 0;
+/// The MMIO region (BAR2).
 pub const MMIO_REGION: u32 = 2;
+/// The PCI config space region.
 pub const CONFIG_REGION: u32 = 7;
+/// The EDID region.
 pub const EDID_REGION: u32 = 9;
 /// In region mode the framebuffer is region 16 while `num_regions` is 10, as on mdpy.
 pub const FB_REGION: u32 = 16;
+/// The cursor's region (region planes).
 pub const CURSOR_REGION: u32 = 17;
 const NUM_REGIONS: u32 = 10;
 /// The edid_max_size the `edid-max-size-small` fault reports.
@@ -50,23 +54,32 @@ pub const SMALL_EDID_MAX_SIZE: u32 = 64;
 
 /// The smallest and largest modes the simulated guest accepts.
 pub const MIN_SIZE: u32 = 64;
+/// The largest width or height the simulator takes.
 pub const MAX_SIZE: u32 = 8192;
 
 /// How to build a simulator.
 #[derive(Debug, Clone)]
 pub struct SimConfig {
+    /// The guest's mode, width.
     pub width: u32,
+    /// The guest's mode, height.
     pub height: u32,
+    /// The framebuffer format.
     pub format: &'static Format,
+    /// dma-buf planes or a region plane.
     pub source: PlaneSource,
     /// `Some(n)`: the guest shows frame `n` and never moves (reproducible captures).
     /// `None`: the guest animates at 60 frames per second on its own thread.
     pub frozen_frame: Option<u64>,
+    /// A fault to inject.
     pub fault: SimFault,
     /// Video memory; a mode must fit it (two buffers of it in dma-buf mode).
     pub vram_bytes: u64,
+    /// The EDID region's `max_xres`.
     pub max_xres: u32,
+    /// The EDID region's `max_yres`.
     pub max_yres: u32,
+    /// The EDID region's `edid_max_size`.
     pub edid_max_size: u32,
     /// Where the frame starts in its buffer (a panned or sub-allocated scanout): the plane's
     /// `offset` field.
@@ -407,6 +420,7 @@ impl SimState {
 }
 
 impl SimDevice {
+    /// Starts the simulated device (and, when animated, its guest thread).
     pub fn new(cfg: SimConfig) -> Result<Self> {
         let initial_edid = crate::edid::generate(&crate::edid::EdidSpec {
             max_size: cfg.edid_max_size as usize,
