@@ -518,18 +518,14 @@ fn sigint_in_a_series_leaves_only_finished_pictures() {
     }
 }
 
-#[test]
-fn sigint_during_the_link_delay_raises_the_link_at_once() {
+/// Starts a command and waits for its first stderr line, which must contain `needle`: the point
+/// where the command is known to be waiting (the event to act on, instead of a sleep).
+fn spawn_until_stderr(
+    args: &[&str],
+    needle: &str,
+) -> (std::process::Child, BufReader<std::process::ChildStderr>) {
     let mut child = bin()
-        .args([
-            "edid",
-            "set",
-            "--sim",
-            "--mode",
-            "800x600",
-            "--link-delay-ms",
-            "10000",
-        ])
+        .args(args)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -537,7 +533,24 @@ fn sigint_during_the_link_delay_raises_the_link_at_once() {
     let mut err = BufReader::new(child.stderr.take().unwrap());
     let mut line = String::new();
     err.read_line(&mut line).unwrap();
-    assert!(line.contains("Ctrl+C raises it now"), "{line}");
+    assert!(line.contains(needle), "{args:?}: {line}");
+    (child, err)
+}
+
+#[test]
+fn sigint_during_the_link_delay_raises_the_link_at_once() {
+    let (mut child, mut err) = spawn_until_stderr(
+        &[
+            "edid",
+            "set",
+            "--sim",
+            "--mode",
+            "800x600",
+            "--link-delay-ms",
+            "10000",
+        ],
+        "Ctrl+C raises it now",
+    );
     kill(Pid::from_raw(child.id() as i32), Signal::SIGINT).unwrap();
     let status = wait_bounded(&mut child, 5);
     let mut rest = String::new();
@@ -551,16 +564,10 @@ fn sigterm_ends_the_wait_for_a_fifo_reader() {
     let dir = tmp();
     let fifo = dir.path().join("nobody-reads");
     nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
-    let mut child = bin()
-        .args(["screenshot", "--sim", "-o", path_str(&fifo)])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut err = BufReader::new(child.stderr.take().unwrap());
-    let mut line = String::new();
-    err.read_line(&mut line).unwrap();
-    assert!(line.contains("waiting for a reader"), "{line}");
+    let (mut child, _err) = spawn_until_stderr(
+        &["screenshot", "--sim", "-o", path_str(&fifo)],
+        "waiting for a reader",
+    );
     kill(Pid::from_raw(child.id() as i32), Signal::SIGTERM).unwrap();
     let status = wait_bounded(&mut child, 5);
     assert_eq!(status.signal(), Some(Signal::SIGTERM as i32));

@@ -15,7 +15,7 @@ fi
 
 kdir=$("$here/build-kernel.sh" | tail -n 1)
 echo "vm: kernels in $kdir ($(( $(date +%s) - start )) s)"
-(cd "$root" && cargo build --release --locked --bin vfio-display -p vfio-display-vm-helper)
+(cd "$root" && cargo build --release --locked -p vfio-display -p vfio-display-vm-helper --bins)
 bindir="$root/target/release"
 
 status=0
