@@ -104,6 +104,90 @@ fn beyond_range_limits(blob: &[u8]) -> bool {
         .any(|(t, _)| t.pixel_clock_khz > 2_550_000 || t.h_freq_hz() > 510_000.0)
 }
 
+/// An EDID with one byte range changed and its base block's checksum made right again.
+fn altered(blob: &[u8], at: usize, bytes: &[u8]) -> Vec<u8> {
+    let mut out = blob.to_vec();
+    out[at..at + bytes.len()].copy_from_slice(bytes);
+    let sum = out[..127].iter().fold(0u8, |a, b| a.wrapping_add(*b));
+    out[127] = 0u8.wrapping_sub(sum);
+    out
+}
+
+#[test]
+fn modes_the_generator_cannot_make_valid_are_refused_the_rest_pass_edid_decode() {
+    let dir = tmp();
+    // Under the 10 MHz a detailed timing can state: refused with the limit in the message.
+    for mode in [
+        "64x64@60",
+        "100x100@60",
+        "320x200@60",
+        "640x480@10",
+        "640x480@24",
+        "4096x64@60",
+    ] {
+        let out = run(&[
+            "edid",
+            "generate",
+            "--mode",
+            mode,
+            "-o",
+            path_str(&dir.path().join("x.bin")),
+        ]);
+        assert_clean_failure(&out, 1, "10 ");
+        assert!(stderr(&out).contains("MHz"), "{mode}: {}", stderr(&out));
+    }
+    // Larger than the 255 cm a base block can state: the panel size is scaled to fit.
+    for mode in [
+        "16384x16384@60",
+        "16384x16384@30",
+        "16384x2048@60",
+        "640x480@30",
+    ] {
+        let path = dir.path().join(format!("{mode}.bin"));
+        assert_ok(&run(&[
+            "edid",
+            "generate",
+            "--mode",
+            mode,
+            "-o",
+            path_str(&path),
+        ]));
+        let check = edid_decode_check(&path);
+        assert!(check.passed, "{mode}:\n{}", check.output);
+        assert_ok(&run(&["edid", "decode", path_str(&path)]));
+    }
+}
+
+#[test]
+fn our_decoder_fails_the_detailed_timings_edid_decode_fails() {
+    let dir = tmp();
+    let good = edid::generate(&EdidSpec::new(Mode::new(1024, 768, 60))).unwrap();
+    // The first DTD starts at byte 54: its clock (10 kHz units, little endian), then its image
+    // size at +12..+14 (mm, low bytes, then the high nibbles).
+    let cases = [
+        (
+            "slow-clock",
+            altered(&good, 54, &999u16.to_le_bytes()),
+            "under 10 MHz",
+        ),
+        (
+            "huge-image",
+            altered(&good, 54 + 12, &[0xff, 0xff, 0xff]),
+            "larger than the display size",
+        ),
+    ];
+    for (name, blob, problem) in cases {
+        let path = dir.path().join(format!("{name}.bin"));
+        std::fs::write(&path, &blob).unwrap();
+        assert!(
+            !edid_decode_check(&path).passed,
+            "edid-decode passes {name}"
+        );
+        let out = run(&["edid", "decode", path_str(&path)]);
+        assert_clean_failure(&out, 1, problem);
+    }
+}
+
 #[test]
 fn every_generated_edid_in_the_grid_passes_edid_decode_check() {
     let dir = tmp();

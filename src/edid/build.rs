@@ -95,11 +95,30 @@ fn check_identity(id: &Identity) -> Result<(), EdidError> {
     Ok(())
 }
 
-/// A panel of 96 DPI: the physical size follows the resolution, capped at what a DTD holds.
+/// The largest image side the base block's screen size can state (255 cm): every detailed
+/// timing's image size must fit inside it, or `edid-decode --check` fails the EDID.
+const MAX_IMAGE_MM: u32 = 2550;
+
+/// A panel of 96 DPI: the physical size follows the resolution; a panel larger than the base
+/// block can state (2.55 m a side) is scaled down to fit, keeping its aspect ratio.
 fn physical_mm(mode: &Mode) -> (u32, u32) {
-    let mm = |px: u32| (px * 254 / 960).min(0xfff);
-    (mm(mode.width), mm(mode.height))
+    let mm = |px: u32| u64::from(px) * 254 / 960;
+    let (w, h) = (mm(mode.width), mm(mode.height));
+    let longest = w.max(h).max(1);
+    let scale = |v: u64| {
+        let v = if longest > u64::from(MAX_IMAGE_MM) {
+            v * u64::from(MAX_IMAGE_MM) / longest
+        } else {
+            v
+        };
+        u32::try_from(v).unwrap_or(MAX_IMAGE_MM).max(1)
+    };
+    (scale(w), scale(h))
 }
+
+/// The least pixel clock a detailed timing may state: EDID 1.4 reads anything lower as invalid
+/// data (and `edid-decode --check` fails it).
+pub const MIN_DTD_CLOCK_KHZ: u32 = 10_000;
 
 fn timing(mode: &Mode, mm: (u32, u32)) -> DetailedTiming {
     let t = cvt_reduced_blanking(mode.width, mode.height, mode.refresh_mhz);
@@ -126,14 +145,16 @@ fn fallback_dtd(preferred: &Mode, mm: (u32, u32)) -> Result<DetailedTiming, Edid
                 },
                 mm,
             );
-            if t.fits_dtd() {
+            if t.fits_dtd() && t.pixel_clock_khz >= MIN_DTD_CLOCK_KHZ {
                 return Ok(t);
             }
         }
     }
     Err(EdidError::ModeOutOfRange {
         mode: *preferred,
-        reason: "no fraction of it fits a base-block detailed timing".into(),
+        reason: "no fraction of it fits a base-block detailed timing (at most 4095x4095 at a \
+                 pixel clock of 10 to 655 MHz)"
+            .into(),
     })
 }
 
@@ -200,6 +221,17 @@ pub fn generate(spec: &EdidSpec) -> Result<Vec<u8>, EdidError> {
     let mm = physical_mm(&spec.preferred);
     let screen_cm = (mm.0.div_ceil(10).min(255), mm.1.div_ceil(10).min(255));
     let preferred = timing(&spec.preferred, mm);
+    if preferred.pixel_clock_khz < MIN_DTD_CLOCK_KHZ {
+        return Err(EdidError::ModeOutOfRange {
+            mode: spec.preferred,
+            reason: format!(
+                "its pixel clock is {:.3} MHz, under the {} MHz a detailed timing can state; \
+                 give a higher refresh rate or a larger mode",
+                f64::from(preferred.pixel_clock_khz) / 1000.0,
+                MIN_DTD_CLOCK_KHZ / 1000
+            ),
+        });
+    }
     let base_dtd = if preferred.fits_dtd() {
         preferred
     } else {

@@ -148,6 +148,26 @@ fn descriptor(base: &[u8; BLOCK], slot: usize) -> Descriptor {
     }
 }
 
+/// What `edid-decode --check` fails in a base-block detailed timing: a pixel clock under
+/// 10 MHz, and an image larger than the screen size the base block states (which is in whole
+/// centimetres, so up to 9 mm more is rounding, not a mismatch).
+fn dtd_problems(t: &DetailedTiming, slot: usize, screen_mm: (u32, u32), out: &mut Vec<String>) {
+    let at = format!("block 0 (base), detailed timing descriptor {}", slot + 1);
+    if t.pixel_clock_khz < super::build::MIN_DTD_CLOCK_KHZ {
+        out.push(format!(
+            "{at}: pixel clock {:.2} MHz is under 10 MHz",
+            f64::from(t.pixel_clock_khz) / 1000.0
+        ));
+    }
+    let stated = screen_mm != (0, 0);
+    if stated && (t.width_mm > screen_mm.0 + 9 || t.height_mm > screen_mm.1 + 9) {
+        out.push(format!(
+            "{at}: image size {}x{} mm is larger than the display size {}x{} mm",
+            t.width_mm, t.height_mm, screen_mm.0, screen_mm.1
+        ));
+    }
+}
+
 /// Decodes an EDID blob: a base block and the extension blocks it declares. Bytes after the
 /// declared blocks are a problem (a file padded or cut at the wrong size; the EDID region's
 /// `edid_size` says exactly how long the blob is), not an error: the blocks still decode.
@@ -200,6 +220,12 @@ pub fn decode(edid: &[u8]) -> Result<Decoded, EdidError> {
             0xf0 => Extension::BlockMap,
             tag => Extension::Other { tag },
         });
+    }
+    let screen_mm = (u32::from(base[21]) * 10, u32::from(base[22]) * 10);
+    for slot in 0..4 {
+        if let Descriptor::DetailedTiming(t) = descriptor(base, slot) {
+            dtd_problems(&t, slot, screen_mm, &mut problems);
+        }
     }
     let declared = (1 + usize::from(extension_count)) * BLOCK;
     if edid.len() > declared {

@@ -12,7 +12,9 @@ use vfio_display::edid::{self, MAX_EDID_SIZE, Mode};
 
 #[derive(Debug, Args)]
 pub struct GenerateArgs {
-    /// The preferred mode: WIDTHxHEIGHT, optionally @HZ (default 60), e.g. 2560x1440@120.
+    /// The preferred mode: WIDTHxHEIGHT, optionally @HZ (default 60), e.g. 2560x1440@120. Sides
+    /// 64 to 16384 pixels, 10 to 480 Hz, and a pixel clock of at least 10 MHz (640x480 needs
+    /// 26 Hz or more, 320x200 about 100 Hz); what cannot make a valid EDID is refused.
     #[arg(long, value_name = "WxH[@HZ]")]
     mode: Mode,
     /// The largest EDID to write, in bytes (a device's edid_max_size; 128 = base block only).
