@@ -188,6 +188,74 @@ fn our_decoder_fails_the_detailed_timings_edid_decode_fails() {
     }
 }
 
+/// The line edid-decode prints for the first detailed timing ("DTD 1: ...").
+fn edid_decode_dtd1(path: &Path) -> String {
+    let out = Command::new("edid-decode").arg(path).output().unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .find(|l| l.trim_start().starts_with("DTD 1:"))
+        .unwrap_or_else(|| panic!("no DTD 1 in edid-decode's output"))
+        .to_string()
+}
+
+#[test]
+fn interlaced_timings_give_their_field_rate_as_edid_decode_does() {
+    let dir = tmp();
+    // CTA-861's 1080i60: 74.25 MHz, 2200 x 1125 lines per frame (two fields of 562.5).
+    let i1080 = DetailedTiming {
+        pixel_clock_khz: 74_250,
+        h_active: 1920,
+        h_blank: 280,
+        h_front: 88,
+        h_sync: 44,
+        v_active: 540,
+        v_blank: 22,
+        v_front: 2,
+        v_sync: 5,
+        width_mm: 600,
+        height_mm: 340,
+        interlaced: true,
+        hsync_positive: true,
+        vsync_positive: true,
+    };
+    let good = edid::generate(&EdidSpec::new(Mode::new(1920, 1080, 60))).unwrap();
+    let blob = altered(&good[..128], 54, &i1080.encode_dtd().unwrap());
+    let path = dir.path().join("1080i.bin");
+    std::fs::write(&path, &blob).unwrap();
+    let theirs = edid_decode_dtd1(&path);
+    assert!(
+        theirs.contains("1920x1080i") && theirs.contains(" 60.000000 Hz"),
+        "{theirs}"
+    );
+    let ours = edid::decode(&blob).unwrap().preferred_mode().unwrap();
+    assert_eq!(
+        (ours.width, ours.height, ours.refresh_mhz),
+        (1920, 1080, 60_000)
+    );
+}
+
+#[test]
+fn dates_and_manufacturer_ids_read_as_edid_decode_reads_them() {
+    let dir = tmp();
+    let good = edid::generate(&EdidSpec::new(Mode::new(1024, 768, 60))).unwrap();
+    // Week 0: "not specified", no week at all.
+    let d = edid::decode(&altered(&good, 16, &[0])).unwrap();
+    assert_eq!((d.week, d.model_year, d.problems.len()), (None, false, 0));
+    // Week 0xff: the year is a model year.
+    let d = edid::decode(&altered(&good, 16, &[0xff, 30])).unwrap();
+    assert_eq!((d.week, d.model_year, d.year), (None, true, 2020));
+    let path = dir.path().join("model-year.bin");
+    std::fs::write(&path, altered(&good, 16, &[0xff, 30])).unwrap();
+    let out = run(&["edid", "decode", path_str(&path)]);
+    assert!(stdout(&out).contains("model year 2020"), "{}", stdout(&out));
+    // A manufacturer id with no letters in it: both decoders fail it.
+    let path = dir.path().join("no-vendor.bin");
+    std::fs::write(&path, altered(&good, 8, &[0, 0])).unwrap();
+    assert!(!edid_decode_check(&path).passed);
+    let out = run(&["edid", "decode", path_str(&path)]);
+    assert_clean_failure(&out, 1, "manufacturer id 0x0000 is not three letters");
+}
+
 #[test]
 fn every_generated_edid_in_the_grid_passes_edid_decode_check() {
     let dir = tmp();

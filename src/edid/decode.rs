@@ -75,10 +75,12 @@ pub struct Decoded {
     pub product: u16,
     /// Numeric serial number (0: not given).
     pub serial_number: u32,
-    /// Week of manufacture (0 unknown); None when the year is a model year.
+    /// Week of manufacture; None when the EDID does not say (week 0) or gives a model year.
     pub week: Option<u8>,
-    /// Year of manufacture, or the model year.
+    /// Year of manufacture, or the model year when `model_year` is set.
     pub year: u16,
+    /// The year is a model year (week byte 0xff), not a year of manufacture.
+    pub model_year: bool,
     /// A digital input.
     pub digital: bool,
     /// Bits per colour (digital, EDID 1.4).
@@ -227,6 +229,12 @@ pub fn decode(edid: &[u8]) -> Result<Decoded, EdidError> {
             dtd_problems(&t, slot, screen_mm, &mut problems);
         }
     }
+    let vendor_code = u16::from_be_bytes([base[8], base[9]]);
+    if vendor_letters(vendor_code).contains('?') || vendor_code & 0x8000 != 0 {
+        problems.push(format!(
+            "block 0 (base): manufacturer id {vendor_code:#06x} is not three letters A-Z"
+        ));
+    }
     let declared = (1 + usize::from(extension_count)) * BLOCK;
     if edid.len() > declared {
         let extra = edid.len() - declared;
@@ -244,8 +252,9 @@ pub fn decode(edid: &[u8]) -> Result<Decoded, EdidError> {
         vendor: vendor_letters(u16::from_be_bytes([base[8], base[9]])),
         product: u16::from_le_bytes([base[10], base[11]]),
         serial_number: u32::from_le_bytes([base[12], base[13], base[14], base[15]]),
-        week: (!model_year).then_some(base[16]),
+        week: (!model_year && base[16] != 0).then_some(base[16]),
         year: 1990 + u16::from(base[17]),
+        model_year,
         digital,
         bits_per_color,
         screen_cm: (base[21], base[22]),

@@ -84,15 +84,21 @@ impl DetailedTiming {
         f64::from(self.pixel_clock_khz) * 1000.0 / total as f64
     }
 
-    /// Field rate in millihertz (frames per second for progressive timings), rounded.
+    /// Refresh rate in millihertz, rounded: frames per second for progressive timings, fields
+    /// per second for interlaced ones (1080i is 60 Hz, as edid-decode and the kernel say).
+    /// An interlaced timing's vertical fields are per field, and a frame of two fields has one
+    /// more half line each: `2 * (v_active + v_blank) + 1` lines, the kernel's frame total.
     pub fn refresh_mhz(&self) -> u32 {
-        let total = self.h_total() * self.v_total();
+        let (lines, fields) = if self.interlaced {
+            (2 * self.v_total() + 1, 2)
+        } else {
+            (self.v_total(), 1)
+        };
+        let total = self.h_total() * lines;
         if total == 0 {
             return 0;
         }
-        let mhz = (u64::from(self.pixel_clock_khz) * 1_000_000 + total / 2) / total;
-        // An interlaced frame is two fields.
-        let mhz = if self.interlaced { mhz * 2 } else { mhz };
+        let mhz = (u64::from(self.pixel_clock_khz) * 1_000_000 * fields + total / 2) / total;
         u32::try_from(mhz).unwrap_or(u32::MAX)
     }
 

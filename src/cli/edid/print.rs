@@ -148,10 +148,10 @@ pub fn decoded_text(d: &Decoded, len: usize) -> String {
         d.extension_count,
         if d.extension_count == 1 { "" } else { "s" }
     );
-    let made = match d.week {
-        None => format!("model year {}", d.year),
-        Some(0) => format!("made in {}", d.year),
-        Some(week) => format!("made in week {week} of {}", d.year),
+    let made = match (d.model_year, d.week) {
+        (true, _) => format!("model year {}", d.year),
+        (false, None) => format!("made in {}", d.year),
+        (false, Some(week)) => format!("made in week {week} of {}", d.year),
     };
     let _ = writeln!(
         out,
