@@ -291,7 +291,11 @@ pub fn encode_text(tag: u8, text: &str) -> [u8; DESCRIPTOR_LEN] {
 /// that is not printable ASCII shown as '?'.
 pub fn decode_text(d: &[u8; DESCRIPTOR_LEN]) -> String {
     let body = &d[5..];
-    let end = body.iter().position(|&b| b == 0x0a).unwrap_or(body.len());
+    // The standard ends text with 0x0a and pads with spaces; real monitors also pad with NULs.
+    let end = body
+        .iter()
+        .position(|&b| b == 0x0a || b == 0)
+        .unwrap_or(body.len());
     body[..end]
         .iter()
         .map(|&b| {

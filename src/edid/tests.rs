@@ -287,3 +287,16 @@ fn bytes_after_the_declared_blocks_are_a_problem() {
         assert!(problems[0].contains("after the last declared block"));
     }
 }
+
+#[test]
+fn names_padded_with_nuls_read_without_them() {
+    let mut d = [0u8; super::descriptor::DESCRIPTOR_LEN];
+    d[3] = 0xfc;
+    d[5..9].copy_from_slice(b"LG 4");
+    assert_eq!(super::descriptor::decode_text(&d), "LG 4");
+    d[9] = 0x0a;
+    d[10..].fill(b' ');
+    assert_eq!(super::descriptor::decode_text(&d), "LG 4");
+    d[6] = 0x07;
+    assert_eq!(super::descriptor::decode_text(&d), "L? 4");
+}
