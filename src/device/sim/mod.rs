@@ -422,11 +422,18 @@ impl SimState {
 impl SimDevice {
     /// Starts the simulated device (and, when animated, its guest thread).
     pub fn new(cfg: SimConfig) -> Result<Self> {
-        let initial_edid = crate::edid::generate(&crate::edid::EdidSpec {
-            max_size: cfg.edid_max_size as usize,
-            ..crate::edid::EdidSpec::new(crate::edid::Mode::new(cfg.width, cfg.height, 60))
-        })
-        .unwrap_or_default();
+        // The monitor's EDID prefers the guest's mode: at 60 Hz, or at the lowest rate a valid
+        // EDID can state for a small mode (a detailed timing needs 10 MHz of pixel clock).
+        let initial_edid = [60, 120, 240, 480]
+            .into_iter()
+            .find_map(|hz| {
+                crate::edid::generate(&crate::edid::EdidSpec {
+                    max_size: cfg.edid_max_size as usize,
+                    ..crate::edid::EdidSpec::new(crate::edid::Mode::new(cfg.width, cfg.height, hz))
+                })
+                .ok()
+            })
+            .unwrap_or_default();
         let cursor_mem = SharedBuffer::new("sim-cursor", u64::from(CURSOR_SIZE * CURSOR_SIZE * 4))?;
         let argb =
             fourcc::parse("ARGB8888").ok_or_else(|| DeviceError::Sim("no ARGB8888".into()))?;
