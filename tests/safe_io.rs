@@ -31,10 +31,14 @@ fn listing(dir: &Path) -> Vec<String> {
     names
 }
 
+/// What is at `path` itself (a link is not followed).
+fn file_type(path: impl AsRef<Path>) -> std::fs::FileType {
+    std::fs::symlink_metadata(path).unwrap().file_type()
+}
+
 fn assert_char_device(path: &str) {
-    let meta = std::fs::symlink_metadata(path).unwrap();
     assert!(
-        meta.file_type().is_char_device(),
+        file_type(path).is_char_device(),
         "{path} must still be a character device"
     );
 }
@@ -121,12 +125,7 @@ fn a_link_of_ours_is_written_through_and_kept() {
     std::fs::write(&real, b"old").unwrap();
     symlink("real.png", &link).unwrap();
     assert_ok(&run(&["screenshot", "--sim", "-o", path_str(&link)]));
-    assert!(
-        std::fs::symlink_metadata(&link)
-            .unwrap()
-            .file_type()
-            .is_symlink()
-    );
+    assert!(file_type(&link).is_symlink());
     assert_eq!(read_png(&real).width, 1024);
     assert_eq!(listing(dir.path()), ["latest.png", "real.png"]);
 }
@@ -185,12 +184,7 @@ fn a_fifo_receives_the_picture_and_stays_a_fifo() {
         &expected_frame(1024, 768, 3, fourcc::parse("XRGB8888").unwrap()),
         "the picture through the FIFO",
     );
-    assert!(
-        std::fs::symlink_metadata(&fifo)
-            .unwrap()
-            .file_type()
-            .is_fifo()
-    );
+    assert!(file_type(&fifo).is_fifo());
 }
 
 #[test]
@@ -234,12 +228,7 @@ fn sockets_and_directories_are_refused_in_one_line() {
         path_str(dir.path()),
     ]);
     assert_clean_failure(&out, 1, "is a directory");
-    assert!(
-        std::fs::symlink_metadata(&sock)
-            .unwrap()
-            .file_type()
-            .is_socket()
-    );
+    assert!(file_type(&sock).is_socket());
 }
 
 #[test]
@@ -571,12 +560,7 @@ fn sigterm_ends_the_wait_for_a_fifo_reader() {
     kill(Pid::from_raw(child.id() as i32), Signal::SIGTERM).unwrap();
     let status = wait_bounded(&mut child, 5);
     assert_eq!(status.signal(), Some(Signal::SIGTERM as i32));
-    assert!(
-        std::fs::symlink_metadata(&fifo)
-            .unwrap()
-            .file_type()
-            .is_fifo()
-    );
+    assert!(file_type(&fifo).is_fifo());
 }
 
 // ---- --device-fd ----
