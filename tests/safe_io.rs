@@ -58,6 +58,11 @@ fn wait_bounded(child: &mut std::process::Child, secs: u64) -> ExitStatus {
     }
 }
 
+/// `edid generate --mode 800x600 -o OUTPUT`: a small write to any kind of output path.
+fn generate_800x600(output: &str) -> Output {
+    run(&["edid", "generate", "--mode", "800x600", "-o", output])
+}
+
 // ---- Output paths ----
 
 #[test]
@@ -104,14 +109,7 @@ fn a_link_someone_else_planted_at_the_output_is_refused() {
     let out = run(&["screenshot", "--sim", "-o", path_str(&link)]);
     assert_clean_failure(&out, 1, "symbolic link owned by uid 65534");
     assert_eq!(std::fs::read(&victim).unwrap(), b"precious");
-    let out = run(&[
-        "edid",
-        "generate",
-        "--mode",
-        "800x600",
-        "-o",
-        path_str(&link),
-    ]);
+    let out = generate_800x600(path_str(&link));
     assert_clean_failure(&out, 1, "someone else");
     assert_eq!(std::fs::read(&victim).unwrap(), b"precious");
     assert_eq!(listing(dir.path()), ["shot.png", "victim"]);
@@ -143,17 +141,10 @@ fn device_nodes_are_written_in_place_never_replaced() {
         "-o",
         "/dev/null",
     ]));
-    assert_ok(&run(&[
-        "edid",
-        "generate",
-        "--mode",
-        "800x600",
-        "-o",
-        "/dev/null",
-    ]));
+    assert_ok(&generate_800x600("/dev/null"));
     assert_char_device("/dev/null");
     assert!(!Path::new("/dev/null-0001.png").exists());
-    let out = run(&["edid", "generate", "--mode", "800x600", "-o", "/dev/full"]);
+    let out = generate_800x600("/dev/full");
     assert_clean_failure(&out, 1, "No space left on device");
     let out = run(&["screenshot", "--sim", "-o", "/dev/full"]);
     assert_clean_failure(&out, 1, "cannot write /dev/full");
@@ -200,14 +191,7 @@ fn a_private_file_stays_private_when_replaced() {
     let edid = dir.path().join("monitor.bin");
     std::fs::write(&edid, b"old").unwrap();
     std::fs::set_permissions(&edid, std::fs::Permissions::from_mode(0o640)).unwrap();
-    assert_ok(&run(&[
-        "edid",
-        "generate",
-        "--mode",
-        "800x600",
-        "-o",
-        path_str(&edid),
-    ]));
+    assert_ok(&generate_800x600(path_str(&edid)));
     assert_eq!(std::fs::metadata(&edid).unwrap().mode() & 0o777, 0o640);
     assert_eq!(listing(dir.path()), ["monitor.bin", "secret.png"]);
 }
@@ -219,14 +203,7 @@ fn sockets_and_directories_are_refused_in_one_line() {
     let _listener = std::os::unix::net::UnixListener::bind(&sock).unwrap();
     let out = run(&["screenshot", "--sim", "-o", path_str(&sock)]);
     assert_clean_failure(&out, 1, "is a socket");
-    let out = run(&[
-        "edid",
-        "generate",
-        "--mode",
-        "800x600",
-        "-o",
-        path_str(dir.path()),
-    ]);
+    let out = generate_800x600(path_str(dir.path()));
     assert_clean_failure(&out, 1, "is a directory");
     assert!(file_type(&sock).is_socket());
 }
@@ -248,7 +225,7 @@ fn dash_writes_the_picture_to_stdout() {
         &expected_frame(1024, 768, 5, fourcc::parse("XRGB8888").unwrap()),
         "the picture on stdout",
     );
-    let out = run(&["edid", "generate", "--mode", "800x600", "-o", "-"]);
+    let out = generate_800x600("-");
     assert_ok(&out);
     assert_eq!(&out.stdout[..8], &[0, 255, 255, 255, 255, 255, 255, 0]);
 }
