@@ -17,6 +17,8 @@ pub struct DeviceReport {
     pub device: String,
     /// How it was reached.
     pub backend: Backend,
+    /// Shared with the VMM that runs the guest: only planes are read and the EDID written.
+    pub shared: bool,
     /// `VFIO_DEVICE_FLAGS_*` names.
     pub flags: Vec<String>,
     /// The region and IRQ counts the device declares.
@@ -256,6 +258,7 @@ pub fn inspect(dev: &dyn DisplayDevice) -> DeviceReport {
     DeviceReport {
         device: dev.name(),
         backend: dev.backend(),
+        shared: dev.shared(),
         flags: info.flag_names().into_iter().map(String::from).collect(),
         num_regions: info.num_regions,
         num_irqs: info.num_irqs,

@@ -16,3 +16,4 @@ pub mod inspect;
 pub mod render;
 pub mod uapi;
 pub mod vfio;
+pub mod vmm;

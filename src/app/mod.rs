@@ -16,3 +16,4 @@ pub mod signals;
 pub mod stats;
 pub mod target;
 pub mod viewer;
+pub mod vmm;

@@ -12,7 +12,7 @@ use nix::fcntl::OFlag;
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use nix::sys::signal::{SaFlags, SigAction, SigHandler, SigSet, Signal, sigaction};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
-use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use std::time::{Duration, Instant};
 
 /// The first signal received (0: none yet).
@@ -47,11 +47,37 @@ extern "C" fn on_signal(signum: nix::libc::c_int) {
     }
 }
 
-/// The signal that arrived, if any.
+/// A stop asked for by the program itself (`request_stop`): the VM that `run` started ended.
+static STOP_REQUESTED: AtomicBool = AtomicBool::new(false);
+
+/// The signal that arrived, if any; a stop the program asked for (`request_stop`) reads as
+/// SIGTERM here, so that every command ends the same way for both.
 pub fn received() -> Option<Signal> {
+    signal_received().or_else(|| {
+        STOP_REQUESTED
+            .load(Ordering::SeqCst)
+            .then_some(Signal::SIGTERM)
+    })
+}
+
+/// The signal that really arrived, if any (not a `request_stop`): the one to end the process
+/// by.
+pub fn signal_received() -> Option<Signal> {
     match RECEIVED.load(Ordering::SeqCst) {
         0 => None,
         n => Signal::try_from(n).ok(),
+    }
+}
+
+/// Stops the running command as a first SIGTERM would (it finishes its step and cleans up),
+/// without ending the process by a signal afterwards: `run` calls it when the VM exits.
+pub fn request_stop() {
+    STOP_REQUESTED.store(true, Ordering::SeqCst);
+    let fd = WAKE_FD.load(Ordering::SeqCst);
+    if fd >= 0 {
+        // SAFETY: the write end stays open for the process's life once installed.
+        let fd = unsafe { BorrowedFd::borrow_raw(fd) };
+        let _ = nix::unistd::write(fd, &[1u8]);
     }
 }
 

@@ -26,6 +26,8 @@ pub struct SimOptions {
     pub fault: SimFault,
     /// Switch to this mode this long after the first plane query.
     pub mode_change: Option<(Duration, u32, u32)>,
+    /// Play a device shared with a VMM.
+    pub shared: bool,
 }
 
 impl SimOptions {
@@ -39,6 +41,7 @@ impl SimOptions {
             frozen_frame: self.frame,
             fault: self.fault,
             mode_change: self.mode_change,
+            shared: self.shared,
             ..SimConfig::default()
         }
     }

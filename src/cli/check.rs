@@ -91,6 +91,16 @@ pub fn run(args: &CheckArgs) -> Result<()> {
     let bochs;
     let sim;
     let driver: Option<&dyn GuestDriver> = match (dev.as_sim(), args.drive) {
+        // A shared device's modes are the guest's: the checker only reads what it shows.
+        (_, Some(Drive::Bochs)) if dev.shared() => {
+            return Err(super::exit::Usage(format!(
+                "--drive bochs would write the guest's display registers, and {} is shared \
+                 with the VMM that runs the guest; check a device no VMM holds to drive it",
+                dev.name()
+            ))
+            .into());
+        }
+        (Some(_), _) if dev.shared() => None,
         (Some(s), _) => {
             sim = SimDriver(s);
             Some(&sim)

@@ -21,6 +21,8 @@ pub struct Usage(pub String);
 pub fn code_for(err: &anyhow::Error) -> u8 {
     if err.downcast_ref::<NoPlane>().is_some() {
         ExitStatus::NoPlane as u8
+    } else if let Some(qemu) = err.downcast_ref::<crate::app::vmm::qemu::QemuFailed>() {
+        qemu.code()
     } else if err.downcast_ref::<Usage>().is_some() {
         ExitStatus::Usage as u8
     } else {

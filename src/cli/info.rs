@@ -106,6 +106,12 @@ fn print_human(r: &DeviceReport) -> Result<()> {
         Backend::Sim => "built-in simulator".into(),
     };
     outln!("Device:  {} ({backend})", r.device);
+    if r.shared {
+        outln!(
+            "Shared:  with the VMM that runs the guest (planes are read, the EDID may be \
+             written; no interrupts, resets or register writes)"
+        );
+    }
     outln!("Flags:   {}", r.flags.join(" "));
     outln!("Regions: {} listed", r.num_regions);
     for reg in &r.regions {

@@ -11,6 +11,7 @@ mod list;
 mod screenshot;
 mod target;
 mod view;
+mod vmm;
 
 use crate::app::{output, signals};
 use clap::{Parser, Subcommand};
@@ -53,6 +54,12 @@ enum Command {
     /// Check a display mdev driver against the display uAPI: regions, planes, dma-bufs, EDID,
     /// IRQs; a table (or --json) of pass, fail, warn and skip with the evidence.
     Check(check::CheckArgs),
+    /// Start QEMU with the device and run a command (view by default) on it beside the guest,
+    /// for the VM's lifetime; --edid sets the monitor before the guest boots.
+    Run(vmm::RunArgs),
+    /// Run a command (view, screenshot, info, edid, check) on the device of a QEMU that is
+    /// already running (--pid, or --vm for a libvirt domain).
+    Attach(vmm::AttachArgs),
     /// Print shell completions for bash, zsh or fish.
     Completions(docs::CompletionsArgs),
     /// Print the man page (roff).
@@ -80,7 +87,12 @@ fn init_logging(verbose: u8) {
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(cli.verbose);
-    let result = match cli.command {
+    let result = dispatch(cli.command);
+    finish(result.and_then(|()| Ok(output::stdio::flush_out()?)))
+}
+
+fn dispatch(command: Command) -> anyhow::Result<()> {
+    match command {
         Command::List(args) => list::run(&args),
         Command::Info(args) => info::run(&args),
         Command::Screenshot(args) => screenshot::run(&args),
@@ -89,10 +101,28 @@ pub fn main() -> ExitCode {
         Command::Demo(args) => view::demo(&args),
         Command::Bench(args) => bench::run(&args),
         Command::Check(args) => check::run(&args),
+        Command::Run(args) => vmm::run(&args),
+        Command::Attach(args) => vmm::attach(&args),
         Command::Completions(args) => docs::completions(&args),
         Command::Man(args) => docs::man(&args),
-    };
-    finish(result.and_then(|()| Ok(output::stdio::flush_out()?)))
+    }
+}
+
+/// Parses `words` as a command on device fd `fd` (`--device-fd` appended), as `run` and
+/// `attach` give it. A usage error or --help prints as it would at the top level and exits.
+fn parse_inner(words: &[String], fd: i32) -> anyhow::Result<Command> {
+    let argv = std::iter::once("vfio-display".to_string())
+        .chain(words.iter().cloned())
+        .chain(["--device-fd".to_string(), fd.to_string()]);
+    match Cli::try_parse_from(argv) {
+        Ok(cli) => Ok(cli.command),
+        Err(err) => err.exit(),
+    }
+}
+
+/// Runs `words` as a command on the open device fd `fd`, which it takes over.
+fn run_inner(words: &[String], fd: i32) -> anyhow::Result<()> {
+    dispatch(parse_inner(words, fd)?)
 }
 
 /// Turns a command's outcome into the process's end: success, one error line and its exit
@@ -101,7 +131,7 @@ pub fn main() -> ExitCode {
 fn finish(result: anyhow::Result<()>) -> ExitCode {
     let err = match result {
         Ok(()) => {
-            if let Some(signal) = signals::received() {
+            if let Some(signal) = signals::signal_received() {
                 signals::reraise(signal);
             }
             return ExitCode::SUCCESS;
@@ -116,7 +146,7 @@ fn finish(result: anyhow::Result<()>) -> ExitCode {
         signals::reraise(nix::sys::signal::Signal::SIGPIPE);
     }
     // An error caused by the interruption (EINTR from a wait) is not worth a line of its own.
-    if let Some(signal) = signals::received() {
+    if let Some(signal) = signals::signal_received() {
         if err.downcast_ref::<signals::Interrupted>().is_none() {
             tracing::debug!("after {}: {err:#}", signal.as_str());
         }

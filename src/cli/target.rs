@@ -78,6 +78,10 @@ pub struct SimArgs {
     /// The simulated guest switches to mode WxH this many seconds after the first plane query (for testing).
     #[arg(long, value_name = "WxH@S", value_parser = parse_mode_change, hide = true)]
     pub sim_mode_change: Option<(std::time::Duration, u32, u32)>,
+    /// Play a device shared with the VMM that runs the guest (like `attach` or `run`): no
+    /// interrupts, resets or register writes; timer refresh; the EDID may be written.
+    #[arg(long)]
+    pub sim_shared: bool,
 }
 
 fn parse_mode_change(s: &str) -> Result<(std::time::Duration, u32, u32), String> {
@@ -146,6 +150,7 @@ impl SimArgs {
             frame: self.sim_frame,
             fault: self.sim_fault,
             mode_change: self.sim_mode_change,
+            shared: self.sim_shared,
         }
     }
 }

@@ -91,6 +91,10 @@ pub(super) fn run(dev: &dyn DisplayDevice, rec: &mut Recorder<'_>) {
         );
         return;
     };
+    if !rec.wants("edid.protocol") && !rec.wants("edid.oversize") {
+        // Nothing was written, so nothing is restored (no link flap for the guest).
+        return;
+    }
     if rec.wants("edid.protocol") {
         protocol(&port, regs.edid_max_size, rec);
     }

@@ -432,6 +432,8 @@ fn dmabuf_checks(
         Err(e) => rec.fail("dmabuf.cpu-access", e),
     }
     match (opts.allow_risky, dev.vfio()) {
+        // Skipped up front (a shared device): no second export at all.
+        _ if !rec.wants("dmabuf.second-export") => {}
         (false, _) => rec.skip(
             "dmabuf.second-export",
             "risky (crashes the stock mbochs kernel driver): --allow-risky runs it",

@@ -89,6 +89,12 @@ pub trait DisplayDevice: RegionIo + Send + Sync {
     fn map_region(&self, index: u32, offset: u64, len: u64, writable: bool) -> Result<Mapping>;
     /// `VFIO_DEVICE_RESET`.
     fn reset(&self) -> Result<()>;
+    /// Shared with the VMM that runs the guest (a bound fd handed over or taken from QEMU):
+    /// the device then refuses SET_IRQS, reset, register writes and writable maps, and
+    /// everything above refreshes by timer and keeps to reads and the EDID region.
+    fn shared(&self) -> bool {
+        false
+    }
     /// The VFIO device underneath, for the raw ioctls of the conformance checker.
     fn vfio(&self) -> Option<&crate::vfio::VfioDevice> {
         None

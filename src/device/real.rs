@@ -66,6 +66,10 @@ impl DisplayDevice for RealDevice {
         self.dev.name()
     }
 
+    fn shared(&self) -> bool {
+        self.dev.is_shared()
+    }
+
     fn backend(&self) -> Backend {
         match self.dev.origin() {
             DeviceOrigin::Group { group, uuid } => Backend::Group {

@@ -63,6 +63,14 @@ pub fn choose_source(
     timer_hz: f64,
 ) -> Result<RefreshSource, FrameError> {
     let timer = RefreshSource::Timer { hz: timer_hz };
+    // A shared device's interrupts are the guest's: binding an eventfd would take them from
+    // the VMM, so a shared device is always refreshed by the timer.
+    if dev.shared() {
+        return match choice {
+            IrqChoice::Index(_) => Err(FrameError::IrqShared { device: dev.name() }),
+            IrqChoice::None | IrqChoice::Auto => Ok(timer),
+        };
+    }
     let usable = |index: u32| -> Result<Option<RefreshSource>, FrameError> {
         let info = dev.irq_info(index)?;
         Ok(

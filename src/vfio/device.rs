@@ -167,6 +167,29 @@ impl VfioDevice {
         }
     }
 
+    /// Opens an mdev's cdev without binding it, for a VMM to bind (QEMU's `fd=`): the fd and
+    /// the mdev it belongs to. Nothing but `is_bound` may be asked of it until the VMM bound it:
+    /// a bind from this process would take the device from the VMM.
+    pub fn open_cdev_for_vmm(spec: &str, paths: &HostPaths) -> Result<(OwnedFd, MdevTarget)> {
+        let target = resolve_mdev(spec, paths)?;
+        let name = cdev_name(&target.sysfs_path).ok_or_else(|| VfioError::NoCdev {
+            device: target.uuid.clone(),
+            reason: format!(
+                "{} is missing: this kernel lacks CONFIG_VFIO_DEVICE_CDEV, which sharing a \
+                 device with QEMU needs",
+                target.sysfs_path.join("vfio-dev").display()
+            ),
+        })?;
+        let fd = open_node(&paths.vfio_cdev(&name))?;
+        Ok((fd, target))
+    }
+
+    /// True when `fd` is a device fd that answers `VFIO_DEVICE_GET_INFO`: opened through a
+    /// group, or a cdev some process bound to an iommufd. An unbound cdev answers EINVAL.
+    pub fn is_bound(fd: BorrowedFd<'_>) -> bool {
+        Self::device_info(fd).is_ok()
+    }
+
     fn open_group(target: &MdevTarget, paths: &HostPaths) -> Result<Self> {
         let group = Group::open(target.iommu_group, paths)?;
         let fd = group.device_fd(&target.uuid)?;
@@ -412,7 +435,33 @@ impl VfioDevice {
         })
     }
 
+    /// True for a device fd a VMM handed over already bound (a `--device-fd` from QEMU, an fd
+    /// taken from a running QEMU): the guest owns its interrupts, registers and state, so this
+    /// process only reads planes and writes the EDID region (ARCHITECTURE.md, section 7).
+    pub fn is_shared(&self) -> bool {
+        matches!(
+            self.origin,
+            DeviceOrigin::AdoptedFd {
+                bound_here: false,
+                ..
+            }
+        )
+    }
+
+    fn refuse_if_shared(&self, what: &'static str) -> Result<()> {
+        if self.is_shared() {
+            return Err(VfioError::Shared {
+                device: self.name(),
+                what,
+            });
+        }
+        Ok(())
+    }
+
     fn set_irqs(&self, bytes: &[u8], what: String) -> Result<()> {
+        // Binding eventfds would take the guest's interrupts from the VMM; masking or
+        // triggering them would disturb the guest.
+        self.refuse_if_shared("changes its interrupts (VFIO_DEVICE_SET_IRQS)")?;
         let mut words = InfoBuffer::new(bytes.len());
         words.bytes_mut().copy_from_slice(bytes);
         // SAFETY: `words` holds the whole `struct vfio_irq_set` with its data, argsz bytes.
@@ -452,6 +501,7 @@ impl VfioDevice {
 
     /// `VFIO_DEVICE_RESET`. Works on mbochs and mdpy although neither sets the RESET flag.
     pub fn reset(&self) -> Result<()> {
+        self.refuse_if_shared("resets it")?;
         ioctl_val(self.fd.as_fd(), ValueIoctl::DeviceReset)
             .map(drop)
             .map_err(|errno| VfioError::ioctl("VFIO_DEVICE_RESET", self.name(), errno))?;
@@ -566,6 +616,9 @@ impl VfioDevice {
 
     /// Maps `len` bytes at `offset` of region `index`, which must allow mmap there.
     pub fn map_region(&self, index: u32, offset: u64, len: u64, writable: bool) -> Result<Mapping> {
+        if writable {
+            self.refuse_if_shared("maps its regions writable")?;
+        }
         let info = self.region_info(index)?;
         if !info.can_map(offset, len) {
             return Err(VfioError::invalid(
@@ -640,6 +693,11 @@ impl RegionIo for VfioDevice {
     }
 
     fn write_region(&self, index: u32, offset: u64, buf: &[u8]) -> Result<()> {
+        // The EDID region is the one the display uAPI gives a host-side agent; the BARs and
+        // config space belong to the guest's driver.
+        if self.is_shared() && !self.region_info(index)?.is_gfx_edid() {
+            self.refuse_if_shared("writes its registers (only the EDID region)")?;
+        }
         let at = self.region_file_offset(index, offset, buf.len())?;
         let n = nix::sys::uio::pwrite(self.fd.as_fd(), buf, at as i64).map_err(|errno| {
             VfioError::Access {

@@ -58,6 +58,15 @@ pub enum VfioError {
         /// What it is instead.
         reason: String,
     },
+    /// The device is shared with the VMM that owns it, and the operation would take something
+    /// from the guest (its interrupts, its registers, its state).
+    #[error("{device} is shared with the VMM that runs the guest: this process never {what}")]
+    Shared {
+        /// The device.
+        device: String,
+        /// What was refused, as a verb phrase ("resets it").
+        what: &'static str,
+    },
     /// The kernel returned a region info whose capability chain is malformed.
     #[error("region {index}: malformed capability chain: {reason}")]
     CapChain {

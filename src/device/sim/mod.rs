@@ -87,6 +87,10 @@ pub struct SimConfig {
     /// The guest switches to this mode once this long after the first plane query (seen at the
     /// next plane query), for tests of mode changes in a running viewer.
     pub mode_change: Option<(Duration, u32, u32)>,
+    /// Play a device shared with a VMM (a bound fd handed over): it refuses what a shared real
+    /// device refuses (SET_IRQS, reset, register writes, writable maps), so that everything
+    /// above the device layer is tested in shared mode too.
+    pub shared: bool,
 }
 
 impl Default for SimConfig {
@@ -104,6 +108,7 @@ impl Default for SimConfig {
             edid_max_size: 1024,
             plane_offset: 0,
             mode_change: None,
+            shared: false,
         }
     }
 }
@@ -691,6 +696,9 @@ impl RegionIo for SimDevice {
     }
 
     fn write_region(&self, index: u32, offset: u64, buf: &[u8]) -> Result<(), VfioError> {
+        if index != EDID_REGION {
+            self.refuse_if_shared("writes its registers (only the EDID region)")?;
+        }
         let mut s = self.state();
         let access_err = |errno: Errno| VfioError::Access {
             op: "pwrite",
@@ -731,9 +739,26 @@ impl RegionIo for SimDevice {
     }
 }
 
+impl SimDevice {
+    /// The refusal of a shared real device (`VfioError::Shared`), when this one plays shared.
+    fn refuse_if_shared(&self, what: &'static str) -> Result<(), VfioError> {
+        if self.state().cfg.shared {
+            return Err(VfioError::Shared {
+                device: self.name(),
+                what,
+            });
+        }
+        Ok(())
+    }
+}
+
 impl DisplayDevice for SimDevice {
     fn as_sim(&self) -> Option<&SimDevice> {
         Some(self)
+    }
+
+    fn shared(&self) -> bool {
+        self.state().cfg.shared
     }
 
     fn name(&self) -> String {
@@ -787,6 +812,7 @@ impl DisplayDevice for SimDevice {
         start: u32,
         fds: &[Option<BorrowedFd<'_>>],
     ) -> Result<()> {
+        self.refuse_if_shared("changes its interrupts (VFIO_DEVICE_SET_IRQS)")?;
         let target = format!("IRQ index {index}");
         if index != FLIP_IRQ || start != 0 || fds.len() != 1 {
             return Err(sim_errno("VFIO_DEVICE_SET_IRQS", target, Errno::EINVAL));
@@ -806,6 +832,7 @@ impl DisplayDevice for SimDevice {
     }
 
     fn disable_irq(&self, index: u32) -> Result<()> {
+        self.refuse_if_shared("changes its interrupts (VFIO_DEVICE_SET_IRQS)")?;
         if index != FLIP_IRQ {
             return Err(sim_errno(
                 "VFIO_DEVICE_SET_IRQS",
@@ -818,6 +845,7 @@ impl DisplayDevice for SimDevice {
     }
 
     fn irq_action(&self, action: IrqAction, index: u32, start: u32, count: u32) -> Result<()> {
+        self.refuse_if_shared("changes its interrupts (VFIO_DEVICE_SET_IRQS)")?;
         if index != FLIP_IRQ {
             return Err(sim_errno(
                 "VFIO_DEVICE_SET_IRQS",
@@ -898,6 +926,9 @@ impl DisplayDevice for SimDevice {
     }
 
     fn map_region(&self, index: u32, offset: u64, len: u64, writable: bool) -> Result<Mapping> {
+        if writable {
+            self.refuse_if_shared("maps its regions writable")?;
+        }
         let info = self.region_info(index)?;
         if !info.can_map(offset, len) {
             return Err(DeviceError::Vfio(VfioError::invalid(
@@ -920,6 +951,7 @@ impl DisplayDevice for SimDevice {
     }
 
     fn reset(&self) -> Result<()> {
+        self.refuse_if_shared("resets it")?;
         let mut s = self.state();
         s.exports.clear();
         let (w, h, format) = (s.cfg.width, s.cfg.height, s.cfg.format);

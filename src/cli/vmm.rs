@@ -1,0 +1,254 @@
+//! `run` and `attach`: a command (view, screenshot, info, edid, check) on a device shared with
+//! QEMU. The inner command is parsed like a top-level one, with the shared device's fd as its
+//! `--device-fd`.
+
+use super::exit::Usage;
+use super::screenshot::parse_seconds;
+use crate::app::signals::{self, Interrupts};
+use crate::app::target::host_paths;
+use crate::app::vmm::attach::{self, AttachOptions, LIBVIRT_RUN_DIR};
+use crate::app::vmm::qemu::{QemuFailed, RunOptions, RunningVm};
+use anyhow::{Context, Result};
+use clap::Args;
+use std::os::fd::IntoRawFd;
+use std::path::PathBuf;
+use std::time::Duration;
+
+const ATTACH_AFTER_HELP: &str = "\
+COMMAND is one of: view, screenshot, info, edid show|set|link|hotswap, check, bench, with
+its own options but no DEVICE (the device is QEMU's). For example:
+  vfio-display attach --vm win11 view
+  vfio-display attach --pid 4242 screenshot -o guest.png
+  vfio-display attach --pid 4242 edid set --mode 1920x1080
+
+The device stays QEMU's: this process reads planes and may write the EDID, and never takes the
+guest's interrupts, resets the device or writes its registers. pidfd_getfd needs ptrace rights
+over QEMU (root, or QEMU's user where kernel.yama.ptrace_scope is 0).";
+
+#[derive(Debug, Clone, Args)]
+#[command(after_help = ATTACH_AFTER_HELP)]
+pub struct AttachArgs {
+    /// QEMU's process id.
+    #[arg(long, value_name = "PID", required_unless_present = "vm", conflicts_with = "vm")]
+    pid: Option<i32>,
+    /// A libvirt domain: its QEMU is found through libvirt's pid file.
+    #[arg(long, value_name = "NAME")]
+    vm: Option<String>,
+    /// The mdev (UUID), where QEMU holds more than one display device.
+    #[arg(long, value_name = "UUID")]
+    mdev: Option<String>,
+    /// Export dma-bufs even where QEMU's own display (display=on) exports the same buffers;
+    /// the mbochs sample driver crashes the kernel then.
+    #[arg(long)]
+    force: bool,
+    /// The command to run on QEMU's device, with its options.
+    #[arg(value_name = "COMMAND", required = true, trailing_var_arg = true, allow_hyphen_values = true)]
+    command: Vec<String>,
+}
+
+const RUN_AFTER_HELP: &str = "\
+COMMAND is view (the default), screenshot, info, edid show|link|hotswap or check, with its own
+options but no DEVICE. Everything after -- is QEMU's command line; run adds the device
+(-object iommufd, -device vfio-pci,fd=N,sysfsdev=...,display=off) and a QMP socket of its own.
+For example:
+  vfio-display run UUID --edid 1920x1080 -- qemu-system-x86_64 -m 4G -hda guest.img
+  vfio-display run UUID screenshot --count 60 --interval 5000 -o boot.png -- qemu-system-x86_64 ...
+
+With --edid, QEMU starts paused, the EDID is written with the hot-plug protocol, then the guest
+runs: its display driver reads the EDID at load. When QEMU exits, the command ends and run exits
+with QEMU's status; when the command ends first (the window closed, the screenshots taken) or on
+Ctrl+C, QEMU is asked to quit. Needs the iommufd device cdev (/dev/vfio/devices/vfioN).";
+
+#[derive(Debug, Clone, Args)]
+#[command(after_help = RUN_AFTER_HELP)]
+pub struct RunArgs {
+    /// The mdev to give QEMU: its UUID or sysfs path.
+    #[arg(value_name = "DEVICE")]
+    device: String,
+    /// Write this EDID before the guest starts: a mode (WxH or WxH@HZ) or an EDID file.
+    #[arg(long, value_name = "MODE|FILE")]
+    edid: Option<String>,
+    /// Seconds QEMU may take to come up (its QMP greeting).
+    #[arg(long, value_name = "S", default_value = "120", value_parser = parse_seconds)]
+    startup_timeout: f64,
+    /// The command to run on the shared device with its options (default: view), then `--`
+    /// and QEMU's program and arguments.
+    #[arg(value_name = "COMMAND -- QEMU", required = true, trailing_var_arg = true, allow_hyphen_values = true)]
+    rest: Vec<String>,
+}
+
+impl RunArgs {
+    /// The command's words and QEMU's, split at the first `--`.
+    fn split(&self) -> Result<(Vec<String>, Vec<String>)> {
+        let Some(at) = self.rest.iter().position(|w| w == "--") else {
+            // `run DEVICE -- qemu ...`: clap takes a `--` that comes before any value itself,
+            // so the words are all QEMU's, unless they start with a command of ours.
+            let first = self.rest.first().map(String::as_str).unwrap_or("");
+            if !COMMANDS.contains(&first) {
+                return Ok((Vec::new(), self.rest.clone()));
+            }
+            return Err(Usage(
+                "give QEMU's command line after --, for example: vfio-display run UUID -- \
+                 qemu-system-x86_64 -m 2G ..."
+                    .into(),
+            )
+            .into());
+        };
+        let command = self.rest[..at].to_vec();
+        let qemu = self.rest[at + 1..].to_vec();
+        if qemu.is_empty() {
+            return Err(Usage("nothing after --: give QEMU's program and arguments".into()).into());
+        }
+        Ok((command, qemu))
+    }
+}
+
+/// Every command name, to tell a command from QEMU's program.
+const COMMANDS: &[&str] = &[
+    "view", "screenshot", "info", "edid", "check", "bench", "list", "demo", "run", "attach",
+];
+
+/// Commands that take a device; `edid` needs one of its device subcommands.
+fn check_command(words: &[String], allowed: &[&str]) -> Result<()> {
+    let first = words.first().map(String::as_str).unwrap_or("");
+    let ok = match first {
+        "edid" => matches!(
+            words.get(1).map(String::as_str),
+            Some("show" | "set" | "link" | "hotswap")
+        ),
+        other => allowed.contains(&other),
+    };
+    if !ok {
+        return Err(Usage(format!(
+            "'{}' cannot run on a VM's device; use one of: {}",
+            words.join(" "),
+            allowed.join(", ")
+        ))
+        .into());
+    }
+    Ok(())
+}
+
+/// True for commands that read frames (and so export dma-bufs), as opposed to queries and EDID.
+fn exports(words: &[String]) -> bool {
+    matches!(
+        words.first().map(String::as_str),
+        Some("view" | "screenshot" | "check" | "bench")
+    )
+}
+
+pub fn attach(args: &AttachArgs) -> Result<()> {
+    let allowed = ["view", "screenshot", "info", "edid", "check", "bench"];
+    check_command(&args.command, &allowed)?;
+    // The command's own errors (and --help) come before anything touches QEMU.
+    super::parse_inner(&args.command, 0)?;
+    let paths = host_paths();
+    let attached = attach::attach(
+        &AttachOptions {
+            pid: args.pid,
+            vm: args.vm.clone(),
+            mdev: args.mdev.clone(),
+            force: args.force,
+            exports: exports(&args.command),
+            libvirt_run_dir: PathBuf::from(LIBVIRT_RUN_DIR),
+        },
+        &paths,
+    )?;
+    tracing::info!("attached to {}", attached.what);
+    let fd = attached.fd.into_raw_fd();
+    super::run_inner(&args.command, fd)
+}
+
+pub fn run(args: &RunArgs) -> Result<()> {
+    let (command, qemu) = args.split()?;
+    let command = if command.is_empty() {
+        vec!["view".to_string()]
+    } else {
+        command
+    };
+    let allowed = ["view", "screenshot", "info", "edid", "check"];
+    check_command(&command, &allowed)?;
+    if command.first().map(String::as_str) == Some("edid")
+        && command.get(1).map(String::as_str) == Some("set")
+    {
+        return Err(Usage(
+            "use run --edid MODE|FILE: it writes the EDID before the guest starts".into(),
+        )
+        .into());
+    }
+    super::parse_inner(&command, 0)?;
+    let edid_command = args.edid.as_ref().map(|edid| {
+        let source = if edid.parse::<vfio_display::edid::Mode>().is_ok() {
+            "--mode"
+        } else {
+            "--file"
+        };
+        vec![
+            "edid".to_string(),
+            "set".into(),
+            source.into(),
+            edid.clone(),
+        ]
+    });
+    if let Some(words) = &edid_command {
+        super::parse_inner(words, 0)?;
+    }
+    let interrupts = Interrupts::install()?;
+    let paths = host_paths();
+    let mut vm = RunningVm::start(
+        &RunOptions {
+            mdev: args.device.clone(),
+            qemu,
+            paused: edid_command.is_some(),
+            startup_timeout: Duration::from_secs_f64(args.startup_timeout),
+        },
+        &paths,
+        &interrupts,
+    )?;
+    errln!(
+        "vfio-display: QEMU (pid {}) is up and shares {}",
+        vm.pid(),
+        args.device
+    );
+    let mut result = Ok(());
+    if let Some(words) = &edid_command {
+        result = vm
+            .device_fd()
+            .and_then(|fd| super::run_inner(words, fd.into_raw_fd()))
+            .context("writing the EDID before the guest starts");
+    }
+    if result.is_ok() {
+        result = vm.resume().context("letting the guest run (QMP cont)");
+    }
+    if result.is_ok() {
+        result = vm
+            .device_fd()
+            .and_then(|fd| super::run_inner(&command, fd.into_raw_fd()));
+    }
+    let (status, by_itself) = vm.stop();
+    if by_itself && signals::signal_received().is_none() {
+        // The VM ended: that is what stopped the command, not an error of its own.
+        let interrupted = result
+            .as_ref()
+            .err()
+            .is_some_and(|e| e.downcast_ref::<signals::Interrupted>().is_some());
+        if interrupted {
+            result = Ok(());
+        }
+        errln!("vfio-display: the VM ended ({})", describe_status(status));
+        result?;
+        return if status.success() {
+            Ok(())
+        } else {
+            Err(QemuFailed(status).into())
+        };
+    }
+    result
+}
+
+fn describe_status(status: std::process::ExitStatus) -> String {
+    QemuFailed(status)
+        .to_string()
+        .trim_start_matches("QEMU ")
+        .to_string()
+}
