@@ -187,4 +187,7 @@ expect checks mtty-irq 7
 run mtty-check "$B" check "$u" --json --only irqs.eventfd,irqs.loopback,irqs.automask,device.info
 expect json mtty-check /by_id/irqs.eventfd=pass /by_id/irqs.loopback=pass /by_id/irqs.automask=pass
 
+# A real Linux guest beside us (fixed drivers, cdev path): tests/vm/nested/scenario.sh.
+. "$(dirname "$0")/nested/scenario.sh"
+
 echo "guest script finished"

@@ -34,7 +34,7 @@ rm -f "$results/rc"
 serial="$results/serial.log"
 set +e
 timeout "${VFIO_DISPLAY_VM_TIMEOUT:-600}" qemu-system-x86_64 \
-  -accel tcg -cpu max -m 1G -smp 1 -nographic -no-reboot -nodefaults -serial stdio \
+  -accel tcg -cpu max -m 2G -smp 1 -nographic -no-reboot -nodefaults -serial stdio \
   -kernel "$kernel" -initrd "$initrd" \
   -append "console=ttyS0 oops=panic panic=-1 vdtest=$script $*" \
   -virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap \

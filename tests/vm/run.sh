@@ -15,6 +15,8 @@ fi
 
 kdir=$("$here/build-kernel.sh" | tail -n 1)
 echo "vm: kernels in $kdir ($(( $(date +%s) - start )) s)"
+read -r nested_kernel nested_initrd < <("$here/nested/build.sh" "$kdir" | tail -n 1)
+echo "vm: the nested guest's kernel and initramfs are ready ($(( $(date +%s) - start )) s)"
 (cd "$root" && cargo build --release --locked -p vfio-display -p vfio-display-vm-helper --bins)
 bindir="$root/target/release"
 
@@ -30,7 +32,8 @@ for variant in stock fixed; do
     t0=$(date +%s)
     echo "vm: booting the $variant kernel, devices through the $backend path"
     if ! "$here/run-vm.sh" "$kdir/bzImage-$variant" "$results" "$here/guest.sh" \
-      "vdvariant=$variant" "vdbackend=$backend" "vdbin=$bindir"; then
+      "vdvariant=$variant" "vdbackend=$backend" "vdbin=$bindir" \
+      "vdnk=$nested_kernel" "vdni=$nested_initrd"; then
       echo "vm: $pass: FAILED: the guest did not finish (see $results/serial.log)" >&2
       echo "vm: 0 passed, 1 failed"
       status=1

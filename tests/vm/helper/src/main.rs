@@ -419,6 +419,108 @@ fn verify(args: &[String]) -> Result<()> {
                     ),
                 );
             }
+            // rawfb NAME RAW W H STRIDE: the capture equals a raw XRGB8888 dump (a guest's
+            // /dev/fb0) of W x H pixels, STRIDE bytes a row.
+            "rawfb" => {
+                let raw = std::fs::read(dir.join(words[2])).unwrap_or_default();
+                let (w, h, stride): (u32, u32, usize) =
+                    (words[3].parse()?, words[4].parse()?, words[5].parse()?);
+                let why = if raw.len() < stride * h as usize {
+                    Some(format!("the dump has {} bytes, want {}", raw.len(), stride * h as usize))
+                } else {
+                    compare_png(
+                        &dir.join(format!("{name}.png")),
+                        |x, y, c| {
+                            let i = y as usize * stride + x as usize * 4;
+                            c == [raw[i + 2], raw[i + 1], raw[i]]
+                        },
+                        w,
+                        h,
+                    )
+                };
+                note(
+                    name,
+                    rc == 0 && why.is_none(),
+                    format!("exit {rc}, {}, stderr: {}", why.unwrap_or_default(), err.trim()),
+                );
+            }
+            // kms NAME W H: the capture shows the nested guest's KMS pattern (tests/vm/nested/kms.c).
+            // kms-any PREFIX W H: some capture PREFIX*.png of a series does.
+            "kms" | "kms-any" => {
+                let (w, h): (u32, u32) = (words[2].parse()?, words[3].parse()?);
+                let want = |x: u32, y: u32, c: &[u8]| {
+                    c == [
+                        (x * 255 / (w - 1)) as u8,
+                        (y * 255 / (h - 1)) as u8,
+                        ((x ^ y) & 0xff) as u8,
+                    ]
+                };
+                let files: Vec<PathBuf> = if kind == "kms" {
+                    vec![dir.join(format!("{name}.png"))]
+                } else {
+                    matching_pngs(&dir, name)
+                };
+                let matched = files
+                    .iter()
+                    .any(|f| compare_png(f, want, w, h).is_none());
+                note(
+                    name,
+                    matched,
+                    format!("none of {} capture(s) shows the {w}x{h} pattern", files.len()),
+                );
+            }
+            // rawfb-any PREFIX RAW W H STRIDE: some capture PREFIX*.png equals the dump.
+            "rawfb-any" => {
+                let raw = std::fs::read(dir.join(words[2])).unwrap_or_default();
+                let (w, h, stride): (u32, u32, usize) =
+                    (words[3].parse()?, words[4].parse()?, words[5].parse()?);
+                let files = matching_pngs(&dir, name);
+                let matched = raw.len() >= stride * h as usize
+                    && files.iter().any(|f| {
+                        compare_png(
+                            f,
+                            |x, y, c| {
+                                let i = y as usize * stride + x as usize * 4;
+                                c == [raw[i + 2], raw[i + 1], raw[i]]
+                            },
+                            w,
+                            h,
+                        )
+                        .is_none()
+                    });
+                note(
+                    name,
+                    matched,
+                    format!("none of {} capture(s) equals the {} dump", files.len(), words[2]),
+                );
+            }
+            // section NAME FILE TAG EXPECTED: the lines between TAG-BEGIN and TAG-END of FILE,
+            // hex bytes, equal the bytes of file EXPECTED (a guest's EDID against ours).
+            "hexsection" => {
+                let text = std::fs::read_to_string(dir.join(words[2])).unwrap_or_default();
+                let got: Vec<u8> = section(&text, words[3])
+                    .iter()
+                    .flat_map(|l| l.split_whitespace())
+                    .filter_map(|b| u8::from_str_radix(b, 16).ok())
+                    .collect();
+                let want = std::fs::read(dir.join(words[4])).unwrap_or_default();
+                note(
+                    name,
+                    !want.is_empty() && got == want,
+                    format!("{} bytes from the guest, {} expected; differ", got.len(), want.len()),
+                );
+            }
+            // firstline NAME FILE TAG TEXT: the first line of section TAG is TEXT.
+            "firstline" => {
+                let text = std::fs::read_to_string(dir.join(words[2])).unwrap_or_default();
+                let lines = section(&text, words[3]);
+                let first = lines.first().map(|l| l.trim()).unwrap_or("");
+                note(
+                    name,
+                    first == words[4],
+                    format!("section {} starts with {first:?}: {lines:?}", words[3]),
+                );
+            }
             other => note(name, false, format!("unknown expectation kind {other}")),
         }
     }
@@ -429,6 +531,36 @@ fn verify(args: &[String]) -> Result<()> {
     Ok(())
 }
 
+/// The PNGs of a series: `PREFIX-0001.png`, ... (and `PREFIX.png`), in `dir`.
+fn matching_pngs(dir: &Path, prefix: &str) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| {
+                    p.file_name().and_then(|n| n.to_str()).is_some_and(|n| {
+                        n.starts_with(prefix) && n.ends_with(".png")
+                    })
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    files.sort();
+    files
+}
+
+/// The lines between `TAG-BEGIN` and `TAG-END` (carriage returns from the serial line removed).
+fn section<'t>(text: &'t str, tag: &str) -> Vec<&'t str> {
+    let begin = format!("{tag}-BEGIN");
+    let end = format!("{tag}-END");
+    text.lines()
+        .map(|l| l.trim_end_matches('\r'))
+        .skip_while(|l| *l != begin)
+        .skip(1)
+        .take_while(|l| *l != end)
+        .collect()
+}
+
 /// Compares a PNG pixel by pixel; returns what is wrong, or None.
 fn compare_png(
     path: &Path,
@@ -436,12 +568,19 @@ fn compare_png(
     w: u32,
     h: u32,
 ) -> Option<String> {
-    let file = std::fs::File::open(path).ok()?;
-    let mut reader = png::Decoder::new(std::io::BufReader::new(file))
-        .read_info()
-        .ok()?;
-    let mut buf = vec![0; reader.output_buffer_size()?];
-    let info = reader.next_frame(&mut buf).ok()?;
+    let decoded = (|| {
+        let file = std::fs::File::open(path).map_err(|e| e.to_string())?;
+        let mut reader = png::Decoder::new(std::io::BufReader::new(file))
+            .read_info()
+            .map_err(|e| e.to_string())?;
+        let mut buf = vec![0; reader.output_buffer_size().ok_or("no buffer size")?];
+        let info = reader.next_frame(&mut buf).map_err(|e| e.to_string())?;
+        Ok::<_, String>((buf, info))
+    })();
+    let (buf, info) = match decoded {
+        Ok(d) => d,
+        Err(e) => return Some(format!("{}: {e}", path.display())),
+    };
     if (info.width, info.height) != (w, h) {
         return Some(format!("size {}x{}, want {w}x{h}", info.width, info.height));
     }

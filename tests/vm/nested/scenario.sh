@@ -1,0 +1,56 @@
+# Sourced by tests/vm/guest.sh (its run, expect and create functions, $B, $R, $variant,
+# $backend).
+# A real Linux guest beside us: QEMU runs inside this VM with an mbochs mdev as its display
+# (iommufd cdev only: QEMU takes a device fd only with that backend). `run` starts it with the
+# EDID set while it is paused and captures a series for the VM's lifetime; `attach` takes the
+# device from that QEMU while the guest holds its console still. Fixed drivers only: the stock
+# mbochs cannot be read by the CPU at all, and frees pages still in use when an id is exported
+# again from another process.
+nk=$(sed -n 's/.*vdnk=\([^ ]*\).*/\1/p' /proc/cmdline)
+ni=$(sed -n 's/.*vdni=\([^ ]*\).*/\1/p' /proc/cmdline)
+if [ "$variant" = fixed ] && [ "$backend" = cdev ] && [ -n "$nk" ]; then
+  u=$(create mbochs mbochs-medium) || { echo "cannot create the nested guest's mbochs"; exit 1; }
+  N=nested
+  run nested-edid-generate "$B" edid generate --mode 800x600 -o "$R/nested-edid.bin"
+  hold=45
+  # Everything the nested guest tells us arrives on its second serial line.
+  "$B" run "$u" --edid 800x600 screenshot --timeout 600 --count 400 --interval 3000 \
+    -o "$R/nested-run.png" -- qemu-system-x86_64 -accel tcg -m 256M -nographic -nodefaults \
+    -no-reboot -serial "file:$R/nested-console.log" -serial "file:$R/nested-data.log" \
+    -pidfile /run/nested.pid -kernel "$nk" -initrd "$ni" \
+    -append "console=ttyS0 quiet vt.global_cursor_default=0 panic=-1 vdhold=$hold" \
+    >"$R/nested-run.out" 2>"$R/nested-run.err" &
+  runpid=$!
+  i=0
+  until grep -q '^HOLD' "$R/nested-data.log" 2>/dev/null || [ $i -ge 600 ] || ! kill -0 $runpid 2>/dev/null; do
+    sleep 1
+    i=$((i + 1))
+  done
+  echo "nested guest: holding its console after $i s"
+  qpid=$(cat /run/nested.pid 2>/dev/null || echo 0)
+  run nested-attach "$B" attach --pid "$qpid" screenshot -o "$R/nested-attach.png"
+  run nested-attach-info "$B" attach --pid "$qpid" info --json
+  run nested-attach-check "$B" attach --pid "$qpid" check --json
+  run nested-attach-drive "$B" attach --pid "$qpid" check --drive bochs
+  wait $runpid
+  echo $? >"$R/nested-run.rc"
+  tr -d '\r' <"$R/nested-data.log" >"$R/nested-data.txt"
+  sed -n '/^FB-BEGIN/,/^FB-END/p' "$R/nested-data.txt" | grep -v '^FB-' | base64 -d | gunzip >"$R/nested-fb.raw"
+  geometry=$(sed -n 's/^FB-GEOMETRY //p' "$R/nested-data.txt")
+  fbw=$(echo "$geometry" | cut -d, -f1)
+  fbh=$(echo "$geometry" | cut -d' ' -f1 | cut -d, -f2)
+  stride=$(echo "$geometry" | cut -d' ' -f2)
+  echo "nested guest: framebuffer $fbw x $fbh, stride $stride"
+  expect rc nested-run 0 the VM ended
+  expect hexsection nested-guest-edid nested-data.txt EDID nested-edid.bin
+  expect firstline nested-guest-preferred nested-data.txt MODES 800x600
+  expect rawfb nested-attach nested-fb.raw 800 600 "${stride:-3200}"
+  expect rawfb-any nested-run- nested-fb.raw 800 600 "${stride:-3200}"
+  expect kms-any nested-run- 640 480
+  expect json nested-attach-info /shared=true /backend/kind=device_fd /backend/bound_here=false \
+    /planes/primary/width=800
+  expect json nested-attach-check /summary/fail=0 /by_id/device.reset=skip /by_id/irqs.eventfd=skip \
+    /by_id/edid.protocol=skip /by_id/dmabuf.cpu-access=pass
+  expect rc nested-attach-drive 2 shared with the VMM
+fi
+
