@@ -38,7 +38,10 @@ fn a_shared_device_refuses_interrupts_resets_and_register_writes() {
     let dev = shared_sim();
     assert!(dev.shared());
     let efd = nix::sys::eventfd::EventFd::new().unwrap();
-    assert_refused(dev.set_irq_eventfds(0, 0, &[Some(efd.as_fd())]), "interrupts");
+    assert_refused(
+        dev.set_irq_eventfds(0, 0, &[Some(efd.as_fd())]),
+        "interrupts",
+    );
     assert_refused(dev.disable_irq(0), "interrupts");
     assert_refused(dev.irq_action(IrqAction::Trigger, 0, 0, 1), "interrupts");
     assert_refused(dev.reset(), "resets it");
@@ -62,7 +65,10 @@ fn a_shared_device_is_refreshed_by_the_timer() {
     // The same device unshared uses its interrupt.
     let own = SimDevice::new(SimConfig::default()).unwrap();
     let source = choose_source(&own, IrqChoice::Auto, 30.0).unwrap();
-    assert!(matches!(source, RefreshSource::Irq { index: 0, .. }), "{source}");
+    assert!(
+        matches!(source, RefreshSource::Irq { index: 0, .. }),
+        "{source}"
+    );
 }
 
 #[test]
@@ -85,7 +91,11 @@ fn the_checker_skips_what_writes_on_a_shared_device() {
 fn info_says_shared_and_edid_set_still_works() {
     let out = run(&["info", "--sim", "--sim-shared"]);
     assert_ok(&out);
-    assert!(stdout(&out).contains("Shared:  with the VMM"), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains("Shared:  with the VMM"),
+        "{}",
+        stdout(&out)
+    );
     let out = run(&["info", "--sim", "--sim-shared", "--json"]);
     assert_ok(&out);
     let report = common::json::parse(&out.stdout);
@@ -117,12 +127,18 @@ fn attach_and_run_say_clearly_what_is_wrong() {
     let uuid = "12345678-1234-1234-1234-123456789abc";
     let out = run(&["run", uuid, "screenshot", "-o", "x.png"]);
     assert_clean_failure(&out, 2, "after --");
-    let out = run(&["run", uuid, "edid", "set", "--mode", "800x600", "--", "qemu"]);
+    let out = run(&[
+        "run", uuid, "edid", "set", "--mode", "800x600", "--", "qemu",
+    ]);
     assert_clean_failure(&out, 2, "run --edid");
     let out = run(&["run", uuid, "--", "qemu-system-x86_64"]);
     assert_clean_failure(&out, 1, "no mediated device");
     // The inner command's --help is the command's own, and nothing starts.
     let out = run(&["run", uuid, "screenshot", "--help", "--", "false"]);
     assert_ok(&out);
-    assert!(stdout(&out).contains("Usage: vfio-display screenshot"), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains("Usage: vfio-display screenshot"),
+        "{}",
+        stdout(&out)
+    );
 }

@@ -29,7 +29,12 @@ over QEMU (root, or QEMU's user where kernel.yama.ptrace_scope is 0).";
 #[command(after_help = ATTACH_AFTER_HELP)]
 pub struct AttachArgs {
     /// QEMU's process id.
-    #[arg(long, value_name = "PID", required_unless_present = "vm", conflicts_with = "vm")]
+    #[arg(
+        long,
+        value_name = "PID",
+        required_unless_present = "vm",
+        conflicts_with = "vm"
+    )]
     pid: Option<i32>,
     /// A libvirt domain: its QEMU is found through libvirt's pid file.
     #[arg(long, value_name = "NAME")]
@@ -42,7 +47,12 @@ pub struct AttachArgs {
     #[arg(long)]
     force: bool,
     /// The command to run on QEMU's device, with its options.
-    #[arg(value_name = "COMMAND", required = true, trailing_var_arg = true, allow_hyphen_values = true)]
+    #[arg(
+        value_name = "COMMAND",
+        required = true,
+        trailing_var_arg = true,
+        allow_hyphen_values = true
+    )]
     command: Vec<String>,
 }
 
@@ -73,7 +83,12 @@ pub struct RunArgs {
     startup_timeout: f64,
     /// The command to run on the shared device with its options (default: view), then `--`
     /// and QEMU's program and arguments.
-    #[arg(value_name = "COMMAND -- QEMU", required = true, trailing_var_arg = true, allow_hyphen_values = true)]
+    #[arg(
+        value_name = "COMMAND -- QEMU",
+        required = true,
+        trailing_var_arg = true,
+        allow_hyphen_values = true
+    )]
     rest: Vec<String>,
 }
 
@@ -105,7 +120,16 @@ impl RunArgs {
 
 /// Every command name, to tell a command from QEMU's program.
 const COMMANDS: &[&str] = &[
-    "view", "screenshot", "info", "edid", "check", "bench", "list", "demo", "run", "attach",
+    "view",
+    "screenshot",
+    "info",
+    "edid",
+    "check",
+    "bench",
+    "list",
+    "demo",
+    "run",
+    "attach",
 ];
 
 /// Commands that take a device; `edid` needs one of its device subcommands.

@@ -44,7 +44,9 @@ pub enum FrameError {
         /// The IRQ index.
         index: u32,
     },
-    #[error("{device} is shared with the VMM that runs the guest: its interrupts are the guest's, so it refreshes by timer")]
+    #[error(
+        "{device} is shared with the VMM that runs the guest: its interrupts are the guest's, so it refreshes by timer"
+    )]
     /// An IRQ refresh was asked for on a shared device.
     IrqShared {
         /// The device.

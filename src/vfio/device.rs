@@ -437,7 +437,7 @@ impl VfioDevice {
 
     /// True for a device fd a VMM handed over already bound (a `--device-fd` from QEMU, an fd
     /// taken from a running QEMU): the guest owns its interrupts, registers and state, so this
-    /// process only reads planes and writes the EDID region (ARCHITECTURE.md, section 7).
+    /// process only reads planes and writes the EDID region (ARCHITECTURE.md, section 8).
     pub fn is_shared(&self) -> bool {
         matches!(
             self.origin,

@@ -33,7 +33,9 @@ pub enum VmmError {
         errno: Errno,
     },
     /// The process holds no VFIO device fd.
-    #[error("process {pid} ({comm}) holds no VFIO device (no /dev/vfio/devices/vfioN or anon_inode:[vfio-device] among its fds)")]
+    #[error(
+        "process {pid} ({comm}) holds no VFIO device (no /dev/vfio/devices/vfioN or anon_inode:[vfio-device] among its fds)"
+    )]
     NoDevice {
         /// The pid.
         pid: i32,

@@ -2,7 +2,7 @@
 //! one with `pidfd_getfd`, and reading what QEMU's command line says about the device.
 //!
 //! A device taken this way is already bound by the VMM, so `VfioDevice::from_fd` adopts it as
-//! shared: the guest keeps its interrupts, registers and state (ARCHITECTURE.md, section 7).
+//! shared: the guest keeps its interrupts, registers and state (ARCHITECTURE.md, section 8).
 
 mod error;
 // unsafe: the pidfd_open and pidfd_getfd system calls

@@ -34,14 +34,8 @@ pub fn take_fd(pid: i32, target: i32) -> Result<OwnedFd> {
     let pidfd = pidfd_open(pid)?;
     // SAFETY: pidfd_getfd takes a pidfd we own, an fd number and flags, and returns a new fd
     // or -1; no memory is passed.
-    let raw = unsafe {
-        nix::libc::syscall(
-            nix::libc::SYS_pidfd_getfd,
-            pidfd.as_raw_fd(),
-            target,
-            0,
-        )
-    };
+    let raw =
+        unsafe { nix::libc::syscall(nix::libc::SYS_pidfd_getfd, pidfd.as_raw_fd(), target, 0) };
     if raw < 0 {
         let errno = Errno::last();
         return Err(if errno == Errno::ESRCH {

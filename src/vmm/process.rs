@@ -29,7 +29,10 @@ impl VmmDeviceFd {
     /// The mdev UUID (or PCI address) behind a cdev fd: the name its sysfs `device` link
     /// points at.
     pub fn device_name(&self, sysfs: &Path) -> Option<String> {
-        let link = sysfs.join("class/vfio-dev").join(self.cdev()?).join("device");
+        let link = sysfs
+            .join("class/vfio-dev")
+            .join(self.cdev()?)
+            .join("device");
         let resolved = std::fs::canonicalize(link).ok()?;
         Some(resolved.file_name()?.to_string_lossy().into_owned())
     }
@@ -53,7 +56,11 @@ pub fn vfio_device_fds(pid: i32) -> Result<Vec<VmmDeviceFd>> {
     let mut found = Vec::new();
     for entry in entries.take(MAX_FDS_SCANNED) {
         let Ok(entry) = entry else { continue };
-        let Some(fd) = entry.file_name().to_str().and_then(|n| n.parse::<i32>().ok()) else {
+        let Some(fd) = entry
+            .file_name()
+            .to_str()
+            .and_then(|n| n.parse::<i32>().ok())
+        else {
             continue;
         };
         // An fd closed while we look is simply not there.

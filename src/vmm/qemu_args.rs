@@ -142,7 +142,10 @@ mod tests {
         assert!(found[0].qemu_displays());
         assert_eq!(found[1].fd.as_deref(), Some("4"));
         assert!(!found[1].qemu_displays());
-        assert_eq!(found[2].sysfsdev.as_deref(), Some("/sys/bus/mdev/devices/v"));
+        assert_eq!(
+            found[2].sysfsdev.as_deref(),
+            Some("/sys/bus/mdev/devices/v")
+        );
         assert!(found[2].qemu_displays());
     }
 

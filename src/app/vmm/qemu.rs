@@ -73,7 +73,10 @@ impl PrivateDir {
         let nanos = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.subsec_nanos());
-        let path = base.join(format!("vfio-display-run.{}.{nanos:08x}", std::process::id()));
+        let path = base.join(format!(
+            "vfio-display-run.{}.{nanos:08x}",
+            std::process::id()
+        ));
         std::fs::DirBuilder::new()
             .mode(0o700)
             .create(&path)
@@ -207,7 +210,11 @@ impl RunningVm {
         }
     }
 
-    fn wait_for_bind(child: &Mutex<Child>, device: &OwnedFd, interrupts: &Interrupts) -> Result<()> {
+    fn wait_for_bind(
+        child: &Mutex<Child>,
+        device: &OwnedFd,
+        interrupts: &Interrupts,
+    ) -> Result<()> {
         let start = Instant::now();
         while !VfioDevice::is_bound(device.as_fd()) {
             if let Some(status) = Self::exit_status(child) {

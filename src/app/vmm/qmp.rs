@@ -91,7 +91,9 @@ mod tests {
 
     /// A fake QEMU that greets, answers each command in turn with the given lines, and records
     /// what it was sent.
-    fn fake_qemu(answers: Vec<&'static str>) -> (tempfile::TempDir, std::thread::JoinHandle<Vec<String>>) {
+    fn fake_qemu(
+        answers: Vec<&'static str>,
+    ) -> (tempfile::TempDir, std::thread::JoinHandle<Vec<String>>) {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("qmp.sock");
         let listener = UnixListener::bind(&path).unwrap();

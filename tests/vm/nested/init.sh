@@ -15,7 +15,11 @@ hold=$(arg vdhold)
 say BOOTED
 conn=/sys/class/drm/card0-Virtual-1
 i=0
-while [ ! -e "$conn/edid" ] && [ $i -lt 200 ]; do sleep 0.1; i=$((i + 1)); done
+# The framebuffer console comes once the driver probed the connector (and filled its modes).
+while { [ ! -e /dev/fb0 ] || [ ! -s "$conn/modes" ]; } && [ $i -lt 300 ]; do
+  sleep 0.1
+  i=$((i + 1))
+done
 say EDID-BEGIN
 od -An -tx1 -v "$conn/edid" >"$data"
 say EDID-END

@@ -426,7 +426,11 @@ fn verify(args: &[String]) -> Result<()> {
                 let (w, h, stride): (u32, u32, usize) =
                     (words[3].parse()?, words[4].parse()?, words[5].parse()?);
                 let why = if raw.len() < stride * h as usize {
-                    Some(format!("the dump has {} bytes, want {}", raw.len(), stride * h as usize))
+                    Some(format!(
+                        "the dump has {} bytes, want {}",
+                        raw.len(),
+                        stride * h as usize
+                    ))
                 } else {
                     compare_png(
                         &dir.join(format!("{name}.png")),
@@ -441,7 +445,11 @@ fn verify(args: &[String]) -> Result<()> {
                 note(
                     name,
                     rc == 0 && why.is_none(),
-                    format!("exit {rc}, {}, stderr: {}", why.unwrap_or_default(), err.trim()),
+                    format!(
+                        "exit {rc}, {}, stderr: {}",
+                        why.unwrap_or_default(),
+                        err.trim()
+                    ),
                 );
             }
             // kms NAME W H: the capture shows the nested guest's KMS pattern (tests/vm/nested/kms.c).
@@ -460,13 +468,14 @@ fn verify(args: &[String]) -> Result<()> {
                 } else {
                     matching_pngs(&dir, name)
                 };
-                let matched = files
-                    .iter()
-                    .any(|f| compare_png(f, want, w, h).is_none());
+                let matched = files.iter().any(|f| compare_png(f, want, w, h).is_none());
                 note(
                     name,
                     matched,
-                    format!("none of {} capture(s) shows the {w}x{h} pattern", files.len()),
+                    format!(
+                        "none of {} capture(s) shows the {w}x{h} pattern",
+                        files.len()
+                    ),
                 );
             }
             // rawfb-any PREFIX RAW W H STRIDE: some capture PREFIX*.png equals the dump.
@@ -491,7 +500,11 @@ fn verify(args: &[String]) -> Result<()> {
                 note(
                     name,
                     matched,
-                    format!("none of {} capture(s) equals the {} dump", files.len(), words[2]),
+                    format!(
+                        "none of {} capture(s) equals the {} dump",
+                        files.len(),
+                        words[2]
+                    ),
                 );
             }
             // section NAME FILE TAG EXPECTED: the lines between TAG-BEGIN and TAG-END of FILE,
@@ -507,7 +520,11 @@ fn verify(args: &[String]) -> Result<()> {
                 note(
                     name,
                     !want.is_empty() && got == want,
-                    format!("{} bytes from the guest, {} expected; differ", got.len(), want.len()),
+                    format!(
+                        "{} bytes from the guest, {} expected; differ",
+                        got.len(),
+                        want.len()
+                    ),
                 );
             }
             // firstline NAME FILE TAG TEXT: the first line of section TAG is TEXT.
@@ -538,9 +555,9 @@ fn matching_pngs(dir: &Path, prefix: &str) -> Vec<PathBuf> {
             entries
                 .filter_map(|e| e.ok().map(|e| e.path()))
                 .filter(|p| {
-                    p.file_name().and_then(|n| n.to_str()).is_some_and(|n| {
-                        n.starts_with(prefix) && n.ends_with(".png")
-                    })
+                    p.file_name()
+                        .and_then(|n| n.to_str())
+                        .is_some_and(|n| n.starts_with(prefix) && n.ends_with(".png"))
                 })
                 .collect()
         })
