@@ -217,11 +217,11 @@ pub fn run(args: &ScreenshotOptions) -> Result<()> {
         bar.finish_and_clear();
     }
     if let Err(err) = &result
-        && let Some(Interrupted(signal)) = err.downcast_ref::<Interrupted>()
+        && err.downcast_ref::<Interrupted>().is_some()
     {
         errln!(
             "vfio-display: {}: stopped after {written} of {} picture{}",
-            signal.as_str(),
+            crate::app::signals::stop_cause(),
             args.count,
             if args.count == 1 { "" } else { "s" }
         );

@@ -69,6 +69,16 @@ pub fn signal_received() -> Option<Signal> {
     }
 }
 
+/// Why the command was stopped, for its last line: the signal's name, or "the VM ended" for a
+/// `request_stop`.
+pub fn stop_cause() -> String {
+    match signal_received() {
+        Some(signal) => signal.as_str().to_string(),
+        None if STOP_REQUESTED.load(Ordering::SeqCst) => "the VM ended".to_string(),
+        None => "stopped".to_string(),
+    }
+}
+
 /// Stops the running command as a first SIGTERM would (it finishes its step and cleans up),
 /// without ending the process by a signal afterwards: `run` calls it when the VM exits.
 pub fn request_stop() {

@@ -148,10 +148,10 @@ pub fn hotswap(args: &HotswapOptions) -> Result<()> {
             outln!("  link up to picture: {a}");
         }
     }
-    if let Some(signal) = signals::received() {
+    if signals::received().is_some() {
         errln!(
             "vfio-display: {}: stopped after {} of {} swaps{}",
-            signal.as_str(),
+            signals::stop_cause(),
             report.total,
             args.repeat * args.modes.len() as u32,
             if args.restore {

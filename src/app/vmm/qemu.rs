@@ -264,7 +264,7 @@ impl RunningVm {
 
     /// A duplicate of the shared device fd (bound by QEMU), for the command to adopt.
     pub fn device_fd(&self) -> Result<OwnedFd> {
-        Ok(nix::unistd::dup(self.device.as_fd()).context("dup of the device fd")?)
+        nix::unistd::dup(self.device.as_fd()).context("dup of the device fd")
     }
 
     /// Lets a guest started paused run (QMP `cont`); nothing when QEMU was not paused by us.
