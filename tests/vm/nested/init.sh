@@ -1,8 +1,9 @@
 #!/bin/busybox sh
 # /init of the VM suite's real guest: a Linux guest whose display is the mdev (bochs-drm with
-# fbcon on mbochs). It reports on its second serial line (ttyS1, a file outside) what the host
-# side checks: the EDID and modes its DRM driver read, a dump of its framebuffer console, and a
-# KMS mode change drawn with a known pattern; then it powers off.
+# fbcon on mbochs, or the mdpy-fb sample driver on mdpy). It reports on its second serial line
+# (ttyS1, a file outside) what the host side checks: the EDID and modes its DRM driver read, a
+# dump of its framebuffer console, and (with DRM) a KMS mode change drawn with a known
+# pattern; then it powers off.
 /bin/busybox --install -s /bin
 mount -t proc proc /proc
 mount -t sysfs sys /sys
@@ -14,21 +15,24 @@ arg() { sed -n "s/.*$1=\([^ ]*\).*/\1/p" /proc/cmdline; }
 hold=$(arg vdhold)
 say BOOTED
 conn=/sys/class/drm/card0-Virtual-1
+# The framebuffer console comes once the driver probed its display (a DRM driver's connector
+# with its modes filled, or mdpy-fb's fixed mode).
 i=0
-# The framebuffer console comes once the driver probed the connector (and filled its modes).
-while { [ ! -e /dev/fb0 ] || [ ! -s "$conn/modes" ]; } && [ $i -lt 300 ]; do
-  sleep 0.1
-  i=$((i + 1))
-done
-say EDID-BEGIN
-od -An -tx1 -v "$conn/edid" >"$data"
-say EDID-END
-say MODES-BEGIN
-cat "$conn/modes" >"$data"
-say MODES-END
+while [ ! -e /dev/fb0 ] && [ $i -lt 300 ]; do sleep 0.1; i=$((i + 1)); done
+if [ -e "$conn" ]; then
+  while [ ! -s "$conn/modes" ] && [ $i -lt 300 ]; do sleep 0.1; i=$((i + 1)); done
+  say EDID-BEGIN
+  od -An -tx1 -v "$conn/edid" >"$data"
+  say EDID-END
+  say MODES-BEGIN
+  cat "$conn/modes" >"$data"
+  say MODES-END
+fi
+say "FB-DRIVER $(cat /sys/class/graphics/fb0/name)"
 # Known text on the framebuffer console, without a cursor (vt.global_cursor_default=0).
 printf '\033[2J\033[H' >/dev/tty1
-printf 'vfio-display nested guest\nconsole text drawn by fbcon on bochs-drm\n' >/dev/tty1
+printf 'vfio-display nested guest\nconsole text drawn by fbcon on %s\n' \
+  "$(cat /sys/class/graphics/fb0/name)" >/dev/tty1
 sleep 2
 say "FB-GEOMETRY $(cat /sys/class/graphics/fb0/virtual_size) $(cat /sys/class/graphics/fb0/stride)"
 say FB-BEGIN
@@ -37,8 +41,10 @@ say FB-END
 # The host captures the console now (attach); then a mode change by a KMS client.
 say HOLD
 sleep "${hold:-20}"
-say KMS-BEGIN
-kms 640 480 "${hold:-20}" >"$data" 2>&1
-say KMS-END
+if [ -e /dev/dri/card0 ]; then
+  say KMS-BEGIN
+  kms 640 480 "${hold:-20}" >"$data" 2>&1
+  say KMS-END
+fi
 say DONE
 reboot -f

@@ -54,3 +54,41 @@ if [ "$variant" = fixed ] && [ "$backend" = cdev ] && [ -n "$nk" ]; then
   expect rc nested-attach-drive 2 shared with the VMM
 fi
 
+
+# QEMU's own display of a region vGPU beside ours: a guest with the mdpy-fb sample driver on an
+# mdpy mdev, QEMU started with display=on through the legacy group path (so attach takes an
+# anon_inode:[vfio-device] fd), QEMU's screendump against our capture, pixel for pixel. The
+# fixed mdpy answers QEMU's plane type 0 with the primary plane.
+if [ "$variant" = fixed ] && [ "$backend" = cdev ] && [ -n "$nk" ]; then
+  u=$(create mdpy mdpy-vga) || { echo "cannot create the nested guest's mdpy"; exit 1; }
+  hold=30
+  qemu-system-x86_64 -accel tcg -m 256M -nographic -nodefaults -display none -no-reboot \
+    -serial "file:$R/nested-mdpy-console.log" -serial "file:$R/nested-mdpy-data.log" \
+    -qmp unix:/run/nested-mdpy.qmp,server=on,wait=off -pidfile /run/nested-mdpy.pid \
+    -device "vfio-pci,sysfsdev=/sys/bus/mdev/devices/$u,display=on" \
+    -kernel "$nk" -initrd "$ni" \
+    -append "console=ttyS0 quiet vt.global_cursor_default=0 panic=-1 vdhold=$hold" \
+    >"$R/nested-mdpy-qemu.out" 2>"$R/nested-mdpy-qemu.err" &
+  qemupid=$!
+  i=0
+  until grep -q '^HOLD' "$R/nested-mdpy-data.log" 2>/dev/null || [ $i -ge 600 ] || ! kill -0 $qemupid 2>/dev/null; do
+    sleep 1
+    i=$((i + 1))
+  done
+  echo "nested mdpy guest: holding its console after $i s"
+  qpid=$(cat /run/nested-mdpy.pid 2>/dev/null || echo 0)
+  run nested-mdpy-attach "$B" attach --pid "$qpid" screenshot -o "$R/nested-mdpy-attach.png"
+  run nested-mdpy-screendump "$H" qmp /run/nested-mdpy.qmp \
+    "{\"execute\":\"screendump\",\"arguments\":{\"filename\":\"$R/nested-mdpy-screendump.png\",\"format\":\"png\"}}"
+  run nested-mdpy-info "$B" attach --pid "$qpid" info --json
+  wait $qemupid
+  echo $? >"$R/nested-mdpy-qemu.rc"
+  tr -d '\r' <"$R/nested-mdpy-data.log" >"$R/nested-mdpy-data.txt"
+  sed -n '/^FB-BEGIN/,/^FB-END/p' "$R/nested-mdpy-data.txt" | grep -v '^FB-' | base64 -d | gunzip >"$R/nested-mdpy-fb.raw"
+  stride=$(sed -n 's/^FB-GEOMETRY [^ ]* //p' "$R/nested-mdpy-data.txt")
+  expect rc nested-mdpy-qemu 0
+  expect rc nested-mdpy-screendump 0
+  expect samepng nested-mdpy-attach nested-mdpy-screendump
+  expect rawfb nested-mdpy-attach nested-mdpy-fb.raw 640 480 "${stride:-2560}"
+  expect json nested-mdpy-info /shared=true /planes/region=true /planes/primary/width=640
+fi

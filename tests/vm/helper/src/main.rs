@@ -216,6 +216,40 @@ fn edid(args: &[String]) -> Result<()> {
 
 /// `edid-guest DEVICE FILE`: what the guest sees of the EDID (mbochs shows the blob at BAR2
 /// 0x000 while the link is up) equals FILE, as `edid set` should have left it.
+/// `qmp SOCKET JSON`: sends one QMP command to a QEMU (after the greeting and capability
+/// negotiation) and prints its answer; exit 1 on a QMP error. QEMU's own screendump is taken
+/// this way, to compare with ours.
+fn qmp(args: &[String]) -> Result<()> {
+    use std::io::{BufRead, BufReader, Write};
+    let [socket, command] = args else {
+        return Err("usage: vm_helper qmp SOCKET JSON".into());
+    };
+    let stream = std::os::unix::net::UnixStream::connect(socket)?;
+    stream.set_read_timeout(Some(Duration::from_secs(60)))?;
+    let mut reader = BufReader::new(stream.try_clone()?);
+    let mut writer = stream;
+    let mut line = String::new();
+    reader.read_line(&mut line)?;
+    for request in ["{\"execute\":\"qmp_capabilities\"}", command.as_str()] {
+        writer.write_all(format!("{request}\n").as_bytes())?;
+        loop {
+            line.clear();
+            if reader.read_line(&mut line)? == 0 {
+                return Err("QEMU closed the QMP socket".into());
+            }
+            let answer: serde_json::Value = serde_json::from_str(&line)?;
+            if answer.get("error").is_some() {
+                return Err(format!("QMP error: {}", line.trim()).into());
+            }
+            if answer.get("return").is_some() {
+                break;
+            }
+        }
+    }
+    println!("{}", line.trim());
+    Ok(())
+}
+
 fn edid_guest(args: &[String]) -> Result<()> {
     let dev = open(&args[0])?;
     let want = std::fs::read(args.get(1).ok_or("edid-guest needs DEVICE FILE")?)?;
@@ -443,7 +477,7 @@ fn verify(args: &[String]) -> Result<()> {
                     )
                 };
                 note(
-                    name,
+                    &format!("{name} (equals {})", words[2]),
                     rc == 0 && why.is_none(),
                     format!(
                         "exit {rc}, {}, stderr: {}",
@@ -470,7 +504,7 @@ fn verify(args: &[String]) -> Result<()> {
                 };
                 let matched = files.iter().any(|f| compare_png(f, want, w, h).is_none());
                 note(
-                    name,
+                    &format!("{name}* (KMS pattern {w}x{h})"),
                     matched,
                     format!(
                         "none of {} capture(s) shows the {w}x{h} pattern",
@@ -498,7 +532,7 @@ fn verify(args: &[String]) -> Result<()> {
                         .is_none()
                     });
                 note(
-                    name,
+                    &format!("{name}* (equals {})", words[2]),
                     matched,
                     format!(
                         "none of {} capture(s) equals the {} dump",
@@ -538,6 +572,31 @@ fn verify(args: &[String]) -> Result<()> {
                     format!("section {} starts with {first:?}: {lines:?}", words[3]),
                 );
             }
+            // samepng NAME OTHER: NAME.png and OTHER.png have the same size and pixels.
+            "samepng" => {
+                let other = read_rgb(&dir.join(format!("{}.png", words[2])));
+                let why = match other {
+                    Err(e) => Some(e),
+                    Ok((w, h, pixels)) => compare_png(
+                        &dir.join(format!("{name}.png")),
+                        |x, y, c| {
+                            let i = (y as usize * w as usize + x as usize) * 3;
+                            c == &pixels[i..i + 3]
+                        },
+                        w,
+                        h,
+                    ),
+                };
+                note(
+                    &format!("{name} (equals {})", words[2]),
+                    rc == 0 && why.is_none(),
+                    format!(
+                        "exit {rc}, {}, stderr: {}",
+                        why.unwrap_or_default(),
+                        err.trim()
+                    ),
+                );
+            }
             other => note(name, false, format!("unknown expectation kind {other}")),
         }
     }
@@ -546,6 +605,27 @@ fn verify(args: &[String]) -> Result<()> {
         std::process::exit(1);
     }
     Ok(())
+}
+
+/// A PNG's size and RGB pixels.
+fn read_rgb(path: &Path) -> std::result::Result<(u32, u32, Vec<u8>), String> {
+    let file = std::fs::File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let mut reader = png::Decoder::new(std::io::BufReader::new(file))
+        .read_info()
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    let mut buf = vec![0; reader.output_buffer_size().ok_or("no buffer size")?];
+    let info = reader
+        .next_frame(&mut buf)
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    let channels = info.color_type.samples();
+    if info.bit_depth != png::BitDepth::Eight || channels < 3 {
+        return Err(format!("{}: not 8-bit RGB", path.display()));
+    }
+    let rgb = buf[..info.buffer_size()]
+        .chunks_exact(channels)
+        .flat_map(|p| [p[0], p[1], p[2]])
+        .collect();
+    Ok((info.width, info.height, rgb))
 }
 
 /// The PNGs of a series: `PREFIX-0001.png`, ... (and `PREFIX.png`), in `dir`.
@@ -623,7 +703,8 @@ fn main() {
         Some("edid-guest") => edid_guest(&rest),
         Some("irq") => irq(&rest),
         Some("verify") => verify(&rest),
-        _ => Err("usage: vm_helper bochs|mdpy-draw|edid|edid-guest|irq|verify ...".into()),
+        Some("qmp") => qmp(&rest),
+        _ => Err("usage: vm_helper bochs|mdpy-draw|edid|edid-guest|irq|qmp|verify ...".into()),
     };
     if let Err(err) = result {
         eprintln!("vm_helper: {err}");
