@@ -39,7 +39,7 @@ install() { apt-get install -y -qq "$@" >/dev/null; }
 # The VM suite: QEMU, busybox for the initramfs, and what building the small test kernel from
 # Debian's linux-source-6.12 needs.
 install -t bookworm-backports qemu-system-x86
-install busybox-static cpio xz-utils gzip bison flex libelf-dev libssl-dev bc make gcc
+install busybox-static cpio xz-utils gzip bison flex libelf-dev libssl-dev bc make gcc libc6-dev
 # edid-decode --check judges every EDID the generator writes.
 install edid-decode
 # The GPU tests: lavapipe with VK_EXT_external_memory_dma_buf.
