@@ -19,6 +19,8 @@ pub struct Vic {
     pub mode: Option<Mode>,
     /// The VIC's mode is interlaced.
     pub interlaced: bool,
+    /// The picture aspect ratio the standard gives the VIC ("16:9").
+    pub aspect: &'static str,
 }
 
 /// What a CTA-861 extension block holds.
@@ -44,65 +46,29 @@ pub struct CtaBlock {
     pub detailed_timings: Vec<DetailedTiming>,
 }
 
-/// The commonly seen VICs: (vic, width, height, refresh Hz x 1000, interlaced).
-const VICS: &[(u8, u32, u32, u32, bool)] = &[
-    (1, 640, 480, 59_940, false),
-    (2, 720, 480, 59_940, false),
-    (3, 720, 480, 59_940, false),
-    (4, 1280, 720, 60_000, false),
-    (5, 1920, 1080, 60_000, true),
-    (6, 1440, 480, 59_940, true),
-    (7, 1440, 480, 59_940, true),
-    (16, 1920, 1080, 60_000, false),
-    (17, 720, 576, 50_000, false),
-    (18, 720, 576, 50_000, false),
-    (19, 1280, 720, 50_000, false),
-    (20, 1920, 1080, 50_000, true),
-    (21, 1440, 576, 50_000, true),
-    (22, 1440, 576, 50_000, true),
-    (31, 1920, 1080, 50_000, false),
-    (32, 1920, 1080, 24_000, false),
-    (33, 1920, 1080, 25_000, false),
-    (34, 1920, 1080, 30_000, false),
-    (63, 1920, 1080, 120_000, false),
-    (64, 1920, 1080, 100_000, false),
-    (93, 3840, 2160, 24_000, false),
-    (94, 3840, 2160, 25_000, false),
-    (95, 3840, 2160, 30_000, false),
-    (96, 3840, 2160, 50_000, false),
-    (97, 3840, 2160, 60_000, false),
-    (98, 4096, 2160, 24_000, false),
-    (99, 4096, 2160, 25_000, false),
-    (100, 4096, 2160, 30_000, false),
-    (101, 4096, 2160, 50_000, false),
-    (102, 4096, 2160, 60_000, false),
-    (117, 3840, 2160, 100_000, false),
-    (118, 3840, 2160, 120_000, false),
-    (194, 7680, 4320, 24_000, false),
-    (195, 7680, 4320, 25_000, false),
-    (196, 7680, 4320, 30_000, false),
-    (198, 7680, 4320, 50_000, false),
-    (199, 7680, 4320, 60_000, false),
-];
+use super::vic_table::VICS;
 
-fn vic(byte: u8) -> Vic {
+/// The VIC a short video descriptor byte names, or None for the reserved codes (0, 128 and
+/// 220-255; 193-219 came with CTA-861-G and carry no native flag).
+fn vic(byte: u8) -> Option<Vic> {
     // Codes 129..=192 carry the native flag in bit 7; above 192 all 8 bits are the VIC.
     let (vic, native) = if (129..=192).contains(&byte) {
         (byte & 0x7f, true)
     } else {
         (byte, false)
     };
-    let known = VICS.iter().find(|v| v.0 == vic);
-    Vic {
+    let known = VICS.iter().find(|v| v.0 == vic)?;
+    Some(Vic {
         vic,
         native,
-        mode: known.map(|&(_, width, height, refresh_mhz, _)| Mode {
-            width,
-            height,
-            refresh_mhz,
+        mode: Some(Mode {
+            width: known.1,
+            height: known.2,
+            refresh_mhz: known.3,
         }),
-        interlaced: known.is_some_and(|v| v.4),
-    }
+        interlaced: known.4,
+        aspect: known.5,
+    })
 }
 
 fn data_block_name(tag: u8, body: &[u8]) -> String {
@@ -179,7 +145,14 @@ pub fn decode_block(b: &[u8; BLOCK], index: usize, problems: &mut Vec<String>) -
         }
         let body = &b[at + 1..end];
         if tag == 2 {
-            out.vics.extend(body.iter().map(|&v| vic(v)));
+            for &code in body {
+                match vic(code) {
+                    Some(v) => out.vics.push(v),
+                    None => problems.push(format!(
+                        "block {index} (CTA-861): video data block names reserved VIC code {code}"
+                    )),
+                }
+            }
         }
         out.data_blocks.push(data_block_name(tag, body));
         at = end;
@@ -219,6 +192,7 @@ mod tests {
         assert!(cta.vics[0].native);
         assert_eq!(cta.vics[0].mode, Some(Mode::new(1920, 1080, 60)));
         assert_eq!(cta.vics[2].mode, Some(Mode::new(3840, 2160, 60)));
+        assert_eq!((cta.vics[0].aspect, cta.vics[1].aspect), ("16:9", "16:9"));
         assert_eq!(cta.data_blocks, ["video", "vendor specific: HDMI"]);
         assert!(cta.underscan && cta.basic_audio);
         assert_eq!(cta.native_dtds, 1);

@@ -275,33 +275,66 @@ impl Decoded {
     /// Every detailed timing, with whether the EDID marks it preferred: the base block's first
     /// DTD (EDID 1.4 makes it the preferred timing) and DisplayID timings with the preferred flag.
     pub fn detailed_timings(&self) -> Vec<(DetailedTiming, bool)> {
-        let mut out = Vec::new();
-        for (slot, d) in self.descriptors.iter().enumerate() {
+        let mut out: Vec<(DetailedTiming, bool)> = Vec::new();
+        for d in &self.descriptors {
             if let Descriptor::DetailedTiming(t) = d {
-                out.push((*t, slot == 0));
+                out.push((*t, false));
             }
         }
         for ext in &self.extensions {
-            match ext {
-                Extension::Cta(c) => out.extend(c.detailed_timings.iter().map(|t| (*t, false))),
-                Extension::DisplayId(d) => {
-                    out.extend(d.timings.iter().map(|t| (t.timing, t.preferred)))
-                }
-                _ => {}
+            if let Extension::Cta(c) = ext {
+                out.extend(c.detailed_timings.iter().map(|t| (*t, false)));
+            }
+        }
+        // The first one Linux accepts, in that order, is preferred (see `preferred_mode`).
+        if self.first_timing_is_preferred()
+            && let Some(first) = out.iter_mut().find(|(t, _)| t.linux_accepts())
+        {
+            first.1 = true;
+        }
+        for ext in &self.extensions {
+            if let Extension::DisplayId(d) = ext {
+                out.extend(d.timings.iter().map(|t| (t.timing, t.preferred)));
             }
         }
         out
     }
 
-    /// The mode a guest picks: among the timings marked preferred, the largest, as Linux does
-    /// (it sorts preferred modes first and larger ones before smaller).
+    /// The base-block descriptor slot (0-3) whose detailed timing Linux prefers, if it is in
+    /// the base block.
+    pub fn preferred_slot(&self) -> Option<usize> {
+        if !self.first_timing_is_preferred() {
+            return None;
+        }
+        self.descriptors
+            .iter()
+            .position(|d| matches!(d, Descriptor::DetailedTiming(t) if t.linux_accepts()))
+    }
+
+    /// drm_edid marks the first detailed timing preferred for EDID 1.4 and later, and for
+    /// earlier EDIDs that set the "preferred timing" feature bit.
+    pub fn first_timing_is_preferred(&self) -> bool {
+        let revision: u8 = self
+            .version
+            .split('.')
+            .nth(1)
+            .and_then(|r| r.parse().ok())
+            .unwrap_or(0);
+        revision >= 4 || self.preferred_timing_native
+    }
+
+    /// The mode a Linux guest picks, by drm_edid's rule: the first detailed timing it accepts,
+    /// in any base-block descriptor slot and then in the CTA blocks, is preferred when the EDID
+    /// is 1.4 or later or sets the "preferred timing" feature bit; so are the DisplayID timings
+    /// marked preferred; the guest then takes the largest of them (its mode list is sorted
+    /// preferred first, larger before smaller, higher refresh before lower).
     pub fn preferred_mode(&self) -> Option<Mode> {
         self.detailed_timings()
             .into_iter()
-            .filter(|(_, preferred)| *preferred)
+            .filter(|(t, preferred)| *preferred && t.linux_accepts())
             .map(|(t, _)| t.mode())
-            .filter(|m| m.width > 0 && m.height > 0 && m.refresh_mhz > 0)
-            .max_by_key(|m| u64::from(m.width) * u64::from(m.height))
+            .filter(|m| m.refresh_mhz > 0)
+            .max_by_key(|m| (u64::from(m.width) * u64::from(m.height), m.refresh_mhz))
     }
 
     /// Every mode the EDID lists, without duplicates, largest first.

@@ -164,6 +164,12 @@ impl DetailedTiming {
         Some(d)
     }
 
+    /// Whether Linux's drm_edid makes a mode of this timing: it skips timings smaller than
+    /// 64x64 and those without sync pulses.
+    pub fn linux_accepts(&self) -> bool {
+        self.h_active >= 64 && self.v_active >= 64 && self.h_sync > 0 && self.v_sync > 0
+    }
+
     /// Reads a DTD; None when the clock is zero (then the bytes are a display descriptor).
     pub fn decode_dtd(d: &[u8; DESCRIPTOR_LEN]) -> Option<Self> {
         let clock = u32::from(u16::from_le_bytes([d[0], d[1]]));

@@ -121,3 +121,4 @@ impl Default for Identity {
 
 #[cfg(test)]
 mod tests;
+mod vic_table;

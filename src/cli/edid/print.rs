@@ -38,11 +38,11 @@ pub fn timing_line(t: &DetailedTiming) -> String {
     )
 }
 
-fn descriptor_line(d: &Descriptor, first: bool) -> String {
+fn descriptor_line(d: &Descriptor, preferred: bool) -> String {
     match d {
         Descriptor::DetailedTiming(t) => format!(
             "Detailed timing{}: {}, {}x{} mm",
-            if first { " (preferred)" } else { "" },
+            if preferred { " (preferred)" } else { "" },
             timing_line(t),
             t.width_mm,
             t.height_mm
@@ -188,7 +188,7 @@ pub fn decoded_text(d: &Decoded, len: usize) -> String {
             out,
             "Descriptor {}: {}",
             i + 1,
-            descriptor_line(desc, i == 0)
+            descriptor_line(desc, d.preferred_slot() == Some(i))
         );
     }
     for (i, ext) in d.extensions.iter().enumerate() {
