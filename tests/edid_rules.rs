@@ -204,3 +204,52 @@ fn decode_json_carries_the_vic_aspect_and_the_rule_based_preferred_mode() {
     assert_eq!(vics[2]["mode"]["width"], 4096);
     assert_eq!(v["preferred_mode"]["width"], 1920);
 }
+
+#[test]
+fn modes_lists_what_the_edid_describes_in_linux_order() {
+    // A TV-like EDID: the 1920x1080 detailed timing, the generator's standard and established
+    // timings, and VICs 16 (1080p60), 5 (1080i60), 97 (2160p60) and 4 (720p60).
+    let blob = with_extensions(&[cta_block(&[16, 5, 97, 4])]);
+    let dir = tmp();
+    let path = dir.path().join("tv.bin");
+    std::fs::write(&path, &blob).unwrap();
+    let out = run(&["edid", "decode", path_str(&path), "--modes"]);
+    assert_ok(&out);
+    let text = common::cli::stdout(&out);
+    let lines: Vec<&str> = text.lines().collect();
+    // Preferred first, although 3840x2160 is larger.
+    assert!(
+        lines[0].starts_with("1920x1080@59.934") && lines[0].ends_with("detailed, preferred"),
+        "{text}"
+    );
+    assert!(lines[1].starts_with("3840x2160@60.000  cta"), "{text}");
+    // The interlaced VIC keeps its i and its field rate; 1080p60 from the VIC is listed once
+    // beside the detailed 59.934 Hz timing, which is another mode.
+    assert!(lines.contains(&"1920x1080i@60.000  cta"), "{text}");
+    assert_eq!(
+        lines
+            .iter()
+            .filter(|l| l.starts_with("1920x1080@60.000"))
+            .count(),
+        1,
+        "{text}"
+    );
+    // Larger before smaller, then faster before slower, for all that follow.
+    let key = |l: &&str| -> (u64, u64) {
+        let (size, rest) = l.split_once('@').unwrap();
+        let (w, h) = size.trim_end_matches('i').split_once('x').unwrap();
+        let hz: f64 = rest.split_whitespace().next().unwrap().parse().unwrap();
+        (
+            w.parse::<u64>().unwrap() * h.parse::<u64>().unwrap(),
+            (hz * 1000.0) as u64,
+        )
+    };
+    let rest: Vec<(u64, u64)> = lines[1..].iter().map(key).collect();
+    let mut sorted = rest.clone();
+    sorted.sort_by(|a, b| b.cmp(a));
+    assert_eq!(rest, sorted, "{text}");
+    let json = run(&["edid", "decode", path_str(&path), "--json"]);
+    let v = common::json::parse(&json.stdout);
+    assert_eq!(v["linux_modes"][0]["preferred"], true);
+    assert_eq!(v["linux_modes"].as_array().unwrap().len(), lines.len());
+}

@@ -45,6 +45,35 @@ pub enum Descriptor {
     },
 }
 
+/// One mode of the list a Linux guest builds (`Decoded::linux_modes`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct ListedMode {
+    /// Size and refresh (the field rate for interlaced modes).
+    pub mode: Mode,
+    /// Interlaced.
+    pub interlaced: bool,
+    /// Linux marks it preferred.
+    pub preferred: bool,
+    /// Where it comes from: "detailed", "standard", "established" or "cta".
+    pub source: &'static str,
+}
+
+impl std::fmt::Display for ListedMode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let Mode {
+            width,
+            height,
+            refresh_mhz,
+        } = self.mode;
+        write!(
+            f,
+            "{width}x{height}{}@{:.3}",
+            if self.interlaced { "i" } else { "" },
+            f64::from(refresh_mhz) / 1000.0
+        )
+    }
+}
+
 /// One extension block.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
@@ -335,6 +364,72 @@ impl Decoded {
             .map(|(t, _)| t.mode())
             .filter(|m| m.refresh_mhz > 0)
             .max_by_key(|m| (u64::from(m.width) * u64::from(m.height), m.refresh_mhz))
+    }
+
+    /// The modes a Linux guest builds from this EDID, in the order it sorts them: preferred
+    /// first, then larger before smaller, then higher refresh first. Sources as drm_edid reads
+    /// them: detailed timings (base block, CTA and DisplayID blocks) it accepts, standard and
+    /// established timings, and the CTA video data blocks' VICs. The same mode from two
+    /// sources is listed once.
+    pub fn linux_modes(&self) -> Vec<ListedMode> {
+        let detailed = self
+            .detailed_timings()
+            .into_iter()
+            .filter(|(t, _)| t.linux_accepts())
+            .map(|(t, preferred)| ListedMode {
+                mode: t.mode(),
+                interlaced: t.interlaced,
+                preferred,
+                source: "detailed",
+            });
+        let listed = |modes: &[Mode], source: &'static str| -> Vec<ListedMode> {
+            modes
+                .iter()
+                .map(|&mode| ListedMode {
+                    mode,
+                    interlaced: false,
+                    preferred: false,
+                    source,
+                })
+                .collect()
+        };
+        let vics = self.extensions.iter().flat_map(|e| match e {
+            Extension::Cta(c) => c
+                .vics
+                .iter()
+                .filter_map(|v| {
+                    v.mode.map(|mode| ListedMode {
+                        mode,
+                        interlaced: v.interlaced,
+                        preferred: false,
+                        source: "cta",
+                    })
+                })
+                .collect(),
+            _ => Vec::new(),
+        });
+        let mut modes: Vec<ListedMode> = detailed
+            .chain(listed(&self.standard, "standard"))
+            .chain(listed(&self.established, "established"))
+            .chain(vics)
+            .filter(|m| m.mode.width > 0 && m.mode.height > 0 && m.mode.refresh_mhz > 0)
+            .collect();
+        // A stable sort: among equals, the source order above stays (detailed first).
+        modes.sort_by_key(|m| {
+            std::cmp::Reverse((
+                m.preferred,
+                u64::from(m.mode.width) * u64::from(m.mode.height),
+                m.mode.refresh_mhz,
+            ))
+        });
+        let mut seen = Vec::new();
+        modes.retain(|m| {
+            let key = (m.mode, m.interlaced);
+            let new = !seen.contains(&key);
+            seen.push(key);
+            new
+        });
+        modes
     }
 
     /// Every mode the EDID lists, without duplicates, largest first.

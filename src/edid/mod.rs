@@ -21,7 +21,7 @@ pub use build::{
 };
 pub use cta::{CtaBlock, Vic};
 pub use cvt::{Timing, cvt_reduced_blanking};
-pub use decode::{Decoded, Descriptor, Extension, decode, preferred_mode};
+pub use decode::{Decoded, Descriptor, Extension, ListedMode, decode, preferred_mode};
 pub use descriptor::{DetailedTiming, RangeLimits};
 pub use displayid::{DisplayIdBlock, DisplayIdTiming};
 pub use mode::{Mode, ModeParseError, parse_mode_list, parse_size};

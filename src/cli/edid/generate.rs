@@ -36,6 +36,12 @@ pub struct DecodeArgs {
     /// Print JSON instead of text.
     #[arg(long)]
     json: bool,
+    /// Print only the modes the EDID lists, in the order a Linux guest sorts them (preferred
+    /// first, then larger, then faster), one per line with where each comes from. Linux also
+    /// adds modes it infers from the range limits of a continuous-frequency display; those are
+    /// not listed.
+    #[arg(long)]
+    modes: bool,
 }
 
 pub fn run_generate(args: &GenerateArgs) -> Result<()> {
@@ -61,6 +67,7 @@ pub fn run_decode(args: &DecodeArgs) -> Result<()> {
             size: usize,
             preferred_mode: Option<Mode>,
             modes: Vec<Mode>,
+            linux_modes: Vec<edid::ListedMode>,
             #[serde(flatten)]
             decoded: &'a edid::Decoded,
         }
@@ -68,9 +75,18 @@ pub fn run_decode(args: &DecodeArgs) -> Result<()> {
             size: blob.len(),
             preferred_mode: decoded.preferred_mode(),
             modes: decoded.all_modes(),
+            linux_modes: decoded.linux_modes(),
             decoded: &decoded,
         };
         outln!("{}", serde_json::to_string_pretty(&report)?);
+    } else if args.modes {
+        for m in decoded.linux_modes() {
+            outln!(
+                "{m}  {}{}",
+                m.source,
+                if m.preferred { ", preferred" } else { "" }
+            );
+        }
     } else {
         out!("{}", decoded_text(&decoded, blob.len()));
     }
