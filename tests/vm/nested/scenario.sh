@@ -6,6 +6,17 @@
 # device from that QEMU while the guest holds its console still. Fixed drivers only: the stock
 # mbochs cannot be read by the CPU at all, and frees pages still in use when an id is exported
 # again from another process.
+# wait_for_hold DATA PID: waits (up to 10 minutes) until the guest says HOLD on its data line,
+# or its QEMU (or our run) ends.
+wait_for_hold() {
+  i=0
+  until grep -q '^HOLD' "$1" 2>/dev/null || [ $i -ge 600 ] || ! kill -0 "$2" 2>/dev/null; do
+    sleep 1
+    i=$((i + 1))
+  done
+  echo "nested guest ($1): holding its console after $i s"
+}
+
 nk=$(sed -n 's/.*vdnk=\([^ ]*\).*/\1/p' /proc/cmdline)
 ni=$(sed -n 's/.*vdni=\([^ ]*\).*/\1/p' /proc/cmdline)
 if [ "$variant" = fixed ] && [ "$backend" = cdev ] && [ -n "$nk" ]; then
@@ -21,12 +32,7 @@ if [ "$variant" = fixed ] && [ "$backend" = cdev ] && [ -n "$nk" ]; then
     -append "console=ttyS0 quiet vt.global_cursor_default=0 panic=-1 vdhold=$hold" \
     >"$R/nested-run.out" 2>"$R/nested-run.err" &
   runpid=$!
-  i=0
-  until grep -q '^HOLD' "$R/nested-data.log" 2>/dev/null || [ $i -ge 600 ] || ! kill -0 $runpid 2>/dev/null; do
-    sleep 1
-    i=$((i + 1))
-  done
-  echo "nested guest: holding its console after $i s"
+  wait_for_hold "$R/nested-data.log" $runpid
   qpid=$(cat /run/nested.pid 2>/dev/null || echo 0)
   run nested-attach "$B" attach --pid "$qpid" screenshot -o "$R/nested-attach.png"
   run nested-attach-info "$B" attach --pid "$qpid" info --json
@@ -70,12 +76,7 @@ if [ "$variant" = fixed ] && [ "$backend" = cdev ] && [ -n "$nk" ]; then
     -append "console=ttyS0 quiet vt.global_cursor_default=0 panic=-1 vdhold=$hold" \
     >"$R/nested-mdpy-qemu.out" 2>"$R/nested-mdpy-qemu.err" &
   qemupid=$!
-  i=0
-  until grep -q '^HOLD' "$R/nested-mdpy-data.log" 2>/dev/null || [ $i -ge 600 ] || ! kill -0 $qemupid 2>/dev/null; do
-    sleep 1
-    i=$((i + 1))
-  done
-  echo "nested mdpy guest: holding its console after $i s"
+  wait_for_hold "$R/nested-mdpy-data.log" $qemupid
   qpid=$(cat /run/nested-mdpy.pid 2>/dev/null || echo 0)
   run nested-mdpy-attach "$B" attach --pid "$qpid" screenshot -o "$R/nested-mdpy-attach.png"
   run nested-mdpy-screendump "$H" qmp /run/nested-mdpy.qmp \

@@ -453,39 +453,6 @@ fn verify(args: &[String]) -> Result<()> {
                     ),
                 );
             }
-            // rawfb NAME RAW W H STRIDE: the capture equals a raw XRGB8888 dump (a guest's
-            // /dev/fb0) of W x H pixels, STRIDE bytes a row.
-            "rawfb" => {
-                let raw = std::fs::read(dir.join(words[2])).unwrap_or_default();
-                let (w, h, stride): (u32, u32, usize) =
-                    (words[3].parse()?, words[4].parse()?, words[5].parse()?);
-                let why = if raw.len() < stride * h as usize {
-                    Some(format!(
-                        "the dump has {} bytes, want {}",
-                        raw.len(),
-                        stride * h as usize
-                    ))
-                } else {
-                    compare_png(
-                        &dir.join(format!("{name}.png")),
-                        |x, y, c| {
-                            let i = y as usize * stride + x as usize * 4;
-                            c == [raw[i + 2], raw[i + 1], raw[i]]
-                        },
-                        w,
-                        h,
-                    )
-                };
-                note(
-                    &format!("{name} (equals {})", words[2]),
-                    rc == 0 && why.is_none(),
-                    format!(
-                        "exit {rc}, {}, stderr: {}",
-                        why.unwrap_or_default(),
-                        err.trim()
-                    ),
-                );
-            }
             // kms NAME W H: the capture shows the nested guest's KMS pattern (tests/vm/nested/kms.c).
             // kms-any PREFIX W H: some capture PREFIX*.png of a series does.
             "kms" | "kms-any" => {
@@ -512,32 +479,46 @@ fn verify(args: &[String]) -> Result<()> {
                     ),
                 );
             }
-            // rawfb-any PREFIX RAW W H STRIDE: some capture PREFIX*.png equals the dump.
-            "rawfb-any" => {
+            // rawfb NAME RAW W H STRIDE: the capture equals a raw XRGB8888 dump (a guest's
+            // /dev/fb0) of W x H pixels, STRIDE bytes a row, and the command succeeded.
+            // rawfb-any PREFIX RAW W H STRIDE: some capture PREFIX*.png of a series does.
+            "rawfb" | "rawfb-any" => {
                 let raw = std::fs::read(dir.join(words[2])).unwrap_or_default();
                 let (w, h, stride): (u32, u32, usize) =
                     (words[3].parse()?, words[4].parse()?, words[5].parse()?);
-                let files = matching_pngs(&dir, name);
+                let files: Vec<PathBuf> = if kind == "rawfb" {
+                    vec![dir.join(format!("{name}.png"))]
+                } else {
+                    matching_pngs(&dir, name)
+                };
+                let equal = |f: &PathBuf| {
+                    compare_png(
+                        f,
+                        |x, y, c| {
+                            let i = y as usize * stride + x as usize * 4;
+                            c == [raw[i + 2], raw[i + 1], raw[i]]
+                        },
+                        w,
+                        h,
+                    )
+                    .is_none()
+                };
                 let matched = raw.len() >= stride * h as usize
-                    && files.iter().any(|f| {
-                        compare_png(
-                            f,
-                            |x, y, c| {
-                                let i = y as usize * stride + x as usize * 4;
-                                c == [raw[i + 2], raw[i + 1], raw[i]]
-                            },
-                            w,
-                            h,
-                        )
-                        .is_none()
-                    });
+                    && (kind == "rawfb-any" || rc == 0)
+                    && files.iter().any(equal);
                 note(
-                    &format!("{name}* (equals {})", words[2]),
+                    &format!(
+                        "{name}{} (equals {})",
+                        if kind == "rawfb" { "" } else { "*" },
+                        words[2]
+                    ),
                     matched,
                     format!(
-                        "none of {} capture(s) equals the {} dump",
+                        "exit {rc}, none of {} capture(s) equals the {}-byte dump {}, stderr: {}",
                         files.len(),
-                        words[2]
+                        raw.len(),
+                        words[2],
+                        err.trim()
                     ),
                 );
             }
