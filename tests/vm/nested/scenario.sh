@@ -6,6 +6,7 @@
 # device from that QEMU while the guest holds its console still. Fixed drivers only: the stock
 # mbochs cannot be read by the CPU at all, and frees pages still in use when an id is exported
 # again from another process.
+
 # wait_for_hold DATA PID: waits (up to 10 minutes) until the guest says HOLD on its data line,
 # or its QEMU (or our run) ends.
 wait_for_hold() {
@@ -22,10 +23,13 @@ ni=$(sed -n 's/.*vdni=\([^ ]*\).*/\1/p' /proc/cmdline)
 if [ "$variant" = fixed ] && [ "$backend" = cdev ] && [ -n "$nk" ]; then
   u=$(create mbochs mbochs-medium) || { echo "cannot create the nested guest's mbochs"; exit 1; }
   N=nested
-  run nested-edid-generate "$B" edid generate --mode 800x600 -o "$R/nested-edid.bin"
+  # An EDID with more modes than its preferred one, in DisplayID extension blocks: the guest
+  # kernel's mode list is the oracle for `edid decode --modes`.
+  run nested-edid-generate "$B" edid generate --mode 800x600 \
+    --extra-modes 1024x768,1280x720,1280x1024,1920x1080,1440x900@75 -o "$R/nested-edid.bin"
   hold=45
   # Everything the nested guest tells us arrives on its second serial line.
-  "$B" run "$u" --edid 800x600 screenshot --timeout 600 --count 400 --interval 3000 \
+  "$B" run "$u" --edid "$R/nested-edid.bin" screenshot --timeout 600 --count 400 --interval 3000 \
     -o "$R/nested-run.png" -- qemu-system-x86_64 -accel tcg -m 256M -nographic -nodefaults \
     -no-reboot -serial "file:$R/nested-console.log" -serial "file:$R/nested-data.log" \
     -pidfile /run/nested.pid -kernel "$nk" -initrd "$ni" \
@@ -50,6 +54,7 @@ if [ "$variant" = fixed ] && [ "$backend" = cdev ] && [ -n "$nk" ]; then
   expect rc nested-run 0 the VM ended
   expect hexsection nested-guest-edid nested-data.txt EDID nested-edid.bin
   expect firstline nested-guest-preferred nested-data.txt MODES 800x600
+  expect linuxmodes nested-guest-modes nested-data.txt MODES nested-edid.bin 16777216
   expect rawfb nested-attach nested-fb.raw 800 600 "${stride:-3200}"
   expect rawfb-any nested-run- nested-fb.raw 800 600 "${stride:-3200}"
   expect kms-any nested-run- 640 480

@@ -542,6 +542,39 @@ fn verify(args: &[String]) -> Result<()> {
                     ),
                 );
             }
+            // linuxmodes NAME FILE TAG EDID VRAM: section TAG of FILE (a Linux guest's
+            // /sys/class/drm/*/modes for EDID) lists exactly the modes `edid decode --modes`
+            // gives for EDID, in the same order, less those bochs-drm prunes for a VRAM of VRAM
+            // bytes (it needs room for two frames of 4 bytes a pixel).
+            "linuxmodes" => {
+                let text = std::fs::read_to_string(dir.join(words[2])).unwrap_or_default();
+                let kernel: Vec<String> = section(&text, words[3])
+                    .iter()
+                    .map(|l| l.trim().to_string())
+                    .filter(|l| !l.is_empty())
+                    .collect();
+                let blob = std::fs::read(dir.join(words[4])).unwrap_or_default();
+                let vram: u64 = words[5].parse()?;
+                let ours: Vec<String> = vfio_display::edid::decode(&blob)
+                    .map(|d| d.linux_modes())
+                    .unwrap_or_default()
+                    .iter()
+                    .filter(|m| u64::from(m.mode.width) * u64::from(m.mode.height) * 8 <= vram)
+                    .map(|m| {
+                        format!(
+                            "{}x{}{}",
+                            m.mode.width,
+                            m.mode.height,
+                            if m.interlaced { "i" } else { "" }
+                        )
+                    })
+                    .collect();
+                note(
+                    name,
+                    !kernel.is_empty() && ours == kernel,
+                    format!("ours {ours:?}, the guest kernel's {kernel:?}"),
+                );
+            }
             // firstline NAME FILE TAG TEXT: the first line of section TAG is TEXT.
             "firstline" => {
                 let text = std::fs::read_to_string(dir.join(words[2])).unwrap_or_default();
