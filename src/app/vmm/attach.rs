@@ -2,10 +2,10 @@
 //! included), taken with `pidfd_getfd`, which needs ptrace rights over QEMU.
 
 use anyhow::{Context, Result, bail};
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsFd, OwnedFd};
 use std::path::{Path, PathBuf};
-use vfio_display::device::{DisplayDevice, RealDevice, plane_support};
-use vfio_display::vfio::HostPaths;
+use vfio_display::device::{RealDevice, plane_support};
+use vfio_display::vfio::{HostPaths, VfioDevice};
 use vfio_display::vmm::{self, VmmDeviceFd, VmmError, qemu_args};
 
 /// Which VMM, and which of its devices.
@@ -97,6 +97,12 @@ pub fn attach(opts: &AttachOptions, paths: &HostPaths) -> Result<Attached> {
             continue;
         }
         let fd = take(pid, vmm_fd)?;
+        // A cdev QEMU has not bound yet (it is still starting): adopting it would bind it here
+        // and take the device from QEMU, so it is left alone.
+        if !VfioDevice::is_bound(fd.as_fd()) {
+            tracing::debug!("process {pid} fd {} is not bound by QEMU yet", vmm_fd.fd);
+            continue;
+        }
         let dev = match RealDevice::from_fd(fd) {
             Ok(dev) => dev,
             Err(e) => {
@@ -104,11 +110,6 @@ pub fn attach(opts: &AttachOptions, paths: &HostPaths) -> Result<Attached> {
                 continue;
             }
         };
-        if !dev.shared() {
-            // A cdev QEMU has not bound yet: adopting it would have bound it here.
-            tracing::debug!("process {pid} fd {} is not bound by QEMU", vmm_fd.fd);
-            continue;
-        }
         let support = plane_support(&dev).unwrap_or_default();
         if support.dmabuf || support.region {
             displays.push((vmm_fd.clone(), name));
