@@ -2,7 +2,7 @@
 //!
 //! Layers, each depending only on those above it in this list:
 //! `uapi` (ABI numbers and layouts) → `vfio` (safe ioctl/mmap wrappers) → `device` (the
-//! `DisplayDevice` trait, real and simulated) → `frame` (validated planes, CPU frames). `edid` is
+//! `DisplayDevice` trait, real and simulated) → `frame` (validated planes, CPU frames). `edid` and `rfb` (the VNC protocol, feature `remote`) are
 //! pure data; `conformance` (the `check` catalogue) sits beside `frame`, over `device`. Nothing here
 //! but `render` knows a GPU or a window system.
 
@@ -14,6 +14,8 @@ pub mod frame;
 pub mod inspect;
 #[cfg(feature = "gpu")]
 pub mod render;
+#[cfg(feature = "remote")]
+pub mod rfb;
 pub mod uapi;
 pub mod vfio;
 pub mod vmm;

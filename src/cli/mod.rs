@@ -9,6 +9,7 @@ mod exit;
 mod info;
 mod list;
 mod screenshot;
+mod serve;
 mod target;
 mod view;
 mod vmm;
@@ -42,6 +43,9 @@ enum Command {
     Info(info::InfoArgs),
     /// Capture the guest screen to PNG, headless.
     Screenshot(screenshot::ScreenshotArgs),
+    /// Serve the guest screen over VNC (RFB) and WebSocket (noVNC in a browser), on
+    /// 127.0.0.1:5900 unless --listen says otherwise.
+    Serve(serve::ServeArgs),
     /// Generate, decode, write and hot-swap EDIDs.
     Edid(edid::EdidArgs),
     /// Watch the guest desktop in a window (overlay: F1, scale: F3, fullscreen: F11, screenshot: F12).
@@ -96,6 +100,7 @@ fn dispatch(command: Command) -> anyhow::Result<()> {
         Command::List(args) => list::run(&args),
         Command::Info(args) => info::run(&args),
         Command::Screenshot(args) => screenshot::run(&args),
+        Command::Serve(args) => serve::run(&args),
         Command::Edid(args) => edid::run(&args),
         Command::View(args) => view::run(&args),
         Command::Demo(args) => view::demo(&args),

@@ -9,7 +9,7 @@ use clap::Args;
 use std::time::Duration;
 use vfio_display::frame::IrqChoice;
 
-fn parse_irq(s: &str) -> Result<IrqChoice, String> {
+pub fn parse_irq(s: &str) -> Result<IrqChoice, String> {
     match s {
         "auto" => Ok(IrqChoice::Auto),
         "none" => Ok(IrqChoice::None),
@@ -20,7 +20,7 @@ fn parse_irq(s: &str) -> Result<IrqChoice, String> {
     }
 }
 
-fn parse_hz(s: &str) -> Result<f64, String> {
+pub fn parse_hz(s: &str) -> Result<f64, String> {
     let hz: f64 = s
         .parse()
         .map_err(|_| format!("'{s}' is not a rate in Hz"))?;

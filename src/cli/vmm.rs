@@ -122,6 +122,7 @@ impl RunArgs {
 const COMMANDS: &[&str] = &[
     "view",
     "screenshot",
+    "serve",
     "info",
     "edid",
     "check",
@@ -157,12 +158,20 @@ fn check_command(words: &[String], allowed: &[&str]) -> Result<()> {
 fn exports(words: &[String]) -> bool {
     matches!(
         words.first().map(String::as_str),
-        Some("view" | "screenshot" | "check" | "bench")
+        Some("view" | "screenshot" | "serve" | "check" | "bench")
     )
 }
 
 pub fn attach(args: &AttachArgs) -> Result<()> {
-    let allowed = ["view", "screenshot", "info", "edid", "check", "bench"];
+    let allowed = [
+        "view",
+        "screenshot",
+        "serve",
+        "info",
+        "edid",
+        "check",
+        "bench",
+    ];
     check_command(&args.command, &allowed)?;
     // The command's own errors (and --help) come before anything touches QEMU.
     super::parse_inner(&args.command, 0)?;
@@ -190,7 +199,7 @@ pub fn run(args: &RunArgs) -> Result<()> {
     } else {
         command
     };
-    let allowed = ["view", "screenshot", "info", "edid", "check"];
+    let allowed = ["view", "screenshot", "serve", "info", "edid", "check"];
     check_command(&command, &allowed)?;
     if command.first().map(String::as_str) == Some("edid")
         && command.get(1).map(String::as_str) == Some("set")

@@ -2,7 +2,7 @@
 //! interrupt (or a timer), with an overlay (F1) and the EDID controls.
 
 mod app;
-mod edid_worker;
+pub mod edid_worker;
 mod icon;
 mod layout;
 mod overlay;

@@ -1,0 +1,181 @@
+//! The capture thread: reads the planes when the pump wakes it and publishes what changed.
+//! A picture whose bytes did not change is not published, so a static guest costs clients
+//! nothing.
+
+use super::hub::{CursorShape, Hub};
+use std::sync::Arc;
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::time::Duration;
+use vfio_display::frame::session::error_chain;
+use vfio_display::frame::{
+    FrameReader, Pump, RgbaImage, Session, Status, ValidPlane, cursor_origin,
+};
+use vfio_display::vfio::PlaneInfo;
+
+/// What the last published primary plane was read from.
+struct Primary {
+    plane: PlaneInfo,
+    raw: Vec<u8>,
+}
+
+pub struct Capture<'d> {
+    reader: FrameReader<'d>,
+    session: Session<'d>,
+    primary: Option<Primary>,
+    raw: Vec<u8>,
+    image: Option<Arc<RgbaImage>>,
+    cursor: Option<Arc<CursorShape>>,
+    shape_serial: u64,
+    last_status: Option<String>,
+}
+
+fn decode(valid: &ValidPlane, raw: &[u8], pitch: usize) -> RgbaImage {
+    let plane = &valid.info;
+    let mut image = RgbaImage::new(plane.width, plane.height);
+    let out_row = plane.width as usize * 4;
+    for (y, out) in image.data.chunks_exact_mut(out_row).enumerate() {
+        let row = &raw[y * pitch..y * pitch + valid.row_bytes];
+        valid.format.decode_row(row, out);
+    }
+    image
+}
+
+impl<'d> Capture<'d> {
+    pub fn new(reader: FrameReader<'d>) -> Self {
+        let session = Session::with_source(reader.device(), reader.source());
+        Capture {
+            reader,
+            session,
+            primary: None,
+            raw: Vec::new(),
+            image: None,
+            cursor: None,
+            shape_serial: 0,
+            last_status: None,
+        }
+    }
+
+    /// Refreshes once; publishes to `hub` when the picture or the cursor changed. Returns
+    /// whether it did.
+    pub fn step(&mut self, hub: &Hub) -> bool {
+        let changed = self.session.refresh();
+        self.log_status();
+        let mut publish = false;
+        if let Some(plane) = self.session.showing().copied() {
+            match self.read_primary(&plane) {
+                Ok(new) => publish |= new,
+                Err(err) => {
+                    self.session.note_failure(&err);
+                    self.log_status();
+                }
+            }
+            if changed.cursor || changed.primary {
+                publish |= self.read_cursor();
+            }
+        }
+        if publish && let Some(image) = &self.image {
+            hub.publish(image.clone(), self.cursor.clone());
+        }
+        publish
+    }
+
+    /// Reads the primary plane's bytes; decodes and keeps them when they differ from the last.
+    fn read_primary(&mut self, plane: &PlaneInfo) -> Result<bool, vfio_display::frame::FrameError> {
+        let pitch = plane.stride as usize;
+        let valid = self.reader.read_raw_into(plane, pitch, &mut self.raw)?;
+        let same_layout = self.primary.as_ref().is_some_and(|p| {
+            (
+                p.plane.width,
+                p.plane.height,
+                p.plane.stride,
+                p.plane.drm_format,
+            ) == (plane.width, plane.height, plane.stride, plane.drm_format)
+        });
+        if same_layout && self.primary.as_ref().is_some_and(|p| p.raw == self.raw) {
+            return Ok(false);
+        }
+        self.image = Some(Arc::new(decode(&valid, &self.raw, pitch)));
+        let raw = std::mem::take(&mut self.raw);
+        let old = self.primary.replace(Primary { plane: *plane, raw });
+        // Reuse the old buffer for the next read.
+        if let Some(old) = old {
+            self.raw = old.raw;
+        }
+        Ok(true)
+    }
+
+    /// Reads the cursor plane; returns whether the cursor changed.
+    fn read_cursor(&mut self) -> bool {
+        let Some(plane) = self.session.cursor().copied() else {
+            return self.cursor.take().is_some();
+        };
+        let frame = match self.reader.read(&plane) {
+            Ok(frame) => frame,
+            Err(err) => {
+                tracing::warn!("cursor plane not read: {}", error_chain(&err));
+                return self.cursor.take().is_some();
+            }
+        };
+        let (ox, oy) = cursor_origin(&plane);
+        let hot = (
+            (plane.x_hot.min(frame.image.width.saturating_sub(1))) as u16,
+            (plane.y_hot.min(frame.image.height.saturating_sub(1))) as u16,
+        );
+        let hot = if plane.x_hot == vfio_display::uapi::NO_HOTSPOT {
+            (0, 0)
+        } else {
+            hot
+        };
+        let same_shape = self
+            .cursor
+            .as_ref()
+            .is_some_and(|c| c.image == frame.image && c.hot == hot);
+        if same_shape && self.cursor.as_ref().is_some_and(|c| c.origin == (ox, oy)) {
+            return false;
+        }
+        if !same_shape {
+            self.shape_serial += 1;
+        }
+        self.cursor = Some(Arc::new(CursorShape {
+            image: frame.image,
+            hot,
+            origin: (ox, oy),
+            shape_serial: self.shape_serial,
+        }));
+        true
+    }
+
+    fn log_status(&mut self) {
+        let now = match self.session.status() {
+            Status::Lost { cause, .. } => format!("lost ({cause})"),
+            Status::Error { cause } => format!("error ({cause})"),
+            Status::Off => "off (clients keep the last picture)".to_string(),
+            Status::Showing => "showing".to_string(),
+        };
+        if self.last_status.as_deref() != Some(now.as_str()) {
+            if self.last_status.is_some() || now != "showing" {
+                tracing::warn!("display: {now}");
+            }
+            self.last_status = Some(now);
+        }
+    }
+}
+
+/// Runs the capture loop until the hub stops: a step on every pump wake, and one a second
+/// without a wake, so that a device whose interrupts miss a change (a mode set without a
+/// flip) still shows it within a second, and a stop is noticed.
+pub fn run(capture: &mut Capture<'_>, hub: &Hub, pump: &Pump, wakes: &Receiver<()>) {
+    capture.step(hub);
+    while !hub.stopping() {
+        match wakes.recv_timeout(Duration::from_secs(1)) {
+            Ok(()) => {
+                let changed = capture.step(hub);
+                pump.presented(changed);
+            }
+            Err(RecvTimeoutError::Timeout) => {
+                capture.step(hub);
+            }
+            Err(RecvTimeoutError::Disconnected) => return,
+        }
+    }
+}

@@ -1,0 +1,520 @@
+//! One client connection: protocol detection (native RFB, WebSocket, plain HTTP), the RFB
+//! handshake with security, then a reader thread that parses the client's messages into its
+//! mailbox and a writer (this thread) that answers update requests from the newest snapshot.
+
+use super::http::{self, Outcome};
+use super::hub::{Hub, Mailbox, Snapshot, UpdateRequest};
+use super::transport::{self, Receiver, Sender};
+use super::{ServerConfig, resize};
+use std::borrow::Cow;
+use std::io;
+use std::net::{SocketAddr, TcpStream};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+use vfio_display::frame::RgbaImage;
+use vfio_display::rfb::messages::{self, encoding, put_rect_header};
+use vfio_display::rfb::{
+    self, ClientMessage, Encoder, Encoding, PixelFormat, Rect, RfbError, Version, auth, tiles,
+};
+
+/// How long a client that connected may take to say it speaks HTTP before it is taken for a
+/// native RFB client (which waits for the server to speak first).
+const SNIFF: Duration = Duration::from_millis(150);
+
+/// Logged once per server: input has nowhere to go yet.
+static INPUT_DROPPED: AtomicBool = AtomicBool::new(false);
+
+fn io_err(err: RfbError) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidData, err.to_string())
+}
+
+/// Serves one connection until it ends; returns why it ended.
+pub fn serve(stream: TcpStream, peer: SocketAddr, hub: &Hub, cfg: &ServerConfig) -> String {
+    match serve_inner(stream, peer, hub, cfg) {
+        Ok(why) => why,
+        Err(err) => reason(&err, cfg),
+    }
+}
+
+/// Why an I/O error ended a connection, in the user's words.
+fn reason(err: &io::Error, cfg: &ServerConfig) -> String {
+    match err.kind() {
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => format!(
+            "no progress for {} s (--client-timeout)",
+            cfg.client_timeout.as_secs()
+        ),
+        _ => err.to_string(),
+    }
+}
+
+fn serve_inner(
+    mut stream: TcpStream,
+    peer: SocketAddr,
+    hub: &Hub,
+    cfg: &ServerConfig,
+) -> io::Result<String> {
+    stream.set_nodelay(true)?;
+    stream.set_write_timeout(Some(cfg.client_timeout))?;
+    stream.set_read_timeout(Some(SNIFF))?;
+    let mut first = [0u8; 1];
+    let speaks_first = match stream.peek(&mut first) {
+        Ok(n) => n > 0,
+        Err(e)
+            if matches!(
+                e.kind(),
+                io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+            ) =>
+        {
+            false
+        }
+        Err(e) => return Err(e),
+    };
+    stream.set_read_timeout(Some(cfg.client_timeout))?;
+    let (websocket, leftover) = if speaks_first && matches!(first[0], b'G' | b'H' | b'P' | b'O') {
+        match http::handle(&mut stream, cfg.web.as_deref())? {
+            Outcome::WebSocket(leftover) => (true, leftover),
+            Outcome::Answered(what) => return Ok(format!("HTTP: {what}")),
+        }
+    } else if speaks_first && first[0] == 0x16 {
+        return Ok("a TLS client: this server does not speak TLS".into());
+    } else {
+        (false, Vec::new())
+    };
+    let (mut receiver, sender) = transport::split(stream, websocket, leftover)?;
+    let snapshot = hub.latest();
+    let version = match handshake(&mut receiver, &sender, cfg, &snapshot)? {
+        Ok(version) => version,
+        Err(refused) => return Ok(refused),
+    };
+    let mailbox = match hub.join(receiver.socket(), cfg.max_clients) {
+        Ok(m) => m,
+        Err(why) => return Ok(format!("refused: {why}")),
+    };
+    receiver.socket().set_read_timeout(None)?;
+    let how = if websocket { "WebSocket" } else { "native" };
+    errln!("vfio-display: client {peer} connected ({how}, RFB {version:?})");
+    let mut writer = Writer::new(&snapshot);
+    let ended = std::thread::scope(|s| {
+        let reader = s.spawn(|| read_messages(&mut receiver, &mailbox));
+        let ended = writer.run(&mailbox, &sender, hub, cfg);
+        // The reader may be blocked in read(): shutting the socket down ends it.
+        sender.close();
+        let _ = sender.shutdown();
+        let _ = reader.join();
+        ended
+    });
+    let closed = mailbox.lock().closed.clone();
+    Ok(match ended {
+        Err(err) => reason(&err, cfg),
+        Ok(()) => closed.unwrap_or_else(|| "closed".into()),
+    })
+}
+
+/// The handshake: version, security, ClientInit, ServerInit. `Ok(Err(why))` when the client
+/// was refused (bad password, no common security type).
+fn handshake(
+    r: &mut Receiver,
+    s: &Sender,
+    cfg: &ServerConfig,
+    snapshot: &Snapshot,
+) -> io::Result<Result<Version, String>> {
+    s.send(rfb::SERVER_VERSION)?;
+    let mut theirs = [0u8; 12];
+    theirs.copy_from_slice(&r.take(12)?);
+    let version = rfb::client_version(&theirs).map_err(io_err)?;
+    // 1: None, 2: VNC authentication.
+    let kind: u8 = if cfg.password.is_some() { 2 } else { 1 };
+    if version == Version::V3_3 {
+        s.send(&u32::from(kind).to_be_bytes())?;
+    } else {
+        s.send(&[1, kind])?;
+        let chosen = r.take(1)?[0];
+        if chosen != kind {
+            let why = format!("the client chose security type {chosen}, not the offered {kind}");
+            fail(s, version, &why)?;
+            return Ok(Err(why));
+        }
+    }
+    if let Some(password) = &cfg.password {
+        let challenge = random_challenge()?;
+        s.send(&challenge)?;
+        let mut answer = [0u8; 16];
+        answer.copy_from_slice(&r.take(16)?);
+        if !auth::verify(password, &challenge, &answer) {
+            // A pause makes guessing slow.
+            std::thread::sleep(Duration::from_secs(1));
+            fail(s, version, "authentication failed")?;
+            return Ok(Err("wrong password".into()));
+        }
+        s.send(&0u32.to_be_bytes())?;
+    } else if version == Version::V3_8 {
+        s.send(&0u32.to_be_bytes())?;
+    }
+    let _shared = r.take(1)?;
+    let mut init = Vec::new();
+    let (w, h) = fb_size(&snapshot.image);
+    messages::put_server_init(&mut init, w, h, &cfg.name);
+    s.send(&init)?;
+    Ok(Ok(version))
+}
+
+fn fail(s: &Sender, version: Version, why: &str) -> io::Result<()> {
+    let mut out = 1u32.to_be_bytes().to_vec();
+    if version == Version::V3_8 {
+        out.extend_from_slice(&(why.len() as u32).to_be_bytes());
+        out.extend_from_slice(why.as_bytes());
+    }
+    s.send(&out)
+}
+
+fn random_challenge() -> io::Result<[u8; 16]> {
+    use std::io::Read;
+    let mut c = [0u8; 16];
+    std::fs::File::open("/dev/urandom")?.read_exact(&mut c)?;
+    Ok(c)
+}
+
+/// The framebuffer size RFB can carry for `image` (16 bits a side).
+fn fb_size(image: &RgbaImage) -> (u16, u16) {
+    (
+        image.width.min(u32::from(u16::MAX)) as u16,
+        image.height.min(u32::from(u16::MAX)) as u16,
+    )
+}
+
+/// Parses the client's messages into its mailbox until the connection ends.
+fn read_messages(r: &mut Receiver, mailbox: &Mailbox) {
+    let why = loop {
+        let parsed = match rfb::parse_client_message(&r.data) {
+            Ok(parsed) => parsed,
+            Err(err) => break format!("protocol error: {err}"),
+        };
+        let Some((msg, used)) = parsed else {
+            if let Err(err) = r.fill() {
+                break err.to_string();
+            }
+            continue;
+        };
+        r.data.drain(..used);
+        if let Err(why) = take(msg, mailbox) {
+            break why;
+        }
+    };
+    mailbox.post(|p| {
+        p.closed.get_or_insert(why);
+    });
+}
+
+fn take(msg: ClientMessage, mailbox: &Mailbox) -> Result<(), String> {
+    match msg {
+        ClientMessage::SetPixelFormat(format) => {
+            format
+                .validate()
+                .map_err(|e| format!("SetPixelFormat: {e}"))?;
+            mailbox.post(|p| p.format = Some(format));
+        }
+        ClientMessage::SetEncodings(list) => mailbox.post(|p| p.encodings = Some(list)),
+        ClientMessage::UpdateRequest {
+            incremental,
+            x,
+            y,
+            width,
+            height,
+        } => {
+            let new = UpdateRequest {
+                incremental,
+                area: Rect::new(x, y, width, height),
+            };
+            mailbox.post(|p| p.request = Some(merge(p.request, new)));
+        }
+        ClientMessage::Key { .. }
+        | ClientMessage::Pointer { .. }
+        | ClientMessage::QemuKey { .. } => {
+            if !INPUT_DROPPED.swap(true, Ordering::Relaxed) {
+                errln!(
+                    "vfio-display: input from VNC clients is dropped: the VFIO display interface \
+                     has no input path"
+                );
+            }
+        }
+        ClientMessage::CutText { .. } => {}
+        ClientMessage::SetDesktopSize {
+            width,
+            height,
+            screens,
+        } => {
+            mailbox.post(|p| p.desktop_size = Some((width, height, screens)));
+        }
+    }
+    Ok(())
+}
+
+/// Two requests as one: the union of their areas, incremental only if both are.
+fn merge(old: Option<UpdateRequest>, new: UpdateRequest) -> UpdateRequest {
+    let Some(old) = old else { return new };
+    let (a, b) = (old.area, new.area);
+    let x0 = a.x.min(b.x);
+    let y0 = a.y.min(b.y);
+    let x1 = (u32::from(a.x) + u32::from(a.width)).max(u32::from(b.x) + u32::from(b.width));
+    let y1 = (u32::from(a.y) + u32::from(a.height)).max(u32::from(b.y) + u32::from(b.height));
+    UpdateRequest {
+        incremental: old.incremental && new.incremental,
+        area: Rect::new(
+            x0,
+            y0,
+            (x1 - u32::from(x0)).min(u32::from(u16::MAX)) as u16,
+            (y1 - u32::from(y0)).min(u32::from(u16::MAX)) as u16,
+        ),
+    }
+}
+
+/// The writer's view of the client: what it asked for and what it has.
+struct Writer {
+    encoder: Encoder,
+    encoding: Encoding,
+    cursor: bool,
+    desktop_size: bool,
+    extended_desktop_size: bool,
+    /// The picture the client shows (without a client-drawn cursor).
+    shown: RgbaImage,
+    /// The client's framebuffer size.
+    size: (u16, u16),
+    /// The cursor shape last sent (None: no cursor).
+    cursor_sent: Option<u64>,
+    /// The ExtendedDesktopSize layout was sent (the client then knows it may ask for sizes).
+    layout_sent: bool,
+    /// An answer to the client's SetDesktopSize: (reason, status).
+    resize_reply: Option<(u16, u16)>,
+}
+
+impl Writer {
+    fn new(snapshot: &Snapshot) -> Self {
+        let size = fb_size(&snapshot.image);
+        Writer {
+            encoder: Encoder::new(PixelFormat::SERVER, 2),
+            encoding: Encoding::Raw,
+            cursor: false,
+            desktop_size: false,
+            extended_desktop_size: false,
+            shown: RgbaImage::new(u32::from(size.0), u32::from(size.1)),
+            size,
+            cursor_sent: None,
+            layout_sent: false,
+            resize_reply: None,
+        }
+    }
+
+    fn set_encodings(&mut self, list: &[i32]) {
+        self.encoding = list
+            .iter()
+            .find_map(|&n| Encoding::from_number(n))
+            .unwrap_or(Encoding::Raw);
+        self.cursor = list.contains(&encoding::CURSOR);
+        self.desktop_size = list.contains(&encoding::DESKTOP_SIZE);
+        self.extended_desktop_size = list.contains(&encoding::EXTENDED_DESKTOP_SIZE);
+        // The compression level applies to zlib streams started afterwards.
+        if let Some(level) = list
+            .iter()
+            .find(|&&n| (encoding::COMPRESS_LEVEL_0..=encoding::COMPRESS_LEVEL_0 + 9).contains(&n))
+        {
+            self.encoder
+                .set_level((level - encoding::COMPRESS_LEVEL_0) as u32);
+        }
+        tracing::info!(
+            "client encodings: {list:?}; sending {}",
+            self.encoding.name()
+        );
+    }
+
+    /// Something to send even if the picture did not change.
+    fn owes(&self) -> bool {
+        self.resize_reply.is_some() || (self.extended_desktop_size && !self.layout_sent)
+    }
+
+    fn run(
+        &mut self,
+        mailbox: &Mailbox,
+        sender: &Sender,
+        hub: &Hub,
+        cfg: &ServerConfig,
+    ) -> io::Result<()> {
+        loop {
+            let owes = self.owes();
+            let mut p = mailbox.wait_until(|p| {
+                p.closed.is_some()
+                    || p.format.is_some()
+                    || p.encodings.is_some()
+                    || p.desktop_size.is_some()
+                    || p.request
+                        .is_some_and(|r| p.new_frame || !r.incremental || owes)
+            });
+            if p.closed.is_some() {
+                return Ok(());
+            }
+            if let Some(format) = p.format.take() {
+                self.encoder.set_format(format);
+            }
+            if let Some(list) = p.encodings.take() {
+                self.set_encodings(&list);
+            }
+            if let Some((w, h, _screens)) = p.desktop_size.take() {
+                self.resize_reply = Some(resize::request(cfg, w, h));
+            }
+            let ready = p
+                .request
+                .is_some_and(|r| p.new_frame || !r.incremental || self.owes());
+            if !ready {
+                continue;
+            }
+            let Some(request) = p.request.take() else {
+                continue;
+            };
+            p.new_frame = false;
+            drop(p);
+            let snapshot = hub.latest();
+            match self.update(&snapshot, request).map_err(io_err)? {
+                Some(bytes) => sender.send(&bytes)?,
+                // Nothing changed where the client looks: its request waits for a change.
+                None => mailbox.post(|p| p.request = Some(merge(p.request, request))),
+            }
+        }
+    }
+
+    fn put_layout(&self, reason: u16, status: u16, out: &mut Vec<u8>) {
+        let (w, h) = self.size;
+        put_rect_header(out, reason, status, w, h, encoding::EXTENDED_DESKTOP_SIZE);
+        out.extend_from_slice(&[1, 0, 0, 0]);
+        out.extend_from_slice(&0u32.to_be_bytes());
+        for v in [0u16, 0, w, h] {
+            out.extend_from_slice(&v.to_be_bytes());
+        }
+        out.extend_from_slice(&0u32.to_be_bytes());
+    }
+
+    /// The update for `request` from `snapshot`, or `None` when there is nothing to send.
+    fn update(
+        &mut self,
+        snapshot: &Snapshot,
+        request: UpdateRequest,
+    ) -> Result<Option<Vec<u8>>, RfbError> {
+        let mut body = Vec::new();
+        let mut count: u32 = 0;
+        let mut frame: Cow<'_, RgbaImage> = Cow::Borrowed(snapshot.image.as_ref());
+        if !self.cursor
+            && let Some(c) = &snapshot.cursor
+        {
+            frame.to_mut().composite(&c.image, c.origin.0, c.origin.1);
+        }
+        let mut full = !request.incremental;
+        let mut area = request.area;
+        let size = fb_size(&frame);
+        if size != self.size {
+            if self.extended_desktop_size || self.desktop_size {
+                self.size = size;
+                self.shown = RgbaImage::new(u32::from(size.0), u32::from(size.1));
+                if self.extended_desktop_size {
+                    self.put_layout(0, 0, &mut body);
+                    self.layout_sent = true;
+                } else {
+                    put_rect_header(&mut body, 0, 0, size.0, size.1, encoding::DESKTOP_SIZE);
+                }
+                count += 1;
+                full = true;
+                area = Rect::new(0, 0, size.0, size.1);
+            } else {
+                frame = Cow::Owned(fit(&frame, self.size));
+            }
+        }
+        if self.extended_desktop_size
+            && let Some((reason, status)) = self.resize_reply.take()
+        {
+            self.put_layout(reason, status, &mut body);
+            self.layout_sent = true;
+            count += 1;
+        }
+        if self.extended_desktop_size && !self.layout_sent {
+            self.put_layout(0, 0, &mut body);
+            self.layout_sent = true;
+            count += 1;
+        }
+        self.resize_reply = None;
+        if self.cursor {
+            let now = snapshot.cursor.as_ref().map(|c| c.shape_serial);
+            if now != self.cursor_sent {
+                match &snapshot.cursor {
+                    Some(c) => self.encoder.cursor(&c.image, c.hot.0, c.hot.1, &mut body),
+                    None => self.encoder.cursor(&RgbaImage::new(0, 0), 0, 0, &mut body),
+                }
+                self.cursor_sent = now;
+                count += 1;
+            }
+        }
+        let area = area.clip(u32::from(self.size.0), u32::from(self.size.1));
+        let rects = if full {
+            if area.is_empty() {
+                Vec::new()
+            } else {
+                vec![area]
+            }
+        } else {
+            tiles::changed_rects(&self.shown, &frame, area)
+        };
+        for rect in rects {
+            count += self
+                .encoder
+                .encode(self.encoding, &frame, rect, &mut body)?;
+            tiles::copy_rect(&frame, &mut self.shown, rect);
+        }
+        if count == 0 && !full {
+            return Ok(None);
+        }
+        let mut out = Vec::with_capacity(body.len() + 4);
+        let header = u16::try_from(count)
+            .map_err(|_| RfbError::Protocol(format!("{count} rectangles in one update")))?;
+        messages::put_update_header(&mut out, header);
+        out.extend_from_slice(&body);
+        Ok(Some(out))
+    }
+}
+
+/// `image` cut or padded to `size`, for a client that cannot follow a resize.
+fn fit(image: &RgbaImage, size: (u16, u16)) -> RgbaImage {
+    let mut out = RgbaImage::new(u32::from(size.0), u32::from(size.1));
+    let w = image.width.min(out.width) as usize * 4;
+    for y in 0..image.height.min(out.height) as usize {
+        let src = y * image.width as usize * 4;
+        let dst = y * out.width as usize * 4;
+        out.data[dst..dst + w].copy_from_slice(&image.data[src..src + w]);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn requests_merge_into_their_union() {
+        let a = UpdateRequest {
+            incremental: true,
+            area: Rect::new(10, 10, 10, 10),
+        };
+        let b = UpdateRequest {
+            incremental: false,
+            area: Rect::new(0, 15, 5, 20),
+        };
+        let m = merge(Some(a), b);
+        assert!(!m.incremental);
+        assert_eq!(m.area, Rect::new(0, 10, 20, 25));
+        assert_eq!(merge(None, a), a);
+    }
+
+    #[test]
+    fn fit_cuts_and_pads() {
+        let mut img = RgbaImage::new(4, 2);
+        img.data.fill(9);
+        let out = fit(&img, (2, 3));
+        assert_eq!(out.data[..8], [9; 8]);
+        assert_eq!(out.data[16..], [0; 8]);
+    }
+}

@@ -1,0 +1,181 @@
+//! The latest picture and the clients waiting for it: the capture thread publishes, each
+//! client's writer takes the newest when it is ready (latest frame wins; nothing queues).
+
+use std::net::TcpStream;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, Weak};
+use vfio_display::frame::RgbaImage;
+use vfio_display::rfb::PixelFormat;
+use vfio_display::rfb::messages::Screen;
+
+/// The guest's cursor.
+#[derive(Debug)]
+pub struct CursorShape {
+    /// Its picture.
+    pub image: RgbaImage,
+    /// Its hotspot inside the picture.
+    pub hot: (u16, u16),
+    /// Where its picture's top-left corner is on the screen.
+    pub origin: (i64, i64),
+    /// Changes when the picture or hotspot changes (not when it only moves).
+    pub shape_serial: u64,
+}
+
+/// What clients are shown.
+#[derive(Debug)]
+pub struct Snapshot {
+    /// Grows with every published change.
+    pub serial: u64,
+    /// The primary plane (the last one seen while the display is off).
+    pub image: Arc<RgbaImage>,
+    /// The cursor plane, when there is one.
+    pub cursor: Option<Arc<CursorShape>>,
+}
+
+/// An update request, merged with any others that came before it was answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UpdateRequest {
+    /// Only changes (else everything in the area).
+    pub incremental: bool,
+    /// The area: x, y, width, height.
+    pub area: vfio_display::rfb::Rect,
+}
+
+/// What a client's reader hands its writer: bounded, each field the latest of its kind.
+#[derive(Debug, Default)]
+pub struct Pending {
+    /// The update asked for.
+    pub request: Option<UpdateRequest>,
+    /// A new pixel format.
+    pub format: Option<PixelFormat>,
+    /// A new encodings list.
+    pub encodings: Option<Vec<i32>>,
+    /// A resize the client asked for.
+    pub desktop_size: Option<(u16, u16, Vec<Screen>)>,
+    /// A newer snapshot was published since the writer last looked.
+    pub new_frame: bool,
+    /// The connection is over (reader saw EOF or an error, or the server stops).
+    pub closed: Option<String>,
+}
+
+/// One client's mailbox.
+#[derive(Debug, Default)]
+pub struct Mailbox {
+    pending: Mutex<Pending>,
+    cond: Condvar,
+}
+
+impl Mailbox {
+    /// Locks the pending state (a poisoned lock is still usable: the state is plain data).
+    pub fn lock(&self) -> MutexGuard<'_, Pending> {
+        self.pending.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Changes the pending state and wakes the writer.
+    pub fn post(&self, f: impl FnOnce(&mut Pending)) {
+        f(&mut self.lock());
+        self.cond.notify_all();
+    }
+
+    /// Waits until `ready` holds for the pending state, and returns it locked.
+    pub fn wait_until(&self, ready: impl Fn(&Pending) -> bool) -> MutexGuard<'_, Pending> {
+        let guard = self.lock();
+        self.cond
+            .wait_while(guard, |p| !ready(p))
+            .unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+struct Client {
+    mailbox: Weak<Mailbox>,
+    socket: TcpStream,
+}
+
+/// The shared state of the server.
+pub struct Hub {
+    latest: Mutex<Arc<Snapshot>>,
+    clients: Mutex<Vec<Client>>,
+    stopping: AtomicBool,
+}
+
+impl Hub {
+    /// A hub showing `image` until the first frame.
+    pub fn new(image: RgbaImage) -> Self {
+        Hub {
+            latest: Mutex::new(Arc::new(Snapshot {
+                serial: 0,
+                image: Arc::new(image),
+                cursor: None,
+            })),
+            clients: Mutex::new(Vec::new()),
+            stopping: AtomicBool::new(false),
+        }
+    }
+
+    /// The newest snapshot.
+    pub fn latest(&self) -> Arc<Snapshot> {
+        self.latest
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Publishes a change and tells every client.
+    pub fn publish(&self, image: Arc<RgbaImage>, cursor: Option<Arc<CursorShape>>) {
+        {
+            let mut latest = self.latest.lock().unwrap_or_else(|p| p.into_inner());
+            let serial = latest.serial + 1;
+            *latest = Arc::new(Snapshot {
+                serial,
+                image,
+                cursor,
+            });
+        }
+        let mut clients = self.clients.lock().unwrap_or_else(|p| p.into_inner());
+        clients.retain(|c| c.mailbox.strong_count() > 0);
+        for c in clients.iter() {
+            if let Some(m) = c.mailbox.upgrade() {
+                m.post(|p| p.new_frame = true);
+            }
+        }
+    }
+
+    /// Registers a client; `None` when the server is stopping or full.
+    pub fn join(&self, socket: &TcpStream, max: usize) -> Result<Arc<Mailbox>, String> {
+        let mut clients = self.clients.lock().unwrap_or_else(|p| p.into_inner());
+        if self.stopping.load(Ordering::Acquire) {
+            return Err("the server is stopping".into());
+        }
+        clients.retain(|c| c.mailbox.strong_count() > 0);
+        if clients.len() >= max {
+            return Err(format!("{max} clients are connected (--max-clients)"));
+        }
+        let socket = socket
+            .try_clone()
+            .map_err(|e| format!("duplicating the socket: {e}"))?;
+        let mailbox = Arc::new(Mailbox::default());
+        clients.push(Client {
+            mailbox: Arc::downgrade(&mailbox),
+            socket,
+        });
+        Ok(mailbox)
+    }
+
+    /// Ends every connection: sockets shut down (a blocked read or write returns), writers
+    /// told.
+    pub fn stop(&self, why: &str) {
+        self.stopping.store(true, Ordering::Release);
+        let clients = self.clients.lock().unwrap_or_else(|p| p.into_inner());
+        for c in clients.iter() {
+            let _ = c.socket.shutdown(std::net::Shutdown::Both);
+            if let Some(m) = c.mailbox.upgrade() {
+                m.post(|p| p.closed = Some(why.to_string()));
+            }
+        }
+    }
+
+    /// Whether `stop` was called.
+    pub fn stopping(&self) -> bool {
+        self.stopping.load(Ordering::Acquire)
+    }
+}

@@ -1,0 +1,241 @@
+//! `serve`: the guest screen over VNC (RFB 3.3 to 3.8) and WebSocket on one port. A capture
+//! thread reads the planes on the refresh pump's wakes and publishes changes; each client has a
+//! thread that answers its update requests from the newest picture at its own pace, so a slow
+//! client never slows the device reads or the other clients.
+
+mod capture;
+mod client;
+mod http;
+mod hub;
+mod resize;
+mod transport;
+
+use crate::app::signals::{self, Interrupts};
+use crate::app::target::Target;
+use anyhow::{Context, Result, bail};
+use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+use std::net::{SocketAddr, TcpListener};
+use std::os::fd::AsFd;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc;
+use std::time::Duration;
+use vfio_display::frame::{FrameReader, IrqChoice, Pump, RgbaImage, choose_source};
+use vfio_display::rfb::auth::PASSWORD_LEN;
+
+/// The picture clients see before the guest's first frame.
+const BLANK: (u32, u32) = (640, 480);
+
+/// Connections still in their handshake beyond `max_clients` that are let in at once.
+const HANDSHAKE_SLACK: usize = 16;
+
+/// What `serve` was asked to do.
+#[derive(Debug, Clone)]
+pub struct ServeOptions {
+    /// Where to listen.
+    pub listen: SocketAddr,
+    /// VNC authentication's password, from this file.
+    pub password_file: Option<PathBuf>,
+    /// Serve a non-loopback address without a password.
+    pub no_auth: bool,
+    /// Static files for browsers.
+    pub web: Option<PathBuf>,
+    /// Write an EDID for the size a client asks for.
+    pub follow_client_size: bool,
+    /// The most clients at once.
+    pub max_clients: usize,
+    /// A client that makes no progress this long is dropped.
+    pub client_timeout: Duration,
+    /// The refresh source.
+    pub irq: IrqChoice,
+    /// The timer's rate.
+    pub refresh_hz: f64,
+    /// The device.
+    pub target: Target,
+}
+
+/// What every client connection needs.
+pub struct ServerConfig {
+    password: Option<Vec<u8>>,
+    name: String,
+    client_timeout: Duration,
+    max_clients: usize,
+    web: Option<PathBuf>,
+    follow: Option<resize::Follow>,
+}
+
+/// The password in `path`: its first line, at most `PASSWORD_LEN` bytes counted by VNC.
+fn read_password(path: &Path) -> Result<Vec<u8>> {
+    use std::io::Read;
+    use std::os::unix::fs::PermissionsExt;
+    let file = std::fs::File::open(path).with_context(|| format!("reading {}", path.display()))?;
+    let meta = file.metadata()?;
+    if !meta.is_file() {
+        bail!("{} is not a regular file", path.display());
+    }
+    if meta.permissions().mode() & 0o077 != 0 {
+        errln!(
+            "vfio-display: warning: {} can be read by other users (chmod 600 it)",
+            path.display()
+        );
+    }
+    let mut text = Vec::new();
+    file.take(4096).read_to_end(&mut text)?;
+    let line = text.split(|&b| b == b'\n').next().unwrap_or(&[]);
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    if line.is_empty() {
+        bail!("{}: the first line (the password) is empty", path.display());
+    }
+    if line.len() > PASSWORD_LEN {
+        errln!(
+            "vfio-display: warning: VNC authentication uses only the first {PASSWORD_LEN} bytes of \
+             the password in {}",
+            path.display()
+        );
+    }
+    Ok(line.to_vec())
+}
+
+/// The password clients must give, by the address's rule: none on loopback unless a file is
+/// given; elsewhere a file or an explicit `--no-auth`.
+fn password_for(opts: &ServeOptions) -> Result<Option<Vec<u8>>> {
+    match (&opts.password_file, opts.no_auth) {
+        (Some(_), true) => bail!("--password-file and --no-auth exclude each other"),
+        (Some(path), false) => Ok(Some(read_password(path)?)),
+        (None, true) => Ok(None),
+        (None, false) if opts.listen.ip().is_loopback() => Ok(None),
+        (None, false) => bail!(
+            "{} is not a loopback address: anyone who reaches it would see the guest; give \
+             --password-file FILE (VNC authentication) or --no-auth",
+            opts.listen
+        ),
+    }
+}
+
+pub fn run(opts: &ServeOptions) -> Result<()> {
+    let password = password_for(opts)?;
+    if let Some(web) = &opts.web
+        && !web.join("vnc.html").is_file()
+        && !web.join("index.html").is_file()
+    {
+        bail!(
+            "--web {}: no vnc.html or index.html there (Debian's novnc package installs \
+             /usr/share/novnc)",
+            web.display()
+        );
+    }
+    let interrupts = Interrupts::install()?;
+    let listener =
+        TcpListener::bind(opts.listen).with_context(|| format!("listening on {}", opts.listen))?;
+    listener.set_nonblocking(true)?;
+    let local = listener.local_addr()?;
+    let dev = opts.target.open()?;
+    let dev = dev.as_ref();
+    let reader = FrameReader::new(dev)?;
+    let source = choose_source(dev, opts.irq, opts.refresh_hz)?;
+    let pump = Pump::new(source)?;
+    let hub = hub::Hub::new(RgbaImage::new(BLANK.0, BLANK.1));
+    let (edid_tx, edid_rx) = mpsc::channel();
+    let cfg = ServerConfig {
+        password,
+        name: format!("vfio-display: {}", dev.name()),
+        client_timeout: opts.client_timeout,
+        max_clients: opts.max_clients,
+        web: opts.web.clone(),
+        follow: opts
+            .follow_client_size
+            .then(|| resize::Follow::new(edid_tx)),
+    };
+    let web = if opts.web.is_some() {
+        format!(", http://{local}/vnc.html")
+    } else {
+        String::new()
+    };
+    outln!(
+        "serving {} on {local} (vnc://{local}{web}); refresh from {}; Ctrl+C stops",
+        dev.name(),
+        pump.source
+    );
+    crate::app::output::stdio::flush_out()?;
+    let active = AtomicUsize::new(0);
+    std::thread::scope(|s| -> Result<()> {
+        let (wake_tx, wake_rx) = mpsc::sync_channel(1);
+        let pump_ref = &pump;
+        let pump_thread = s.spawn(move || {
+            pump_ref.run(dev, &move || {
+                let _ = wake_tx.try_send(());
+            })
+        });
+        let hub_ref = &hub;
+        s.spawn(move || {
+            let mut capture = capture::Capture::new(reader);
+            capture::run(&mut capture, hub_ref, pump_ref, &wake_rx);
+        });
+        if cfg.follow.is_some() {
+            s.spawn(move || resize::worker(dev, edid_rx));
+        } else {
+            drop(edid_rx);
+        }
+        let result = accept_loop(&listener, &interrupts, |stream, peer| {
+            if active.load(Ordering::Acquire) >= cfg.max_clients + HANDSHAKE_SLACK {
+                errln!("vfio-display: client {peer} refused: too many connections");
+                return;
+            }
+            active.fetch_add(1, Ordering::AcqRel);
+            let (cfg, hub, active) = (&cfg, &hub, &active);
+            s.spawn(move || {
+                let why = client::serve(stream, peer, hub, cfg);
+                active.fetch_sub(1, Ordering::AcqRel);
+                if !why.starts_with("HTTP:") {
+                    errln!("vfio-display: client {peer} gone: {why}");
+                } else {
+                    tracing::info!("{peer}: {why}");
+                }
+            });
+        });
+        hub.stop("the server stopped");
+        pump.stop();
+        if let Ok(Err(err)) = pump_thread.join() {
+            tracing::warn!("the refresh pump stopped: {err}");
+        }
+        result
+    })?;
+    drop(cfg);
+    signals::check()?;
+    Ok(())
+}
+
+/// Accepts connections until a signal (or `run`'s VM ending) asks to stop.
+fn accept_loop(
+    listener: &TcpListener,
+    interrupts: &Interrupts,
+    mut accepted: impl FnMut(std::net::TcpStream, SocketAddr),
+) -> Result<()> {
+    loop {
+        if signals::received().is_some() {
+            return Ok(());
+        }
+        let mut fds = [
+            PollFd::new(listener.as_fd(), PollFlags::POLLIN),
+            PollFd::new(interrupts.wait_fd(), PollFlags::POLLIN),
+        ];
+        match poll(&mut fds, PollTimeout::from(1000u16)) {
+            Ok(_) | Err(nix::errno::Errno::EINTR) => {}
+            Err(e) => return Err(e).context("waiting for connections"),
+        }
+        loop {
+            match listener.accept() {
+                Ok((stream, peer)) => {
+                    stream.set_nonblocking(false)?;
+                    accepted(stream, peer);
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
+                // A connection reset before it was accepted, or fds running out: log, go on.
+                Err(e) => {
+                    tracing::warn!("accepting a connection: {e}");
+                    break;
+                }
+            }
+        }
+    }
+}

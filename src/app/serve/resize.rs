@@ -1,0 +1,72 @@
+//! `--follow-client-size`: a client's SetDesktopSize becomes an EDID for that size, written
+//! with the hot-plug protocol on a thread of its own (the link delay must not stall a client).
+//! Requests that come while one is being written are folded: only the newest is written.
+
+use super::ServerConfig;
+use crate::app::viewer::edid_worker::{self, EdidJob, EdidReply};
+use std::sync::Mutex;
+use std::sync::mpsc::{Receiver, Sender};
+use vfio_display::device::DisplayDevice;
+use vfio_display::edid::Mode;
+
+/// ExtendedDesktopSize status codes (reason 1: the answer to this client's request).
+const CLIENT_REQUEST: u16 = 1;
+const OK: u16 = 0;
+const PROHIBITED: u16 = 1;
+const INVALID: u16 = 3;
+
+/// The smallest size written (the generator's floor for a usable mode).
+const MIN_SIDE: u16 = 64;
+
+/// Where resize requests go.
+pub struct Follow {
+    jobs: Mutex<Sender<EdidJob>>,
+}
+
+impl Follow {
+    pub fn new(jobs: Sender<EdidJob>) -> Self {
+        Follow {
+            jobs: Mutex::new(jobs),
+        }
+    }
+}
+
+/// Answers a client's SetDesktopSize: (reason, status) for its ExtendedDesktopSize reply.
+pub fn request(cfg: &ServerConfig, width: u16, height: u16) -> (u16, u16) {
+    let Some(follow) = &cfg.follow else {
+        return (CLIENT_REQUEST, PROHIBITED);
+    };
+    if width < MIN_SIDE || height < MIN_SIDE {
+        return (CLIENT_REQUEST, INVALID);
+    }
+    let mode = Mode::new(u32::from(width), u32::from(height), 60);
+    let jobs = follow.jobs.lock().unwrap_or_else(|p| p.into_inner());
+    match jobs.send(EdidJob::Set(mode)) {
+        Ok(()) => (CLIENT_REQUEST, OK),
+        Err(_) => (CLIENT_REQUEST, PROHIBITED),
+    }
+}
+
+/// Writes EDIDs for requested sizes until the channel closes.
+pub fn worker(dev: &dyn DisplayDevice, jobs: Receiver<EdidJob>) {
+    while let Ok(mut job) = jobs.recv() {
+        while let Ok(newer) = jobs.try_recv() {
+            job = newer;
+        }
+        let what = match &job {
+            EdidJob::Set(mode) => mode.to_string(),
+            _ => String::new(),
+        };
+        for reply in edid_worker::replies(dev, job) {
+            match reply {
+                EdidReply::Done(Ok(done)) => {
+                    errln!("vfio-display: a client asked for {what}: {done}")
+                }
+                EdidReply::Done(Err(err)) => {
+                    errln!("vfio-display: a client asked for {what}, not written: {err}")
+                }
+                EdidReply::Described(_) => {}
+            }
+        }
+    }
+}

@@ -1,0 +1,97 @@
+//! `vfio-display serve`: its options, parsed into the server's plain options.
+
+use super::exit::Usage;
+use super::screenshot::parse_seconds;
+use super::target::DeviceArgs;
+use super::view::{parse_hz, parse_irq};
+use crate::app::serve::{self, ServeOptions};
+use anyhow::Result;
+use clap::Args;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+use vfio_display::frame::IrqChoice;
+
+const AFTER_HELP: &str = "\
+Clients: any VNC viewer (vncviewer 127.0.0.1:5900, gvncviewer, Remmina), or a browser with
+noVNC: `serve --web /usr/share/novnc` and open http://HOST:5900/vnc.html. Encodings: Tight,
+ZRLE and Raw, with DesktopSize, ExtendedDesktopSize, Cursor and LastRect; any true-colour pixel
+format of 8, 16 or 32 bits. Keyboard and pointer input is not forwarded (the VFIO display
+interface has none).
+
+Security: a loopback address (the default) needs no password. Any other address needs
+--password-file (VNC authentication: only the first 8 bytes count, and the traffic is not
+encrypted, so prefer an SSH tunnel: ssh -L 5900:127.0.0.1:5900 HOST) or an explicit --no-auth.";
+
+/// Parses ADDR:PORT; a bare port listens on 127.0.0.1.
+fn parse_listen(s: &str) -> Result<SocketAddr, String> {
+    if let Ok(port) = s.parse::<u16>() {
+        return Ok(SocketAddr::from(([127, 0, 0, 1], port)));
+    }
+    s.parse().map_err(|_| {
+        format!("'{s}': give ADDR:PORT (127.0.0.1:5900, 0.0.0.0:5901, [::1]:5900) or a port")
+    })
+}
+
+fn parse_clients(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(n @ 1..=256) => Ok(n),
+        _ => Err(format!("'{s}': give 1 to 256 clients")),
+    }
+}
+
+#[derive(Debug, Args)]
+#[command(after_help = AFTER_HELP)]
+pub struct ServeArgs {
+    /// Where to listen: ADDR:PORT, or a port on 127.0.0.1 (0 picks a free one; the address in
+    /// use is printed).
+    #[arg(long, value_name = "ADDR:PORT", default_value = "127.0.0.1:5900", value_parser = parse_listen)]
+    listen: SocketAddr,
+    /// Require VNC authentication with the password on the first line of FILE.
+    #[arg(long, value_name = "FILE")]
+    password_file: Option<PathBuf>,
+    /// Serve a non-loopback address without any password.
+    #[arg(long)]
+    no_auth: bool,
+    /// Serve the static files in DIR on the same port (noVNC: /usr/share/novnc).
+    #[arg(long, value_name = "DIR")]
+    web: Option<PathBuf>,
+    /// Resize the guest's screen to a client's window: a client's resize request writes an EDID
+    /// of that size (hot-plug protocol).
+    #[arg(long)]
+    follow_client_size: bool,
+    /// The most clients connected at once.
+    #[arg(long, value_name = "N", default_value = "16", value_parser = parse_clients)]
+    max_clients: usize,
+    /// Drop a client that takes more than S seconds to read an update or finish its handshake.
+    #[arg(long, value_name = "S", default_value = "30", value_parser = parse_seconds)]
+    client_timeout: f64,
+    /// Refresh source: auto (a display IRQ the device declares, else the timer), none (the
+    /// timer), or an IRQ index.
+    #[arg(long, value_name = "auto|none|INDEX", default_value = "auto", value_parser = parse_irq)]
+    irq: IrqChoice,
+    /// The timer's rate when there is no IRQ (it slows down to a quarter while nothing
+    /// changes).
+    #[arg(long, value_name = "HZ", default_value = "30", value_parser = parse_hz)]
+    refresh_hz: f64,
+    #[command(flatten)]
+    target: DeviceArgs,
+}
+
+pub fn run(args: &ServeArgs) -> Result<()> {
+    if args.client_timeout < 1.0 {
+        return Err(Usage("--client-timeout: give at least 1 second".into()).into());
+    }
+    serve::run(&ServeOptions {
+        listen: args.listen,
+        password_file: args.password_file.clone(),
+        no_auth: args.no_auth,
+        web: args.web.clone(),
+        follow_client_size: args.follow_client_size,
+        max_clients: args.max_clients,
+        client_timeout: Duration::from_secs_f64(args.client_timeout),
+        irq: args.irq,
+        refresh_hz: args.refresh_hz,
+        target: args.target.target()?,
+    })
+}

@@ -1,0 +1,165 @@
+use super::decode::Decoder;
+use super::*;
+use crate::frame::RgbaImage;
+
+/// A desktop-like picture: flat areas, two-colour text-like stripes, a gradient and noise.
+fn picture(width: u32, height: u32) -> RgbaImage {
+    let mut img = RgbaImage::new(width, height);
+    let mut seed = 12345u32;
+    for y in 0..height {
+        for x in 0..width {
+            let px = if y < height / 4 {
+                [30, 60, 90, 255]
+            } else if y < height / 2 {
+                if (x / 3 + y) % 5 == 0 {
+                    [255, 255, 255, 255]
+                } else {
+                    [0, 0, 0, 255]
+                }
+            } else if x < width / 2 {
+                [(x * 255 / width) as u8, (y * 255 / height) as u8, 128, 255]
+            } else {
+                seed = seed.wrapping_mul(1_103_515_245).wrapping_add(12345);
+                let b = seed.to_be_bytes();
+                [b[0], b[1], b[2], 255]
+            };
+            let i = ((y * width + x) * 4) as usize;
+            img.data[i..i + 4].copy_from_slice(&px);
+        }
+    }
+    img
+}
+
+fn formats() -> Vec<PixelFormat> {
+    let bgr233 = PixelFormat {
+        bits_per_pixel: 8,
+        depth: 8,
+        big_endian: false,
+        true_colour: true,
+        red_max: 7,
+        green_max: 7,
+        blue_max: 3,
+        red_shift: 0,
+        green_shift: 3,
+        blue_shift: 6,
+    };
+    let rgb565 = PixelFormat {
+        bits_per_pixel: 16,
+        depth: 16,
+        red_max: 31,
+        green_max: 63,
+        blue_max: 31,
+        red_shift: 11,
+        green_shift: 5,
+        blue_shift: 0,
+        ..PixelFormat::SERVER
+    };
+    vec![
+        PixelFormat::SERVER,
+        PixelFormat {
+            big_endian: true,
+            ..PixelFormat::SERVER
+        },
+        PixelFormat {
+            red_shift: 0,
+            blue_shift: 16,
+            ..PixelFormat::SERVER
+        },
+        PixelFormat {
+            red_shift: 24,
+            green_shift: 16,
+            blue_shift: 8,
+            ..PixelFormat::SERVER
+        },
+        rgb565,
+        PixelFormat {
+            big_endian: true,
+            ..rgb565
+        },
+        bgr233,
+    ]
+}
+
+/// What a client shows for `img` in `format`: each pixel packed and unpacked.
+fn quantized(img: &RgbaImage, format: &PixelFormat) -> RgbaImage {
+    let mut out = img.clone();
+    for px in out.data.chunks_exact_mut(4) {
+        px.copy_from_slice(&format.unpack(format.pack([px[0], px[1], px[2], px[3]])));
+    }
+    out
+}
+
+#[test]
+fn every_encoding_round_trips_in_every_format() {
+    let img = picture(200, 150);
+    for format in formats() {
+        for enc in [Encoding::Raw, Encoding::Zrle, Encoding::Tight] {
+            let mut encoder = Encoder::new(format, 6);
+            let mut decoder = Decoder::new(format);
+            let mut shown = RgbaImage::new(200, 150);
+            // Two updates on the same streams: the whole picture, then a part of it.
+            for rect in [Rect::new(0, 0, 200, 150), Rect::new(13, 70, 150, 61)] {
+                let mut out = Vec::new();
+                let n = encoder.encode(enc, &img, rect, &mut out).unwrap();
+                let used = decoder.apply(n as usize, &out, &mut shown);
+                assert_eq!(used, out.len(), "{enc:?} {format:?}");
+            }
+            assert!(
+                shown == quantized(&img, &format),
+                "{enc:?} in {format:?} differs"
+            );
+        }
+    }
+}
+
+#[test]
+fn compressed_encodings_shrink_a_desktop() {
+    let img = picture(640, 480);
+    let full = Rect::new(0, 0, 640, 480);
+    let mut sizes = Vec::new();
+    for enc in [Encoding::Raw, Encoding::Zrle, Encoding::Tight] {
+        let mut out = Vec::new();
+        Encoder::new(PixelFormat::SERVER, 6)
+            .encode(enc, &img, full, &mut out)
+            .unwrap();
+        sizes.push(out.len());
+    }
+    assert!(
+        sizes[1] < sizes[0] / 2 && sizes[2] < sizes[0] / 2,
+        "{sizes:?}"
+    );
+}
+
+#[test]
+fn cursor_carries_pixels_and_a_mask() {
+    let mut img = RgbaImage::new(10, 2);
+    img.data[3] = 255; // (0,0) opaque black
+    let i = (9 * 4) + 3;
+    img.data[i] = 200; // (9,0) opaque
+    let mut out = Vec::new();
+    Encoder::new(PixelFormat::SERVER, 6).cursor(&img, 1, 2, &mut out);
+    assert_eq!(
+        &out[..12],
+        &[0, 1, 0, 2, 0, 10, 0, 2, 0xff, 0xff, 0xff, 0x11]
+    );
+    let mask = &out[12 + 10 * 2 * 4..];
+    assert_eq!(mask, &[0x80, 0x40, 0, 0]);
+}
+
+#[test]
+fn rect_clip_and_intersect() {
+    assert_eq!(
+        Rect::new(10, 10, 100, 100).clip(50, 60),
+        Rect::new(10, 10, 40, 50)
+    );
+    assert!(Rect::new(60, 0, 10, 10).clip(50, 60).is_empty());
+    assert_eq!(
+        Rect::new(0, 0, 10, 10).intersect(&Rect::new(5, 5, 10, 10)),
+        Rect::new(5, 5, 5, 5)
+    );
+    assert!(
+        Rect::new(0, 0, 5, 5)
+            .intersect(&Rect::new(5, 5, 1, 1))
+            .is_empty()
+    );
+}

@@ -1,0 +1,161 @@
+//! Tight (the community registry's encoding 7), without JPEG: each block a solid fill, a palette
+//! of 2 to 256 colours, or full-colour pixels, the last two through zlib streams.
+
+use super::super::error::RfbError;
+use super::super::pixel::PixelFormat;
+use super::Rect;
+use super::zlib::Stream;
+
+/// Blocks are at most this wide and tall: small enough that a palette or a fill finds the flat
+/// parts of a desktop, big enough that headers stay a small share.
+const BLOCK: u16 = 128;
+/// Data shorter than this is sent as it is (the protocol's rule).
+const MIN_TO_COMPRESS: usize = 12;
+/// The zlib streams: full colour, two colours, indexed.
+const STREAM_FULL: usize = 0;
+const STREAM_MONO: usize = 1;
+const STREAM_INDEXED: usize = 2;
+
+/// Splits `rect` into blocks of at most `BLOCK` x `BLOCK`.
+pub fn blocks(rect: Rect) -> impl Iterator<Item = Rect> {
+    let rows = (0..rect.height).step_by(usize::from(BLOCK));
+    rows.flat_map(move |dy| {
+        (0..rect.width).step_by(usize::from(BLOCK)).map(move |dx| {
+            Rect::new(
+                rect.x + dx,
+                rect.y + dy,
+                BLOCK.min(rect.width - dx),
+                BLOCK.min(rect.height - dy),
+            )
+        })
+    })
+}
+
+/// Appends the compact length: 7 bits a byte, low first, the top bit saying another follows.
+fn put_compact_len(n: usize, out: &mut Vec<u8>) {
+    out.push((n & 0x7f) as u8 | if n > 0x7f { 0x80 } else { 0 });
+    if n > 0x7f {
+        out.push(((n >> 7) & 0x7f) as u8 | if n > 0x3fff { 0x80 } else { 0 });
+        if n > 0x3fff {
+            out.push((n >> 14) as u8);
+        }
+    }
+}
+
+/// Appends one Tight rectangle's data (after its header).
+pub fn encode(
+    format: &PixelFormat,
+    pixels: &[u32],
+    width: usize,
+    level: u32,
+    streams: &mut [Option<Stream>; 4],
+    scratch: &mut Vec<u8>,
+    out: &mut Vec<u8>,
+) -> Result<(), RfbError> {
+    let mut palette: Vec<u32> = Vec::new();
+    let mut last = None;
+    for &p in pixels {
+        if last == Some(p) {
+            continue;
+        }
+        last = Some(p);
+        if !palette.contains(&p) {
+            if palette.len() == 256 {
+                palette.clear();
+                break;
+            }
+            palette.push(p);
+        }
+    }
+    scratch.clear();
+    let stream = match palette.len() {
+        1 => {
+            out.push(0x80);
+            format.put_tpixel(palette[0], out);
+            return Ok(());
+        }
+        // A palette pays when the indices are much smaller than the pixels.
+        n @ 2..=256 if n * 2 <= pixels.len() => {
+            let id = if n == 2 { STREAM_MONO } else { STREAM_INDEXED };
+            out.push(0x40 | ((id as u8) << 4));
+            out.push(1);
+            out.push((n - 1) as u8);
+            for &p in &palette {
+                format.put_tpixel(p, out);
+            }
+            let index = |v: u32| palette.iter().position(|&p| p == v).unwrap_or(0) as u8;
+            if n == 2 {
+                for row in pixels.chunks_exact(width) {
+                    for bits in row.chunks(8) {
+                        let mut byte = 0u8;
+                        for (i, &p) in bits.iter().enumerate() {
+                            byte |= index(p) << (7 - i);
+                        }
+                        scratch.push(byte);
+                    }
+                }
+            } else {
+                let mut cached = (pixels[0], index(pixels[0]));
+                for &p in pixels {
+                    if p != cached.0 {
+                        cached = (p, index(p));
+                    }
+                    scratch.push(cached.1);
+                }
+            }
+            id
+        }
+        _ => {
+            out.push((STREAM_FULL as u8) << 4);
+            scratch.reserve(pixels.len() * format.tpixel_len());
+            for &p in pixels {
+                format.put_tpixel(p, scratch);
+            }
+            STREAM_FULL
+        }
+    };
+    if scratch.len() < MIN_TO_COMPRESS {
+        out.extend_from_slice(scratch);
+        return Ok(());
+    }
+    // The length goes before the data: compress after a placeholder of the longest form, then
+    // close the gap.
+    let at = out.len();
+    out.extend_from_slice(&[0; 3]);
+    streams[stream]
+        .get_or_insert_with(|| Stream::new(level))
+        .compress(scratch, out)?;
+    let len = out.len() - at - 3;
+    let mut prefix = Vec::with_capacity(3);
+    put_compact_len(len, &mut prefix);
+    out.splice(at..at + 3, prefix);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn compact_lengths() {
+        for (n, want) in [
+            (5usize, vec![5u8]),
+            (0x80, vec![0x80, 0x01]),
+            (10000, vec![0x90, 0x4e]),
+            (0x4000, vec![0x80, 0x80, 0x01]),
+        ] {
+            let mut out = Vec::new();
+            put_compact_len(n, &mut out);
+            assert_eq!(out, want, "{n}");
+        }
+    }
+
+    #[test]
+    fn blocks_cover_the_rect_once() {
+        let r = Rect::new(10, 20, 300, 129);
+        let b: Vec<Rect> = blocks(r).collect();
+        assert_eq!(b.len(), 3 * 2);
+        assert_eq!(b.iter().map(Rect::area).sum::<u64>(), r.area());
+        assert_eq!(b[5], Rect::new(10 + 256, 20 + 128, 44, 1));
+    }
+}
