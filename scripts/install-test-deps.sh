@@ -2,8 +2,8 @@
 # Installs what the test command needs on Debian 12 (bookworm) with Rust (rustup) present:
 # rustfmt and clippy; QEMU 10 and Mesa's lavapipe from bookworm-backports (bookworm's own are too
 # old: QEMU's iommufd fd passing, lavapipe's dma-buf import); busybox and the kernel build tools
-# for the VM suite; edid-decode; Xvfb and the X tools of the window tests. Idempotent; needs root
-# (or sudo). Usage: scripts/install-test-deps.sh
+# for the VM suite; edid-decode; Xvfb and the X tools of the window tests; VNC clients for
+# `serve`. Idempotent; needs root (or sudo). Usage: scripts/install-test-deps.sh
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 
@@ -47,4 +47,9 @@ install -t bookworm-backports mesa-vulkan-drivers
 # The window tests: Xvfb, xwd, ImageMagick's convert, xdotool, and winit's X11 libraries.
 install xvfb xauth x11-apps x11-utils imagemagick xdotool libxkbcommon-x11-0 libxcursor1 libxi6 libxrandr2 \
   libx11-xcb1
+# The remote-viewing tests use VNC clients nobody on this project wrote: gtk-vnc's gvnccapture,
+# noVNC (served by `serve --web`) in headless Chromium, and vncdotool (with Pillow) from PyPI.
+install gvncviewer novnc chromium
+python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore \
+  'vncdotool==1.4.2' 'pillow>=10'
 echo "install-test-deps: done"

@@ -18,7 +18,8 @@ use vfio_display::frame::RgbaImage;
 struct Server {
     child: Child,
     port: u16,
-    stderr: Option<std::process::ChildStderr>,
+    log: std::sync::Arc<std::sync::Mutex<String>>,
+    collector: Option<std::thread::JoinHandle<()>>,
 }
 
 impl Server {
@@ -50,26 +51,36 @@ impl Server {
                     .unwrap();
                 panic!("no address in {line:?}; stderr: {err}")
             });
-        let stderr = child.stderr.take();
+        let stderr = child.stderr.take().unwrap();
+        let log = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        let sink = log.clone();
+        let collector = std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                let mut log = sink.lock().unwrap();
+                log.push_str(&line);
+                log.push('\n');
+            }
+        });
         Server {
             child,
             port,
-            stderr,
+            log,
+            collector: Some(collector),
         }
+    }
+
+    /// What the server wrote on stderr so far.
+    fn log(&self) -> String {
+        self.log.lock().unwrap().clone()
     }
 
     /// Stops the server and returns its stderr.
     fn stop(mut self) -> (Option<i32>, String) {
         let pid = nix::unistd::Pid::from_raw(self.child.id() as i32);
         nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).unwrap();
-        let mut err = String::new();
-        self.stderr
-            .take()
-            .unwrap()
-            .read_to_string(&mut err)
-            .unwrap();
         let status = self.child.wait().unwrap();
-        (status.code(), err)
+        self.collector.take().unwrap().join().unwrap();
+        (status.code(), self.log())
     }
 
     fn fds(&self) -> usize {
@@ -602,4 +613,122 @@ fn serve_usage_errors() {
         "/etc/hostname",
     ]);
     assert_clean_failure(&out, 1, "exclude each other");
+}
+
+/// A page screenshot of noVNC (Debian's novnc, served by `--web`) in headless Chromium.
+fn chromium_shot(port: u16, query: &str, out: &Path, profile: &Path) {
+    let url = format!("http://127.0.0.1:{port}/vnc.html?autoconnect=1&{query}");
+    let result = Command::new("chromium")
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--hide-scrollbars",
+            "--window-size=1000,700",
+            "--virtual-time-budget=10000",
+        ])
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .arg(format!("--screenshot={}", out.display()))
+        .arg(url)
+        .output()
+        .expect("chromium (scripts/install-test-deps.sh installs it)");
+    assert!(result.status.success(), "chromium: {result:?}");
+}
+
+/// `big` cut at (x, y) to `small`'s size.
+fn crop(big: &RgbaImage, x: u32, y: u32, width: u32, height: u32) -> RgbaImage {
+    let mut out = RgbaImage::new(width, height);
+    for row in 0..height {
+        let src = (((y + row) * big.width + x) * 4) as usize;
+        let dst = (row * width * 4) as usize;
+        out.data[dst..dst + width as usize * 4]
+            .copy_from_slice(&big.data[src..src + width as usize * 4]);
+    }
+    out
+}
+
+#[test]
+fn novnc_in_chromium_shows_the_guest_and_follows_its_window() {
+    let dir = tmp();
+    let novnc = "/usr/share/novnc";
+    // noVNC asks for Tight first and draws the cursor itself (Cursor pseudo-encoding): the
+    // canvas is the guest's picture without the cursor, centred in the 1000x700 page.
+    let sim = ["--sim", "--sim-frame", "5", "--sim-mode", "800x600"];
+    let server = Server::start(&[&sim[..], &["--web", novnc]].concat());
+    let shot = dir.path().join("novnc.png");
+    chromium_shot(server.port, "resize=off", &shot, &dir.path().join("p1"));
+    let want = dir.path().join("want.png");
+    let mut args = vec!["screenshot", "-o", path_str(&want)];
+    args.extend_from_slice(&sim);
+    assert!(run(&args).status.success());
+    let page = read_png(&shot);
+    assert_same_image(
+        &crop(&page, 100, 50, 800, 600),
+        &read_png(&want),
+        "noVNC's canvas",
+    );
+    let (_, err) = server.stop();
+    assert!(err.contains("connected (WebSocket, RFB V3_8)"), "{err}");
+
+    // With resize=remote noVNC asks for its viewport's size; --follow-client-size writes an
+    // EDID for it, the simulated guest takes the mode, and noVNC shows the new picture.
+    let server = Server::start(&[&sim[..], &["--web", novnc, "--follow-client-size"]].concat());
+    // Chromium takes its screenshot when its virtual-time budget runs out, which on a loaded
+    // machine can come before the guest's new mode has reached the page: then the page is
+    // loaded again (noVNC asks for the same size, which the guest already has).
+    let mut compared = Vec::new();
+    for attempt in 0..5 {
+        let shot = dir.path().join(format!("novnc-resized-{attempt}.png"));
+        let profile = dir.path().join(format!("p2-{attempt}"));
+        chromium_shot(server.port, "resize=remote", &shot, &profile);
+        let log = server.log();
+        let Some(asked) = log
+            .split("a client asked for ")
+            .nth(1)
+            .and_then(|s| s.split('@').next())
+        else {
+            compared.push("no resize request yet".to_string());
+            continue;
+        };
+        assert!(log.contains("EDID set"), "{log}");
+        let (w, h) = asked.split_once('x').unwrap();
+        let (w, h): (u32, u32) = (w.parse().unwrap(), h.parse().unwrap());
+        assert_eq!(w, 1000, "noVNC asks for its viewport's width");
+        let want = dir.path().join("want-resized.png");
+        let args = [
+            "screenshot",
+            "-o",
+            path_str(&want),
+            "--sim",
+            "--sim-frame",
+            "5",
+        ];
+        assert!(
+            run(&[&args[..], &["--sim-mode", asked]].concat())
+                .status
+                .success()
+        );
+        // The canvas is centred vertically; CSS may round the half pixel either way. noVNC's
+        // control-bar handle covers the canvas's left 18 pixels: the comparison starts right
+        // of it.
+        let page = read_png(&shot);
+        let want = crop(&read_png(&want), 24, 0, w - 24, h);
+        let top = (700 - h) / 2;
+        if [top, top + 1]
+            .iter()
+            .any(|&y| crop(&page, 24, y, w - 24, h) == want)
+        {
+            return;
+        }
+        compared.push(format!(
+            "{} differs from the guest's {asked}",
+            shot.display()
+        ));
+    }
+    panic!("noVNC never showed the resized guest: {compared:?}");
 }

@@ -172,7 +172,7 @@ pub fn run(opts: &ServeOptions) -> Result<()> {
             capture::run(&mut capture, hub_ref, pump_ref, &wake_rx);
         });
         if cfg.follow.is_some() {
-            s.spawn(move || resize::worker(dev, edid_rx));
+            s.spawn(move || resize::worker(dev, edid_rx, hub_ref));
         } else {
             drop(edid_rx);
         }

@@ -3,9 +3,11 @@
 //! Requests that come while one is being written are folded: only the newest is written.
 
 use super::ServerConfig;
+use super::hub::Hub;
 use crate::app::viewer::edid_worker::{self, EdidJob, EdidReply};
 use std::sync::Mutex;
-use std::sync::mpsc::{Receiver, Sender};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
+use std::time::Duration;
 use vfio_display::device::DisplayDevice;
 use vfio_display::edid::Mode;
 
@@ -47,9 +49,14 @@ pub fn request(cfg: &ServerConfig, width: u16, height: u16) -> (u16, u16) {
     }
 }
 
-/// Writes EDIDs for requested sizes until the channel closes.
-pub fn worker(dev: &dyn DisplayDevice, jobs: Receiver<EdidJob>) {
-    while let Ok(mut job) = jobs.recv() {
+/// Writes EDIDs for requested sizes until the server stops.
+pub fn worker(dev: &dyn DisplayDevice, jobs: Receiver<EdidJob>, hub: &Hub) {
+    while !hub.stopping() {
+        let mut job = match jobs.recv_timeout(Duration::from_millis(500)) {
+            Ok(job) => job,
+            Err(RecvTimeoutError::Timeout) => continue,
+            Err(RecvTimeoutError::Disconnected) => return,
+        };
         while let Ok(newer) = jobs.try_recv() {
             job = newer;
         }

@@ -1,0 +1,37 @@
+//! Everything a network client sends `serve`: the RFB handshake's version, client messages
+//! (parsed one after another, as the server does, each bounded), and the HTTP request and
+//! WebSocket frames of a browser. None may panic, loop or take more than its limit.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use vfio_display::rfb::messages::{ClientMessage, MAX_CLIENT_MESSAGE};
+use vfio_display::rfb::{client_version, parse_client_message, websocket};
+
+fuzz_target!(|data: &[u8]| {
+    if let Ok(version) = <&[u8; 12]>::try_from(data.get(..12).unwrap_or(&[])) {
+        let _ = client_version(version);
+    }
+    let mut rest = data;
+    while let Ok(Some((msg, used))) = parse_client_message(rest) {
+        assert!(used > 0 && used <= rest.len() && used <= MAX_CLIENT_MESSAGE);
+        if let ClientMessage::SetPixelFormat(format) = msg
+            && format.validate().is_ok()
+        {
+            let mut out = Vec::new();
+            format.put_pixel(format.pack([1, 2, 3, 4]), &mut out);
+            format.put_cpixel(format.pack([5, 6, 7, 8]), &mut out);
+            format.put_tpixel(format.pack([9, 10, 11, 12]), &mut out);
+            assert!(out.len() <= 12);
+        }
+        rest = &rest[used..];
+    }
+    if let Ok(Some((request, used))) = websocket::parse_request(data) {
+        assert!(used <= websocket::MAX_REQUEST_HEAD);
+        let _ = websocket::accept(&request);
+        let mut frames = &data[used..];
+        while let Ok(Some((frame, used))) = websocket::parse_frame(frames) {
+            assert!(frame.payload.len() <= websocket::MAX_FRAME_PAYLOAD);
+            frames = &frames[used..];
+        }
+    }
+});
