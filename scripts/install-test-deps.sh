@@ -50,6 +50,8 @@ install xvfb xauth x11-apps x11-utils imagemagick xdotool libxkbcommon-x11-0 lib
 # The remote-viewing tests use VNC clients nobody on this project wrote: gtk-vnc's gvnccapture,
 # noVNC (served by `serve --web`) in headless Chromium, and vncdotool (with Pillow) from PyPI.
 install gvncviewer novnc chromium
+# `bench` sets TigerVNC's Xvnc beside `serve` for the remote figures.
+install tigervnc-standalone-server
 python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore \
   'vncdotool==1.4.2' 'pillow>=10'
 echo "install-test-deps: done"

@@ -98,6 +98,53 @@ fn bench_sim_reports_every_headless_figure_with_its_reference() {
     let shot = figure(&report, "screenshot end to end, 1080p");
     assert_eq!(shot["target"]["met"].as_bool(), Some(value(shot) < 150.0));
 
+    // The remote figures: the encoders, flip to socket, the idle server, and TigerVNC's Xvnc
+    // (scripts/install-test-deps.sh installs it) serving the same picture to the same client.
+    for enc in ["raw", "zrle", "tight"] {
+        let full = figure(&report, &format!("rfb full update, 1080p desktop, {enc}"));
+        value(full);
+        assert!(
+            full["detail"].as_str().unwrap().contains(" bytes ("),
+            "{full}"
+        );
+    }
+    for enc in ["zrle", "tight"] {
+        value(figure(
+            &report,
+            &format!("rfb typical update (a window moved), 1080p, {enc}"),
+        ));
+        let bytes = figure(&report, &format!("bytes per full 1080p update, {enc}"));
+        value(bytes);
+        let detail = bytes["detail"].as_str().unwrap();
+        assert!(detail.starts_with("TigerVNC's Xvnc: "), "{bytes}");
+        let theirs: f64 = detail["TigerVNC's Xvnc: ".len()..]
+            .split(' ')
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap();
+        let ratio = bytes["ratio"].as_f64().unwrap();
+        assert!((ratio * theirs - value(bytes)).abs() <= 1.0, "{bytes}");
+        value(figure(
+            &report,
+            &format!("server CPU per full 1080p update, {enc}"),
+        ));
+    }
+    value(figure(
+        &report,
+        "guest flip to update on the socket, 1080p, zrle",
+    ));
+    for refresh in ["IRQ refresh", "30 Hz timer (devices without an IRQ)"] {
+        let idle = figure(
+            &report,
+            &format!("serve idle CPU over 1 s, static 1080p guest, {refresh}"),
+        );
+        assert!(
+            idle["detail"].as_str().unwrap().starts_with("0 bytes sent"),
+            "a static guest sent bytes: {idle}"
+        );
+    }
+
     let skipped: Vec<&str> = report["skipped"]
         .as_array()
         .unwrap()

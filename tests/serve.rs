@@ -732,3 +732,30 @@ fn novnc_in_chromium_shows_the_guest_and_follows_its_window() {
     }
     panic!("noVNC never showed the resized guest: {compared:?}");
 }
+
+#[test]
+fn rfb_3_3_and_3_7_clients_are_served() {
+    let server = Server::start(&["--sim", "--sim-frame", "1", "--sim-mode", "640x480"]);
+    for (version, security) in [
+        (&b"RFB 003.003\n"[..], &[0u8, 0, 0, 1][..]),
+        (b"RFB 003.007\n", &[1, 1]),
+    ] {
+        let mut s = TcpStream::connect(("127.0.0.1", server.port)).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+        let mut theirs = [0u8; 12];
+        s.read_exact(&mut theirs).unwrap();
+        s.write_all(version).unwrap();
+        // 3.3: the server names the type (a u32); 3.7: a list the client picks from, and no
+        // SecurityResult after None.
+        let mut got = vec![0u8; security.len()];
+        s.read_exact(&mut got).unwrap();
+        assert_eq!(got, security, "{}", String::from_utf8_lossy(version));
+        if security.len() == 2 {
+            s.write_all(&[1]).unwrap();
+        }
+        s.write_all(&[1]).unwrap();
+        let mut init = [0u8; 24];
+        s.read_exact(&mut init).unwrap();
+        assert_eq!(&init[..4], &[2, 128, 1, 224], "ServerInit: 640x480");
+    }
+}

@@ -15,8 +15,8 @@ use vfio_display::frame::IrqChoice;
 const AFTER_HELP: &str = "\
 Clients: any VNC viewer (vncviewer 127.0.0.1:5900, gvncviewer, Remmina), or a browser with
 noVNC: `serve --web /usr/share/novnc` and open http://HOST:5900/vnc.html. Encodings: Tight,
-ZRLE and Raw, with DesktopSize, ExtendedDesktopSize, Cursor and LastRect; any true-colour pixel
-format of 8, 16 or 32 bits. Keyboard and pointer input is not forwarded (the VFIO display
+ZRLE and Raw, with DesktopSize, ExtendedDesktopSize and Cursor; any true-colour pixel format of
+8, 16 or 32 bits. Keyboard and pointer input is not forwarded (the VFIO display
 interface has none).
 
 Security: a loopback address (the default) needs no password. Any other address needs

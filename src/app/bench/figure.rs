@@ -67,6 +67,15 @@ impl Figure {
         self
     }
 
+    /// A goal the ratio must stay at or under.
+    pub fn ratio_at_most(mut self, max: f64, goal: impl Into<String>) -> Self {
+        self.target = Some(Target {
+            goal: goal.into(),
+            met: self.ratio.is_some_and(|r| r <= max),
+        });
+        self
+    }
+
     pub fn detail(mut self, detail: impl Into<String>) -> Self {
         self.detail = detail.into();
         self

@@ -5,6 +5,8 @@ mod figure;
 mod frames;
 mod measure;
 mod processes;
+mod remote;
+mod rfb_client;
 
 use crate::app::target::{SimOptions, Target};
 use anyhow::{Context, Result};
@@ -209,6 +211,12 @@ pub fn run(args: &BenchOptions) -> Result<()> {
                 "the device has no display IRQ",
             ),
         }
+        progress("remote: the encoders at 1080p");
+        figures.extend(remote::encode_figures(budget)?);
+        progress("remote: guest flip to update on the socket");
+        let sim = sim_at(sim_options, BenchSize::FULL_HD, true)?;
+        figures.push(remote::flip_to_socket(&sim, sim_options, budget)?);
+        drop(sim);
         runner_device = Some(sim_child_args(sim_options, BenchSize::FULL_HD, false));
     } else {
         let dev = args.target.open()?;
@@ -259,6 +267,33 @@ pub fn run(args: &BenchOptions) -> Result<()> {
             };
             progress("screenshot end to end");
             figures.push(runner.screenshot(dir.path(), args.screenshot_runs as usize, &label)?);
+            if let Some(sim_options) = args.target.sim() {
+                // The same picture as TigerVNC is given: the desktop's frame in 8-bit RGB.
+                let remote_sim = SimOptions {
+                    frame: Some(remote::FRAME),
+                    format: vfio_display::fourcc::parse("XRGB8888")
+                        .context("XRGB8888 is a known format")?,
+                    ..sim_options.clone()
+                };
+                let secs = (args.seconds * 5.0).clamp(1.0, 10.0);
+                progress(&format!(
+                    "remote: idle server CPU ({secs:.0} s each) and TigerVNC's Xvnc side by side"
+                ));
+                let (remote_figures, remote_skipped) = remote::server_figures(
+                    &runner.exe,
+                    &sim_child_args(&remote_sim, BenchSize::FULL_HD, true),
+                    secs,
+                    dir.path(),
+                )?;
+                figures.extend(remote_figures);
+                skipped.extend(remote_skipped);
+            } else {
+                skip(
+                    &mut skipped,
+                    "remote figures",
+                    "they run on the simulator (bench --sim), against TigerVNC's Xvnc",
+                );
+            }
             if args.no_window {
                 for name in &process_figures[1..] {
                     skip(&mut skipped, name, "--no-window");

@@ -92,7 +92,9 @@ fn serve_inner(
     };
     receiver.socket().set_read_timeout(None)?;
     let how = if websocket { "WebSocket" } else { "native" };
-    errln!("vfio-display: client {peer} connected ({how}, RFB {version:?})");
+    if cfg.log_clients {
+        errln!("vfio-display: client {peer} connected ({how}, RFB {version:?})");
+    }
     let mut writer = Writer::new(&snapshot);
     let ended = std::thread::scope(|s| {
         let reader = s.spawn(|| read_messages(&mut receiver, &mailbox));

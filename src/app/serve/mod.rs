@@ -17,9 +17,10 @@ use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use std::net::{SocketAddr, TcpListener};
 use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::time::Duration;
+use vfio_display::device::DisplayDevice;
 use vfio_display::frame::{FrameReader, IrqChoice, Pump, RgbaImage, choose_source};
 use vfio_display::rfb::auth::PASSWORD_LEN;
 
@@ -62,6 +63,8 @@ pub struct ServerConfig {
     max_clients: usize,
     web: Option<PathBuf>,
     follow: Option<resize::Follow>,
+    /// Connections and disconnections go to stderr (not when `bench` runs a server inside).
+    log_clients: bool,
 }
 
 /// The password in `path`: its first line, at most `PASSWORD_LEN` bytes counted by VNC.
@@ -127,10 +130,35 @@ pub fn run(opts: &ServeOptions) -> Result<()> {
     let interrupts = Interrupts::install()?;
     let listener =
         TcpListener::bind(opts.listen).with_context(|| format!("listening on {}", opts.listen))?;
+    let dev = opts.target.open()?;
+    let never = AtomicBool::new(false);
+    serve_device(
+        dev.as_ref(),
+        listener,
+        password,
+        opts,
+        Some(&interrupts),
+        &never,
+        true,
+    )?;
+    signals::check()?;
+    Ok(())
+}
+
+/// Serves `dev` on `listener` until `stop`, or a signal when `interrupts` are installed;
+/// `announce` prints the address line.
+/// `bench` runs it on a thread of its own with a simulated device.
+pub fn serve_device(
+    dev: &dyn DisplayDevice,
+    listener: TcpListener,
+    password: Option<Vec<u8>>,
+    opts: &ServeOptions,
+    interrupts: Option<&Interrupts>,
+    stop: &AtomicBool,
+    announce: bool,
+) -> Result<()> {
     listener.set_nonblocking(true)?;
     let local = listener.local_addr()?;
-    let dev = opts.target.open()?;
-    let dev = dev.as_ref();
     let reader = FrameReader::new(dev)?;
     let source = choose_source(dev, opts.irq, opts.refresh_hz)?;
     let pump = Pump::new(source)?;
@@ -145,18 +173,21 @@ pub fn run(opts: &ServeOptions) -> Result<()> {
         follow: opts
             .follow_client_size
             .then(|| resize::Follow::new(edid_tx)),
+        log_clients: announce,
     };
     let web = if opts.web.is_some() {
         format!(", http://{local}/vnc.html")
     } else {
         String::new()
     };
-    outln!(
-        "serving {} on {local} (vnc://{local}{web}); refresh from {}; Ctrl+C stops",
-        dev.name(),
-        pump.source
-    );
-    crate::app::output::stdio::flush_out()?;
+    if announce {
+        outln!(
+            "serving {} on {local} (vnc://{local}{web}); refresh from {}; Ctrl+C stops",
+            dev.name(),
+            pump.source
+        );
+        crate::app::output::stdio::flush_out()?;
+    }
     let active = AtomicUsize::new(0);
     std::thread::scope(|s| -> Result<()> {
         let (wake_tx, wake_rx) = mpsc::sync_channel(1);
@@ -176,7 +207,7 @@ pub fn run(opts: &ServeOptions) -> Result<()> {
         } else {
             drop(edid_rx);
         }
-        let result = accept_loop(&listener, &interrupts, |stream, peer| {
+        let result = accept_loop(&listener, interrupts, stop, |stream, peer| {
             if active.load(Ordering::Acquire) >= cfg.max_clients + HANDSHAKE_SLACK {
                 errln!("vfio-display: client {peer} refused: too many connections");
                 return;
@@ -186,7 +217,7 @@ pub fn run(opts: &ServeOptions) -> Result<()> {
             s.spawn(move || {
                 let why = client::serve(stream, peer, hub, cfg);
                 active.fetch_sub(1, Ordering::AcqRel);
-                if !why.starts_with("HTTP:") {
+                if !why.starts_with("HTTP:") && cfg.log_clients {
                     errln!("vfio-display: client {peer} gone: {why}");
                 } else {
                     tracing::info!("{peer}: {why}");
@@ -199,27 +230,25 @@ pub fn run(opts: &ServeOptions) -> Result<()> {
             tracing::warn!("the refresh pump stopped: {err}");
         }
         result
-    })?;
-    drop(cfg);
-    signals::check()?;
-    Ok(())
+    })
 }
 
 /// Accepts connections until a signal (or `run`'s VM ending) asks to stop.
 fn accept_loop(
     listener: &TcpListener,
-    interrupts: &Interrupts,
+    interrupts: Option<&Interrupts>,
+    stop: &AtomicBool,
     mut accepted: impl FnMut(std::net::TcpStream, SocketAddr),
 ) -> Result<()> {
     loop {
-        if signals::received().is_some() {
+        if signals::received().is_some() || stop.load(Ordering::Acquire) {
             return Ok(());
         }
-        let mut fds = [
-            PollFd::new(listener.as_fd(), PollFlags::POLLIN),
-            PollFd::new(interrupts.wait_fd(), PollFlags::POLLIN),
-        ];
-        match poll(&mut fds, PollTimeout::from(1000u16)) {
+        let mut fds = vec![PollFd::new(listener.as_fd(), PollFlags::POLLIN)];
+        if let Some(interrupts) = interrupts {
+            fds.push(PollFd::new(interrupts.wait_fd(), PollFlags::POLLIN));
+        }
+        match poll(&mut fds, PollTimeout::from(200u16)) {
             Ok(_) | Err(nix::errno::Errno::EINTR) => {}
             Err(e) => return Err(e).context("waiting for connections"),
         }

@@ -1,6 +1,7 @@
 //! Rectangle encoders: Raw, ZRLE and Tight, and the Cursor pseudo-encoding. An `Encoder` belongs
 //! to one connection: ZRLE and Tight keep zlib streams across the whole connection.
 
+mod palette;
 mod tight;
 mod zlib;
 mod zrle;

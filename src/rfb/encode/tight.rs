@@ -4,11 +4,14 @@
 use super::super::error::RfbError;
 use super::super::pixel::PixelFormat;
 use super::Rect;
+use super::palette::Palette;
 use super::zlib::Stream;
 
-/// Blocks are at most this wide and tall: small enough that a palette or a fill finds the flat
-/// parts of a desktop, big enough that headers stay a small share.
-const BLOCK: u16 = 128;
+/// Blocks are at most this wide (the protocol's limit for Tight rectangles) and hold at most
+/// `BLOCK_PIXELS` pixels: big enough that a palette's cost is shared by many pixels and headers
+/// stay a small share, as TigerVNC's server splits them.
+const BLOCK_WIDTH: u16 = 2048;
+const BLOCK_PIXELS: u32 = 65536;
 /// Data shorter than this is sent as it is (the protocol's rule).
 const MIN_TO_COMPRESS: usize = 12;
 /// The zlib streams: full colour, two colours, indexed.
@@ -16,19 +19,22 @@ const STREAM_FULL: usize = 0;
 const STREAM_MONO: usize = 1;
 const STREAM_INDEXED: usize = 2;
 
-/// Splits `rect` into blocks of at most `BLOCK` x `BLOCK`.
+/// Splits `rect` into blocks at most `BLOCK_WIDTH` wide of at most `BLOCK_PIXELS` pixels.
 pub fn blocks(rect: Rect) -> impl Iterator<Item = Rect> {
-    let rows = (0..rect.height).step_by(usize::from(BLOCK));
-    rows.flat_map(move |dy| {
-        (0..rect.width).step_by(usize::from(BLOCK)).map(move |dx| {
-            Rect::new(
-                rect.x + dx,
-                rect.y + dy,
-                BLOCK.min(rect.width - dx),
-                BLOCK.min(rect.height - dy),
-            )
+    let width = BLOCK_WIDTH.min(rect.width.max(1));
+    let rows = (BLOCK_PIXELS / u32::from(width)).clamp(1, u32::from(u16::MAX)) as u16;
+    (0..rect.height)
+        .step_by(usize::from(rows))
+        .flat_map(move |dy| {
+            (0..rect.width).step_by(usize::from(width)).map(move |dx| {
+                Rect::new(
+                    rect.x + dx,
+                    rect.y + dy,
+                    width.min(rect.width - dx),
+                    rows.min(rect.height - dy),
+                )
+            })
         })
-    })
 }
 
 /// Appends the compact length: 7 bits a byte, low first, the top bit saying another follows.
@@ -52,21 +58,20 @@ pub fn encode(
     scratch: &mut Vec<u8>,
     out: &mut Vec<u8>,
 ) -> Result<(), RfbError> {
-    let mut palette: Vec<u32> = Vec::new();
+    let mut table = Palette::new();
     let mut last = None;
+    let mut full = false;
     for &p in pixels {
         if last == Some(p) {
             continue;
         }
         last = Some(p);
-        if !palette.contains(&p) {
-            if palette.len() == 256 {
-                palette.clear();
-                break;
-            }
-            palette.push(p);
+        if !table.insert(p, 256) {
+            full = true;
+            break;
         }
     }
+    let palette = if full { &[][..] } else { table.colours() };
     scratch.clear();
     let stream = match palette.len() {
         1 => {
@@ -80,10 +85,10 @@ pub fn encode(
             out.push(0x40 | ((id as u8) << 4));
             out.push(1);
             out.push((n - 1) as u8);
-            for &p in &palette {
+            for &p in palette {
                 format.put_tpixel(p, out);
             }
-            let index = |v: u32| palette.iter().position(|&p| p == v).unwrap_or(0) as u8;
+            let index = |v: u32| table.index(v);
             if n == 2 {
                 for row in pixels.chunks_exact(width) {
                     for bits in row.chunks(8) {
@@ -152,10 +157,15 @@ mod tests {
 
     #[test]
     fn blocks_cover_the_rect_once() {
-        let r = Rect::new(10, 20, 300, 129);
+        let r = Rect::new(10, 20, 300, 500);
         let b: Vec<Rect> = blocks(r).collect();
-        assert_eq!(b.len(), 3 * 2);
+        // 65536 / 300 = 218 rows a block.
+        assert_eq!(b.len(), 3);
         assert_eq!(b.iter().map(Rect::area).sum::<u64>(), r.area());
-        assert_eq!(b[5], Rect::new(10 + 256, 20 + 128, 44, 1));
+        assert_eq!(b[2], Rect::new(10, 20 + 436, 300, 64));
+        let wide = Rect::new(0, 0, 5000, 20);
+        let b: Vec<Rect> = blocks(wide).collect();
+        assert!(b.iter().all(|r| r.width <= 2048 && r.area() <= 65536));
+        assert_eq!(b.iter().map(Rect::area).sum::<u64>(), wide.area());
     }
 }

@@ -3,6 +3,7 @@
 
 use super::super::error::RfbError;
 use super::super::pixel::PixelFormat;
+use super::palette::Palette;
 use super::zlib::Stream;
 
 const TILE: usize = 64;
@@ -20,7 +21,7 @@ pub fn encode(
     scratch.clear();
     let mut tile_pixels = Vec::with_capacity(TILE * TILE);
     let mut runs = Vec::new();
-    let mut palette = Vec::new();
+    let mut palette = Palette::new();
     for ty in (0..height).step_by(TILE) {
         for tx in (0..width).step_by(TILE) {
             let tw = TILE.min(width - tx);
@@ -54,20 +55,16 @@ fn put_run_len(len: usize, out: &mut Vec<u8>) {
     out.push(rest as u8);
 }
 
-fn index_of(palette: &[u32], value: u32) -> u8 {
-    palette.iter().position(|&p| p == value).unwrap_or(0) as u8
-}
-
 fn put_tile(
     format: &PixelFormat,
     px: &[u32],
     width: usize,
     runs: &mut Vec<(u32, usize)>,
-    palette: &mut Vec<u32>,
+    table: &mut Palette,
     out: &mut Vec<u8>,
 ) {
     runs.clear();
-    palette.clear();
+    table.clear();
     // Palette RLE takes up to 127 colours; past that only plain RLE and raw remain.
     let mut palette_full = false;
     for &p in px {
@@ -75,16 +72,13 @@ fn put_tile(
             Some((v, n)) if *v == p => *n += 1,
             _ => {
                 runs.push((p, 1));
-                if !palette_full && !palette.contains(&p) {
-                    if palette.len() == 127 {
-                        palette_full = true;
-                    } else {
-                        palette.push(p);
-                    }
+                if !palette_full && !table.insert(p, 127) {
+                    palette_full = true;
                 }
             }
         }
     }
+    let palette = table.colours();
     let cp = format.cpixel_len();
     if !palette_full && palette.len() == 1 {
         out.push(1);
@@ -116,14 +110,14 @@ fn put_tile(
         .unwrap_or(raw);
     if packed == Some(best) {
         out.push(colours as u8);
-        for &p in palette.iter() {
+        for &p in palette {
             format.put_cpixel(p, out);
         }
         for row in px.chunks_exact(width) {
             let mut byte = 0u8;
             let mut used = 0;
             for &p in row {
-                byte = (byte << packed_bits) | index_of(palette, p);
+                byte = (byte << packed_bits) | table.index(p);
                 used += packed_bits;
                 if used == 8 {
                     out.push(byte);
@@ -137,11 +131,11 @@ fn put_tile(
         }
     } else if palette_rle == Some(best) {
         out.push(128 + colours as u8);
-        for &p in palette.iter() {
+        for &p in palette {
             format.put_cpixel(p, out);
         }
         for &(v, n) in runs.iter() {
-            let index = index_of(palette, v);
+            let index = table.index(v);
             if n == 1 {
                 out.push(index);
             } else {
