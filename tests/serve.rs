@@ -759,3 +759,258 @@ fn rfb_3_3_and_3_7_clients_are_served() {
         assert_eq!(&init[..4], &[2, 128, 1, 224], "ServerInit: 640x480");
     }
 }
+
+/// A self-signed certificate for 127.0.0.1 and its key, made by openssl.
+fn certificate(dir: &Path) -> (std::path::PathBuf, std::path::PathBuf) {
+    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+    let made = Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+        ])
+        .args(["-nodes", "-days", "2", "-subj", "/CN=127.0.0.1"])
+        .args(["-addext", "subjectAltName=IP:127.0.0.1"])
+        .args(["-addext", "basicConstraints=critical,CA:FALSE"])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .expect("openssl");
+    assert!(made.status.success(), "{made:?}");
+    (cert, key)
+}
+
+#[test]
+fn tls_for_browsers_and_vencrypt_clients() {
+    let dir = tmp();
+    let (cert, key) = certificate(dir.path());
+    let sim = ["--sim", "--sim-frame", "5", "--sim-mode", "800x600"];
+    let tls = ["--tls-cert", path_str(&cert), "--tls-key", path_str(&key)];
+    let server = Server::start(&[&sim[..], &tls[..], &["--web", "/usr/share/novnc"]].concat());
+
+    // noVNC over https and wss (Chromium told to accept the self-signed certificate).
+    let shot = dir.path().join("novnc-tls.png");
+    let url = format!(
+        "https://127.0.0.1:{}/vnc.html?autoconnect=1&resize=off",
+        server.port
+    );
+    let result = Command::new("chromium")
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--hide-scrollbars",
+            "--ignore-certificate-errors",
+            "--window-size=1000,700",
+            "--virtual-time-budget=10000",
+        ])
+        .arg(format!(
+            "--user-data-dir={}",
+            dir.path().join("p").display()
+        ))
+        .arg(format!("--screenshot={}", shot.display()))
+        .arg(url)
+        .output()
+        .unwrap();
+    assert!(result.status.success(), "chromium: {result:?}");
+    let want = dir.path().join("want.png");
+    assert!(
+        run(&[&["screenshot", "-o", path_str(&want)][..], &sim[..]].concat())
+            .status
+            .success()
+    );
+    assert_same_image(
+        &crop(&read_png(&shot), 100, 50, 800, 600),
+        &read_png(&want),
+        "noVNC's canvas over wss",
+    );
+
+    // gtk-vnc with VeNCrypt X509None. It reads its CA certificate from the user's home as the
+    // password database has it (not $HOME): a private mount namespace lends it one.
+    let home = dir.path().join("home");
+    std::fs::create_dir_all(home.join(".pki/CA")).unwrap();
+    std::fs::copy(&cert, home.join(".pki/CA/cacert.pem")).unwrap();
+    let user_home = std::env::var("HOME").unwrap_or_else(|_| "/root".into());
+    let want_cursor = reference(
+        dir.path(),
+        "want-cursor.png",
+        &["--sim", "--sim-frame", "5", "--sim-mode", "800x600"],
+    );
+    let out = dir.path().join("gvnc-tls.png");
+    let script = format!(
+        "mount --bind {} {user_home} && exec gvnccapture 127.0.0.1:{} {}",
+        home.display(),
+        i32::from(server.port) - 5900,
+        out.display()
+    );
+    let result = Command::new("unshare")
+        .args(["--mount", "sh", "-c", &script])
+        .output()
+        .unwrap();
+    assert!(
+        result.status.success(),
+        "gvnccapture over VeNCrypt: {result:?}"
+    );
+    assert_same_image(
+        &read_png(&out),
+        &read_png(&want_cursor),
+        "gvnccapture over TLS",
+    );
+
+    // Plain HTTP is sent to https; an RFB 3.3 client (which cannot negotiate TLS) is refused.
+    let mut s = TcpStream::connect(("127.0.0.1", server.port)).unwrap();
+    write!(
+        s,
+        "GET /vnc.html HTTP/1.1\r\nHost: 127.0.0.1:{}\r\n\r\n",
+        server.port
+    )
+    .unwrap();
+    let mut answer = String::new();
+    s.read_to_string(&mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 301"), "{answer}");
+    assert!(
+        answer.contains(&format!(
+            "Location: https://127.0.0.1:{}/vnc.html",
+            server.port
+        )),
+        "{answer}"
+    );
+    let mut s = TcpStream::connect(("127.0.0.1", server.port)).unwrap();
+    let mut version = [0u8; 12];
+    s.read_exact(&mut version).unwrap();
+    s.write_all(b"RFB 003.003\n").unwrap();
+    let mut refusal = Vec::new();
+    s.read_to_end(&mut refusal).unwrap();
+    assert_eq!(&refusal[..4], &[0, 0, 0, 0], "security type 0: refused");
+    assert!(String::from_utf8_lossy(&refusal).contains("TLS is required"));
+    let (_, err) = server.stop();
+    assert!(
+        err.contains("connected (WebSocket over TLS, RFB V3_8)"),
+        "{err}"
+    );
+    assert!(
+        err.contains("connected (native, VeNCrypt TLS, RFB V3_8)"),
+        "{err}"
+    );
+
+    // Bad certificate files are clear errors before anything starts.
+    let out = run(&[
+        "serve",
+        "--sim",
+        "--tls-cert",
+        path_str(&key),
+        "--tls-key",
+        path_str(&key),
+    ]);
+    assert_clean_failure(&out, 1, "no certificate in it");
+    let out = run(&[
+        "serve",
+        "--sim",
+        "--tls-cert",
+        path_str(&cert),
+        "--tls-key",
+        path_str(&cert),
+    ]);
+    assert_clean_failure(&out, 1, "not a PEM private key");
+    let out = run(&["serve", "--sim", "--tls-cert", path_str(&cert)]);
+    assert_clean_failure(&out, 2, "--tls-key");
+}
+
+/// VeNCrypt X509Vnc by hand (no client nobody here wrote speaks it headless): the subtype
+/// negotiation, TLS with our certificate as the only root, then VNC authentication inside.
+fn vencrypt_vnc_auth(port: u16, cert: &Path, password: &[u8]) -> (u32, Vec<u8>) {
+    use rustls_pki_types::pem::PemObject;
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    let mut b = [0u8; 12];
+    s.read_exact(&mut b).unwrap();
+    s.write_all(b"RFB 003.008\n").unwrap();
+    let mut types = [0u8; 2];
+    s.read_exact(&mut types).unwrap();
+    assert_eq!(types, [1, 19], "only VeNCrypt is offered");
+    s.write_all(&[19, 0, 2]).unwrap();
+    let mut v = [0u8; 3];
+    s.read_exact(&mut v).unwrap();
+    assert_eq!(v, [0, 2, 0], "version 0.2, accepted");
+    let mut sub = [0u8; 5];
+    s.read_exact(&mut sub).unwrap();
+    assert_eq!(sub, [1, 0, 0, 1, 5], "one subtype: X509Vnc (261)");
+    s.write_all(&261u32.to_be_bytes()).unwrap();
+    let mut go = [0u8; 1];
+    s.read_exact(&mut go).unwrap();
+    assert_eq!(go, [1]);
+    let mut roots = rustls::RootCertStore::empty();
+    for c in rustls_pki_types::CertificateDer::pem_file_iter(cert).unwrap() {
+        roots.add(c.unwrap()).unwrap();
+    }
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let name = rustls_pki_types::ServerName::try_from("127.0.0.1").unwrap();
+    let mut conn = rustls::ClientConnection::new(std::sync::Arc::new(config), name).unwrap();
+    let mut tls = rustls::Stream::new(&mut conn, &mut s);
+    let mut challenge = [0u8; 16];
+    tls.read_exact(&mut challenge).unwrap();
+    tls.write_all(&vfio_display::rfb::auth::response(password, &challenge))
+        .unwrap();
+    let mut result = [0u8; 4];
+    tls.read_exact(&mut result).unwrap();
+    let result = u32::from_be_bytes(result);
+    let mut rest = Vec::new();
+    if result == 0 {
+        tls.write_all(&[1]).unwrap();
+        let mut init = [0u8; 24];
+        tls.read_exact(&mut init).unwrap();
+        rest = init.to_vec();
+    } else {
+        let _ = tls.read_to_end(&mut rest);
+    }
+    (result, rest)
+}
+
+#[test]
+fn vencrypt_with_a_password_authenticates_inside_tls() {
+    let dir = tmp();
+    let (cert, key) = certificate(dir.path());
+    let pw = dir.path().join("pw");
+    std::fs::write(&pw, "open sesame\n").unwrap();
+    std::fs::set_permissions(&pw, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    let server = Server::start(&[
+        "--sim",
+        "--sim-frame",
+        "1",
+        "--sim-mode",
+        "640x480",
+        "--tls-cert",
+        path_str(&cert),
+        "--tls-key",
+        path_str(&key),
+        "--password-file",
+        path_str(&pw),
+    ]);
+    let (result, init) = vencrypt_vnc_auth(server.port, &cert, b"open sesame");
+    assert_eq!(result, 0, "the right password is let in");
+    assert_eq!(
+        &init[..4],
+        &[2, 128, 1, 224],
+        "ServerInit: 640x480, inside TLS"
+    );
+    let (result, reason) = vencrypt_vnc_auth(server.port, &cert, b"guess");
+    assert_eq!(result, 1, "a wrong password is refused");
+    assert!(String::from_utf8_lossy(&reason).contains("authentication failed"));
+    let (_, err) = server.stop();
+    assert!(err.contains("gone: wrong password"), "{err}");
+}

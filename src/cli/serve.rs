@@ -20,8 +20,10 @@ ZRLE and Raw, with DesktopSize, ExtendedDesktopSize and Cursor; any true-colour 
 interface has none).
 
 Security: a loopback address (the default) needs no password. Any other address needs
---password-file (VNC authentication: only the first 8 bytes count, and the traffic is not
-encrypted, so prefer an SSH tunnel: ssh -L 5900:127.0.0.1:5900 HOST) or an explicit --no-auth.";
+--password-file (VNC authentication: only the first 8 bytes count) or an explicit --no-auth.
+Without --tls-cert/--tls-key the traffic is not encrypted: give them (browsers then use
+https://HOST:PORT/vnc.html and native clients VeNCrypt), or keep the default address and use an
+SSH tunnel (ssh -L 5900:127.0.0.1:5900 HOST).";
 
 /// Parses ADDR:PORT; a bare port listens on 127.0.0.1.
 fn parse_listen(s: &str) -> Result<SocketAddr, String> {
@@ -56,6 +58,13 @@ pub struct ServeArgs {
     /// Serve the static files in DIR on the same port (noVNC: /usr/share/novnc).
     #[arg(long, value_name = "DIR")]
     web: Option<PathBuf>,
+    /// TLS: the server's certificate chain (PEM), for https/wss (browsers) and VeNCrypt
+    /// (native clients must then use it). Needs --tls-key.
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// TLS: the certificate's private key (PEM). Needs --tls-cert.
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
     /// Resize the guest's screen to a client's window: a client's resize request writes an EDID
     /// of that size (hot-plug protocol).
     #[arg(long)]
@@ -87,6 +96,7 @@ pub fn run(args: &ServeArgs) -> Result<()> {
         password_file: args.password_file.clone(),
         no_auth: args.no_auth,
         web: args.web.clone(),
+        tls: args.tls_cert.clone().zip(args.tls_key.clone()),
         follow_client_size: args.follow_client_size,
         max_clients: args.max_clients,
         client_timeout: Duration::from_secs_f64(args.client_timeout),

@@ -8,7 +8,7 @@ use super::figure::{Figure, Skipped};
 use super::measure::{Budget, wall_ms};
 use super::rfb_client::BenchClient;
 use crate::app::output::encode_png;
-use crate::app::serve::{ServeOptions, serve_device};
+use crate::app::serve::{Security, ServeOptions, serve_device};
 use crate::app::stats::Stats;
 use crate::app::target::{SimOptions, Target};
 use anyhow::{Context, Result, bail};
@@ -126,6 +126,7 @@ fn serve_options(o: &SimOptions) -> ServeOptions {
         password_file: None,
         no_auth: false,
         web: None,
+        tls: None,
         follow_client_size: false,
         max_clients: 4,
         client_timeout: Duration::from_secs(30),
@@ -143,7 +144,17 @@ pub fn flip_to_socket(sim: &SimDevice, o: &SimOptions, budget: Budget) -> Result
     let opts = serve_options(o);
     let stop = AtomicBool::new(false);
     let latencies = std::thread::scope(|s| -> Result<Vec<f64>> {
-        let server = s.spawn(|| serve_device(sim, listener, None, &opts, None, &stop, false));
+        let server = s.spawn(|| {
+            serve_device(
+                sim,
+                listener,
+                Security::default(),
+                &opts,
+                None,
+                &stop,
+                false,
+            )
+        });
         let measured = (|| -> Result<Vec<f64>> {
             let mut client = BenchClient::connect(port, &[encoding::ZRLE])?;
             client.request(false)?;

@@ -70,19 +70,46 @@ fn serve_inner(
         Err(e) => return Err(e),
     };
     stream.set_read_timeout(Some(cfg.client_timeout))?;
-    let (websocket, leftover) = if speaks_first && matches!(first[0], b'G' | b'H' | b'P' | b'O') {
-        match http::handle(&mut stream, cfg.web.as_deref())? {
+    let http_first = |b: u8| matches!(b, b'G' | b'H' | b'P' | b'O');
+    let mut tls = None;
+    let (websocket, leftover) = if speaks_first && http_first(first[0]) {
+        // With TLS configured, plain HTTP is sent to https (the same port).
+        match http::handle(&mut stream, cfg.web.as_deref(), cfg.tls.is_some())? {
             Outcome::WebSocket(leftover) => (true, leftover),
             Outcome::Answered(what) => return Ok(format!("HTTP: {what}")),
         }
     } else if speaks_first && first[0] == 0x16 {
-        return Ok("a TLS client: this server does not speak TLS".into());
+        // A TLS ClientHello: a browser on https/wss.
+        let Some(config) = &cfg.tls else {
+            return Ok("a TLS client: start serve with --tls-cert and --tls-key for TLS".into());
+        };
+        let mut conn = rustls::ServerConnection::new(config.clone())
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+        while conn.is_handshaking() {
+            conn.complete_io(&mut stream)?;
+        }
+        let outcome = {
+            let mut tls_stream = rustls::Stream::new(&mut conn, &mut stream);
+            http::handle(&mut tls_stream, cfg.web.as_deref(), false)?
+        };
+        match outcome {
+            Outcome::WebSocket(leftover) => {
+                tls = Some(std::sync::Arc::new(std::sync::Mutex::new(conn)));
+                (true, leftover)
+            }
+            Outcome::Answered(what) => {
+                conn.send_close_notify();
+                let _ = conn.complete_io(&mut stream);
+                return Ok(format!("HTTPS: {what}"));
+            }
+        }
     } else {
         (false, Vec::new())
     };
-    let (mut receiver, sender) = transport::split(stream, websocket, leftover)?;
+    let encrypted = tls.is_some();
+    let (mut receiver, sender) = transport::split(stream, websocket, leftover, tls)?;
     let snapshot = hub.latest();
-    let version = match handshake(&mut receiver, &sender, cfg, &snapshot)? {
+    let version = match handshake(&mut receiver, &sender, cfg, &snapshot, encrypted)? {
         Ok(version) => version,
         Err(refused) => return Ok(refused),
     };
@@ -91,7 +118,12 @@ fn serve_inner(
         Err(why) => return Ok(format!("refused: {why}")),
     };
     receiver.socket().set_read_timeout(None)?;
-    let how = if websocket { "WebSocket" } else { "native" };
+    let how = match (websocket, encrypted || cfg.tls.is_some()) {
+        (true, true) => "WebSocket over TLS",
+        (true, false) => "WebSocket",
+        (false, true) => "native, VeNCrypt TLS",
+        (false, false) => "native",
+    };
     if cfg.log_clients {
         errln!("vfio-display: client {peer} connected ({how}, RFB {version:?})");
     }
@@ -112,21 +144,49 @@ fn serve_inner(
     })
 }
 
-/// The handshake: version, security, ClientInit, ServerInit. `Ok(Err(why))` when the client
-/// was refused (bad password, no common security type).
+/// Security types (RFC 6143 section 7.2 and the community registry).
+const SECURITY_NONE: u8 = 1;
+const SECURITY_VNC: u8 = 2;
+const SECURITY_VENCRYPT: u8 = 19;
+/// VeNCrypt subtypes: TLS with an X.509 certificate, then no authentication or VNC's.
+const X509_NONE: u32 = 260;
+const X509_VNC: u32 = 261;
+
+/// The handshake: version, security, ClientInit, ServerInit. `encrypted` says the connection
+/// already runs in TLS (wss); otherwise, with TLS configured, a native client must take
+/// VeNCrypt. `Ok(Err(why))` when the client was refused (bad password, no common type).
 fn handshake(
     r: &mut Receiver,
     s: &Sender,
     cfg: &ServerConfig,
     snapshot: &Snapshot,
+    encrypted: bool,
 ) -> io::Result<Result<Version, String>> {
     s.send(rfb::SERVER_VERSION)?;
     let mut theirs = [0u8; 12];
     theirs.copy_from_slice(&r.take(12)?);
     let version = rfb::client_version(&theirs).map_err(io_err)?;
-    // 1: None, 2: VNC authentication.
-    let kind: u8 = if cfg.password.is_some() { 2 } else { 1 };
+    let vencrypt = cfg.tls.as_ref().filter(|_| !encrypted);
+    let inner: u8 = if cfg.password.is_some() {
+        SECURITY_VNC
+    } else {
+        SECURITY_NONE
+    };
+    let kind = if vencrypt.is_some() {
+        SECURITY_VENCRYPT
+    } else {
+        inner
+    };
     if version == Version::V3_3 {
+        if vencrypt.is_some() {
+            // RFB 3.3 lets the server name one type, and VeNCrypt needs 3.7 or later.
+            let why = "TLS is required and this RFB 3.3 client cannot negotiate it";
+            let mut out = 0u32.to_be_bytes().to_vec();
+            out.extend_from_slice(&(why.len() as u32).to_be_bytes());
+            out.extend_from_slice(why.as_bytes());
+            s.send(&out)?;
+            return Ok(Err(why.into()));
+        }
         s.send(&u32::from(kind).to_be_bytes())?;
     } else {
         s.send(&[1, kind])?;
@@ -136,6 +196,36 @@ fn handshake(
             fail(s, version, &why)?;
             return Ok(Err(why));
         }
+    }
+    if let Some(config) = vencrypt {
+        s.send(&[0, 2])?;
+        let theirs = r.take(2)?;
+        if theirs != [0, 2] {
+            s.send(&[1])?;
+            return Ok(Err(format!(
+                "VeNCrypt version {}.{} (0.2 is spoken)",
+                theirs[0], theirs[1]
+            )));
+        }
+        s.send(&[0])?;
+        let subtype = if cfg.password.is_some() {
+            X509_VNC
+        } else {
+            X509_NONE
+        };
+        let mut offer = vec![1];
+        offer.extend_from_slice(&subtype.to_be_bytes());
+        s.send(&offer)?;
+        let b = r.take(4)?;
+        let chosen = u32::from_be_bytes([b[0], b[1], b[2], b[3]]);
+        if chosen != subtype {
+            s.send(&[0])?;
+            return Ok(Err(format!(
+                "the client chose VeNCrypt subtype {chosen}, not the offered {subtype}"
+            )));
+        }
+        s.send(&[1])?;
+        r.start_tls(config.clone())?;
     }
     if let Some(password) = &cfg.password {
         let challenge = random_challenge()?;
@@ -149,7 +239,7 @@ fn handshake(
             return Ok(Err("wrong password".into()));
         }
         s.send(&0u32.to_be_bytes())?;
-    } else if version == Version::V3_8 {
+    } else if version == Version::V3_8 || vencrypt.is_some() {
         s.send(&0u32.to_be_bytes())?;
     }
     let _shared = r.take(1)?;

@@ -4,7 +4,6 @@
 
 use std::fs::File;
 use std::io::{self, Read, Write};
-use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use vfio_display::rfb::websocket::{self, Request};
 
@@ -19,8 +18,13 @@ pub enum Outcome {
     Answered(String),
 }
 
-/// Reads one request and answers it (a static file, an error) or accepts its upgrade.
-pub fn handle(stream: &mut TcpStream, web: Option<&Path>) -> io::Result<Outcome> {
+/// Reads one request and answers it (a static file, an error) or accepts its upgrade; with
+/// `to_https`, every request is sent to the same address over https instead.
+pub fn handle(
+    stream: &mut (impl Read + Write),
+    web: Option<&Path>,
+    to_https: bool,
+) -> io::Result<Outcome> {
     let mut buf = Vec::new();
     let mut chunk = [0u8; 4096];
     let (request, used) = loop {
@@ -45,6 +49,19 @@ pub fn handle(stream: &mut TcpStream, web: Option<&Path>) -> io::Result<Outcome>
         }
         buf.extend_from_slice(&chunk[..n]);
     };
+    if to_https {
+        let host = request.header("host").unwrap_or("localhost");
+        let response = format!(
+            "HTTP/1.1 301 Moved Permanently\r\nLocation: https://{host}{}\r\n\
+             Content-Length: 0\r\nConnection: close\r\n\r\n",
+            request.target
+        );
+        stream.write_all(response.as_bytes())?;
+        return Ok(Outcome::Answered(format!(
+            "{}: sent to https",
+            request.path()
+        )));
+    }
     if request.is_websocket() {
         return match websocket::accept(&request) {
             Ok(response) => {
@@ -141,13 +158,13 @@ fn content_type(path: &Path) -> &'static str {
 }
 
 fn serve_file(
-    stream: &mut TcpStream,
+    stream: &mut (impl Read + Write),
     dir: &Path,
     request: &Request,
     head_only: bool,
 ) -> io::Result<Outcome> {
     let path = request.path();
-    let not_found = |stream: &mut TcpStream, why: &str| -> io::Result<Outcome> {
+    let not_found = |stream: &mut dyn Write, why: &str| -> io::Result<Outcome> {
         respond(
             stream,
             404,
@@ -196,7 +213,7 @@ fn serve_file(
 }
 
 fn respond(
-    stream: &mut TcpStream,
+    stream: &mut (impl Write + ?Sized),
     code: u16,
     reason: &str,
     kind: &str,

@@ -18,7 +18,7 @@ use std::net::{SocketAddr, TcpListener};
 use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::mpsc;
+use std::sync::{Arc, mpsc};
 use std::time::Duration;
 use vfio_display::device::DisplayDevice;
 use vfio_display::frame::{FrameReader, IrqChoice, Pump, RgbaImage, choose_source};
@@ -41,6 +41,8 @@ pub struct ServeOptions {
     pub no_auth: bool,
     /// Static files for browsers.
     pub web: Option<PathBuf>,
+    /// TLS certificate chain and private key (PEM), for wss/https and VeNCrypt.
+    pub tls: Option<(PathBuf, PathBuf)>,
     /// Write an EDID for the size a client asks for.
     pub follow_client_size: bool,
     /// The most clients at once.
@@ -55,6 +57,15 @@ pub struct ServeOptions {
     pub target: Target,
 }
 
+/// How clients are let in.
+#[derive(Default)]
+pub struct Security {
+    /// VNC authentication's password.
+    pub password: Option<Vec<u8>>,
+    /// TLS for browsers (wss) and VeNCrypt.
+    pub tls: Option<Arc<rustls::ServerConfig>>,
+}
+
 /// What every client connection needs.
 pub struct ServerConfig {
     password: Option<Vec<u8>>,
@@ -62,6 +73,7 @@ pub struct ServerConfig {
     client_timeout: Duration,
     max_clients: usize,
     web: Option<PathBuf>,
+    tls: Option<Arc<rustls::ServerConfig>>,
     follow: Option<resize::Follow>,
     /// Connections and disconnections go to stderr (not when `bench` runs a server inside).
     log_clients: bool,
@@ -99,6 +111,51 @@ fn read_password(path: &Path) -> Result<Vec<u8>> {
     Ok(line.to_vec())
 }
 
+/// The most a certificate or key file may hold.
+const MAX_PEM: u64 = 1 << 20;
+
+fn read_bounded(path: &Path, what: &str) -> Result<Vec<u8>> {
+    use std::io::Read;
+    let file = std::fs::File::open(path)
+        .with_context(|| format!("reading the {what} {}", path.display()))?;
+    let mut bytes = Vec::new();
+    file.take(MAX_PEM + 1).read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > MAX_PEM {
+        bail!("the {what} {} is over 1 MiB", path.display());
+    }
+    Ok(bytes)
+}
+
+/// The TLS configuration from a PEM certificate chain and a PEM private key.
+fn tls_config(cert: &Path, key: &Path) -> Result<Arc<rustls::ServerConfig>> {
+    use rustls_pki_types::pem::PemObject;
+    use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+    let pem = read_bounded(cert, "certificate")?;
+    let chain = CertificateDer::pem_slice_iter(&pem)
+        .collect::<Result<Vec<_>, _>>()
+        .with_context(|| format!("{}: not a PEM certificate chain", cert.display()))?;
+    if chain.is_empty() {
+        bail!("{}: no certificate in it", cert.display());
+    }
+    let pem = read_bounded(key, "private key")?;
+    let key_der = PrivateKeyDer::from_pem_slice(&pem)
+        .with_context(|| format!("{}: not a PEM private key", key.display()))?;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .context("TLS protocol versions")?
+        .with_no_client_auth()
+        .with_single_cert(chain, key_der)
+        .with_context(|| {
+            format!(
+                "{} and {} do not make a usable certificate and key",
+                cert.display(),
+                key.display()
+            )
+        })?;
+    Ok(Arc::new(config))
+}
+
 /// The password clients must give, by the address's rule: none on loopback unless a file is
 /// given; elsewhere a file or an explicit `--no-auth`.
 fn password_for(opts: &ServeOptions) -> Result<Option<Vec<u8>>> {
@@ -127,15 +184,20 @@ pub fn run(opts: &ServeOptions) -> Result<()> {
             web.display()
         );
     }
+    let tls = match &opts.tls {
+        Some((cert, key)) => Some(tls_config(cert, key)?),
+        None => None,
+    };
     let interrupts = Interrupts::install()?;
     let listener =
         TcpListener::bind(opts.listen).with_context(|| format!("listening on {}", opts.listen))?;
     let dev = opts.target.open()?;
     let never = AtomicBool::new(false);
+    let security = Security { password, tls };
     serve_device(
         dev.as_ref(),
         listener,
-        password,
+        security,
         opts,
         Some(&interrupts),
         &never,
@@ -151,7 +213,7 @@ pub fn run(opts: &ServeOptions) -> Result<()> {
 pub fn serve_device(
     dev: &dyn DisplayDevice,
     listener: TcpListener,
-    password: Option<Vec<u8>>,
+    security: Security,
     opts: &ServeOptions,
     interrupts: Option<&Interrupts>,
     stop: &AtomicBool,
@@ -164,8 +226,10 @@ pub fn serve_device(
     let pump = Pump::new(source)?;
     let hub = hub::Hub::new(RgbaImage::new(BLANK.0, BLANK.1));
     let (edid_tx, edid_rx) = mpsc::channel();
+    let tls = security.tls.is_some();
     let cfg = ServerConfig {
-        password,
+        password: security.password,
+        tls: security.tls,
         name: format!("vfio-display: {}", dev.name()),
         client_timeout: opts.client_timeout,
         max_clients: opts.max_clients,
@@ -175,14 +239,19 @@ pub fn serve_device(
             .then(|| resize::Follow::new(edid_tx)),
         log_clients: announce,
     };
+    let (scheme, native) = if tls {
+        ("https", "VeNCrypt ")
+    } else {
+        ("http", "")
+    };
     let web = if opts.web.is_some() {
-        format!(", http://{local}/vnc.html")
+        format!(", {scheme}://{local}/vnc.html")
     } else {
         String::new()
     };
     if announce {
         outln!(
-            "serving {} on {local} (vnc://{local}{web}); refresh from {}; Ctrl+C stops",
+            "serving {} on {local} ({native}vnc://{local}{web}); refresh from {}; Ctrl+C stops",
             dev.name(),
             pump.source
         );
@@ -217,7 +286,7 @@ pub fn serve_device(
             s.spawn(move || {
                 let why = client::serve(stream, peer, hub, cfg);
                 active.fetch_sub(1, Ordering::AcqRel);
-                if !why.starts_with("HTTP:") && cfg.log_clients {
+                if !why.starts_with("HTTP") && cfg.log_clients {
                     errln!("vfio-display: client {peer} gone: {why}");
                 } else {
                     tracing::info!("{peer}: {why}");
