@@ -186,6 +186,28 @@ impl Decoder {
                             r.pixel(&f, bpp)
                         }
                     };
+                    if control == 0x90 {
+                        let mut len = 0usize;
+                        for i in 0..3 {
+                            let b = r.u8();
+                            len |= usize::from(b & if i == 2 { 0xff } else { 0x7f }) << (7 * i);
+                            if b & 0x80 == 0 || i == 2 {
+                                break;
+                            }
+                        }
+                        let jpeg = r.take(len).to_vec();
+                        let mut d = jpeg_decoder::Decoder::new(&jpeg[..]);
+                        let rgb = d.decode().unwrap();
+                        let info = d.info().unwrap();
+                        assert_eq!(
+                            (usize::from(info.width), usize::from(info.height)),
+                            (w, hgt)
+                        );
+                        for (i, px) in rgb.chunks_exact(3).enumerate() {
+                            put(i % w, i / w, f.pack([px[0], px[1], px[2], 255]));
+                        }
+                        continue;
+                    }
                     if control == 0x80 {
                         let v = tpixel(&mut r);
                         for py in 0..hgt {

@@ -82,7 +82,7 @@ pub enum Encoding {
     Raw,
     /// zlib run-length in 64x64 tiles.
     Zrle,
-    /// Tight: fill, palette and zlib-compressed blocks.
+    /// Tight: fill, palette, zlib-compressed and (when the client asks) JPEG blocks.
     Tight,
 }
 
@@ -120,6 +120,7 @@ impl Encoding {
 pub struct Encoder {
     format: PixelFormat,
     level: u32,
+    quality: Option<u8>,
     zrle: Option<Stream>,
     tight: [Option<Stream>; 4],
     pixels: Vec<u32>,
@@ -132,6 +133,7 @@ impl Encoder {
         Encoder {
             format,
             level: level.min(9),
+            quality: None,
             zrle: None,
             tight: [None, None, None, None],
             pixels: Vec::new(),
@@ -149,6 +151,12 @@ impl Encoder {
     /// could not follow a change of level mid-stream anyway, but it needs none).
     pub fn set_level(&mut self, level: u32) {
         self.level = level.min(9);
+    }
+
+    /// The client's JPEG quality level (0-9): Tight then sends full-colour blocks as JPEG
+    /// when the pixel format is 24-bit colour. `None` keeps every encoding lossless.
+    pub fn set_quality(&mut self, quality: Option<u8>) {
+        self.quality = quality.map(|q| q.min(9));
     }
 
     /// The pixel format.
@@ -208,6 +216,7 @@ impl Encoder {
                         &self.pixels,
                         usize::from(block.width),
                         self.level,
+                        self.quality,
                         &mut self.tight,
                         &mut self.scratch,
                         out,

@@ -163,3 +163,60 @@ fn rect_clip_and_intersect() {
             .is_empty()
     );
 }
+
+#[test]
+fn tight_sends_jpeg_only_when_asked_and_only_for_24_bit_colour() {
+    // Noise: more than 256 colours in every block, so only full colour or JPEG fit.
+    let img = picture(256, 256);
+    let noisy = Rect::new(128, 128, 128, 128);
+    let encode = |format: PixelFormat, quality: Option<u8>| {
+        let mut e = Encoder::new(format, 6);
+        e.set_quality(quality);
+        let mut out = Vec::new();
+        let n = e.encode(Encoding::Tight, &img, noisy, &mut out).unwrap();
+        let mut shown = RgbaImage::new(256, 256);
+        Decoder::new(format).apply(n as usize, &out, &mut shown);
+        (out, shown)
+    };
+    let (lossless, shown) = encode(PixelFormat::SERVER, None);
+    assert_eq!(lossless[12], 0x00, "full colour through zlib stream 0");
+    let region = |img: &RgbaImage| {
+        let mut out = RgbaImage::new(128, 128);
+        for y in 0..128 {
+            for x in 0..128 {
+                let i = ((y * 128 + x) * 4) as usize;
+                out.data[i..i + 4].copy_from_slice(&img.pixel(128 + x, 128 + y));
+            }
+        }
+        out
+    };
+    assert!(
+        region(&shown) == region(&img),
+        "lossless without a quality level"
+    );
+    let (best, shown) = encode(PixelFormat::SERVER, Some(9));
+    assert_eq!(best[12], 0x90, "a JPEG block");
+    let error: u64 = region(&shown)
+        .data
+        .iter()
+        .zip(&region(&img).data)
+        .map(|(a, b)| u64::from(a.abs_diff(*b)))
+        .sum();
+    let mean = error as f64 / (128.0 * 128.0 * 4.0);
+    assert!(
+        mean < 6.0,
+        "quality 9 is close to the picture: mean error {mean}"
+    );
+    let (worst, _) = encode(PixelFormat::SERVER, Some(0));
+    assert!(
+        worst.len() < best.len() / 2,
+        "{} vs {}",
+        worst.len(),
+        best.len()
+    );
+    // 16-bit clients cannot take JPEG (the protocol's rule): their blocks stay exact.
+    let rgb565 = formats()[4];
+    let (out, shown) = encode(rgb565, Some(5));
+    assert_ne!(out[12], 0x90);
+    assert!(region(&shown) == region(&quantized(&img, &rgb565)));
+}

@@ -1,5 +1,6 @@
-//! Tight (the community registry's encoding 7), without JPEG: each block a solid fill, a palette
-//! of 2 to 256 colours, or full-colour pixels, the last two through zlib streams.
+//! Tight (the community registry's encoding 7): each block a solid fill, a palette of 2 to 256
+//! colours, or full-colour pixels through zlib, or, when the client asked for a JPEG quality
+//! level and takes 24-bit colour, full-colour blocks as JPEG.
 
 use super::super::error::RfbError;
 use super::super::pixel::PixelFormat;
@@ -48,12 +49,60 @@ fn put_compact_len(n: usize, out: &mut Vec<u8>) {
     }
 }
 
-/// Appends one Tight rectangle's data (after its header).
+/// JPEG quality for each of the client's quality levels 0-9 (TigerVNC's table).
+const JPEG_QUALITY: [u8; 10] = [15, 29, 41, 42, 62, 77, 79, 86, 92, 100];
+
+/// Blocks smaller than this on a side stay lossless: JPEG's 8x8 blocks would cost more.
+const MIN_JPEG_SIDE: usize = 8;
+
+/// Appends a JPEG block: control byte, compact length, the JPEG.
+fn put_jpeg(
+    format: &PixelFormat,
+    pixels: &[u32],
+    width: usize,
+    level: u8,
+    scratch: &mut Vec<u8>,
+    out: &mut Vec<u8>,
+) -> Result<(), RfbError> {
+    scratch.clear();
+    for &p in pixels {
+        scratch.extend_from_slice(&[
+            (p >> format.red_shift) as u8,
+            (p >> format.green_shift) as u8,
+            (p >> format.blue_shift) as u8,
+        ]);
+    }
+    let height = pixels.len() / width;
+    let quality = JPEG_QUALITY[usize::from(level.min(9))];
+    let mut jpeg = Vec::new();
+    let mut encoder = jpeg_encoder::Encoder::new(&mut jpeg, quality);
+    // Full chroma at the top levels, as TigerVNC does: text edges stay clean.
+    if level < 8 {
+        encoder.set_sampling_factor(jpeg_encoder::SamplingFactor::R_4_2_0);
+    }
+    encoder
+        .encode(
+            scratch,
+            width as u16,
+            height as u16,
+            jpeg_encoder::ColorType::Rgb,
+        )
+        .map_err(|e| RfbError::Protocol(format!("JPEG encoding: {e}")))?;
+    out.push(0x90);
+    put_compact_len(jpeg.len(), out);
+    out.extend_from_slice(&jpeg);
+    Ok(())
+}
+
+/// Appends one Tight rectangle's data (after its header). `quality` is the client's JPEG
+/// quality level, when it gave one.
+#[allow(clippy::too_many_arguments)]
 pub fn encode(
     format: &PixelFormat,
     pixels: &[u32],
     width: usize,
     level: u32,
+    quality: Option<u8>,
     streams: &mut [Option<Stream>; 4],
     scratch: &mut Vec<u8>,
     out: &mut Vec<u8>,
@@ -109,6 +158,14 @@ pub fn encode(
                 }
             }
             id
+        }
+        _ if quality.is_some()
+            && format.tight_rgb24()
+            && width >= MIN_JPEG_SIDE
+            && pixels.len() / width >= MIN_JPEG_SIDE =>
+        {
+            let level = quality.unwrap_or(9);
+            return put_jpeg(format, pixels, width, level, scratch, out);
         }
         _ => {
             out.push((STREAM_FULL as u8) << 4);
