@@ -618,6 +618,12 @@ fn serve_usage_errors() {
 /// A page screenshot of noVNC (Debian's novnc, served by `--web`) in headless Chromium.
 fn chromium_shot(port: u16, query: &str, out: &Path, profile: &Path) {
     let url = format!("http://127.0.0.1:{port}/vnc.html?autoconnect=1&{query}");
+    chromium_page(&url, out, profile);
+}
+
+/// A screenshot of the page at `url` in a 1000x700 headless Chromium (self-signed
+/// certificates accepted).
+fn chromium_page(url: &str, out: &Path, profile: &Path) {
     let result = Command::new("chromium")
         .args([
             "--headless",
@@ -629,6 +635,7 @@ fn chromium_shot(port: u16, query: &str, out: &Path, profile: &Path) {
             "--disable-component-update",
             "--disable-sync",
             "--hide-scrollbars",
+            "--ignore-certificate-errors",
             "--window-size=1000,700",
             "--virtual-time-budget=10000",
         ])
@@ -799,30 +806,7 @@ fn tls_for_browsers_and_vencrypt_clients() {
         "https://127.0.0.1:{}/vnc.html?autoconnect=1&resize=off",
         server.port
     );
-    let result = Command::new("chromium")
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--hide-scrollbars",
-            "--ignore-certificate-errors",
-            "--window-size=1000,700",
-            "--virtual-time-budget=10000",
-        ])
-        .arg(format!(
-            "--user-data-dir={}",
-            dir.path().join("p").display()
-        ))
-        .arg(format!("--screenshot={}", shot.display()))
-        .arg(url)
-        .output()
-        .unwrap();
-    assert!(result.status.success(), "chromium: {result:?}");
+    chromium_page(&url, &shot, &dir.path().join("p"));
     let want = dir.path().join("want.png");
     assert!(
         run(&[&["screenshot", "-o", path_str(&want)][..], &sim[..]].concat())

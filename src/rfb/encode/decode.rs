@@ -40,6 +40,18 @@ impl Reader<'_> {
     fn u8(&mut self) -> u8 {
         self.take(1)[0]
     }
+    /// Tight's compact length: 7 bits a byte, low first, at most three bytes.
+    fn compact_len(&mut self) -> usize {
+        let mut len = 0usize;
+        for i in 0..3 {
+            let b = self.u8();
+            len |= usize::from(if i == 2 { b } else { b & 0x7f }) << (7 * i);
+            if b & 0x80 == 0 {
+                break;
+            }
+        }
+        len
+    }
     fn pixel(&mut self, f: &PixelFormat, n: usize) -> u32 {
         let b = self.take(n);
         let mut v = [0u8; 4];
@@ -187,14 +199,7 @@ impl Decoder {
                         }
                     };
                     if control == 0x90 {
-                        let mut len = 0usize;
-                        for i in 0..3 {
-                            let b = r.u8();
-                            len |= usize::from(b & if i == 2 { 0xff } else { 0x7f }) << (7 * i);
-                            if b & 0x80 == 0 || i == 2 {
-                                break;
-                            }
-                        }
+                        let len = r.compact_len();
                         let jpeg = r.take(len).to_vec();
                         let mut d = jpeg_decoder::Decoder::new(&jpeg[..]);
                         let rgb = d.decode().unwrap();
@@ -234,14 +239,7 @@ impl Decoder {
                     let data = if raw_len < 12 {
                         r.take(raw_len).to_vec()
                     } else {
-                        let mut len = 0usize;
-                        for i in 0..3 {
-                            let b = r.u8();
-                            len |= usize::from(b & if i == 2 { 0xff } else { 0x7f }) << (7 * i);
-                            if b & 0x80 == 0 || i == 2 {
-                                break;
-                            }
-                        }
+                        let len = r.compact_len();
                         inflate(&mut self.tight[stream], r.take(len))
                     };
                     assert_eq!(data.len(), raw_len);
