@@ -68,11 +68,12 @@ fi
 
 # QEMU's own display of a region vGPU beside ours: a guest with the mdpy-fb sample driver on an
 # mdpy mdev, QEMU started with display=on through the legacy group path (so attach takes an
-# anon_inode:[vfio-device] fd), QEMU's screendump against our capture, pixel for pixel. The
-# fixed mdpy answers QEMU's plane type 0 with the primary plane.
+# anon_inode:[vfio-device] fd), QEMU's screendump against our capture, pixel for pixel, and
+# against what `attach ... serve` gives a VNC client. The fixed mdpy answers QEMU's plane type 0
+# with the primary plane.
 if [ "$variant" = fixed ] && [ "$backend" = cdev ] && [ -n "$nk" ]; then
   u=$(create mdpy mdpy-vga) || { echo "cannot create the nested guest's mdpy"; exit 1; }
-  hold=30
+  hold=45
   qemu-system-x86_64 -accel tcg -m 256M -nographic -nodefaults -display none -no-reboot \
     -serial "file:$R/nested-mdpy-console.log" -serial "file:$R/nested-mdpy-data.log" \
     -qmp unix:/run/nested-mdpy.qmp,server=on,wait=off -pidfile /run/nested-mdpy.pid \
@@ -87,6 +88,16 @@ if [ "$variant" = fixed ] && [ "$backend" = cdev ] && [ -n "$nk" ]; then
   run nested-mdpy-screendump "$H" qmp /run/nested-mdpy.qmp \
     "{\"execute\":\"screendump\",\"arguments\":{\"filename\":\"$R/nested-mdpy-screendump.png\",\"format\":\"png\"}}"
   run nested-mdpy-info "$B" attach --pid "$qpid" info --json
+  # `serve` on the same device, read by a plain RFB client; then stopped by SIGTERM. The VM
+  # boots with no network at all: loopback is brought up for it.
+  ip link set lo up 2>/dev/null || busybox ip link set lo up
+  "$B" attach --pid "$qpid" serve --listen 127.0.0.1:5959 \
+    >"$R/nested-mdpy-serve.out" 2>"$R/nested-mdpy-serve.err" &
+  servepid=$!
+  run nested-mdpy-vnc "$H" vnc 5959 "$R/nested-mdpy-vnc.png"
+  kill -TERM $servepid 2>/dev/null
+  wait $servepid
+  echo $? >"$R/nested-mdpy-serve.rc"
   wait $qemupid
   echo $? >"$R/nested-mdpy-qemu.rc"
   tr -d '\r' <"$R/nested-mdpy-data.log" >"$R/nested-mdpy-data.txt"
@@ -96,5 +107,7 @@ if [ "$variant" = fixed ] && [ "$backend" = cdev ] && [ -n "$nk" ]; then
   expect rc nested-mdpy-screendump 0
   expect samepng nested-mdpy-attach nested-mdpy-screendump
   expect rawfb nested-mdpy-attach nested-mdpy-fb.raw 640 480 "${stride:-2560}"
+  expect samepng nested-mdpy-vnc nested-mdpy-screendump
+  expect rawfb nested-mdpy-vnc nested-mdpy-fb.raw 640 480 "${stride:-2560}"
   expect json nested-mdpy-info /shared=true /planes/region=true /planes/primary/width=640
 fi

@@ -250,6 +250,83 @@ fn qmp(args: &[String]) -> Result<()> {
     Ok(())
 }
 
+/// A VNC client of the simplest kind (RFB 3.8, no security, Raw): `vnc PORT OUT.png` waits up
+/// to 60 s for the server, asks for the whole screen once and writes it as PNG. It checks
+/// `serve` from inside the VM, where no other VNC client is installed.
+fn vnc(args: &[String]) -> Result<()> {
+    use std::io::{Read, Write};
+    let [port, out] = args else {
+        return Err("usage: vm_helper vnc PORT OUT.png".into());
+    };
+    let port: u16 = port.parse()?;
+    let start = std::time::Instant::now();
+    let mut s = loop {
+        match std::net::TcpStream::connect(("127.0.0.1", port)) {
+            Ok(s) => break s,
+            Err(_) if start.elapsed() < Duration::from_secs(60) => {
+                std::thread::sleep(Duration::from_millis(200));
+            }
+            Err(e) => return Err(format!("no server on port {port} after 60 s: {e}").into()),
+        }
+    };
+    s.set_read_timeout(Some(Duration::from_secs(120)))?;
+    let mut version = [0u8; 12];
+    s.read_exact(&mut version)?;
+    if &version[..4] != b"RFB " {
+        return Err(format!("not an RFB server: {version:?}").into());
+    }
+    s.write_all(b"RFB 003.008\n")?;
+    let mut b = [0u8; 2];
+    s.read_exact(&mut b)?;
+    if b != [1, 1] {
+        return Err(format!("security types {b:?}, want [1] (None)").into());
+    }
+    s.write_all(&[1])?;
+    let mut result = [0u8; 4];
+    s.read_exact(&mut result)?;
+    s.write_all(&[1])?;
+    let mut init = [0u8; 24];
+    s.read_exact(&mut init)?;
+    let (w, h) = (
+        usize::from(u16::from_be_bytes([init[0], init[1]])),
+        usize::from(u16::from_be_bytes([init[2], init[3]])),
+    );
+    let mut name = vec![0u8; u32::from_be_bytes([init[20], init[21], init[22], init[23]]) as usize];
+    s.read_exact(&mut name)?;
+    // Raw only; the server's pixel format (32-bit little-endian 0x00RRGGBB) kept.
+    s.write_all(&[2, 0, 0, 1, 0, 0, 0, 0])?;
+    let mut request = vec![3, 0, 0, 0, 0, 0];
+    request.extend_from_slice(&(w as u16).to_be_bytes());
+    request.extend_from_slice(&(h as u16).to_be_bytes());
+    s.write_all(&request)?;
+    let mut rgb = vec![0u8; w * h * 3];
+    let mut head = [0u8; 4];
+    s.read_exact(&mut head)?;
+    let rects = u16::from_be_bytes([head[2], head[3]]);
+    for _ in 0..rects {
+        let mut r = [0u8; 12];
+        s.read_exact(&mut r)?;
+        let v = |i: usize| usize::from(u16::from_be_bytes([r[i], r[i + 1]]));
+        let (x, y, rw, rh) = (v(0), v(2), v(4), v(6));
+        if i32::from_be_bytes([r[8], r[9], r[10], r[11]]) != 0 || x + rw > w || y + rh > h {
+            return Err(format!("unexpected rectangle {r:?}").into());
+        }
+        let mut px = vec![0u8; rw * rh * 4];
+        s.read_exact(&mut px)?;
+        for (i, p) in px.chunks_exact(4).enumerate() {
+            let at = ((y + i / rw) * w + x + i % rw) * 3;
+            rgb[at..at + 3].copy_from_slice(&[p[2], p[1], p[0]]);
+        }
+    }
+    let file = std::fs::File::create(out)?;
+    let mut encoder = png::Encoder::new(std::io::BufWriter::new(file), w as u32, h as u32);
+    encoder.set_color(png::ColorType::Rgb);
+    encoder.set_depth(png::BitDepth::Eight);
+    encoder.write_header()?.write_image_data(&rgb)?;
+    println!("{w}x{h} in {rects} rectangles");
+    Ok(())
+}
+
 fn edid_guest(args: &[String]) -> Result<()> {
     let dev = open(&args[0])?;
     let want = std::fs::read(args.get(1).ok_or("edid-guest needs DEVICE FILE")?)?;
@@ -718,7 +795,8 @@ fn main() {
         Some("irq") => irq(&rest),
         Some("verify") => verify(&rest),
         Some("qmp") => qmp(&rest),
-        _ => Err("usage: vm_helper bochs|mdpy-draw|edid|edid-guest|irq|qmp|verify ...".into()),
+        Some("vnc") => vnc(&rest),
+        _ => Err("usage: vm_helper bochs|mdpy-draw|edid|edid-guest|irq|qmp|vnc|verify ...".into()),
     };
     if let Err(err) = result {
         eprintln!("vm_helper: {err}");
