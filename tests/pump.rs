@@ -111,6 +111,36 @@ fn the_timer_backs_off_while_nothing_changes_and_recovers() {
 }
 
 #[test]
+fn a_server_timer_backs_off_further() {
+    let pump = Pump::new(RefreshSource::Timer { hz: 400.0 })
+        .unwrap()
+        .with_max_backoff(10);
+    let dev = animated();
+    std::thread::scope(|s| {
+        let runner = s.spawn(|| pump.run(&dev, &|| {}));
+        // 10 rounds down to 8: 2.5 ms grows to 20 ms after 30 idle ticks at each of 2.5, 5 and
+        // 10 ms, and no further.
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while pump.stats.interval_us.load(Ordering::Relaxed) < 20_000
+            && std::time::Instant::now() < deadline
+        {
+            std::thread::sleep(Duration::from_millis(1));
+            pump.presented(false);
+        }
+        // 40 more idle ticks at 20 ms: past the 30 that would double it again were it allowed.
+        let end = std::time::Instant::now() + Duration::from_millis(800);
+        while std::time::Instant::now() < end {
+            std::thread::sleep(Duration::from_millis(1));
+            pump.presented(false);
+        }
+        let idle = pump.stats.interval_us.load(Ordering::Relaxed);
+        pump.stop();
+        runner.join().unwrap().unwrap();
+        assert_eq!(idle, 20_000, "idle interval: 8x the base, not more");
+    });
+}
+
+#[test]
 fn a_storm_is_judged_over_a_second_not_by_one_close_pair() {
     use vfio_display::frame::{STORM_THROTTLES, StormDetector};
     let t0 = std::time::Instant::now();

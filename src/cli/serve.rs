@@ -79,7 +79,7 @@ pub struct ServeArgs {
     /// timer), or an IRQ index.
     #[arg(long, value_name = "auto|none|INDEX", default_value = "auto", value_parser = parse_irq)]
     irq: IrqChoice,
-    /// The timer's rate when there is no IRQ (it slows down to a quarter while nothing
+    /// The timer's rate when there is no IRQ (it slows down to an eighth while nothing
     /// changes).
     #[arg(long, value_name = "HZ", default_value = "30", value_parser = parse_hz)]
     refresh_hz: f64,

@@ -134,6 +134,8 @@ pub struct Pump {
     last_wake_us: AtomicU64,
     /// Whether the timer slows down while nothing changes.
     backoff: bool,
+    /// How far it slows down: the interval grows to this many times the base (a power of two).
+    max_backoff: u32,
 }
 
 fn sys(what: &str, errno: nix::errno::Errno) -> FrameError {
@@ -200,11 +202,21 @@ impl Pump {
             started: Instant::now(),
             last_wake_us: AtomicU64::new(0),
             backoff: true,
+            max_backoff: MAX_BACKOFF,
         })
     }
 
-    /// A timer that keeps its rate while nothing changes (plain polling, as QEMU does), for
-    /// comparisons.
+    /// A timer that slows down further while nothing changes: to `1 / factor` of its rate
+    /// (rounded down to a power of two, 1 to 64). A server for remote clients trades the first
+    /// change's delay after a long idle spell for idle CPU, as QEMU's VNC server does.
+    pub fn with_max_backoff(mut self, factor: u32) -> Self {
+        let factor = factor.clamp(1, 64);
+        self.max_backoff = 1 << (31 - factor.leading_zeros());
+        self
+    }
+
+    /// A timer that keeps its rate while nothing changes (plain polling, as QEMU's display
+    /// refresh does), for comparisons.
     pub fn without_backoff(mut self) -> Self {
         self.backoff = false;
         self
@@ -348,7 +360,7 @@ impl Pump {
                 backoff = 1;
             } else {
                 idle += 1;
-                if self.backoff && idle >= IDLE_FRAMES && backoff < MAX_BACKOFF {
+                if self.backoff && idle >= IDLE_FRAMES && backoff < self.max_backoff {
                     backoff *= 2;
                     idle = 0;
                 }
