@@ -3,7 +3,7 @@
 //! Layers, each depending only on those above it in this list:
 //! `uapi` (ABI numbers and layouts) → `vfio` (safe ioctl/mmap wrappers) → `device` (the
 //! `DisplayDevice` trait, real and simulated) → `frame` (validated planes, CPU frames). `edid` and `rfb` (the VNC protocol, feature `remote`) are
-//! pure data; `conformance` (the `check` catalogue) sits beside `frame`, over `device`. Nothing here
+//! pure data, and so is `input` (keys and pointer events for the VMM); `conformance` (the `check` catalogue) sits beside `frame`, over `device`. Nothing here
 //! but `render` knows a GPU or a window system.
 
 pub mod conformance;
@@ -11,6 +11,7 @@ pub mod device;
 pub mod edid;
 pub mod fourcc;
 pub mod frame;
+pub mod input;
 pub mod inspect;
 #[cfg(feature = "gpu")]
 pub mod render;

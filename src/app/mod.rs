@@ -8,6 +8,7 @@ pub mod output;
 pub mod bench;
 pub mod cpu_time;
 pub mod edid;
+pub mod guest_input;
 pub mod input;
 pub mod screenshot;
 pub mod serve;

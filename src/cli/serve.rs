@@ -16,8 +16,14 @@ const AFTER_HELP: &str = "\
 Clients: any VNC viewer (vncviewer 127.0.0.1:5900, gvncviewer, Remmina), or a browser with
 noVNC: `serve --web /usr/share/novnc` and open http://HOST:5900/vnc.html. Encodings: Tight,
 ZRLE and Raw, with DesktopSize, ExtendedDesktopSize and Cursor; any true-colour pixel format of
-8, 16 or 32 bits. Keyboard and pointer input is not forwarded (the VFIO display
-interface has none).
+8, 16 or 32 bits.
+
+Input: the VFIO display interface has none, so clients' keys and pointer go through QEMU's
+QMP (input-send-event) when there is a channel: under `run` (which adds one, and a virtio
+tablet), under `attach --qmp PATH`, or with --qmp PATH. Keys typed as keysyms map on a US
+layout; clients that speak QEMU's extended key events (noVNC, gvncviewer, TigerVNC) send
+scancodes, which are layout-independent. --view-only drops all input; --shared no lets one
+client at a time type and point (the first to do so, until it disconnects).
 
 Security: a loopback address (the default) needs no password. Any other address needs
 --password-file (VNC authentication: only the first 8 bytes count) or an explicit --no-auth.
@@ -33,6 +39,14 @@ fn parse_listen(s: &str) -> Result<SocketAddr, String> {
     s.parse().map_err(|_| {
         format!("'{s}': give ADDR:PORT (127.0.0.1:5900, 0.0.0.0:5901, [::1]:5900) or a port")
     })
+}
+
+fn parse_yes_no(s: &str) -> Result<bool, String> {
+    match s {
+        "yes" => Ok(true),
+        "no" => Ok(false),
+        _ => Err(format!("'{s}': give yes or no")),
+    }
 }
 
 fn parse_clients(s: &str) -> Result<usize, String> {
@@ -75,6 +89,16 @@ pub struct ServeArgs {
     /// Drop a client that takes more than S seconds to read an update or finish its handshake.
     #[arg(long, value_name = "S", default_value = "30", value_parser = parse_seconds)]
     client_timeout: f64,
+    /// Forward clients' keys and pointer to the guest through QEMU's QMP socket at PATH
+    /// (`run` and `attach --qmp` set it).
+    #[arg(long, value_name = "PATH")]
+    qmp: Option<PathBuf>,
+    /// Drop clients' keys and pointer.
+    #[arg(long)]
+    view_only: bool,
+    /// yes: every client's input goes to the guest; no: one client's at a time.
+    #[arg(long, value_name = "yes|no", default_value = "yes", value_parser = parse_yes_no)]
+    shared: bool,
     /// Refresh source: auto (a display IRQ the device declares, else the timer), none (the
     /// timer), or an IRQ index.
     #[arg(long, value_name = "auto|none|INDEX", default_value = "auto", value_parser = parse_irq)]
@@ -100,6 +124,9 @@ pub fn run(args: &ServeArgs) -> Result<()> {
         follow_client_size: args.follow_client_size,
         max_clients: args.max_clients,
         client_timeout: Duration::from_secs_f64(args.client_timeout),
+        qmp: args.qmp.clone(),
+        view_only: args.view_only,
+        shared_input: args.shared,
         irq: args.irq,
         refresh_hz: args.refresh_hz,
         target: args.target.target()?,

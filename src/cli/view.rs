@@ -2,6 +2,7 @@
 
 use super::screenshot::{Import, parse_seconds};
 use super::target::{DeviceArgs, SimArgs};
+use crate::app::guest_input::no_input_because;
 use crate::app::target::Target;
 use crate::app::viewer::{self, ScaleMode, ViewerOptions};
 use anyhow::Result;
@@ -53,6 +54,13 @@ pub struct ViewOpts {
     /// Start fullscreen (F11 toggles, Esc leaves).
     #[arg(long)]
     fullscreen: bool,
+    /// Send keys and pointer to the guest through QEMU's QMP socket at PATH (`run` and
+    /// `attach --qmp` set it).
+    #[arg(long, value_name = "PATH")]
+    qmp: Option<std::path::PathBuf>,
+    /// Keep keys and pointer from the guest.
+    #[arg(long)]
+    view_only: bool,
     /// Keep the timer at --refresh-hz while nothing changes (plain polling, for comparisons).
     #[arg(long, hide = true)]
     no_idle_backoff: bool,
@@ -83,7 +91,7 @@ pub struct DemoArgs {
 
 impl ViewOpts {
     /// The viewer's options as plain data.
-    fn options(&self) -> ViewerOptions {
+    fn options(&self, no_input_because: &str) -> ViewerOptions {
         ViewerOptions {
             scale: self.scale,
             irq: self.irq,
@@ -94,16 +102,23 @@ impl ViewOpts {
             idle_backoff: !self.no_idle_backoff,
             exit_after: self.exit_after.map(Duration::from_secs_f64),
             stats_json: self.stats_json.clone(),
+            qmp: self.qmp.clone(),
+            no_input_because: no_input_because.into(),
+            view_only: self.view_only,
         }
     }
 }
 
 pub fn run(args: &ViewArgs) -> Result<()> {
-    let dev = args.target.open()?;
-    viewer::show(dev.as_ref(), &args.view.options())
+    let target = args.target.target()?;
+    let why = no_input_because(&target);
+    let dev = target.open()?;
+    viewer::show(dev.as_ref(), &args.view.options(why))
 }
 
 pub fn demo(args: &DemoArgs) -> Result<()> {
-    let dev = Target::Sim(args.sim.options()).open()?;
-    viewer::show(dev.as_ref(), &args.view.options())
+    let target = Target::Sim(args.sim.options());
+    let why = no_input_because(&target);
+    let dev = target.open()?;
+    viewer::show(dev.as_ref(), &args.view.options(why))
 }

@@ -20,6 +20,7 @@ its own options but no DEVICE (the device is QEMU's). For example:
   vfio-display attach --vm win11 view
   vfio-display attach --pid 4242 screenshot -o guest.png
   vfio-display attach --pid 4242 edid set --mode 1920x1080
+  vfio-display attach --pid 4242 --qmp /run/vm1.qmp view      (keyboard and pointer too)
 
 The device stays QEMU's: this process reads planes and may write the EDID, and never takes the
 guest's interrupts, resets the device or writes its registers. pidfd_getfd needs ptrace rights
@@ -46,6 +47,10 @@ pub struct AttachArgs {
     /// the mbochs sample driver crashes the kernel then.
     #[arg(long)]
     force: bool,
+    /// QEMU's QMP socket: view and serve send keys and pointer to the guest through it (a
+    /// socket QEMU serves with -qmp unix:PATH,server=on,wait=off, not libvirt's own).
+    #[arg(long, value_name = "PATH")]
+    qmp: Option<PathBuf>,
     /// The command to run on QEMU's device, with its options.
     #[arg(
         value_name = "COMMAND",
@@ -59,7 +64,9 @@ pub struct AttachArgs {
 const RUN_AFTER_HELP: &str = "\
 COMMAND is view (the default), screenshot, info, edid show|link|hotswap or check, with its own
 options but no DEVICE. Everything after -- is QEMU's command line; run adds the device
-(-object iommufd, -device vfio-pci,fd=N,sysfsdev=...,display=off) and a QMP socket of its own.
+(-object iommufd, -device vfio-pci,fd=N,sysfsdev=...,display=off), QMP sockets of its own and,
+unless the command line has one, a virtio tablet: view and serve send the guest keys and
+pointer through QMP.
 For example:
   vfio-display run UUID --edid 1920x1080 -- qemu-system-x86_64 -m 4G -hda guest.img
   vfio-display run UUID screenshot --count 60 --interval 5000 -o boot.png -- qemu-system-x86_64 ...
@@ -154,6 +161,27 @@ fn check_command(words: &[String], allowed: &[&str]) -> Result<()> {
     Ok(())
 }
 
+/// The command's words with `--qmp PATH` added, for the commands that take input; an error
+/// for the others.
+fn with_input(words: &[String], path: &std::path::Path) -> Result<Vec<String>> {
+    let first = words.first().map(String::as_str).unwrap_or("");
+    if !matches!(first, "view" | "serve") {
+        return Err(Usage(format!(
+            "--qmp gives keyboard and pointer to view and serve, not to '{first}'"
+        ))
+        .into());
+    }
+    let mut words = words.to_vec();
+    if !words
+        .iter()
+        .any(|w| w == "--qmp" || w.starts_with("--qmp="))
+    {
+        words.push("--qmp".into());
+        words.push(path.to_string_lossy().into_owned());
+    }
+    Ok(words)
+}
+
 /// True for commands that read frames (and so export dma-bufs), as opposed to queries and EDID.
 fn exports(words: &[String]) -> bool {
     matches!(
@@ -173,8 +201,12 @@ pub fn attach(args: &AttachArgs) -> Result<()> {
         "bench",
     ];
     check_command(&args.command, &allowed)?;
+    let command = match &args.qmp {
+        Some(path) => with_input(&args.command, path)?,
+        None => args.command.clone(),
+    };
     // The command's own errors (and --help) come before anything touches QEMU.
-    super::parse_inner(&args.command, 0)?;
+    super::parse_inner(&command, 0)?;
     let paths = host_paths();
     let attached = attach::attach(
         &AttachOptions {
@@ -189,7 +221,7 @@ pub fn attach(args: &AttachArgs) -> Result<()> {
     )?;
     tracing::info!("attached to {}", attached.what);
     let fd = attached.fd.into_raw_fd();
-    super::run_inner(&args.command, fd)
+    super::run_inner(&command, fd)
 }
 
 pub fn run(args: &RunArgs) -> Result<()> {
@@ -254,6 +286,11 @@ pub fn run(args: &RunArgs) -> Result<()> {
         result = vm.resume().context("letting the guest run (QMP cont)");
     }
     if result.is_ok() {
+        let command = if matches!(command[0].as_str(), "view" | "serve") {
+            with_input(&command, vm.input_socket()).unwrap_or_else(|_| command.clone())
+        } else {
+            command
+        };
         result = vm
             .device_fd()
             .and_then(|fd| super::run_inner(&command, fd.into_raw_fd()));

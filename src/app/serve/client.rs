@@ -4,12 +4,12 @@
 
 use super::http::{self, Outcome};
 use super::hub::{Hub, Mailbox, Snapshot, UpdateRequest};
+use super::input::ClientInput;
 use super::transport::{self, Receiver, Sender};
 use super::{ServerConfig, resize};
 use std::borrow::Cow;
 use std::io;
 use std::net::{SocketAddr, TcpStream};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 use vfio_display::frame::RgbaImage;
 use vfio_display::rfb::messages::{self, encoding, put_rect_header};
@@ -20,9 +20,6 @@ use vfio_display::rfb::{
 /// How long a client that connected may take to say it speaks HTTP before it is taken for a
 /// native RFB client (which waits for the server to speak first).
 const SNIFF: Duration = Duration::from_millis(150);
-
-/// Logged once per server: input has nowhere to go yet.
-static INPUT_DROPPED: AtomicBool = AtomicBool::new(false);
 
 fn io_err(err: RfbError) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, err.to_string())
@@ -129,7 +126,11 @@ fn serve_inner(
     }
     let mut writer = Writer::new(&snapshot);
     let ended = std::thread::scope(|s| {
-        let reader = s.spawn(|| read_messages(&mut receiver, &mailbox));
+        let reader = s.spawn(|| {
+            let mut input = cfg.input.client();
+            read_messages(&mut receiver, &mailbox, hub, &mut input);
+            input.end();
+        });
         let ended = writer.run(&mailbox, &sender, hub, cfg);
         // The reader may be blocked in read(): shutting the socket down ends it.
         sender.close();
@@ -274,8 +275,9 @@ fn fb_size(image: &RgbaImage) -> (u16, u16) {
     )
 }
 
-/// Parses the client's messages into its mailbox until the connection ends.
-fn read_messages(r: &mut Receiver, mailbox: &Mailbox) {
+/// Parses the client's messages into its mailbox (and its input into the guest) until the
+/// connection ends.
+fn read_messages(r: &mut Receiver, mailbox: &Mailbox, hub: &Hub, input: &mut ClientInput<'_>) {
     let why = loop {
         let parsed = match rfb::parse_client_message(&r.data) {
             Ok(parsed) => parsed,
@@ -288,7 +290,7 @@ fn read_messages(r: &mut Receiver, mailbox: &Mailbox) {
             continue;
         };
         r.data.drain(..used);
-        if let Err(why) = take(msg, mailbox) {
+        if let Err(why) = take(msg, mailbox, hub, input) {
             break why;
         }
     };
@@ -297,7 +299,12 @@ fn read_messages(r: &mut Receiver, mailbox: &Mailbox) {
     });
 }
 
-fn take(msg: ClientMessage, mailbox: &Mailbox) -> Result<(), String> {
+fn take(
+    msg: ClientMessage,
+    mailbox: &Mailbox,
+    hub: &Hub,
+    input: &mut ClientInput<'_>,
+) -> Result<(), String> {
     match msg {
         ClientMessage::SetPixelFormat(format) => {
             format
@@ -319,15 +326,15 @@ fn take(msg: ClientMessage, mailbox: &Mailbox) -> Result<(), String> {
             };
             mailbox.post(|p| p.request = Some(merge(p.request, new)));
         }
-        ClientMessage::Key { .. }
-        | ClientMessage::Pointer { .. }
-        | ClientMessage::QemuKey { .. } => {
-            if !INPUT_DROPPED.swap(true, Ordering::Relaxed) {
-                errln!(
-                    "vfio-display: input from VNC clients is dropped: the VFIO display interface \
-                     has no input path"
-                );
-            }
+        ClientMessage::Key { down, keysym } => input.keysym(keysym, down),
+        ClientMessage::QemuKey {
+            down,
+            keysym,
+            keycode,
+        } => input.scancode(keysym, keycode, down),
+        ClientMessage::Pointer { buttons, x, y } => {
+            let latest = hub.latest();
+            input.pointer(buttons, x, y, (latest.image.width, latest.image.height));
         }
         ClientMessage::CutText { .. } => {}
         ClientMessage::SetDesktopSize {
@@ -377,6 +384,12 @@ struct Writer {
     layout_sent: bool,
     /// An answer to the client's SetDesktopSize: (reason, status).
     resize_reply: Option<(u16, u16)>,
+    /// The client takes QEMU's extended key events and input goes to the guest: the server
+    /// says so once (an empty rectangle of that pseudo-encoding), and the client then sends
+    /// scancodes.
+    ext_key: bool,
+    /// That was said.
+    ext_key_sent: bool,
 }
 
 impl Writer {
@@ -393,10 +406,12 @@ impl Writer {
             cursor_sent: None,
             layout_sent: false,
             resize_reply: None,
+            ext_key: false,
+            ext_key_sent: false,
         }
     }
 
-    fn set_encodings(&mut self, list: &[i32]) {
+    fn set_encodings(&mut self, list: &[i32], input: bool) {
         self.encoding = list
             .iter()
             .find_map(|&n| Encoding::from_number(n))
@@ -404,6 +419,7 @@ impl Writer {
         self.cursor = list.contains(&encoding::CURSOR);
         self.desktop_size = list.contains(&encoding::DESKTOP_SIZE);
         self.extended_desktop_size = list.contains(&encoding::EXTENDED_DESKTOP_SIZE);
+        self.ext_key = input && list.contains(&encoding::QEMU_EXTENDED_KEY);
         // The compression level applies to zlib streams started afterwards.
         if let Some(level) = list
             .iter()
@@ -420,7 +436,9 @@ impl Writer {
 
     /// Something to send even if the picture did not change.
     fn owes(&self) -> bool {
-        self.resize_reply.is_some() || (self.extended_desktop_size && !self.layout_sent)
+        self.resize_reply.is_some()
+            || (self.extended_desktop_size && !self.layout_sent)
+            || (self.ext_key && !self.ext_key_sent)
     }
 
     fn run(
@@ -447,7 +465,7 @@ impl Writer {
                 self.encoder.set_format(format);
             }
             if let Some(list) = p.encodings.take() {
-                self.set_encodings(&list);
+                self.set_encodings(&list, cfg.input.accepts());
             }
             if let Some((w, h, _screens)) = p.desktop_size.take() {
                 self.resize_reply = Some(resize::request(cfg, w, h));
@@ -530,6 +548,11 @@ impl Writer {
             count += 1;
         }
         self.resize_reply = None;
+        if self.ext_key && !self.ext_key_sent {
+            put_rect_header(&mut body, 0, 0, 0, 0, encoding::QEMU_EXTENDED_KEY);
+            self.ext_key_sent = true;
+            count += 1;
+        }
         if self.cursor {
             let now = snapshot.cursor.as_ref().map(|c| c.shape_serial);
             if now != self.cursor_sent {

@@ -7,9 +7,11 @@ mod capture;
 mod client;
 mod http;
 mod hub;
+mod input;
 mod resize;
 mod transport;
 
+use crate::app::guest_input::GuestInput;
 use crate::app::signals::{self, Interrupts};
 use crate::app::target::Target;
 use anyhow::{Context, Result, bail};
@@ -54,6 +56,12 @@ pub struct ServeOptions {
     pub max_clients: usize,
     /// A client that makes no progress this long is dropped.
     pub client_timeout: Duration,
+    /// QEMU's QMP socket, where clients' keys and pointer go.
+    pub qmp: Option<PathBuf>,
+    /// Clients' input is dropped.
+    pub view_only: bool,
+    /// Input from every client at once (else from one at a time).
+    pub shared_input: bool,
     /// The refresh source.
     pub irq: IrqChoice,
     /// The timer's rate.
@@ -69,6 +77,8 @@ pub struct Security {
     pub password: Option<Vec<u8>>,
     /// TLS for browsers (wss) and VeNCrypt.
     pub tls: Option<Arc<rustls::ServerConfig>>,
+    /// The guest's input channel (`GuestInput::off` when there is none).
+    pub input: Option<GuestInput>,
 }
 
 /// What every client connection needs.
@@ -82,6 +92,8 @@ pub struct ServerConfig {
     follow: Option<resize::Follow>,
     /// Connections and disconnections go to stderr (not when `bench` runs a server inside).
     log_clients: bool,
+    /// Where clients' input goes.
+    input: input::ServerInput,
 }
 
 /// The password in `path`: its first line, at most `PASSWORD_LEN` bytes counted by VNC.
@@ -196,9 +208,17 @@ pub fn run(opts: &ServeOptions) -> Result<()> {
     let interrupts = Interrupts::install()?;
     let listener =
         TcpListener::bind(opts.listen).with_context(|| format!("listening on {}", opts.listen))?;
+    let guest_input = GuestInput::connect(
+        opts.qmp.as_deref(),
+        crate::app::guest_input::no_input_because(&opts.target),
+    )?;
     let dev = opts.target.open()?;
     let never = AtomicBool::new(false);
-    let security = Security { password, tls };
+    let security = Security {
+        password,
+        tls,
+        input: Some(guest_input),
+    };
     serve_device(
         dev.as_ref(),
         listener,
@@ -243,6 +263,13 @@ pub fn serve_device(
             .follow_client_size
             .then(|| resize::Follow::new(edid_tx)),
         log_clients: announce,
+        input: input::ServerInput::new(
+            security
+                .input
+                .unwrap_or_else(|| GuestInput::off("no VMM channel")),
+            opts.view_only,
+            opts.shared_input,
+        ),
     };
     let (scheme, native) = if tls {
         ("https", "VeNCrypt ")
@@ -256,9 +283,11 @@ pub fn serve_device(
     };
     if announce {
         outln!(
-            "serving {} on {local} ({native}vnc://{local}{web}); refresh from {}; Ctrl+C stops",
+            "serving {} on {local} ({native}vnc://{local}{web}); refresh from {}; {}; Ctrl+C \
+             stops",
             dev.name(),
-            pump.source
+            pump.source,
+            cfg.input.describe()
         );
         crate::app::output::stdio::flush_out()?;
     }

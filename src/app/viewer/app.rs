@@ -1,6 +1,7 @@
 //! The viewer window: winit, a wgpu surface, the frame renderer and the egui overlay.
 
 use super::edid_worker::{EdidJob, EdidReply};
+use super::input::{KeyRoute, ViewerInput};
 use super::layout::{ScaleMode, place};
 use super::overlay::{self, OverlayAction, OverlayView};
 use crate::app::output::{OutputPath, WriteMode, encode_png};
@@ -17,8 +18,8 @@ use winit::application::ApplicationHandler;
 use winit::dpi::PhysicalSize;
 use winit::event::{ElementState, WindowEvent};
 use winit::event_loop::{ActiveEventLoop, ControlFlow};
-use winit::keyboard::{Key, NamedKey};
-use winit::window::{Fullscreen, Window, WindowId};
+use winit::keyboard::{KeyCode, PhysicalKey};
+use winit::window::{CursorGrabMode, Fullscreen, Window, WindowId};
 
 /// "20261201-192128" for a time: the viewer's picture names sort by when they were taken (UTC,
 /// so that names never go backwards when the clocks change).
@@ -110,6 +111,8 @@ pub struct App<'a> {
     follow_deadline: Option<Instant>,
     pub error: Option<String>,
     retry_at: Option<Instant>,
+    /// The guest's keyboard and pointer.
+    input: ViewerInput,
 }
 
 impl<'a> App<'a> {
@@ -120,6 +123,7 @@ impl<'a> App<'a> {
         pump: &'a Pump,
         edid: Option<Sender<EdidJob>>,
         opts: Options,
+        input: ViewerInput,
     ) -> Self {
         let overlay = overlay::State::new(opts.overlay, edid.is_some());
         let session = Session::with_source(dev, renderer.reader().source());
@@ -144,18 +148,24 @@ impl<'a> App<'a> {
             follow_deadline: None,
             error: None,
             retry_at: None,
+            input,
         }
     }
 
     fn title(&self) -> String {
+        let grab = if self.input.grabbed() {
+            " (input grabbed: Ctrl+Alt+G releases)"
+        } else {
+            ""
+        };
         match &self.primary {
             Some(f) => format!(
-                "{} - {}x{} - vfio-display",
+                "{} - {}x{} - vfio-display{grab}",
                 self.dev.name(),
                 f.plane.width,
                 f.plane.height
             ),
-            None => format!("{} - vfio-display", self.dev.name()),
+            None => format!("{} - vfio-display{grab}", self.dev.name()),
         }
     }
 
@@ -343,6 +353,57 @@ impl<'a> App<'a> {
         }
     }
 
+    /// The viewer's own keys: F1 overlay, F3 scale, F11 fullscreen, Esc leaves fullscreen, F12
+    /// screenshot. Matched by position, so that Ctrl+Alt+F1 (which X turns into a VT switch
+    /// keysym) is F1 too.
+    fn viewer_key(&mut self, key: PhysicalKey) {
+        let Some(win) = self.win.as_ref() else { return };
+        let PhysicalKey::Code(code) = key else { return };
+        match code {
+            KeyCode::F1 => self.overlay.shown = !self.overlay.shown,
+            KeyCode::F3 => self.opts.scale = self.opts.scale.next(),
+            KeyCode::F11 => {
+                let full = win.window.fullscreen().is_some();
+                win.window
+                    .set_fullscreen((!full).then_some(Fullscreen::Borderless(None)));
+            }
+            KeyCode::Escape if win.window.fullscreen().is_some() => {
+                win.window.set_fullscreen(None);
+            }
+            KeyCode::F12 => {
+                let msg = self.screenshot();
+                self.overlay.message = Some(msg);
+            }
+            _ => {}
+        }
+    }
+
+    /// The window follows the grab: the host pointer confined to the window and hidden (the
+    /// guest draws its own), and the title says how to leave.
+    fn show_grab(&mut self) {
+        let grabbed = self.input.grabbed();
+        let title = self.title();
+        let Some(win) = self.win.as_ref() else { return };
+        if grabbed {
+            let confined = win
+                .window
+                .set_cursor_grab(CursorGrabMode::Confined)
+                .or_else(|_| win.window.set_cursor_grab(CursorGrabMode::Locked));
+            if let Err(err) = confined {
+                tracing::info!("cannot confine the pointer: {err}");
+            }
+        } else {
+            let _ = win.window.set_cursor_grab(CursorGrabMode::None);
+        }
+        win.window.set_cursor_visible(!grabbed);
+        win.window.set_title(&title);
+        self.overlay.message = Some(if grabbed {
+            "input grabbed: every key goes to the guest (Ctrl+Alt+G releases)".into()
+        } else {
+            "input released".into()
+        });
+    }
+
     fn handle_actions(&mut self, actions: Vec<OverlayAction>, el: &ActiveEventLoop) {
         for action in actions {
             match action {
@@ -411,6 +472,7 @@ impl<'a> App<'a> {
             status: self.session.status().clone(),
             scale: self.opts.scale,
             source: self.pump.source,
+            input: self.input.describe(),
             stats: &self.stats,
             pump: &self.pump.stats,
         };
@@ -567,29 +629,44 @@ impl ApplicationHandler<UserEvent> for App<'_> {
                 }
             }
             WindowEvent::RedrawRequested => self.redraw(el),
-            WindowEvent::KeyboardInput { event, .. }
-                if event.state == ElementState::Pressed && !response.consumed =>
-            {
-                match event.logical_key {
-                    Key::Named(NamedKey::F1) => self.overlay.shown = !self.overlay.shown,
-                    Key::Named(NamedKey::F3) => self.opts.scale = self.opts.scale.next(),
-                    Key::Named(NamedKey::F11) => {
-                        let full = win.window.fullscreen().is_some();
-                        win.window
-                            .set_fullscreen((!full).then_some(Fullscreen::Borderless(None)));
-                    }
-                    Key::Named(NamedKey::Escape) if win.window.fullscreen().is_some() => {
-                        win.window.set_fullscreen(None);
-                    }
-                    Key::Named(NamedKey::F12) => {
-                        let msg = self.screenshot();
-                        self.overlay.message = Some(msg);
-                    }
-                    _ => {}
+            WindowEvent::ModifiersChanged(modifiers) => self.input.modifiers(modifiers.state()),
+            WindowEvent::Focused(false) => {
+                self.input.focus_lost();
+                self.show_grab();
+            }
+            WindowEvent::KeyboardInput { event, .. } if !response.consumed => {
+                let pressed = event.state == ElementState::Pressed;
+                let fullscreen = win.window.fullscreen().is_some();
+                match self
+                    .input
+                    .key(event.physical_key, pressed, event.repeat, fullscreen)
+                {
+                    KeyRoute::Guest => {}
+                    KeyRoute::GrabToggled => self.show_grab(),
+                    KeyRoute::Viewer if pressed => self.viewer_key(event.physical_key),
+                    KeyRoute::Viewer => {}
                 }
                 if let Some(w) = &self.win {
                     w.window.request_redraw();
                 }
+            }
+            WindowEvent::CursorMoved { position, .. } => {
+                let size = (win.config.width, win.config.height);
+                let frame = self
+                    .primary
+                    .map_or((1, 1), |f| (f.plane.width, f.plane.height));
+                let (rect, _) = place(self.opts.scale, frame, size);
+                self.input.moved((position.x, position.y), rect, frame);
+                if self.overlay.shown {
+                    win.window.request_redraw();
+                }
+            }
+            WindowEvent::CursorLeft { .. } => self.input.left(),
+            WindowEvent::MouseInput { state, button, .. } if !response.consumed => {
+                self.input.button(button, state == ElementState::Pressed);
+            }
+            WindowEvent::MouseWheel { delta, .. } if !response.consumed => {
+                self.input.wheel(delta);
             }
             _ => {}
         }

@@ -4,14 +4,18 @@
 mod app;
 pub mod edid_worker;
 mod icon;
+mod input;
+mod keymap;
 mod layout;
 mod overlay;
 
+use crate::app::guest_input::GuestInput;
 use crate::app::output::{OutputPath, WriteMode};
 use crate::app::signals::{self, Interrupts};
 use crate::app::stats::{Stats, SteadyState, ViewerSummary};
 use anyhow::{Context, Result, anyhow};
 use app::{App, Options, UserEvent};
+use input::ViewerInput;
 pub use layout::ScaleMode;
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use nix::sys::eventfd::EventFd;
@@ -44,6 +48,12 @@ pub struct ViewerOptions {
     pub exit_after: Option<Duration>,
     /// Where to write the exit summary as JSON.
     pub stats_json: Option<std::path::PathBuf>,
+    /// QEMU's QMP socket, where keys and pointer go.
+    pub qmp: Option<std::path::PathBuf>,
+    /// Why input is off when there is no QMP socket.
+    pub no_input_because: String,
+    /// Keep keys and pointer from the guest.
+    pub view_only: bool,
 }
 
 /// Closes the window when SIGINT or SIGTERM arrives, so that the viewer ends the way it does when
@@ -100,6 +110,11 @@ impl Drop for WriteOnDrop<'_> {
 /// Shows `dev` in a window until the user closes it (or SIGINT/SIGTERM), then prints the
 /// summary.
 pub fn show(dev: &dyn DisplayDevice, opts: &ViewerOptions) -> Result<()> {
+    let guest_input = if opts.view_only {
+        GuestInput::off("--view-only")
+    } else {
+        GuestInput::connect(opts.qmp.as_deref(), &opts.no_input_because)?
+    };
     let event_loop = EventLoop::<UserEvent>::with_user_event()
         .build()
         .map_err(|e| {
@@ -155,7 +170,15 @@ pub fn show(dev: &dyn DisplayDevice, opts: &ViewerOptions) -> Result<()> {
                 })
             })
         });
-        let mut app = App::new(&ctx, dev, renderer, &pump, has_edid.then_some(tx), options);
+        let mut app = App::new(
+            &ctx,
+            dev,
+            renderer,
+            &pump,
+            has_edid.then_some(tx),
+            options,
+            ViewerInput::new(guest_input),
+        );
         let started = std::time::Instant::now();
         let result = event_loop.run_app(&mut app);
         pump.stop();

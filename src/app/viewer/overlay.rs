@@ -80,6 +80,8 @@ pub struct OverlayView<'a> {
     pub status: Status,
     pub scale: ScaleMode,
     pub source: RefreshSource,
+    /// Where keyboard and pointer go.
+    pub input: String,
     pub stats: &'a Stats,
     pub pump: &'a PumpStats,
 }
@@ -157,6 +159,7 @@ pub fn ui(ui: &mut egui::Ui, state: &mut State, view: &OverlayView<'_>) -> Vec<O
                     c.y_hot as i32
                 ));
             }
+            ui.label(&view.input);
             ui.label(format!(
                 "{:.1} fps, frame time {:.2} ms, {} presented",
                 view.stats.fps, view.stats.frame_ms, view.stats.presented

@@ -6,3 +6,4 @@
 pub mod attach;
 pub mod qemu;
 pub mod qmp;
+pub mod qmp_input;

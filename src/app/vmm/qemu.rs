@@ -99,7 +99,14 @@ pub struct RunningVm {
     device: OwnedFd,
     pid: u32,
     paused: bool,
+    input_socket: PathBuf,
     _dir: PrivateDir,
+}
+
+/// True when QEMU's command line already gives the guest an absolute pointing device.
+fn has_tablet(args: &[String]) -> bool {
+    args.iter()
+        .any(|a| a.contains("usb-tablet") || a.contains("virtio-tablet"))
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -135,6 +142,19 @@ impl RunningVm {
         ));
         args.push("-qmp".into());
         args.push(format!("unix:{},server=on,wait=off", socket.display()));
+        // A second monitor for the command's keyboard and pointer: QEMU serves one client per
+        // monitor, and the first is this process's control connection.
+        let input_socket = dir.0.join("input.sock");
+        args.push("-qmp".into());
+        args.push(format!(
+            "unix:{},server=on,wait=off",
+            input_socket.display()
+        ));
+        if !has_tablet(user_args) {
+            // Absolute pointing: the guest's pointer lands where the viewer's is.
+            args.push("-device".into());
+            args.push("virtio-tablet-pci".into());
+        }
         let paused = opts.paused && !user_args.iter().any(|a| a == "-S");
         if paused {
             args.push("-S".into());
@@ -159,6 +179,7 @@ impl RunningVm {
                 device,
                 pid,
                 paused,
+                input_socket,
                 _dir: dir,
             });
         if vm.is_err() {
@@ -255,6 +276,11 @@ impl RunningVm {
                 }
             }
         });
+    }
+
+    /// The QMP socket for the command's keyboard and pointer.
+    pub fn input_socket(&self) -> &std::path::Path {
+        &self.input_socket
     }
 
     /// QEMU's process id.
