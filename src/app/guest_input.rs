@@ -5,12 +5,19 @@
 use crate::app::vmm::qmp_input::QmpInput;
 use std::sync::mpsc::{self, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
 use vfio_display::input::{InputEvent, InputSink};
 
 /// Batches waiting for the VMM. Input comes in at human speed (and pointer motion is one event
 /// per window event), so this is seconds of input: a VMM that stops answering for that long
 /// loses input rather than memory.
 const QUEUE: usize = 1024;
+
+/// The least time between two key events. A PC keyboard is a slow device: QEMU's PS/2 keyboard
+/// holds 16 bytes of scancodes and drops the rest, so keys sent in a burst (a VNC client typing
+/// a string, a paste) are lost in a guest that drains them slowly. QEMU's own VNC server spaces
+/// keys by the same 10 ms (its `key-delay-ms`); a person typing never waits for it.
+const KEY_SPACING: Duration = Duration::from_millis(10);
 
 /// Where input goes, or why it goes nowhere.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -64,8 +71,17 @@ impl GuestInput {
         let state = Arc::new(Mutex::new(InputState::Live(sink.describe())));
         let shared = Arc::clone(&state);
         std::thread::spawn(move || {
-            for batch in batches {
-                if let Err(err) = sink.send(&batch) {
+            let mut last_key: Option<Instant> = None;
+            for batch in batches.iter().flat_map(|b| one_key_each(&b)) {
+                let has_key = batch.iter().any(|e| matches!(e, InputEvent::Key { .. }));
+                if has_key && let Some(at) = last_key {
+                    std::thread::sleep(KEY_SPACING.saturating_sub(at.elapsed()));
+                }
+                let sent = sink.send(&batch);
+                if has_key {
+                    last_key = Some(Instant::now());
+                }
+                if let Err(err) = sent {
                     let text = error_chain(&err);
                     let mut state = shared.lock().unwrap_or_else(PoisonError::into_inner);
                     if !matches!(*state, InputState::Failed(_)) {
@@ -118,6 +134,23 @@ pub fn no_input_because(target: &crate::app::target::Target) -> &'static str {
     }
 }
 
+/// `batch` cut so that each part holds at most one key event, as its last event (pointer events
+/// go with the key after them, in order).
+fn one_key_each(batch: &[InputEvent]) -> Vec<Vec<InputEvent>> {
+    let mut parts = Vec::new();
+    let mut part = Vec::new();
+    for event in batch {
+        part.push(*event);
+        if matches!(event, InputEvent::Key { .. }) {
+            parts.push(std::mem::take(&mut part));
+        }
+    }
+    if !part.is_empty() {
+        parts.push(part);
+    }
+    parts
+}
+
 fn error_chain(err: &dyn std::error::Error) -> String {
     let mut text = err.to_string();
     let mut source = err.source();
@@ -154,6 +187,18 @@ mod tests {
             assert!(start.elapsed().as_secs() < 10, "timed out");
             std::thread::yield_now();
         }
+    }
+
+    #[test]
+    fn batches_are_cut_to_one_key_each() {
+        let a = QCode::from_name("a").unwrap();
+        let key = |down| InputEvent::Key { key: a, down };
+        let moved = InputEvent::Move { x: 1, y: 2 };
+        assert_eq!(
+            one_key_each(&[moved, key(true), key(false), moved]),
+            vec![vec![moved, key(true)], vec![key(false)], vec![moved]]
+        );
+        assert!(one_key_each(&[]).is_empty());
     }
 
     #[test]

@@ -48,7 +48,9 @@ enum Command {
     Serve(serve::ServeArgs),
     /// Generate, decode, write and hot-swap EDIDs.
     Edid(edid::EdidArgs),
-    /// Watch the guest desktop in a window (overlay: F1, scale: F3, fullscreen: F11, screenshot: F12).
+    /// Watch the guest desktop in a window (overlay: F1, scale: F3, fullscreen: F11, screenshot:
+    /// F12); with a VMM channel (--qmp, run, attach --qmp) keys and pointer go to the guest, and
+    /// Ctrl+Alt+G grabs every key.
     View(view::ViewArgs),
     /// The viewer on the built-in simulated vGPU.
     Demo(view::DemoArgs),

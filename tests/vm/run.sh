@@ -20,6 +20,9 @@ echo "vm: the nested guest's kernel and initramfs are ready ($(( $(date +%s) - s
 (cd "$root" && cargo build --release --locked -p vfio-display -p vfio-display-vm-helper --bins)
 bindir="$root/target/release"
 
+# The Python with vncdotool (the nested guest's keyboard test types with it): the VM sees
+# the host's root but starts with a plain PATH.
+python=$(python3 -c 'import sys, vncdotool; print(sys.executable)')
 status=0
 # Every scenario runs on both kernels (stock and fixed sample drivers) and through both device
 # paths (the group with the legacy container, and the cdev with iommufd).
@@ -33,7 +36,7 @@ for variant in stock fixed; do
     echo "vm: booting the $variant kernel, devices through the $backend path"
     if ! "$here/run-vm.sh" "$kdir/bzImage-$variant" "$results" "$here/guest.sh" \
       "vdvariant=$variant" "vdbackend=$backend" "vdbin=$bindir" \
-      "vdnk=$nested_kernel" "vdni=$nested_initrd"; then
+      "vdnk=$nested_kernel" "vdni=$nested_initrd" "vdpy=$python"; then
       echo "vm: $pass: FAILED: the guest did not finish (see $results/serial.log)" >&2
       echo "vm: 0 passed, 1 failed"
       status=1

@@ -2,8 +2,9 @@
 # /init of the VM suite's real guest: a Linux guest whose display is the mdev (bochs-drm with
 # fbcon on mbochs, or the mdpy-fb sample driver on mdpy). It reports on its second serial line
 # (ttyS1, a file outside) what the host side checks: the EDID and modes its DRM driver read, a
-# dump of its framebuffer console, and (with DRM) a KMS mode change drawn with a known
-# pattern; then it powers off.
+# dump of its framebuffer console, with vdinput=1 a line typed on its console and a click of
+# its tablet (keyboard and pointer from the host), and (with DRM) a KMS mode change drawn with
+# a known pattern; then it powers off.
 /bin/busybox --install -s /bin
 mount -t proc proc /proc
 mount -t sysfs sys /sys
@@ -41,6 +42,32 @@ say FB-END
 # The host captures the console now (attach); then a mode change by a KMS client.
 say HOLD
 sleep "${hold:-20}"
+if [ "$(arg vdinput)" = 1 ]; then
+  # A prompt on the console; the tty echoes what is typed onto the framebuffer, and the line
+  # comes back on the data line. The console is dumped again once the line is in, for the
+  # host's next screenshot to equal. The tablet's click comes from the pointer program.
+  printf '\033[2J\033[Htype here: ' >/dev/tty1
+  pointer 640 480 1 >"$data" 2>&1 &
+  ptr=$!
+  say INPUT-DEVICES-BEGIN
+  grep '^N: ' /proc/bus/input/devices >"$data"
+  say INPUT-DEVICES-END
+  say INPUT-READY
+  line=
+  read -r -t 300 line </dev/tty1 || true
+  say TYPED-BEGIN
+  say "$line"
+  say TYPED-END
+  sleep 1
+  say FB2-BEGIN
+  gzip -c /dev/fb0 | base64 >"$data"
+  say FB2-END
+  say TYPED-SHOWN
+  i=0
+  while kill -0 $ptr 2>/dev/null && [ $i -lt 300 ]; do sleep 1; i=$((i + 1)); done
+  kill $ptr 2>/dev/null
+  say INPUT-DONE
+fi
 if [ -e /dev/dri/card0 ]; then
   say KMS-BEGIN
   kms 640 480 "${hold:-20}" >"$data" 2>&1

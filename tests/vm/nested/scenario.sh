@@ -18,6 +18,23 @@ wait_for_hold() {
   echo "nested guest ($1): holding its console after $i s"
 }
 
+# wait_for_line DATA TEXT PID: waits (up to 10 minutes) until a line of DATA starts with TEXT,
+# or PID ends.
+wait_for_line() {
+  i=0
+  until tr -d '\r' <"$1" 2>/dev/null | grep -q "^$2" || [ $i -ge 600 ] || ! kill -0 "$3" 2>/dev/null; do
+    sleep 1
+    i=$((i + 1))
+  done
+  echo "nested guest ($1): $2 after $i s"
+}
+
+# vncdo ARGS...: vncdotool's command line, with the host's Python that has it.
+py=$(sed -n 's/.*vdpy=\([^ ]*\).*/\1/p' /proc/cmdline)
+vncdo() {
+  "${py:-python3}" -c 'import sys; from vncdotool.command import vncdo; sys.argv[0] = "vncdo"; vncdo()' "$@"
+}
+
 nk=$(sed -n 's/.*vdnk=\([^ ]*\).*/\1/p' /proc/cmdline)
 ni=$(sed -n 's/.*vdni=\([^ ]*\).*/\1/p' /proc/cmdline)
 if [ "$variant" = fixed ] && [ "$backend" = cdev ] && [ -n "$nk" ]; then
@@ -70,16 +87,20 @@ fi
 # mdpy mdev, QEMU started with display=on through the legacy group path (so attach takes an
 # anon_inode:[vfio-device] fd), QEMU's screendump against our capture, pixel for pixel, and
 # against what `attach ... serve` gives a VNC client. The fixed mdpy answers QEMU's plane type 0
-# with the primary plane.
+# with the primary plane. Then keyboard and pointer: vncdotool types a line and clicks through
+# `attach --qmp ... serve`; the guest's console reads the line, its tablet reports the click, and
+# our next screenshot shows the typed text as the guest's framebuffer holds it.
 if [ "$variant" = fixed ] && [ "$backend" = cdev ] && [ -n "$nk" ]; then
   u=$(create mdpy mdpy-vga) || { echo "cannot create the nested guest's mdpy"; exit 1; }
   hold=45
   qemu-system-x86_64 -accel tcg -m 256M -nographic -nodefaults -display none -no-reboot \
     -serial "file:$R/nested-mdpy-console.log" -serial "file:$R/nested-mdpy-data.log" \
     -qmp unix:/run/nested-mdpy.qmp,server=on,wait=off -pidfile /run/nested-mdpy.pid \
+    -qmp unix:/run/nested-mdpy-input.qmp,server=on,wait=off -device virtio-tablet-pci \
+    -trace 'input_event_*' -D "$R/nested-mdpy-input.trace" \
     -device "vfio-pci,sysfsdev=/sys/bus/mdev/devices/$u,display=on" \
     -kernel "$nk" -initrd "$ni" \
-    -append "console=ttyS0 quiet vt.global_cursor_default=0 panic=-1 vdhold=$hold" \
+    -append "console=ttyS0 quiet vt.global_cursor_default=0 panic=-1 vdhold=$hold vdinput=1" \
     >"$R/nested-mdpy-qemu.out" 2>"$R/nested-mdpy-qemu.err" &
   qemupid=$!
   wait_for_hold "$R/nested-mdpy-data.log" $qemupid
@@ -91,10 +112,18 @@ if [ "$variant" = fixed ] && [ "$backend" = cdev ] && [ -n "$nk" ]; then
   # `serve` on the same device, read by a plain RFB client; then stopped by SIGTERM. The VM
   # boots with no network at all: loopback is brought up for it.
   ip link set lo up 2>/dev/null || busybox ip link set lo up
-  "$B" attach --pid "$qpid" serve --listen 127.0.0.1:5959 \
+  "$B" attach --pid "$qpid" --qmp /run/nested-mdpy-input.qmp serve --listen 127.0.0.1:5959 \
     >"$R/nested-mdpy-serve.out" 2>"$R/nested-mdpy-serve.err" &
   servepid=$!
   run nested-mdpy-vnc "$H" vnc 5959 "$R/nested-mdpy-vnc.png"
+  wait_for_line "$R/nested-mdpy-data.log" INPUT-READY $qemupid
+  wait_for_line "$R/nested-mdpy-data.log" POINTER-READY $qemupid
+  # Shifted characters as keysyms alone, and a key held with Shift.
+  run nested-mdpy-type vncdo -s 127.0.0.1::5959 type 'Hello,World!' key shift-a key enter
+  wait_for_line "$R/nested-mdpy-data.log" TYPED-SHOWN $qemupid
+  run nested-mdpy-typed "$B" attach --pid "$qpid" screenshot -o "$R/nested-mdpy-typed.png"
+  run nested-mdpy-click vncdo -s 127.0.0.1::5959 move 100 50 click 1
+  wait_for_line "$R/nested-mdpy-data.log" INPUT-DONE $qemupid
   kill -TERM $servepid 2>/dev/null
   wait $servepid
   echo $? >"$R/nested-mdpy-serve.rc"
@@ -102,6 +131,7 @@ if [ "$variant" = fixed ] && [ "$backend" = cdev ] && [ -n "$nk" ]; then
   echo $? >"$R/nested-mdpy-qemu.rc"
   tr -d '\r' <"$R/nested-mdpy-data.log" >"$R/nested-mdpy-data.txt"
   sed -n '/^FB-BEGIN/,/^FB-END/p' "$R/nested-mdpy-data.txt" | grep -v '^FB-' | base64 -d | gunzip >"$R/nested-mdpy-fb.raw"
+  sed -n '/^FB2-BEGIN/,/^FB2-END/p' "$R/nested-mdpy-data.txt" | grep -v '^FB2-' | base64 -d | gunzip >"$R/nested-mdpy-fb2.raw"
   stride=$(sed -n 's/^FB-GEOMETRY [^ ]* //p' "$R/nested-mdpy-data.txt")
   expect rc nested-mdpy-qemu 0
   expect rc nested-mdpy-screendump 0
@@ -110,4 +140,9 @@ if [ "$variant" = fixed ] && [ "$backend" = cdev ] && [ -n "$nk" ]; then
   expect samepng nested-mdpy-vnc nested-mdpy-screendump
   expect rawfb nested-mdpy-vnc nested-mdpy-fb.raw 640 480 "${stride:-2560}"
   expect json nested-mdpy-info /shared=true /planes/region=true /planes/primary/width=640
+  expect rc nested-mdpy-type 0
+  expect firstline nested-mdpy-typed-line nested-mdpy-data.txt TYPED Hello,World!A
+  expect rawfb nested-mdpy-typed nested-mdpy-fb2.raw 640 480 "${stride:-2560}"
+  expect rc nested-mdpy-click 0
+  expect firstline nested-mdpy-clicked-at nested-mdpy-data.txt CLICKS 100,50
 fi
