@@ -294,7 +294,8 @@ fn vncdotool_types_and_clicks_into_qemu_exactly() {
 fn extended_key_events_go_by_scancode_and_view_only_drops_input() {
     let dir = tmp();
     let qemu = Qemu::start(dir.path());
-    let server = Served::start(&qemu, &[], "input: live, to QMP");
+    // One client at a time (`--shared no`): the only client has it.
+    let server = Served::start(&qemu, &["--shared", "no"], "input: live, to QMP");
     // 'a' typed on a French keyboard: the key at the US 'q' position (scancode 0x10); then
     // right Ctrl (0xe0 0x1d) and a key with no scancode given (its keysym decides: 'z').
     let out = Command::new("python3")

@@ -97,7 +97,13 @@ pub struct ServeArgs {
     #[arg(long)]
     view_only: bool,
     /// yes: every client's input goes to the guest; no: one client's at a time.
-    #[arg(long, value_name = "yes|no", default_value = "yes", value_parser = parse_yes_no)]
+    #[arg(
+        long,
+        value_name = "yes|no",
+        default_value = "yes",
+        value_parser = parse_yes_no,
+        action = clap::ArgAction::Set
+    )]
     shared: bool,
     /// Refresh source: auto (a display IRQ the device declares, else the timer), none (the
     /// timer), or an IRQ index.
