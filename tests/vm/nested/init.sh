@@ -43,10 +43,11 @@ say FB-END
 say HOLD
 sleep "${hold:-20}"
 if [ "$(arg vdinput)" = 1 ]; then
-  # A prompt on the console; the tty echoes what is typed onto the framebuffer, and the line
-  # comes back on the data line. The console is dumped again once the line is in, for the
-  # host's next screenshot to equal. The tablet's click comes from the pointer program.
-  printf '\033[2J\033[Htype here: ' >/dev/tty1
+  # The tty echoes what is typed onto the framebuffer console, and the line comes back on the
+  # data line. Nothing else is drawn: the host may still be capturing the console as it was at
+  # HOLD (a slow run outlasts the hold) and only its typing changes the screen. The console is
+  # dumped again once the line is in, for the host's next screenshot to equal. The tablet's
+  # click comes from the pointer program.
   pointer 640 480 1 >"$data" 2>&1 &
   ptr=$!
   say INPUT-DEVICES-BEGIN
