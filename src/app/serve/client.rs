@@ -21,6 +21,9 @@ use vfio_display::rfb::{
 /// native RFB client (which waits for the server to speak first).
 const SNIFF: Duration = Duration::from_millis(150);
 
+/// The longest a client waits at connection for the server's first capture.
+const FIRST_FRAME_WAIT: Duration = Duration::from_secs(2);
+
 fn io_err(err: RfbError) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, err.to_string())
 }
@@ -105,6 +108,13 @@ fn serve_inner(
     };
     let encrypted = tls.is_some();
     let (mut receiver, sender) = transport::split(stream, websocket, leftover, tls)?;
+    // A client that connects while the server starts would be shown the placeholder picture
+    // before the guest's first frame: the first capture gets a moment (a display that is off
+    // publishes nothing, so the wait is bounded).
+    let starting = std::time::Instant::now();
+    while hub.latest().serial == 0 && starting.elapsed() < FIRST_FRAME_WAIT {
+        std::thread::sleep(Duration::from_millis(10));
+    }
     let snapshot = hub.latest();
     let version = match handshake(&mut receiver, &sender, cfg, &snapshot, encrypted)? {
         Ok(version) => version,

@@ -206,12 +206,15 @@ pub fn run(opts: &ServeOptions) -> Result<()> {
         None => None,
     };
     let interrupts = Interrupts::install()?;
-    let listener =
-        TcpListener::bind(opts.listen).with_context(|| format!("listening on {}", opts.listen))?;
+    // The input channel before the port: between binding and serving, clients that connect
+    // wait in the backlog and are answered before the first frame is captured, so that
+    // window stays as short as the device open.
     let guest_input = GuestInput::connect(
         opts.qmp.as_deref(),
         crate::app::guest_input::no_input_because(&opts.target),
     )?;
+    let listener =
+        TcpListener::bind(opts.listen).with_context(|| format!("listening on {}", opts.listen))?;
     let dev = opts.target.open()?;
     let never = AtomicBool::new(false);
     let security = Security {
