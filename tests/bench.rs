@@ -192,6 +192,40 @@ fn bench_refuses_bad_sizes_and_a_missing_device() {
     assert_eq!(out.status.code(), Some(2));
     let out = run(&["bench"]);
     assert_eq!(out.status.code(), Some(2));
+    let out = run(&["bench", "--sim", "--qmp", "/run/vm.qmp"]);
+    assert_clean_failure(&out, 2, "the simulator has no guest to type into");
+    let out = run(&["bench", "--sim", "--keys", "1"]);
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn bench_of_region_planes_times_the_cpu_path_only() {
+    // A region plane is device memory, not a dma-buf: the zero-copy paths cannot import it,
+    // and bench once stopped with an error at the first of them.
+    let out = run(&[
+        "bench",
+        "--sim",
+        "--sim-plane",
+        "region",
+        "--sizes",
+        "320x240",
+        "--seconds",
+        "0.05",
+        "--screenshot-runs",
+        "1",
+        "--no-window",
+        "--json",
+    ]);
+    assert_ok(&out);
+    let report: Value = common::json::parse(&out.stdout);
+    let paths: Vec<&str> = report["figures"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|f| f["name"].as_str())
+        .filter(|name| name.ends_with("path: frame to texture, 320x240"))
+        .collect();
+    assert_eq!(paths, ["cpu path: frame to texture, 320x240"]);
 }
 
 #[test]

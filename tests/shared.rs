@@ -124,6 +124,21 @@ fn attach_and_run_say_clearly_what_is_wrong() {
     assert_clean_failure(&out, 1, "not a libvirt domain name");
     let out = run(&["attach", "--pid", "1", "screenshot", "--bogus"]);
     assert_eq!(out.status.code(), Some(2));
+    // --qmp is for the commands that send input (and bench, which times it).
+    let out = run(&["attach", "--pid", "1", "--qmp", "/run/vm.qmp", "screenshot"]);
+    assert_clean_failure(&out, 2, "not to 'screenshot'");
+    // Taken for bench: the error is bench's own, about its option.
+    let out = run(&[
+        "attach",
+        "--pid",
+        "1",
+        "--qmp",
+        "/run/vm.qmp",
+        "bench",
+        "--keys",
+        "0",
+    ]);
+    assert_clean_failure(&out, 2, "'--keys <N>'");
     let uuid = "12345678-1234-1234-1234-123456789abc";
     let out = run(&["run", uuid, "screenshot", "-o", "x.png"]);
     assert_clean_failure(&out, 2, "after --");

@@ -36,6 +36,14 @@ pub struct BenchArgs {
     /// Print the report as JSON.
     #[arg(long)]
     json: bool,
+    /// The VMM's QMP socket: adds key to guest echo, the time from a key sent to the guest
+    /// until its screen shows the echo. It types a letter and erases it with Backspace, so the
+    /// guest must have a text prompt with the focus and a screen that is otherwise still.
+    #[arg(long, value_name = "PATH")]
+    qmp: Option<std::path::PathBuf>,
+    /// How many keys key to guest echo times.
+    #[arg(long, value_name = "N", default_value = "20", value_parser = clap::value_parser!(u32).range(2..=1000))]
+    keys: u32,
     // Last: the device options come under their own headings, after the command's own.
     #[command(flatten)]
     target: DeviceArgs,
@@ -74,6 +82,9 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         )
         .into());
     }
+    if args.qmp.is_some() && args.target.sim {
+        return Err(Usage("--qmp: the simulator has no guest to type into".into()).into());
+    }
     bench::run(&BenchOptions {
         sizes: args.sizes.clone(),
         seconds: args.seconds,
@@ -81,6 +92,8 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         screenshot_runs: args.screenshot_runs,
         no_window: args.no_window,
         json: args.json,
+        qmp: args.qmp.clone(),
+        keys: args.keys as usize,
         target: args.target.target()?,
     })
 }

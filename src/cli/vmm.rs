@@ -165,9 +165,10 @@ fn check_command(words: &[String], allowed: &[&str]) -> Result<()> {
 /// for the others.
 fn with_input(words: &[String], path: &std::path::Path) -> Result<Vec<String>> {
     let first = words.first().map(String::as_str).unwrap_or("");
-    if !matches!(first, "view" | "serve") {
+    if !matches!(first, "view" | "serve" | "bench") {
         return Err(Usage(format!(
-            "--qmp gives keyboard and pointer to view and serve, not to '{first}'"
+            "--qmp gives keyboard and pointer to view and serve (and bench times keys through \
+             it), not to '{first}'"
         ))
         .into());
     }

@@ -33,7 +33,7 @@ fi
 rm -f "$results/rc"
 serial="$results/serial.log"
 set +e
-timeout "${VFIO_DISPLAY_VM_TIMEOUT:-600}" qemu-system-x86_64 \
+timeout "${VFIO_DISPLAY_VM_TIMEOUT:-900}" qemu-system-x86_64 \
   -accel tcg -cpu max -m 2G -smp 1 -nographic -no-reboot -nodefaults -serial stdio \
   -kernel "$kernel" -initrd "$initrd" \
   -append "console=ttyS0 oops=panic panic=-1 vdtest=$script $*" \

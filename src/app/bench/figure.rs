@@ -28,6 +28,9 @@ pub struct Figure {
     /// Spread, sample count, or why a figure could not be taken.
     #[serde(skip_serializing_if = "String::is_empty")]
     pub detail: String,
+    /// How many samples the value is the median of, where a script may want to check it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub samples: Option<usize>,
 }
 
 impl Figure {
@@ -40,6 +43,7 @@ impl Figure {
             compare: None,
             target: None,
             detail: String::new(),
+            samples: None,
         }
     }
 
@@ -73,6 +77,11 @@ impl Figure {
             goal: goal.into(),
             met: self.ratio.is_some_and(|r| r <= max),
         });
+        self
+    }
+
+    pub fn samples(mut self, count: usize) -> Self {
+        self.samples = Some(count);
         self
     }
 

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use vfio_display::device::DisplayDevice;
 use vfio_display::frame::{FrameReader, IrqChoice, Pump, RefreshSource, choose_source};
 use vfio_display::render::{FrameRenderer, GpuContext, ImportChoice, ImportPath};
-use vfio_display::vfio::PlaneType;
+use vfio_display::vfio::{PlaneSource, PlaneType};
 
 /// A 60 Hz viewer queries the primary and the cursor plane once per frame.
 const VIEWER_QUERIES_PER_SECOND: f64 = 120.0;
@@ -46,9 +46,13 @@ pub fn query_rate(dev: &dyn DisplayDevice, budget: Budget) -> Result<Figure> {
         )))
 }
 
-/// The import paths this adapter offers, cheapest last.
-pub fn offered_paths(ctx: &GpuContext) -> Vec<ImportPath> {
+/// The import paths this adapter offers for a plane from `source`, cheapest last. A region
+/// plane is device memory, not a dma-buf: only the CPU path reads it.
+pub fn offered_paths(ctx: &GpuContext, source: PlaneSource) -> Vec<ImportPath> {
     let mut paths = vec![ImportPath::Cpu];
+    if source == PlaneSource::Region {
+        return paths;
+    }
     if ctx.caps.buffer {
         paths.push(ImportPath::Buffer);
     }
@@ -112,7 +116,7 @@ pub fn frame_costs(
         .detail(format!("{:.1} GB/s", mb / copy)),
     );
 
-    for path in offered_paths(ctx) {
+    for path in offered_paths(ctx, plane.source) {
         let mut renderer = FrameRenderer::new(ctx, dev, ImportChoice::Only(path))?;
         let frames = sample(budget, || -> Result<(f64, f64)> {
             let t0 = Instant::now();

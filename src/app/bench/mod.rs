@@ -1,6 +1,7 @@
 //! The benchmark (`vfio-display bench`): the performance figures of ARCHITECTURE.md, section 7, each beside this
 //! machine's own reference (memcpy, a 60 Hz frame, a 30 ms polling timer) and its target.
 
+mod echo;
 mod figure;
 mod frames;
 mod measure;
@@ -34,6 +35,10 @@ pub struct BenchOptions {
     pub no_window: bool,
     /// Print the report as JSON.
     pub json: bool,
+    /// The VMM's QMP socket: key to guest echo is measured through it.
+    pub qmp: Option<std::path::PathBuf>,
+    /// How many keys that figure times.
+    pub keys: usize,
     /// The device.
     pub target: Target,
 }
@@ -222,6 +227,22 @@ pub fn run(args: &BenchOptions) -> Result<()> {
         let dev = args.target.open()?;
         device_name = dev.name();
         let label = format!("{} (its mode)", current_mode(dev.as_ref())?);
+        // First: it needs the guest as the user left it, and fails fast if it cannot be taken.
+        match &args.qmp {
+            Some(qmp) => {
+                progress(&format!(
+                    "key to guest echo: typing a letter and Backspace, {} keys",
+                    args.keys
+                ));
+                figures.push(echo::key_to_echo(dev.as_ref(), qmp, args.keys)?);
+            }
+            None => skip(
+                &mut skipped,
+                "key to guest echo",
+                "no VMM channel: give the guest's QMP socket (attach --qmp PATH bench, or \
+                 bench --qmp PATH)",
+            ),
+        }
         progress("plane query rate");
         figures.push(frames::query_rate(dev.as_ref(), budget)?);
         progress("frame costs");

@@ -634,6 +634,18 @@ impl ApplicationHandler<UserEvent> for App<'_> {
                 self.input.focus_lost();
                 self.show_grab();
             }
+            // A key already down when the window took the focus was pressed for another window
+            // (the Enter that started the viewer from a terminal): the guest never sees it, and
+            // its release then changes nothing. Keys held when the focus goes are released by
+            // focus_lost, so the window's made-up releases are not needed either.
+            WindowEvent::KeyboardInput {
+                is_synthetic: true,
+                event,
+                ..
+            } => tracing::debug!(
+                "key {:?} from the focus change, not sent",
+                event.physical_key
+            ),
             WindowEvent::KeyboardInput { event, .. } if !response.consumed => {
                 let pressed = event.state == ElementState::Pressed;
                 let fullscreen = win.window.fullscreen().is_some();

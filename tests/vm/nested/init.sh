@@ -2,9 +2,9 @@
 # /init of the VM suite's real guest: a Linux guest whose display is the mdev (bochs-drm with
 # fbcon on mbochs, or the mdpy-fb sample driver on mdpy). It reports on its second serial line
 # (ttyS1, a file outside) what the host side checks: the EDID and modes its DRM driver read, a
-# dump of its framebuffer console, with vdinput=1 a line typed on its console and a click of
-# its tablet (keyboard and pointer from the host), and (with DRM) a KMS mode change drawn with
-# a known pattern; then it powers off.
+# dump of its framebuffer console, with vdinput=1 two lines typed on its console and three
+# clicks of its tablet (keyboard and pointer from the host), and (with DRM) a KMS mode change
+# drawn with a known pattern; then it powers off.
 /bin/busybox --install -s /bin
 mount -t proc proc /proc
 mount -t sysfs sys /sys
@@ -43,29 +43,35 @@ say FB-END
 say HOLD
 sleep "${hold:-20}"
 if [ "$(arg vdinput)" = 1 ]; then
-  # The tty echoes what is typed onto the framebuffer console, and the line comes back on the
+  # The tty echoes what is typed onto the framebuffer console, and each line comes back on the
   # data line. Nothing else is drawn: the host may still be capturing the console as it was at
   # HOLD (a slow run outlasts the hold) and only its typing changes the screen. The console is
-  # dumped again once the line is in, for the host's next screenshot to equal. The tablet's
-  # click comes from the pointer program.
-  pointer 640 480 1 >"$data" 2>&1 &
+  # dumped again once a line is in, for the host's next screenshot to equal. Two lines come:
+  # the first from a VNC client through `serve`, the second from the viewer's window. The
+  # pointer program reports three clicks of the tablet: one from the VNC client, then the
+  # viewer's in fit and in 1:1 mode.
+  pointer 640 480 3 >"$data" 2>&1 &
   ptr=$!
   say INPUT-DEVICES-BEGIN
   grep '^N: ' /proc/bus/input/devices >"$data"
   say INPUT-DEVICES-END
   say INPUT-READY
-  line=
-  read -r -t 300 line </dev/tty1 || true
-  say TYPED-BEGIN
-  say "$line"
-  say TYPED-END
-  sleep 1
-  say FB2-BEGIN
-  gzip -c /dev/fb0 | base64 >"$data"
-  say FB2-END
-  say TYPED-SHOWN
+  for n in 1 2; do
+    typed=TYPED fb=FB$((n + 1))
+    [ $n = 1 ] || typed=TYPED$n
+    line=
+    read -r -t 400 line </dev/tty1 || true
+    say "$typed-BEGIN"
+    say "$line"
+    say "$typed-END"
+    sleep 1
+    say "$fb-BEGIN"
+    gzip -c /dev/fb0 | base64 >"$data"
+    say "$fb-END"
+    say "$typed-SHOWN"
+  done
   i=0
-  while kill -0 $ptr 2>/dev/null && [ $i -lt 300 ]; do sleep 1; i=$((i + 1)); done
+  while kill -0 $ptr 2>/dev/null && [ $i -lt 400 ]; do sleep 1; i=$((i + 1)); done
   kill $ptr 2>/dev/null
   say INPUT-DONE
 fi

@@ -1,7 +1,8 @@
 // The nested guest's pointer reporter: opens the input device with an absolute X axis (the
 // virtio tablet the host's QEMU has), prints POINTER-READY, then for each left-button press
-// prints a CLICKS section with the pointer's pixel on a W x H screen, the way Linux's tablet
-// consumers scale the axis range to the screen. Exits after N presses.
+// prints a section with the pointer's pixel on a W x H screen, the way Linux's tablet
+// consumers scale the axis range to the screen: CLICKS for the first press, CLICKS2, CLICKS3...
+// for the next ones, so that each can be checked on its own. Exits after N presses.
 // Usage: pointer W H N
 #include <fcntl.h>
 #include <linux/input.h>
@@ -44,7 +45,7 @@ int main(int argc, char **argv) {
   }
   printf("POINTER-READY x %d..%d y %d..%d\n", ax.minimum, ax.maximum, ay.minimum, ay.maximum);
   fflush(stdout);
-  long x = 0, y = 0;
+  long x = 0, y = 0, presses = 0;
   struct input_event ev;
   while (left > 0 && read(fd, &ev, sizeof ev) == (ssize_t)sizeof ev) {
     if (ev.type == EV_ABS && ev.code == ABS_X) x = ev.value;
@@ -52,7 +53,9 @@ int main(int argc, char **argv) {
     if (ev.type == EV_KEY && ev.code == BTN_LEFT && ev.value == 1) {
       long px = (x - ax.minimum) * w / (ax.maximum - ax.minimum + 1);
       long py = (y - ay.minimum) * h / (ay.maximum - ay.minimum + 1);
-      printf("CLICKS-BEGIN\n%ld,%ld\nCLICKS-END\n", px, py);
+      char tag[32] = "CLICKS";
+      if (++presses > 1) snprintf(tag, sizeof tag, "CLICKS%ld", presses);
+      printf("%s-BEGIN\n%ld,%ld\n%s-END\n", tag, px, py, tag);
       fflush(stdout);
       left--;
     }

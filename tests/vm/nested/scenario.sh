@@ -29,6 +29,41 @@ wait_for_line() {
   echo "nested guest ($1): $2 after $i s"
 }
 
+# moved_to WINDOW WX WY: moves the X pointer to (WX, WY) in WINDOW and waits until the
+# viewer's motion reached the nested QEMU's input layer (its trace has new positions, and no
+# more for a second and a half: the viewer renders slowly here and takes its events late).
+moved_to() {
+  trace="$R/nested-mdpy-input.trace"
+  seen=$(grep -c '^input_event_abs' "$trace")
+  xdotool mousemove --sync --window "$1" "$2" "$3"
+  i=0 last=-1 quiet=0
+  while [ $i -lt 120 ] && [ $quiet -lt 3 ]; do
+    sleep 0.5
+    now=$(grep -c '^input_event_abs' "$trace")
+    if [ "$now" -gt "$seen" ] && [ "$now" = "$last" ]; then quiet=$((quiet + 1)); else quiet=0; fi
+    last=$now
+    i=$((i + 1))
+  done
+}
+
+# point_at WINDOW WX WY GX GY: moves the X pointer to (WX, WY) in WINDOW until the nested
+# QEMU's input layer last received the absolute position of guest pixel (GX, GY) of 640x480:
+# the viewer maps a motion with the window size it knows, and a resize it has not taken yet
+# maps it elsewhere. Each retry moves away and back, so that the spot is a new motion.
+point_at() {
+  want=$(printf 'x 0x%x y 0x%x' $(((2 * $4 + 1) * 32767 / 1280)) $(((2 * $5 + 1) * 32767 / 960)))
+  tries=0
+  while [ $tries -lt 10 ]; do
+    [ $tries = 0 ] || moved_to "$1" $(($2 + 7)) $(($3 + 7))
+    moved_to "$1" "$2" "$3"
+    got=$(grep '^input_event_abs' "$R/nested-mdpy-input.trace" | tail -n 2 |
+      sed 's/.*axis \([a-z]*\), value \(0x[0-9a-f]*\).*/\1 \2/' | tr '\n' ' ')
+    [ "$got" = "$want " ] && return 0
+    tries=$((tries + 1))
+  done
+  echo "the pointer at $2,$3 never reached guest $4,$5: QEMU's last position: $got"
+}
+
 # vncdo ARGS...: vncdotool's command line, with the host's Python that has it.
 py=$(sed -n 's/.*vdpy=\([^ ]*\).*/\1/p' /proc/cmdline)
 vncdo() {
@@ -123,15 +158,61 @@ if [ "$variant" = fixed ] && [ "$backend" = cdev ] && [ -n "$nk" ]; then
   wait_for_line "$R/nested-mdpy-data.log" TYPED-SHOWN $qemupid
   run nested-mdpy-typed "$B" attach --pid "$qpid" screenshot -o "$R/nested-mdpy-typed.png"
   run nested-mdpy-click vncdo -s 127.0.0.1::5959 move 100 50 click 1
-  wait_for_line "$R/nested-mdpy-data.log" INPUT-DONE $qemupid
+  wait_for_line "$R/nested-mdpy-data.log" CLICKS-END $qemupid
+  # QEMU's QMP socket takes one client at a time: serve lets go of it before the viewer comes.
   kill -TERM $servepid 2>/dev/null
   wait $servepid
   echo $? >"$R/nested-mdpy-serve.rc"
+  # Typing latency through the same channel: bench types a letter and erases it with Backspace
+  # into the line the guest is reading, so that the line is empty again for the viewer's.
+  run nested-mdpy-bench "$B" attach --pid "$qpid" --qmp /run/nested-mdpy-input.qmp bench \
+    --keys 10 --seconds 0.2 --json
+  # The viewer's window on an Xvfb in this VM (rendered by lavapipe): xdotool types a second
+  # line into it, then clicks in fit and in 1:1 mode. The host's root is read-only here, so
+  # Xvfb gets its own /tmp and XKB output directory in a mount namespace; its clients reach it
+  # by the abstract socket an X server on Linux also listens on.
+  unshare -m sh -c 'mount -t tmpfs xtmp /tmp && mount -t tmpfs xkb /var/lib/xkb &&
+    exec Xvfb :7 -nolock -nolisten tcp -screen 0 1280x1024x24' >"$R/nested-mdpy-xvfb.log" 2>&1 &
+  xvfbpid=$!
+  export DISPLAY=:7
+  i=0
+  until xdotool getdisplaygeometry >/dev/null 2>&1 || [ $i -ge 60 ]; do sleep 1; i=$((i + 1)); done
+  "$B" attach --pid "$qpid" --qmp /run/nested-mdpy-input.qmp view --no-overlay \
+    >"$R/nested-mdpy-view.out" 2>"$R/nested-mdpy-view.err" &
+  viewpid=$!
+  wait_for_line "$R/nested-mdpy-view.out" Showing $viewpid
+  win=$(xdotool search --sync --name ' - vfio-display' | head -n 1)
+  # Fit mode in a 1280x960 window: each guest pixel is 2x2, with no bars.
+  xdotool windowsize --sync "$win" 1280 960
+  xdotool windowfocus --sync "$win"
+  # Shifted characters, and a key held with Shift.
+  run nested-mdpy-view-type xdotool type --delay 100 'Viewer{typed}#1?'
+  xdotool key --delay 100 shift+z Return
+  wait_for_line "$R/nested-mdpy-data.log" TYPED2-SHOWN $qemupid
+  run nested-mdpy-typed2 "$B" attach --pid "$qpid" screenshot -o "$R/nested-mdpy-typed2.png"
+  point_at "$win" 401 301 200 150
+  xdotool click 1
+  # F3 is the viewer's own key (1:1): the guest is centred, at (320, 240) in the window.
+  xdotool key F3
+  point_at "$win" 620 440 300 200
+  xdotool click 1
+  wait_for_line "$R/nested-mdpy-data.log" INPUT-DONE $qemupid
+  xwd -root -silent >"$R/nested-mdpy-view.xwd" 2>/dev/null
+  kill -TERM $viewpid 2>/dev/null
+  wait $viewpid
+  # SIGTERM closes the window as the user would: the summary is printed, then the process
+  # ends by the signal (143).
+  echo $? >"$R/nested-mdpy-view.rc"
+  run nested-mdpy-view-summary grep -q '^Presented' "$R/nested-mdpy-view.out"
+  kill -TERM $xvfbpid 2>/dev/null
+  wait $xvfbpid
+  unset DISPLAY
   wait $qemupid
   echo $? >"$R/nested-mdpy-qemu.rc"
   tr -d '\r' <"$R/nested-mdpy-data.log" >"$R/nested-mdpy-data.txt"
   sed -n '/^FB-BEGIN/,/^FB-END/p' "$R/nested-mdpy-data.txt" | grep -v '^FB-' | base64 -d | gunzip >"$R/nested-mdpy-fb.raw"
   sed -n '/^FB2-BEGIN/,/^FB2-END/p' "$R/nested-mdpy-data.txt" | grep -v '^FB2-' | base64 -d | gunzip >"$R/nested-mdpy-fb2.raw"
+  sed -n '/^FB3-BEGIN/,/^FB3-END/p' "$R/nested-mdpy-data.txt" | grep -v '^FB3-' | base64 -d | gunzip >"$R/nested-mdpy-fb3.raw"
   stride=$(sed -n 's/^FB-GEOMETRY [^ ]* //p' "$R/nested-mdpy-data.txt")
   expect rc nested-mdpy-qemu 0
   expect rc nested-mdpy-screendump 0
@@ -145,4 +226,12 @@ if [ "$variant" = fixed ] && [ "$backend" = cdev ] && [ -n "$nk" ]; then
   expect rawfb nested-mdpy-typed nested-mdpy-fb2.raw 640 480 "${stride:-2560}"
   expect rc nested-mdpy-click 0
   expect firstline nested-mdpy-clicked-at nested-mdpy-data.txt CLICKS 100,50
+  expect json nested-mdpy-bench /figures/0/unit=ms /figures/0/samples=10
+  expect rc nested-mdpy-view 143
+  expect rc nested-mdpy-view-summary 0
+  expect rc nested-mdpy-view-type 0
+  expect firstline nested-mdpy-view-typed-line nested-mdpy-data.txt TYPED2 'Viewer{typed}#1?Z'
+  expect rawfb nested-mdpy-typed2 nested-mdpy-fb3.raw 640 480 "${stride:-2560}"
+  expect firstline nested-mdpy-view-clicked-fit nested-mdpy-data.txt CLICKS2 200,150
+  expect firstline nested-mdpy-view-clicked-1to1 nested-mdpy-data.txt CLICKS3 300,200
 fi
