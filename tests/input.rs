@@ -8,6 +8,7 @@
 mod common;
 
 use common::cli::{bin, path_str, tmp};
+use common::serve::Server;
 use common::xvfb::Xvfb;
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::net::UnixStream;
@@ -190,80 +191,31 @@ fn qemus_key_names_are_exactly_ours() {
     );
 }
 
-/// A running `serve` on the simulator, its port and its stderr, line by line.
-struct Served {
-    child: Child,
-    port: u16,
-    log: std::sync::mpsc::Receiver<String>,
-}
-
-impl Served {
-    /// Starts `serve` with input to `qemu`; `first_line` must be in its address line.
-    fn start(qemu: &Qemu, extra: &[&str], first_line: &str) -> Served {
-        let mut child = bin()
-            .args([
-                "serve",
-                "--listen",
-                "127.0.0.1:0",
-                "--sim",
-                "--sim-mode",
-                "640x480",
-            ])
-            .arg("--qmp")
-            .arg(&qemu.qmp)
-            .args(extra)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        assert!(line.contains(first_line), "{line}");
-        let port = line
-            .split("127.0.0.1:")
-            .nth(1)
-            .and_then(|s| s.split(|c: char| !c.is_ascii_digit()).next())
-            .and_then(|p| p.parse().ok())
-            .unwrap_or_else(|| panic!("no port in {line:?}"));
-        let (tx, log) = std::sync::mpsc::channel();
-        let stderr = child.stderr.take().unwrap();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                let _ = tx.send(line);
-            }
-        });
-        Served { child, port, log }
-    }
-
-    /// Waits for a stderr line containing `needle`.
-    fn wait_log(&self, needle: &str) {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.log.recv_timeout(left) {
-                Ok(line) if line.contains(needle) => return,
-                Ok(_) => {}
-                Err(_) => panic!("serve never said {needle:?}"),
-            }
-        }
-    }
-}
-
-impl Drop for Served {
-    fn drop(&mut self) {
-        let pid = nix::unistd::Pid::from_raw(self.child.id() as i32);
-        let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
-        let _ = self.child.wait();
-    }
+/// `serve` on a 640x480 simulated guest with input to `qemu`; `first_line` must be in its
+/// address line.
+fn serve_into(qemu: &Qemu, extra: &[&str], first_line: &str) -> Server {
+    let mut args = vec![
+        "--sim",
+        "--sim-mode",
+        "640x480",
+        "--qmp",
+        path_str(&qemu.qmp),
+    ];
+    args.extend_from_slice(extra);
+    let server = Server::start(&args);
+    assert!(
+        server.address_line.contains(first_line),
+        "{}",
+        server.address_line
+    );
+    server
 }
 
 #[test]
 fn vncdotool_types_and_clicks_into_qemu_exactly() {
     let dir = tmp();
     let qemu = Qemu::start(dir.path());
-    let server = Served::start(&qemu, &[], "input: live, to QMP");
+    let server = serve_into(&qemu, &[], "input: live, to QMP");
     let out = Command::new("vncdo")
         .args(["-s", &format!("127.0.0.1::{}", server.port)])
         .args([
@@ -295,7 +247,7 @@ fn extended_key_events_go_by_scancode_and_view_only_drops_input() {
     let dir = tmp();
     let qemu = Qemu::start(dir.path());
     // One client at a time (`--shared no`): the only client has it.
-    let server = Served::start(&qemu, &["--shared", "no"], "input: live, to QMP");
+    let server = serve_into(&qemu, &["--shared", "no"], "input: live, to QMP");
     // 'a' typed on a French keyboard: the key at the US 'q' position (scancode 0x10); then
     // right Ctrl (0xe0 0x1d) and a key with no scancode given (its keysym decides: 'z').
     let out = Command::new("python3")
@@ -319,7 +271,7 @@ fn extended_key_events_go_by_scancode_and_view_only_drops_input() {
 
     // --view-only: the server says input is off, and so it is for the first client that
     // types.
-    let server = Served::start(&qemu, &["--view-only"], "input: off (--view-only)");
+    let server = serve_into(&qemu, &["--view-only"], "input: off (--view-only)");
     let out = Command::new("vncdo")
         .args(["-s", &format!("127.0.0.1::{}", server.port), "type", "x"])
         .output()

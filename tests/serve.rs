@@ -6,96 +6,14 @@
 mod common;
 
 use common::cli::{assert_clean_failure, bin, path_str, run, tmp};
+use common::serve::Server;
 use common::{assert_same_image, read_png};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 use vfio_display::frame::RgbaImage;
-
-/// A running `serve`; killed (SIGTERM, then waited for) on drop.
-struct Server {
-    child: Child,
-    port: u16,
-    log: std::sync::Arc<std::sync::Mutex<String>>,
-    collector: Option<std::thread::JoinHandle<()>>,
-}
-
-impl Server {
-    fn start(args: &[&str]) -> Server {
-        let mut child = bin()
-            .args(["serve", "--listen", "127.0.0.1:0"])
-            .args(args)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let port = line
-            .split("127.0.0.1:")
-            .nth(1)
-            .and_then(|s| s.split(|c: char| !c.is_ascii_digit()).next())
-            .and_then(|p| p.parse().ok())
-            .unwrap_or_else(|| {
-                let _ = child.kill();
-                let mut err = String::new();
-                child
-                    .stderr
-                    .take()
-                    .unwrap()
-                    .read_to_string(&mut err)
-                    .unwrap();
-                panic!("no address in {line:?}; stderr: {err}")
-            });
-        let stderr = child.stderr.take().unwrap();
-        let log = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
-        let sink = log.clone();
-        let collector = std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                let mut log = sink.lock().unwrap();
-                log.push_str(&line);
-                log.push('\n');
-            }
-        });
-        Server {
-            child,
-            port,
-            log,
-            collector: Some(collector),
-        }
-    }
-
-    /// What the server wrote on stderr so far.
-    fn log(&self) -> String {
-        self.log.lock().unwrap().clone()
-    }
-
-    /// Stops the server and returns its stderr.
-    fn stop(mut self) -> (Option<i32>, String) {
-        let pid = nix::unistd::Pid::from_raw(self.child.id() as i32);
-        nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).unwrap();
-        let status = self.child.wait().unwrap();
-        self.collector.take().unwrap().join().unwrap();
-        (status.code(), self.log())
-    }
-
-    fn fds(&self) -> usize {
-        std::fs::read_dir(format!("/proc/{}/fd", self.child.id()))
-            .unwrap()
-            .count()
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 /// The reference picture: `screenshot` of the same simulated guest, cursor composited.
 fn reference(dir: &Path, name: &str, sim: &[&str]) -> std::path::PathBuf {

@@ -4,6 +4,7 @@
 
 pub mod cli;
 pub mod json;
+pub mod serve;
 pub mod xvfb;
 
 use vfio_display::device::sim::desktop::{self, Canvas};

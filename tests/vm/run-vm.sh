@@ -36,7 +36,7 @@ set +e
 timeout "${VFIO_DISPLAY_VM_TIMEOUT:-900}" qemu-system-x86_64 \
   -accel tcg -cpu max -m 2G -smp 1 -nographic -no-reboot -nodefaults -serial stdio \
   -kernel "$kernel" -initrd "$initrd" \
-  -append "console=ttyS0 oops=panic panic=-1 vdtest=$script $*" \
+  -append "console=ttyS0 oops=panic panic=-1 tsc=reliable vdtest=$script $*" \
   -virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap \
   -virtfs "local,path=$results,mount_tag=results,security_model=none,multidevs=remap" \
   </dev/null >"$serial" 2>&1

@@ -1,0 +1,108 @@
+//! A running `serve` for the integration tests: started on a free loopback port, its stderr
+//! collected, stopped on drop.
+#![allow(clippy::unwrap_used)] // test support: a failed unwrap is a failed test
+
+use super::cli::bin;
+use std::io::{BufRead, BufReader, Read};
+use std::process::{Child, Stdio};
+use std::time::{Duration, Instant};
+
+/// A running `serve`; killed (SIGTERM, then waited for) on drop.
+pub struct Server {
+    pub child: Child,
+    pub port: u16,
+    /// The first line on stdout: the addresses served, and where input goes.
+    pub address_line: String,
+    log: std::sync::Arc<std::sync::Mutex<String>>,
+    collector: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Server {
+    /// Starts `serve --listen 127.0.0.1:0` with `args`; returns once it printed its address.
+    pub fn start(args: &[&str]) -> Server {
+        let mut child = bin()
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let port = line
+            .split("127.0.0.1:")
+            .nth(1)
+            .and_then(|s| s.split(|c: char| !c.is_ascii_digit()).next())
+            .and_then(|p| p.parse().ok())
+            .unwrap_or_else(|| {
+                let _ = child.kill();
+                let mut err = String::new();
+                child
+                    .stderr
+                    .take()
+                    .unwrap()
+                    .read_to_string(&mut err)
+                    .unwrap();
+                panic!("no address in {line:?}; stderr: {err}")
+            });
+        let stderr = child.stderr.take().unwrap();
+        let log = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        let sink = log.clone();
+        let collector = std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                let mut log = sink.lock().unwrap();
+                log.push_str(&line);
+                log.push('\n');
+            }
+        });
+        Server {
+            child,
+            port,
+            address_line: line,
+            log,
+            collector: Some(collector),
+        }
+    }
+
+    /// What the server wrote on stderr so far.
+    pub fn log(&self) -> String {
+        self.log.lock().unwrap().clone()
+    }
+
+    /// Waits (at most 30 s) until stderr has a line containing `needle`.
+    pub fn wait_log(&self, needle: &str) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !self.log().contains(needle) {
+            assert!(
+                Instant::now() < deadline,
+                "serve never said {needle:?}; it said: {}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Stops the server and returns its stderr.
+    pub fn stop(mut self) -> (Option<i32>, String) {
+        let pid = nix::unistd::Pid::from_raw(self.child.id() as i32);
+        nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).unwrap();
+        let status = self.child.wait().unwrap();
+        self.collector.take().unwrap().join().unwrap();
+        (status.code(), self.log())
+    }
+
+    pub fn fds(&self) -> usize {
+        std::fs::read_dir(format!("/proc/{}/fd", self.child.id()))
+            .unwrap()
+            .count()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
