@@ -2,7 +2,7 @@
 # /init of the VM suite's real guest: a Linux guest whose display is the mdev (bochs-drm with
 # fbcon on mbochs, or the mdpy-fb sample driver on mdpy). It reports on its second serial line
 # (ttyS1, a file outside) what the host side checks: the EDID and modes its DRM driver read, a
-# dump of its framebuffer console, with vdinput=1 two lines typed on its console and three
+# dump of its framebuffer console, with vdinput=1 two lines typed on its console and four
 # clicks of its tablet (keyboard and pointer from the host), and (with DRM) a KMS mode change
 # drawn with a known pattern; then it powers off.
 /bin/busybox --install -s /bin
@@ -48,9 +48,9 @@ if [ "$(arg vdinput)" = 1 ]; then
   # HOLD (a slow run outlasts the hold) and only its typing changes the screen. The console is
   # dumped again once a line is in, for the host's next screenshot to equal. Two lines come:
   # the first from a VNC client through `serve`, the second from the viewer's window. The
-  # pointer program reports three clicks of the tablet: one from the VNC client, then the
-  # viewer's in fit and in 1:1 mode.
-  pointer 640 480 3 >"$data" 2>&1 &
+  # pointer program reports four clicks of the tablet: one from the VNC client, then the
+  # viewer's in fit, 1:1 and integer mode.
+  pointer 640 480 4 >"$data" 2>&1 &
   ptr=$!
   say INPUT-DEVICES-BEGIN
   grep '^N: ' /proc/bus/input/devices >"$data"

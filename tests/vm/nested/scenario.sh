@@ -168,7 +168,7 @@ if [ "$variant" = fixed ] && [ "$backend" = cdev ] && [ -n "$nk" ]; then
   run nested-mdpy-bench "$B" attach --pid "$qpid" --qmp /run/nested-mdpy-input.qmp bench \
     --keys 10 --seconds 0.2 --json
   # The viewer's window on an Xvfb in this VM (rendered by lavapipe): xdotool types a second
-  # line into it, then clicks in fit and in 1:1 mode. The host's root is read-only here, so
+  # line into it, then clicks in each scale mode: fit, 1:1 and integer. The host's root is read-only here, so
   # Xvfb gets its own /tmp and XKB output directory in a mount namespace; its clients reach it
   # by the abstract socket an X server on Linux also listens on.
   unshare -m sh -c 'mount -t tmpfs xtmp /tmp && mount -t tmpfs xkb /var/lib/xkb &&
@@ -195,6 +195,13 @@ if [ "$variant" = fixed ] && [ "$backend" = cdev ] && [ -n "$nk" ]; then
   # F3 is the viewer's own key (1:1): the guest is centred, at (320, 240) in the window.
   xdotool key F3
   point_at "$win" 620 440 300 200
+  xdotool click 1
+  # F3 again: integer scaling, in a 1400x1000 window 2x centred at (60, 20). A click on the bar
+  # beside the picture is not the guest's: the guest's next click must be the one after it.
+  xdotool windowsize --sync "$win" 1400 1000
+  xdotool key F3
+  xdotool mousemove --sync --window "$win" 30 500 click 1
+  point_at "$win" 261 821 100 400
   xdotool click 1
   wait_for_line "$R/nested-mdpy-data.log" INPUT-DONE $qemupid
   xwd -root -silent >"$R/nested-mdpy-view.xwd" 2>/dev/null
@@ -234,4 +241,5 @@ if [ "$variant" = fixed ] && [ "$backend" = cdev ] && [ -n "$nk" ]; then
   expect rawfb nested-mdpy-typed2 nested-mdpy-fb3.raw 640 480 "${stride:-2560}"
   expect firstline nested-mdpy-view-clicked-fit nested-mdpy-data.txt CLICKS2 200,150
   expect firstline nested-mdpy-view-clicked-1to1 nested-mdpy-data.txt CLICKS3 300,200
+  expect firstline nested-mdpy-view-clicked-integer nested-mdpy-data.txt CLICKS4 100,400
 fi
