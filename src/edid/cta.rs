@@ -124,6 +124,7 @@ pub fn decode_block(b: &[u8; BLOCK], index: usize, problems: &mut Vec<String>) -
     let dtd_start = usize::from(b[2]);
     // 0: no data blocks and no DTDs; 4: DTDs but no data blocks.
     if dtd_start == 0 {
+        padding_problem(b, 4, &format!("block {index} (CTA-861)"), problems);
         return out;
     }
     if !(4..=127).contains(&dtd_start) {
@@ -168,7 +169,28 @@ pub fn decode_block(b: &[u8; BLOCK], index: usize, problems: &mut Vec<String>) -
         }
         at += DESCRIPTOR_LEN;
     }
+    padding_problem(b, at, &format!("block {index} (CTA-861)"), problems);
     out
+}
+
+/// The bytes from `from` to the checksum must be zero (CTA-861 and DisplayID both say so, and
+/// edid-decode fails a block whose padding is not): a problem naming the first that is not.
+pub(crate) fn padding_problem(
+    b: &[u8; BLOCK],
+    from: usize,
+    what: &str,
+    problems: &mut Vec<String>,
+) {
+    if let Some(offset) = b[from.min(BLOCK - 1)..BLOCK - 1]
+        .iter()
+        .position(|&v| v != 0)
+    {
+        let at = from + offset;
+        problems.push(format!(
+            "{what}: byte {at} is {:#04x}, but the padding from byte {from} must be zero",
+            b[at]
+        ));
+    }
 }
 
 #[cfg(test)]

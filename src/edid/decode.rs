@@ -199,6 +199,43 @@ fn dtd_problems(t: &DetailedTiming, slot: usize, screen_mm: (u32, u32), out: &mu
     }
 }
 
+/// The tag of a block map extension.
+const BLOCK_MAP_TAG: u8 = 0xf0;
+
+/// Extension tags VESA defines besides CTA-861, DisplayID and the block map: VTB, DI, LS,
+/// DPVL. This decoder lists them by tag only; an EDID that holds one is not malformed.
+const DEFINED_TAGS: [u8; 4] = [0x10, 0x40, 0x50, 0x60];
+
+/// A block map (block 1, and block 128 in an EDID of more than 128 blocks) names the tag of
+/// each block after it, byte 1 for the next block; a zero names no block. Every block it
+/// covers must have the tag it names, and it names none past the last block.
+fn block_map_problems(edid: &[u8], extension_count: u8, problems: &mut Vec<String>) {
+    let last = usize::from(extension_count);
+    for map_index in [1, 128] {
+        let Some(map) = block(edid, map_index) else {
+            continue;
+        };
+        if map[0] != BLOCK_MAP_TAG || map_index > last {
+            continue;
+        }
+        for (byte, &named) in map.iter().enumerate().take(BLOCK - 1).skip(1) {
+            let target = map_index + byte;
+            match block(edid, target).filter(|_| target <= last) {
+                Some(b) if b[0] != named => problems.push(format!(
+                    "block {map_index} (block map): byte {byte} names tag {named:#04x} for \
+                     block {target}, which has tag {:#04x}",
+                    b[0]
+                )),
+                None if named != 0 => problems.push(format!(
+                    "block {map_index} (block map): byte {byte} names tag {named:#04x} for \
+                     block {target}, but the EDID ends at block {last}"
+                )),
+                _ => {}
+            }
+        }
+    }
+}
+
 /// Decodes an EDID blob: a base block and the extension blocks it declares. Bytes after the
 /// declared blocks are a problem (a file padded or cut at the wrong size; the EDID region's
 /// `edid_size` says exactly how long the blob is), not an error: the blocks still decode.
@@ -230,6 +267,8 @@ pub fn decode(edid: &[u8]) -> Result<Decoded, EdidError> {
         .collect();
     let extension_count = base[126];
     let mut extensions = Vec::new();
+    // The first DisplayID section states how many DisplayID extension blocks follow it.
+    let mut displayid_blocks: Vec<(usize, u8)> = Vec::new();
     for index in 1..=usize::from(extension_count) {
         let Some(b) = block(edid, index) else {
             problems.push(format!(
@@ -246,12 +285,34 @@ pub fn decode(edid: &[u8]) -> Result<Decoded, EdidError> {
         extensions.push(match b[0] {
             cta::EXTENSION_TAG => Extension::Cta(cta::decode_block(b, index, &mut problems)),
             displayid::EXTENSION_TAG => {
+                displayid_blocks.push((index, b[4]));
                 Extension::DisplayId(displayid::decode_block(b, index, &mut problems))
             }
-            0xf0 => Extension::BlockMap,
-            tag => Extension::Other { tag },
+            BLOCK_MAP_TAG => Extension::BlockMap,
+            tag if DEFINED_TAGS.contains(&tag) => Extension::Other { tag },
+            tag => {
+                problems.push(match tag {
+                    0xff => format!(
+                        "block {index}: a manufacturer-specific extension (tag 0xff), which no \
+                         sink or guest can decode"
+                    ),
+                    _ => format!("block {index}: extension tag {tag:#04x} is not defined"),
+                });
+                Extension::Other { tag }
+            }
         });
     }
+    if let Some(&(first, declared)) = displayid_blocks.first() {
+        let following = displayid_blocks.len() - 1;
+        if usize::from(declared) != following {
+            problems.push(format!(
+                "block {first} (DisplayID): byte 4 declares {declared} DisplayID extension \
+                 block{} after this one, but the EDID has {following}",
+                if declared == 1 { "" } else { "s" }
+            ));
+        }
+    }
+    block_map_problems(edid, extension_count, &mut problems);
     let screen_mm = (u32::from(base[21]) * 10, u32::from(base[22]) * 10);
     for slot in 0..4 {
         if let Descriptor::DetailedTiming(t) = descriptor(base, slot) {

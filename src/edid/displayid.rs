@@ -363,6 +363,12 @@ pub fn decode_block(b: &[u8; BLOCK], index: usize, problems: &mut Vec<String>) -
         }
         at = body_end;
     }
+    super::cta::padding_problem(
+        b,
+        payload_end + 1,
+        &format!("block {index} (DisplayID)"),
+        problems,
+    );
     out
 }
 

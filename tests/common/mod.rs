@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod cli;
+pub mod edid;
 pub mod json;
 pub mod serve;
 pub mod xvfb;
