@@ -40,8 +40,10 @@ install() { apt-get install -y -qq "$@" >/dev/null; }
 # Debian's linux-source-6.12 needs.
 install -t bookworm-backports qemu-system-x86
 install busybox-static cpio xz-utils gzip bison flex libelf-dev libssl-dev bc make gcc libc6-dev
-# edid-decode --check judges every EDID the generator writes.
+# edid-decode --check judges every EDID the generator writes; libdisplay-info's di-edid-decode
+# (bookworm-backports) gives its verdict beside it on the structure tests.
 install edid-decode
+install -t bookworm-backports libdisplay-info-bin
 # The GPU tests: lavapipe with VK_EXT_external_memory_dma_buf.
 install -t bookworm-backports mesa-vulkan-drivers
 # The window tests: Xvfb, xwd, ImageMagick's convert, xdotool, and winit's X11 libraries.

@@ -3,7 +3,9 @@
 //! extension count that disagrees with the DisplayID blocks, data blocks past their block, and
 //! padding that is not zero. Each defect is built by hand from a good EDID; for each, our
 //! `edid decode` and `edid-decode --check` give the same verdict, and ours names the block and
-//! the byte.
+//! the byte. libdisplay-info's `di-edid-decode` (0.2) is asserted beside them: it checks less
+//! (no block maps, no manufacturer-specific blocks, no DisplayID extension count), and where it
+//! passes a defect the case says so.
 #![allow(clippy::unwrap_used)] // a test, bench or example: a failed unwrap is a failure
 
 mod common;
@@ -70,13 +72,44 @@ fn edid_decode_passes(path: &std::path::Path) -> bool {
         .success()
 }
 
-/// Asserts our verdict and edid-decode's on `blob`: both pass when `problem` is None; else both
-/// fail, and our only problem contains `problem`, in text and in `--json`.
+/// libdisplay-info's verdict: true when di-edid-decode finds no failure (it exits non-zero
+/// for a failure, as edid-decode --check does).
+fn di_edid_decode_passes(path: &std::path::Path) -> bool {
+    Command::new("di-edid-decode")
+        .arg(path)
+        .output()
+        .expect("di-edid-decode is installed (.ci/run installs libdisplay-info-bin)")
+        .status
+        .success()
+}
+
+/// What libdisplay-info 0.2 makes of a defect edid-decode fails.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Di {
+    /// It fails it too.
+    Fails,
+    /// It does not check this rule and passes the EDID.
+    Misses,
+}
+
+/// Asserts our verdict and edid-decode's on `blob`: both pass when `problem` is None (and so
+/// does di-edid-decode); else both fail, and our only problem contains `problem`, in text and
+/// in `--json`; di-edid-decode's verdict is `di`.
 fn assert_verdict(name: &str, blob: &[u8], problem: Option<&str>) {
+    assert_verdicts(name, blob, problem, Di::Fails)
+}
+
+fn assert_verdicts(name: &str, blob: &[u8], problem: Option<&str>, di: Di) {
     let dir = tmp();
     let path = dir.path().join(format!("{name}.bin"));
     std::fs::write(&path, blob).unwrap();
     let theirs = edid_decode_passes(&path);
+    let libdisplay_info = di_edid_decode_passes(&path);
+    let di_passes = problem.is_none() || di == Di::Misses;
+    assert_eq!(
+        libdisplay_info, di_passes,
+        "{name}: di-edid-decode's verdict (pass: {libdisplay_info}) is not the expected one"
+    );
     let out = run(&["edid", "decode", "--json", path_str(&path)]);
     let report: serde_json::Value = common::json::parse(&out.stdout);
     let problems: Vec<&str> = report["problems"]
@@ -121,10 +154,11 @@ fn extension_tags_nothing_defines_are_problems() {
     let mut vendor = vec![0u8; 128];
     vendor[0] = 0xff;
     fix_checksum(&mut vendor);
-    assert_verdict(
+    assert_verdicts(
         "manufacturer-specific",
         &with_extensions(&[vendor]),
         Some("block 1: a manufacturer-specific extension (tag 0xff)"),
+        Di::Misses,
     );
 }
 
@@ -139,22 +173,25 @@ fn a_block_map_must_name_each_block_by_its_tag() {
     };
     let cta = cta_with(None);
     assert_verdict("map", &with_extensions(&[map(&[0x02]), cta.clone()]), None);
-    assert_verdict(
+    assert_verdicts(
         "map-wrong-tag",
         &with_extensions(&[map(&[0x70]), cta.clone()]),
         Some("block 1 (block map): byte 1 names tag 0x70 for block 2, which has tag 0x02"),
+        Di::Misses,
     );
-    assert_verdict(
+    assert_verdicts(
         "map-no-tag",
         &with_extensions(&[map(&[]), cta.clone()]),
         Some("block 1 (block map): byte 1 names tag 0x00 for block 2, which has tag 0x02"),
+        Di::Misses,
     );
-    assert_verdict(
+    assert_verdicts(
         "map-past-the-end",
         &with_extensions(&[map(&[0x02, 0x02]), cta]),
         Some(
             "block 1 (block map): byte 2 names tag 0x02 for block 3, but the EDID ends at block 2",
         ),
+        Di::Misses,
     );
 }
 
@@ -183,11 +220,27 @@ fn padding_must_be_zero_and_data_blocks_stay_in_their_block() {
         Some("block 1 (CTA-861): data block at byte 4 overruns the data block collection"),
     );
     assert_verdict("displayid", &with_displayid(), None);
-    let padded = edited(with_displayid(), 1, |b| b[125] = 0x11);
+    // The generator's section fills the block: zero filler after its data blocks.
+    let filler = edited(with_displayid(), 1, |b| {
+        b[120] = 0x11;
+        fix_section(b);
+    });
+    assert_verdict(
+        "displayid-filler",
+        &filler,
+        Some("block 1 (DisplayID): byte 120 is 0x11, but the filler after the data blocks"),
+    );
+    // A shorter section (as other EDIDs have) is followed by padding up to the checksum.
+    let padded = edited(with_displayid(), 1, |b| {
+        b[2] = 106;
+        b[126] = 0;
+        fix_section(b);
+        b[120] = 0x11;
+    });
     assert_verdict(
         "displayid-padding",
         &padded,
-        Some("block 1 (DisplayID): byte 125 is 0x11, but the padding from byte"),
+        Some("block 1 (DisplayID): byte 120 is 0x11, but the padding from byte 112 must be zero"),
     );
 }
 
@@ -197,13 +250,14 @@ fn the_displayid_extension_count_must_match_the_blocks() {
         b[4] = 1;
         fix_section(b);
     });
-    assert_verdict(
+    assert_verdicts(
         "displayid-count",
         &counted,
         Some(
             "block 1 (DisplayID): byte 4 declares 1 DisplayID extension block after this one, \
              but the EDID has 0",
         ),
+        Di::Misses,
     );
 }
 

@@ -167,18 +167,21 @@ fn timing_block(timings: &[DisplayIdTiming]) -> Vec<u8> {
     b
 }
 
-/// Wraps data blocks in an EDID extension block holding one DisplayID 1.3 section.
+/// Wraps data blocks in an EDID extension block holding one DisplayID 1.3 section. The section
+/// fills the block, its data blocks followed by zeros (padding inside a section, as DisplayID
+/// allows): libdisplay-info 0.2 reads a shorter section's checksum byte as padding and fails
+/// the block, where edid-decode and the kernel accept either.
 fn section(product_type: u8, extension_count: u8, data: &[u8]) -> [u8; BLOCK] {
     debug_assert!(data.len() <= SECTION_CAPACITY);
     let mut b = [0u8; BLOCK];
     b[0] = EXTENSION_TAG;
     b[1] = VERSION_1_3;
-    b[2] = data.len() as u8;
+    b[2] = SECTION_CAPACITY as u8;
     b[3] = product_type;
     b[4] = extension_count;
     b[5..5 + data.len()].copy_from_slice(data);
-    // The section checksum covers the section header through its last data byte.
-    let end = 5 + data.len();
+    // The section checksum covers the section header through its last byte.
+    let end = 5 + SECTION_CAPACITY;
     let sum = b[1..end].iter().fold(0u8, |a, v| a.wrapping_add(*v));
     b[end] = 0u8.wrapping_sub(sum);
     let sum = b[..127].iter().fold(0u8, |a, v| a.wrapping_add(*v));
@@ -334,6 +337,7 @@ pub fn decode_block(b: &[u8; BLOCK], index: usize, problems: &mut Vec<String>) -
         ));
     }
     let mut at = 5;
+    let mut overrun = false;
     while at + 3 <= payload_end {
         let (tag, len) = (b[at], usize::from(b[at + 2]));
         let body_end = at + 3 + len;
@@ -341,6 +345,7 @@ pub fn decode_block(b: &[u8; BLOCK], index: usize, problems: &mut Vec<String>) -
             problems.push(format!(
                 "block {index} (DisplayID): data block {tag:#04x} at byte {at} overruns the section"
             ));
+            overrun = true;
             break;
         }
         let body = &b[at + 3..body_end];
@@ -362,6 +367,19 @@ pub fn decode_block(b: &[u8; BLOCK], index: usize, problems: &mut Vec<String>) -
             _ => out.other_blocks.push(block_name(tag)),
         }
         at = body_end;
+    }
+    // What follows the data blocks inside the section is filler, and must be zero too.
+    if !overrun
+        && let Some(offset) = b[at.min(payload_end)..payload_end]
+            .iter()
+            .position(|&v| v != 0)
+    {
+        let byte = at + offset;
+        problems.push(format!(
+            "block {index} (DisplayID): byte {byte} is {:#04x}, but the filler after the data \
+             blocks from byte {at} must be zero",
+            b[byte]
+        ));
     }
     super::cta::padding_problem(
         b,
