@@ -5,13 +5,13 @@
 
 mod common;
 
-use common::cli::{assert_clean_failure, bin, path_str, run, tmp};
+use common::cli::{assert_clean_failure, path_str, run, tmp};
 use common::serve::Server;
 use common::{assert_same_image, read_png};
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 use vfio_display::frame::RgbaImage;
 
@@ -407,30 +407,17 @@ fn remote_addresses_need_a_password_or_no_auth() {
     std::fs::write(&file, "s3cret\n").unwrap();
     std::fs::set_permissions(&file, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
     let want = reference(dir.path(), "auth.png", &["--sim", "--sim-frame", "6"]);
-    let mut child = bin()
-        .args([
-            "serve",
+    let server = Server::start_on(
+        "0.0.0.0",
+        &[
             "--sim",
             "--sim-frame",
             "6",
-            "--listen",
-            "0.0.0.0:0",
-        ])
-        .args(["--password-file", path_str(&file)])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let port: u16 = line
-        .split("0.0.0.0:")
-        .nth(1)
-        .and_then(|s| s.split(|c: char| !c.is_ascii_digit()).next())
-        .and_then(|p| p.parse().ok())
-        .unwrap();
+            "--password-file",
+            path_str(&file),
+        ],
+    );
+    let port = server.port;
     let out = dir.path().join("got.png");
     vncdo(
         port,
@@ -447,8 +434,6 @@ fn remote_addresses_need_a_password_or_no_auth() {
         .output()
         .unwrap();
     assert!(!wrong.status.success(), "a wrong password was let in");
-    let _ = child.kill();
-    let _ = child.wait();
 }
 
 #[test]

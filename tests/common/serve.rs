@@ -20,8 +20,15 @@ pub struct Server {
 impl Server {
     /// Starts `serve --listen 127.0.0.1:0` with `args`; returns once it printed its address.
     pub fn start(args: &[&str]) -> Server {
+        Server::start_on("127.0.0.1", args)
+    }
+
+    /// Starts `serve --listen HOST:0` (`host` an IPv4 address) with `args`; returns once it
+    /// printed its address.
+    pub fn start_on(host: &str, args: &[&str]) -> Server {
+        let listen = format!("{host}:0");
         let mut child = bin()
-            .args(["serve", "--listen", "127.0.0.1:0"])
+            .args(["serve", "--listen", &listen])
             .args(args)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -32,7 +39,7 @@ impl Server {
             .read_line(&mut line)
             .unwrap();
         let port = line
-            .split("127.0.0.1:")
+            .split(&format!("{host}:"))
             .nth(1)
             .and_then(|s| s.split(|c: char| !c.is_ascii_digit()).next())
             .and_then(|p| p.parse().ok())
