@@ -25,20 +25,27 @@ fn value(fig: &Value) -> f64 {
     v
 }
 
-#[test]
-fn bench_sim_reports_every_headless_figure_with_its_reference() {
-    let out = run(&[
+/// A quick headless `bench --sim` at `sizes`: short figures, `runs` screenshot processes, no
+/// window; `extra` options after those.
+fn quick_bench(sizes: &str, runs: &str, extra: &[&str]) -> std::process::Output {
+    let mut args = vec![
         "bench",
         "--sim",
         "--sizes",
-        "320x240,640x480",
+        sizes,
         "--seconds",
         "0.05",
         "--screenshot-runs",
-        "2",
+        runs,
         "--no-window",
-        "--json",
-    ]);
+    ];
+    args.extend_from_slice(extra);
+    run(&args)
+}
+
+#[test]
+fn bench_sim_reports_every_headless_figure_with_its_reference() {
+    let out = quick_bench("320x240,640x480", "2", &["--json"]);
     assert_ok(&out);
     let report: Value = common::json::parse(&out.stdout);
     assert!(!report["machine"]["cpu"].as_str().unwrap().is_empty());
@@ -156,17 +163,7 @@ fn bench_sim_reports_every_headless_figure_with_its_reference() {
 
 #[test]
 fn bench_prints_a_table_with_targets_met_or_missed() {
-    let out = run(&[
-        "bench",
-        "--sim",
-        "--sizes",
-        "320x240",
-        "--seconds",
-        "0.05",
-        "--screenshot-runs",
-        "1",
-        "--no-window",
-    ]);
+    let out = quick_bench("320x240", "1", &[]);
     assert_ok(&out);
     let text = stdout(&out);
     assert!(text.contains("figure"), "{text}");
@@ -202,20 +199,7 @@ fn bench_refuses_bad_sizes_and_a_missing_device() {
 fn bench_of_region_planes_times_the_cpu_path_only() {
     // A region plane is device memory, not a dma-buf: the zero-copy paths cannot import it,
     // and bench once stopped with an error at the first of them.
-    let out = run(&[
-        "bench",
-        "--sim",
-        "--sim-plane",
-        "region",
-        "--sizes",
-        "320x240",
-        "--seconds",
-        "0.05",
-        "--screenshot-runs",
-        "1",
-        "--no-window",
-        "--json",
-    ]);
+    let out = quick_bench("320x240", "1", &["--sim-plane", "region", "--json"]);
     assert_ok(&out);
     let report: Value = common::json::parse(&out.stdout);
     let paths: Vec<&str> = report["figures"]

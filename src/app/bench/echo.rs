@@ -35,20 +35,21 @@ pub struct Screen {
 }
 
 /// Reads the primary plane, whatever buffer it is in now (a double-buffered guest draws its
-/// echo into the other buffer and flips).
-fn read_screen(reader: &FrameReader<'_>, buffer: &mut Vec<u8>) -> Result<Screen> {
+/// echo into the other buffer and flips). One copy, straight into the screen's own bytes.
+fn read_screen(reader: &FrameReader<'_>) -> Result<Screen> {
     let plane = reader
         .query(PlaneType::Primary)
         .context("querying the primary plane")?;
     if plane.width == 0 || plane.height == 0 {
         bail!("the guest shows no picture (its display is off)");
     }
+    let mut bytes = Vec::new();
     reader
-        .read_raw_into(&plane, plane.stride as usize, buffer)
+        .read_raw_into(&plane, plane.stride as usize, &mut bytes)
         .context("reading the primary plane")?;
     Ok(Screen {
         layout: (plane.width, plane.height, plane.stride, plane.drm_format),
-        bytes: buffer.clone(),
+        bytes,
     })
 }
 
@@ -184,11 +185,10 @@ fn check_live(input: &GuestInput) -> Result<()> {
 pub fn key_to_echo(dev: &dyn DisplayDevice, qmp: &Path, keys: usize) -> Result<Figure> {
     let reader = FrameReader::new(dev)?;
     let input = GuestInput::connect(Some(qmp), "")?;
-    let mut buffer = Vec::new();
     let mut reads = Vec::new();
     let mut read = || {
         let t0 = Instant::now();
-        let screen = read_screen(&reader, &mut buffer);
+        let screen = read_screen(&reader);
         reads.push(t0.elapsed().as_secs_f64() * 1000.0);
         screen
     };
