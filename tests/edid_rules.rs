@@ -200,14 +200,15 @@ fn modes_lists_what_the_edid_describes_in_linux_order() {
         1,
         "{text}"
     );
-    // Larger before smaller, then faster before slower, for all that follow.
+    // Larger before smaller, then faster before slower (in whole hertz, as the kernel sorts;
+    // equal rates go by pixel clock, which the text does not show), for all that follow.
     let key = |l: &&str| -> (u64, u64) {
         let (size, rest) = l.split_once('@').unwrap();
         let (w, h) = size.trim_end_matches('i').split_once('x').unwrap();
         let hz: f64 = rest.split_whitespace().next().unwrap().parse().unwrap();
         (
             w.parse::<u64>().unwrap() * h.parse::<u64>().unwrap(),
-            (hz * 1000.0) as u64,
+            hz.round() as u64,
         )
     };
     let rest: Vec<(u64, u64)> = lines[1..].iter().map(key).collect();

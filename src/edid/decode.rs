@@ -9,6 +9,7 @@ use super::descriptor::{
 };
 use super::displayid::{self, DisplayIdBlock};
 use super::dmt::{ESTABLISHED, decode_standard};
+use super::linux::{self, KMode};
 use super::mode::Mode;
 use super::{BLOCK, EdidError, HEADER, checksum_ok};
 use serde::Serialize;
@@ -48,14 +49,57 @@ pub enum Descriptor {
 /// One mode of the list a Linux guest builds (`Decoded::linux_modes`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct ListedMode {
-    /// Size and refresh (the field rate for interlaced modes).
+    /// Size and refresh (the field rate for interlaced modes), from the exact timing.
     pub mode: Mode,
     /// Interlaced.
     pub interlaced: bool,
     /// Linux marks it preferred.
     pub preferred: bool,
-    /// Where it comes from: "detailed", "standard", "established" or "cta".
+    /// Where Linux takes it from: "detailed", "cvt", "standard", "established", "cta",
+    /// "hdmi", "ycbcr420", "cta-alternate", "displayid" or "range".
     pub source: &'static str,
+    /// The full timing.
+    pub timing: ModeTiming,
+    /// The CTA picture aspect ratio ("16:9"), for CTA and HDMI modes.
+    pub aspect: Option<&'static str>,
+}
+
+/// A mode's full timing, as the kernel holds it (frame lines for interlaced modes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct ModeTiming {
+    /// Pixel clock, kHz.
+    pub clock_khz: u32,
+    /// Active pixels, sync start, sync end, total.
+    pub horizontal: [u32; 4],
+    /// Active lines, sync start, sync end, total.
+    pub vertical: [u32; 4],
+    /// Positive horizontal sync.
+    pub hsync_positive: bool,
+    /// Positive vertical sync.
+    pub vsync_positive: bool,
+}
+
+impl ListedMode {
+    fn from_kernel((m, source): (KMode, &'static str)) -> Self {
+        ListedMode {
+            mode: Mode {
+                width: m.h[0],
+                height: m.v[0],
+                refresh_mhz: m.refresh_mhz(),
+            },
+            interlaced: m.interlaced(),
+            preferred: m.preferred,
+            source,
+            timing: ModeTiming {
+                clock_khz: m.clock,
+                horizontal: m.h,
+                vertical: m.v,
+                hsync_positive: m.flags & linux::PHSYNC != 0,
+                vsync_positive: m.flags & linux::PVSYNC != 0,
+            },
+            aspect: m.aspect.text(),
+        }
+    }
 }
 
 impl std::fmt::Display for ListedMode {
@@ -136,6 +180,9 @@ pub struct Decoded {
     pub extensions: Vec<Extension>,
     /// What is wrong with the blob, one line each.
     pub problems: Vec<String>,
+    /// The blob, for the mode list Linux builds from it.
+    #[serde(skip)]
+    blob: Vec<u8>,
 }
 
 fn vendor_letters(code: u16) -> String {
@@ -358,6 +405,7 @@ pub fn decode(edid: &[u8]) -> Result<Decoded, EdidError> {
         extension_count,
         extensions,
         problems,
+        blob: edid.to_vec(),
     })
 }
 
@@ -413,84 +461,27 @@ impl Decoded {
         revision >= 4 || self.preferred_timing_native
     }
 
-    /// The mode a Linux guest picks, by drm_edid's rule: the first detailed timing it accepts,
-    /// in any base-block descriptor slot and then in the CTA blocks, is preferred when the EDID
-    /// is 1.4 or later or sets the "preferred timing" feature bit; so are the DisplayID timings
-    /// marked preferred; the guest then takes the largest of them (its mode list is sorted
-    /// preferred first, larger before smaller, higher refresh before lower).
+    /// The mode a Linux guest picks: the first of its mode list when that one is preferred
+    /// (drm_edid marks the first detailed timing it accepts, in any base-block descriptor slot
+    /// and then in the CTA blocks, preferred when the EDID is 1.4 or later or sets the
+    /// "preferred timing" feature bit, and so are DisplayID timings that say so).
     pub fn preferred_mode(&self) -> Option<Mode> {
-        self.detailed_timings()
+        self.linux_modes()
             .into_iter()
-            .filter(|(t, preferred)| *preferred && t.linux_accepts())
-            .map(|(t, _)| t.mode())
-            .filter(|m| m.refresh_mhz > 0)
-            .max_by_key(|m| (u64::from(m.width) * u64::from(m.height), m.refresh_mhz))
+            .next()
+            .filter(|m| m.preferred && m.mode.refresh_mhz > 0)
+            .map(|m| m.mode)
     }
 
-    /// The modes a Linux guest builds from this EDID, in the order it sorts them: preferred
-    /// first, then larger before smaller, then higher refresh first. Sources as drm_edid reads
-    /// them: detailed timings (base block, CTA and DisplayID blocks) it accepts, standard and
-    /// established timings, and the CTA video data blocks' VICs. The same mode from two
-    /// sources is listed once.
+    /// The modes a Linux guest builds from this EDID, in its order: drm_edid's sources and
+    /// rules (see `edid::linux`), equal modes merged, sorted preferred first, then larger
+    /// before smaller, then higher refresh first. A driver may drop some of them after (its
+    /// memory, interlace support); those are its own rules, not the EDID's.
     pub fn linux_modes(&self) -> Vec<ListedMode> {
-        let detailed = self
-            .detailed_timings()
+        linux::connector_modes(&self.blob)
             .into_iter()
-            .filter(|(t, _)| t.linux_accepts())
-            .map(|(t, preferred)| ListedMode {
-                mode: t.mode(),
-                interlaced: t.interlaced,
-                preferred,
-                source: "detailed",
-            });
-        let listed = |modes: &[Mode], source: &'static str| -> Vec<ListedMode> {
-            modes
-                .iter()
-                .map(|&mode| ListedMode {
-                    mode,
-                    interlaced: false,
-                    preferred: false,
-                    source,
-                })
-                .collect()
-        };
-        let vics = self.extensions.iter().flat_map(|e| match e {
-            Extension::Cta(c) => c
-                .vics
-                .iter()
-                .filter_map(|v| {
-                    v.mode.map(|mode| ListedMode {
-                        mode,
-                        interlaced: v.interlaced,
-                        preferred: false,
-                        source: "cta",
-                    })
-                })
-                .collect(),
-            _ => Vec::new(),
-        });
-        let mut modes: Vec<ListedMode> = detailed
-            .chain(listed(&self.standard, "standard"))
-            .chain(listed(&self.established, "established"))
-            .chain(vics)
-            .filter(|m| m.mode.width > 0 && m.mode.height > 0 && m.mode.refresh_mhz > 0)
-            .collect();
-        // A stable sort: among equals, the source order above stays (detailed first).
-        modes.sort_by_key(|m| {
-            std::cmp::Reverse((
-                m.preferred,
-                u64::from(m.mode.width) * u64::from(m.mode.height),
-                m.mode.refresh_mhz,
-            ))
-        });
-        let mut seen = Vec::new();
-        modes.retain(|m| {
-            let key = (m.mode, m.interlaced);
-            let new = !seen.contains(&key);
-            seen.push(key);
-            new
-        });
-        modes
+            .map(ListedMode::from_kernel)
+            .collect()
     }
 
     /// Every mode the EDID lists, without duplicates, largest first.

@@ -14,6 +14,7 @@ mod decode;
 mod descriptor;
 mod displayid;
 mod dmt;
+mod linux;
 mod mode;
 
 pub use build::{
@@ -21,7 +22,7 @@ pub use build::{
 };
 pub use cta::{CtaBlock, Vic};
 pub use cvt::{Timing, cvt_reduced_blanking};
-pub use decode::{Decoded, Descriptor, Extension, ListedMode, decode, preferred_mode};
+pub use decode::{Decoded, Descriptor, Extension, ListedMode, ModeTiming, decode, preferred_mode};
 pub use descriptor::{DetailedTiming, RangeLimits};
 pub use displayid::{DisplayIdBlock, DisplayIdTiming};
 pub use mode::{Mode, ModeParseError, parse_mode_list, parse_size};

@@ -4,6 +4,7 @@
 
 pub mod cli;
 pub mod edid;
+pub mod edid_corpus;
 pub mod json;
 pub mod serve;
 pub mod xvfb;

@@ -3,8 +3,9 @@
 # fbcon on mbochs, or the mdpy-fb sample driver on mdpy). It reports on its second serial line
 # (ttyS1, a file outside) what the host side checks: the EDID and modes its DRM driver read, a
 # dump of its framebuffer console, with vdinput=1 two lines typed on its console and four
-# clicks of its tablet (keyboard and pointer from the host), and (with DRM) a KMS mode change
-# drawn with a known pattern; then it powers off.
+# clicks of its tablet (keyboard and pointer from the host), (with DRM) a KMS mode change
+# drawn with a known pattern, and the mode list its kernel builds for each EDID of a corpus the
+# host appended to the initramfs; then it powers off.
 /bin/busybox --install -s /bin
 mount -t proc proc /proc
 mount -t sysfs sys /sys
@@ -79,6 +80,40 @@ if [ -e /dev/dri/card0 ]; then
   say KMS-BEGIN
   kms 640 480 "${hold:-20}" >"$data" 2>&1
   say KMS-END
+fi
+# The EDID corpus: each EDID in /edids becomes the connector's EDID firmware and bochs-drm is
+# bound again, so that drm_edid builds the mode list from it as for a monitor plugged in. The
+# list comes back with full timings (modes), and so do the modes the driver rejected (interlaced
+# ones, those its VRAM cannot hold), from drm's debug log of the same probe.
+if [ -d /edids ] && [ -e "$conn" ]; then
+  dev=$(basename "$(readlink -f /sys/class/drm/card0/device)")
+  drv=/sys/bus/pci/drivers/bochs-drm
+  mkdir -p /lib/firmware/edid
+  echo 4 >/sys/module/drm/parameters/debug
+  for f in /edids/*.bin; do
+    n=$(basename "$f" .bin)
+    cp "$f" "/lib/firmware/edid/$n.bin"
+    echo "edid/$n.bin" >/sys/module/drm/parameters/edid_firmware
+    echo "$dev" >"$drv/unbind"
+    echo "$dev" >"$drv/bind"
+    # A card freed late gets a new number: take the one bound now.
+    card= i=0
+    while [ -z "$card" ] && [ $i -lt 300 ]; do
+      for c in /sys/bus/pci/devices/"$dev"/drm/card*; do
+        [ -e "$c" ] && [ -s "$c/$(basename "$c")-Virtual-1/modes" ] && card=$(basename "$c")
+      done
+      [ -n "$card" ] || sleep 0.1
+      i=$((i + 1))
+    done
+    dmesg -c >/dev/null
+    say "CORPUS-$n-BEGIN"
+    modes "/dev/dri/$card" >"$data" 2>&1
+    say "CORPUS-$n-END"
+    say "REJECTED-$n-BEGIN"
+    dmesg | grep 'Rejected mode' | sed 's/.*Rejected mode: //' >"$data"
+    say "REJECTED-$n-END"
+  done
+  say CORPUS-DONE
 fi
 say DONE
 reboot -f

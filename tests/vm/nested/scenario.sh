@@ -79,12 +79,18 @@ if [ "$variant" = fixed ] && [ "$backend" = cdev ] && [ -n "$nk" ]; then
   # kernel's mode list is the oracle for `edid decode --modes`.
   run nested-edid-generate "$B" edid generate --mode 800x600 \
     --extra-modes 1024x768,1280x720,1280x1024,1920x1080,1440x900@75 -o "$R/nested-edid.bin"
+  # The EDID corpus rides in the initramfs, as a second cpio archive after the first (Linux
+  # unpacks both): after its other checks the guest builds a mode list from each EDID, the
+  # oracle for `edid decode --modes` on every rule of drm_edid the corpus holds.
+  "$H" edid-corpus "$R/edid-corpus/edids"
+  (cd "$R/edid-corpus" && find edids | cpio -o -H newc --quiet | gzip -1) >"$R/edid-corpus.cpio.gz"
+  cat "$ni" "$R/edid-corpus.cpio.gz" >"$R/nested-initrd.gz"
   hold=45
   # Everything the nested guest tells us arrives on its second serial line.
   "$B" run "$u" --edid "$R/nested-edid.bin" screenshot --timeout 600 --count 400 --interval 3000 \
     -o "$R/nested-run.png" -- qemu-system-x86_64 -accel tcg -m 256M -nographic -nodefaults \
     -no-reboot -serial "file:$R/nested-console.log" -serial "file:$R/nested-data.log" \
-    -pidfile /run/nested.pid -kernel "$nk" -initrd "$ni" \
+    -pidfile /run/nested.pid -kernel "$nk" -initrd "$R/nested-initrd.gz" \
     -append "console=ttyS0 quiet vt.global_cursor_default=0 panic=-1 vdhold=$hold" \
     >"$R/nested-run.out" 2>"$R/nested-run.err" &
   runpid=$!
@@ -107,6 +113,7 @@ if [ "$variant" = fixed ] && [ "$backend" = cdev ] && [ -n "$nk" ]; then
   expect hexsection nested-guest-edid nested-data.txt EDID nested-edid.bin
   expect firstline nested-guest-preferred nested-data.txt MODES 800x600
   expect linuxmodes nested-guest-modes nested-data.txt MODES nested-edid.bin 16777216
+  expect linuxcorpus nested-guest-edid-corpus nested-data.txt
   expect rawfb nested-attach nested-fb.raw 800 600 "${stride:-3200}"
   expect rawfb-any nested-run- nested-fb.raw 800 600 "${stride:-3200}"
   expect kms-any nested-run- 640 480

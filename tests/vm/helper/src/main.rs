@@ -11,10 +11,16 @@
 //! - `edid DEVICE` runs the EDID update protocol and checks what the guest sees at BAR2 0x000.
 //! - `edid-guest DEVICE FILE` checks that the guest sees exactly FILE (after `edid set`).
 //! - `irq DEVICE` checks INTx and MSI eventfds on mtty: loopback, automask, unmask, device-raised.
+//! - `edid-corpus DIR` writes the EDID corpus the real guest's kernel builds mode lists from.
 //! - `verify DIR` (on the host) asserts every result the VM wrote.
 //!
 //! Each check prints `ok NAME` or `FAIL NAME: why`.
 #![allow(clippy::unwrap_used)] // test support: a failed unwrap is a failed check
+
+// Shared with the integration tests, which compare the same corpus with the lists a guest
+// kernel built (tests/snapshots/edid-corpus-linux.txt).
+#[path = "../../../common/edid_corpus.rs"]
+mod edid_corpus;
 
 use std::os::fd::{AsFd, AsRawFd};
 use std::path::{Path, PathBuf};
@@ -652,6 +658,14 @@ fn verify(args: &[String]) -> Result<()> {
                     format!("ours {ours:?}, the guest kernel's {kernel:?}"),
                 );
             }
+            // linuxcorpus NAME FILE: for each EDID of the corpus, the guest kernel's mode list
+            // in FILE equals `edid decode --modes`'s (see edid_corpus::check).
+            "linuxcorpus" => {
+                let text = std::fs::read_to_string(dir.join(words[2])).unwrap_or_default();
+                for (check, ok, why) in edid_corpus::check(|tag| section(&text, tag)) {
+                    note(&format!("{name}-{check}"), ok, why);
+                }
+            }
             // firstline NAME FILE TAG TEXT: the first line of section TAG is TEXT.
             "firstline" => {
                 let text = std::fs::read_to_string(dir.join(words[2])).unwrap_or_default();
@@ -784,6 +798,16 @@ fn compare_png(
     None
 }
 
+/// `edid-corpus DIR`: one NAME.bin per corpus EDID.
+fn write_edid_corpus(args: &[String]) -> Result<()> {
+    let dir = PathBuf::from(args.first().ok_or("usage: vm_helper edid-corpus DIR")?);
+    std::fs::create_dir_all(&dir)?;
+    for (name, blob) in edid_corpus::corpus() {
+        std::fs::write(dir.join(format!("{name}.bin")), blob)?;
+    }
+    Ok(())
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let rest = args.get(1..).unwrap_or_default().to_vec();
@@ -794,9 +818,13 @@ fn main() {
         Some("edid-guest") => edid_guest(&rest),
         Some("irq") => irq(&rest),
         Some("verify") => verify(&rest),
+        Some("edid-corpus") => write_edid_corpus(&rest),
         Some("qmp") => qmp(&rest),
         Some("vnc") => vnc(&rest),
-        _ => Err("usage: vm_helper bochs|mdpy-draw|edid|edid-guest|irq|qmp|vnc|verify ...".into()),
+        _ => Err(
+            "usage: vm_helper bochs|mdpy-draw|edid|edid-guest|edid-corpus|irq|qmp|vnc|verify ..."
+                .into(),
+        ),
     };
     if let Err(err) = result {
         eprintln!("vm_helper: {err}");

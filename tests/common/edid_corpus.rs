@@ -1,0 +1,403 @@
+//! The EDID corpus the VM suite's real guest kernel reads (`edid-corpus DIR` writes it), one
+//! EDID per rule of drm_edid that `edid decode --modes` follows, and the check that compares
+//! the kernel's mode list for each with ours, timing for timing (`linuxcorpus` in `verify`).
+
+use vfio_display::edid::{self, EdidSpec, ListedMode, Mode};
+
+/// A detailed timing descriptor: clock in 10 kHz, then active, blanking, front porch and sync
+/// width horizontally and vertically, then the flags byte (0x18 digital separate sync, 0x02
+/// positive hsync, 0x04 positive vsync, 0x80 interlaced).
+fn dtd(clock: u16, h: [u32; 4], v: [u32; 4], misc: u8) -> [u8; 18] {
+    let [ha, hb, hfp, hs] = h;
+    let [va, vb, vfp, vs] = v;
+    let mut d = [0u8; 18];
+    d[..2].copy_from_slice(&clock.to_le_bytes());
+    d[2] = ha as u8;
+    d[3] = hb as u8;
+    d[4] = ((ha >> 8) << 4 | (hb >> 8)) as u8;
+    d[5] = va as u8;
+    d[6] = vb as u8;
+    d[7] = ((va >> 8) << 4 | (vb >> 8)) as u8;
+    d[8] = hfp as u8;
+    d[9] = hs as u8;
+    d[10] = ((vfp & 0xf) << 4 | (vs & 0xf)) as u8;
+    d[11] = ((hfp >> 8) << 6 | (hs >> 8) << 4 | (vfp >> 4) << 2 | (vs >> 4)) as u8;
+    d[17] = misc;
+    d
+}
+
+/// A display descriptor with its tag and up to 13 bytes of data from byte 5.
+fn display(tag: u8, data: &[u8]) -> [u8; 18] {
+    let mut d = [0u8; 18];
+    d[3] = tag;
+    d[5..5 + data.len()].copy_from_slice(data);
+    d
+}
+
+fn name(text: &str) -> [u8; 18] {
+    let mut data = [0x20u8; 13];
+    data[..text.len()].copy_from_slice(text.as_bytes());
+    data[text.len()] = 0x0a;
+    display(0xfc, &data)
+}
+
+fn fix_checksum(block: &mut [u8]) {
+    let sum = block[..127].iter().fold(0u8, |a, b| a.wrapping_add(*b));
+    block[127] = 0u8.wrapping_sub(sum);
+}
+
+/// A base block: EDID 1.`revision`, features byte, established timing bytes 35-37, up to
+/// eight standard timing codes, four descriptors and the extension count.
+fn base(
+    revision: u8,
+    features: u8,
+    established: [u8; 3],
+    standard: &[[u8; 2]],
+    descriptors: [[u8; 18]; 4],
+    extensions: u8,
+) -> Vec<u8> {
+    let mut b = vec![0u8; 128];
+    b[..8].copy_from_slice(&[0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0]);
+    b[8..10].copy_from_slice(&0x58c4u16.to_be_bytes()); // "VFD"
+    b[10] = 0x42;
+    b[16] = 1;
+    b[17] = 36;
+    b[18] = 1;
+    b[19] = revision;
+    b[20] = 0x80; // digital input
+    b[21] = 60;
+    b[22] = 34;
+    b[23] = 120;
+    b[24] = features;
+    b[35..38].copy_from_slice(&established);
+    for slot in 0..8 {
+        let code = standard.get(slot).copied().unwrap_or([1, 1]);
+        b[38 + 2 * slot..40 + 2 * slot].copy_from_slice(&code);
+    }
+    for (i, d) in descriptors.iter().enumerate() {
+        b[54 + 18 * i..72 + 18 * i].copy_from_slice(d);
+    }
+    b[126] = extensions;
+    fix_checksum(&mut b);
+    b
+}
+
+/// A CTA-861 revision 3 block with these data blocks (each with its header byte) and DTDs.
+fn cta(data_blocks: &[Vec<u8>], dtds: &[[u8; 18]]) -> Vec<u8> {
+    let mut b = vec![0u8; 128];
+    b[0] = 0x02;
+    b[1] = 3;
+    b[3] = 0x40;
+    let mut at = 4;
+    for db in data_blocks {
+        b[at..at + db.len()].copy_from_slice(db);
+        at += db.len();
+    }
+    b[2] = at as u8;
+    for d in dtds {
+        b[at..at + 18].copy_from_slice(d);
+        at += 18;
+    }
+    fix_checksum(&mut b);
+    b
+}
+
+/// A data block: tag in the top three bits, the length in the low five.
+fn data_block(tag: u8, payload: &[u8]) -> Vec<u8> {
+    let mut db = vec![tag << 5 | payload.len() as u8];
+    db.extend_from_slice(payload);
+    db
+}
+
+/// A standard timing code: width, aspect code (0 16:10 in 1.3+, 1 4:3, 2 5:4, 3 16:9) and rate.
+fn std_code(width: u32, aspect: u8, hz: u32) -> [u8; 2] {
+    [((width - 248) / 8) as u8, aspect << 6 | (hz - 60) as u8]
+}
+
+// CTA-861 timings as DTDs: 1080i60, 720p60, 1080p60 (74.25/74.25/148.5 MHz, positive syncs).
+const SYNC_PP: u8 = 0x18 | 0x02 | 0x04;
+
+fn dtd_1080i() -> [u8; 18] {
+    dtd(7425, [1920, 280, 88, 44], [540, 22, 2, 5], SYNC_PP | 0x80)
+}
+
+fn dtd_720p() -> [u8; 18] {
+    dtd(7425, [1280, 370, 110, 40], [720, 30, 5, 5], SYNC_PP)
+}
+
+fn dtd_1080p() -> [u8; 18] {
+    dtd(14850, [1920, 280, 88, 44], [1080, 45, 4, 5], SYNC_PP)
+}
+
+/// The corpus: (name, EDID). Names are file names in the guest, and section tags.
+pub fn corpus() -> Vec<(&'static str, Vec<u8>)> {
+    let range = |flags: u8, formula: [u8; 7], limits: [u8; 5]| {
+        let mut data = [0u8; 13];
+        data[..5].copy_from_slice(&limits);
+        data[5] = flags;
+        data[6..].copy_from_slice(&formula);
+        display(0xfd, &data)
+    };
+    let mut out = Vec::new();
+
+    // A TV: EDID 1.3 with the preferred-timing bit, a 1080i DTD first (field-size lines), the
+    // established 640x480 and 800x600, standard 1280x1024 and 1280x720, and a CTA block with
+    // progressive, interlaced and aspect-twin VICs, the HDMI VSDB's 4K VICs, a 4:2:0-only VIC
+    // and a 720p DTD: alternate clocks for all that have one.
+    let mut tv = base(
+        3,
+        0x0a,
+        [0x21, 0x08, 0x00],
+        &[std_code(1280, 2, 60), std_code(1280, 3, 60)],
+        [
+            dtd_1080i(),
+            name("corpus tv"),
+            dtd_1080p(),
+            display(0x10, &[]),
+        ],
+        1,
+    );
+    let vsdb = data_block(
+        3,
+        &[
+            0x03, 0x0c, 0x00, 0x10, 0x00, 0x00, 0x3c, 0x20, 0x00, 0x40, 0x01, 0x03,
+        ],
+    );
+    let y420 = data_block(7, &[14, 96]);
+    tv.extend(cta(
+        &[
+            data_block(2, &[0x85, 4, 16, 2, 3, 1, 20, 97, 95, 62]),
+            vsdb,
+            y420,
+        ],
+        &[dtd_720p()],
+    ));
+    out.push(("tv-1080i", tv));
+
+    // A 1.3 monitor with continuous frequencies and default GTF range limits (50-75 Hz,
+    // 30-82 kHz, 170 MHz): DMT modes and GTF modes inferred from the range, a standard timing
+    // no DMT mode has (GTF), and a 1280x1024 DTD preferred by the feature bit.
+    let sxga = dtd(10800, [1280, 408, 48, 112], [1024, 42, 1, 3], SYNC_PP);
+    out.push((
+        "gtf-range-13",
+        base(
+            3,
+            0x0b,
+            [0x21, 0x08, 0x00],
+            &[
+                std_code(1600, 0, 60),
+                std_code(1152, 1, 75),
+                std_code(1024, 1, 70),
+            ],
+            [
+                sxga,
+                range(
+                    0x00,
+                    [0x0a, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20],
+                    [50, 75, 30, 82, 17],
+                ),
+                name("corpus gtf"),
+                display(0x10, &[]),
+            ],
+            0,
+        ),
+    ));
+
+    // A 1.4 panel with continuous frequencies and CVT range limits (reduced blanking, 24-75 Hz,
+    // 30-150 kHz, 300 MHz, up to 2560 wide), a 2560x1440 reduced-blanking DTD, 16:10 standard
+    // timings (1.4's reading of aspect code 0), established timings III (848x480, 1280x768 RB,
+    // 1440x900, 1680x1050 RB...) and a CVT 3-byte code descriptor.
+    let qhd = dtd(24150, [2560, 160, 48, 32], [1440, 41, 3, 5], 0x18 | 0x02);
+    let cvt_codes = display(
+        0xf8,
+        &[0x01, 0x1b, 0x14, 0x1e, 0x7f, 0x31, 0x2a, 0, 0, 0, 0, 0, 0],
+    );
+    let est3 = display(0xf7, &[0x0a, 0x0b, 0x41, 0x30, 0x86, 0x00, 0x00]);
+    let mut cvt = base(
+        4,
+        0x0b,
+        [0x00, 0x00, 0x00],
+        &[
+            std_code(1920, 0, 60),
+            std_code(1680, 0, 60),
+            std_code(2048, 3, 60),
+            std_code(1400, 1, 75),
+        ],
+        [
+            qhd,
+            range(
+                0x04,
+                [0x11, 0x01, 0x40, 0xf8, 0x18, 0x00, 0x3c],
+                [24, 75, 30, 150, 30],
+            ),
+            est3,
+            cvt_codes,
+        ],
+        0,
+    );
+    cvt[24] = 0x0b;
+    fix_checksum(&mut cvt);
+    out.push(("cvt-range-14", cvt));
+
+    // Descriptor slots: EDID 1.4 with the name in slot 1, a DTD Linux refuses (a zero sync
+    // width) in slot 2, and DTDs in slots 3 and 4: slot 3's is preferred.
+    let bad = dtd(6500, [1024, 320, 24, 0], [768, 38, 3, 6], 0x18);
+    let xga = dtd(6500, [1024, 320, 24, 136], [768, 38, 3, 6], 0x18);
+    let wxga = dtd(7100, [1280, 160, 48, 32], [800, 23, 3, 6], 0x18 | 0x02);
+    out.push((
+        "slot3-preferred",
+        base(
+            4,
+            0x06,
+            [0, 0, 0],
+            &[],
+            [name("corpus slots"), bad, xga, wxga],
+            0,
+        ),
+    ));
+
+    // 8K and 4K 100/120 Hz VICs: the kernel's 32-bit alternate clock of the 5940 MHz VICs.
+    let mut uhd = base(
+        3,
+        0x0a,
+        [0, 0, 0],
+        &[],
+        [
+            dtd_1080p(),
+            name("corpus 8k"),
+            display(0x10, &[]),
+            display(0x10, &[]),
+        ],
+        1,
+    );
+    uhd.extend(cta(
+        &[data_block(2, &[199, 201, 117, 118, 97, 96, 98])],
+        &[],
+    ));
+    out.push(("uhd-8k", uhd));
+
+    // A DisplayID 5K panel from our generator (a fitting DTD, DisplayID type I/VII timings).
+    let mut spec = EdidSpec::new(Mode::new(5120, 2880, 60));
+    spec.extra_modes = vec![
+        Mode::new(3840, 2160, 60),
+        Mode::new(2560, 1440, 120),
+        Mode::new(1280, 720, 60),
+    ];
+    out.push(("displayid-5k", edid::generate(&spec).unwrap()));
+    out
+}
+
+/// One mode as a comparable line: size, interlace, clock, both timings, syncs, aspect and the
+/// preferred mark.
+#[allow(clippy::too_many_arguments)] // one argument per field compared
+fn line(
+    clock: u32,
+    h: [u32; 4],
+    v: [u32; 4],
+    sync: (bool, bool),
+    interlaced: bool,
+    aspect: &str,
+    preferred: bool,
+) -> String {
+    format!(
+        "{}x{}{} {clock} {:?} {:?} {}{} {aspect}{}",
+        h[0],
+        v[0],
+        if interlaced { "i" } else { "" },
+        h,
+        v,
+        if sync.0 { '+' } else { '-' },
+        if sync.1 { '+' } else { '-' },
+        if preferred { " preferred" } else { "" }
+    )
+}
+
+fn ours_line(m: &ListedMode, with_aspect: bool) -> String {
+    let t = &m.timing;
+    line(
+        t.clock_khz,
+        t.horizontal,
+        t.vertical,
+        (t.hsync_positive, t.vsync_positive),
+        m.interlaced,
+        if with_aspect {
+            m.aspect.unwrap_or("-")
+        } else {
+            "?"
+        },
+        m.preferred,
+    )
+}
+
+/// Parses a kernel mode line: `modes`'s (NAME CLOCK H*4 V*4 FLAGS TYPE, aspect in the flags)
+/// or drm's "Rejected mode" debug line ("NAME": VREFRESH CLOCK H*4 V*4 TYPE FLAGS, no aspect).
+fn kernel_line(text: &str, rejected: bool) -> Option<String> {
+    let words: Vec<&str> = text.split_whitespace().collect();
+    let hex = |s: &str| u32::from_str_radix(s.trim_start_matches("0x"), 16).ok();
+    let nums: Vec<u32> = words
+        .get(if rejected { 2 } else { 1 }..if rejected { 11 } else { 10 })?
+        .iter()
+        .map(|w| w.parse().ok())
+        .collect::<Option<_>>()?;
+    let (flags, kind) = if rejected {
+        (hex(words.get(12)?)?, hex(words.get(11)?)?)
+    } else {
+        (hex(words.get(10)?)?, hex(words.get(11)?)?)
+    };
+    let aspect = match (rejected, (flags >> 19) & 0xf) {
+        (true, _) => "?",
+        (false, 1) => "4:3",
+        (false, 2) => "16:9",
+        (false, 3) => "64:27",
+        (false, 4) => "256:135",
+        _ => "-",
+    };
+    Some(line(
+        nums[0],
+        [nums[1], nums[2], nums[3], nums[4]],
+        [nums[5], nums[6], nums[7], nums[8]],
+        (flags & 1 != 0, flags & 4 != 0),
+        flags & 0x10 != 0,
+        aspect,
+        kind & 0x8 != 0,
+    ))
+}
+
+/// For each corpus EDID: the kernel's list (`CORPUS-NAME` section of the guest's data, modes
+/// that survived the driver, in the kernel's order) plus the modes the driver rejected
+/// (`REJECTED-NAME`), against `edid decode`'s list for the same EDID. Ours, less the rejected
+/// ones, must be the kernel's list in order; ours and the kernel's must be the same modes.
+pub fn check<'t>(section: impl Fn(&str) -> Vec<&'t str>) -> Vec<(String, bool, String)> {
+    let mut results = Vec::new();
+    for (name, blob) in corpus() {
+        let ours = edid::decode(&blob)
+            .map(|d| d.linux_modes())
+            .unwrap_or_default();
+        let kernel: Vec<String> = section(&format!("CORPUS-{name}"))
+            .iter()
+            .filter_map(|l| kernel_line(l, false))
+            .collect();
+        let mut rejected: Vec<String> = section(&format!("REJECTED-{name}"))
+            .iter()
+            .filter_map(|l| kernel_line(l, true))
+            .collect();
+        // Ours without those the driver rejected (matched without the aspect ratio, which the
+        // debug line does not show), in order.
+        let mut kept = Vec::new();
+        for m in &ours {
+            let bare = ours_line(m, false);
+            match rejected.iter().position(|r| *r == bare) {
+                Some(i) => {
+                    rejected.remove(i);
+                }
+                None => kept.push(ours_line(m, true)),
+            }
+        }
+        let ok = !kernel.is_empty() && kept == kernel && rejected.is_empty();
+        let diff = format!(
+            "ours (less rejected): {kept:#?}\nthe guest kernel's: {kernel:#?}\nrejected by the kernel but not ours: {rejected:#?}"
+        );
+        results.push((name.to_string(), ok, diff));
+    }
+    results
+}

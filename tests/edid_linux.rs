@@ -1,0 +1,92 @@
+//! `edid decode --modes` against Linux: the corpus of tests/common/edid_corpus.rs, one EDID per
+//! rule of drm_edid, compared timing for timing with the mode lists a Linux 6.12 guest built
+//! for it (tests/snapshots/edid-corpus-linux.txt, as the VM suite's nested guest printed them:
+//! each list the driver kept, in the kernel's order, and the modes it rejected). The VM suite
+//! runs the same comparison against the live guest kernel; this keeps it in every `cargo test`.
+
+mod common;
+
+use common::edid_corpus;
+use vfio_display::edid;
+
+fn section<'t>(text: &'t str, tag: &str) -> Vec<&'t str> {
+    let (begin, end) = (format!("{tag}-BEGIN"), format!("{tag}-END"));
+    text.lines()
+        .skip_while(|l| *l != begin)
+        .skip(1)
+        .take_while(|l| *l != end)
+        .collect()
+}
+
+#[test]
+fn every_corpus_mode_list_equals_the_one_linux_built() {
+    let text = include_str!("snapshots/edid-corpus-linux.txt");
+    let results = edid_corpus::check(|tag| section(text, tag));
+    assert_eq!(results.len(), edid_corpus::corpus().len());
+    let failed: Vec<String> = results
+        .into_iter()
+        .filter(|(_, ok, _)| !ok)
+        .map(|(name, _, why)| format!("{name}:\n{why}"))
+        .collect();
+    assert!(failed.is_empty(), "{}", failed.join("\n\n"));
+}
+
+/// The comparison can fail: one pixel clock off, one mode missing, or one preferred mark
+/// moved in the kernel's record fails the EDID it belongs to, and only that one.
+#[test]
+fn a_list_that_differs_by_one_detail_fails() {
+    let text = include_str!("snapshots/edid-corpus-linux.txt");
+    let failing = |changed: &str| -> Vec<String> {
+        edid_corpus::check(|tag| section(changed, tag))
+            .into_iter()
+            .filter(|(_, ok, _)| !ok)
+            .map(|(name, _, _)| name)
+            .collect()
+    };
+    assert!(failing(text).is_empty());
+    let clock = text.replacen(
+        " 148352 1920 2008 2052 2200 1080",
+        " 148351 1920 2008 2052 2200 1080",
+        1,
+    );
+    assert_ne!(clock, text);
+    assert_eq!(failing(&clock).len(), 1);
+    let first_line = |tag: &str| section(text, tag)[0];
+    let missing = text.replacen(
+        &format!("{}\n", first_line("CORPUS-slot3-preferred")),
+        "",
+        1,
+    );
+    assert_eq!(failing(&missing), ["slot3-preferred"]);
+    let preferred = first_line("CORPUS-slot3-preferred");
+    let unpreferred = text.replacen(preferred, &preferred.replace(" 0x48", " 0x40"), 1);
+    assert_eq!(failing(&unpreferred), ["slot3-preferred"]);
+}
+
+/// The corpus reaches every source of modes drm_edid has, so that the comparison above covers
+/// each rule.
+#[test]
+fn the_corpus_covers_every_source_of_modes() {
+    let mut sources: Vec<&str> = edid_corpus::corpus()
+        .iter()
+        .flat_map(|(_, blob)| edid::decode(blob).unwrap().linux_modes())
+        .map(|m| m.source)
+        .collect();
+    sources.sort_unstable();
+    sources.dedup();
+    assert_eq!(
+        sources,
+        [
+            "cta",
+            "cta-alternate",
+            "cvt",
+            "detailed",
+            "displayid",
+            "established",
+            "hdmi",
+            "range",
+            "standard",
+            "ycbcr420"
+        ]
+    );
+}
