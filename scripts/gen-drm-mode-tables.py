@@ -70,6 +70,13 @@ for rust, c, fn in [("DMT", "drm_dmt_modes[]", modes), ("ESTABLISHED", "edid_est
     print("\n".join(rows))
     print("];")
     print()
+ids = [int(m.group(1), 16) for m in re.finditer(r"/\* (0x[0-9a-f]+) - ", table("static const struct drm_display_mode drm_dmt_modes[]"))]
+print("/// The VESA DMT ID of each `DMT` entry (the kernel orders them by size, not by ID).")
+print(f"pub(super) const DMT_IDS: [u8; {len(ids)}] = [")
+for i in range(0, len(ids), 12):
+    print("    " + ", ".join(f"{v:#04x}" for v in ids[i:i + 12]) + ",")
+print("];")
+print()
 for rust, c in [("ESTABLISHED_III", "est3_modes[]"), ("RANGE_PROBE", "extra_modes[]")]:
     rows = minimodes("static const struct minimode " + c)
     print(f"/// `{c[:-2]}`: width, height, refresh, reduced blanking.")

@@ -40,6 +40,10 @@ pub struct CtaBlock {
     pub native_dtds: u8,
     /// The short video descriptors.
     pub vics: Vec<Vic>,
+    /// The HDMI vendor-specific data block's HDMI VICs (the 4K formats HDMI 1.4 names).
+    pub hdmi_vics: Vec<Vic>,
+    /// The YCbCr 4:2:0 video data block's VICs: formats the sink takes in 4:2:0 only.
+    pub ycbcr420_vics: Vec<Vic>,
     /// Other data blocks, by name.
     pub data_blocks: Vec<String>,
     /// The block's detailed timings.
@@ -69,6 +73,60 @@ fn vic(byte: u8) -> Option<Vic> {
         interlaced: known.4,
         aspect: known.5,
     })
+}
+
+/// The 4K formats of HDMI 1.4's VIC list: (HDMI VIC, width, height, refresh in mHz, aspect).
+const HDMI_VICS: [(u8, u32, u32, u32, &str); 4] = [
+    (1, 3840, 2160, 30000, "16:9"),
+    (2, 3840, 2160, 25000, "16:9"),
+    (3, 3840, 2160, 24000, "16:9"),
+    (4, 4096, 2160, 24000, "256:135"),
+];
+
+/// The HDMI VICs of an HDMI vendor-specific data block (payload from the OUI): present when
+/// byte 7's HDMI_Video_present bit is set, after the latency fields that bits 7 and 6 of the
+/// same byte announce, then the 3D byte and a byte whose top three bits count the VICs.
+fn hdmi_vics(body: &[u8]) -> Vec<Vic> {
+    let Some(&flags) = body.get(7) else {
+        return Vec::new();
+    };
+    if flags & 0x20 == 0 {
+        return Vec::new();
+    }
+    let latency = match (flags & 0x80 != 0, flags & 0x40 != 0) {
+        (true, true) => 4,
+        (true, false) => 2,
+        _ => 0,
+    };
+    let at = 8 + latency + 1;
+    let Some(&lengths) = body.get(at) else {
+        return Vec::new();
+    };
+    let count = usize::from(lengths >> 5);
+    body.iter()
+        .skip(at + 1)
+        .take(count)
+        .map(|&code| match HDMI_VICS.iter().find(|v| v.0 == code) {
+            Some(&(vic, w, h, refresh_mhz, aspect)) => Vic {
+                vic,
+                native: false,
+                mode: Some(Mode {
+                    width: w,
+                    height: h,
+                    refresh_mhz,
+                }),
+                interlaced: false,
+                aspect,
+            },
+            None => Vic {
+                vic: code,
+                native: false,
+                mode: None,
+                interlaced: false,
+                aspect: "",
+            },
+        })
+        .collect()
 }
 
 fn data_block_name(tag: u8, body: &[u8]) -> String {
@@ -118,6 +176,8 @@ pub fn decode_block(b: &[u8; BLOCK], index: usize, problems: &mut Vec<String>) -
         ycbcr422: b[3] & 0x10 != 0,
         native_dtds: b[3] & 0x0f,
         vics: Vec::new(),
+        hdmi_vics: Vec::new(),
+        ycbcr420_vics: Vec::new(),
         data_blocks: Vec::new(),
         detailed_timings: Vec::new(),
     };
@@ -145,15 +205,27 @@ pub fn decode_block(b: &[u8; BLOCK], index: usize, problems: &mut Vec<String>) -
             break;
         }
         let body = &b[at + 1..end];
-        if tag == 2 {
-            for &code in body {
+        let video = match (tag, body.first()) {
+            (2, _) => Some((&mut out.vics, body, "video data block")),
+            (7, Some(14)) => Some((
+                &mut out.ycbcr420_vics,
+                &body[1..],
+                "YCbCr 4:2:0 video data block",
+            )),
+            _ => None,
+        };
+        if let Some((list, codes, what)) = video {
+            for &code in codes {
                 match vic(code) {
-                    Some(v) => out.vics.push(v),
+                    Some(v) => list.push(v),
                     None => problems.push(format!(
-                        "block {index} (CTA-861): video data block names reserved VIC code {code}"
+                        "block {index} (CTA-861): {what} names reserved VIC code {code}"
                     )),
                 }
             }
+        }
+        if tag == 3 && body.get(..3) == Some(&[0x03, 0x0c, 0x00]) {
+            out.hdmi_vics = hdmi_vics(body);
         }
         out.data_blocks.push(data_block_name(tag, body));
         at = end;

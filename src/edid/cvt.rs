@@ -73,6 +73,56 @@ pub fn cvt_reduced_blanking(width: u32, height: u32, refresh_mhz: u32) -> Timing
     }
 }
 
+/// CVT standard-blanking timing (the VESA formula a CVT 3-byte code names), progressive and
+/// without margins: the line period estimated from the 550 us minimum of vertical sync and
+/// back porch, a blanking duty cycle of C' - M' x period (at least 20%), an 8% sync, and the
+/// clock rounded down to 250 kHz.
+pub fn cvt_standard(width: u32, height: u32, refresh_hz: u32) -> Timing {
+    const MIN_VSYNC_BP_US: f64 = 550.0;
+    const MIN_V_PORCH: u32 = 3;
+    const MIN_V_BPORCH: u32 = 7;
+    const CELL: u32 = 8;
+    let h_active = width / CELL * CELL;
+    let refresh = f64::from(refresh_hz.max(1));
+    let v_sync = v_sync_for(width, height);
+    let h_period_est =
+        (1.0 / refresh - MIN_VSYNC_BP_US / 1e6) / f64::from(height + MIN_V_PORCH) * 1e6;
+    let v_sync_bp =
+        ((MIN_VSYNC_BP_US / h_period_est).floor() as u32 + 1).max(v_sync + MIN_V_BPORCH);
+    let v_total = height + v_sync_bp + MIN_V_PORCH;
+    let duty = (30.0 - 300.0 * h_period_est / 1000.0).max(20.0);
+    let h_blank = ((f64::from(h_active) * duty / (100.0 - duty) / f64::from(2 * CELL)).floor()
+        as u32)
+        * 2
+        * CELL;
+    let h_total = h_active + h_blank;
+    let h_sync = (f64::from(h_total) * 0.08 / f64::from(CELL)).floor() as u32 * CELL;
+    let ideal_khz = f64::from(h_total) / h_period_est * 1000.0;
+    let pixel_clock_khz = (ideal_khz / f64::from(CLOCK_STEP_KHZ)).floor() as u32 * CLOCK_STEP_KHZ;
+    Timing {
+        h_active,
+        h_front: h_blank / 2 - h_sync,
+        h_sync,
+        h_total,
+        v_active: height,
+        v_front: MIN_V_PORCH,
+        v_sync,
+        v_total,
+        pixel_clock_khz,
+    }
+}
+
+impl Timing {
+    /// The refresh rate in millihertz, rounded.
+    pub fn refresh_mhz(&self) -> u32 {
+        let total = u64::from(self.h_total) * u64::from(self.v_total);
+        if total == 0 {
+            return 0;
+        }
+        ((u64::from(self.pixel_clock_khz) * 1_000_000 + total / 2) / total) as u32
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -91,5 +141,18 @@ mod tests {
             (t.h_total, t.v_total, t.pixel_clock_khz),
             (1440, 823, 71_000)
         );
+    }
+
+    #[test]
+    fn matches_published_cvt_modes() {
+        // X.Org's `cvt 1920 1080` gives 2576x1120 at 173.000 MHz; edid-decode names a
+        // 1008x568 50 Hz code 36.500 MHz, 49.739 Hz.
+        let t = cvt_standard(1920, 1080, 60);
+        assert_eq!(
+            (t.h_total, t.v_total, t.pixel_clock_khz),
+            (2576, 1120, 173_000)
+        );
+        let t = cvt_standard(1008, 568, 50);
+        assert_eq!((t.pixel_clock_khz, t.refresh_mhz()), (36_500, 49_739));
     }
 }

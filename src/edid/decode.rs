@@ -3,9 +3,10 @@
 //! `problems`; only a blob without a base block is an error.
 
 use super::cta::{self, CtaBlock};
+use super::cvt::{cvt_reduced_blanking, cvt_standard};
 use super::descriptor::{
-    DESCRIPTOR_LEN, DetailedTiming, RangeLimits, TAG_DUMMY, TAG_NAME, TAG_RANGE_LIMITS, TAG_SERIAL,
-    TAG_TEXT, decode_text,
+    DESCRIPTOR_LEN, DetailedTiming, RangeLimits, TAG_CVT_CODES, TAG_DUMMY, TAG_ESTABLISHED_III,
+    TAG_NAME, TAG_RANGE_LIMITS, TAG_SERIAL, TAG_TEXT, decode_text,
 };
 use super::displayid::{self, DisplayIdBlock};
 use super::dmt::{ESTABLISHED, decode_standard};
@@ -37,6 +38,17 @@ pub enum Descriptor {
     },
     /// The monitor's range limits.
     RangeLimits(RangeLimits),
+    /// Established timings III: VESA DMT modes named by bit.
+    EstablishedTimingsIii {
+        /// The modes, each at its DMT timing's exact rate.
+        modes: Vec<Mode>,
+    },
+    /// CVT 3-byte timing codes, read as the standard lays them out (from byte 6). Linux reads
+    /// them from byte 5 instead, so a guest's modes differ; `Decoded::linux_modes` follows it.
+    CvtCodes {
+        /// Every rate each code supports, at the CVT formula's exact rate.
+        modes: Vec<CvtMode>,
+    },
     /// A dummy (unused) descriptor.
     Dummy,
     /// A descriptor this decoder does not know.
@@ -118,6 +130,77 @@ impl std::fmt::Display for ListedMode {
     }
 }
 
+/// One rate of a CVT 3-byte code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct CvtMode {
+    /// Size and exact refresh.
+    pub mode: Mode,
+    /// CVT reduced blanking (the code's 60 Hz reduced-blanking bit).
+    pub reduced_blanking: bool,
+    /// The code's preferred rate.
+    pub preferred: bool,
+}
+
+/// Established timings III (descriptor 0xf7): bytes 6-11, bit 7 first.
+fn established_iii(d: &[u8; DESCRIPTOR_LEN]) -> Vec<Mode> {
+    linux::established_iii_modes(&d[6..12])
+        .into_iter()
+        .map(|m| Mode {
+            width: m.h[0],
+            height: m.v[0],
+            refresh_mhz: m.refresh_mhz(),
+        })
+        .collect()
+}
+
+/// CVT 3-byte codes (descriptor 0xf8): four codes from byte 6, each the vertical lines, the
+/// aspect, the preferred rate and a bit per supported rate (50, 60, 75, 85 Hz and 60 Hz with
+/// reduced blanking).
+fn cvt_codes(d: &[u8; DESCRIPTOR_LEN]) -> Vec<CvtMode> {
+    let mut out = Vec::new();
+    for code in d[6..18].chunks_exact(3) {
+        if code == [0, 0, 0] {
+            continue;
+        }
+        let lines = (u32::from(code[0]) | u32::from(code[1] & 0xf0) << 4) + 1;
+        let height = lines * 2;
+        let (a, b) = match (code[1] >> 2) & 3 {
+            0 => (4, 3),
+            1 => (16, 9),
+            2 => (16, 10),
+            _ => (15, 9),
+        };
+        let width = height * a / b / 8 * 8;
+        let preferred_hz = [50, 60, 75, 85][usize::from((code[2] >> 5) & 3)];
+        for (bit, hz, rb) in [
+            (4, 50, false),
+            (3, 60, false),
+            (2, 75, false),
+            (1, 85, false),
+            (0, 60, true),
+        ] {
+            if code[2] & (1 << bit) == 0 {
+                continue;
+            }
+            let timing = if rb {
+                cvt_reduced_blanking(width, height, hz * 1000)
+            } else {
+                cvt_standard(width, height, hz)
+            };
+            out.push(CvtMode {
+                mode: Mode {
+                    width: timing.h_active,
+                    height,
+                    refresh_mhz: timing.refresh_mhz(),
+                },
+                reduced_blanking: rb,
+                preferred: !rb && hz == preferred_hz,
+            });
+        }
+    }
+    out
+}
+
 /// One extension block.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
@@ -168,7 +251,7 @@ pub struct Decoded {
     pub preferred_timing_native: bool,
     /// The display takes any timing within its range limits.
     pub continuous_frequency: bool,
-    /// Established timings.
+    /// Established timings, each at its DMT timing's exact rate.
     pub established: Vec<Mode>,
     /// Standard timings.
     pub standard: Vec<Mode>,
@@ -222,6 +305,12 @@ fn descriptor(base: &[u8; BLOCK], slot: usize) -> Descriptor {
         },
         TAG_RANGE_LIMITS => Descriptor::RangeLimits(RangeLimits::decode(&d)),
         TAG_DUMMY => Descriptor::Dummy,
+        TAG_ESTABLISHED_III => Descriptor::EstablishedTimingsIii {
+            modes: established_iii(&d),
+        },
+        TAG_CVT_CODES => Descriptor::CvtCodes {
+            modes: cvt_codes(&d),
+        },
         tag => Descriptor::Other { tag },
     }
 }
@@ -305,7 +394,7 @@ pub fn decode(edid: &[u8]) -> Result<Decoded, EdidError> {
     let mut established = Vec::new();
     for (byte, bit, dmt) in ESTABLISHED {
         if base[byte] & (1 << bit) != 0 {
-            established.push(dmt.mode());
+            established.push(dmt.exact_mode());
         }
     }
     let standard = base[38..54]

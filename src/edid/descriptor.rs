@@ -12,6 +12,8 @@ pub const TAG_TEXT: u8 = 0xfe;
 pub const TAG_RANGE_LIMITS: u8 = 0xfd;
 pub const TAG_NAME: u8 = 0xfc;
 pub const TAG_DUMMY: u8 = 0x10;
+pub const TAG_CVT_CODES: u8 = 0xf8;
+pub const TAG_ESTABLISHED_III: u8 = 0xf7;
 
 /// A detailed timing: what both the base block's DTDs and DisplayID's timings describe.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

@@ -1,9 +1,13 @@
 //! DisplayID extension blocks (EDID extension tag 0x70): the generator writes DisplayID 1.3
 //! sections with Type I detailed timings, which reach sizes (up to 65536) and pixel clocks (up to
-//! 167 GHz) that a base-block DTD cannot; the decoder also reads DisplayID 2.0's Type VII timings.
+//! 167 GHz) that a base-block DTD cannot; the decoder also reads DisplayID 2.0's Type VII
+//! timings, and its type VIII (timing codes) and IX (formula) timings.
 
 use super::BLOCK;
+use super::cvt::{cvt_reduced_blanking, cvt_standard};
 use super::descriptor::DetailedTiming;
+use super::linux;
+use super::mode::Mode;
 use serde::Serialize;
 
 pub const EXTENSION_TAG: u8 = 0x70;
@@ -227,6 +231,80 @@ pub fn encode_blocks(timings: &[DisplayIdTiming], product: &Product) -> Vec<[u8;
         .collect()
 }
 
+const TYPE_VIII_CODES: u8 = 0x23;
+const TYPE_IX_FORMULA: u8 = 0x24;
+
+/// A timing a DisplayID 2.0 block names by code or by formula.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ListedTiming {
+    /// "DMT", "VIC" or "HDMI VIC" (type VIII), "CVT" or "CVT RB" (type IX).
+    pub kind: &'static str,
+    /// The code (type VIII); 0 for formula timings.
+    pub code: u16,
+    /// The mode it names, at its exact rate; None for a code no table has.
+    pub mode: Option<Mode>,
+}
+
+/// Type VIII: one-byte codes (the revision byte's bits 7-6 say which table: DMT IDs, CTA VICs
+/// or HDMI VICs; bit 3 set means two-byte codes, which name DMT standard-timing codes and are
+/// listed without a mode).
+fn enumerated_timings(revision: u8, body: &[u8]) -> Vec<ListedTiming> {
+    let kind = match revision >> 6 {
+        0 => "DMT",
+        1 => "VIC",
+        2 => "HDMI VIC",
+        _ => return Vec::new(),
+    };
+    if revision & 0x08 != 0 {
+        return body
+            .chunks_exact(2)
+            .map(|c| ListedTiming {
+                kind,
+                code: u16::from_le_bytes([c[0], c[1]]),
+                mode: None,
+            })
+            .collect();
+    }
+    body.iter()
+        .map(|&code| ListedTiming {
+            kind,
+            code: u16::from(code),
+            mode: match kind {
+                "DMT" => linux::dmt_by_id(code),
+                "VIC" => linux::cta_mode(code),
+                _ => linux::hdmi_mode(code),
+            }
+            .map(|m| Mode {
+                width: m.h[0],
+                height: m.v[0],
+                refresh_mhz: m.refresh_mhz(),
+            }),
+        })
+        .collect()
+}
+
+/// Type IX: six bytes a timing, the formula in byte 0's low bits (0 CVT, 1 CVT reduced
+/// blanking; others are not listed), width and height less one, the rate less one.
+fn formula_timing(t: &[u8]) -> Option<ListedTiming> {
+    let width = u32::from(u16::from_le_bytes([t[1], t[2]])) + 1;
+    let height = u32::from(u16::from_le_bytes([t[3], t[4]])) + 1;
+    let hz = u32::from(t[5]) + 1;
+    let (kind, timing) = match t[0] & 7 {
+        0 => ("CVT", cvt_standard(width, height, hz)),
+        1 => ("CVT RB", cvt_reduced_blanking(width, height, hz * 1000)),
+        _ => return None,
+    };
+    Some(ListedTiming {
+        kind,
+        code: 0,
+        mode: Some(Mode {
+            width: timing.h_active,
+            height,
+            refresh_mhz: timing.refresh_mhz(),
+        }),
+    })
+}
+
 /// What a DisplayID extension block holds.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct DisplayIdBlock {
@@ -236,6 +314,9 @@ pub struct DisplayIdBlock {
     pub product_type: u8,
     /// The timings listed.
     pub timings: Vec<DisplayIdTiming>,
+    /// Timings named by code (type VIII: DMT IDs, CTA VICs, HDMI VICs) or by formula
+    /// (type IX: CVT), with the mode each names. Linux lists none of them.
+    pub listed_timings: Vec<ListedTiming>,
     /// Data blocks other than timings, by name.
     pub other_blocks: Vec<String>,
 }
@@ -318,6 +399,7 @@ pub fn decode_block(b: &[u8; BLOCK], index: usize, problems: &mut Vec<String>) -
         version: format!("{}.{}", version >> 4, version & 0xf),
         product_type: b[3],
         timings: Vec::new(),
+        listed_timings: Vec::new(),
         other_blocks: Vec::new(),
     };
     // The section runs from byte 1: 4 header bytes, the data, and a checksum byte.
@@ -361,6 +443,16 @@ pub fn decode_block(b: &[u8; BLOCK], index: usize, problems: &mut Vec<String>) -
                     body.chunks_exact(TIMING_LEN)
                         .map(|t| decode_timing(t, unit)),
                 );
+            }
+            TYPE_VIII_CODES => {
+                out.listed_timings
+                    .extend(enumerated_timings(b[at + 1], body));
+                out.other_blocks.push(block_name(tag));
+            }
+            TYPE_IX_FORMULA => {
+                out.listed_timings
+                    .extend(body.chunks_exact(6).filter_map(formula_timing));
+                out.other_blocks.push(block_name(tag));
             }
             // A zero tag with zero length is padding: the section ends here.
             0 if len == 0 && b[at + 1] == 0 => break,

@@ -41,8 +41,25 @@ impl DmtMode {
         self.h_freq_hz() / f64::from(self.v_total)
     }
 
+    /// The mode by its nominal rate, as its name gives it.
+    #[cfg(test)]
     pub fn mode(&self) -> Mode {
         Mode::new(self.width, self.height, self.refresh_hz)
+    }
+
+    /// The mode at its timing's exact rate, as edid-decode and the kernel give it (640x480 at
+    /// 59.940 Hz, not 60). The interlaced 1024x768 at 87 Hz is named by its field rate, twice
+    /// the frame rate of its totals.
+    pub fn exact_mode(&self) -> Mode {
+        let total = u64::from(self.h_total) * u64::from(self.v_total);
+        let fields = if self.refresh_hz == 87 { 2 } else { 1 };
+        let refresh =
+            (u64::from(self.pixel_clock_khz) * 1_000_000 * fields + total / 2) / total.max(1);
+        Mode {
+            width: self.width,
+            height: self.height,
+            refresh_mhz: u32::try_from(refresh).unwrap_or(u32::MAX),
+        }
     }
 }
 

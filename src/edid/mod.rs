@@ -22,9 +22,11 @@ pub use build::{
 };
 pub use cta::{CtaBlock, Vic};
 pub use cvt::{Timing, cvt_reduced_blanking};
-pub use decode::{Decoded, Descriptor, Extension, ListedMode, ModeTiming, decode, preferred_mode};
+pub use decode::{
+    CvtMode, Decoded, Descriptor, Extension, ListedMode, ModeTiming, decode, preferred_mode,
+};
 pub use descriptor::{DetailedTiming, RangeLimits};
-pub use displayid::{DisplayIdBlock, DisplayIdTiming};
+pub use displayid::{DisplayIdBlock, DisplayIdTiming, ListedTiming};
 pub use mode::{Mode, ModeParseError, parse_mode_list, parse_size};
 
 /// The fixed 8-byte EDID header.

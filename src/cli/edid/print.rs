@@ -65,6 +65,27 @@ fn descriptor_line(d: &Descriptor, preferred: bool) -> String {
                 _ => "",
             }
         ),
+        Descriptor::EstablishedTimingsIii { modes } => {
+            format!("Established timings III: {}", mode_list(modes))
+        }
+        Descriptor::CvtCodes { modes } => {
+            let listed: Vec<String> = modes
+                .iter()
+                .map(|m| {
+                    format!(
+                        "{}{}{}",
+                        m.mode,
+                        if m.reduced_blanking {
+                            " reduced blanking"
+                        } else {
+                            ""
+                        },
+                        if m.preferred { " (preferred rate)" } else { "" }
+                    )
+                })
+                .collect();
+            format!("CVT 3-byte codes: {}", listed.join(", "))
+        }
         Descriptor::Dummy => "Dummy descriptor".into(),
         Descriptor::Other { tag } => format!("Display descriptor {tag:#04x}"),
     }
@@ -86,6 +107,17 @@ fn extension_lines(out: &mut String, index: usize, ext: &Extension) {
                     timing_line(&t.timing)
                 );
             }
+            for t in &d.listed_timings {
+                let code = match t.kind {
+                    "DMT" => format!(" {:#04x}", t.code),
+                    "VIC" | "HDMI VIC" => format!(" {}", t.code),
+                    _ => String::new(),
+                };
+                let mode = t
+                    .mode
+                    .map_or(" (unknown code)".to_string(), |m| format!(" {m}"));
+                let _ = writeln!(out, "  Timing: {}{code}{mode}", t.kind);
+            }
             for name in &d.other_blocks {
                 let _ = writeln!(out, "  Data block: {name}");
             }
@@ -102,22 +134,28 @@ fn extension_lines(out: &mut String, index: usize, ext: &Extension) {
                     ""
                 }
             );
-            if !c.vics.is_empty() {
-                let vics: Vec<String> = c
-                    .vics
+            for (label, prefix, vics) in [
+                ("Video", "VIC", &c.vics),
+                ("YCbCr 4:2:0 only", "VIC", &c.ycbcr420_vics),
+                ("HDMI 4K", "HDMI VIC", &c.hdmi_vics),
+            ] {
+                if vics.is_empty() {
+                    continue;
+                }
+                let listed: Vec<String> = vics
                     .iter()
                     .map(|v| {
                         let mode = v.mode.map_or(String::new(), |m| {
                             format!(" {m}{}", if v.interlaced { "i" } else { "" })
                         });
                         format!(
-                            "VIC {}{mode}{}",
+                            "{prefix} {}{mode}{}",
                             v.vic,
                             if v.native { " (native)" } else { "" }
                         )
                     })
                     .collect();
-                let _ = writeln!(out, "  Video: {}", vics.join(", "));
+                let _ = writeln!(out, "  {label}: {}", listed.join(", "));
             }
             for name in c.data_blocks.iter().filter(|n| *n != "video") {
                 let _ = writeln!(out, "  Data block: {name}");

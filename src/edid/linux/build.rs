@@ -8,7 +8,9 @@
 
 use super::formula::{self, GTF_DEFAULT, GtfCurve};
 use super::mode::{Aspect, INTERLACE, KMode, NHSYNC, NVSYNC, PHSYNC, PVSYNC};
-use super::tables::{CTA_1, CTA_193, DMT, ESTABLISHED, ESTABLISHED_III, HDMI_4K, RANGE_PROBE};
+use super::tables::{
+    CTA_1, CTA_193, DMT, DMT_IDS, ESTABLISHED, ESTABLISHED_III, HDMI_4K, RANGE_PROBE,
+};
 use crate::edid::{BLOCK, HEADER, displayid};
 
 const CTA_TAG: u8 = 0x02;
@@ -395,24 +397,52 @@ fn add_established_modes(edid: &Edid, probed: &mut Vec<(KMode, &'static str)>) {
         return;
     }
     for d in edid.display_descriptors(ESTABLISHED_TIMINGS_III) {
-        for (byte, &bits) in d[6..12].iter().enumerate() {
-            for bit in (0..8).rev() {
-                let index = byte * 8 + 7 - bit;
-                let Some(&(w, h, r, rb)) = ESTABLISHED_III.get(index) else {
-                    break;
-                };
-                if bits & (1 << bit) != 0
-                    && let Some(mode) = find_dmt(w, h, r, rb)
-                {
-                    probed.push((mode, "established"));
-                }
-            }
-        }
+        probed.extend(
+            established_iii_modes(&d[6..12])
+                .into_iter()
+                .map(|m| (m, "established")),
+        );
     }
 }
 
+/// `drm_est3_modes`: the DMT modes established timings III's six bytes name, bit 7 first.
+pub fn established_iii_modes(bytes: &[u8]) -> Vec<KMode> {
+    let mut out = Vec::new();
+    for (byte, &bits) in bytes.iter().take(6).enumerate() {
+        for bit in (0..8).rev() {
+            let index = byte * 8 + 7 - bit;
+            let Some(&(w, h, r, rb)) = ESTABLISHED_III.get(index) else {
+                break;
+            };
+            if bits & (1 << bit) != 0
+                && let Some(mode) = find_dmt(w, h, r, rb)
+            {
+                out.push(mode);
+            }
+        }
+    }
+    out
+}
+
+/// The DMT mode of a VESA DMT ID.
+pub fn dmt_by_id(id: u8) -> Option<KMode> {
+    DMT_IDS
+        .iter()
+        .position(|&i| i == id)
+        .and_then(|at| DMT.get(at))
+        .copied()
+}
+
+/// The HDMI VSDB's 4K formats, HDMI VICs 1-4.
+pub fn hdmi_mode(vic: u8) -> Option<KMode> {
+    usize::from(vic)
+        .checked_sub(1)
+        .and_then(|at| HDMI_4K.get(at))
+        .copied()
+}
+
 /// The CTA VIC table, VICs 1-127 and 193-219.
-fn cta_mode(vic: u8) -> Option<KMode> {
+pub fn cta_mode(vic: u8) -> Option<KMode> {
     match vic {
         1..=127 => CTA_1.get(usize::from(vic) - 1).copied(),
         193..=219 => CTA_193.get(usize::from(vic) - 193).copied(),

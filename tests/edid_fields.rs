@@ -1,0 +1,212 @@
+//! The decoder's timing lists beside edid-decode's, mode for mode: established timings III,
+//! CVT 3-byte codes (as the standard reads them), the HDMI VSDB's 4K VICs, the YCbCr 4:2:0
+//! video data block's VICs, and DisplayID 2.0 type VIII (timing codes) and IX (formula)
+//! timings. Rates are compared to the millihertz (edid-decode prints six decimals).
+#![allow(clippy::unwrap_used)] // a test, bench or example: a failed unwrap is a failure
+
+mod common;
+
+use common::cli::tmp;
+use common::edid_corpus;
+use std::process::Command;
+use vfio_display::edid::{self, Descriptor, Extension, Mode};
+
+fn edid_decode(blob: &[u8]) -> String {
+    let dir = tmp();
+    let path = dir.path().join("edid.bin");
+    std::fs::write(&path, blob).unwrap();
+    let out = Command::new("edid-decode")
+        .arg(&path)
+        .output()
+        .expect("edid-decode is installed (scripts/install-test-deps.sh)");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// The timing lines under each line that contains `heading`, each up to the next line that is
+/// indented no deeper than its heading: (width, height, mHz, the rest of the line).
+fn edid_decode_section(text: &str, heading: &str) -> Vec<(u32, u32, u32, String)> {
+    let indent = |l: &str| l.len() - l.trim_start().len();
+    let lines: Vec<&str> = text.lines().collect();
+    let mut out = Vec::new();
+    for (at, head) in lines.iter().enumerate() {
+        if !head.contains(heading) {
+            continue;
+        }
+        out.extend(
+            lines[at + 1..]
+                .iter()
+                .take_while(|l| indent(l) > indent(head))
+                .filter_map(|l| {
+                    let (_, rest) = l.split_once(':')?;
+                    let words: Vec<&str> = rest.split_whitespace().collect();
+                    let (w, h) = words.first()?.split_once('x')?;
+                    let hz: f64 = words.get(1)?.parse().ok()?;
+                    Some((
+                        w.parse().ok()?,
+                        h.trim_end_matches('i').parse().ok()?,
+                        (hz * 1000.0).round() as u32,
+                        rest.to_string(),
+                    ))
+                }),
+        );
+    }
+    out
+}
+
+fn sizes(modes: &[Mode]) -> Vec<(u32, u32, u32)> {
+    modes
+        .iter()
+        .map(|m| (m.width, m.height, m.refresh_mhz))
+        .collect()
+}
+
+fn theirs(section: &[(u32, u32, u32, String)]) -> Vec<(u32, u32, u32)> {
+    section.iter().map(|(w, h, r, _)| (*w, *h, *r)).collect()
+}
+
+fn corpus(name: &str) -> Vec<u8> {
+    edid_corpus::corpus()
+        .into_iter()
+        .find(|(n, _)| *n == name)
+        .unwrap()
+        .1
+}
+
+#[test]
+fn established_timings_match_edid_decode_at_their_exact_rates() {
+    // Every bit of established timings I and II, and the manufacturer's 1152x870.
+    let mut blob = common::edid::with_extensions(&[]);
+    blob[35..38].copy_from_slice(&[0xff, 0xff, 0x80]);
+    common::edid::fix_checksum(&mut blob);
+    let text = edid_decode(&blob);
+    let decoded = edid::decode(&blob).unwrap();
+    let their = edid_decode_section(&text, "Established Timings I & II");
+    assert_eq!(decoded.established.len(), 17);
+    let mut ours = sizes(&decoded.established);
+    let mut theirs = theirs(&their);
+    // edid-decode lists them by DMT ID, this decoder by bit; the modes are the same.
+    ours.sort_unstable();
+    theirs.sort_unstable();
+    assert_eq!(ours, theirs, "{text}");
+}
+
+#[test]
+fn established_timings_iii_and_cvt_codes_match_edid_decode() {
+    let blob = corpus("cvt-range-14");
+    let text = edid_decode(&blob);
+    let decoded = edid::decode(&blob).unwrap();
+    let est3 = decoded
+        .descriptors
+        .iter()
+        .find_map(|d| match d {
+            Descriptor::EstablishedTimingsIii { modes } => Some(modes.clone()),
+            _ => None,
+        })
+        .unwrap();
+    let their_est3 = edid_decode_section(&text, "Established timings III");
+    assert_eq!(est3.len(), 10);
+    assert_eq!(sizes(&est3), theirs(&their_est3), "{text}");
+
+    let cvt = decoded
+        .descriptors
+        .iter()
+        .find_map(|d| match d {
+            Descriptor::CvtCodes { modes } => Some(modes.clone()),
+            _ => None,
+        })
+        .unwrap();
+    let their_cvt = edid_decode_section(&text, "CVT 3 Byte Timing Codes");
+    assert_eq!(cvt.len(), 6);
+    let ours: Vec<Mode> = cvt.iter().map(|c| c.mode).collect();
+    assert_eq!(sizes(&ours), theirs(&their_cvt), "{text}");
+    let preferred: Vec<bool> = cvt.iter().map(|c| c.preferred).collect();
+    let their_preferred: Vec<bool> = their_cvt
+        .iter()
+        .map(|(_, _, _, rest)| rest.contains("preferred"))
+        .collect();
+    assert_eq!(preferred, their_preferred);
+}
+
+#[test]
+fn hdmi_and_ycbcr420_vics_match_edid_decode() {
+    let blob = corpus("tv-1080i");
+    let text = edid_decode(&blob);
+    let decoded = edid::decode(&blob).unwrap();
+    let Some(Extension::Cta(cta)) = decoded.extensions.first() else {
+        panic!("no CTA block");
+    };
+    let hdmi: Vec<Mode> = cta.hdmi_vics.iter().filter_map(|v| v.mode).collect();
+    let their_hdmi = edid_decode_section(&text, "HDMI VICs");
+    assert_eq!(hdmi.len(), 2);
+    assert_eq!(sizes(&hdmi), theirs(&their_hdmi), "{text}");
+    let aspects: Vec<&str> = cta.hdmi_vics.iter().map(|v| v.aspect).collect();
+    let their_aspects: Vec<String> = their_hdmi
+        .iter()
+        .map(|(_, _, _, rest)| rest.split_whitespace().nth(3).unwrap().to_string())
+        .collect();
+    assert_eq!(aspects, their_aspects);
+
+    let y420: Vec<Mode> = cta.ycbcr420_vics.iter().filter_map(|v| v.mode).collect();
+    let their_y420 = edid_decode_section(&text, "YCbCr 4:2:0 Video Data Block");
+    assert_eq!(y420.len(), 1);
+    // Our VIC table holds each VIC's nominal rate, as our VIC comparison allows (1 mHz).
+    assert_eq!(sizes(&y420), theirs(&their_y420), "{text}");
+}
+
+/// A base block from the generator followed by a DisplayID 2.0 block with a type VIII block
+/// (DMT IDs 0x52 and 0x10, one CTA VIC block with VIC 16 and 97) and a type IX block (CVT
+/// 2560x1440@60, CVT reduced blanking 1920x1200@60).
+fn displayid_2_with_codes_and_formulas() -> Vec<u8> {
+    let mut blob = common::edid::with_extensions(&[vec![0; 128]]);
+    let formula = |kind: u8, w: u16, h: u16, hz: u8| {
+        let (w, h) = ((w - 1).to_le_bytes(), (h - 1).to_le_bytes());
+        [kind, w[0], w[1], h[0], h[1], hz - 1]
+    };
+    let mut data = vec![0x23, 0x00, 2, 0x52, 0x10, 0x23, 0x40, 2, 16, 97];
+    data.extend([0x24, 0x00, 12]);
+    data.extend(formula(0, 2560, 1440, 60));
+    data.extend(formula(1, 1920, 1200, 60));
+    let mut section = vec![0x20, data.len() as u8, 0x03, 0];
+    section.extend(data);
+    let sum = section.iter().fold(0u8, |a, b| a.wrapping_add(*b));
+    section.push(0u8.wrapping_sub(sum));
+    let ext = &mut blob[128..256];
+    ext[0] = 0x70;
+    ext[1..1 + section.len()].copy_from_slice(&section);
+    common::edid::fix_checksum(ext);
+    blob
+}
+
+#[test]
+fn displayid_type_viii_and_ix_timings_match_edid_decode() {
+    let blob = displayid_2_with_codes_and_formulas();
+    let text = edid_decode(&blob);
+    let decoded = edid::decode(&blob).unwrap();
+    assert!(decoded.problems.is_empty(), "{:?}", decoded.problems);
+    let Some(Extension::DisplayId(did)) = decoded.extensions.first() else {
+        panic!("no DisplayID block");
+    };
+    let kinds: Vec<(&str, u16)> = did
+        .listed_timings
+        .iter()
+        .map(|t| (t.kind, t.code))
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            ("DMT", 0x52),
+            ("DMT", 0x10),
+            ("VIC", 16),
+            ("VIC", 97),
+            ("CVT", 0),
+            ("CVT RB", 0)
+        ]
+    );
+    let ours: Vec<Mode> = did.listed_timings.iter().map(|t| t.mode.unwrap()).collect();
+    let mut their = edid_decode_section(&text, "Type 8");
+    their.extend(edid_decode_section(&text, "Type 9"));
+    assert_eq!(sizes(&ours), theirs(&their), "{text}");
+    // Linux lists none of them: the mode list is the base block's.
+    let linux = decoded.linux_modes();
+    assert!(linux.iter().all(|m| m.source != "displayid"), "{linux:?}");
+}
