@@ -70,11 +70,20 @@ for rust, c, fn in [("DMT", "drm_dmt_modes[]", modes), ("ESTABLISHED", "edid_est
     print("\n".join(rows))
     print("];")
     print()
-ids = [int(m.group(1), 16) for m in re.finditer(r"/\* (0x[0-9a-f]+) - ", table("static const struct drm_display_mode drm_dmt_modes[]"))]
+dmt_comments = list(re.finditer(r"/\* (0x[0-9a-f]+) - \d+x\d+@([0-9.]+)Hz", table("static const struct drm_display_mode drm_dmt_modes[]")))
+ids = [int(m.group(1), 16) for m in dmt_comments]
+hz = [int(float(m.group(2))) for m in dmt_comments]
 print("/// The VESA DMT ID of each `DMT` entry (the kernel orders them by size, not by ID).")
 print(f"pub(super) const DMT_IDS: [u8; {len(ids)}] = [")
 for i in range(0, len(ids), 12):
     print("    " + ", ".join(f"{v:#04x}" for v in ids[i:i + 12]) + ",")
+print("];")
+print()
+print("/// The nominal rate each `DMT` entry is named by (640x480 at 72 Hz is 72.809 Hz), which")
+print("/// standard timing codes state.")
+print(f"pub(super) const DMT_NOMINAL_HZ: [u8; {len(hz)}] = [")
+for i in range(0, len(hz), 16):
+    print("    " + ", ".join(str(v) for v in hz[i:i + 16]) + ",")
 print("];")
 print()
 for rust, c in [("ESTABLISHED_III", "est3_modes[]"), ("RANGE_PROBE", "extra_modes[]")]:

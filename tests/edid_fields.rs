@@ -90,6 +90,87 @@ fn established_timings_match_edid_decode_at_their_exact_rates() {
     assert_eq!(ours, theirs, "{text}");
 }
 
+/// Standard timings at their exact rates: every code of the DMT sizes (and some others) at
+/// every rate a DMT mode has, in EDID 1.3 and 1.4 (GTF for codes no DMT mode has, CVT when an
+/// EDID 1.4's range limits say CVT).
+#[test]
+fn standard_timings_match_edid_decode_at_their_exact_rates() {
+    let sizes = [
+        (640, 480),
+        (800, 600),
+        (1024, 768),
+        (1152, 864),
+        (1280, 720),
+        (1280, 800),
+        (1280, 960),
+        (1280, 1024),
+        (1400, 1050),
+        (1440, 900),
+        (1600, 900),
+        (1600, 1200),
+        (1680, 1050),
+        (1792, 1344),
+        (1856, 1392),
+        (1920, 1080),
+        (1920, 1200),
+        (1920, 1440),
+        (2048, 1152),
+        (1600, 1000),
+        (1152, 720),
+    ];
+    let mut codes = Vec::new();
+    for (w, h) in sizes {
+        let aspect = match (w * 10 / h, w * 3 == h * 4) {
+            (_, true) => 1u8,
+            (16, _) => 0,
+            (12, _) => 2,
+            _ => 3,
+        };
+        for hz in [60u8, 65, 70, 72, 75, 85, 120] {
+            codes.push([(w / 8 - 31) as u8, aspect << 6 | (hz - 60)]);
+        }
+    }
+    let mut compared = 0;
+    // The generator's base block (its range limits say GTF), as EDID 1.3 and 1.4, and a 1.4
+    // base block whose range limits say CVT.
+    let generated = common::edid::with_extensions(&[]);
+    let cvt_range = corpus("cvt-range-14");
+    let bases = [(3u8, &generated), (4, &generated), (4, &cvt_range)];
+    for (minor, base) in bases {
+        for chunk in codes.chunks(8) {
+            let mut blob = base.clone();
+            blob[19] = minor;
+            for (slot, code) in chunk
+                .iter()
+                .chain(std::iter::repeat(&[1, 1]))
+                .take(8)
+                .enumerate()
+            {
+                blob[38 + 2 * slot..40 + 2 * slot].copy_from_slice(code);
+            }
+            common::edid::fix_checksum(&mut blob);
+            let text = edid_decode(&blob);
+            let decoded = edid::decode(&blob).unwrap();
+            let their: Vec<(u32, u32, u32, String)> =
+                edid_decode_section(&text, "Standard Timings")
+                    .into_iter()
+                    .filter(|(_, _, _, rest)| !rest.contains("EDID 1.3 source"))
+                    .collect();
+            assert_eq!(
+                sizes_of(&decoded.standard),
+                theirs(&their),
+                "EDID 1.{minor}:\n{text}"
+            );
+            compared += decoded.standard.len();
+        }
+    }
+    assert_eq!(compared, 3 * codes.len());
+}
+
+fn sizes_of(modes: &[Mode]) -> Vec<(u32, u32, u32)> {
+    sizes(modes)
+}
+
 #[test]
 fn established_timings_iii_and_cvt_codes_match_edid_decode() {
     let blob = corpus("cvt-range-14");

@@ -112,6 +112,42 @@ pub fn cvt_standard(width: u32, height: u32, refresh_hz: u32) -> Timing {
     }
 }
 
+/// GTF timing by the default curve (the VESA formula a standard timing of an EDID 1.3 names
+/// when no DMT mode has its code), progressive and without margins, in floating point as the
+/// spreadsheet computes it: the line period from the 550 us minimum of vertical sync and back
+/// porch, corrected to the rate asked for, a blanking duty cycle of 30% - 300 x period, and the
+/// clock rounded to the kHz.
+pub fn gtf_default(width: u32, height: u32, refresh_hz: u32) -> Timing {
+    const CELL: f64 = 8.0;
+    const MIN_PORCH: f64 = 1.0;
+    const V_SYNC: u32 = 3;
+    const MIN_VSYNC_BP_US: f64 = 550.0;
+    let rate = f64::from(refresh_hz.max(1));
+    let h_active = ((f64::from(width) / CELL).round() * CELL) as u32;
+    let lines = f64::from(height);
+    let h_period_est = (1.0 / rate - MIN_VSYNC_BP_US / 1e6) / (lines + MIN_PORCH) * 1e6;
+    let v_sync_bp = (MIN_VSYNC_BP_US / h_period_est).round();
+    let total_lines = lines + v_sync_bp + MIN_PORCH;
+    let v_rate_est = 1.0 / h_period_est / total_lines * 1e6;
+    let h_period = h_period_est / (rate / v_rate_est);
+    let duty = 30.0 - 300.0 * h_period / 1000.0;
+    let h_blank =
+        ((f64::from(h_active) * duty / (100.0 - duty) / (2.0 * CELL)).round() * 2.0 * CELL) as u32;
+    let h_total = h_active + h_blank;
+    let h_sync = ((0.08 * f64::from(h_total) / CELL).round() * CELL) as u32;
+    Timing {
+        h_active,
+        h_front: (h_blank / 2).saturating_sub(h_sync),
+        h_sync,
+        h_total,
+        v_active: height,
+        v_front: MIN_PORCH as u32,
+        v_sync: V_SYNC,
+        v_total: total_lines as u32,
+        pixel_clock_khz: (f64::from(h_total) / h_period * 1000.0).round() as u32,
+    }
+}
+
 impl Timing {
     /// The refresh rate in millihertz, rounded.
     pub fn refresh_mhz(&self) -> u32 {
@@ -154,5 +190,16 @@ mod tests {
         );
         let t = cvt_standard(1008, 568, 50);
         assert_eq!((t.pixel_clock_khz, t.refresh_mhz()), (36_500, 49_739));
+    }
+
+    #[test]
+    fn matches_published_gtf_modes() {
+        // edid-decode's GTF for a 1600x1000 60 Hz standard timing: 133.142 MHz, 2144x1035.
+        let t = gtf_default(1600, 1000, 60);
+        assert_eq!(
+            (t.h_total, t.v_total, t.pixel_clock_khz),
+            (2144, 1035, 133_142)
+        );
+        assert_eq!(t.refresh_mhz(), 60_000);
     }
 }

@@ -397,9 +397,15 @@ pub fn decode(edid: &[u8]) -> Result<Decoded, EdidError> {
             established.push(dmt.exact_mode());
         }
     }
+    // A range-limits descriptor that says CVT makes CVT the formula of EDID 1.4's standard
+    // timings that no DMT mode has.
+    let cvt = (0..4).any(|slot| {
+        let d = &base[54 + slot * DESCRIPTOR_LEN..72 + slot * DESCRIPTOR_LEN];
+        d[..3] == [0, 0, 0] && d[3] == TAG_RANGE_LIMITS && d[10] == 0x04
+    });
     let standard = base[38..54]
         .chunks_exact(2)
-        .filter_map(|c| decode_standard([c[0], c[1]], minor))
+        .filter_map(|c| decode_standard([c[0], c[1]], minor, cvt))
         .collect();
     let extension_count = base[126];
     let mut extensions = Vec::new();

@@ -1,6 +1,8 @@
 //! The VESA DMT modes the base block names by bit (established timings) or by two-byte code
 //! (standard timings), with the rates a range-limits descriptor must cover for them.
 
+use super::cvt::{cvt_standard, gtf_default};
+use super::linux;
 use super::mode::Mode;
 
 /// A DMT mode: size, nominal refresh, and the exact timing's pixel clock and totals.
@@ -39,12 +41,6 @@ impl DmtMode {
 
     pub fn v_freq_hz(&self) -> f64 {
         self.h_freq_hz() / f64::from(self.v_total)
-    }
-
-    /// The mode by its nominal rate, as its name gives it.
-    #[cfg(test)]
-    pub fn mode(&self) -> Mode {
-        Mode::new(self.width, self.height, self.refresh_hz)
     }
 
     /// The mode at its timing's exact rate, as edid-decode and the kernel give it (640x480 at
@@ -123,8 +119,29 @@ pub fn standard_code(width: u32, height: u32, refresh_hz: u32) -> Option<[u8; 2]
     ])
 }
 
-/// Decodes a standard timing code; None for the unused markers (01 01, 00 00, 20 20).
-pub fn decode_standard(code: [u8; 2], edid_minor: u8) -> Option<Mode> {
+/// The VESA DMT mode whose two-byte standard timing code this is, as the DMT standard assigns
+/// them: the code of its size and nominal rate for progressive modes with standard blanking,
+/// and for the two reduced-blanking modes that have no other timing (1600x900 and 2048x1152 at
+/// 60 Hz); none for the other reduced-blanking modes and for sizes no code can state; and, the
+/// standard's one exception, 1024x768 at 70 Hz under the code of 72 Hz (61 4C).
+fn dmt_of_standard_code(code: [u8; 2]) -> Option<linux::KMode> {
+    if code == [0x61, 0x4c] {
+        return linux::dmt_by_id(0x11);
+    }
+    linux::dmt_modes().find_map(|(id, hz, m)| {
+        let rb_with_a_code = matches!(id, 0x53 | 0x54);
+        if id == 0x11 || m.interlaced() || (m.is_reduced_blanking() && !rb_with_a_code) {
+            return None;
+        }
+        (standard_code(m.h[0], m.v[0], hz) == Some(code)).then_some(m)
+    })
+}
+
+/// Decodes a standard timing code; None for the unused markers (01 01, 00 00, 20 20). The rate
+/// is exact: the DMT mode's when the DMT standard gives the code to one, else the formula's
+/// the EDID names (CVT for an EDID 1.4 whose range limits say CVT, GTF otherwise), as
+/// edid-decode computes them. Aspect code 0 is 16:10 from EDID 1.3 on and 1:1 before.
+pub fn decode_standard(code: [u8; 2], edid_minor: u8, cvt: bool) -> Option<Mode> {
     if matches!(code, [0x01, 0x01] | [0x00, 0x00] | [0x20, 0x20]) {
         return None;
     }
@@ -136,11 +153,18 @@ pub fn decode_standard(code: [u8; 2], edid_minor: u8) -> Option<Mode> {
         2 => (5, 4),
         _ => (16, 9),
     };
-    Some(Mode::new(
+    let height = width * b / a;
+    let hz = u32::from(code[1] & 0x3f) + 60;
+    let refresh_mhz = match dmt_of_standard_code(code) {
+        Some(m) => m.refresh_mhz(),
+        None if edid_minor >= 4 && cvt => cvt_standard(width, height, hz).refresh_mhz(),
+        None => gtf_default(width, height, hz).refresh_mhz(),
+    };
+    Some(Mode {
         width,
-        width * b / a,
-        u32::from(code[1] & 0x3f) + 60,
-    ))
+        height,
+        refresh_mhz,
+    })
 }
 
 #[cfg(test)]
@@ -151,11 +175,15 @@ mod tests {
     fn standard_codes_round_trip() {
         for dmt in GENERATED_STANDARD {
             let code = standard_code(dmt.width, dmt.height, dmt.refresh_hz).unwrap();
-            assert_eq!(decode_standard(code, 4), Some(dmt.mode()), "{dmt:?}");
+            assert_eq!(
+                decode_standard(code, 4, true),
+                Some(dmt.exact_mode()),
+                "{dmt:?}"
+            );
         }
         assert_eq!(standard_code(1920, 1080, 60), Some([0xd1, 0xc0]));
         assert_eq!(standard_code(1366, 768, 60), None);
-        assert_eq!(decode_standard([0x01, 0x01], 4), None);
+        assert_eq!(decode_standard([0x01, 0x01], 4, true), None);
     }
 
     #[test]

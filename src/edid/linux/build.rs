@@ -9,9 +9,10 @@
 use super::formula::{self, GTF_DEFAULT, GtfCurve};
 use super::mode::{Aspect, INTERLACE, KMode, NHSYNC, NVSYNC, PHSYNC, PVSYNC};
 use super::tables::{
-    CTA_1, CTA_193, DMT, DMT_IDS, ESTABLISHED, ESTABLISHED_III, HDMI_4K, RANGE_PROBE,
+    CTA_1, CTA_193, DMT, DMT_IDS, DMT_NOMINAL_HZ, ESTABLISHED, ESTABLISHED_III, HDMI_4K,
+    RANGE_PROBE,
 };
-use crate::edid::{BLOCK, HEADER, displayid};
+use crate::edid::{BLOCK, HEADER};
 
 const CTA_TAG: u8 = 0x02;
 const VTB_TAG: u8 = 0x10;
@@ -424,6 +425,15 @@ pub fn established_iii_modes(bytes: &[u8]) -> Vec<KMode> {
     out
 }
 
+/// Every DMT mode with its VESA DMT ID and the rate it is named by.
+pub fn dmt_modes() -> impl Iterator<Item = (u8, u32, KMode)> {
+    DMT_IDS
+        .iter()
+        .zip(DMT_NOMINAL_HZ.iter())
+        .zip(DMT.iter())
+        .map(|((&id, &hz), &m)| (id, u32::from(hz), m))
+}
+
 /// The DMT mode of a VESA DMT ID.
 pub fn dmt_by_id(id: u8) -> Option<KMode> {
     DMT_IDS
@@ -646,35 +656,64 @@ fn add_alternate_cea_modes(edid: &Edid, probed: &mut Vec<(KMode, &'static str)>)
     probed.extend(added);
 }
 
+/// `drm_mode_displayid_detailed`: a type I (10 kHz clock) or VII (1 kHz) timing of 20 bytes.
+/// Linux takes neither interlace nor the aspect from it.
+fn displayid_mode(t: &[u8], type_vii: bool) -> KMode {
+    let field = |at: usize| u32::from(u16::from_le_bytes([t[at], t[at + 1]]));
+    let clock = (u32::from(t[0]) | u32::from(t[1]) << 8 | u32::from(t[2]) << 16) + 1;
+    let (hactive, hblank) = (field(4) + 1, field(6) + 1);
+    let (hsync, hsync_width) = ((field(8) & 0x7fff) + 1, field(10) + 1);
+    let (vactive, vblank) = (field(12) + 1, field(14) + 1);
+    let (vsync, vsync_width) = ((field(16) & 0x7fff) + 1, field(18) + 1);
+    let flags = (if t[9] & 0x80 != 0 { PHSYNC } else { NHSYNC })
+        | (if t[17] & 0x80 != 0 { PVSYNC } else { NVSYNC });
+    let mut mode = KMode::new(
+        if type_vii { clock } else { clock * 10 },
+        [
+            hactive,
+            hactive + hsync,
+            hactive + hsync + hsync_width,
+            hactive + hblank,
+        ],
+        [
+            vactive,
+            vactive + vsync,
+            vactive + vsync + vsync_width,
+            vactive + vblank,
+        ],
+        flags,
+        Aspect::None,
+    );
+    mode.preferred = t[3] & 0x80 != 0;
+    mode
+}
+
 /// `add_displayid_detailed_modes`: type I and VII timings of every DisplayID extension, each
-/// preferred when it says so. Linux takes neither interlace nor the aspect from them.
+/// preferred when it says so. Linux stops at the first DisplayID section whose length or
+/// checksum is wrong, skips a timing block whose length is not a multiple of 20, and reads
+/// data blocks while they fit the section.
 fn add_displayid_detailed_modes(edid: &Edid, probed: &mut Vec<(KMode, &'static str)>) {
-    for (index, ext) in edid.extensions.iter().enumerate() {
-        if ext[0] != DISPLAYID_TAG {
-            continue;
+    for ext in edid.extensions.iter().filter(|e| e[0] == DISPLAYID_TAG) {
+        let bytes = usize::from(ext[2]);
+        let section = 4 + bytes + 1;
+        if section > BLOCK - 2
+            || ext[1..1 + section]
+                .iter()
+                .fold(0u8, |a, b| a.wrapping_add(*b))
+                != 0
+        {
+            return;
         }
-        let Ok(block) = <&[u8; BLOCK]>::try_from(*ext) else {
-            continue;
-        };
-        for t in displayid::decode_block(block, index + 1, &mut Vec::new()).timings {
-            let d = t.timing;
-            let h = [
-                d.h_active,
-                d.h_active + d.h_front,
-                d.h_active + d.h_front + d.h_sync,
-                d.h_active + d.h_blank,
-            ];
-            let v = [
-                d.v_active,
-                d.v_active + d.v_front,
-                d.v_active + d.v_front + d.v_sync,
-                d.v_active + d.v_blank,
-            ];
-            let flags = (if d.hsync_positive { PHSYNC } else { NHSYNC })
-                | (if d.vsync_positive { PVSYNC } else { NVSYNC });
-            let mut mode = KMode::new(d.pixel_clock_khz, h, v, flags, Aspect::None);
-            mode.preferred = t.preferred;
-            probed.push((mode, "displayid"));
+        let end = 5 + bytes;
+        let mut at = 5;
+        while at + 3 <= end && at + 3 + usize::from(ext[at + 2]) <= end {
+            let (tag, len) = (ext[at], usize::from(ext[at + 2]));
+            if (tag == 0x03 || tag == 0x22) && len % 20 == 0 {
+                for t in ext[at + 3..at + 3 + len].chunks_exact(20) {
+                    probed.push((displayid_mode(t, tag == 0x22), "displayid"));
+                }
+            }
+            at += 3 + len;
         }
     }
 }

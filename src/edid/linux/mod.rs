@@ -15,7 +15,7 @@ mod formula;
 mod mode;
 mod tables;
 
-pub use build::{cta_mode, dmt_by_id, established_iii_modes, hdmi_mode, probed_modes};
+pub use build::{cta_mode, dmt_by_id, dmt_modes, established_iii_modes, hdmi_mode, probed_modes};
 pub use mode::{KMode, PHSYNC, PVSYNC};
 
 /// Merges equal modes as `drm_connector_list_update` does (the first stays, with the preferred

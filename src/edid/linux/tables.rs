@@ -1875,6 +1875,15 @@ pub(super) const DMT_IDS: [u8; 88] = [
     0x54, 0x4c, 0x4d, 0x4e, 0x4f, 0x50, 0x57, 0x58,
 ];
 
+/// The nominal rate each `DMT` entry is named by (640x480 at 72 Hz is 72.809 Hz), which
+/// standard timing codes state.
+pub(super) const DMT_NOMINAL_HZ: [u8; 88] = [
+    85, 85, 85, 60, 72, 75, 85, 56, 60, 72, 75, 85, 120, 60, 43, 60, 70, 75, 85, 120, 75, 60, 60,
+    60, 75, 85, 120, 60, 60, 75, 85, 120, 60, 85, 120, 60, 75, 85, 120, 60, 120, 60, 60, 60, 60,
+    75, 85, 120, 60, 60, 75, 85, 120, 60, 60, 65, 70, 75, 85, 120, 60, 60, 75, 85, 120, 60, 75,
+    120, 60, 75, 120, 60, 60, 60, 75, 85, 120, 60, 75, 120, 60, 60, 60, 75, 85, 120, 60, 59,
+];
+
 /// `est3_modes`: width, height, refresh, reduced blanking.
 pub(super) const ESTABLISHED_III: [(u32, u32, u32, bool); 44] = [
     (640, 350, 85, false),
