@@ -12,6 +12,9 @@ use crate::app::serve::{Security, ServeOptions, serve_device};
 use crate::app::stats::Stats;
 use crate::app::target::{SimOptions, Target};
 use anyhow::{Context, Result, bail};
+use nix::errno::Errno;
+use nix::sys::signal::{self, Signal};
+use nix::unistd::Pid;
 use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -232,9 +235,33 @@ struct ServerProcess {
 }
 
 impl Drop for ServerProcess {
+    /// Asks the server to stop (SIGTERM) and kills it only if it has not within 3 s: Xvnc
+    /// removes its X socket and lock file when asked, and leaves both when killed, which
+    /// used up every display number the bench may take after enough runs.
     fn drop(&mut self) {
+        if let Ok(pid) = i32::try_from(self.child.id()) {
+            let _ = signal::kill(Pid::from_raw(pid), Signal::SIGTERM);
+        }
+        let deadline = Instant::now() + Duration::from_secs(3);
+        while Instant::now() < deadline {
+            if !matches!(self.child.try_wait(), Ok(None)) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+/// An X display number nothing uses: no lock file, or a lock file whose process is gone (an
+/// X server replaces such a stale lock and its socket itself), and no socket without a lock.
+fn display_is_free(n: u32) -> bool {
+    match std::fs::read_to_string(format!("/tmp/.X{n}-lock")) {
+        Ok(text) => text.trim().parse::<i32>().is_ok_and(|pid| {
+            pid > 0 && signal::kill(Pid::from_raw(pid), None) == Err(Errno::ESRCH)
+        }),
+        Err(_) => !Path::new(&format!("/tmp/.X11-unix/X{n}")).exists(),
     }
 }
 
@@ -330,8 +357,8 @@ impl Drop for Xvnc {
 
 fn start_xvnc(xvnc: &Path, png: &Path) -> Result<Xvnc> {
     let display = (60..100)
-        .find(|n| !Path::new(&format!("/tmp/.X11-unix/X{n}")).exists())
-        .context("no free X display number")?;
+        .find(|&n| display_is_free(n))
+        .context("no free X display number in 60-99 (each has a live X server's lock)")?;
     let port = TcpListener::bind(("127.0.0.1", 0))?.local_addr()?.port();
     let child = Command::new(xvnc)
         .arg(format!(":{display}"))
@@ -493,4 +520,33 @@ pub fn server_figures(
         }
     }
     Ok((figures, skipped))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A lock file whose process is gone leaves its display free; one whose process lives
+    /// does not; a socket without a lock is taken. Display numbers far above any real server's
+    /// (and distinct per test process), so that the files made here touch nothing else.
+    #[test]
+    fn stale_x_locks_free_their_display_number() {
+        let n = 5000 + std::process::id() % 1000;
+        let lock = format!("/tmp/.X{n}-lock");
+        let socket_dir = Path::new("/tmp/.X11-unix");
+        let socket = socket_dir.join(format!("X{n}"));
+        assert!(display_is_free(n));
+        let mut gone = Command::new("true").spawn().unwrap();
+        let gone_pid = gone.id();
+        gone.wait().unwrap();
+        std::fs::write(&lock, format!("{gone_pid:>10}\n")).unwrap();
+        assert!(display_is_free(n), "a dead server's lock");
+        std::fs::write(&lock, format!("{:>10}\n", std::process::id())).unwrap();
+        assert!(!display_is_free(n), "a live server's lock");
+        std::fs::remove_file(&lock).unwrap();
+        if std::fs::create_dir_all(socket_dir).is_ok() && std::fs::write(&socket, b"").is_ok() {
+            assert!(!display_is_free(n), "a socket without a lock");
+            std::fs::remove_file(&socket).unwrap();
+        }
+    }
 }
