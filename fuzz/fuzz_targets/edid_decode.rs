@@ -7,6 +7,7 @@ use libfuzzer_sys::fuzz_target;
 fuzz_target!(|data: &[u8]| {
     if let Ok(decoded) = vfio_display::edid::decode(data) {
         let _ = decoded.preferred_mode();
+        let _ = decoded.linux_modes();
         let _ = decoded.all_modes();
         let _ = decoded.detailed_timings();
         let _ = serde_json::to_string(&decoded);

@@ -170,13 +170,18 @@ pub fn corpus() -> Vec<(&'static str, Vec<u8>)> {
             vsdb,
             y420,
         ],
-        &[dtd_720p()],
+        // 720p60, and 720p at 59.94 Hz, whose 74.18 MHz Linux corrects to the VIC's 74.176.
+        &[
+            dtd_720p(),
+            dtd(7418, [1280, 370, 110, 40], [720, 30, 5, 5], SYNC_PP),
+        ],
     ));
     out.push(("tv-1080i", tv));
 
     // A 1.3 monitor with continuous frequencies and default GTF range limits (50-75 Hz,
     // 30-82 kHz, 170 MHz): DMT modes and GTF modes inferred from the range, a standard timing
-    // no DMT mode has (GTF), and a 1280x1024 DTD preferred by the feature bit.
+    // no DMT mode has (GTF), 1360x765 (which Linux makes 1366x768 by CVT), and a 1280x1024 DTD
+    // preferred by the feature bit.
     let sxga = dtd(10800, [1280, 408, 48, 112], [1024, 42, 1, 3], SYNC_PP);
     out.push((
         "gtf-range-13",
@@ -188,6 +193,7 @@ pub fn corpus() -> Vec<(&'static str, Vec<u8>)> {
                 std_code(1600, 0, 60),
                 std_code(1152, 1, 75),
                 std_code(1024, 1, 70),
+                std_code(1360, 3, 60),
             ],
             [
                 sxga,
@@ -275,6 +281,74 @@ pub fn corpus() -> Vec<(&'static str, Vec<u8>)> {
         &[],
     ));
     out.push(("uhd-8k", uhd));
+
+    // A 1.3 monitor with continuous frequencies and a secondary GTF curve (break at 60 kHz,
+    // C 30, M 300, K 128, J 20, with C and J given doubled): standard and inferred modes by
+    // that curve above the break, and by the default one below it.
+    let gtf2 = range(
+        0x02,
+        [0x00, 30, 60, 0x2c, 0x01, 128, 40],
+        [48, 85, 28, 96, 22],
+    );
+    out.push((
+        "gtf2-range-13",
+        base(
+            3,
+            0x0b,
+            [0x00, 0x08, 0x00],
+            &[
+                std_code(1600, 0, 60),
+                std_code(1856, 1, 75),
+                std_code(1400, 1, 60),
+            ],
+            [dtd_1080p(), gtf2, name("corpus gtf2"), display(0x10, &[])],
+            0,
+        ),
+    ));
+
+    // An analog EDID 1.3 without the preferred-timing bit: no preferred mode, no reduced
+    // blanking (Linux guesses it from the input type), so a standard timing whose only DMT
+    // mode has reduced blanking is made by GTF; and an EDID 1.2, whose aspect code 0 is 1:1.
+    let mut analog = base(
+        3,
+        0x08,
+        [0x20, 0x00, 0x00],
+        &[
+            std_code(2048, 3, 60),
+            std_code(1920, 0, 60),
+            std_code(1280, 0, 60),
+        ],
+        [
+            sxga,
+            name("analog 1.3"),
+            display(0x10, &[]),
+            display(0x10, &[]),
+        ],
+        0,
+    );
+    analog[20] = 0x00;
+    fix_checksum(&mut analog);
+    out.push(("analog-13", analog));
+    out.push((
+        "edid-12",
+        base(
+            2,
+            0x02,
+            [0x20, 0x00, 0x00],
+            &[
+                std_code(1024, 0, 60),
+                std_code(800, 0, 75),
+                std_code(1280, 2, 60),
+            ],
+            [
+                sxga,
+                name("corpus v1.2"),
+                display(0x10, &[]),
+                display(0x10, &[]),
+            ],
+            0,
+        ),
+    ));
 
     // A DisplayID 5K panel from our generator (a fitting DTD, DisplayID type I/VII timings).
     let mut spec = EdidSpec::new(Mode::new(5120, 2880, 60));
