@@ -95,7 +95,7 @@ fn established_timings_match_edid_decode_at_their_exact_rates() {
 /// EDID 1.4's range limits say CVT).
 #[test]
 fn standard_timings_match_edid_decode_at_their_exact_rates() {
-    let sizes = [
+    let dimensions = [
         (640, 480),
         (800, 600),
         (1024, 768),
@@ -119,7 +119,7 @@ fn standard_timings_match_edid_decode_at_their_exact_rates() {
         (1152, 720),
     ];
     let mut codes = Vec::new();
-    for (w, h) in sizes {
+    for (w, h) in dimensions {
         let aspect = match (w * 10 / h, w * 3 == h * 4) {
             (_, true) => 1u8,
             (16, _) => 0,
@@ -157,7 +157,7 @@ fn standard_timings_match_edid_decode_at_their_exact_rates() {
                     .filter(|(_, _, _, rest)| !rest.contains("EDID 1.3 source"))
                     .collect();
             assert_eq!(
-                sizes_of(&decoded.standard),
+                sizes(&decoded.standard),
                 theirs(&their),
                 "EDID 1.{minor}:\n{text}"
             );
@@ -165,10 +165,6 @@ fn standard_timings_match_edid_decode_at_their_exact_rates() {
         }
     }
     assert_eq!(compared, 3 * codes.len());
-}
-
-fn sizes_of(modes: &[Mode]) -> Vec<(u32, u32, u32)> {
-    sizes(modes)
 }
 
 #[test]
@@ -184,23 +180,24 @@ fn established_timings_iii_and_cvt_codes_match_edid_decode() {
             _ => None,
         })
         .unwrap();
+    // The CVT codes' modes, with which rate each code prefers.
+    let (cvt, preferred): (Vec<Mode>, Vec<bool>) = decoded
+        .descriptors
+        .iter()
+        .find_map(|d| match d {
+            Descriptor::CvtCodes { modes } => {
+                Some(modes.iter().map(|c| (c.mode, c.preferred)).unzip())
+            }
+            _ => None,
+        })
+        .unwrap();
     let their_est3 = edid_decode_section(&text, "Established timings III");
     assert_eq!(est3.len(), 10);
     assert_eq!(sizes(&est3), theirs(&their_est3), "{text}");
 
-    let cvt = decoded
-        .descriptors
-        .iter()
-        .find_map(|d| match d {
-            Descriptor::CvtCodes { modes } => Some(modes.clone()),
-            _ => None,
-        })
-        .unwrap();
     let their_cvt = edid_decode_section(&text, "CVT 3 Byte Timing Codes");
     assert_eq!(cvt.len(), 6);
-    let ours: Vec<Mode> = cvt.iter().map(|c| c.mode).collect();
-    assert_eq!(sizes(&ours), theirs(&their_cvt), "{text}");
-    let preferred: Vec<bool> = cvt.iter().map(|c| c.preferred).collect();
+    assert_eq!(sizes(&cvt), theirs(&their_cvt), "{text}");
     let their_preferred: Vec<bool> = their_cvt
         .iter()
         .map(|(_, _, _, rest)| rest.contains("preferred"))

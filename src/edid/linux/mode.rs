@@ -87,25 +87,22 @@ impl KMode {
 
     /// `drm_mode_vrefresh`: whole hertz, rounded, fields for interlaced modes.
     pub fn vrefresh(&self) -> u32 {
-        let den = u64::from(self.h[3])
-            * u64::from(self.v[3])
-            * if self.flags & DBLSCAN != 0 { 2 } else { 1 };
-        if den == 0 {
-            return 0;
-        }
-        let num = u64::from(self.clock) * if self.interlaced() { 2 } else { 1 } * 1000;
-        u32::try_from((num + den / 2) / den).unwrap_or(u32::MAX)
+        self.rate(1000)
     }
 
     /// The same rate in millihertz, for printing (59.940 beside 60.000).
     pub fn refresh_mhz(&self) -> u32 {
-        let den = u64::from(self.h[3])
-            * u64::from(self.v[3])
-            * if self.flags & DBLSCAN != 0 { 2 } else { 1 };
+        self.rate(1_000_000)
+    }
+
+    /// Frames (fields, when interlaced) per `1000 / per_khz` seconds, rounded to the nearest.
+    fn rate(&self, per_khz: u64) -> u32 {
+        let scans = if self.flags & DBLSCAN != 0 { 2 } else { 1 };
+        let den = u64::from(self.h[3]) * u64::from(self.v[3]) * scans;
         if den == 0 {
             return 0;
         }
-        let num = u64::from(self.clock) * if self.interlaced() { 2 } else { 1 } * 1_000_000;
+        let num = u64::from(self.clock) * if self.interlaced() { 2 } else { 1 } * per_khz;
         u32::try_from((num + den / 2) / den).unwrap_or(u32::MAX)
     }
 
