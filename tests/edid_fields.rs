@@ -288,3 +288,85 @@ fn displayid_type_viii_and_ix_timings_match_edid_decode() {
     let linux = decoded.linux_modes();
     assert!(linux.iter().all(|m| m.source != "displayid"), "{linux:?}");
 }
+
+/// A DisplayID 2.0 5K panel's type VII timings, field by field as edid-decode prints them:
+/// size, rate, pixel clock, porches, sync widths and polarities, and the preferred flag.
+#[test]
+fn displayid_2_type_vii_timings_match_edid_decode_field_by_field() {
+    let blob = corpus("displayid2-5k");
+    let text = edid_decode(&blob);
+    let decoded = edid::decode(&blob).unwrap();
+    let Some(Extension::DisplayId(did)) = decoded.extensions.first() else {
+        panic!("no DisplayID block");
+    };
+    assert_eq!(did.version, "2.0");
+    let ours: Vec<String> = did
+        .timings
+        .iter()
+        .map(|t| {
+            let d = &t.timing;
+            let back = |blank: u32, front: u32, sync: u32| blank - front - sync;
+            format!(
+                "{}x{} {:.3} Hz {:.3} MHz {}h {} {} {} {} v {} {} {} {}",
+                d.h_active,
+                d.v_active,
+                f64::from(d.refresh_mhz()) / 1000.0,
+                f64::from(d.pixel_clock_khz) / 1000.0,
+                if t.preferred { "preferred " } else { "" },
+                d.h_front,
+                d.h_sync,
+                back(d.h_blank, d.h_front, d.h_sync),
+                if d.hsync_positive { 'P' } else { 'N' },
+                d.v_front,
+                d.v_sync,
+                back(d.v_blank, d.v_front, d.v_sync),
+                if d.vsync_positive { 'P' } else { 'N' },
+            )
+        })
+        .collect();
+    // edid-decode: "DTD:  WxH  HZ Hz  ASPECT  KHZ kHz  MHZ MHz (..., preferred)", then
+    // "Hfront F Hsync S Hback B Hpol P" and the same for V.
+    let lines: Vec<&str> = text.lines().collect();
+    let mut theirs = Vec::new();
+    for (at, line) in lines.iter().enumerate() {
+        let Some(rest) = line.trim().strip_prefix("DTD:") else {
+            continue;
+        };
+        let words: Vec<&str> = rest.split_whitespace().collect();
+        let number = |w: &str| w.parse::<f64>().unwrap();
+        let porch = |l: &str| -> Vec<String> {
+            l.split_whitespace()
+                .skip(1)
+                .step_by(2)
+                .map(str::to_string)
+                .collect()
+        };
+        let (h, v) = (porch(lines[at + 1]), porch(lines[at + 2]));
+        theirs.push(format!(
+            "{} {:.3} Hz {:.3} MHz {}h {} {} {} {} v {} {} {} {}",
+            words[0],
+            number(words[1]),
+            number(words[6]),
+            if rest.contains("preferred") {
+                "preferred "
+            } else {
+                ""
+            },
+            h[0],
+            h[1],
+            h[2],
+            h[3],
+            v[0],
+            v[1],
+            v[2],
+            v[3]
+        ));
+    }
+    assert_eq!(ours.len(), 2);
+    assert_eq!(ours, theirs, "{text}");
+    // Linux prefers the 5K timing over the base block's DTD, being larger.
+    assert_eq!(
+        decoded.preferred_mode().unwrap().to_string(),
+        "5120x2880@59.998"
+    );
+}

@@ -109,6 +109,45 @@ fn data_block(tag: u8, payload: &[u8]) -> Vec<u8> {
     db
 }
 
+/// A DisplayID 2.0 data block: tag, revision 0, length, payload.
+fn data_block_2(tag: u8, payload: &[u8]) -> Vec<u8> {
+    let mut db = vec![tag, 0, payload.len() as u8];
+    db.extend_from_slice(payload);
+    db
+}
+
+/// A DisplayID type VII timing (20 bytes): clock in kHz, horizontal and vertical active,
+/// blanking, front porch and sync width, positive hsync and negative vsync, 16:9.
+fn type_vii(clock_khz: u32, h: [u32; 4], v: [u32; 4], preferred: bool) -> Vec<u8> {
+    let le = |value: u32| ((value - 1) as u16).to_le_bytes();
+    let mut t = (clock_khz - 1).to_le_bytes()[..3].to_vec();
+    t.push(if preferred { 0x84 } else { 0x04 });
+    for (i, value) in h.into_iter().chain(v).enumerate() {
+        let mut bytes = le(value);
+        // The front porch's top bit is the sync polarity: positive horizontally only.
+        if i == 2 {
+            bytes[1] |= 0x80;
+        }
+        t.extend(bytes);
+    }
+    t
+}
+
+/// A DisplayID 2.0 extension block (primary use case 4: a desktop productivity display)
+/// holding these data blocks, with its section and block checksums.
+fn displayid_2_block(data_blocks: &[Vec<u8>]) -> Vec<u8> {
+    let data: Vec<u8> = data_blocks.concat();
+    let mut section = vec![0x20, data.len() as u8, 0x04, 0];
+    section.extend(data);
+    let sum = section.iter().fold(0u8, |a, b| a.wrapping_add(*b));
+    section.push(0u8.wrapping_sub(sum));
+    let mut block = vec![0u8; 128];
+    block[0] = 0x70;
+    block[1..1 + section.len()].copy_from_slice(&section);
+    fix_checksum(&mut block);
+    block
+}
+
 /// A standard timing code: width, aspect code (0 16:10 in 1.3+, 1 4:3, 2 5:4, 3 16:9) and rate.
 fn std_code(width: u32, aspect: u8, hz: u32) -> [u8; 2] {
     [((width - 248) / 8) as u8, aspect << 6 | (hz - 60) as u8]
@@ -349,6 +388,29 @@ pub fn corpus() -> Vec<(&'static str, Vec<u8>)> {
             0,
         ),
     ));
+
+    // A DisplayID 2.0 5K panel: a 2560x1440 base block (its DTD preferred by EDID 1.4's rule)
+    // and a DisplayID 2.0 block with a product identification, type VII timings (5120x2880
+    // preferred, 3840x2160), a type VIII timing code and a type IX formula timing, which
+    // Linux does not read.
+    let mut panel =
+        edid::generate(&EdidSpec::new(Mode::new(2560, 1440, 60))).unwrap()[..128].to_vec();
+    panel[126] = 1;
+    fix_checksum(&mut panel);
+    panel.extend(displayid_2_block(&[
+        data_block_2(0x20, &[0x00, 0x1b, 0x21, 0x01, 0x50, 0, 0, 0, 0, 1, 36, 0]),
+        data_block_2(
+            0x22,
+            &[
+                type_vii(917_880, [5120, 80, 8, 32], [2880, 62, 48, 8], true),
+                type_vii(522_614, [3840, 80, 8, 32], [2160, 62, 48, 8], false),
+            ]
+            .concat(),
+        ),
+        data_block_2(0x23, &[0x52]),
+        data_block_2(0x24, &[0x00, 0xff, 0x09, 0x9f, 0x05, 59]),
+    ]));
+    out.push(("displayid2-5k", panel));
 
     // A DisplayID 5K panel from our generator (a fitting DTD, DisplayID type I/VII timings).
     let mut spec = EdidSpec::new(Mode::new(5120, 2880, 60));
