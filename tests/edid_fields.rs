@@ -227,7 +227,6 @@ fn hdmi_and_ycbcr420_vics_match_edid_decode() {
     let y420: Vec<Mode> = cta.ycbcr420_vics.iter().filter_map(|v| v.mode).collect();
     let their_y420 = edid_decode_section(&text, "YCbCr 4:2:0 Video Data Block");
     assert_eq!(y420.len(), 1);
-    // Our VIC table holds each VIC's nominal rate, as our VIC comparison allows (1 mHz).
     assert_eq!(sizes(&y420), theirs(&their_y420), "{text}");
 }
 

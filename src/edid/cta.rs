@@ -3,6 +3,7 @@
 
 use super::BLOCK;
 use super::descriptor::{DESCRIPTOR_LEN, DetailedTiming};
+use super::linux::{self, KMode};
 use super::mode::Mode;
 use serde::Serialize;
 
@@ -50,7 +51,32 @@ pub struct CtaBlock {
     pub detailed_timings: Vec<DetailedTiming>,
 }
 
-use super::vic_table::VICS;
+/// A VIC of the kernel's table (`edid::linux`, the CTA-861-H timings) as a decoder's VIC: the
+/// width the standard transmits (pixel-repeated formats count their repeated pixels, as
+/// edid-decode prints them), the exact rate (the field rate for interlaced formats), and the
+/// picture aspect ratio.
+fn table_vic(vic: u8, native: bool, mode: Option<KMode>) -> Vic {
+    let Some(m) = mode else {
+        return Vic {
+            vic,
+            native,
+            mode: None,
+            interlaced: false,
+            aspect: "",
+        };
+    };
+    Vic {
+        vic,
+        native,
+        mode: Some(Mode {
+            width: m.h[0] * if m.flags & linux::DBLCLK != 0 { 2 } else { 1 },
+            height: m.v[0],
+            refresh_mhz: m.refresh_mhz(),
+        }),
+        interlaced: m.interlaced(),
+        aspect: m.aspect.text().unwrap_or(""),
+    }
+}
 
 /// The VIC a short video descriptor byte names, or None for the reserved codes (0, 128 and
 /// 220-255; 193-219 came with CTA-861-G and carry no native flag).
@@ -61,27 +87,9 @@ fn vic(byte: u8) -> Option<Vic> {
     } else {
         (byte, false)
     };
-    let known = VICS.iter().find(|v| v.0 == vic)?;
-    Some(Vic {
-        vic,
-        native,
-        mode: Some(Mode {
-            width: known.1,
-            height: known.2,
-            refresh_mhz: known.3,
-        }),
-        interlaced: known.4,
-        aspect: known.5,
-    })
+    let mode = linux::cta_mode(vic)?;
+    Some(table_vic(vic, native, Some(mode)))
 }
-
-/// The 4K formats of HDMI 1.4's VIC list: (HDMI VIC, width, height, refresh in mHz, aspect).
-const HDMI_VICS: [(u8, u32, u32, u32, &str); 4] = [
-    (1, 3840, 2160, 30000, "16:9"),
-    (2, 3840, 2160, 25000, "16:9"),
-    (3, 3840, 2160, 24000, "16:9"),
-    (4, 4096, 2160, 24000, "256:135"),
-];
 
 /// The HDMI VICs of an HDMI vendor-specific data block (payload from the OUI): present when
 /// byte 7's HDMI_Video_present bit is set, after the latency fields that bits 7 and 6 of the
@@ -106,26 +114,7 @@ fn hdmi_vics(body: &[u8]) -> Vec<Vic> {
     body.iter()
         .skip(at + 1)
         .take(count)
-        .map(|&code| match HDMI_VICS.iter().find(|v| v.0 == code) {
-            Some(&(vic, w, h, refresh_mhz, aspect)) => Vic {
-                vic,
-                native: false,
-                mode: Some(Mode {
-                    width: w,
-                    height: h,
-                    refresh_mhz,
-                }),
-                interlaced: false,
-                aspect,
-            },
-            None => Vic {
-                vic: code,
-                native: false,
-                mode: None,
-                interlaced: false,
-                aspect: "",
-            },
-        })
+        .map(|&code| table_vic(code, false, linux::hdmi_mode(code)))
         .collect()
 }
 

@@ -124,4 +124,3 @@ impl Default for Identity {
 
 #[cfg(test)]
 mod tests;
-mod vic_table;

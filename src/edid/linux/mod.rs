@@ -16,7 +16,7 @@ mod mode;
 mod tables;
 
 pub use build::{cta_mode, dmt_by_id, dmt_modes, established_iii_modes, hdmi_mode, probed_modes};
-pub use mode::{KMode, PHSYNC, PVSYNC};
+pub use mode::{DBLCLK, KMode, PHSYNC, PVSYNC};
 
 /// Merges equal modes as `drm_connector_list_update` does (the first stays, with the preferred
 /// bit of any equal one; a preferred later one's timing wins over a first that is not) and

@@ -16,6 +16,8 @@ pub const NVSYNC: u32 = 1 << 3;
 pub const INTERLACE: u32 = 1 << 4;
 /// Each line scanned twice.
 pub const DBLSCAN: u32 = 1 << 5;
+/// Each pixel sent twice (CTA's pixel-repeated formats; the width is half the transmitted).
+pub const DBLCLK: u32 = 1 << 12;
 
 /// The picture aspect ratio CTA-861 gives a VIC; DMT and EDID timings have none.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
