@@ -369,3 +369,31 @@ fn displayid_2_type_vii_timings_match_edid_decode_field_by_field() {
         "5120x2880@59.998"
     );
 }
+
+/// CTA data blocks inside a DisplayID 1.3 block: their VICs and HDMI VICs decode as
+/// edid-decode's, as they would in a CTA extension.
+#[test]
+fn cta_data_blocks_inside_displayid_match_edid_decode() {
+    let blob = corpus("displayid-cta");
+    let text = edid_decode(&blob);
+    let decoded = edid::decode(&blob).unwrap();
+    assert!(decoded.problems.is_empty(), "{:?}", decoded.problems);
+    let Some(Extension::DisplayId(did)) = decoded.extensions.first() else {
+        panic!("no DisplayID block");
+    };
+    let cta = &did.cta[0];
+    let vics: Vec<Mode> = cta.vics.iter().filter_map(|v| v.mode).collect();
+    assert_eq!(vics.len(), 6);
+    assert_eq!(
+        sizes(&vics),
+        theirs(&edid_decode_section(&text, "Video Data Block")),
+        "{text}"
+    );
+    let hdmi: Vec<Mode> = cta.hdmi_vics.iter().filter_map(|v| v.mode).collect();
+    assert_eq!(hdmi.len(), 1);
+    assert_eq!(
+        sizes(&hdmi),
+        theirs(&edid_decode_section(&text, "HDMI VICs")),
+        "{text}"
+    );
+}

@@ -164,11 +164,7 @@ pub fn decode_block(b: &[u8; BLOCK], index: usize, problems: &mut Vec<String>) -
         ycbcr444: b[3] & 0x20 != 0,
         ycbcr422: b[3] & 0x10 != 0,
         native_dtds: b[3] & 0x0f,
-        vics: Vec::new(),
-        hdmi_vics: Vec::new(),
-        ycbcr420_vics: Vec::new(),
-        data_blocks: Vec::new(),
-        detailed_timings: Vec::new(),
+        ..CtaBlock::empty()
     };
     let dtd_start = usize::from(b[2]);
     // 0: no data blocks and no DTDs; 4: DTDs but no data blocks.
@@ -182,43 +178,13 @@ pub fn decode_block(b: &[u8; BLOCK], index: usize, problems: &mut Vec<String>) -
         ));
         return out;
     }
-    let mut at = 4;
-    while at < dtd_start {
-        let tag = b[at] >> 5;
-        let len = usize::from(b[at] & 0x1f);
-        let end = at + 1 + len;
-        if end > dtd_start {
-            problems.push(format!(
-                "block {index} (CTA-861): data block at byte {at} overruns the data block collection"
-            ));
-            break;
-        }
-        let body = &b[at + 1..end];
-        let video = match (tag, body.first()) {
-            (2, _) => Some((&mut out.vics, body, "video data block")),
-            (7, Some(14)) => Some((
-                &mut out.ycbcr420_vics,
-                &body[1..],
-                "YCbCr 4:2:0 video data block",
-            )),
-            _ => None,
-        };
-        if let Some((list, codes, what)) = video {
-            for &code in codes {
-                match vic(code) {
-                    Some(v) => list.push(v),
-                    None => problems.push(format!(
-                        "block {index} (CTA-861): {what} names reserved VIC code {code}"
-                    )),
-                }
-            }
-        }
-        if tag == 3 && body.get(..3) == Some(&[0x03, 0x0c, 0x00]) {
-            out.hdmi_vics = hdmi_vics(body);
-        }
-        out.data_blocks.push(data_block_name(tag, body));
-        at = end;
-    }
+    decode_collection(
+        &b[4..dtd_start],
+        4,
+        &format!("block {index} (CTA-861)"),
+        &mut out,
+        problems,
+    );
     let mut at = dtd_start;
     while at + DESCRIPTOR_LEN < BLOCK {
         let Ok(bytes) = <&[u8; DESCRIPTOR_LEN]>::try_from(&b[at..at + DESCRIPTOR_LEN]) else {
@@ -232,6 +198,73 @@ pub fn decode_block(b: &[u8; BLOCK], index: usize, problems: &mut Vec<String>) -
     }
     padding_problem(b, at, &format!("block {index} (CTA-861)"), problems);
     out
+}
+
+/// Reads a CTA-861 data block collection (`bytes`, which start at byte `offset` of the block
+/// `what` names) into `out`: the video data blocks' VICs, the 4:2:0 VICs, the HDMI VSDB's
+/// VICs and the blocks' names. Reserved VIC codes and a block past the collection are problems.
+pub(crate) fn decode_collection(
+    bytes: &[u8],
+    offset: usize,
+    what: &str,
+    out: &mut CtaBlock,
+    problems: &mut Vec<String>,
+) {
+    let mut at = 0;
+    while at < bytes.len() {
+        let tag = bytes[at] >> 5;
+        let end = at + 1 + usize::from(bytes[at] & 0x1f);
+        if end > bytes.len() {
+            problems.push(format!(
+                "{what}: data block at byte {} overruns the data block collection",
+                offset + at
+            ));
+            break;
+        }
+        let body = &bytes[at + 1..end];
+        let video = match (tag, body.first()) {
+            (2, _) => Some((&mut out.vics, body, "video data block")),
+            (7, Some(14)) => Some((
+                &mut out.ycbcr420_vics,
+                &body[1..],
+                "YCbCr 4:2:0 video data block",
+            )),
+            _ => None,
+        };
+        if let Some((list, codes, kind)) = video {
+            for &code in codes {
+                match vic(code) {
+                    Some(v) => list.push(v),
+                    None => problems.push(format!("{what}: {kind} names reserved VIC code {code}")),
+                }
+            }
+        }
+        if tag == 3 && body.get(..3) == Some(&[0x03, 0x0c, 0x00]) {
+            out.hdmi_vics = hdmi_vics(body);
+        }
+        out.data_blocks.push(data_block_name(tag, body));
+        at = end;
+    }
+}
+
+impl CtaBlock {
+    /// A block with nothing in it yet (the header fields of a CTA data block collection that
+    /// a DisplayID block carries are all zero).
+    pub(crate) fn empty() -> Self {
+        CtaBlock {
+            revision: 0,
+            underscan: false,
+            basic_audio: false,
+            ycbcr444: false,
+            ycbcr422: false,
+            native_dtds: 0,
+            vics: Vec::new(),
+            hdmi_vics: Vec::new(),
+            ycbcr420_vics: Vec::new(),
+            data_blocks: Vec::new(),
+            detailed_timings: Vec::new(),
+        }
+    }
 }
 
 /// The bytes from `from` to the checksum must be zero (CTA-861 and DisplayID both say so, and

@@ -4,6 +4,7 @@
 //! timings, and its type VIII (timing codes) and IX (formula) timings.
 
 use super::BLOCK;
+use super::cta::CtaBlock;
 use super::cvt::{cvt_reduced_blanking, cvt_standard};
 use super::descriptor::DetailedTiming;
 use super::linux;
@@ -232,6 +233,7 @@ pub fn encode_blocks(timings: &[DisplayIdTiming], product: &Product) -> Vec<[u8;
 }
 
 const TYPE_VIII_CODES: u8 = 0x23;
+const CTA_DATA_BLOCKS: u8 = 0x81;
 const TYPE_IX_FORMULA: u8 = 0x24;
 
 /// A timing a DisplayID 2.0 block names by code or by formula.
@@ -317,6 +319,9 @@ pub struct DisplayIdBlock {
     /// Timings named by code (type VIII: DMT IDs, CTA VICs, HDMI VICs) or by formula
     /// (type IX: CVT), with the mode each names. Linux lists none of them.
     pub listed_timings: Vec<ListedTiming>,
+    /// CTA-861 data block collections carried in CTA DisplayID data blocks (tag 0x81): their
+    /// VICs, HDMI VICs and 4:2:0 VICs, as a CTA extension's.
+    pub cta: Vec<CtaBlock>,
     /// Data blocks other than timings, by name.
     pub other_blocks: Vec<String>,
 }
@@ -400,6 +405,7 @@ pub fn decode_block(b: &[u8; BLOCK], index: usize, problems: &mut Vec<String>) -
         product_type: b[3],
         timings: Vec::new(),
         listed_timings: Vec::new(),
+        cta: Vec::new(),
         other_blocks: Vec::new(),
     };
     // The section runs from byte 1: 4 header bytes, the data, and a checksum byte.
@@ -443,6 +449,18 @@ pub fn decode_block(b: &[u8; BLOCK], index: usize, problems: &mut Vec<String>) -
                     body.chunks_exact(TIMING_LEN)
                         .map(|t| decode_timing(t, unit)),
                 );
+            }
+            CTA_DATA_BLOCKS => {
+                let mut cta = CtaBlock::empty();
+                super::cta::decode_collection(
+                    body,
+                    at + 3,
+                    &format!("block {index} (DisplayID CTA data block)"),
+                    &mut cta,
+                    problems,
+                );
+                out.cta.push(cta);
+                out.other_blocks.push(block_name(tag));
             }
             TYPE_VIII_CODES => {
                 out.listed_timings

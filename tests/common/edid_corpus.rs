@@ -136,8 +136,13 @@ fn type_vii(clock_khz: u32, h: [u32; 4], v: [u32; 4], preferred: bool) -> Vec<u8
 /// A DisplayID 2.0 extension block (primary use case 4: a desktop productivity display)
 /// holding these data blocks, with its section and block checksums.
 fn displayid_2_block(data_blocks: &[Vec<u8>]) -> Vec<u8> {
+    displayid_block(0x20, 0x04, data_blocks)
+}
+
+/// A DisplayID extension block of a version (0x13, 0x20) and product type or use case.
+fn displayid_block(version: u8, product: u8, data_blocks: &[Vec<u8>]) -> Vec<u8> {
     let data: Vec<u8> = data_blocks.concat();
-    let mut section = vec![0x20, data.len() as u8, 0x04, 0];
+    let mut section = vec![version, data.len() as u8, product, 0];
     section.extend(data);
     let sum = section.iter().fold(0u8, |a, b| a.wrapping_add(*b));
     section.push(0u8.wrapping_sub(sum));
@@ -411,6 +416,26 @@ pub fn corpus() -> Vec<(&'static str, Vec<u8>)> {
         data_block_2(0x24, &[0x00, 0xff, 0x09, 0x9f, 0x05, 59]),
     ]));
     out.push(("displayid2-5k", panel));
+
+    // CTA data blocks inside a DisplayID 1.3 CTA block (tag 0x81), with no CTA extension:
+    // Linux reads their VICs and HDMI VICs, and adds the 59.94/60 Hz twins.
+    let mut did_cta =
+        edid::generate(&EdidSpec::new(Mode::new(1920, 1080, 60))).unwrap()[..128].to_vec();
+    did_cta[126] = 1;
+    fix_checksum(&mut did_cta);
+    let vsdb = data_block(
+        3,
+        &[
+            0x03, 0x0c, 0x00, 0x10, 0x00, 0x00, 0x3c, 0x20, 0x00, 0x20, 0x01,
+        ],
+    );
+    let collection = [data_block(2, &[0x90, 4, 97, 5, 2, 3]), vsdb].concat();
+    did_cta.extend(displayid_block(
+        0x13,
+        0x03,
+        &[data_block_2(0x81, &collection)],
+    ));
+    out.push(("displayid-cta", did_cta));
 
     // A DisplayID 5K panel from our generator (a fitting DTD, DisplayID type I/VII timings).
     let mut spec = EdidSpec::new(Mode::new(5120, 2880, 60));

@@ -1,7 +1,7 @@
 //! The decoded EDID as text, for `edid decode` and `edid show`.
 
 use std::fmt::Write;
-use vfio_display::edid::{Decoded, Descriptor, DetailedTiming, Extension, Mode};
+use vfio_display::edid::{CtaBlock, Decoded, Descriptor, DetailedTiming, Extension, Mode};
 
 fn mode_list(modes: &[Mode]) -> String {
     if modes.is_empty() {
@@ -91,6 +91,33 @@ fn descriptor_line(d: &Descriptor, preferred: bool) -> String {
     }
 }
 
+/// A CTA data block collection's VIC lists: video, 4:2:0-only and HDMI 4K.
+fn vic_lines(out: &mut String, c: &CtaBlock) {
+    for (label, prefix, vics) in [
+        ("Video", "VIC", &c.vics),
+        ("YCbCr 4:2:0 only", "VIC", &c.ycbcr420_vics),
+        ("HDMI 4K", "HDMI VIC", &c.hdmi_vics),
+    ] {
+        if vics.is_empty() {
+            continue;
+        }
+        let listed: Vec<String> = vics
+            .iter()
+            .map(|v| {
+                let mode = v.mode.map_or(String::new(), |m| {
+                    format!(" {m}{}", if v.interlaced { "i" } else { "" })
+                });
+                format!(
+                    "{prefix} {}{mode}{}",
+                    v.vic,
+                    if v.native { " (native)" } else { "" }
+                )
+            })
+            .collect();
+        let _ = writeln!(out, "  {label}: {}", listed.join(", "));
+    }
+}
+
 fn extension_lines(out: &mut String, index: usize, ext: &Extension) {
     match ext {
         Extension::DisplayId(d) => {
@@ -106,6 +133,9 @@ fn extension_lines(out: &mut String, index: usize, ext: &Extension) {
                     if t.preferred { " (preferred)" } else { "" },
                     timing_line(&t.timing)
                 );
+            }
+            for c in &d.cta {
+                vic_lines(out, c);
             }
             for t in &d.listed_timings {
                 let code = match t.kind {
@@ -134,29 +164,7 @@ fn extension_lines(out: &mut String, index: usize, ext: &Extension) {
                     ""
                 }
             );
-            for (label, prefix, vics) in [
-                ("Video", "VIC", &c.vics),
-                ("YCbCr 4:2:0 only", "VIC", &c.ycbcr420_vics),
-                ("HDMI 4K", "HDMI VIC", &c.hdmi_vics),
-            ] {
-                if vics.is_empty() {
-                    continue;
-                }
-                let listed: Vec<String> = vics
-                    .iter()
-                    .map(|v| {
-                        let mode = v.mode.map_or(String::new(), |m| {
-                            format!(" {m}{}", if v.interlaced { "i" } else { "" })
-                        });
-                        format!(
-                            "{prefix} {}{mode}{}",
-                            v.vic,
-                            if v.native { " (native)" } else { "" }
-                        )
-                    })
-                    .collect();
-                let _ = writeln!(out, "  {label}: {}", listed.join(", "));
-            }
+            vic_lines(out, c);
             for name in c.data_blocks.iter().filter(|n| *n != "video") {
                 let _ = writeln!(out, "  Data block: {name}");
             }

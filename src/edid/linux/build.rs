@@ -17,6 +17,8 @@ use crate::edid::{BLOCK, HEADER};
 const CTA_TAG: u8 = 0x02;
 const VTB_TAG: u8 = 0x10;
 const DISPLAYID_TAG: u8 = 0x70;
+/// A DisplayID data block that holds a CTA-861 data block collection.
+const DISPLAYID_CTA: u8 = 0x81;
 const RANGE_LIMITS: u8 = 0xfd;
 const STANDARD_TIMINGS: u8 = 0xfa;
 const CVT_3BYTE: u8 = 0xf8;
@@ -119,29 +121,71 @@ impl<'a> Edid<'a> {
         ))
     }
 
-    /// The CTA extensions of revision 3 or later, whose data blocks Linux reads.
+    /// The CTA data blocks Linux reads (`cea_db_iter`): those of every CTA extension of
+    /// revision 3 or later, then those inside DisplayID CTA data blocks.
     fn cta_data_blocks(&self) -> Vec<&'a [u8]> {
-        let mut out = Vec::new();
+        let mut collections: Vec<&'a [u8]> = Vec::new();
         for ext in &self.extensions {
             let d = usize::from(ext[2]);
-            if ext[0] != CTA_TAG || ext[1] < 3 || !(4..=127).contains(&d) {
-                continue;
+            if ext[0] == CTA_TAG && ext[1] >= 3 && (4..=127).contains(&d) {
+                collections.push(&ext[4..d]);
             }
-            let mut at = 4;
-            while at < d {
-                let end = at + 1 + usize::from(ext[at] & 0x1f);
-                if end > d {
+        }
+        collections.extend(
+            self.displayid_blocks()
+                .into_iter()
+                .filter(|(tag, _)| *tag == DISPLAYID_CTA)
+                .map(|(_, payload)| payload),
+        );
+        let mut out = Vec::new();
+        for collection in collections {
+            let mut at = 0;
+            while at < collection.len() {
+                let end = at + 1 + usize::from(collection[at] & 0x1f);
+                if end > collection.len() {
                     break;
                 }
-                out.push(&ext[at..end]);
+                out.push(&collection[at..end]);
                 at = end;
             }
         }
         out
     }
 
+    /// `drm_edid_has_cta_extension`: a CTA extension, or a CTA block inside DisplayID.
     fn has_cta(&self) -> bool {
         self.extensions.iter().any(|e| e[0] == CTA_TAG)
+            || self
+                .displayid_blocks()
+                .iter()
+                .any(|(tag, _)| *tag == DISPLAYID_CTA)
+    }
+
+    /// `displayid_iter`: the data blocks of every DisplayID extension's section, as (tag,
+    /// payload), while they fit the section. A section whose length or checksum is wrong ends
+    /// the walk, there and for every DisplayID extension after it.
+    fn displayid_blocks(&self) -> Vec<(u8, &'a [u8])> {
+        let mut out = Vec::new();
+        for ext in self.extensions.iter().filter(|e| e[0] == DISPLAYID_TAG) {
+            let bytes = usize::from(ext[2]);
+            let section = 4 + bytes + 1;
+            if section > BLOCK - 2
+                || ext[1..1 + section]
+                    .iter()
+                    .fold(0u8, |a, b| a.wrapping_add(*b))
+                    != 0
+            {
+                break;
+            }
+            let end = 5 + bytes;
+            let mut at = 5;
+            while at + 3 <= end && at + 3 + usize::from(ext[at + 2]) <= end {
+                let len = usize::from(ext[at + 2]);
+                out.push((ext[at], &ext[at + 3..at + 3 + len]));
+                at += 3 + len;
+            }
+        }
+        out
     }
 }
 
@@ -689,31 +733,13 @@ fn displayid_mode(t: &[u8], type_vii: bool) -> KMode {
 }
 
 /// `add_displayid_detailed_modes`: type I and VII timings of every DisplayID extension, each
-/// preferred when it says so. Linux stops at the first DisplayID section whose length or
-/// checksum is wrong, skips a timing block whose length is not a multiple of 20, and reads
-/// data blocks while they fit the section.
+/// preferred when it says so; a timing block whose length is not a multiple of 20 is skipped.
 fn add_displayid_detailed_modes(edid: &Edid, probed: &mut Vec<(KMode, &'static str)>) {
-    for ext in edid.extensions.iter().filter(|e| e[0] == DISPLAYID_TAG) {
-        let bytes = usize::from(ext[2]);
-        let section = 4 + bytes + 1;
-        if section > BLOCK - 2
-            || ext[1..1 + section]
-                .iter()
-                .fold(0u8, |a, b| a.wrapping_add(*b))
-                != 0
-        {
-            return;
-        }
-        let end = 5 + bytes;
-        let mut at = 5;
-        while at + 3 <= end && at + 3 + usize::from(ext[at + 2]) <= end {
-            let (tag, len) = (ext[at], usize::from(ext[at + 2]));
-            if (tag == 0x03 || tag == 0x22) && len % 20 == 0 {
-                for t in ext[at + 3..at + 3 + len].chunks_exact(20) {
-                    probed.push((displayid_mode(t, tag == 0x22), "displayid"));
-                }
+    for (tag, payload) in edid.displayid_blocks() {
+        if (tag == 0x03 || tag == 0x22) && payload.len() % 20 == 0 {
+            for t in payload.chunks_exact(20) {
+                probed.push((displayid_mode(t, tag == 0x22), "displayid"));
             }
-            at += 3 + len;
         }
     }
 }
