@@ -6,21 +6,9 @@
 
 mod common;
 
-use common::cli::tmp;
+use common::edid::edid_decode_text;
 use common::edid_corpus;
-use std::process::Command;
 use vfio_display::edid::{self, Descriptor, Extension, Mode};
-
-fn edid_decode(blob: &[u8]) -> String {
-    let dir = tmp();
-    let path = dir.path().join("edid.bin");
-    std::fs::write(&path, blob).unwrap();
-    let out = Command::new("edid-decode")
-        .arg(&path)
-        .output()
-        .expect("edid-decode is installed (scripts/install-test-deps.sh)");
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
 
 /// The timing lines under each line that contains `heading`, each up to the next line that is
 /// indented no deeper than its heading: (width, height, mHz, the rest of the line).
@@ -78,7 +66,7 @@ fn established_timings_match_edid_decode_at_their_exact_rates() {
     let mut blob = common::edid::with_extensions(&[]);
     blob[35..38].copy_from_slice(&[0xff, 0xff, 0x80]);
     common::edid::fix_checksum(&mut blob);
-    let text = edid_decode(&blob);
+    let text = edid_decode_text(&blob);
     let decoded = edid::decode(&blob).unwrap();
     let their = edid_decode_section(&text, "Established Timings I & II");
     assert_eq!(decoded.established.len(), 17);
@@ -149,7 +137,7 @@ fn standard_timings_match_edid_decode_at_their_exact_rates() {
                 blob[38 + 2 * slot..40 + 2 * slot].copy_from_slice(code);
             }
             common::edid::fix_checksum(&mut blob);
-            let text = edid_decode(&blob);
+            let text = edid_decode_text(&blob);
             let decoded = edid::decode(&blob).unwrap();
             let their: Vec<(u32, u32, u32, String)> =
                 edid_decode_section(&text, "Standard Timings")
@@ -170,7 +158,7 @@ fn standard_timings_match_edid_decode_at_their_exact_rates() {
 #[test]
 fn established_timings_iii_and_cvt_codes_match_edid_decode() {
     let blob = corpus("cvt-range-14");
-    let text = edid_decode(&blob);
+    let text = edid_decode_text(&blob);
     let decoded = edid::decode(&blob).unwrap();
     let est3 = decoded
         .descriptors
@@ -208,7 +196,7 @@ fn established_timings_iii_and_cvt_codes_match_edid_decode() {
 #[test]
 fn hdmi_and_ycbcr420_vics_match_edid_decode() {
     let blob = corpus("tv-1080i");
-    let text = edid_decode(&blob);
+    let text = edid_decode_text(&blob);
     let decoded = edid::decode(&blob).unwrap();
     let Some(Extension::Cta(cta)) = decoded.extensions.first() else {
         panic!("no CTA block");
@@ -257,7 +245,7 @@ fn displayid_2_with_codes_and_formulas() -> Vec<u8> {
 #[test]
 fn displayid_type_viii_and_ix_timings_match_edid_decode() {
     let blob = displayid_2_with_codes_and_formulas();
-    let text = edid_decode(&blob);
+    let text = edid_decode_text(&blob);
     let decoded = edid::decode(&blob).unwrap();
     assert!(decoded.problems.is_empty(), "{:?}", decoded.problems);
     let Some(Extension::DisplayId(did)) = decoded.extensions.first() else {
@@ -293,7 +281,7 @@ fn displayid_type_viii_and_ix_timings_match_edid_decode() {
 #[test]
 fn displayid_2_type_vii_timings_match_edid_decode_field_by_field() {
     let blob = corpus("displayid2-5k");
-    let text = edid_decode(&blob);
+    let text = edid_decode_text(&blob);
     let decoded = edid::decode(&blob).unwrap();
     let Some(Extension::DisplayId(did)) = decoded.extensions.first() else {
         panic!("no DisplayID block");
@@ -375,7 +363,7 @@ fn displayid_2_type_vii_timings_match_edid_decode_field_by_field() {
 #[test]
 fn cta_data_blocks_inside_displayid_match_edid_decode() {
     let blob = corpus("displayid-cta");
-    let text = edid_decode(&blob);
+    let text = edid_decode_text(&blob);
     let decoded = edid::decode(&blob).unwrap();
     assert!(decoded.problems.is_empty(), "{:?}", decoded.problems);
     let Some(Extension::DisplayId(did)) = decoded.extensions.first() else {

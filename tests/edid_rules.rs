@@ -7,20 +7,12 @@
 mod common;
 
 use common::cli::{assert_ok, path_str, run, tmp};
-use common::edid::{cta_block, fix_checksum, with_extensions};
-use std::process::Command;
+use common::edid::{cta_block, edid_decode_text, fix_checksum, with_extensions};
 use vfio_display::edid::{self, DetailedTiming, EdidSpec, Mode};
 
 /// edid-decode's VIC lines: (vic, width, height, interlaced, refresh in mHz, aspect).
 fn edid_decode_vics(blob: &[u8]) -> Vec<(u8, u32, u32, bool, u32, String)> {
-    let dir = tmp();
-    let path = dir.path().join("vics.bin");
-    std::fs::write(&path, blob).unwrap();
-    let out = Command::new("edid-decode")
-        .arg(&path)
-        .output()
-        .expect("edid-decode is installed (scripts/install-test-deps.sh)");
-    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let text = edid_decode_text(blob);
     text.lines()
         .filter_map(|line| {
             let rest = line.trim().strip_prefix("VIC")?;

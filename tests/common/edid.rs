@@ -39,3 +39,15 @@ pub fn with_extensions(extensions: &[Vec<u8>]) -> Vec<u8> {
     }
     blob
 }
+
+/// edid-decode's full text for a blob (written to a temporary file, as it reads files).
+pub fn edid_decode_text(blob: &[u8]) -> String {
+    let dir = super::cli::tmp();
+    let path = dir.path().join("edid.bin");
+    std::fs::write(&path, blob).unwrap();
+    let out = std::process::Command::new("edid-decode")
+        .arg(&path)
+        .output()
+        .expect("edid-decode is installed (scripts/install-test-deps.sh)");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
