@@ -6,6 +6,7 @@
 mod common;
 
 use common::cli::{assert_clean_failure, path_str, run, tmp};
+use common::clients::{certificate, chromium_page, chromium_shot, crop, reference, script, vncdo};
 use common::serve::Server;
 use common::{assert_same_image, read_png};
 use std::io::{Read, Write};
@@ -14,44 +15,6 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 use vfio_display::frame::RgbaImage;
-
-/// The reference picture: `screenshot` of the same simulated guest, cursor composited.
-fn reference(dir: &Path, name: &str, sim: &[&str]) -> std::path::PathBuf {
-    let out = dir.join(name);
-    let mut args = vec!["screenshot", "--cursor", "-o", path_str(&out)];
-    args.extend_from_slice(sim);
-    let result = run(&args);
-    assert!(result.status.success(), "{result:?}");
-    out
-}
-
-fn script() -> String {
-    format!(
-        "{}/tests/remote/vncdo_capture.py",
-        env!("CARGO_MANIFEST_DIR")
-    )
-}
-
-fn vncdo(port: u16, out: &Path, encoding: &str, format: &str, reference: &Path, extra: &[&str]) {
-    let result = Command::new("python3")
-        .arg(script())
-        .args([
-            &port.to_string(),
-            path_str(out),
-            encoding,
-            format,
-            path_str(reference),
-        ])
-        .args(extra)
-        .output()
-        .expect("python3 with vncdotool (scripts/install-test-deps.sh installs it)");
-    assert!(
-        result.status.success(),
-        "vncdotool {encoding} {format}: {}{}",
-        String::from_utf8_lossy(&result.stdout),
-        String::from_utf8_lossy(&result.stderr)
-    );
-}
 
 #[test]
 fn vncdotool_and_gvnccapture_see_the_guest_pixel_exact() {
@@ -399,9 +362,7 @@ fn connect_disconnect_cycles_leave_fds_flat() {
 }
 
 #[test]
-fn remote_addresses_need_a_password_or_no_auth() {
-    let out = run(&["serve", "--sim", "--listen", "0.0.0.0:0"]);
-    assert_clean_failure(&out, 1, "not a loopback address");
+fn a_remote_address_with_a_password_file() {
     let dir = tmp();
     let file = dir.path().join("pw");
     std::fs::write(&file, "s3cret\n").unwrap();
@@ -506,8 +467,19 @@ fn websocket_and_static_files_share_the_port() {
 fn serve_usage_errors() {
     let out = run(&["serve", "--sim", "--listen", "nowhere"]);
     assert_clean_failure(&out, 2, "give ADDR:PORT");
-    let out = run(&["serve", "--sim", "--web", "/nonexistent-dir"]);
+    let out = run(&["serve", "--sim", "--no-auth", "--web", "/nonexistent-dir"]);
+    assert_clean_failure(&out, 1, "--web /nonexistent-dir: opening the directory");
+    let empty = tmp();
+    let out = run(&[
+        "serve",
+        "--sim",
+        "--no-auth",
+        "--web",
+        path_str(empty.path()),
+    ]);
     assert_clean_failure(&out, 1, "no vnc.html or index.html");
+    let out = run(&["serve", "--sim", "--allow-origin", "evil.example"]);
+    assert_clean_failure(&out, 1, "--allow-origin evil.example: give an origin");
     let out = run(&[
         "serve",
         "--sim",
@@ -516,50 +488,6 @@ fn serve_usage_errors() {
         "/etc/hostname",
     ]);
     assert_clean_failure(&out, 1, "exclude each other");
-}
-
-/// A page screenshot of noVNC (Debian's novnc, served by `--web`) in headless Chromium.
-fn chromium_shot(port: u16, query: &str, out: &Path, profile: &Path) {
-    let url = format!("http://127.0.0.1:{port}/vnc.html?autoconnect=1&{query}");
-    chromium_page(&url, out, profile);
-}
-
-/// A screenshot of the page at `url` in a 1000x700 headless Chromium (self-signed
-/// certificates accepted).
-fn chromium_page(url: &str, out: &Path, profile: &Path) {
-    let result = Command::new("chromium")
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--hide-scrollbars",
-            "--ignore-certificate-errors",
-            "--window-size=1000,700",
-            "--virtual-time-budget=10000",
-        ])
-        .arg(format!("--user-data-dir={}", profile.display()))
-        .arg(format!("--screenshot={}", out.display()))
-        .arg(url)
-        .output()
-        .expect("chromium (scripts/install-test-deps.sh installs it)");
-    assert!(result.status.success(), "chromium: {result:?}");
-}
-
-/// `big` cut at (x, y) to `small`'s size.
-fn crop(big: &RgbaImage, x: u32, y: u32, width: u32, height: u32) -> RgbaImage {
-    let mut out = RgbaImage::new(width, height);
-    for row in 0..height {
-        let src = (((y + row) * big.width + x) * 4) as usize;
-        let dst = (row * width * 4) as usize;
-        out.data[dst..dst + width as usize * 4]
-            .copy_from_slice(&big.data[src..src + width as usize * 4]);
-    }
-    out
 }
 
 #[test]
@@ -668,31 +596,6 @@ fn rfb_3_3_and_3_7_clients_are_served() {
         s.read_exact(&mut init).unwrap();
         assert_eq!(&init[..4], &[2, 128, 1, 224], "ServerInit: 640x480");
     }
-}
-
-/// A self-signed certificate for 127.0.0.1 and its key, made by openssl.
-fn certificate(dir: &Path) -> (std::path::PathBuf, std::path::PathBuf) {
-    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
-    let made = Command::new("openssl")
-        .args([
-            "req",
-            "-x509",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:prime256v1",
-        ])
-        .args(["-nodes", "-days", "2", "-subj", "/CN=127.0.0.1"])
-        .args(["-addext", "subjectAltName=IP:127.0.0.1"])
-        .args(["-addext", "basicConstraints=critical,CA:FALSE"])
-        .arg("-keyout")
-        .arg(&key)
-        .arg("-out")
-        .arg(&cert)
-        .output()
-        .expect("openssl");
-    assert!(made.status.success(), "{made:?}");
-    (cert, key)
 }
 
 #[test]

@@ -25,20 +25,35 @@ layout; clients that speak QEMU's extended key events (noVNC, gvncviewer, TigerV
 scancodes, which are layout-independent. --view-only drops all input; --shared no lets one
 client at a time type and point (the first to do so, until it disconnects).
 
-Security: a loopback address (the default) needs no password. Any other address needs
---password-file (VNC authentication: only the first 8 bytes count) or an explicit --no-auth.
-Without --tls-cert/--tls-key the traffic is not encrypted: give them (browsers then use
-https://HOST:PORT/vnc.html and native clients VeNCrypt), or keep the default address and use an
-SSH tunnel (ssh -L 5900:127.0.0.1:5900 HOST).";
+Security: every address, loopback included, needs a password (any local account, and any
+web page in a local browser, can reach a loopback port). Without --password-file FILE, serve
+makes one for the run and shows it on stderr, with a noVNC address that carries it; --no-auth
+serves without one. VNC authentication counts only the first 8 bytes. Browsers may open the
+WebSocket only from the pages serve itself serves, or from an origin --allow-origin names.
+Handshakes must finish within --client-timeout; an address that gives 5 wrong passwords is
+refused for 10 s, doubling with each further failure. Without --tls-cert/--tls-key the
+traffic is not encrypted: give them (browsers then use https://HOST:PORT/vnc.html and native
+clients VeNCrypt), or keep the default address and use an SSH tunnel
+(ssh -L 5900:127.0.0.1:5900 HOST).";
 
-/// Parses ADDR:PORT; a bare port listens on 127.0.0.1.
+/// Parses ADDR:PORT or HOST:PORT (a name is resolved; its first address is used); a bare port
+/// listens on 127.0.0.1.
 fn parse_listen(s: &str) -> Result<SocketAddr, String> {
+    use std::net::ToSocketAddrs;
     if let Ok(port) = s.parse::<u16>() {
         return Ok(SocketAddr::from(([127, 0, 0, 1], port)));
     }
-    s.parse().map_err(|_| {
-        format!("'{s}': give ADDR:PORT (127.0.0.1:5900, 0.0.0.0:5901, [::1]:5900) or a port")
-    })
+    if let Ok(addr) = s.parse() {
+        return Ok(addr);
+    }
+    let usage = "give ADDR:PORT (127.0.0.1:5900, 0.0.0.0:5901, [::1]:5900), HOST:PORT \
+                 (localhost:5900) or a port";
+    match s.to_socket_addrs() {
+        Ok(mut addrs) => addrs
+            .next()
+            .ok_or_else(|| format!("'{s}': the name has no address; {usage}")),
+        Err(err) => Err(format!("'{s}': {err}; {usage}")),
+    }
 }
 
 fn parse_yes_no(s: &str) -> Result<bool, String> {
@@ -66,9 +81,13 @@ pub struct ServeArgs {
     /// Require VNC authentication with the password on the first line of FILE.
     #[arg(long, value_name = "FILE")]
     password_file: Option<PathBuf>,
-    /// Serve a non-loopback address without any password.
+    /// Serve without any password (by default serve makes one for the run and shows it).
     #[arg(long)]
     no_auth: bool,
+    /// Let pages from ORIGIN (SCHEME://HOST[:PORT], as the browser's Origin header gives it)
+    /// open the WebSocket, besides the pages serve itself serves. Repeat for several.
+    #[arg(long, value_name = "ORIGIN")]
+    allow_origin: Vec<String>,
     /// Serve the static files in DIR on the same port (noVNC: /usr/share/novnc).
     #[arg(long, value_name = "DIR")]
     web: Option<PathBuf>,
@@ -126,6 +145,7 @@ pub fn run(args: &ServeArgs) -> Result<()> {
         password_file: args.password_file.clone(),
         no_auth: args.no_auth,
         web: args.web.clone(),
+        allow_origins: args.allow_origin.clone(),
         tls: args.tls_cert.clone().zip(args.tls_key.clone()),
         follow_client_size: args.follow_client_size,
         max_clients: args.max_clients,

@@ -6,6 +6,7 @@
 pub mod auth;
 pub mod encode;
 mod error;
+pub mod handshake;
 pub mod messages;
 pub mod pixel;
 pub mod tiles;

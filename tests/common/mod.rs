@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod cli;
+pub mod clients;
 pub mod edid;
 pub mod edid_corpus;
 pub mod json;

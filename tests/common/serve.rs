@@ -19,13 +19,35 @@ pub struct Server {
 
 impl Server {
     /// Starts `serve --listen 127.0.0.1:0` with `args`; returns once it printed its address.
+    /// Without `--password-file` in `args` it serves with `--no-auth` (the tests that are not
+    /// about authentication); `start_with_made_password` keeps serve's own default.
     pub fn start(args: &[&str]) -> Server {
         Server::start_on("127.0.0.1", args)
     }
 
-    /// Starts `serve --listen HOST:0` (`host` an IPv4 address) with `args`; returns once it
-    /// printed its address.
+    /// Starts `serve --listen HOST:0` (`host` an IPv4 address) with `args`, as `start` does;
+    /// returns once it printed its address.
     pub fn start_on(host: &str, args: &[&str]) -> Server {
+        let open = !args.contains(&"--password-file") && !args.contains(&"--no-auth");
+        let extra: &[&str] = if open { &["--no-auth"] } else { &[] };
+        Server::spawn(host, &[args, extra].concat())
+    }
+
+    /// Starts `serve --listen 127.0.0.1:0` with `args` as they are: without a password file
+    /// or `--no-auth`, serve makes a password and shows it on stderr.
+    pub fn start_with_made_password(args: &[&str]) -> Server {
+        Server::spawn("127.0.0.1", args)
+    }
+
+    /// The password serve made for the run, from its stderr.
+    pub fn made_password(&self) -> String {
+        self.wait_log("log in with the password ");
+        let log = self.log();
+        let rest = log.split("log in with the password ").nth(1).unwrap();
+        rest.split(' ').next().unwrap().to_string()
+    }
+
+    fn spawn(host: &str, args: &[&str]) -> Server {
         let listen = format!("{host}:0");
         let mut child = bin()
             .args(["serve", "--listen", &listen])
@@ -95,6 +117,13 @@ impl Server {
     pub fn stop(mut self) -> (Option<i32>, String) {
         let pid = nix::unistd::Pid::from_raw(self.child.id() as i32);
         nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).unwrap();
+        let status = self.child.wait().unwrap();
+        self.collector.take().unwrap().join().unwrap();
+        (status.code(), self.log())
+    }
+
+    /// Waits for the server to end by itself (a signal the test sent) and returns its stderr.
+    pub fn stop_waiting(mut self) -> (Option<i32>, String) {
         let status = self.child.wait().unwrap();
         self.collector.take().unwrap().join().unwrap();
         (status.code(), self.log())

@@ -129,6 +129,7 @@ fn serve_options(o: &SimOptions) -> ServeOptions {
         password_file: None,
         no_auth: false,
         web: None,
+        allow_origins: Vec::new(),
         tls: None,
         follow_client_size: false,
         max_clients: 4,

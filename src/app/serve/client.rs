@@ -2,6 +2,7 @@
 //! handshake with security, then a reader thread that parses the client's messages into its
 //! mailbox and a writer (this thread) that answers update requests from the newest snapshot.
 
+use super::gate::Ticket;
 use super::http::{self, Outcome};
 use super::hub::{Hub, Mailbox, Snapshot, UpdateRequest};
 use super::input::ClientInput;
@@ -10,27 +11,35 @@ use super::{ServerConfig, resize};
 use std::borrow::Cow;
 use std::io;
 use std::net::{SocketAddr, TcpStream};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use vfio_display::frame::RgbaImage;
+use vfio_display::rfb::handshake::{Handshake, Policy, Refusal, Step};
 use vfio_display::rfb::messages::{self, encoding, put_rect_header};
 use vfio_display::rfb::{
-    self, ClientMessage, Encoder, Encoding, PixelFormat, Rect, RfbError, Version, auth, tiles,
+    self, ClientMessage, Encoder, Encoding, PixelFormat, Rect, RfbError, Version, tiles,
 };
-
-/// How long a client that connected may take to say it speaks HTTP before it is taken for a
-/// native RFB client (which waits for the server to speak first).
-const SNIFF: Duration = Duration::from_millis(150);
 
 /// The longest a client waits at connection for the server's first capture.
 const FIRST_FRAME_WAIT: Duration = Duration::from_secs(2);
+
+/// The pause before a wrong password is answered: one connection guesses slowly, and the
+/// gate's blacklist stops many connections guessing in parallel.
+const WRONG_PASSWORD_PAUSE: Duration = Duration::from_millis(500);
 
 fn io_err(err: RfbError) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, err.to_string())
 }
 
-/// Serves one connection until it ends; returns why it ended.
-pub fn serve(stream: TcpStream, peer: SocketAddr, hub: &Hub, cfg: &ServerConfig) -> String {
-    match serve_inner(stream, peer, hub, cfg) {
+/// Serves one connection until it ends; returns why it ended. `ticket` counts the connection
+/// among those in their handshake until the handshake is over.
+pub fn serve(
+    stream: TcpStream,
+    peer: SocketAddr,
+    hub: &Hub,
+    cfg: &ServerConfig,
+    ticket: Ticket<'_>,
+) -> String {
+    match serve_inner(stream, peer, hub, cfg, ticket) {
         Ok(why) => why,
         Err(err) => reason(&err, cfg),
     }
@@ -43,6 +52,10 @@ fn reason(err: &io::Error, cfg: &ServerConfig) -> String {
             "no progress for {} s (--client-timeout)",
             cfg.client_timeout.as_secs()
         ),
+        // The gate shut the socket: the handshake outlived its deadline, or the server stops.
+        io::ErrorKind::UnexpectedEof | io::ErrorKind::NotConnected if cfg.gate.closing() => {
+            "the server stopped".into()
+        }
         _ => err.to_string(),
     }
 }
@@ -52,10 +65,13 @@ fn serve_inner(
     peer: SocketAddr,
     hub: &Hub,
     cfg: &ServerConfig,
+    ticket: Ticket<'_>,
 ) -> io::Result<String> {
     stream.set_nodelay(true)?;
     stream.set_write_timeout(Some(cfg.client_timeout))?;
-    stream.set_read_timeout(Some(SNIFF))?;
+    // How long a client that connected may take to say it speaks HTTP before it is taken for
+    // a native RFB client (which waits for the server to speak first).
+    stream.set_read_timeout(Some(cfg.gate.sniff(peer.ip(), Instant::now())))?;
     let mut first = [0u8; 1];
     let speaks_first = match stream.peek(&mut first) {
         Ok(n) => n > 0,
@@ -72,9 +88,12 @@ fn serve_inner(
     stream.set_read_timeout(Some(cfg.client_timeout))?;
     let http_first = |b: u8| matches!(b, b'G' | b'H' | b'P' | b'O');
     let mut tls = None;
+    if speaks_first && (http_first(first[0]) || first[0] == 0x16) {
+        cfg.gate.saw_web_request(peer.ip(), Instant::now());
+    }
     let (websocket, leftover) = if speaks_first && http_first(first[0]) {
         // With TLS configured, plain HTTP is sent to https (the same port).
-        match http::handle(&mut stream, cfg.web.as_deref(), cfg.tls.is_some())? {
+        match http::handle(&mut stream, &cfg.http, "http", cfg.tls.is_some())? {
             Outcome::WebSocket(leftover) => (true, leftover),
             Outcome::Answered(what) => return Ok(format!("HTTP: {what}")),
         }
@@ -90,7 +109,7 @@ fn serve_inner(
         }
         let outcome = {
             let mut tls_stream = rustls::Stream::new(&mut conn, &mut stream);
-            http::handle(&mut tls_stream, cfg.web.as_deref(), false)?
+            http::handle(&mut tls_stream, &cfg.http, "https", false)?
         };
         match outcome {
             Outcome::WebSocket(leftover) => {
@@ -111,12 +130,12 @@ fn serve_inner(
     // A client that connects while the server starts would be shown the placeholder picture
     // before the guest's first frame: the first capture gets a moment (a display that is off
     // publishes nothing, so the wait is bounded).
-    let starting = std::time::Instant::now();
-    while hub.latest().serial == 0 && starting.elapsed() < FIRST_FRAME_WAIT {
+    let starting = Instant::now();
+    while hub.latest().serial == 0 && starting.elapsed() < FIRST_FRAME_WAIT && !hub.stopping() {
         std::thread::sleep(Duration::from_millis(10));
     }
     let snapshot = hub.latest();
-    let version = match handshake(&mut receiver, &sender, cfg, &snapshot, encrypted)? {
+    let version = match handshake(&mut receiver, &sender, cfg, hub, &snapshot, encrypted, peer)? {
         Ok(version) => version,
         Err(refused) => return Ok(refused),
     };
@@ -124,6 +143,9 @@ fn serve_inner(
         Ok(m) => m,
         Err(why) => return Ok(format!("refused: {why}")),
     };
+    // The handshake is over: from here the connection is a client's, bounded by its
+    // progress (--client-timeout on writes), not by the handshake's deadline.
+    drop(ticket);
     receiver.socket().set_read_timeout(None)?;
     let how = match (websocket, encrypted || cfg.tls.is_some()) {
         (true, true) => "WebSocket over TLS",
@@ -135,6 +157,7 @@ fn serve_inner(
         errln!("vfio-display: client {peer} connected ({how}, RFB {version:?})");
     }
     let mut writer = Writer::new(&snapshot);
+    drop(snapshot);
     let ended = std::thread::scope(|s| {
         let reader = s.spawn(|| {
             let mut input = cfg.input.client();
@@ -155,119 +178,86 @@ fn serve_inner(
     })
 }
 
-/// Security types (RFC 6143 section 7.2 and the community registry).
-const SECURITY_NONE: u8 = 1;
-const SECURITY_VNC: u8 = 2;
-const SECURITY_VENCRYPT: u8 = 19;
-/// VeNCrypt subtypes: TLS with an X.509 certificate, then no authentication or VNC's.
-const X509_NONE: u32 = 260;
-const X509_VNC: u32 = 261;
+/// Why a client is refused before security, if it is: its address guessed wrong too often,
+/// or the server has its most clients.
+fn refusal(cfg: &ServerConfig, hub: &Hub, peer: SocketAddr) -> Option<String> {
+    if let Some(wait) = cfg.gate.blocked(peer.ip(), Instant::now()) {
+        return Some(format!(
+            "too many failed passwords from this address: try again in {} s",
+            wait.as_secs().max(1)
+        ));
+    }
+    if hub.client_count() >= cfg.max_clients {
+        return Some(format!(
+            "the server has its most clients ({}) connected",
+            cfg.max_clients
+        ));
+    }
+    None
+}
 
-/// The handshake: version, security, ClientInit, ServerInit. `encrypted` says the connection
-/// already runs in TLS (wss); otherwise, with TLS configured, a native client must take
-/// VeNCrypt. `Ok(Err(why))` when the client was refused (bad password, no common type).
+/// The handshake (`rfb::handshake` speaks it; this moves the bytes, starts TLS and sends
+/// ServerInit). `encrypted` says the connection already runs in TLS (wss); otherwise, with
+/// TLS configured, a native client must take VeNCrypt. `Ok(Err(why))` when the client was
+/// refused (bad password, no common type, a full server, a blocked address).
 fn handshake(
     r: &mut Receiver,
     s: &Sender,
     cfg: &ServerConfig,
+    hub: &Hub,
     snapshot: &Snapshot,
     encrypted: bool,
+    peer: SocketAddr,
 ) -> io::Result<Result<Version, String>> {
-    s.send(rfb::SERVER_VERSION)?;
-    let mut theirs = [0u8; 12];
-    theirs.copy_from_slice(&r.take(12)?);
-    let version = rfb::client_version(&theirs).map_err(io_err)?;
-    let vencrypt = cfg.tls.as_ref().filter(|_| !encrypted);
-    let inner: u8 = if cfg.password.is_some() {
-        SECURITY_VNC
-    } else {
-        SECURITY_NONE
+    let policy = Policy {
+        password: cfg.password.clone(),
+        vencrypt: cfg.tls.is_some() && !encrypted,
+        refuse: refusal(cfg, hub, peer),
     };
-    let kind = if vencrypt.is_some() {
-        SECURITY_VENCRYPT
-    } else {
-        inner
-    };
-    if version == Version::V3_3 {
-        if vencrypt.is_some() {
-            // RFB 3.3 lets the server name one type, and VeNCrypt needs 3.7 or later.
-            let why = "TLS is required and this RFB 3.3 client cannot negotiate it";
-            let mut out = 0u32.to_be_bytes().to_vec();
-            out.extend_from_slice(&(why.len() as u32).to_be_bytes());
-            out.extend_from_slice(why.as_bytes());
-            s.send(&out)?;
-            return Ok(Err(why.into()));
+    let mut hs = Handshake::new(policy, random_challenge()?);
+    loop {
+        let step = hs.advance(&mut r.data).map_err(io_err)?;
+        let mut blocked = None;
+        if step == Step::Refused(Refusal::WrongPassword) {
+            blocked = cfg.gate.failed(peer.ip(), Instant::now());
+            std::thread::sleep(WRONG_PASSWORD_PAUSE);
         }
-        s.send(&u32::from(kind).to_be_bytes())?;
-    } else {
-        s.send(&[1, kind])?;
-        let chosen = r.take(1)?[0];
-        if chosen != kind {
-            let why = format!("the client chose security type {chosen}, not the offered {kind}");
-            fail(s, version, &why)?;
-            return Ok(Err(why));
+        if hs.has_output() {
+            s.send(&hs.take_output())?;
+        }
+        match step {
+            Step::NeedMore => r.fill()?,
+            Step::StartTls => {
+                let Some(config) = &cfg.tls else {
+                    return Err(io_err(RfbError::Protocol(
+                        "TLS without a certificate".into(),
+                    )));
+                };
+                r.start_tls(config.clone())?;
+                hs.tls_started();
+            }
+            Step::Done { version, .. } => {
+                if cfg.password.is_some() {
+                    cfg.gate.succeeded(peer.ip());
+                }
+                let mut init = Vec::new();
+                let (w, h) = fb_size(&snapshot.image);
+                messages::put_server_init(&mut init, w, h, &cfg.name);
+                s.send(&init)?;
+                return Ok(Ok(version));
+            }
+            Step::Refused(why) => {
+                let why = match blocked {
+                    Some(wait) => format!(
+                        "{why}; its address is refused for {} s after repeated failures",
+                        wait.as_secs()
+                    ),
+                    None => why.to_string(),
+                };
+                return Ok(Err(why));
+            }
         }
     }
-    if let Some(config) = vencrypt {
-        s.send(&[0, 2])?;
-        let theirs = r.take(2)?;
-        if theirs != [0, 2] {
-            s.send(&[1])?;
-            return Ok(Err(format!(
-                "VeNCrypt version {}.{} (0.2 is spoken)",
-                theirs[0], theirs[1]
-            )));
-        }
-        s.send(&[0])?;
-        let subtype = if cfg.password.is_some() {
-            X509_VNC
-        } else {
-            X509_NONE
-        };
-        let mut offer = vec![1];
-        offer.extend_from_slice(&subtype.to_be_bytes());
-        s.send(&offer)?;
-        let b = r.take(4)?;
-        let chosen = u32::from_be_bytes([b[0], b[1], b[2], b[3]]);
-        if chosen != subtype {
-            s.send(&[0])?;
-            return Ok(Err(format!(
-                "the client chose VeNCrypt subtype {chosen}, not the offered {subtype}"
-            )));
-        }
-        s.send(&[1])?;
-        r.start_tls(config.clone())?;
-    }
-    if let Some(password) = &cfg.password {
-        let challenge = random_challenge()?;
-        s.send(&challenge)?;
-        let mut answer = [0u8; 16];
-        answer.copy_from_slice(&r.take(16)?);
-        if !auth::verify(password, &challenge, &answer) {
-            // A pause makes guessing slow.
-            std::thread::sleep(Duration::from_secs(1));
-            fail(s, version, "authentication failed")?;
-            return Ok(Err("wrong password".into()));
-        }
-        s.send(&0u32.to_be_bytes())?;
-    } else if version == Version::V3_8 || vencrypt.is_some() {
-        s.send(&0u32.to_be_bytes())?;
-    }
-    let _shared = r.take(1)?;
-    let mut init = Vec::new();
-    let (w, h) = fb_size(&snapshot.image);
-    messages::put_server_init(&mut init, w, h, &cfg.name);
-    s.send(&init)?;
-    Ok(Ok(version))
-}
-
-fn fail(s: &Sender, version: Version, why: &str) -> io::Result<()> {
-    let mut out = 1u32.to_be_bytes().to_vec();
-    if version == Version::V3_8 {
-        out.extend_from_slice(&(why.len() as u32).to_be_bytes());
-        out.extend_from_slice(why.as_bytes());
-    }
-    s.send(&out)
 }
 
 fn random_challenge() -> io::Result<[u8; 16]> {

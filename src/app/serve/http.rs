@@ -1,14 +1,24 @@
-//! The HTTP side of the port: WebSocket upgrades for noVNC and, with `--web DIR`, static files
-//! (noVNC's own pages). Requests are untrusted: bounded, no path may leave DIR, only regular
-//! files are served, and every connection closes after one answer.
+//! The HTTP side of the port: WebSocket upgrades for noVNC (from the server's own pages or
+//! an allowed origin only: `origin`) and, with `--web DIR`, static files (noVNC's own pages).
+//! Requests are untrusted: bounded; files are opened beneath DIR only (`openat2` with
+//! `RESOLVE_BENEATH`: no `..`, no absolute link, no link out of DIR), no dotfiles, only regular
+//! files (opened without blocking, so a FIFO cannot hold a thread), streamed in bounded chunks;
+//! and every connection closes after one answer.
 
+use super::origin::OriginPolicy;
+use nix::fcntl::{OFlag, OpenHow, ResolveFlag, openat2};
+use nix::sys::stat::Mode;
 use std::fs::File;
 use std::io::{self, Read, Write};
+use std::os::fd::{AsFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use vfio_display::rfb::websocket::{self, Request};
 
 /// The largest file served (noVNC's are well under a megabyte).
 const MAX_FILE: u64 = 64 << 20;
+
+/// Files are sent in chunks of this size: a connection holds no more of a file at once.
+const CHUNK: usize = 64 << 10;
 
 /// What came of an HTTP connection.
 pub enum Outcome {
@@ -18,11 +28,73 @@ pub enum Outcome {
     Answered(String),
 }
 
-/// Reads one request and answers it (a static file, an error) or accepts its upgrade; with
-/// `to_https`, every request is sent to the same address over https instead.
+/// The directory `--web` serves, opened once at start: every file is opened beneath it.
+#[derive(Debug)]
+pub struct WebRoot {
+    dir: OwnedFd,
+    path: PathBuf,
+}
+
+impl WebRoot {
+    /// Opens `path` as the web root.
+    pub fn open(path: &Path) -> io::Result<WebRoot> {
+        let dir = nix::fcntl::open(
+            path,
+            OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+            Mode::empty(),
+        )
+        .map_err(io::Error::from)?;
+        Ok(WebRoot {
+            dir,
+            path: path.to_path_buf(),
+        })
+    }
+
+    /// The directory as the user named it.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Opens the file `rel` names beneath the root: never outside it, never a dotfile, never
+    /// blocking (a FIFO opens at once and is then refused as not regular).
+    fn open_beneath(&self, rel: &[u8]) -> io::Result<File> {
+        open_beneath(self.dir.as_fd(), rel)
+    }
+
+    /// Whether a regular file `name` is directly in the root.
+    pub fn has_file(&self, name: &str) -> bool {
+        self.open_beneath(name.as_bytes())
+            .and_then(|f| f.metadata())
+            .is_ok_and(|m| m.is_file())
+    }
+}
+
+fn open_beneath(dir: std::os::fd::BorrowedFd<'_>, rel: &[u8]) -> io::Result<File> {
+    use std::os::unix::ffi::OsStrExt;
+    let how = OpenHow::new()
+        .flags(OFlag::O_RDONLY | OFlag::O_NONBLOCK | OFlag::O_NOCTTY | OFlag::O_CLOEXEC)
+        .resolve(ResolveFlag::RESOLVE_BENEATH | ResolveFlag::RESOLVE_NO_MAGICLINKS);
+    let rel = if rel.is_empty() { b"." as &[u8] } else { rel };
+    let fd = openat2(dir, std::ffi::OsStr::from_bytes(rel), how).map_err(io::Error::from)?;
+    Ok(File::from(fd))
+}
+
+/// How HTTP requests are answered.
+#[derive(Debug, Default)]
+pub struct HttpPolicy {
+    /// Static files, with `--web DIR`.
+    pub web: Option<WebRoot>,
+    /// Which pages may open a WebSocket.
+    pub origins: OriginPolicy,
+}
+
+/// Reads one request and answers it (a static file, an error) or accepts its upgrade; `scheme`
+/// is how it came (http or https); with `to_https`, every request is sent to the same address
+/// over https instead.
 pub fn handle(
     stream: &mut (impl Read + Write),
-    web: Option<&Path>,
+    policy: &HttpPolicy,
+    scheme: &str,
     to_https: bool,
 ) -> io::Result<Outcome> {
     let mut buf = Vec::new();
@@ -63,6 +135,21 @@ pub fn handle(
         )));
     }
     if request.is_websocket() {
+        if let Err(why) =
+            policy
+                .origins
+                .check(scheme, request.header("origin"), request.header("host"))
+        {
+            respond(
+                stream,
+                403,
+                "Forbidden",
+                "text/plain",
+                format!("{why}\n").as_bytes(),
+                false,
+            )?;
+            return Ok(Outcome::Answered(format!("WebSocket refused: {why}")));
+        }
         return match websocket::accept(&request) {
             Ok(response) => {
                 stream.write_all(response.as_bytes())?;
@@ -93,7 +180,7 @@ pub fn handle(
         )?;
         return Ok(Outcome::Answered(format!("{} refused", request.method)));
     }
-    let Some(dir) = web else {
+    let Some(root) = &policy.web else {
         let body = b"This port serves VNC (RFB) and WebSocket. Start `vfio-display serve` with \
             --web DIR to serve a web client's files (for noVNC: --web /usr/share/novnc).\n";
         respond(stream, 404, "Not Found", "text/plain", body, head_only)?;
@@ -102,7 +189,7 @@ pub fn handle(
             request.path()
         )));
     };
-    serve_file(stream, dir, &request, head_only)
+    serve_file(stream, root, &request, head_only)
 }
 
 /// Decodes %XX escapes; `None` for a bad escape or a NUL.
@@ -123,16 +210,21 @@ fn percent_decode(s: &str) -> Option<Vec<u8>> {
     (!out.contains(&0)).then_some(out)
 }
 
-/// The file under `dir` that `path` names, or `None` when the path would leave `dir`.
-pub fn resolve(dir: &Path, path: &str) -> Option<PathBuf> {
-    use std::os::unix::ffi::OsStrExt;
+/// The path beneath the web root that a request's `path` names, or `None` when it would leave
+/// the root or name a dotfile (a segment starting with `.`: `..`, `.git`, `.htpasswd`).
+pub fn relative_path(path: &str) -> Option<Vec<u8>> {
     let decoded = percent_decode(path)?;
-    let mut out = dir.to_path_buf();
+    let mut out = Vec::new();
     for segment in decoded.split(|&c| c == b'/') {
         match segment {
-            b"" | b"." => {}
-            b".." => return None,
-            s => out.push(std::ffi::OsStr::from_bytes(s)),
+            b"" => {}
+            s if s.starts_with(b".") => return None,
+            s => {
+                if !out.is_empty() {
+                    out.push(b'/');
+                }
+                out.extend_from_slice(s);
+            }
         }
     }
     Some(out)
@@ -159,7 +251,7 @@ fn content_type(path: &Path) -> &'static str {
 
 fn serve_file(
     stream: &mut (impl Read + Write),
-    dir: &Path,
+    root: &WebRoot,
     request: &Request,
     head_only: bool,
 ) -> io::Result<Outcome> {
@@ -175,41 +267,75 @@ fn serve_file(
         )?;
         Ok(Outcome::Answered(format!("GET {path}: {why}")))
     };
-    if path == "/" && dir.join("vnc.html").is_file() && !dir.join("index.html").is_file() {
+    if path == "/" && root.has_file("vnc.html") && !root.has_file("index.html") {
         let response = "HTTP/1.1 302 Found\r\nLocation: /vnc.html\r\nContent-Length: 0\r\n\
                         Connection: close\r\n\r\n";
         stream.write_all(response.as_bytes())?;
         return Ok(Outcome::Answered("GET /: sent to /vnc.html".into()));
     }
-    let Some(mut file_path) = resolve(dir, path) else {
-        return not_found(stream, "outside the web directory");
+    let Some(mut rel) = relative_path(path) else {
+        return not_found(stream, "outside the web directory, or a dotfile");
     };
-    if file_path.is_dir() {
-        file_path.push("index.html");
+    let Ok(mut file) = root.open_beneath(&rel) else {
+        return not_found(stream, "no such file beneath the web directory");
+    };
+    let mut meta = file.metadata()?;
+    if meta.is_dir() {
+        if !rel.is_empty() {
+            rel.push(b'/');
+        }
+        rel.extend_from_slice(b"index.html");
+        let Ok(index) = root.open_beneath(&rel) else {
+            return not_found(stream, "a directory without index.html");
+        };
+        file = index;
+        meta = file.metadata()?;
     }
-    let Ok(mut file) = File::open(&file_path) else {
-        return not_found(stream, "no such file");
-    };
-    let meta = file.metadata()?;
     if !meta.is_file() || meta.len() > MAX_FILE {
         return not_found(stream, "not a regular file of a servable size");
     }
-    let mut body = Vec::with_capacity(meta.len() as usize);
-    Read::by_ref(&mut file)
-        .take(MAX_FILE)
-        .read_to_end(&mut body)?;
-    respond(
-        stream,
-        200,
-        "OK",
-        content_type(&file_path),
-        &body,
-        head_only,
-    )?;
+    // The file was opened without blocking (for FIFOs); regular files read the same either way.
+    let kind = content_type(Path::new(std::ffi::OsStr::new(
+        std::str::from_utf8(&rel).unwrap_or(""),
+    )));
+    send_head(stream, 200, "OK", kind, meta.len())?;
+    if head_only {
+        stream.flush()?;
+        return Ok(Outcome::Answered(format!("HEAD {path}: 200")));
+    }
+    // Streamed in chunks: a connection holds at most one chunk of a file. A file that shrinks
+    // while it is sent ends the connection short (the client sees a short body and Connection:
+    // close); one that grows is cut at the length announced.
+    let mut left = meta.len();
+    let mut chunk = vec![0u8; CHUNK];
+    while left > 0 {
+        let want = CHUNK.min(usize::try_from(left).unwrap_or(CHUNK));
+        let n = file.read(&mut chunk[..want])?;
+        if n == 0 {
+            break;
+        }
+        stream.write_all(&chunk[..n])?;
+        left -= n as u64;
+    }
+    stream.flush()?;
     Ok(Outcome::Answered(format!(
         "GET {path}: 200, {} bytes",
-        body.len()
+        meta.len() - left
     )))
+}
+
+fn send_head(
+    stream: &mut (impl Write + ?Sized),
+    code: u16,
+    reason: &str,
+    kind: &str,
+    len: u64,
+) -> io::Result<()> {
+    let head = format!(
+        "HTTP/1.1 {code} {reason}\r\nContent-Type: {kind}\r\nContent-Length: {len}\r\n\
+         Cache-Control: no-cache\r\nX-Content-Type-Options: nosniff\r\nConnection: close\r\n\r\n"
+    );
+    stream.write_all(head.as_bytes())
 }
 
 fn respond(
@@ -220,12 +346,7 @@ fn respond(
     body: &[u8],
     head_only: bool,
 ) -> io::Result<()> {
-    let head = format!(
-        "HTTP/1.1 {code} {reason}\r\nContent-Type: {kind}\r\nContent-Length: {}\r\n\
-         Cache-Control: no-cache\r\nX-Content-Type-Options: nosniff\r\nConnection: close\r\n\r\n",
-        body.len()
-    );
-    stream.write_all(head.as_bytes())?;
+    send_head(stream, code, reason, kind, body.len() as u64)?;
     if !head_only {
         stream.write_all(body)?;
     }
@@ -237,16 +358,111 @@ mod tests {
     use super::*;
 
     #[test]
-    fn paths_stay_inside_the_directory() {
-        let dir = Path::new("/srv/web");
-        assert_eq!(resolve(dir, "/vnc.html"), Some(dir.join("vnc.html")));
-        assert_eq!(resolve(dir, "/app/ui.js"), Some(dir.join("app/ui.js")));
-        assert_eq!(resolve(dir, "/a%20b"), Some(dir.join("a b")));
-        assert_eq!(resolve(dir, "//etc/passwd"), Some(dir.join("etc/passwd")));
-        assert_eq!(resolve(dir, "/../etc/passwd"), None);
-        assert_eq!(resolve(dir, "/app/%2e%2e/%2e%2e/etc/passwd"), None);
-        assert_eq!(resolve(dir, "/a%00b"), None);
-        assert_eq!(resolve(dir, "/a%zz"), None);
-        assert_eq!(resolve(dir, "/a%2"), None);
+    fn paths_stay_inside_the_directory_and_skip_dotfiles() {
+        let rel = |p: &str| relative_path(p).map(|v| String::from_utf8(v).unwrap());
+        assert_eq!(rel("/vnc.html").as_deref(), Some("vnc.html"));
+        assert_eq!(rel("/app/ui.js").as_deref(), Some("app/ui.js"));
+        assert_eq!(rel("/a%20b").as_deref(), Some("a b"));
+        assert_eq!(rel("//etc/passwd").as_deref(), Some("etc/passwd"));
+        assert_eq!(rel("/").as_deref(), Some(""));
+        for refused in [
+            "/../etc/passwd",
+            "/app/%2e%2e/%2e%2e/etc/passwd",
+            "/a%00b",
+            "/a%zz",
+            "/a%2",
+            "/.git/config",
+            "/app/.htpasswd",
+            "/./vnc.html",
+        ] {
+            assert_eq!(rel(refused), None, "{refused}");
+        }
+    }
+
+    fn web_dir() -> (tempdir::Dir, WebRoot) {
+        let dir = tempdir::Dir::new();
+        std::fs::write(dir.0.join("vnc.html"), b"<html>").unwrap();
+        std::fs::create_dir(dir.0.join("app")).unwrap();
+        std::fs::write(dir.0.join("app/index.html"), b"app").unwrap();
+        let root = WebRoot::open(&dir.0).unwrap();
+        (dir, root)
+    }
+
+    mod tempdir {
+        /// A directory removed on drop.
+        pub struct Dir(pub std::path::PathBuf);
+        impl Dir {
+            pub fn new() -> Dir {
+                static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+                let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let p = std::env::temp_dir()
+                    .join(format!("vfio-display-web-{}-{n}", std::process::id()));
+                let _ = std::fs::remove_dir_all(&p);
+                std::fs::create_dir(&p).unwrap();
+                Dir(p)
+            }
+        }
+        impl Drop for Dir {
+            fn drop(&mut self) {
+                let _ = std::fs::remove_dir_all(&self.0);
+            }
+        }
+    }
+
+    #[test]
+    fn links_out_of_the_root_are_not_followed() {
+        let (dir, root) = web_dir();
+        let secret = dir.0.with_extension("secret");
+        std::fs::write(&secret, b"secret").unwrap();
+        std::os::unix::fs::symlink(&secret, dir.0.join("abs")).unwrap();
+        std::os::unix::fs::symlink(
+            "../vfio-display-nowhere/../../etc/passwd",
+            dir.0.join("rel"),
+        )
+        .unwrap();
+        std::os::unix::fs::symlink("/etc", dir.0.join("etc")).unwrap();
+        // A link that stays inside (Debian's noVNC has vnc_auto.html -> vnc.html) is fine.
+        std::os::unix::fs::symlink("vnc.html", dir.0.join("auto.html")).unwrap();
+        for refused in [&b"abs"[..], b"rel", b"etc/passwd"] {
+            let err = root.open_beneath(refused).unwrap_err();
+            assert_eq!(err.raw_os_error(), Some(libc_exdev()), "{refused:?}: {err}");
+        }
+        let mut text = String::new();
+        root.open_beneath(b"auto.html")
+            .unwrap()
+            .read_to_string(&mut text)
+            .unwrap();
+        assert_eq!(text, "<html>");
+        let _ = std::fs::remove_file(secret);
+    }
+
+    fn libc_exdev() -> i32 {
+        nix::errno::Errno::EXDEV as i32
+    }
+
+    /// A request for `path` answered by `serve_file`: the response's bytes.
+    fn get(root: &WebRoot, path: &str) -> String {
+        let request = Request {
+            method: "GET".into(),
+            target: path.into(),
+            headers: Vec::new(),
+        };
+        let mut out = std::io::Cursor::new(Vec::new());
+        serve_file(&mut out, root, &request, false).unwrap();
+        String::from_utf8_lossy(out.get_ref()).into_owned()
+    }
+
+    #[test]
+    fn fifos_and_devices_are_refused_without_blocking() {
+        let (dir, root) = web_dir();
+        nix::unistd::mkfifo(&dir.0.join("fifo"), Mode::from_bits_truncate(0o666)).unwrap();
+        std::os::unix::fs::symlink("/dev/zero", dir.0.join("zero")).unwrap();
+        assert!(get(&root, "/fifo").starts_with("HTTP/1.1 404"));
+        assert!(get(&root, "/zero").starts_with("HTTP/1.1 404"));
+        let page = get(&root, "/vnc.html");
+        assert!(page.starts_with("HTTP/1.1 200"), "{page}");
+        assert!(page.ends_with("\r\n\r\n<html>"));
+        assert!(get(&root, "/app/").ends_with("\r\n\r\napp"));
+        assert!(get(&root, "/").starts_with("HTTP/1.1 302"));
     }
 }

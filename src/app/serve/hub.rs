@@ -174,6 +174,15 @@ impl Hub {
         }
     }
 
+    /// The clients connected now.
+    pub fn client_count(&self) -> usize {
+        let clients = self.clients.lock().unwrap_or_else(|p| p.into_inner());
+        clients
+            .iter()
+            .filter(|c| c.mailbox.strong_count() > 0)
+            .count()
+    }
+
     /// Whether `stop` was called.
     pub fn stopping(&self) -> bool {
         self.stopping.load(Ordering::Acquire)

@@ -5,9 +5,12 @@
 
 mod capture;
 mod client;
+mod gate;
 mod http;
 mod hub;
 mod input;
+mod origin;
+mod password;
 mod resize;
 mod transport;
 
@@ -19,7 +22,7 @@ use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use std::net::{SocketAddr, TcpListener};
 use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, mpsc};
 use std::time::Duration;
 use vfio_display::device::DisplayDevice;
@@ -34,9 +37,6 @@ const BLANK: (u32, u32) = (640, 480);
 /// idle server stays under 1% of a core. QEMU's VNC server backs off further, to 3 s.
 const IDLE_BACKOFF: u32 = 8;
 
-/// Connections still in their handshake beyond `max_clients` that are let in at once.
-const HANDSHAKE_SLACK: usize = 16;
-
 /// What `serve` was asked to do.
 #[derive(Debug, Clone)]
 pub struct ServeOptions {
@@ -44,10 +44,12 @@ pub struct ServeOptions {
     pub listen: SocketAddr,
     /// VNC authentication's password, from this file.
     pub password_file: Option<PathBuf>,
-    /// Serve a non-loopback address without a password.
+    /// Serve without a password (else one is made for the run when no file is given).
     pub no_auth: bool,
     /// Static files for browsers.
     pub web: Option<PathBuf>,
+    /// Web origins whose pages may open a WebSocket, besides the server's own pages.
+    pub allow_origins: Vec<String>,
     /// TLS certificate chain and private key (PEM), for wss/https and VeNCrypt.
     pub tls: Option<(PathBuf, PathBuf)>,
     /// Write an EDID for the size a client asks for.
@@ -75,6 +77,8 @@ pub struct ServeOptions {
 pub struct Security {
     /// VNC authentication's password.
     pub password: Option<Vec<u8>>,
+    /// The password was made for this run: it is shown on the terminal.
+    pub password_made: bool,
     /// TLS for browsers (wss) and VeNCrypt.
     pub tls: Option<Arc<rustls::ServerConfig>>,
     /// The guest's input channel (`GuestInput::off` when there is none).
@@ -87,7 +91,10 @@ pub struct ServerConfig {
     name: String,
     client_timeout: Duration,
     max_clients: usize,
-    web: Option<PathBuf>,
+    /// Static files and WebSocket origins.
+    http: http::HttpPolicy,
+    /// Connections in their handshake: their deadline, their number, failed passwords.
+    gate: gate::Gate,
     tls: Option<Arc<rustls::ServerConfig>>,
     follow: Option<resize::Follow>,
     /// Connections and disconnections go to stderr (not when `bench` runs a server inside).
@@ -135,6 +142,9 @@ fn read_bounded(path: &Path, what: &str) -> Result<Vec<u8>> {
     use std::io::Read;
     let file = std::fs::File::open(path)
         .with_context(|| format!("reading the {what} {}", path.display()))?;
+    if !file.metadata()?.is_file() {
+        bail!("the {what} {} is not a regular file", path.display());
+    }
     let mut bytes = Vec::new();
     file.take(MAX_PEM + 1).read_to_end(&mut bytes)?;
     if bytes.len() as u64 > MAX_PEM {
@@ -170,37 +180,45 @@ fn tls_config(cert: &Path, key: &Path) -> Result<Arc<rustls::ServerConfig>> {
                 key.display()
             )
         })?;
+    warn_if_readable(key, "private key")?;
+    let mut config = config;
+    // No TLS 1.3 session tickets: VNC clients never resume, and TigerVNC's viewer (1.12)
+    // hangs in a quarter to a half of its sessions when tickets arrive before VeNCrypt's
+    // security result.
+    config.send_tls13_tickets = 0;
     Ok(Arc::new(config))
 }
 
-/// The password clients must give, by the address's rule: none on loopback unless a file is
-/// given; elsewhere a file or an explicit `--no-auth`.
-fn password_for(opts: &ServeOptions) -> Result<Option<Vec<u8>>> {
+/// Warns when a secret's file can be read by other users.
+fn warn_if_readable(path: &Path, what: &str) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(path)
+        .with_context(|| format!("reading the {what} {}", path.display()))?
+        .permissions()
+        .mode();
+    if mode & 0o077 != 0 {
+        errln!(
+            "vfio-display: warning: the {what} {} can be read by other users (chmod 600 it)",
+            path.display()
+        );
+    }
+    Ok(())
+}
+
+/// The password clients must give: the file's, none with an explicit `--no-auth`, else one
+/// made for this run (every listener, loopback included, needs a credential: any local
+/// account or web page can reach a loopback port).
+fn password_for(opts: &ServeOptions) -> Result<(Option<Vec<u8>>, bool)> {
     match (&opts.password_file, opts.no_auth) {
         (Some(_), true) => bail!("--password-file and --no-auth exclude each other"),
-        (Some(path), false) => Ok(Some(read_password(path)?)),
-        (None, true) => Ok(None),
-        (None, false) if opts.listen.ip().is_loopback() => Ok(None),
-        (None, false) => bail!(
-            "{} is not a loopback address: anyone who reaches it would see the guest; give \
-             --password-file FILE (VNC authentication) or --no-auth",
-            opts.listen
-        ),
+        (Some(path), false) => Ok((Some(read_password(path)?), false)),
+        (None, true) => Ok((None, false)),
+        (None, false) => Ok((Some(password::one_time()?), true)),
     }
 }
 
 pub fn run(opts: &ServeOptions) -> Result<()> {
-    let password = password_for(opts)?;
-    if let Some(web) = &opts.web
-        && !web.join("vnc.html").is_file()
-        && !web.join("index.html").is_file()
-    {
-        bail!(
-            "--web {}: no vnc.html or index.html there (Debian's novnc package installs \
-             /usr/share/novnc)",
-            web.display()
-        );
-    }
+    let (password, made) = password_for(opts)?;
     let tls = match &opts.tls {
         Some((cert, key)) => Some(tls_config(cert, key)?),
         None => None,
@@ -219,6 +237,7 @@ pub fn run(opts: &ServeOptions) -> Result<()> {
     let never = AtomicBool::new(false);
     let security = Security {
         password,
+        password_made: made,
         tls,
         input: Some(guest_input),
     };
@@ -255,13 +274,52 @@ pub fn serve_device(
     let hub = hub::Hub::new(RgbaImage::new(BLANK.0, BLANK.1));
     let (edid_tx, edid_rx) = mpsc::channel();
     let tls = security.tls.is_some();
+    let web = match &opts.web {
+        Some(dir) => Some(
+            http::WebRoot::open(dir)
+                .with_context(|| format!("--web {}: opening the directory", dir.display()))?,
+        ),
+        None => None,
+    };
+    // The page to announce: noVNC's vnc.html, else the directory's index.
+    let page = match &web {
+        Some(root) if root.has_file("vnc.html") => "/vnc.html",
+        Some(root) if root.has_file("index.html") => "/",
+        Some(root) => bail!(
+            "--web {}: no vnc.html or index.html there (Debian's novnc package installs \
+             /usr/share/novnc)",
+            root.path().display()
+        ),
+        None => "",
+    };
+    let allowed = opts
+        .allow_origins
+        .iter()
+        .map(|o| {
+            origin::Origin::parse(o).with_context(|| {
+                format!("--allow-origin {o}: give an origin as SCHEME://HOST[:PORT]")
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let announced_password = security
+        .password
+        .as_ref()
+        .filter(|_| security.password_made)
+        .map(|p| String::from_utf8_lossy(p).into_owned());
     let cfg = ServerConfig {
+        http: http::HttpPolicy {
+            web,
+            origins: origin::OriginPolicy {
+                allowed,
+                password: security.password.is_some(),
+            },
+        },
+        gate: gate::Gate::new(opts.client_timeout),
         password: security.password,
         tls: security.tls,
         name: format!("vfio-display: {}", dev.name()),
         client_timeout: opts.client_timeout,
         max_clients: opts.max_clients,
-        web: opts.web.clone(),
         follow: opts
             .follow_client_size
             .then(|| resize::Follow::new(edid_tx)),
@@ -279,12 +337,16 @@ pub fn serve_device(
     } else {
         ("http", "")
     };
-    let web = if opts.web.is_some() {
-        format!(", {scheme}://{local}/vnc.html")
-    } else {
+    let web = if page.is_empty() {
         String::new()
+    } else {
+        format!(", {scheme}://{local}{page}")
     };
     if announce {
+        if let Some(password) = &announced_password {
+            let novnc = (page == "/vnc.html").then(|| format!("{scheme}://{local}{page}"));
+            password::announce(password, novnc.as_deref());
+        }
         outln!(
             "serving {} on {local} ({native}vnc://{local}{web}); refresh from {}; {}; Ctrl+C \
              stops",
@@ -294,7 +356,6 @@ pub fn serve_device(
         );
         crate::app::output::stdio::flush_out()?;
     }
-    let active = AtomicUsize::new(0);
     std::thread::scope(|s| -> Result<()> {
         let (wake_tx, wake_rx) = mpsc::sync_channel(1);
         let pump_ref = &pump;
@@ -313,23 +374,47 @@ pub fn serve_device(
         } else {
             drop(edid_rx);
         }
-        let result = accept_loop(&listener, interrupts, stop, |stream, peer| {
-            if active.load(Ordering::Acquire) >= cfg.max_clients + HANDSHAKE_SLACK {
-                errln!("vfio-display: client {peer} refused: too many connections");
-                return;
+        let gate = &cfg.gate;
+        let log = |peer: std::net::IpAddr, why: &str| {
+            if cfg.log_clients {
+                errln!("vfio-display: client {peer}: {why}");
             }
-            active.fetch_add(1, Ordering::AcqRel);
-            let (cfg, hub, active) = (&cfg, &hub, &active);
+        };
+        let result = accept_loop(&listener, interrupts, stop, gate, &log, |stream, peer| {
+            let (ticket, evicted) = match gate.admit(&stream, peer.ip(), std::time::Instant::now())
+            {
+                Ok(gate::Admission::In(ticket, evicted)) => (ticket, evicted),
+                Ok(gate::Admission::Full) => {
+                    log(peer.ip(), "refused: too many handshakes at once");
+                    return;
+                }
+                Ok(gate::Admission::Closing) => return,
+                Err(err) => {
+                    tracing::warn!("{peer}: {err}");
+                    return;
+                }
+            };
+            for ip in evicted {
+                log(
+                    ip,
+                    "a handshake closed to make room (too many handshakes at once)",
+                );
+            }
+            let (cfg, hub) = (&cfg, &hub);
             s.spawn(move || {
-                let why = client::serve(stream, peer, hub, cfg);
-                active.fetch_sub(1, Ordering::AcqRel);
-                if !why.starts_with("HTTP") && cfg.log_clients {
+                let why = client::serve(stream, peer, hub, cfg, ticket);
+                // Plain HTTP requests are not logged; a refused WebSocket (a foreign page) is.
+                let http = why.starts_with("HTTP") && !why.contains("WebSocket refused");
+                if !http && cfg.log_clients {
                     errln!("vfio-display: client {peer} gone: {why}");
                 } else {
                     tracing::info!("{peer}: {why}");
                 }
             });
         });
+        // No handshake and no client outlives the server: their sockets are shut down, so
+        // every thread ends at once whatever its client does.
+        gate.close_all();
         hub.stop("the server stopped");
         pump.stop();
         if let Ok(Err(err)) = pump_thread.join() {
@@ -339,16 +424,28 @@ pub fn serve_device(
     })
 }
 
-/// Accepts connections until a signal (or `run`'s VM ending) asks to stop.
+/// Accepts connections until a signal (or `run`'s VM ending) asks to stop; closes the
+/// handshakes past their deadline on every turn.
 fn accept_loop(
     listener: &TcpListener,
     interrupts: Option<&Interrupts>,
     stop: &AtomicBool,
+    gate: &gate::Gate,
+    log: &dyn Fn(std::net::IpAddr, &str),
     mut accepted: impl FnMut(std::net::TcpStream, SocketAddr),
 ) -> Result<()> {
     loop {
         if signals::received().is_some() || stop.load(Ordering::Acquire) {
             return Ok(());
+        }
+        for ip in gate.reap(std::time::Instant::now()) {
+            log(
+                ip,
+                &format!(
+                    "handshake not finished within {} s (--client-timeout): closed",
+                    gate.deadline().as_secs()
+                ),
+            );
         }
         let mut fds = vec![PollFd::new(listener.as_fd(), PollFlags::POLLIN)];
         if let Some(interrupts) = interrupts {

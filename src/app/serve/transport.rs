@@ -244,12 +244,4 @@ impl Receiver {
             }
         }
     }
-
-    /// Takes exactly `n` RFB bytes.
-    pub fn take(&mut self, n: usize) -> io::Result<Vec<u8>> {
-        while self.data.len() < n {
-            self.fill()?;
-        }
-        Ok(self.data.drain(..n).collect())
-    }
 }

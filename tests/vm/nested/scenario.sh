@@ -154,17 +154,20 @@ if [ "$variant" = fixed ] && [ "$backend" = cdev ] && [ -n "$nk" ]; then
   # `serve` on the same device, read by a plain RFB client; then stopped by SIGTERM. The VM
   # boots with no network at all: loopback is brought up for it.
   ip link set lo up 2>/dev/null || busybox ip link set lo up
+  # serve makes a password for the run and shows it on stderr: the clients log in with it.
   "$B" attach --pid "$qpid" --qmp /run/nested-mdpy-input.qmp serve --listen 127.0.0.1:5959 \
     >"$R/nested-mdpy-serve.out" 2>"$R/nested-mdpy-serve.err" &
   servepid=$!
-  run nested-mdpy-vnc "$H" vnc 5959 "$R/nested-mdpy-vnc.png"
+  wait_for_line "$R/nested-mdpy-serve.err" "vfio-display: clients log in with the password" $servepid
+  pw=$(sed -n 's/.*log in with the password \([^ ]*\) .*/\1/p' "$R/nested-mdpy-serve.err" | head -n 1)
+  run nested-mdpy-vnc "$H" vnc 5959 "$R/nested-mdpy-vnc.png" "$pw"
   wait_for_line "$R/nested-mdpy-data.log" INPUT-READY $qemupid
   wait_for_line "$R/nested-mdpy-data.log" POINTER-READY $qemupid
   # Shifted characters as keysyms alone, and a key held with Shift.
-  run nested-mdpy-type vncdo -s 127.0.0.1::5959 type 'Hello,World!' key shift-a key enter
+  run nested-mdpy-type vncdo -s 127.0.0.1::5959 -p "$pw" type 'Hello,World!' key shift-a key enter
   wait_for_line "$R/nested-mdpy-data.log" TYPED-SHOWN $qemupid
   run nested-mdpy-typed "$B" attach --pid "$qpid" screenshot -o "$R/nested-mdpy-typed.png"
-  run nested-mdpy-click vncdo -s 127.0.0.1::5959 move 100 50 click 1
+  run nested-mdpy-click vncdo -s 127.0.0.1::5959 -p "$pw" move 100 50 click 1
   wait_for_line "$R/nested-mdpy-data.log" CLICKS-END $qemupid
   # QEMU's QMP socket takes one client at a time: serve lets go of it before the viewer comes.
   kill -TERM $servepid 2>/dev/null

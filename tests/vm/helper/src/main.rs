@@ -256,13 +256,16 @@ fn qmp(args: &[String]) -> Result<()> {
     Ok(())
 }
 
-/// A VNC client of the simplest kind (RFB 3.8, no security, Raw): `vnc PORT OUT.png` waits up
-/// to 60 s for the server, asks for the whole screen once and writes it as PNG. It checks
-/// `serve` from inside the VM, where no other VNC client is installed.
+/// A VNC client of the simplest kind (RFB 3.8, Raw; no security, or VNC authentication with
+/// PASSWORD): `vnc PORT OUT.png [PASSWORD]` waits up to 60 s for the server, asks for the
+/// whole screen once and writes it as PNG. It checks `serve` from inside the VM, where no
+/// other VNC client is installed.
 fn vnc(args: &[String]) -> Result<()> {
     use std::io::{Read, Write};
-    let [port, out] = args else {
-        return Err("usage: vm_helper vnc PORT OUT.png".into());
+    let (port, out, password) = match args {
+        [port, out] => (port, out, None),
+        [port, out, password] => (port, out, Some(password.as_bytes())),
+        _ => return Err("usage: vm_helper vnc PORT OUT.png [PASSWORD]".into()),
     };
     let port: u16 = port.parse()?;
     let start = std::time::Instant::now();
@@ -284,12 +287,21 @@ fn vnc(args: &[String]) -> Result<()> {
     s.write_all(b"RFB 003.008\n")?;
     let mut b = [0u8; 2];
     s.read_exact(&mut b)?;
-    if b != [1, 1] {
-        return Err(format!("security types {b:?}, want [1] (None)").into());
+    let kind = if password.is_some() { 2 } else { 1 };
+    if b != [1, kind] {
+        return Err(format!("security types {b:?}, want [{kind}]").into());
     }
-    s.write_all(&[1])?;
+    s.write_all(&[kind])?;
+    if let Some(password) = password {
+        let mut challenge = [0u8; 16];
+        s.read_exact(&mut challenge)?;
+        s.write_all(&vfio_display::rfb::auth::response(password, &challenge))?;
+    }
     let mut result = [0u8; 4];
     s.read_exact(&mut result)?;
+    if result != [0; 4] {
+        return Err(format!("the server refused the client: {result:?}").into());
+    }
     s.write_all(&[1])?;
     let mut init = [0u8; 24];
     s.read_exact(&mut init)?;

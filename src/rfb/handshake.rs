@@ -1,0 +1,448 @@
+//! The server's side of the RFB handshake (RFC 6143 sections 7.1 and 7.2, VeNCrypt's version
+//! and subtype exchange, ClientInit) as pure data: bytes in, bytes out and a verdict. The
+//! program's `serve` moves the bytes, runs TLS when told and sends ServerInit; everything a
+//! client can say before it is let in is parsed here, so the fuzz target `rfb_handshake`
+//! covers it all.
+
+use super::{RfbError, SERVER_VERSION, Version, auth, client_version};
+
+/// Security types (RFC 6143 section 7.2 and the community registry).
+pub mod security {
+    /// No authentication.
+    pub const NONE: u8 = 1;
+    /// VNC authentication (DES challenge and response).
+    pub const VNC: u8 = 2;
+    /// VeNCrypt: TLS, then a subtype.
+    pub const VENCRYPT: u8 = 19;
+    /// VeNCrypt subtype: TLS with an X.509 certificate, then no authentication.
+    pub const X509_NONE: u32 = 260;
+    /// VeNCrypt subtype: TLS with an X.509 certificate, then VNC authentication.
+    pub const X509_VNC: u32 = 261;
+}
+
+/// How the server lets this client in.
+#[derive(Debug, Clone, Default)]
+pub struct Policy {
+    /// VNC authentication with this password (`None`: no authentication).
+    pub password: Option<Vec<u8>>,
+    /// TLS must be negotiated through VeNCrypt (a native client of a server with a
+    /// certificate; a browser's connection already runs in TLS).
+    pub vencrypt: bool,
+    /// Refuse the client before security, with this reason (too many clients, an address
+    /// blocked after failed passwords).
+    pub refuse: Option<String>,
+}
+
+/// Why a client was not let in.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Refusal {
+    /// It answered the challenge wrongly.
+    #[error("wrong password")]
+    WrongPassword,
+    /// The server's policy refused it (the reason it was sent).
+    #[error("refused: {0}")]
+    Policy(String),
+    /// It asked for something the server does not offer.
+    #[error("{0}")]
+    Unsupported(String),
+}
+
+/// What the handshake needs next.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Step {
+    /// More bytes from the client.
+    NeedMore,
+    /// Send the pending output, then run the TLS handshake on the connection and call
+    /// [`Handshake::tls_started`]: everything after goes inside TLS.
+    StartTls,
+    /// The client is in: send ServerInit.
+    Done {
+        /// The version spoken.
+        version: Version,
+        /// ClientInit's shared flag.
+        shared: bool,
+    },
+    /// The client was refused; the pending output tells it why (where the version allows).
+    Refused(Refusal),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    Version,
+    SecurityType,
+    VencryptVersion,
+    VencryptSubtype,
+    AwaitTls,
+    Response,
+    ClientInit,
+    Over,
+}
+
+/// One client's handshake.
+#[derive(Debug)]
+pub struct Handshake {
+    policy: Policy,
+    challenge: [u8; 16],
+    state: State,
+    version: Version,
+    out: Vec<u8>,
+    verdict: Option<Step>,
+}
+
+impl Handshake {
+    /// A handshake under `policy`; `challenge` is the VNC authentication challenge (random,
+    /// from the caller). The server's ProtocolVersion is the first output.
+    pub fn new(policy: Policy, challenge: [u8; 16]) -> Self {
+        Handshake {
+            policy,
+            challenge,
+            state: State::Version,
+            version: Version::V3_8,
+            out: SERVER_VERSION.to_vec(),
+            verdict: None,
+        }
+    }
+
+    /// The security type offered: VeNCrypt when TLS must be negotiated, else VNC
+    /// authentication with a password, else none.
+    fn offered(&self) -> u8 {
+        if self.policy.vencrypt {
+            security::VENCRYPT
+        } else if self.policy.password.is_some() {
+            security::VNC
+        } else {
+            security::NONE
+        }
+    }
+
+    /// Takes the bytes to send to the client.
+    pub fn take_output(&mut self) -> Vec<u8> {
+        std::mem::take(&mut self.out)
+    }
+
+    /// Whether bytes are waiting to be sent.
+    pub fn has_output(&self) -> bool {
+        !self.out.is_empty()
+    }
+
+    /// Consumes what it can of `input` (bytes from the client, taken from the front) and says
+    /// what is needed next. Bytes past the handshake's end stay in `input`.
+    pub fn advance(&mut self, input: &mut Vec<u8>) -> Result<Step, RfbError> {
+        loop {
+            if let Some(verdict) = &self.verdict {
+                return Ok(verdict.clone());
+            }
+            let want = match self.state {
+                State::Version => 12,
+                State::SecurityType | State::ClientInit => 1,
+                State::VencryptVersion => 2,
+                State::VencryptSubtype => 4,
+                State::Response => 16,
+                State::AwaitTls => return Ok(Step::StartTls),
+                State::Over => return Err(RfbError::protocol("the handshake is over")),
+            };
+            if input.len() < want {
+                return Ok(Step::NeedMore);
+            }
+            let bytes: Vec<u8> = input.drain(..want).collect();
+            if let Some(step) = self.take(&bytes)? {
+                return Ok(step);
+            }
+        }
+    }
+
+    /// Says the TLS handshake that [`Step::StartTls`] asked for is done.
+    pub fn tls_started(&mut self) {
+        if self.state == State::AwaitTls {
+            self.after_security();
+        }
+    }
+
+    fn finish(&mut self, step: Step) -> Option<Step> {
+        self.state = State::Over;
+        self.verdict = Some(step.clone());
+        Some(step)
+    }
+
+    /// A failed SecurityResult (with its reason from 3.8 on) and the refusal.
+    fn fail(&mut self, why: Refusal, reason: &str) -> Option<Step> {
+        self.out.extend_from_slice(&1u32.to_be_bytes());
+        if self.version == Version::V3_8 {
+            put_reason(&mut self.out, reason);
+        }
+        self.finish(Step::Refused(why))
+    }
+
+    /// After security is settled: the challenge, or the SecurityResult where one is due.
+    fn after_security(&mut self) {
+        if self.policy.password.is_some() {
+            self.out.extend_from_slice(&self.challenge);
+            self.state = State::Response;
+            return;
+        }
+        // RFB 3.3 and 3.7 send no SecurityResult for type None; VeNCrypt always does.
+        if self.version == Version::V3_8 || self.policy.vencrypt {
+            self.out.extend_from_slice(&0u32.to_be_bytes());
+        }
+        self.state = State::ClientInit;
+    }
+
+    fn take(&mut self, b: &[u8]) -> Result<Option<Step>, RfbError> {
+        Ok(match self.state {
+            State::Version => {
+                let mut theirs = [0u8; 12];
+                theirs.copy_from_slice(b);
+                self.version = client_version(&theirs)?;
+                self.offer()
+            }
+            State::SecurityType => {
+                let kind = self.offered();
+                if b[0] != kind {
+                    let why = format!(
+                        "the client chose security type {}, not the offered {kind}",
+                        b[0]
+                    );
+                    return Ok(self.fail(Refusal::Unsupported(why.clone()), &why));
+                }
+                if kind == security::VENCRYPT {
+                    self.out.extend_from_slice(&[0, 2]);
+                    self.state = State::VencryptVersion;
+                } else {
+                    self.after_security();
+                }
+                None
+            }
+            State::VencryptVersion => {
+                if b != [0, 2] {
+                    self.out.push(1);
+                    let why = format!("VeNCrypt version {}.{} (0.2 is spoken)", b[0], b[1]);
+                    return Ok(self.finish(Step::Refused(Refusal::Unsupported(why))));
+                }
+                let subtype = if self.policy.password.is_some() {
+                    security::X509_VNC
+                } else {
+                    security::X509_NONE
+                };
+                self.out.extend_from_slice(&[0, 1]);
+                self.out.extend_from_slice(&subtype.to_be_bytes());
+                self.state = State::VencryptSubtype;
+                None
+            }
+            State::VencryptSubtype => {
+                let chosen = u32::from_be_bytes([b[0], b[1], b[2], b[3]]);
+                let subtype = if self.policy.password.is_some() {
+                    security::X509_VNC
+                } else {
+                    security::X509_NONE
+                };
+                if chosen != subtype {
+                    self.out.push(0);
+                    let why = format!(
+                        "the client chose VeNCrypt subtype {chosen}, not the offered {subtype}"
+                    );
+                    return Ok(self.finish(Step::Refused(Refusal::Unsupported(why))));
+                }
+                self.out.push(1);
+                self.state = State::AwaitTls;
+                Some(Step::StartTls)
+            }
+            State::Response => {
+                let mut answer = [0u8; 16];
+                answer.copy_from_slice(b);
+                let password = self.policy.password.as_deref().unwrap_or_default();
+                if !auth::verify(password, &self.challenge, &answer) {
+                    return Ok(self.fail(Refusal::WrongPassword, "authentication failed"));
+                }
+                self.out.extend_from_slice(&0u32.to_be_bytes());
+                self.state = State::ClientInit;
+                None
+            }
+            State::ClientInit => {
+                let version = self.version;
+                self.finish(Step::Done {
+                    version,
+                    shared: b[0] != 0,
+                })
+            }
+            State::AwaitTls | State::Over => None,
+        })
+    }
+
+    /// The server's security offer once the version is known.
+    fn offer(&mut self) -> Option<Step> {
+        if let Some(why) = self.policy.refuse.clone() {
+            // No security types, then the reason: the same bytes in every version (3.3's
+            // "type 0" is a 32-bit zero, 3.7 and 3.8's empty list an 8-bit one).
+            if self.version == Version::V3_3 {
+                self.out.extend_from_slice(&0u32.to_be_bytes());
+            } else {
+                self.out.push(0);
+            }
+            put_reason(&mut self.out, &why);
+            return self.finish(Step::Refused(Refusal::Policy(why)));
+        }
+        let kind = self.offered();
+        if self.version == Version::V3_3 {
+            if kind == security::VENCRYPT {
+                // RFB 3.3 lets the server name one type, and VeNCrypt needs 3.7 or later.
+                let why = "TLS is required and this RFB 3.3 client cannot negotiate it";
+                self.out.extend_from_slice(&0u32.to_be_bytes());
+                put_reason(&mut self.out, why);
+                return self.finish(Step::Refused(Refusal::Unsupported(why.into())));
+            }
+            self.out.extend_from_slice(&u32::from(kind).to_be_bytes());
+            self.after_security();
+        } else {
+            self.out.extend_from_slice(&[1, kind]);
+            self.state = State::SecurityType;
+        }
+        None
+    }
+}
+
+fn put_reason(out: &mut Vec<u8>, why: &str) {
+    out.extend_from_slice(&(why.len() as u32).to_be_bytes());
+    out.extend_from_slice(why.as_bytes());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const CHALLENGE: [u8; 16] = [7; 16];
+
+    fn run(policy: Policy, client: &[u8]) -> (Vec<u8>, Result<Step, RfbError>) {
+        let mut hs = Handshake::new(policy, CHALLENGE);
+        let mut input = client.to_vec();
+        let step = hs.advance(&mut input);
+        (hs.take_output(), step)
+    }
+
+    fn done(version: Version, shared: bool) -> Step {
+        Step::Done { version, shared }
+    }
+
+    #[test]
+    fn no_authentication_in_each_version() {
+        let (out, step) = run(Policy::default(), b"RFB 003.008\n\x01\x01");
+        assert_eq!(out, b"RFB 003.008\n\x01\x01\0\0\0\0");
+        assert_eq!(step.unwrap(), done(Version::V3_8, true));
+        // 3.7 sends no SecurityResult for None.
+        let (out, step) = run(Policy::default(), b"RFB 003.007\n\x01\x00");
+        assert_eq!(out, b"RFB 003.008\n\x01\x01");
+        assert_eq!(step.unwrap(), done(Version::V3_7, false));
+        // 3.3: the server names the type.
+        let (out, step) = run(Policy::default(), b"RFB 003.003\n\x01");
+        assert_eq!(out, b"RFB 003.008\n\0\0\0\x01");
+        assert_eq!(step.unwrap(), done(Version::V3_3, true));
+    }
+
+    #[test]
+    fn vnc_authentication_right_and_wrong() {
+        let policy = Policy {
+            password: Some(b"secret".to_vec()),
+            ..Policy::default()
+        };
+        let answer = auth::response(b"secret", &CHALLENGE);
+        let mut client = b"RFB 003.008\n\x02".to_vec();
+        client.extend_from_slice(&answer);
+        client.push(0);
+        let (out, step) = run(policy.clone(), &client);
+        let mut want = b"RFB 003.008\n\x01\x02".to_vec();
+        want.extend_from_slice(&CHALLENGE);
+        want.extend_from_slice(&[0; 4]);
+        assert_eq!(out, want);
+        assert_eq!(step.unwrap(), done(Version::V3_8, false));
+
+        let mut client = b"RFB 003.008\n\x02".to_vec();
+        client.extend_from_slice(&auth::response(b"guess", &CHALLENGE));
+        let (out, step) = run(policy, &client);
+        assert_eq!(step.unwrap(), Step::Refused(Refusal::WrongPassword));
+        assert!(out.ends_with(b"\0\0\0\x01\0\0\0\x15authentication failed"));
+    }
+
+    #[test]
+    fn the_client_cannot_pick_another_type() {
+        let policy = Policy {
+            password: Some(b"secret".to_vec()),
+            ..Policy::default()
+        };
+        // Type None while VNC authentication is offered: refused, never let in.
+        let (_, step) = run(policy, b"RFB 003.008\n\x01\x01");
+        assert!(matches!(
+            step.unwrap(),
+            Step::Refused(Refusal::Unsupported(_))
+        ));
+    }
+
+    #[test]
+    fn a_refusal_carries_its_reason_in_every_version() {
+        let policy = Policy {
+            refuse: Some("too many clients".into()),
+            ..Policy::default()
+        };
+        let (out, step) = run(policy.clone(), b"RFB 003.008\n");
+        assert_eq!(out, b"RFB 003.008\n\0\0\0\0\x10too many clients");
+        assert_eq!(
+            step.unwrap(),
+            Step::Refused(Refusal::Policy("too many clients".into()))
+        );
+        let (out, _) = run(policy, b"RFB 003.003\n");
+        assert_eq!(out, b"RFB 003.008\n\0\0\0\0\0\0\0\x10too many clients");
+    }
+
+    #[test]
+    fn vencrypt_runs_tls_then_authenticates() {
+        let policy = Policy {
+            password: Some(b"pw".to_vec()),
+            vencrypt: true,
+            ..Policy::default()
+        };
+        let mut hs = Handshake::new(policy, CHALLENGE);
+        let mut input = b"RFB 003.008\n\x13\0\x02\0\0\x01\x05".to_vec();
+        assert_eq!(hs.advance(&mut input).unwrap(), Step::StartTls);
+        assert!(input.is_empty());
+        assert_eq!(
+            hs.take_output(),
+            b"RFB 003.008\n\x01\x13\0\x02\0\x01\0\0\x01\x05\x01"
+        );
+        // Until TLS is up the handshake waits for it.
+        assert_eq!(hs.advance(&mut input).unwrap(), Step::StartTls);
+        hs.tls_started();
+        assert_eq!(hs.take_output(), CHALLENGE);
+        let mut input = auth::response(b"pw", &CHALLENGE).to_vec();
+        input.extend_from_slice(&[1, 0xfa]);
+        assert_eq!(hs.advance(&mut input).unwrap(), done(Version::V3_8, true));
+        // Bytes after ClientInit are the client's first messages, left for the caller.
+        assert_eq!(input, [0xfa]);
+        // RFB 3.3 cannot speak VeNCrypt.
+        let mut hs = Handshake::new(
+            Policy {
+                vencrypt: true,
+                ..Policy::default()
+            },
+            CHALLENGE,
+        );
+        let step = hs.advance(&mut b"RFB 003.003\n".to_vec()).unwrap();
+        assert!(matches!(step, Step::Refused(Refusal::Unsupported(_))));
+    }
+
+    #[test]
+    fn bytes_may_come_one_at_a_time() {
+        let mut hs = Handshake::new(Policy::default(), CHALLENGE);
+        let mut input = Vec::new();
+        for &b in b"RFB 003.008\n\x01" {
+            assert_eq!(hs.advance(&mut input).unwrap(), Step::NeedMore);
+            input.push(b);
+        }
+        assert_eq!(hs.advance(&mut input).unwrap(), Step::NeedMore);
+        input.push(0);
+        assert_eq!(hs.advance(&mut input).unwrap(), done(Version::V3_8, false));
+    }
+
+    #[test]
+    fn a_bad_version_is_an_error() {
+        let (_, step) = run(Policy::default(), b"GET / HTTP/1.1\r\n");
+        assert!(step.is_err());
+    }
+}
