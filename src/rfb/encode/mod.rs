@@ -1,6 +1,7 @@
 //! Rectangle encoders: Raw, ZRLE and Tight, and the Cursor pseudo-encoding. An `Encoder` belongs
 //! to one connection: ZRLE and Tight keep zlib streams across the whole connection.
 
+pub mod decode;
 mod palette;
 mod tight;
 mod zlib;
@@ -265,7 +266,5 @@ impl Encoder {
     }
 }
 
-#[cfg(test)]
-pub(crate) mod decode;
 #[cfg(test)]
 mod tests;
