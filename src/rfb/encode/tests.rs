@@ -270,9 +270,11 @@ fn animation(width: u32, height: u32, frames: u64, step: u64) -> Vec<RgbaImage> 
 
 /// Sends `frames` to one client through one encoder, as a connection does: the whole first
 /// frame, then each frame's changed tiles; returns every frame whose decoded picture differs
-/// from the source, with the first wrong pixel and how many are wrong.
+/// from what the client should show (`expected`, the frames in `format`), with the first wrong
+/// pixel and how many are wrong.
 fn play(
     frames: &[RgbaImage],
+    expected: &[RgbaImage],
     format: PixelFormat,
     enc: Encoding,
 ) -> Vec<(usize, (u32, u32), usize)> {
@@ -296,7 +298,7 @@ fn play(
             .apply(count as usize, &out, &mut shown)
             .unwrap_or_else(|e| panic!("{enc:?} in {format:?}, frame {i}: {e}"));
         assert_eq!(used, out.len());
-        if let Some((at, count)) = differences(&shown, &quantized(frame, &format)) {
+        if let Some((at, count)) = differences(&shown, &expected[i]) {
             wrong.push((i, at, count));
         }
     }
@@ -311,8 +313,9 @@ fn zrle_and_tight_stay_exact_over_the_animated_desktop() {
     let frames = animation(1024, 768, 24, 7);
     let mut failures = Vec::new();
     for format in formats() {
+        let expected: Vec<RgbaImage> = frames.iter().map(|f| quantized(f, &format)).collect();
         for enc in [Encoding::Zrle, Encoding::Tight] {
-            for (frame, at, count) in play(&frames, format, enc) {
+            for (frame, at, count) in play(&frames, &expected, format, enc) {
                 failures.push(format!(
                     "{enc:?} in {format:?}, frame {frame}: {count} pixels wrong, first at {at:?}"
                 ));
@@ -320,4 +323,22 @@ fn zrle_and_tight_stay_exact_over_the_animated_desktop() {
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn rectangles_outside_the_picture_are_errors() {
+    let img = picture(10, 10);
+    // Past the right edge (its rows would wrap into the next), past the bottom, and empty but
+    // placed beyond the picture.
+    for rect in [
+        Rect::new(5, 0, 6, 1),
+        Rect::new(0, 8, 10, 3),
+        Rect::new(11, 0, 0, 0),
+    ] {
+        for enc in [Encoding::Raw, Encoding::Zrle, Encoding::Tight] {
+            let mut out = Vec::new();
+            let result = Encoder::new(PixelFormat::SERVER, 6).encode(enc, &img, rect, &mut out);
+            assert!(result.is_err(), "{enc:?} {rect:?}");
+        }
+    }
 }
