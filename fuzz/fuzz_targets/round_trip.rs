@@ -180,8 +180,14 @@ pub fn run(data: &[u8], encoding: Encoding) {
         let used = decoder
             .apply(count, &out, &mut client)
             .unwrap_or_else(|e| panic!("update {update} in {format:?}: {e}"));
-        assert_eq!(used, out.len(), "update {update}: bytes after the rectangles");
-        if let Some(i) = (0..pixels).find(|&i| client.data[i * 4..i * 4 + 4] != expected.data[i * 4..i * 4 + 4]) {
+        assert_eq!(
+            used,
+            out.len(),
+            "update {update}: bytes after the rectangles"
+        );
+        if let Some(i) =
+            (0..pixels).find(|&i| client.data[i * 4..i * 4 + 4] != expected.data[i * 4..i * 4 + 4])
+        {
             panic!(
                 "update {update} in {format:?}: pixel ({}, {}) shows {:?}, not {:?}",
                 i as u32 % width,

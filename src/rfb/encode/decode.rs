@@ -50,7 +50,9 @@ fn inflate(z: &mut Decompress, data: &[u8], limit: usize) -> Result<Vec<u8>, Rfb
             return Err(bad(format!("zlib data inflates past {limit} bytes")));
         }
         if status == Status::StreamEnd {
-            return Err(bad("the zlib stream ended (it lasts as long as the connection)"));
+            return Err(bad(
+                "the zlib stream ended (it lasts as long as the connection)",
+            ));
         }
         let taken = (z.total_in() - start) as usize;
         if out.len() < out.capacity() {
