@@ -88,6 +88,7 @@ impl PixelFormat {
                 "colour-map pixels (only true colour is served)".into(),
             ));
         }
+        let mut used = 0u32;
         for (name, max, shift) in self.channels() {
             let bits = 16 - max.leading_zeros();
             if max == 0 || u32::from(shift) + bits > u32::from(self.bits_per_pixel) {
@@ -96,6 +97,22 @@ impl PixelFormat {
                     self.bits_per_pixel
                 )));
             }
+            // RFC 6143 7.4: a max is 2^n - 1 for the n bits of its channel. Any other value
+            // leaves values whose bits fall outside the channel's mask, which no client reads
+            // back as they were packed.
+            if !(u32::from(max) + 1).is_power_of_two() {
+                return Err(RfbError::PixelFormat(format!(
+                    "{name} max {max} is not 2^n - 1"
+                )));
+            }
+            // Channels sharing bits would mix their colours in every pixel.
+            let mask = u32::from(max) << shift;
+            if used & mask != 0 {
+                return Err(RfbError::PixelFormat(format!(
+                    "{name} at shift {shift} overlaps another channel's bits"
+                )));
+            }
+            used |= mask;
         }
         Ok(())
     }
@@ -341,6 +358,16 @@ mod tests {
             },
             PixelFormat {
                 green_max: 0,
+                ..PixelFormat::SERVER
+            },
+            // Not 2^n - 1: 3 packs as 0b11, which a mask of 0b110 reads as 2.
+            PixelFormat {
+                red_max: 6,
+                ..PixelFormat::SERVER
+            },
+            // Red and green share bits 8 to 15.
+            PixelFormat {
+                red_shift: 8,
                 ..PixelFormat::SERVER
             },
         ] {

@@ -1,6 +1,7 @@
 //! Rectangle encoders: Raw, ZRLE and Tight, and the Cursor pseudo-encoding. An `Encoder` belongs
 //! to one connection: ZRLE and Tight keep zlib streams across the whole connection.
 
+pub mod decode;
 mod palette;
 mod tight;
 mod zlib;
@@ -10,6 +11,7 @@ use super::error::RfbError;
 use super::messages::{encoding, put_rect_header};
 use super::pixel::PixelFormat;
 use crate::frame::RgbaImage;
+use palette::Palette;
 use zlib::Stream;
 
 /// A rectangle of the screen.
@@ -123,6 +125,8 @@ pub struct Encoder {
     quality: Option<u8>,
     zrle: Option<Stream>,
     tight: [Option<Stream>; 4],
+    /// The colour table of ZRLE's tiles and Tight's blocks, emptied for each one.
+    palette: Palette,
     pixels: Vec<u32>,
     scratch: Vec<u8>,
 }
@@ -136,6 +140,7 @@ impl Encoder {
             quality: None,
             zrle: None,
             tight: [None, None, None, None],
+            palette: Palette::new(),
             pixels: Vec::new(),
             scratch: Vec::new(),
         }
@@ -164,8 +169,8 @@ impl Encoder {
         &self.format
     }
 
-    /// Appends `rect` of `image` (which holds it) in `enc`; returns the rectangles written
-    /// (Tight splits large ones).
+    /// Appends `rect` of `image` in `enc`; returns the rectangles written (Tight splits large
+    /// ones). A rectangle outside the image is an error.
     pub fn encode(
         &mut self,
         enc: Encoding,
@@ -173,6 +178,12 @@ impl Encoder {
         rect: Rect,
         out: &mut Vec<u8>,
     ) -> Result<u32, RfbError> {
+        if rect.clip(image.width, image.height) != rect {
+            return Err(RfbError::protocol(format!(
+                "a {}x{} rectangle at ({}, {}) outside the {}x{} picture",
+                rect.width, rect.height, rect.x, rect.y, image.width, image.height
+            )));
+        }
         match enc {
             Encoding::Raw => {
                 self.pack(image, rect);
@@ -194,6 +205,7 @@ impl Encoder {
                     usize::from(rect.width),
                     usize::from(rect.height),
                     stream,
+                    &mut self.palette,
                     &mut self.scratch,
                     out,
                 )?;
@@ -218,6 +230,7 @@ impl Encoder {
                         self.level,
                         self.quality,
                         &mut self.tight,
+                        &mut self.palette,
                         &mut self.scratch,
                         out,
                     )?;
@@ -265,7 +278,5 @@ impl Encoder {
     }
 }
 
-#[cfg(test)]
-pub(crate) mod decode;
 #[cfg(test)]
 mod tests;

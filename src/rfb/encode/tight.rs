@@ -95,7 +95,7 @@ fn put_jpeg(
 }
 
 /// Appends one Tight rectangle's data (after its header). `quality` is the client's JPEG
-/// quality level, when it gave one.
+/// quality level, when it gave one; `table` is the connection's colour table, emptied here.
 #[allow(clippy::too_many_arguments)]
 pub fn encode(
     format: &PixelFormat,
@@ -104,10 +104,11 @@ pub fn encode(
     level: u32,
     quality: Option<u8>,
     streams: &mut [Option<Stream>; 4],
+    table: &mut Palette,
     scratch: &mut Vec<u8>,
     out: &mut Vec<u8>,
 ) -> Result<(), RfbError> {
-    let mut table = Palette::new();
+    table.clear();
     let mut last = None;
     let mut full = false;
     for &p in pixels {

@@ -9,19 +9,21 @@ use super::zlib::Stream;
 const TILE: usize = 64;
 
 /// Appends a ZRLE rectangle's data (after its header): a 4-byte length and the compressed tiles.
+/// `palette` is the connection's colour table, emptied for each tile.
+#[allow(clippy::too_many_arguments)]
 pub fn encode(
     format: &PixelFormat,
     pixels: &[u32],
     width: usize,
     height: usize,
     stream: &mut Stream,
+    palette: &mut Palette,
     scratch: &mut Vec<u8>,
     out: &mut Vec<u8>,
 ) -> Result<(), RfbError> {
     scratch.clear();
     let mut tile_pixels = Vec::with_capacity(TILE * TILE);
     let mut runs = Vec::new();
-    let mut palette = Palette::new();
     for ty in (0..height).step_by(TILE) {
         for tx in (0..width).step_by(TILE) {
             let tw = TILE.min(width - tx);
@@ -30,7 +32,7 @@ pub fn encode(
             for y in ty..ty + th {
                 tile_pixels.extend_from_slice(&pixels[y * width + tx..y * width + tx + tw]);
             }
-            put_tile(format, &tile_pixels, tw, &mut runs, &mut palette, scratch);
+            put_tile(format, &tile_pixels, tw, &mut runs, palette, scratch);
         }
     }
     let len_at = out.len();
