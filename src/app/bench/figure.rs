@@ -62,6 +62,15 @@ impl Figure {
         self
     }
 
+    /// A goal the value must not exceed.
+    pub fn at_most(mut self, limit: f64, goal: impl Into<String>) -> Self {
+        self.target = Some(Target {
+            goal: goal.into(),
+            met: self.value <= limit,
+        });
+        self
+    }
+
     /// A goal the ratio must reach.
     pub fn ratio_at_least(mut self, min: f64, goal: impl Into<String>) -> Self {
         self.target = Some(Target {
@@ -241,6 +250,9 @@ mod tests {
                 .unwrap()
                 .met
         );
+        // At most: equal is met.
+        assert!(Figure::new("t", 0.0, "%").at_most(0.0, "<=").target.unwrap().met);
+        assert!(!Figure::new("t", 2.5, "%").at_most(2.0, "<=").target.unwrap().met);
         let fig = Figure::new("b", 2.0, "ms").ratio(0.79, "x memcpy");
         assert!(!fig.ratio_at_least(0.8, ">= 0.8x").target.unwrap().met);
         // No ratio measured: the goal is not met.
