@@ -251,8 +251,20 @@ mod tests {
                 .met
         );
         // At most: equal is met.
-        assert!(Figure::new("t", 0.0, "%").at_most(0.0, "<=").target.unwrap().met);
-        assert!(!Figure::new("t", 2.5, "%").at_most(2.0, "<=").target.unwrap().met);
+        assert!(
+            Figure::new("t", 0.0, "%")
+                .at_most(0.0, "<=")
+                .target
+                .unwrap()
+                .met
+        );
+        assert!(
+            !Figure::new("t", 2.5, "%")
+                .at_most(2.0, "<=")
+                .target
+                .unwrap()
+                .met
+        );
         let fig = Figure::new("b", 2.0, "ms").ratio(0.79, "x memcpy");
         assert!(!fig.ratio_at_least(0.8, ">= 0.8x").target.unwrap().met);
         // No ratio measured: the goal is not met.
