@@ -191,6 +191,9 @@ fn bench_refuses_bad_sizes_and_a_missing_device() {
     assert_eq!(out.status.code(), Some(2));
     let out = run(&["bench", "--sim", "--qmp", "/run/vm.qmp"]);
     assert_clean_failure(&out, 2, "the simulator has no guest to type into");
+    // A shared simulator would be measured as an unshared one: refused, not ignored.
+    let out = run(&["bench", "--sim", "--sim-shared"]);
+    assert_clean_failure(&out, 2, "--sim-shared is for the other commands");
     let out = run(&["bench", "--sim", "--keys", "1"]);
     assert_eq!(out.status.code(), Some(2));
 }

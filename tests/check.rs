@@ -171,3 +171,25 @@ fn only_list_and_usage() {
         "{table}"
     );
 }
+
+#[test]
+fn a_region_fault_on_dma_buf_planes_is_refused_not_ignored() {
+    // The fault shrinks the framebuffer region; dma-buf planes have none, so every check would
+    // pass and prove nothing.
+    let dir = common::cli::tmp();
+    let png = dir.path().join("shot.png");
+    let png = common::cli::path_str(&png);
+    for command in [&["check"][..], &["screenshot", "-o", png][..]] {
+        let mut args = command.to_vec();
+        args.extend_from_slice(&["--sim", "--sim-fault", "region-too-small"]);
+        let out = run(&args);
+        assert_clean_failure(&out, 2, "add --sim-plane region");
+    }
+    // With region planes the fault is honoured: the bounds check fails.
+    let (code, v) = check(&["--sim-plane", "region", "--sim-fault", "region-too-small"]);
+    assert_eq!(code, 1, "{v:#}");
+    assert!(
+        not_passing(&v).contains(&("planes.bounds".to_string(), "fail".to_string())),
+        "{v:#}"
+    );
+}

@@ -435,6 +435,52 @@ fn a_lost_device_keeps_the_last_frame_and_says_so() {
 }
 
 #[test]
+fn a_frame_that_fails_on_every_refresh_is_one_warning_and_the_banner() {
+    let x = Xvfb::start();
+    let dir = tmp();
+    // An animated guest (60 flips a second) whose every plane fails validation: each refresh
+    // meets the same failure again.
+    let v = Viewer::start_in(
+        &x,
+        &[
+            "demo",
+            "--sim-mode",
+            "640x480",
+            "--sim-fault",
+            "stride-too-small",
+            "--no-overlay",
+            "--exit-after",
+            "4",
+        ],
+        dir.path(),
+    );
+    std::thread::sleep(Duration::from_millis(2500));
+    // No picture came, so the title has no mode; the banner says why at the bottom.
+    let shot = window_shot(&x, "simulated vGPU - vfio-display", dir.path(), "failing");
+    let banner_text = (shot.height.saturating_sub(80)..shot.height).any(|y| {
+        (0..shot.width).any(|x| {
+            let p = shot.pixel(x, y);
+            p[0] > 200 && (90..150).contains(&p[1]) && p[2] < 110
+        })
+    });
+    assert!(banner_text, "no banner text at the bottom of the window");
+    let (ok, out, err) = v.finish();
+    assert!(ok, "the viewer must survive: {err}");
+    // Many refreshes met the failure (the pump woke for the guest's flips)...
+    let wakes: u64 = out
+        .split(" wakes")
+        .next()
+        .and_then(|head| head.rsplit(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no wake count in {out}"));
+    assert!(wakes >= 20, "only {wakes} refreshes: {out}");
+    // ...and it was logged once per cause (the guest's two flip buffers name two buffers).
+    let warnings = err.matches("cannot show the frame").count();
+    assert!((1..=2).contains(&warnings), "{warnings} warnings: {err}");
+    assert!(!err.contains("showing the guest again"), "{err}");
+}
+
+#[test]
 fn without_a_display_view_suggests_screenshot() {
     let out = bin()
         .args(["demo"])

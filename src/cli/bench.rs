@@ -73,6 +73,15 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         )
         .into());
     }
+    if sim.sim_shared {
+        return Err(Usage(
+            "bench measures the simulator as its own device, with its interrupts: --sim-shared is \
+             for the other commands (a device shared with a VMM is measured by \
+             `vfio-display attach --pid PID bench`)"
+                .into(),
+        )
+        .into());
+    }
     if sim.sim_mode != DEFAULT_SIM_MODE || sim.sim_frame.is_some() || sim.sim_mode_change.is_some()
     {
         return Err(Usage(

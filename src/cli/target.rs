@@ -1,5 +1,6 @@
 //! The device options every command shares, parsed into the apps' plain `Target`.
 
+use super::exit::Usage;
 use crate::app::target::{SimOptions, Target};
 use anyhow::{Result, bail};
 use clap::{Args, ValueEnum};
@@ -159,7 +160,19 @@ impl DeviceArgs {
     /// The chosen device as plain data.
     pub fn target(&self) -> Result<Target> {
         if self.sim {
-            return Ok(Target::Sim(self.sim_opts.options()));
+            let options = self.sim_opts.options();
+            if options.fault == SimFault::RegionTooSmall && options.source != PlaneSource::Region {
+                // The fault shrinks the framebuffer region, which dma-buf planes do not use: it
+                // would be silently ignored.
+                return Err(Usage(
+                    "--sim-fault region-too-small shrinks the framebuffer region that region \
+                     planes scan out of: add --sim-plane region (dma-buf planes have no such \
+                     region)"
+                        .into(),
+                )
+                .into());
+            }
+            return Ok(Target::Sim(options));
         }
         if let Some(fd) = self.device_fd {
             return Ok(Target::Fd(fd));

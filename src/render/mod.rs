@@ -3,8 +3,9 @@
 //! A frame gets to the GPU one of three ways (ARCHITECTURE.md, section 6), chosen per frame:
 //! - `dmabuf`: the dma-buf imported as a texture with its DRM modifier (wgpu-hal's
 //!   `texture_from_dmabuf_fd`; needs VK_EXT_image_drm_format_modifier; tiled frames);
-//! - `buffer`: the dma-buf imported as a storage buffer (VK_EXT_external_memory_dma_buf) and
-//!   unpacked by the shader: zero copy, any stride and offset, linear frames;
+//! - `buffer`: the dma-buf imported as a storage buffer (VK_EXT_external_memory_dma_buf), the
+//!   frame copied out of it on the GPU and unpacked by the shader from the copy: no CPU copy,
+//!   any stride and offset, linear frames;
 //! - `cpu`: the mapping copied and uploaded with `queue.write_texture`.
 //!
 //! Every path ends in the same RGBA8 frame texture, which the compositor draws with the cursor

@@ -273,29 +273,11 @@ impl<'d> FrameRenderer<'d> {
                 modifier: fourcc::describe_modifier(plane.modifier),
             })?;
         let mut encoder = self.ctx.device.create_command_encoder(&Default::default());
-        let (new_import, geometry) = match path {
+        let (new_import, mut geometry) = match path {
             ImportPath::Cpu => self.upload(plane, code)?,
             ImportPath::Buffer => self.buffer(plane, code)?,
             ImportPath::Dmabuf => self.image(plane)?,
         };
-        let import = &mut self.imports[0];
-        let binding = &mut import.binding;
-        let source = match &import.raw {
-            Raw::Buffer { buffer, words } => RawSource::Buffer {
-                buffer,
-                words: *words,
-            },
-            Raw::Words { texture, view } => RawSource::Words {
-                view,
-                words_per_row: texture.width(),
-                words: texture.width() * texture.height(),
-            },
-            Raw::Image { view, opaque, .. } => RawSource::Image {
-                view,
-                opaque: *opaque,
-            },
-        };
-        // Borrow juggling: the slot lives beside the imports.
         let i = slot_index(plane.plane_type);
         let fits = self.slots[i]
             .as_ref()
@@ -313,7 +295,36 @@ impl<'d> FrameRenderer<'d> {
                 plane.height,
             ));
         }
+        // Borrow juggling: the slot lives beside the imports.
         let slot = self.slots[i].as_mut().expect("just ensured");
+        let import = &mut self.imports[0];
+        let binding = &mut import.binding;
+        let copy;
+        let source = match &import.raw {
+            Raw::Buffer { buffer, .. } => {
+                // The guest keeps drawing into its buffers: the unpack, which takes a while,
+                // reads a copy, so the guest's buffer is read only for one linear copy, as on
+                // the CPU path (a capture read in place while the guest drew was torn).
+                let (start, len) = frame_span(&geometry, buffer.size());
+                copy = slot.copy_buffer(&self.ctx.device, len);
+                encoder.copy_buffer_to_buffer(buffer, start, &copy, 0, len);
+                // `start` is the offset rounded down to a word: less than 2^32, as it is.
+                geometry.offset -= start as u32;
+                RawSource::Buffer {
+                    buffer: &copy,
+                    words: (len / 4) as u32,
+                }
+            }
+            Raw::Words { texture, view } => RawSource::Words {
+                view,
+                words_per_row: texture.width(),
+                words: texture.width() * texture.height(),
+            },
+            Raw::Image { view, opaque, .. } => RawSource::Image {
+                view,
+                opaque: *opaque,
+            },
+        };
         self.unpacker.record(
             &self.ctx.device,
             &self.ctx.queue,
@@ -680,6 +691,20 @@ fn geometry(valid: &ValidPlane, code: u32, stride: u32, offset: u32) -> Geometry
         offset,
         format_code: code,
     }
+}
+
+/// The bytes of a frame in its imported buffer of `buffer_size` bytes, as (start, length), both
+/// multiples of 4 (what a buffer copy takes): from the frame's offset rounded down to a word to
+/// the end of its last row, within the buffer. The frame was validated against the buffer, so its
+/// pixels are inside it; only the last row's padding may not be.
+fn frame_span(geometry: &Geometry, buffer_size: u64) -> (u64, u64) {
+    let align = wgpu::COPY_BUFFER_ALIGNMENT;
+    let start = u64::from(geometry.offset) / align * align;
+    let end = (u64::from(geometry.offset)
+        + u64::from(geometry.stride) * u64::from(geometry.height))
+    .next_multiple_of(align)
+    .min(buffer_size / align * align);
+    (start, end.saturating_sub(start))
 }
 
 fn invalid(plane: &PlaneInfo, error: crate::frame::PlaneError) -> RenderError {

@@ -3,7 +3,7 @@
 
 /// Where the raw framebuffer is.
 pub enum RawSource<'a> {
-    /// A storage buffer of `words` u32 (the dma-buf, zero copy).
+    /// A storage buffer of `words` u32 (the buffer path's copy of the dma-buf).
     Buffer {
         /// The buffer.
         buffer: &'a wgpu::Buffer,
@@ -184,6 +184,9 @@ pub struct FrameSlot {
     id: u64,
     /// What `params` holds: a cached frame whose geometry did not change writes nothing.
     written: Option<[u8; 32]>,
+    /// The buffer path's copy of the guest's frame, which the unpack reads instead of the live
+    /// import (ARCHITECTURE.md, section 6).
+    copy: Option<wgpu::Buffer>,
 }
 
 /// An unpack bind group kept with its import, valid for one frame slot: a cached frame binds
@@ -228,6 +231,27 @@ impl FrameSlot {
             params,
             id: NEXT_SLOT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
             written: None,
+            copy: None,
+        }
+    }
+
+    /// A buffer of at least `bytes` for the copy of a guest frame (a storage buffer the unpack
+    /// reads). A larger one replaces a smaller one, and then the slot takes a new id so that
+    /// the bind groups made for the old buffer are made again.
+    pub fn copy_buffer(&mut self, device: &wgpu::Device, bytes: u64) -> wgpu::Buffer {
+        match &self.copy {
+            Some(buffer) if buffer.size() >= bytes => buffer.clone(),
+            _ => {
+                let buffer = device.create_buffer(&wgpu::BufferDescriptor {
+                    label: Some("frame copy"),
+                    size: bytes.next_multiple_of(wgpu::COPY_BUFFER_ALIGNMENT),
+                    usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_DST,
+                    mapped_at_creation: false,
+                });
+                self.copy = Some(buffer.clone());
+                self.id = NEXT_SLOT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                buffer
+            }
         }
     }
 

@@ -62,6 +62,15 @@ impl Figure {
         self
     }
 
+    /// A goal the value must not exceed.
+    pub fn at_most(mut self, limit: f64, goal: impl Into<String>) -> Self {
+        self.target = Some(Target {
+            goal: goal.into(),
+            met: self.value <= limit,
+        });
+        self
+    }
+
     /// A goal the ratio must reach.
     pub fn ratio_at_least(mut self, min: f64, goal: impl Into<String>) -> Self {
         self.target = Some(Target {
@@ -237,6 +246,21 @@ mod tests {
         assert!(
             !Figure::new("a", 50.0, "us")
                 .below(50.0, "< 50 us")
+                .target
+                .unwrap()
+                .met
+        );
+        // At most: equal is met.
+        assert!(
+            Figure::new("t", 0.0, "%")
+                .at_most(0.0, "<=")
+                .target
+                .unwrap()
+                .met
+        );
+        assert!(
+            !Figure::new("t", 2.5, "%")
+                .at_most(2.0, "<=")
                 .target
                 .unwrap()
                 .met

@@ -8,6 +8,7 @@ mod measure;
 mod processes;
 mod remote;
 mod rfb_client;
+mod tearing;
 
 use crate::app::target::{SimOptions, Target};
 use anyhow::{Context, Result};
@@ -205,6 +206,25 @@ pub fn run(args: &BenchOptions) -> Result<()> {
             let sim = sim_at(sim_options, size, true)?;
             figures.extend(frames::frame_costs(&ctx, &sim, &size.label(), budget)?);
         }
+        // The animated guest, in a format every path reads exactly, on dma-buf planes: the
+        // paths that import them are the ones that could read a buffer the guest draws into.
+        let captures = (args.seconds * 40.0).clamp(20.0, 400.0) as usize;
+        progress(&format!(
+            "torn captures of the animated guest at {}, {captures} per path",
+            first.label()
+        ));
+        let tearing_sim = SimOptions {
+            format: vfio_display::fourcc::parse("XRGB8888")
+                .context("XRGB8888 is a known format")?,
+            source: PlaneSource::DmaBuf,
+            ..sim_options.clone()
+        };
+        figures.extend(tearing::torn_captures(
+            &ctx,
+            &sim_at(&tearing_sim, first, false)?,
+            &first.label(),
+            captures,
+        )?);
         progress("interrupt to texture latency at 1080p");
         let sim = sim_at(sim_options, BenchSize::FULL_HD, false)?;
         let when = || sim.last_interrupt();

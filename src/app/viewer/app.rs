@@ -113,7 +113,12 @@ pub struct App<'a> {
     retry_at: Option<Instant>,
     /// The guest's keyboard and pointer.
     input: ViewerInput,
+    /// The warnings logged since the guest last showed (at most `WARNED_CAUSES`).
+    warned: Vec<String>,
 }
+
+/// How many different warnings the viewer logs in one outage.
+const WARNED_CAUSES: usize = 8;
 
 impl<'a> App<'a> {
     pub fn new(
@@ -149,6 +154,7 @@ impl<'a> App<'a> {
             error: None,
             retry_at: None,
             input,
+            warned: Vec::new(),
         }
     }
 
@@ -198,16 +204,7 @@ impl<'a> App<'a> {
             }
         }
         if changed.status {
-            match self.session.status() {
-                // The first picture is no news; one after an outage is.
-                Status::Showing if before.0.is_none() => {}
-                Status::Showing => tracing::warn!("showing the guest again"),
-                Status::Off => tracing::warn!("display off: the guest shows no primary plane"),
-                Status::Lost { cause, .. } => {
-                    tracing::warn!("device lost (keeping the last frame): {cause}")
-                }
-                Status::Error { cause } => tracing::warn!("cannot show the frame: {cause}"),
-            }
+            self.log_status(before.0.is_none());
         }
         // The cursor the session kept (across a loss too) is drawn; it is imported only while
         // the device answers.
@@ -220,6 +217,34 @@ impl<'a> App<'a> {
             self.cursor = None;
         }
         before != (self.primary.map(|f| f.plane), self.cursor)
+    }
+
+    /// Logs the status a refresh ended in, once per cause: a failure that repeats on every
+    /// frame (an import the driver refuses, a plane that never validates) is one warning, and
+    /// the status banner shows it for as long as it lasts.
+    fn log_status(&mut self, first_picture: bool) {
+        let text = match self.session.status() {
+            // The first picture is no news; one after an outage is.
+            Status::Showing => {
+                if !first_picture && !self.warned.is_empty() {
+                    tracing::warn!("showing the guest again");
+                }
+                self.warned.clear();
+                return;
+            }
+            Status::Off => "display off: the guest shows no primary plane".to_string(),
+            Status::Lost { cause, .. } => format!("device lost (keeping the last frame): {cause}"),
+            Status::Error { cause } => format!("cannot show the frame: {cause}"),
+        };
+        if self.warned.contains(&text) {
+            tracing::debug!("{text} (again)");
+        } else if self.warned.len() < WARNED_CAUSES {
+            tracing::warn!("{text}");
+            self.warned.push(text);
+        } else {
+            // Causes that change every time (a counter in the message) stop here.
+            tracing::debug!("{text}");
+        }
     }
 
     fn create_window(&mut self, el: &ActiveEventLoop) -> Result<(), String> {
