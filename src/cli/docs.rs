@@ -71,7 +71,8 @@ fn render(cmd: clap::Command) -> Result<Vec<u8>> {
 /// The command tree without clap's `help` subcommands: they have no page of their own, so no
 /// page may list one.
 fn without_help(cmd: clap::Command) -> clap::Command {
-    cmd.disable_help_subcommand(true).mut_subcommands(without_help)
+    cmd.disable_help_subcommand(true)
+        .mut_subcommands(without_help)
 }
 
 pub fn man(args: &ManArgs) -> Result<()> {

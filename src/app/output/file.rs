@@ -54,10 +54,14 @@ enum Dest {
     Stdout,
     /// An fd of this process (`/dev/fd/N`, `/proc/self/fd/N`): the user redirected it on
     /// purpose, so it is opened by its name and written whatever it is.
-    Descriptor { path: PathBuf },
+    Descriptor {
+        path: PathBuf,
+    },
     /// A character device or a FIFO, written where it is: opened for writing, never created,
     /// truncated or replaced.
-    InPlace { at: Spot },
+    InPlace {
+        at: Spot,
+    },
     /// A regular file, or a name where nothing exists yet: replaced whole.
     File {
         at: Spot,
@@ -239,7 +243,12 @@ fn check_writable(at: &Spot, dir_path: &Path, given: &Path) -> Result<()> {
 /// since `resolve`), and writes.
 fn write_in_place(at: &Spot, bytes: &[u8]) -> Result<()> {
     let mut file = open_in_place(&at.name, |flags| {
-        openat(&*at.dir, at.name.as_os_str(), flags | OFlag::O_NOFOLLOW, Mode::empty())
+        openat(
+            &*at.dir,
+            at.name.as_os_str(),
+            flags | OFlag::O_NOFOLLOW,
+            Mode::empty(),
+        )
     })?;
     let kind = file.metadata()?.file_type();
     if !(kind.is_char_device() || kind.is_fifo()) {
@@ -268,10 +277,7 @@ fn write_descriptor(path: &Path, bytes: &[u8]) -> Result<()> {
 /// Opens for writing without blocking: a FIFO without a reader is waited for here, where
 /// SIGINT and SIGTERM can end the wait (a blocking open would outlast them, since the standard
 /// library retries it after a signal).
-fn open_in_place(
-    shown: &OsStr,
-    open: impl Fn(OFlag) -> nix::Result<OwnedFd>,
-) -> Result<File> {
+fn open_in_place(shown: &OsStr, open: impl Fn(OFlag) -> nix::Result<OwnedFd>) -> Result<File> {
     let mut told = false;
     loop {
         let flags = OFlag::O_WRONLY | OFlag::O_NOCTTY | OFlag::O_CLOEXEC | OFlag::O_NONBLOCK;
@@ -344,11 +350,7 @@ fn create_temp<'a>(
         match openat(
             dir,
             tmp.as_os_str(),
-            OFlag::O_WRONLY
-                | OFlag::O_CREAT
-                | OFlag::O_EXCL
-                | OFlag::O_NOFOLLOW
-                | OFlag::O_CLOEXEC,
+            OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
             Mode::from_bits_truncate(mode),
         ) {
             Ok(fd) => {

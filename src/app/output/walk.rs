@@ -291,7 +291,10 @@ mod tests {
         symlink("b", dir.path().join("a")).unwrap();
         symlink("a", dir.path().join("b")).unwrap();
         let err = walk(&dir.path().join("a/x.png")).unwrap_err();
-        assert!(format!("{err:#}").contains("more than 40 symbolic links"), "{err:#}");
+        assert!(
+            format!("{err:#}").contains("more than 40 symbolic links"),
+            "{err:#}"
+        );
     }
 
     #[test]
