@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::cli::{assert_clean_failure, assert_ok, path_str, run, stdout, tmp};
+use common::cli::{assert_clean_failure, assert_ok, bin, path_str, run, stderr, stdout, tmp};
 use std::process::Command;
 
 const COMMANDS: [&[&str]; 9] = [
@@ -131,4 +131,119 @@ fn man_pages_cover_every_command() {
         assert!(pages.iter().any(|p| p == want), "{want} missing: {pages:?}");
     }
     assert!(pages.len() >= 17, "{pages:?}");
+}
+
+#[test]
+fn man_pages_name_no_help_page() {
+    // clap's `help` subcommand has no page of its own, so no page may point to one.
+    for args in [&["man"][..], &["man", "edid"][..]] {
+        let out = run(args);
+        assert_ok(&out);
+        let page = stdout(&out);
+        assert!(page.contains(".SH SUBCOMMANDS"), "{args:?}: {page}");
+        assert!(
+            !page.contains("help(1)"),
+            "{args:?} lists a help page: {page}"
+        );
+    }
+}
+
+/// Runs the binary with stdout on /dev/full, where every write fails with ENOSPC.
+fn into_dev_full(args: &[&str]) -> std::process::Output {
+    bin()
+        .args(args)
+        .stdout(
+            std::fs::OpenOptions::new()
+                .write(true)
+                .open("/dev/full")
+                .unwrap(),
+        )
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn help_into_a_full_disk_fails_like_every_other_print() {
+    for args in [
+        &["--help"][..],
+        &["edid", "set", "-h"][..],
+        &["--version"][..],
+    ] {
+        let out = into_dev_full(args);
+        assert_clean_failure(
+            &out,
+            1,
+            "cannot write to standard output: No space left on device",
+        );
+    }
+}
+
+#[test]
+fn an_error_names_its_cause_once() {
+    // The context and its cause are one chain: the cause must not be printed in both.
+    for args in [&["info", "--sim"][..], &["--help"][..]] {
+        let out = into_dev_full(args);
+        let err = stderr(&out);
+        assert_eq!(
+            err.matches("No space left on device").count(),
+            1,
+            "{args:?}: {err}"
+        );
+    }
+}
+
+#[test]
+fn a_refresh_rate_out_of_range_states_the_range() {
+    for mode in ["1024x768@0", "1024x768@9", "1024x768@481", "1024x768@20000"] {
+        let out = run(&["edid", "generate", "--mode", mode, "-o", "/dev/null"]);
+        assert_clean_failure(&out, 2, "refresh rate must be 10 to 480 Hz");
+    }
+    for mode in ["1920x1080@10", "1024x768@480"] {
+        assert_ok(&run(&[
+            "edid",
+            "generate",
+            "--mode",
+            mode,
+            "-o",
+            "/dev/null",
+        ]));
+    }
+}
+
+#[test]
+fn edid_decode_reads_what_edid_decode_prints() {
+    let help = stdout(&run(&["edid", "--help"]));
+    assert!(help.contains("hex text as edid-decode prints it"), "{help}");
+    let dir = tmp();
+    // One block, and a base block with DisplayID extensions.
+    for (name, extra) in [
+        ("one.bin", None),
+        ("more.bin", Some("2560x1440,3840x2160@30")),
+    ] {
+        let bin_path = dir.path().join(name);
+        let mut args = vec!["edid", "generate", "--mode", "1920x1080", "-o"];
+        args.push(path_str(&bin_path));
+        if let Some(modes) = extra {
+            args.extend(["--extra-modes", modes]);
+        }
+        assert_ok(&run(&args));
+        let printed = Command::new("edid-decode")
+            .arg(&bin_path)
+            .output()
+            .expect("edid-decode is installed (scripts/install-test-deps.sh)");
+        let text_path = dir.path().join(format!("{name}.txt"));
+        std::fs::write(&text_path, &printed.stdout).unwrap();
+        assert!(stdout(&printed).starts_with("edid-decode (hex):"));
+        let from_binary = run(&["edid", "decode", path_str(&bin_path)]);
+        assert_ok(&from_binary);
+        let from_text = run(&["edid", "decode", path_str(&text_path)]);
+        assert_ok(&from_text);
+        assert_eq!(stdout(&from_text), stdout(&from_binary), "{name}");
+        let from_stdin = bin()
+            .args(["edid", "decode", "-"])
+            .stdin(std::fs::File::open(&text_path).unwrap())
+            .output()
+            .unwrap();
+        assert_eq!(stdout(&from_stdin), stdout(&from_binary), "{name} on stdin");
+    }
 }

@@ -115,6 +115,174 @@ fn a_link_someone_else_planted_at_the_output_is_refused() {
     assert_eq!(listing(dir.path()), ["shot.png", "victim"]);
 }
 
+/// Gives the link at `path` itself (not what it leads to) to uid 65534, as if that user had
+/// planted it.
+fn give_link_to_nobody(path: &Path) {
+    nix::unistd::fchownat(
+        nix::fcntl::AT_FDCWD,
+        path,
+        Some(nix::unistd::Uid::from_raw(65534)),
+        None,
+        nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW,
+    )
+    .unwrap();
+}
+
+/// A directory anyone may write to, as `/tmp` is: mode 1777 when `sticky`, 0777 when not.
+fn shared_dir(path: PathBuf, sticky: bool) -> PathBuf {
+    std::fs::create_dir(&path).unwrap();
+    let mode = if sticky { 0o1777 } else { 0o777 };
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
+    path
+}
+
+/// A directory `etc` holding a file `passwd` that no write may reach.
+fn victim_dir(root: &Path) -> (PathBuf, PathBuf) {
+    let etc = root.join("etc");
+    std::fs::create_dir(&etc).unwrap();
+    let passwd = etc.join("passwd");
+    std::fs::write(&passwd, b"precious").unwrap();
+    (etc, passwd)
+}
+
+fn assert_untouched(etc: &Path, passwd: &Path) {
+    assert_eq!(std::fs::read(passwd).unwrap(), b"precious");
+    assert_eq!(listing(etc), ["passwd"], "nothing new beside the victim");
+}
+
+// The links below are followed by our own walk, never by the kernel, so the kernel's
+// `fs.protected_symlinks` cannot change what these tests see. That setting is one value for
+// the whole machine (it is not kept per namespace, and a user namespace may not write it), so a
+// test cannot turn it off for itself alone; instead each case is run in a world-writable
+// directory without the sticky bit as well, where the kernel never protects a link at any
+// setting, and in a sticky one, where it protects only when the setting is on.
+
+#[test]
+fn a_link_planted_as_a_directory_on_the_path_is_refused() {
+    if !is_root() {
+        eprintln!("needs root to give a link to another user; CI runs as root");
+        return;
+    }
+    for sticky in [true, false] {
+        let dir = tmp();
+        let (etc, passwd) = victim_dir(dir.path());
+        let shared = shared_dir(dir.path().join("tmp"), sticky);
+        let planted = shared.join("victimdir");
+        symlink(&etc, &planted).unwrap();
+        give_link_to_nobody(&planted);
+        for name in ["passwd", "new.png"] {
+            let through = planted.join(name);
+            let out = run(&["screenshot", "--sim", "-o", path_str(&through)]);
+            let refusal = format!(
+                "{} is a symbolic link owned by uid 65534",
+                planted.display()
+            );
+            assert_clean_failure(&out, 1, &refusal);
+            assert_clean_failure(&generate_800x600(path_str(&through)), 1, "someone else");
+            assert_untouched(&etc, &passwd);
+        }
+        // `..` after a planted link climbs from where the link leads, so it is refused too.
+        let climbing = planted.join("../passwd");
+        let out = run(&["screenshot", "--sim", "-o", path_str(&climbing)]);
+        assert_clean_failure(&out, 1, "owned by uid 65534");
+        assert_eq!(listing(dir.path()), ["etc", "tmp"]);
+        assert_untouched(&etc, &passwd);
+    }
+}
+
+#[test]
+fn a_chain_of_links_is_checked_link_by_link() {
+    if !is_root() {
+        eprintln!("needs root to give a link to another user; CI runs as root");
+        return;
+    }
+    for sticky in [true, false] {
+        let dir = tmp();
+        let (etc, passwd) = victim_dir(dir.path());
+        let shared = shared_dir(dir.path().join("tmp"), sticky);
+        let home = dir.path().join("home");
+        std::fs::create_dir(&home).unwrap();
+        // Ours, in our own directory, leading to a link someone else planted, leading on.
+        let planted_dir = shared.join("pictures");
+        symlink(&etc, &planted_dir).unwrap();
+        give_link_to_nobody(&planted_dir);
+        symlink(&planted_dir, home.join("pictures")).unwrap();
+        let out = run(&[
+            "screenshot",
+            "--sim",
+            "-o",
+            path_str(&home.join("pictures/passwd")),
+        ]);
+        let refusal = format!(
+            "{} is a symbolic link owned by uid 65534",
+            planted_dir.display()
+        );
+        assert_clean_failure(&out, 1, &refusal);
+        assert_untouched(&etc, &passwd);
+        // The same chain at the last name: ours -> planted -> the victim file.
+        let planted_file = shared.join("latest.png");
+        symlink(&passwd, &planted_file).unwrap();
+        give_link_to_nobody(&planted_file);
+        symlink(&planted_file, home.join("latest.png")).unwrap();
+        let out = generate_800x600(path_str(&home.join("latest.png")));
+        let refusal = format!(
+            "{} is a symbolic link owned by uid 65534",
+            planted_file.display()
+        );
+        assert_clean_failure(&out, 1, &refusal);
+        assert_untouched(&etc, &passwd);
+        assert_eq!(listing(&home), ["latest.png", "pictures"]);
+    }
+}
+
+#[test]
+fn links_of_ours_or_of_the_directory_owner_are_followed_on_the_path() {
+    if !is_root() {
+        eprintln!("needs root to give a directory to another user; CI runs as root");
+        return;
+    }
+    let dir = tmp();
+    let pictures = dir.path().join("pictures");
+    std::fs::create_dir(&pictures).unwrap();
+    let shared = shared_dir(dir.path().join("tmp"), true);
+    // Our own link in a sticky directory, then a chain of two of ours.
+    symlink(&pictures, shared.join("mine")).unwrap();
+    symlink(shared.join("mine"), dir.path().join("again")).unwrap();
+    assert_ok(&run(&[
+        "screenshot",
+        "--sim",
+        "-o",
+        path_str(&shared.join("mine/a.png")),
+    ]));
+    assert_ok(&generate_800x600(path_str(&dir.path().join("again/b.bin"))));
+    // A link its directory's owner made (a user's own link in their own directory).
+    let theirs = dir.path().join("theirs");
+    std::fs::create_dir(&theirs).unwrap();
+    symlink("../pictures", theirs.join("pictures")).unwrap();
+    give_link_to_nobody(&theirs.join("pictures"));
+    nix::unistd::chown(&theirs, Some(nix::unistd::Uid::from_raw(65534)), None).unwrap();
+    assert_ok(&generate_800x600(path_str(&theirs.join("pictures/c.bin"))));
+    // `..` after a link climbs from where it led: `mine/..` is `dir`, not `tmp`.
+    assert_ok(&generate_800x600(path_str(&shared.join("mine/../d.bin"))));
+    assert_eq!(listing(&pictures), ["a.png", "b.bin", "c.bin"]);
+    assert_eq!(read_png(&pictures.join("a.png")).width, 1024);
+    assert_eq!(
+        listing(dir.path()),
+        ["again", "d.bin", "pictures", "theirs", "tmp"]
+    );
+    assert_eq!(listing(&shared), ["mine"]);
+}
+
+#[test]
+fn a_loop_of_links_is_one_line() {
+    let dir = tmp();
+    symlink("b", dir.path().join("a")).unwrap();
+    symlink("a", dir.path().join("b")).unwrap();
+    let out = generate_800x600(path_str(&dir.path().join("a/x.bin")));
+    assert_clean_failure(&out, 1, "more than 40 symbolic links");
+    assert_eq!(listing(dir.path()), ["a", "b"]);
+}
+
 #[test]
 fn a_link_of_ours_is_written_through_and_kept() {
     let dir = tmp();

@@ -42,8 +42,8 @@ pub fn read_bounded(path: &Path, limit: u64) -> Result<Vec<u8>> {
 }
 
 /// Reads an EDID file (or stdin for "-"): raw bytes, or hex text (whitespace, `0x` prefixes and
-/// commas as in C arrays, edid-decode's hex dump). Text that is not hex is an error naming the
-/// first bad token and its line.
+/// commas as in C arrays, or edid-decode's output, of which its hex dump is read). Text that
+/// is not hex is an error naming the first bad token and its line.
 pub fn read_edid_file(path: &Path) -> Result<Vec<u8>> {
     let bytes = read_bounded(path, MAX_EDID_FILE)?;
     let shown = if path == Path::new("-") {
@@ -70,11 +70,11 @@ fn looks_like_text(bytes: &[u8]) -> bool {
 }
 
 /// Hex text to bytes, token by token: a token is hex digits in pairs, optionally `0x`-prefixed
-/// and followed by a comma.
+/// and followed by a comma. Of edid-decode's own output, only its hex dump is read.
 pub fn parse_hex_text(bytes: &[u8]) -> Result<Vec<u8>> {
     let text = std::str::from_utf8(bytes).context("the text is not UTF-8")?;
     let mut out = Vec::new();
-    for (line_no, line) in text.lines().enumerate() {
+    for (line_no, line) in hex_lines(text) {
         for token in line.split_whitespace() {
             let digits = token.trim_end_matches(',');
             let digits = digits
@@ -109,6 +109,26 @@ pub fn parse_hex_text(bytes: &[u8]) -> Result<Vec<u8>> {
     Ok(out)
 }
 
+/// The lines of `text` that hold hex, numbered from 0. edid-decode's default output (an older
+/// one's title is `EDID (hex):`) starts with a title line ending in `(hex):`, then the dump, a
+/// block to a paragraph, then a `----` rule before the decoded text: only the dump between
+/// them is hex. Any other text is hex throughout.
+fn hex_lines(text: &str) -> Vec<(usize, &str)> {
+    let lines: Vec<(usize, &str)> = text.lines().enumerate().collect();
+    let title = lines.iter().position(|(_, line)| {
+        let line = line.trim();
+        line.ends_with("(hex):") && (line.starts_with("edid-decode") || line.starts_with("EDID"))
+    });
+    let Some(title) = title else {
+        return lines;
+    };
+    lines[title + 1..]
+        .iter()
+        .take_while(|(_, line)| !line.trim().starts_with("---"))
+        .copied()
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -128,6 +148,24 @@ mod tests {
         let err = format!("{:#}", parse_hex_text(b"abc").unwrap_err());
         assert!(err.contains("odd number"), "{err}");
         assert!(parse_hex_text(b"  \n ").is_err());
+    }
+
+    #[test]
+    fn only_the_dump_of_edid_decode_output_is_read() {
+        // Blocks are paragraphs of the dump.
+        let text = "edid-decode (hex):\n\n00 ff ff ff\nff ff ff 00\n\n70 13\n\n\
+                    ----------------\n\nBlock 0, Base EDID:\n  EDID Structure Version & \
+                    Revision: 1.4\n";
+        assert_eq!(
+            parse_hex_text(text.as_bytes()).unwrap(),
+            vec![0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0, 0x70, 0x13]
+        );
+        let err = format!(
+            "{:#}",
+            parse_hex_text(b"edid-decode (hex):\n\n00 fg\n").unwrap_err()
+        );
+        assert!(err.contains("line 3") && err.contains("'fg'"), "{err}");
+        assert!(parse_hex_text(b"edid-decode (hex):\n\n----\n").is_err());
     }
 
     #[test]

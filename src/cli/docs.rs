@@ -68,8 +68,15 @@ fn render(cmd: clap::Command) -> Result<Vec<u8>> {
     Ok(page)
 }
 
+/// The command tree without clap's `help` subcommands: they have no page of their own, so no
+/// page may list one.
+fn without_help(cmd: clap::Command) -> clap::Command {
+    cmd.disable_help_subcommand(true)
+        .mut_subcommands(without_help)
+}
+
 pub fn man(args: &ManArgs) -> Result<()> {
-    let mut top = super::Cli::command();
+    let mut top = without_help(super::Cli::command());
     top.build();
     let mut all = Vec::new();
     pages(&top, "", &mut all);

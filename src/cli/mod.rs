@@ -91,7 +91,15 @@ fn init_logging(verbose: u8) {
 }
 
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(err) => {
+            return match print_clap(&err) {
+                Ok(code) => ExitCode::from(u8::try_from(code).unwrap_or(1)),
+                Err(failed) => finish(Err(failed)),
+            };
+        }
+    };
     init_logging(cli.verbose);
     let result = dispatch(cli.command);
     finish(result.and_then(|()| Ok(output::stdio::flush_out()?)))
@@ -123,8 +131,22 @@ fn parse_inner(words: &[String], fd: i32) -> anyhow::Result<Command> {
         .chain(["--device-fd".to_string(), fd.to_string()]);
     match Cli::try_parse_from(argv) {
         Ok(cli) => Ok(cli.command),
-        Err(err) => err.exit(),
+        Err(err) => std::process::exit(print_clap(&err)?),
     }
+}
+
+/// Prints what clap has to say instead of a command and returns its exit code. Help and the
+/// version go to stdout, where a failure to write (a full disk, a closed pipe) is returned to be
+/// reported like every other print's; clap's own `exit` ignores it and exits 0. A usage error
+/// goes to stderr, whose failure has nowhere to be reported.
+fn print_clap(err: &clap::Error) -> anyhow::Result<i32> {
+    if err.use_stderr() {
+        let _ = err.print();
+    } else {
+        err.print().map_err(output::stdio::StdoutError)?;
+        output::stdio::flush_out()?;
+    }
+    Ok(err.exit_code())
 }
 
 /// Runs `words` as a command on the open device fd `fd`, which it takes over.

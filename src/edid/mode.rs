@@ -1,7 +1,15 @@
 //! A display mode as users write it (`1920x1080`, `1920x1080@60`, `1920x1080@59.94`).
 
+use super::build::{MAX_REFRESH_MHZ, MIN_REFRESH_MHZ};
 use serde::Serialize;
 use std::str::FromStr;
+
+/// The refresh rates a mode may ask for, as the generator's bounds state them.
+const RATE_RANGE: &str = "refresh rate must be 10 to 480 Hz";
+const _: () = assert!(
+    MIN_REFRESH_MHZ == 10_000 && MAX_REFRESH_MHZ == 480_000,
+    "RATE_RANGE must state the generator's bounds"
+);
 
 /// A display mode: active size and refresh rate in millihertz.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -59,8 +67,10 @@ pub struct ModeParseError {
 impl FromStr for Mode {
     type Err = ModeParseError;
 
-    /// Parses `WxH` (60 Hz) or `WxH@HZ`, where HZ may have decimals. Sizes and rates are only
-    /// checked for being numbers here; the generator decides which ones it can describe.
+    /// Parses `WxH` (60 Hz) or `WxH@HZ`, where HZ may have decimals. Sizes are only checked for
+    /// being numbers here (the generator decides which ones it can describe); a rate outside
+    /// the generator's 10 to 480 Hz is refused here already, since every mode typed ends in an
+    /// EDID and `@0` is more often a slip than a request.
     fn from_str(text: &str) -> Result<Self, Self::Err> {
         let fail = |reason| ModeParseError {
             text: text.to_string(),
@@ -78,10 +88,12 @@ impl FromStr for Mode {
                 let hz: f64 = rate
                     .parse()
                     .map_err(|_| fail("refresh rate is not a number"))?;
-                if !hz.is_finite() || hz <= 0.0 || hz > 10_000.0 {
-                    return Err(fail("refresh rate must be between 0 and 10000 Hz"));
+                let mhz = (hz * 1000.0).round();
+                let range = f64::from(MIN_REFRESH_MHZ)..=f64::from(MAX_REFRESH_MHZ);
+                if !range.contains(&mhz) {
+                    return Err(fail(RATE_RANGE));
                 }
-                (hz * 1000.0).round() as u32
+                mhz as u32
             }
         };
         Ok(Mode {
@@ -135,6 +147,8 @@ mod tests {
         let m: Mode = "1920x1080@59.94".parse().unwrap();
         assert_eq!(m.refresh_mhz, 59_940);
         assert_eq!(m.to_string(), "1920x1080@59.940");
+        assert_eq!("64x64@10".parse(), Ok(Mode::new(64, 64, 10)));
+        assert_eq!("64x64@480".parse(), Ok(Mode::new(64, 64, 480)));
         assert_eq!(
             parse_mode_list("1024x768, 800x600@30").unwrap(),
             vec![Mode::new(1024, 768, 60), Mode::new(800, 600, 30)]
@@ -149,8 +163,11 @@ mod tests {
             ("1920x", "height"),
             ("0x1080", "positive"),
             ("1920x1080@fast", "refresh rate is not"),
-            ("1920x1080@-5", "between"),
-            ("1920x1080@nan", "between"),
+            ("1920x1080@-5", "10 to 480 Hz"),
+            ("1920x1080@nan", "10 to 480 Hz"),
+            ("1920x1080@0", "10 to 480 Hz"),
+            ("1920x1080@9.99", "10 to 480 Hz"),
+            ("1920x1080@480.001", "10 to 480 Hz"),
         ] {
             let err = text.parse::<Mode>().unwrap_err().to_string();
             assert!(err.contains(reason), "{text}: {err}");

@@ -8,22 +8,29 @@
 //!   the old file as it was and no temporary behind;
 //! - a character device or a FIFO (`/dev/null`, a pipe a script reads) is written in place and
 //!   never replaced; a directory, socket or block device is refused;
-//! - a symbolic link is followed, and its target written, only when the link belongs to this
-//!   user or to the owner of its directory: a link someone else planted is refused (the rule
-//!   the kernel's `fs.protected_symlinks` applies to sticky directories, applied everywhere);
+//! - a symbolic link anywhere on the path (a directory component, a link to a link, the last
+//!   name) is followed only when it belongs to this user or to the owner of its directory: a
+//!   link someone else planted is refused (the rule the kernel's `fs.protected_symlinks`
+//!   applies to sticky directories, applied in every directory; `walk` follows the links
+//!   itself, so the kernel's setting makes no difference). The file is then created and
+//!   renamed beneath the directory the walk reached, held open from `resolve` to `write`;
 //! - `-` (and `/dev/stdout`) is standard output.
 
+use super::walk::{Found, Walked, walk};
 use anyhow::{Context, Result, anyhow, bail};
 use nix::errno::Errno;
-use nix::fcntl::{AT_FDCWD, RenameFlags, renameat2};
-use nix::unistd::{AccessFlags, Gid, Uid, faccessat, fchown};
+use nix::fcntl::{OFlag, RenameFlags, openat, renameat, renameat2};
+use nix::sys::stat::{FileStat, Mode, SFlag};
+use nix::unistd::{AccessFlags, Gid, Uid, UnlinkatFlags, faccessat, fchown, linkat, unlinkat};
 use std::ffi::{OsStr, OsString};
-use std::fs::{File, Metadata, OpenOptions};
+use std::fs::File;
 use std::hash::{BuildHasher, Hasher};
 use std::io::Write;
+use std::os::fd::OwnedFd;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{FileTypeExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// What a write may do to a regular file that already exists at the path.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,16 +52,30 @@ pub struct OutputPath {
 #[derive(Debug, Clone)]
 enum Dest {
     Stdout,
-    /// A character device or a FIFO (or an fd of this process under /dev/fd), written where it
-    /// is: opened for writing, never created, truncated or replaced.
-    InPlace {
+    /// An fd of this process (`/dev/fd/N`, `/proc/self/fd/N`): the user redirected it on
+    /// purpose, so it is opened by its name and written whatever it is.
+    Descriptor {
         path: PathBuf,
     },
-    /// A regular file, or a path where nothing exists yet: replaced whole.
+    /// A character device or a FIFO, written where it is: opened for writing, never created,
+    /// truncated or replaced.
+    InPlace {
+        at: Spot,
+    },
+    /// A regular file, or a name where nothing exists yet: replaced whole.
     File {
-        target: PathBuf,
+        at: Spot,
         existing: Option<Existing>,
     },
+}
+
+/// A name inside a directory that the walk reached through checked links only. The directory
+/// stays open, so the write lands in the directory that was checked, whatever is renamed or
+/// planted on the path later.
+#[derive(Debug, Clone)]
+struct Spot {
+    dir: Arc<OwnedFd>,
+    name: OsString,
 }
 
 /// The mode and owner of the file being replaced, given to its successor.
@@ -66,11 +87,11 @@ struct Existing {
 }
 
 impl Existing {
-    fn of(meta: &Metadata) -> Self {
+    fn of(stat: &FileStat) -> Self {
         Existing {
-            mode: meta.permissions().mode() & 0o7777,
-            uid: meta.uid(),
-            gid: meta.gid(),
+            mode: stat.st_mode & 0o7777,
+            uid: stat.st_uid,
+            gid: stat.st_gid,
         }
     }
 }
@@ -79,9 +100,9 @@ impl Existing {
 const STDOUT_NAMES: [&str; 4] = ["-", "/dev/stdout", "/dev/fd/1", "/proc/self/fd/1"];
 
 impl OutputPath {
-    /// Looks at `path` (without creating, opening or changing anything) and decides how it will
-    /// be written, or says why it cannot be: a directory, a socket, a block device, a planted
-    /// link, a missing or unwritable directory.
+    /// Looks at `path` (without creating, opening for writing or changing anything) and
+    /// decides how it will be written, or says why it cannot be: a directory, a socket, a block
+    /// device, a planted link anywhere on the path, a missing or unwritable directory.
     pub fn resolve(path: &Path) -> Result<Self> {
         let given = path.to_path_buf();
         if STDOUT_NAMES.iter().any(|n| path == Path::new(n)) {
@@ -95,49 +116,11 @@ impl OutputPath {
         if path.starts_with("/dev/fd") || path.starts_with("/proc/self/fd") {
             return Ok(OutputPath {
                 given: given.clone(),
-                dest: Dest::InPlace { path: given },
+                dest: Dest::Descriptor { path: given },
             });
         }
-        let dest = match std::fs::symlink_metadata(path) {
-            Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
-                check_directory(path)?;
-                Dest::File {
-                    target: path.to_path_buf(),
-                    existing: None,
-                }
-            }
-            Err(err) => return Err(err).with_context(|| format!("cannot write {shown}")),
-            Ok(meta) if meta.file_type().is_symlink() => {
-                check_link_owner(path, &meta)?;
-                let target_meta = match std::fs::metadata(path) {
-                    Ok(m) => m,
-                    Err(err) if err.kind() == std::io::ErrorKind::NotFound => bail!(
-                        "cannot write {shown}: it is a symbolic link to a missing file; \
-                         remove the link or name the file itself"
-                    ),
-                    Err(err) => return Err(err).with_context(|| format!("cannot write {shown}")),
-                };
-                if target_meta.is_file() {
-                    let target = std::fs::canonicalize(path)
-                        .with_context(|| format!("cannot write {shown}"))?;
-                    check_directory(&target)?;
-                    Dest::File {
-                        target,
-                        existing: Some(Existing::of(&target_meta)),
-                    }
-                } else {
-                    special(path, &target_meta)?
-                }
-            }
-            Ok(meta) if meta.is_file() => {
-                check_directory(path)?;
-                Dest::File {
-                    target: path.to_path_buf(),
-                    existing: Some(Existing::of(&meta)),
-                }
-            }
-            Ok(meta) => special(path, &meta)?,
-        };
+        let walked = walk(path).with_context(|| format!("cannot write {shown}"))?;
+        let dest = destination(walked, path)?;
         Ok(OutputPath { given, dest })
     }
 
@@ -171,30 +154,60 @@ impl OutputPath {
                     .map_err(super::stdio::StdoutError)?;
                 Ok(())
             }
-            Dest::InPlace { path } => {
-                write_in_place(path, bytes).with_context(|| format!("cannot write {shown}"))
+            Dest::Descriptor { path } => {
+                write_descriptor(path, bytes).with_context(|| format!("cannot write {shown}"))
             }
-            Dest::File { target, existing } => replace_file(target, *existing, bytes, mode)
+            Dest::InPlace { at } => {
+                write_in_place(at, bytes).with_context(|| format!("cannot write {shown}"))
+            }
+            Dest::File { at, existing } => replace_file(at, *existing, bytes, mode)
                 .with_context(|| format!("cannot write {shown}")),
         }
     }
 }
 
-/// Character devices and FIFOs are written in place; everything else that is not a regular file
-/// is refused, never replaced.
-fn special(path: &Path, meta: &Metadata) -> Result<Dest> {
-    let shown = path.display();
-    let kind = meta.file_type();
-    if kind.is_char_device() || kind.is_fifo() {
-        return Ok(Dest::InPlace {
-            path: path.to_path_buf(),
+/// How the file the walk found is written: a regular file or a new name replaced whole, a
+/// character device or a FIFO in place, anything else refused, never replaced.
+fn destination(walked: Walked, given: &Path) -> Result<Dest> {
+    let shown = given.display();
+    let Walked {
+        dir,
+        dir_path,
+        name,
+        found,
+    } = walked;
+    let at = Spot {
+        dir: Arc::new(dir),
+        name,
+    };
+    let stat = match found {
+        Found::ProcLink => {
+            return Ok(Dest::Descriptor {
+                path: given.to_path_buf(),
+            });
+        }
+        Found::Missing => {
+            check_writable(&at, &dir_path, given)?;
+            return Ok(Dest::File { at, existing: None });
+        }
+        Found::Present(stat) => stat,
+    };
+    let kind = SFlag::from_bits_truncate(stat.st_mode) & SFlag::S_IFMT;
+    if kind == SFlag::S_IFREG {
+        check_writable(&at, &dir_path, given)?;
+        return Ok(Dest::File {
+            at,
+            existing: Some(Existing::of(&stat)),
         });
     }
-    let what = if kind.is_dir() {
+    if kind == SFlag::S_IFCHR || kind == SFlag::S_IFIFO {
+        return Ok(Dest::InPlace { at });
+    }
+    let what = if kind == SFlag::S_IFDIR {
         "a directory; name a file inside it"
-    } else if kind.is_socket() {
+    } else if kind == SFlag::S_IFSOCK {
         "a socket; refusing to replace it"
-    } else if kind.is_block_device() {
+    } else if kind == SFlag::S_IFBLK {
         "a block device; refusing to write a picture over a disk"
     } else {
         "neither a regular file, a character device nor a FIFO; refusing to replace it"
@@ -202,74 +215,60 @@ fn special(path: &Path, meta: &Metadata) -> Result<Dest> {
     bail!("cannot write {shown}: it is {what}")
 }
 
-/// The directory a new file lands in must exist and be writable by us.
-fn check_directory(path: &Path) -> Result<()> {
-    let dir = parent_dir(path);
-    let meta = std::fs::metadata(&dir).with_context(|| {
-        format!(
-            "cannot write {}: directory {} is missing",
-            path.display(),
-            dir.display()
-        )
-    })?;
-    if !meta.is_dir() {
-        bail!(
-            "cannot write {}: {} is not a directory",
-            path.display(),
-            dir.display()
-        );
-    }
+/// The directory a file lands in must be writable by us.
+fn check_writable(at: &Spot, dir_path: &Path, given: &Path) -> Result<()> {
     faccessat(
-        AT_FDCWD,
-        &dir,
+        &*at.dir,
+        ".",
         AccessFlags::W_OK | AccessFlags::X_OK,
         nix::fcntl::AtFlags::AT_EACCESS,
     )
     .map_err(|errno| {
+        let dir = if dir_path.as_os_str().is_empty() {
+            Path::new(".")
+        } else {
+            dir_path
+        };
         anyhow!(
             "cannot write {}: directory {} is not writable ({})",
-            path.display(),
+            given.display(),
             dir.display(),
             errno.desc()
         )
     })
 }
 
-/// A link is followed only when this user or the owner of the directory holding it made it.
-fn check_link_owner(link: &Path, meta: &Metadata) -> Result<()> {
-    let dir = parent_dir(link);
-    let dir_owner = std::fs::metadata(&dir)
-        .with_context(|| format!("cannot write {}", link.display()))?
-        .uid();
-    let me = nix::unistd::geteuid().as_raw();
-    if meta.uid() == me || meta.uid() == dir_owner {
-        return Ok(());
-    }
-    bail!(
-        "cannot write {}: it is a symbolic link owned by uid {} in a directory owned by uid {}; \
-         not following a link someone else may have planted (remove it, or name its target)",
-        link.display(),
-        meta.uid(),
-        dir_owner
-    )
-}
-
-fn parent_dir(path: &Path) -> PathBuf {
-    match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    }
-}
-
-/// Opens a device or FIFO for writing without creating or truncating anything, checks that it
-/// is still not a regular file (the path may have changed since `resolve`), and writes.
-fn write_in_place(path: &Path, bytes: &[u8]) -> Result<()> {
-    let mut file = open_in_place(path)?;
+/// Opens a device or FIFO beneath its checked directory, without following a link, creating
+/// or truncating anything; checks it is still a device or FIFO (the name may have changed
+/// since `resolve`), and writes.
+fn write_in_place(at: &Spot, bytes: &[u8]) -> Result<()> {
+    let mut file = open_in_place(&at.name, |flags| {
+        openat(
+            &*at.dir,
+            at.name.as_os_str(),
+            flags | OFlag::O_NOFOLLOW,
+            Mode::empty(),
+        )
+    })?;
     let kind = file.metadata()?.file_type();
-    let fd_path = path.starts_with("/dev/fd") || path.starts_with("/proc/self/fd");
-    if !(kind.is_char_device() || kind.is_fifo() || fd_path) {
+    if !(kind.is_char_device() || kind.is_fifo()) {
         bail!("it changed into something other than a device or FIFO while being written");
     }
+    file.write_all(bytes)?;
+    file.flush()?;
+    Ok(())
+}
+
+/// Opens one of this process's descriptors by its name and writes, whatever it is.
+fn write_descriptor(path: &Path, bytes: &[u8]) -> Result<()> {
+    let mut file = open_in_place(path.as_os_str(), |flags| {
+        std::fs::OpenOptions::new()
+            .write(true)
+            .custom_flags(flags.bits())
+            .open(path)
+            .map(OwnedFd::from)
+            .map_err(|err| Errno::from_raw(err.raw_os_error().unwrap_or(nix::libc::EIO)))
+    })?;
     file.write_all(bytes)?;
     file.flush()?;
     Ok(())
@@ -278,42 +277,46 @@ fn write_in_place(path: &Path, bytes: &[u8]) -> Result<()> {
 /// Opens for writing without blocking: a FIFO without a reader is waited for here, where
 /// SIGINT and SIGTERM can end the wait (a blocking open would outlast them, since the standard
 /// library retries it after a signal).
-fn open_in_place(path: &Path) -> Result<File> {
+fn open_in_place(shown: &OsStr, open: impl Fn(OFlag) -> nix::Result<OwnedFd>) -> Result<File> {
     let mut told = false;
     loop {
-        let opened = OpenOptions::new()
-            .write(true)
-            .custom_flags(nix::libc::O_NOCTTY | nix::libc::O_CLOEXEC | nix::libc::O_NONBLOCK)
-            .open(path);
-        match opened {
-            Ok(file) => {
+        let flags = OFlag::O_WRONLY | OFlag::O_NOCTTY | OFlag::O_CLOEXEC | OFlag::O_NONBLOCK;
+        match open(flags) {
+            Ok(fd) => {
                 // Writes block as usual from here: a slow reader is not an error.
+                let file = File::from(fd);
                 let flags = nix::fcntl::fcntl(&file, nix::fcntl::FcntlArg::F_GETFL)?;
-                let mut flags = nix::fcntl::OFlag::from_bits_truncate(flags);
-                flags.remove(nix::fcntl::OFlag::O_NONBLOCK);
+                let mut flags = OFlag::from_bits_truncate(flags);
+                flags.remove(OFlag::O_NONBLOCK);
                 nix::fcntl::fcntl(&file, nix::fcntl::FcntlArg::F_SETFL(flags))?;
                 return Ok(file);
             }
-            Err(err) if err.raw_os_error() == Some(nix::libc::ENXIO) => {
+            Err(Errno::ENXIO) => {
                 crate::app::signals::check()?;
                 if !told {
-                    errln!("vfio-display: waiting for a reader on {}", path.display());
+                    errln!(
+                        "vfio-display: waiting for a reader on {}",
+                        Path::new(shown).display()
+                    );
                     told = true;
                 }
                 std::thread::sleep(std::time::Duration::from_millis(20));
             }
-            Err(err) => return Err(err.into()),
+            Err(errno) => return Err(std::io::Error::from(errno).into()),
         }
     }
 }
 
 /// Removes the temporary on drop unless it was renamed into place.
-struct TempGuard(Option<PathBuf>);
+struct TempGuard<'a> {
+    dir: &'a OwnedFd,
+    name: Option<OsString>,
+}
 
-impl Drop for TempGuard {
+impl Drop for TempGuard<'_> {
     fn drop(&mut self) {
-        if let Some(path) = self.0.take() {
-            let _ = std::fs::remove_file(path);
+        if let Some(name) = self.name.take() {
+            let _ = unlinkat(self.dir, name.as_os_str(), UnlinkatFlags::NoRemoveDir);
         }
     }
 }
@@ -335,40 +338,48 @@ fn temp_name(name: &OsStr) -> OsString {
     out
 }
 
-/// Creates a new temporary beside `target`, never following or reusing anything at its name.
-fn create_temp(dir: &Path, name: &OsStr, mode: u32) -> std::io::Result<(File, TempGuard)> {
+/// Creates a new temporary beside the target, never following or reusing anything at its name.
+fn create_temp<'a>(
+    dir: &'a OwnedFd,
+    name: &OsStr,
+    mode: u32,
+) -> std::io::Result<(File, TempGuard<'a>)> {
     let mut last = None;
     for _ in 0..16 {
-        let path = dir.join(temp_name(name));
-        match OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(mode)
-            .custom_flags(nix::libc::O_NOFOLLOW | nix::libc::O_CLOEXEC)
-            .open(&path)
-        {
-            Ok(file) => return Ok((file, TempGuard(Some(path)))),
-            Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => last = Some(err),
-            Err(err) => return Err(err),
+        let tmp = temp_name(name);
+        match openat(
+            dir,
+            tmp.as_os_str(),
+            OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+            Mode::from_bits_truncate(mode),
+        ) {
+            Ok(fd) => {
+                return Ok((
+                    File::from(fd),
+                    TempGuard {
+                        dir,
+                        name: Some(tmp),
+                    },
+                ));
+            }
+            Err(Errno::EEXIST) => last = Some(Errno::EEXIST.into()),
+            Err(errno) => return Err(errno.into()),
         }
     }
     Err(last.unwrap_or_else(|| std::io::Error::other("no free temporary name")))
 }
 
 fn replace_file(
-    target: &Path,
+    at: &Spot,
     existing: Option<Existing>,
     bytes: &[u8],
     mode: WriteMode,
 ) -> std::io::Result<()> {
-    let dir = parent_dir(target);
-    let name = target
-        .file_name()
-        .ok_or_else(|| std::io::Error::other("the path names no file"))?;
+    let dir = &*at.dir;
     // A file that replaces a private one is private from its first byte; a new one gets the
     // usual 0666 less the umask.
     let create_mode = if existing.is_some() { 0o600 } else { 0o666 };
-    let (mut file, mut guard) = create_temp(&dir, name, create_mode)?;
+    let (mut file, mut guard) = create_temp(dir, &at.name, create_mode)?;
     file.write_all(bytes)?;
     if let Some(old) = existing {
         let meta = file.metadata()?;
@@ -389,32 +400,31 @@ fn replace_file(
     }
     file.sync_all()?;
     drop(file);
-    let Some(tmp) = guard.0.clone() else {
+    let Some(tmp) = guard.name.clone() else {
         return Err(std::io::Error::other("the temporary file vanished"));
     };
     if existing.is_some() && mode == WriteMode::Replace {
-        std::fs::rename(&tmp, target)?;
+        renameat(dir, tmp.as_os_str(), dir, at.name.as_os_str())?;
     } else {
-        rename_no_replace(&tmp, target)?;
+        rename_no_replace(dir, &tmp, &at.name)?;
     }
-    guard.0 = None;
+    guard.name = None;
     // The rename is durable once the directory is; a failure here loses nothing written.
-    if let Ok(d) = File::open(&dir) {
-        let _ = d.sync_all();
+    if let Ok(d) = openat(
+        dir,
+        ".",
+        OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    ) {
+        let _ = File::from(d).sync_all();
     }
     Ok(())
 }
 
-/// Moves the temporary to a path that must not exist: something that appeared there since
+/// Moves the temporary to a name that must not exist: something that appeared there since
 /// `resolve` is left alone.
-fn rename_no_replace(tmp: &Path, target: &Path) -> std::io::Result<()> {
-    match renameat2(
-        AT_FDCWD,
-        tmp,
-        AT_FDCWD,
-        target,
-        RenameFlags::RENAME_NOREPLACE,
-    ) {
+fn rename_no_replace(dir: &OwnedFd, tmp: &OsStr, target: &OsStr) -> std::io::Result<()> {
+    match renameat2(dir, tmp, dir, target, RenameFlags::RENAME_NOREPLACE) {
         Ok(()) => Ok(()),
         Err(Errno::EEXIST) => Err(std::io::Error::new(
             std::io::ErrorKind::AlreadyExists,
@@ -422,8 +432,9 @@ fn rename_no_replace(tmp: &Path, target: &Path) -> std::io::Result<()> {
         )),
         // File systems without RENAME_NOREPLACE: a hard link fails just as atomically.
         Err(Errno::EINVAL | Errno::ENOSYS) => {
-            std::fs::hard_link(tmp, target)?;
-            std::fs::remove_file(tmp)
+            linkat(dir, tmp, dir, target, nix::fcntl::AtFlags::empty())?;
+            unlinkat(dir, tmp, UnlinkatFlags::NoRemoveDir)?;
+            Ok(())
         }
         Err(errno) => Err(errno.into()),
     }

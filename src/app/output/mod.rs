@@ -5,6 +5,7 @@
 pub mod stdio;
 mod file;
 mod picture;
+mod walk;
 
 pub use file::{OutputPath, WriteMode, numbered};
 pub use picture::encode_png;

@@ -10,7 +10,7 @@ use std::io::Write;
 
 /// Writing to standard output failed.
 #[derive(Debug, thiserror::Error)]
-#[error("cannot write to standard output: {0}")]
+#[error("cannot write to standard output")]
 pub struct StdoutError(#[source] pub std::io::Error);
 
 impl StdoutError {
