@@ -126,7 +126,8 @@ impl Client {
                     let screens = self.read_n(4)[0];
                     for _ in 0..screens {
                         let s = self.read_n(16);
-                        rect.screen_ids.push(u32::from_be_bytes([s[0], s[1], s[2], s[3]]));
+                        rect.screen_ids
+                            .push(u32::from_be_bytes([s[0], s[1], s[2], s[3]]));
                     }
                 }
                 other => panic!("encoding {other}"),
@@ -157,7 +158,11 @@ fn assert_screen_id(rect: &Rect, first: &mut Option<u32>) {
     assert_eq!(rect.screen_ids.len(), 1, "{rect:?}");
     let id = rect.screen_ids[0];
     assert_ne!(id, 0, "screen id 0 in {rect:?}");
-    assert_eq!(*first.get_or_insert(id), id, "the screen id changed: {rect:?}");
+    assert_eq!(
+        *first.get_or_insert(id),
+        id,
+        "the screen id changed: {rect:?}"
+    );
 }
 
 #[test]
@@ -256,7 +261,12 @@ fn a_client_whose_writes_stall_is_dropped_at_the_client_timeout() {
     ]);
     let mut c = Client::connect(server.port, &[RAW]);
     let one = c.request_bytes(false);
-    let flood: Vec<u8> = one.iter().copied().cycle().take(one.len() * 10_000).collect();
+    let flood: Vec<u8> = one
+        .iter()
+        .copied()
+        .cycle()
+        .take(one.len() * 10_000)
+        .collect();
     c.s.write_all(&flood).unwrap();
     // The socket buffers (a few MB) fill within milliseconds of the first full update: from
     // now on the server's writes make no progress.

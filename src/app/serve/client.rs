@@ -604,7 +604,9 @@ impl Writer {
             return Ok(false);
         }
         let header = u16::try_from(count).map_err(|_| {
-            io_err(RfbError::Protocol(format!("{count} rectangles in one update")))
+            io_err(RfbError::Protocol(format!(
+                "{count} rectangles in one update"
+            )))
         })?;
         // The header and the pseudo-rectangles go first; then the pieces, encoded one at a
         // time and written in batches, so that no whole encoded frame is ever held.

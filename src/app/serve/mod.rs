@@ -263,8 +263,7 @@ pub fn serve_device(
         max_clients: opts.max_clients,
         web: opts.web.clone(),
         // A view-only server takes no resize either: a resize is a hot-plug in the guest.
-        follow: (opts.follow_client_size && !opts.view_only)
-            .then(|| resize::Follow::new(edid_tx)),
+        follow: (opts.follow_client_size && !opts.view_only).then(|| resize::Follow::new(edid_tx)),
         log_clients: announce,
         input: input::ServerInput::new(
             security
