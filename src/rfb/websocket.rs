@@ -239,8 +239,18 @@ pub fn parse_frame(buf: &[u8]) -> Result<Option<(Frame, usize)>, RfbError> {
 
 /// Appends a server frame (unmasked, final).
 pub fn put_frame(op: u8, payload: &[u8], out: &mut Vec<u8>) {
+    put_frame_header(op, payload.len(), out);
+    out.extend_from_slice(payload);
+}
+
+/// The most bytes a server frame's header takes.
+pub const MAX_HEADER: usize = 10;
+
+/// Appends the header of an unmasked final frame of `len` payload bytes: a sender writes the
+/// payload after it without copying it into one buffer.
+pub fn put_frame_header(op: u8, len: usize, out: &mut Vec<u8>) {
     out.push(0x80 | op);
-    match payload.len() {
+    match len {
         n @ 0..=125 => out.push(n as u8),
         n @ 126..=0xffff => {
             out.push(126);
@@ -251,7 +261,6 @@ pub fn put_frame(op: u8, payload: &[u8], out: &mut Vec<u8>) {
             out.extend_from_slice(&(n as u64).to_be_bytes());
         }
     }
-    out.extend_from_slice(payload);
 }
 
 #[cfg(test)]

@@ -8,9 +8,9 @@ use super::hub::{Hub, Mailbox, Snapshot, UpdateRequest};
 use super::input::ClientInput;
 use super::transport::{self, Receiver, Sender};
 use super::{ServerConfig, resize};
-use std::borrow::Cow;
 use std::io;
 use std::net::{SocketAddr, TcpStream};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 use vfio_display::frame::RgbaImage;
 use vfio_display::rfb::handshake::{Handshake, Policy, Refusal, Step};
@@ -281,7 +281,8 @@ fn read_messages(r: &mut Receiver, mailbox: &Mailbox, hub: &Hub, input: &mut Cli
     let why = loop {
         let parsed = match rfb::parse_client_message(&r.data) {
             Ok(parsed) => parsed,
-            Err(err) => break format!("protocol error: {err}"),
+            // The error names its kind itself ("protocol error: ...").
+            Err(err) => break err.to_string(),
         };
         let Some((msg, used)) = parsed else {
             if let Err(err) = r.fill() {
@@ -374,8 +375,9 @@ struct Writer {
     cursor: bool,
     desktop_size: bool,
     extended_desktop_size: bool,
-    /// The picture the client shows (without a client-drawn cursor).
-    shown: RgbaImage,
+    /// The picture the client shows (without a client-drawn cursor): after an update of the
+    /// whole screen, the snapshot's own picture, shared.
+    shown: Arc<RgbaImage>,
     /// The client's framebuffer size.
     size: (u16, u16),
     /// The cursor shape last sent (None: no cursor).
@@ -390,6 +392,9 @@ struct Writer {
     ext_key: bool,
     /// That was said.
     ext_key_sent: bool,
+    /// Encoded bytes waiting to be written (kept between updates; bounded by `SEND_AT` and one
+    /// piece).
+    out: Vec<u8>,
 }
 
 impl Writer {
@@ -401,13 +406,15 @@ impl Writer {
             cursor: false,
             desktop_size: false,
             extended_desktop_size: false,
-            shown: RgbaImage::new(u32::from(size.0), u32::from(size.1)),
+            // Nothing shown yet: no picture is allocated until the client has one.
+            shown: Arc::new(RgbaImage::new(0, 0)),
             size,
             cursor_sent: None,
             layout_sent: false,
             resize_reply: None,
             ext_key: false,
             ext_key_sent: false,
+            out: Vec::new(),
         }
     }
 
@@ -468,7 +475,7 @@ impl Writer {
                 self.set_encodings(&list, cfg.input.accepts());
             }
             if let Some((w, h, _screens)) = p.desktop_size.take() {
-                self.resize_reply = Some(resize::request(cfg, w, h));
+                self.resize_reply = Some(resize::request(cfg, hub, w, h));
             }
             let ready = p
                 .request
@@ -481,11 +488,9 @@ impl Writer {
             };
             p.new_frame = false;
             drop(p);
-            let snapshot = hub.latest();
-            match self.update(&snapshot, request).map_err(io_err)? {
-                Some(bytes) => sender.send(&bytes)?,
+            if !self.update(hub.latest(), request, sender)? {
                 // Nothing changed where the client looks: its request waits for a change.
-                None => mailbox.post(|p| p.request = Some(merge(p.request, request))),
+                mailbox.post(|p| p.request = Some(merge(p.request, request)));
             }
         }
     }
@@ -494,76 +499,82 @@ impl Writer {
         let (w, h) = self.size;
         put_rect_header(out, reason, status, w, h, encoding::EXTENDED_DESKTOP_SIZE);
         out.extend_from_slice(&[1, 0, 0, 0]);
-        out.extend_from_slice(&0u32.to_be_bytes());
+        out.extend_from_slice(&SCREEN_ID.to_be_bytes());
         for v in [0u16, 0, w, h] {
             out.extend_from_slice(&v.to_be_bytes());
         }
         out.extend_from_slice(&0u32.to_be_bytes());
     }
 
-    /// The update for `request` from `snapshot`, or `None` when there is nothing to send.
+    /// Answers `request` from `snapshot`: writes the update and returns true, or returns false
+    /// when there is nothing to send. While the update is written only its picture is held
+    /// (the one the client will show, usually the snapshot's own, shared with every client)
+    /// and one buffer of encoded pieces: a client that stops reading holds no more.
     fn update(
         &mut self,
-        snapshot: &Snapshot,
+        snapshot: Arc<Snapshot>,
         request: UpdateRequest,
-    ) -> Result<Option<Vec<u8>>, RfbError> {
-        let mut body = Vec::new();
+        sender: &Sender,
+    ) -> io::Result<bool> {
+        let mut frame = snapshot.picture(self.cursor);
+        let cursor = snapshot.cursor.clone();
+        drop(snapshot);
+        let mut head = Vec::new();
         let mut count: u32 = 0;
-        let mut frame: Cow<'_, RgbaImage> = Cow::Borrowed(snapshot.image.as_ref());
-        if !self.cursor
-            && let Some(c) = &snapshot.cursor
-        {
-            frame.to_mut().composite(&c.image, c.origin.0, c.origin.1);
-        }
         let mut full = !request.incremental;
         let mut area = request.area;
         let size = fb_size(&frame);
         if size != self.size {
             if self.extended_desktop_size || self.desktop_size {
                 self.size = size;
-                self.shown = RgbaImage::new(u32::from(size.0), u32::from(size.1));
+                // The full update below replaces it.
+                self.shown = Arc::new(RgbaImage::new(0, 0));
                 if self.extended_desktop_size {
-                    self.put_layout(0, 0, &mut body);
+                    self.put_layout(0, 0, &mut head);
                     self.layout_sent = true;
                 } else {
-                    put_rect_header(&mut body, 0, 0, size.0, size.1, encoding::DESKTOP_SIZE);
+                    put_rect_header(&mut head, 0, 0, size.0, size.1, encoding::DESKTOP_SIZE);
                 }
                 count += 1;
                 full = true;
                 area = Rect::new(0, 0, size.0, size.1);
             } else {
-                frame = Cow::Owned(fit(&frame, self.size));
+                frame = Arc::new(fit(&frame, self.size));
             }
         }
         if self.extended_desktop_size
             && let Some((reason, status)) = self.resize_reply.take()
         {
-            self.put_layout(reason, status, &mut body);
+            self.put_layout(reason, status, &mut head);
             self.layout_sent = true;
             count += 1;
         }
         if self.extended_desktop_size && !self.layout_sent {
-            self.put_layout(0, 0, &mut body);
+            self.put_layout(0, 0, &mut head);
             self.layout_sent = true;
             count += 1;
         }
         self.resize_reply = None;
         if self.ext_key && !self.ext_key_sent {
-            put_rect_header(&mut body, 0, 0, 0, 0, encoding::QEMU_EXTENDED_KEY);
+            put_rect_header(&mut head, 0, 0, 0, 0, encoding::QEMU_EXTENDED_KEY);
             self.ext_key_sent = true;
             count += 1;
         }
         if self.cursor {
-            let now = snapshot.cursor.as_ref().map(|c| c.shape_serial);
+            let now = cursor.as_ref().map(|c| c.shape_serial);
             if now != self.cursor_sent {
-                match &snapshot.cursor {
-                    Some(c) => self.encoder.cursor(&c.image, c.hot.0, c.hot.1, &mut body),
-                    None => self.encoder.cursor(&RgbaImage::new(0, 0), 0, 0, &mut body),
+                match &cursor {
+                    Some(c) => self.encoder.cursor(&c.image, c.hot.0, c.hot.1, &mut head),
+                    None => self.encoder.cursor(&RgbaImage::new(0, 0), 0, 0, &mut head),
                 }
                 self.cursor_sent = now;
                 count += 1;
             }
         }
+        let whole = Rect::new(0, 0, self.size.0, self.size.1);
+        // A client that was sent nothing yet is sent all it asks for.
+        let blank = (self.shown.width, self.shown.height) != (frame.width, frame.height);
+        full |= blank;
         let area = area.clip(u32::from(self.size.0), u32::from(self.size.1));
         let rects = if full {
             if area.is_empty() {
@@ -574,22 +585,112 @@ impl Writer {
         } else {
             tiles::changed_rects(&self.shown, &frame, area)
         };
-        for rect in rects {
-            count += self
-                .encoder
-                .encode(self.encoding, &frame, rect, &mut body)?;
-            tiles::copy_rect(&frame, &mut self.shown, rect);
-        }
+        let pieces: Vec<Rect> = rects
+            .iter()
+            .flat_map(|&rect| pieces(rect, self.encoding))
+            .collect();
+        count += pieces.len() as u32;
         if count == 0 && !full {
-            return Ok(None);
+            return Ok(false);
         }
-        let mut out = Vec::with_capacity(body.len() + 4);
-        let header = u16::try_from(count)
-            .map_err(|_| RfbError::Protocol(format!("{count} rectangles in one update")))?;
+        let header = u16::try_from(count).map_err(|_| {
+            io_err(RfbError::Protocol(format!(
+                "{count} rectangles in one update"
+            )))
+        })?;
+        // The header and the pseudo-rectangles go first; then the pieces, encoded one at a
+        // time and written in batches, so that no whole encoded frame is ever held.
+        let mut out = std::mem::take(&mut self.out);
+        out.clear();
         messages::put_update_header(&mut out, header);
-        out.extend_from_slice(&body);
-        Ok(Some(out))
+        out.extend_from_slice(&head);
+        for piece in pieces {
+            let n = self
+                .encoder
+                .encode(self.encoding, &frame, piece, &mut out)
+                .map_err(io_err)?;
+            if n != 1 {
+                // `pieces` keeps every piece within what the encoding sends as one.
+                return Err(io_err(RfbError::Protocol(format!(
+                    "{} split a piece into {n} rectangles",
+                    self.encoding.name()
+                ))));
+            }
+            if out.len() >= SEND_AT {
+                sender.send(&out)?;
+                out.clear();
+            }
+        }
+        if !out.is_empty() {
+            sender.send(&out)?;
+        }
+        out.clear();
+        self.out = out;
+        if area == whole {
+            // The client now shows all of `frame`: the picture is shared, not copied.
+            self.shown = frame;
+        } else {
+            if blank {
+                self.shown = Arc::new(RgbaImage::new(frame.width, frame.height));
+            }
+            let shown = Arc::make_mut(&mut self.shown);
+            for rect in rects {
+                tiles::copy_rect(&frame, shown, rect);
+            }
+        }
+        Ok(true)
     }
+}
+
+/// The most pixels a piece of Raw or ZRLE has: a megabyte of 32-bit pixels, so that the
+/// encoder's buffers stay that size whatever the frame's.
+const PIECE_PIXELS: u32 = 1 << 16;
+
+/// Encoded bytes gathered before they are written.
+const SEND_AT: usize = 128 * 1024;
+
+/// Tight's blocks: at most this wide, of at most this many pixels (a piece within both is one
+/// Tight rectangle, cut where Tight itself would cut the whole).
+const TIGHT_WIDTH: u16 = 2048;
+const TIGHT_PIXELS: u32 = 65536;
+
+/// ZRLE's tiles are this many pixels square from the rectangle's corner: pieces keep whole
+/// rows of tiles, so that the tiles are those of the whole rectangle.
+const ZRLE_TILE: u32 = 64;
+
+/// The screen id of the one screen in ExtendedDesktopSize layouts. Not 0: libvncclient up to
+/// 0.9.15 ignores a layout whose screen id is 0 (and so never follows a mode change).
+const SCREEN_ID: u32 = 1;
+
+/// `rect` cut into pieces that `encoding` sends as one rectangle each, row bands (and, for
+/// Tight, columns) of a bounded number of pixels, in the order Tight cuts its blocks.
+fn pieces(rect: Rect, encoding: Encoding) -> impl Iterator<Item = Rect> {
+    let full_width = rect.width.max(1);
+    let per_row = u32::from(full_width);
+    let (width, rows) = match encoding {
+        Encoding::Raw => (full_width, (PIECE_PIXELS / per_row).max(1)),
+        Encoding::Zrle => (
+            full_width,
+            (PIECE_PIXELS / per_row / ZRLE_TILE * ZRLE_TILE).max(ZRLE_TILE),
+        ),
+        Encoding::Tight => {
+            let width = TIGHT_WIDTH.min(full_width);
+            (width, (TIGHT_PIXELS / u32::from(width)).max(1))
+        }
+    };
+    let rows = rows.min(u32::from(u16::MAX)) as u16;
+    (0..rect.height)
+        .step_by(usize::from(rows))
+        .flat_map(move |dy| {
+            (0..rect.width).step_by(usize::from(width)).map(move |dx| {
+                Rect::new(
+                    rect.x + dx,
+                    rect.y + dy,
+                    width.min(rect.width - dx),
+                    rows.min(rect.height - dy),
+                )
+            })
+        })
 }
 
 /// `image` cut or padded to `size`, for a client that cannot follow a resize.

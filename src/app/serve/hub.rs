@@ -3,7 +3,7 @@
 
 use std::net::TcpStream;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, Weak};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, Weak};
 use vfio_display::frame::RgbaImage;
 use vfio_display::rfb::PixelFormat;
 use vfio_display::rfb::messages::Screen;
@@ -30,6 +30,36 @@ pub struct Snapshot {
     pub image: Arc<RgbaImage>,
     /// The cursor plane, when there is one.
     pub cursor: Option<Arc<CursorShape>>,
+    /// The primary plane with the cursor drawn in, made once for every client that cannot
+    /// draw the cursor itself (one copy per snapshot, not one per client).
+    composited: OnceLock<Arc<RgbaImage>>,
+}
+
+impl Snapshot {
+    fn new(serial: u64, image: Arc<RgbaImage>, cursor: Option<Arc<CursorShape>>) -> Self {
+        Snapshot {
+            serial,
+            image,
+            cursor,
+            composited: OnceLock::new(),
+        }
+    }
+
+    /// The picture a client sees: the primary plane, with the cursor drawn in unless the
+    /// client draws it (`client_cursor`).
+    pub fn picture(&self, client_cursor: bool) -> Arc<RgbaImage> {
+        match &self.cursor {
+            Some(c) if !client_cursor => self
+                .composited
+                .get_or_init(|| {
+                    let mut image = RgbaImage::clone(&self.image);
+                    image.composite(&c.image, c.origin.0, c.origin.1);
+                    Arc::new(image)
+                })
+                .clone(),
+            _ => self.image.clone(),
+        }
+    }
 }
 
 /// An update request, merged with any others that came before it was answered.
@@ -96,17 +126,17 @@ pub struct Hub {
     latest: Mutex<Arc<Snapshot>>,
     clients: Mutex<Vec<Client>>,
     stopping: AtomicBool,
+    /// What the device's EDID region allows: its largest mode (`max_xres`, `max_yres`; 0 for
+    /// no limit), or why no EDID can be written. Read once by the resize worker.
+    edid_limits: OnceLock<Result<(u32, u32), String>>,
 }
 
 impl Hub {
     /// A hub showing `image` until the first frame.
     pub fn new(image: RgbaImage) -> Self {
         Hub {
-            latest: Mutex::new(Arc::new(Snapshot {
-                serial: 0,
-                image: Arc::new(image),
-                cursor: None,
-            })),
+            latest: Mutex::new(Arc::new(Snapshot::new(0, Arc::new(image), None))),
+            edid_limits: OnceLock::new(),
             clients: Mutex::new(Vec::new()),
             stopping: AtomicBool::new(false),
         }
@@ -125,11 +155,7 @@ impl Hub {
         {
             let mut latest = self.latest.lock().unwrap_or_else(|p| p.into_inner());
             let serial = latest.serial + 1;
-            *latest = Arc::new(Snapshot {
-                serial,
-                image,
-                cursor,
-            });
+            *latest = Arc::new(Snapshot::new(serial, image, cursor));
         }
         let mut clients = self.clients.lock().unwrap_or_else(|p| p.into_inner());
         clients.retain(|c| c.mailbox.strong_count() > 0);
@@ -181,6 +207,16 @@ impl Hub {
             .iter()
             .filter(|c| c.mailbox.strong_count() > 0)
             .count()
+    }
+
+    /// Records what the device's EDID region allows (the first call counts).
+    pub fn set_edid_limits(&self, limits: Result<(u32, u32), String>) {
+        let _ = self.edid_limits.set(limits);
+    }
+
+    /// What the device's EDID region allows, once the resize worker read it.
+    pub fn edid_limits(&self) -> Option<&Result<(u32, u32), String>> {
+        self.edid_limits.get()
     }
 
     /// Whether `stop` was called.

@@ -320,9 +320,8 @@ pub fn serve_device(
         name: format!("vfio-display: {}", dev.name()),
         client_timeout: opts.client_timeout,
         max_clients: opts.max_clients,
-        follow: opts
-            .follow_client_size
-            .then(|| resize::Follow::new(edid_tx)),
+        // A view-only server takes no resize either: a resize is a hot-plug in the guest.
+        follow: (opts.follow_client_size && !opts.view_only).then(|| resize::Follow::new(edid_tx)),
         log_clients: announce,
         input: input::ServerInput::new(
             security

@@ -8,13 +8,14 @@ use crate::app::viewer::edid_worker::{self, EdidJob, EdidReply};
 use std::sync::Mutex;
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
 use std::time::Duration;
-use vfio_display::device::DisplayDevice;
+use vfio_display::device::{DisplayDevice, edid_port};
 use vfio_display::edid::Mode;
 
 /// ExtendedDesktopSize status codes (reason 1: the answer to this client's request).
 const CLIENT_REQUEST: u16 = 1;
 const OK: u16 = 0;
 const PROHIBITED: u16 = 1;
+const OUT_OF_RESOURCES: u16 = 2;
 const INVALID: u16 = 3;
 
 /// The smallest size written (the generator's floor for a usable mode).
@@ -34,12 +35,26 @@ impl Follow {
 }
 
 /// Answers a client's SetDesktopSize: (reason, status) for its ExtendedDesktopSize reply.
-pub fn request(cfg: &ServerConfig, width: u16, height: u16) -> (u16, u16) {
+/// Without `--follow-client-size` (and with `--view-only`) resizing is prohibited; a size above
+/// the device's maximum (its EDID region's max_xres/max_yres) is refused, as the device would
+/// not show it.
+pub fn request(cfg: &ServerConfig, hub: &Hub, width: u16, height: u16) -> (u16, u16) {
     let Some(follow) = &cfg.follow else {
         return (CLIENT_REQUEST, PROHIBITED);
     };
     if width < MIN_SIDE || height < MIN_SIDE {
         return (CLIENT_REQUEST, INVALID);
+    }
+    match hub.edid_limits() {
+        Some(Err(_)) => return (CLIENT_REQUEST, PROHIBITED),
+        Some(&Ok((max_x, max_y)))
+            if (max_x != 0 && u32::from(width) > max_x)
+                || (max_y != 0 && u32::from(height) > max_y) =>
+        {
+            return (CLIENT_REQUEST, OUT_OF_RESOURCES);
+        }
+        // Not read yet (the worker has just started): the worker checks again.
+        _ => {}
     }
     let mode = Mode::new(u32::from(width), u32::from(height), 60);
     let jobs = follow.jobs.lock().unwrap_or_else(|p| p.into_inner());
@@ -51,6 +66,17 @@ pub fn request(cfg: &ServerConfig, width: u16, height: u16) -> (u16, u16) {
 
 /// Writes EDIDs for requested sizes until the server stops.
 pub fn worker(dev: &dyn DisplayDevice, jobs: Receiver<EdidJob>, hub: &Hub) {
+    let limits = match edid_port(dev) {
+        Ok(port) => port
+            .registers()
+            .map(|regs| (regs.max_xres, regs.max_yres))
+            .map_err(|e| e.to_string()),
+        Err(err) => Err(err.to_string()),
+    };
+    if let Err(why) = &limits {
+        errln!("vfio-display: --follow-client-size: no EDID can be written: {why}");
+    }
+    hub.set_edid_limits(limits);
     while !hub.stopping() {
         let mut job = match jobs.recv_timeout(Duration::from_millis(500)) {
             Ok(job) => job,

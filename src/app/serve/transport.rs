@@ -6,6 +6,7 @@
 use std::io::{self, Read, Write};
 use std::net::TcpStream;
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
 use vfio_display::rfb::websocket::{self, opcode};
 
 /// A TLS session shared by a connection's two halves.
@@ -18,49 +19,179 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 struct Output {
     stream: TcpStream,
     tls: Option<Tls>,
+    stall: Stall,
 }
 
-/// Sends RFB bytes (one message per call, so WebSocket frames hold whole messages).
+/// How long the client has kept the writer waiting: it outlives each write, since an update
+/// goes out in several.
+#[derive(Default)]
+struct Stall {
+    /// When the client first made the writer wait in this window (None: it has not).
+    since: Option<Instant>,
+    /// Bytes it took since then.
+    taken: usize,
+    /// When the last write ended.
+    ended: Option<Instant>,
+}
+
+/// How much plain text goes into the TLS session at a time: its record size, so that the
+/// session never buffers more than one record of ours.
+const TLS_CHUNK: usize = 16 * 1024;
+
+impl Output {
+    /// Writes all of `bytes`. A client that takes less than `PROGRESS` bytes in `limit` (the
+    /// socket's write timeout, `--client-timeout`; None: wait for ever) once it made the
+    /// writer wait ends the connection: the time counts across writes, so a client that stops
+    /// reading is dropped at the timeout whatever the size of the messages.
+    fn write_all_within(&mut self, bytes: &[u8], limit: Option<Duration>) -> io::Result<()> {
+        let Output { stream, tls, stall } = self;
+        // A writer that was idle for a whole limit starts a new window: what the client did
+        // before says nothing about it now.
+        if limit.is_some_and(|limit| stall.ended.is_some_and(|e| e.elapsed() >= limit)) {
+            stall.since = None;
+            stall.taken = 0;
+        }
+        let mut socket = Progress {
+            stream,
+            limit,
+            stall,
+        };
+        let result = match tls {
+            None => socket.write_all(bytes),
+            Some(tls) => {
+                let mut conn = lock(tls);
+                bytes.chunks(TLS_CHUNK).try_for_each(|chunk| {
+                    conn.writer().write_all(chunk)?;
+                    while conn.wants_write() {
+                        conn.write_tls(&mut socket)?;
+                    }
+                    Ok(())
+                })
+            }
+        };
+        socket.stall.ended = Some(Instant::now());
+        result
+    }
+}
+
+/// What a client must take in each stall limit to count as reading. A client that stopped
+/// reading still seems to take a little now and then: its kernel squeezes its full receive
+/// queue and opens the window by some hundreds of KB at the next zero-window probe (seen
+/// 3.3 s into a stall, then again 3 s later), which would push the drop to twice or three
+/// times the limit.
+const PROGRESS: usize = 1 << 20;
+
+/// The socket as a writer that never blocks in the kernel: it waits for room with poll and
+/// gives up when the client took less than `PROGRESS` bytes in the stall limit.
+struct Progress<'a> {
+    stream: &'a TcpStream,
+    /// The socket's write timeout (None: wait for ever).
+    limit: Option<Duration>,
+    stall: &'a mut Stall,
+}
+
+impl Write for Progress<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        use nix::errno::Errno;
+        use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+        use nix::sys::socket::{MsgFlags, send};
+        use std::os::fd::{AsFd, AsRawFd};
+        loop {
+            // MSG_DONTWAIT for this call only: the reader half shares the file and blocks.
+            let flags = MsgFlags::MSG_DONTWAIT | MsgFlags::MSG_NOSIGNAL;
+            match send(self.stream.as_raw_fd(), buf, flags) {
+                Ok(n) => {
+                    if self.stall.since.is_some() {
+                        self.stall.taken += n;
+                        if self.stall.taken >= PROGRESS {
+                            self.stall.since = None;
+                            self.stall.taken = 0;
+                        }
+                    }
+                    return Ok(n);
+                }
+                Err(Errno::EAGAIN | Errno::EINTR) => {}
+                Err(err) => return Err(err.into()),
+            }
+            let wait = match self.limit {
+                None => PollTimeout::NONE,
+                Some(limit) => {
+                    let since = *self.stall.since.get_or_insert_with(Instant::now);
+                    let left = limit.saturating_sub(since.elapsed());
+                    if left.is_zero() {
+                        return Err(io::Error::new(
+                            io::ErrorKind::TimedOut,
+                            "the client took too little for the client timeout",
+                        ));
+                    }
+                    // Rounded up, so that a wait never ends just short of the limit.
+                    let ms = left.as_millis().saturating_add(1);
+                    PollTimeout::try_from(ms).unwrap_or(PollTimeout::MAX)
+                }
+            };
+            let mut fds = [PollFd::new(self.stream.as_fd(), PollFlags::POLLOUT)];
+            match poll(&mut fds, wait) {
+                Ok(_) | Err(Errno::EINTR) => {}
+                Err(err) => return Err(err.into()),
+            }
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Sends RFB bytes. A large update goes out in several calls, so in several WebSocket frames:
+/// RFB over WebSocket is a byte stream (noVNC and websockify join the frames), and no call
+/// needs the whole update in memory.
 pub struct Sender {
     out: Mutex<Output>,
     websocket: bool,
 }
 
 impl Sender {
+    /// Sends `bytes` as they are, or as one WebSocket binary frame: the frame's header goes
+    /// out first and the bytes after it, never copied.
     pub fn send(&self, bytes: &[u8]) -> io::Result<()> {
-        if self.websocket {
-            let mut framed = Vec::with_capacity(bytes.len() + 10);
-            websocket::put_frame(opcode::BINARY, bytes, &mut framed);
-            self.raw(&framed)
-        } else {
-            self.raw(bytes)
-        }
+        self.frame(opcode::BINARY, bytes)
     }
 
-    fn raw(&self, bytes: &[u8]) -> io::Result<()> {
+    fn frame(&self, op: u8, payload: &[u8]) -> io::Result<()> {
         let mut out = lock(&self.out);
-        let Output { stream, tls } = &mut *out;
-        match tls {
-            None => stream.write_all(bytes),
-            Some(tls) => {
-                let mut conn = lock(tls);
-                conn.writer().write_all(bytes)?;
-                while conn.wants_write() {
-                    conn.write_tls(stream)?;
-                }
-                Ok(())
-            }
+        let limit = out.stream.write_timeout()?;
+        Self::frame_within(&mut out, self.websocket, op, payload, limit)
+    }
+
+    fn frame_within(
+        out: &mut Output,
+        websocket: bool,
+        op: u8,
+        payload: &[u8],
+        limit: Option<Duration>,
+    ) -> io::Result<()> {
+        if websocket {
+            let mut head = Vec::with_capacity(websocket::MAX_HEADER);
+            websocket::put_frame_header(op, payload.len(), &mut head);
+            out.write_all_within(&head, limit)?;
         }
+        out.write_all_within(payload, limit)
     }
 
     /// Writes what the TLS session has to send of its own (alerts, key updates).
     fn flush_tls(&self) -> io::Result<()> {
         let mut out = lock(&self.out);
-        let Output { stream, tls } = &mut *out;
+        let limit = out.stream.write_timeout()?;
+        let Output { stream, tls, stall } = &mut *out;
         if let Some(tls) = tls {
+            let mut socket = Progress {
+                stream,
+                limit,
+                stall,
+            };
             let mut conn = lock(tls);
             while conn.wants_write() {
-                conn.write_tls(stream)?;
+                conn.write_tls(&mut socket)?;
             }
         }
         Ok(())
@@ -71,17 +202,34 @@ impl Sender {
         lock(&self.out).stream.shutdown(std::net::Shutdown::Both)
     }
 
-    /// Says goodbye: a WebSocket close frame, a TLS close_notify.
+    /// Says goodbye: a WebSocket close frame, a TLS close_notify. Only what the socket takes
+    /// at once is written: a client that stopped reading must not hold its connection open
+    /// for another timeout.
     pub fn close(&self) {
+        let mut out = lock(&self.out);
         if self.websocket {
-            let mut framed = Vec::new();
-            websocket::put_frame(opcode::CLOSE, &1000u16.to_be_bytes(), &mut framed);
-            let _ = self.raw(&framed);
+            let _ = Self::frame_within(
+                &mut out,
+                true,
+                opcode::CLOSE,
+                &1000u16.to_be_bytes(),
+                Some(Duration::ZERO),
+            );
         }
-        let tls = lock(&self.out).tls.clone();
+        let Output { stream, tls, stall } = &mut *out;
         if let Some(tls) = tls {
-            lock(&tls).send_close_notify();
-            let _ = self.flush_tls();
+            let mut conn = lock(tls);
+            conn.send_close_notify();
+            let mut socket = Progress {
+                stream,
+                limit: Some(Duration::ZERO),
+                stall,
+            };
+            while conn.wants_write() {
+                if conn.write_tls(&mut socket).is_err() {
+                    break;
+                }
+            }
         }
     }
 }
@@ -111,6 +259,7 @@ pub fn split(
         out: Mutex::new(Output {
             stream: stream.try_clone()?,
             tls: tls.clone(),
+            stall: Stall::default(),
         }),
         websocket,
     });
@@ -230,11 +379,7 @@ impl Receiver {
                 opcode::BINARY | opcode::CONTINUATION => {
                     self.data.extend_from_slice(&frame.payload);
                 }
-                opcode::PING => {
-                    let mut pong = Vec::new();
-                    websocket::put_frame(opcode::PONG, &frame.payload, &mut pong);
-                    self.sender.raw(&pong)?;
-                }
+                opcode::PING => self.sender.frame(opcode::PONG, &frame.payload)?,
                 opcode::PONG => {}
                 opcode::CLOSE => {
                     self.sender.close();
