@@ -330,7 +330,11 @@ pub fn serve_device(
                 }
             });
         });
-        hub.stop("the server stopped");
+        // Clients are told why: "the VM ended", or the signal's name.
+        hub.stop(&match signals::received() {
+            Some(_) => signals::stop_cause(),
+            None => "the server stopped".to_string(),
+        });
         pump.stop();
         if let Ok(Err(err)) = pump_thread.join() {
             tracing::warn!("the refresh pump stopped: {err}");

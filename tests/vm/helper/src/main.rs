@@ -258,11 +258,14 @@ fn qmp(args: &[String]) -> Result<()> {
 
 /// A VNC client of the simplest kind (RFB 3.8, no security, Raw): `vnc PORT OUT.png` waits up
 /// to 60 s for the server, asks for the whole screen once and writes it as PNG. It checks
-/// `serve` from inside the VM, where no other VNC client is installed.
+/// `serve` from inside the VM, where no other VNC client is installed. With `--until-closed` it
+/// then stays connected until the server closes the connection (at most 120 s).
 fn vnc(args: &[String]) -> Result<()> {
     use std::io::{Read, Write};
-    let [port, out] = args else {
-        return Err("usage: vm_helper vnc PORT OUT.png".into());
+    let (port, out, until_closed) = match args {
+        [port, out] => (port, out, false),
+        [port, out, flag] if flag == "--until-closed" => (port, out, true),
+        _ => return Err("usage: vm_helper vnc PORT OUT.png [--until-closed]".into()),
     };
     let port: u16 = port.parse()?;
     let start = std::time::Instant::now();
@@ -330,6 +333,17 @@ fn vnc(args: &[String]) -> Result<()> {
     encoder.set_depth(png::BitDepth::Eight);
     encoder.write_header()?.write_image_data(&rgb)?;
     println!("{w}x{h} in {rects} rectangles");
+    if until_closed {
+        // Updates that were asked for may still come; then the server ends the connection.
+        let mut rest = Vec::new();
+        match s.read_to_end(&mut rest) {
+            Ok(_) => println!("closed by the server"),
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => {
+                println!("reset by the server")
+            }
+            Err(e) => return Err(format!("still connected: {e}").into()),
+        }
+    }
     Ok(())
 }
 
