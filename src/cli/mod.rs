@@ -120,18 +120,16 @@ fn dispatch(command: Command) -> anyhow::Result<()> {
 /// Parses `words` as a command on device fd `fd` (`--device-fd` appended), as `run` and
 /// `attach` give it. A usage error or --help prints as it would at the top level and exits.
 fn parse_inner(words: &[String], fd: i32) -> anyhow::Result<Command> {
-    parse_on(words, &["--device-fd".to_string(), fd.to_string()])
+    Ok(try_parse_on(words, &["--device-fd".to_string(), fd.to_string()])
+        .unwrap_or_else(|err| err.exit()))
 }
 
 /// Parses `words` as a command on the device that `device` (options) names.
-fn parse_on(words: &[String], device: &[String]) -> anyhow::Result<Command> {
+fn try_parse_on(words: &[String], device: &[String]) -> Result<Command, clap::Error> {
     let argv = std::iter::once("vfio-display".to_string())
         .chain(words.iter().cloned())
         .chain(device.iter().cloned());
-    match Cli::try_parse_from(argv) {
-        Ok(cli) => Ok(cli.command),
-        Err(err) => err.exit(),
-    }
+    Cli::try_parse_from(argv).map(|cli| cli.command)
 }
 
 /// Runs `words` as a command on the open device fd `fd`, which it takes over.
@@ -165,6 +163,11 @@ fn finish(result: anyhow::Result<()>) -> ExitCode {
             tracing::debug!("after {}: {err:#}", signal.as_str());
         }
         signals::reraise(signal);
+    }
+    // The VM's end under `attach` is how the command ends, not a failure of its own.
+    if err.downcast_ref::<crate::app::vmm::lifetime::VmEnded>().is_some() {
+        errln!("vfio-display: {err}");
+        return ExitCode::from(exit::code_for(&err));
     }
     // One line: the context chain joined with ": ", then what to do, never a backtrace.
     match advice::advice(&err) {

@@ -206,6 +206,66 @@ fn with_input(words: &[String], path: &std::path::Path) -> Result<Vec<String>> {
     Ok(words)
 }
 
+/// Parses the command's words as `run` or `attach` will run them, so that their errors and
+/// --help come before anything starts. A usage error speaks of what the user typed: the
+/// device option this program adds is not theirs, and the usage line is the whole command's
+/// (`before` the command's words and `after` them).
+fn check_words(words: &[String], before: &str, after: &str) -> Result<()> {
+    use clap::error::ErrorKind;
+    let err = match super::try_parse_on(words, &["--device-fd".to_string(), "0".to_string()]) {
+        Ok(_) => return Ok(()),
+        Err(err) => err,
+    };
+    if matches!(
+        err.kind(),
+        ErrorKind::DisplayHelp
+            | ErrorKind::DisplayVersion
+            | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+    ) {
+        err.exit();
+    }
+    Err(Usage(inner_usage(
+        &err.render().to_string(),
+        &words[0],
+        before,
+        after,
+    ))
+    .into())
+}
+
+/// Clap's usage error for the inner `command`, rewritten for the whole command line.
+fn inner_usage(text: &str, command: &str, before: &str, after: &str) -> String {
+    let text = text.trim_end();
+    let text = text.strip_prefix("error: ").unwrap_or(text);
+    let first = text.lines().next().unwrap_or("");
+    if first.contains("--device-fd") {
+        return format!(
+            "'{command}' takes no DEVICE, --device-fd or --sim here: it runs on the VM's device"
+        );
+    }
+    let mut lines: Vec<String> = Vec::new();
+    // Clap's tip about `--` is wrong here: under `run`, `--` starts QEMU's command line.
+    for line in text
+        .lines()
+        .filter(|line| !line.trim_start().starts_with("tip: to pass"))
+    {
+        if line.is_empty() && lines.last().is_some_and(String::is_empty) {
+            continue;
+        }
+        lines.push(match line.strip_prefix("Usage: vfio-display ") {
+            Some(usage) => {
+                let usage = usage
+                    .replace(" --device-fd <N>", "")
+                    .replace(" [DEVICE]", "")
+                    .replace(" <DEVICE>", "");
+                format!("Usage: vfio-display {before} {usage}{after}")
+            }
+            None => line.to_string(),
+        });
+    }
+    lines.join("\n")
+}
+
 /// True for commands that read frames (and so export dma-bufs), as opposed to queries and EDID.
 fn exports(words: &[String]) -> bool {
     matches!(
@@ -221,7 +281,7 @@ pub fn attach(args: &AttachArgs) -> Result<()> {
         None => args.command.clone(),
     };
     // The command's own errors (and --help) come before anything touches QEMU.
-    super::parse_inner(&command, 0)?;
+    check_words(&command, "attach --pid PID|--vm NAME", "")?;
     let paths = host_paths();
     let attached = attach::attach(
         &AttachOptions {
@@ -243,7 +303,9 @@ pub fn attach(args: &AttachArgs) -> Result<()> {
         Some(_) => {
             let _stand_in = attached.fd;
             let sim = ["--sim".to_string(), "--sim-shared".to_string()];
-            super::parse_on(&command, &sim).and_then(super::dispatch)
+            super::try_parse_on(&command, &sim)
+                .map_err(anyhow::Error::from)
+                .and_then(super::dispatch)
         }
         None => super::run_inner(&command, attached.fd.into_raw_fd()),
     };
@@ -274,7 +336,7 @@ pub fn run(args: &RunArgs) -> Result<()> {
         )
         .into());
     }
-    super::parse_inner(&command, 0)?;
+    check_words(&command, "run DEVICE", " -- QEMU...")?;
     let edid_command = args.edid.as_ref().map(|edid| {
         let source = if edid.parse::<vfio_display::edid::Mode>().is_ok() {
             "--mode"
@@ -384,6 +446,38 @@ mod tests {
         let from = help.find("COMMAND is one of:").unwrap_or(0);
         let rest = &help[from..];
         &rest[..rest.find('.').unwrap_or(rest.len())]
+    }
+
+    fn usage_error(words: &[&str]) -> String {
+        let words: Vec<String> = words.iter().map(|w| w.to_string()).collect();
+        check_words(&words, "attach --pid PID|--vm NAME", "")
+            .unwrap_err()
+            .to_string()
+    }
+
+    #[test]
+    fn usage_errors_speak_of_what_the_user_typed() {
+        let err = usage_error(&["screenshot", "1234"]);
+        assert_eq!(
+            err,
+            "'screenshot' takes no DEVICE, --device-fd or --sim here: it runs on the VM's device"
+        );
+        let err = usage_error(&["screenshot", "--sim"]);
+        assert!(err.starts_with("'screenshot' takes no DEVICE"), "{err}");
+        let err = usage_error(&["edid", "set"]);
+        assert!(err.starts_with("the following required arguments"), "{err}");
+        assert!(
+            err.contains("Usage: vfio-display attach --pid PID|--vm NAME edid set --mode"),
+            "{err}"
+        );
+        let err = usage_error(&["screenshot", "--bogus"]);
+        assert!(err.starts_with("unexpected argument '--bogus'"), "{err}");
+        assert!(!err.contains("--device-fd") && !err.contains("tip:"), "{err}");
+        assert!(!err.contains("\n\n\n"), "{err}");
+        assert!(
+            err.contains("Usage: vfio-display attach --pid PID|--vm NAME screenshot"),
+            "{err}"
+        );
     }
 
     #[test]
