@@ -157,3 +157,28 @@ fn attach_and_run_say_clearly_what_is_wrong() {
         stdout(&out)
     );
 }
+
+#[test]
+fn attach_without_ptrace_rights_names_them() {
+    // A process of another user: as root, the command runs as nobody against a process of
+    // root's; otherwise, against init (root's).
+    let mut target = std::process::Command::new("sleep")
+        .arg("30")
+        .spawn()
+        .unwrap();
+    let out = if nix::unistd::geteuid().is_root() {
+        std::process::Command::new("setpriv")
+            .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+            .arg(env!("CARGO_BIN_EXE_vfio-display"))
+            .args(["attach", "--pid", &target.id().to_string(), "info"])
+            .output()
+            .expect("setpriv (util-linux) runs")
+    } else {
+        run(&["attach", "--pid", "1", "info"])
+    };
+    target.kill().unwrap();
+    target.wait().unwrap();
+    assert_clean_failure(&out, 1, "no ptrace rights over process");
+    assert_clean_failure(&out, 1, "run as root, or as QEMU's user");
+    assert_clean_failure(&out, 1, "kernel.yama.ptrace_scope 0");
+}

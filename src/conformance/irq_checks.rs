@@ -142,6 +142,7 @@ fn automasked(dev: &dyn DisplayDevice, index: u32, efd: &EventFd) -> Result<Stri
 /// device too.
 pub(super) fn request(dev: &dyn DisplayDevice, rec: &mut Recorder<'_>) {
     let index = crate::uapi::VFIO_PCI_REQ_IRQ_INDEX;
+    let num_irqs = dev.info().num_irqs;
     match crate::device::request_irq(dev) {
         Some(info) => rec.pass(
             "irqs.request",
@@ -154,10 +155,11 @@ pub(super) fn request(dev: &dyn DisplayDevice, rec: &mut Recorder<'_>) {
         None => rec.skip(
             "irqs.request",
             format!(
-                "no request IRQ (index {index} is not offered with eventfds, of {} IRQ \
-                 indexes): the driver has no request path, so removing the mdev waits until \
-                 every process that holds it (this tool included) has closed it",
-                dev.info().num_irqs
+                "no request IRQ (index {index} is not offered with eventfds; the device \
+                 lists {} IRQ index{}): the driver has no request path, so removing the mdev \
+                 waits until every process that holds it (this tool included) has closed it",
+                num_irqs,
+                if num_irqs == 1 { "" } else { "es" }
             ),
         ),
     }
