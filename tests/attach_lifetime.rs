@@ -13,7 +13,8 @@ use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use std::io::{BufRead, BufReader, Read};
 use std::os::fd::{AsFd, OwnedFd};
 use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::mpsc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, mpsc};
 use std::time::{Duration, Instant, SystemTime};
 
 /// How soon after QEMU's exit the command must have ended and released the device.
@@ -66,9 +67,38 @@ impl Drop for FakeQemu {
     }
 }
 
+/// An `attach` being waited for: killed when the test ends before it did (a failed test must
+/// not leave it running).
+struct Waited {
+    done: mpsc::Receiver<(ExitStatus, String)>,
+    pid: nix::unistd::Pid,
+    reaped: Arc<AtomicBool>,
+}
+
+impl Waited {
+    fn recv_timeout(
+        &self,
+        limit: Duration,
+    ) -> Result<(ExitStatus, String), mpsc::RecvTimeoutError> {
+        self.done.recv_timeout(limit)
+    }
+}
+
+impl Drop for Waited {
+    fn drop(&mut self) {
+        // Not reaped yet, so the pid is still this child's.
+        if !self.reaped.load(Ordering::SeqCst) {
+            let _ = nix::sys::signal::kill(self.pid, nix::sys::signal::Signal::SIGKILL);
+        }
+    }
+}
+
 /// Waits for `child` on a thread, so that the wait can have a limit.
-fn waiter(mut child: Child) -> mpsc::Receiver<(ExitStatus, String)> {
+fn waiter(mut child: Child) -> Waited {
     let (tx, rx) = mpsc::channel();
+    let pid = nix::unistd::Pid::from_raw(i32::try_from(child.id()).unwrap());
+    let reaped = Arc::new(AtomicBool::new(false));
+    let flag = Arc::clone(&reaped);
     std::thread::spawn(move || {
         let mut err = String::new();
         child
@@ -78,9 +108,14 @@ fn waiter(mut child: Child) -> mpsc::Receiver<(ExitStatus, String)> {
             .read_to_string(&mut err)
             .unwrap();
         let status = child.wait().unwrap();
+        flag.store(true, Ordering::SeqCst);
         let _ = tx.send((status, err));
     });
-    rx
+    Waited {
+        done: rx,
+        pid,
+        reaped,
+    }
 }
 
 #[test]

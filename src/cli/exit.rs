@@ -25,7 +25,10 @@ pub fn code_for(err: &anyhow::Error) -> u8 {
         ExitStatus::NoPlane as u8
     } else if let Some(qemu) = err.downcast_ref::<crate::app::vmm::qemu::QemuFailed>() {
         qemu.code()
-    } else if err.downcast_ref::<crate::app::vmm::lifetime::VmEnded>().is_some() {
+    } else if err
+        .downcast_ref::<crate::app::vmm::lifetime::VmEnded>()
+        .is_some()
+    {
         ExitStatus::VmEnded as u8
     } else if err.downcast_ref::<Usage>().is_some() {
         ExitStatus::Usage as u8

@@ -120,8 +120,10 @@ fn dispatch(command: Command) -> anyhow::Result<()> {
 /// Parses `words` as a command on device fd `fd` (`--device-fd` appended), as `run` and
 /// `attach` give it. A usage error or --help prints as it would at the top level and exits.
 fn parse_inner(words: &[String], fd: i32) -> anyhow::Result<Command> {
-    Ok(try_parse_on(words, &["--device-fd".to_string(), fd.to_string()])
-        .unwrap_or_else(|err| err.exit()))
+    Ok(
+        try_parse_on(words, &["--device-fd".to_string(), fd.to_string()])
+            .unwrap_or_else(|err| err.exit()),
+    )
 }
 
 /// Parses `words` as a command on the device that `device` (options) names.
@@ -165,7 +167,10 @@ fn finish(result: anyhow::Result<()>) -> ExitCode {
         signals::reraise(signal);
     }
     // The VM's end under `attach` is how the command ends, not a failure of its own.
-    if err.downcast_ref::<crate::app::vmm::lifetime::VmEnded>().is_some() {
+    if err
+        .downcast_ref::<crate::app::vmm::lifetime::VmEnded>()
+        .is_some()
+    {
         errln!("vfio-display: {err}");
         return ExitCode::from(exit::code_for(&err));
     }

@@ -472,7 +472,10 @@ mod tests {
         );
         let err = usage_error(&["screenshot", "--bogus"]);
         assert!(err.starts_with("unexpected argument '--bogus'"), "{err}");
-        assert!(!err.contains("--device-fd") && !err.contains("tip:"), "{err}");
+        assert!(
+            !err.contains("--device-fd") && !err.contains("tip:"),
+            "{err}"
+        );
         assert!(!err.contains("\n\n\n"), "{err}");
         assert!(
             err.contains("Usage: vfio-display attach --pid PID|--vm NAME screenshot"),
