@@ -148,6 +148,18 @@ fn attach_and_run_say_clearly_what_is_wrong() {
     assert_clean_failure(&out, 2, "run --edid");
     let out = run(&["run", uuid, "--", "qemu-system-x86_64"]);
     assert_clean_failure(&out, 1, "no mediated device");
+    // run --edid FILE reads FILE before anything starts.
+    let out = run(&["run", uuid, "--edid", "/nonexistent.bin", "--", "false"]);
+    assert_clean_failure(
+        &out,
+        1,
+        "neither a mode (WxH or WxH@HZ) nor a readable EDID file",
+    );
+    let dir = common::cli::tmp();
+    let junk = dir.path().join("junk.bin");
+    std::fs::write(&junk, [0u8; 128]).unwrap();
+    let out = run(&["run", uuid, "--edid", junk.to_str().unwrap(), "--", "false"]);
+    assert_clean_failure(&out, 1, "not an EDID");
     // The inner command's --help is the command's own, and nothing starts.
     let out = run(&["run", uuid, "screenshot", "--help", "--", "false"]);
     assert_ok(&out);
