@@ -193,3 +193,21 @@ fn a_region_fault_on_dma_buf_planes_is_refused_not_ignored() {
         "{v:#}"
     );
 }
+
+#[test]
+fn the_checker_says_whether_the_driver_has_a_request_path() {
+    // The simulator, like the kernel's sample drivers, offers no request IRQ: removing such a
+    // device waits until every holder has closed it, and the report says so.
+    let (code, v) = check(&["--only", "irqs.request"]);
+    assert_eq!(code, 0, "{v:#}");
+    assert_eq!(v["by_id"]["irqs.request"], "skip", "{v:#}");
+    let evidence = v["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == "irqs.request")
+        .and_then(|c| c["evidence"].as_str())
+        .unwrap_or_default()
+        .to_string();
+    assert!(evidence.contains("no request path"), "{evidence}");
+}

@@ -148,6 +148,18 @@ fn attach_and_run_say_clearly_what_is_wrong() {
     assert_clean_failure(&out, 2, "run --edid");
     let out = run(&["run", uuid, "--", "qemu-system-x86_64"]);
     assert_clean_failure(&out, 1, "no mediated device");
+    // run --edid FILE reads FILE before anything starts.
+    let out = run(&["run", uuid, "--edid", "/nonexistent.bin", "--", "false"]);
+    assert_clean_failure(
+        &out,
+        1,
+        "neither a mode (WxH or WxH@HZ) nor a readable EDID file",
+    );
+    let dir = common::cli::tmp();
+    let junk = dir.path().join("junk.bin");
+    std::fs::write(&junk, [0u8; 128]).unwrap();
+    let out = run(&["run", uuid, "--edid", junk.to_str().unwrap(), "--", "false"]);
+    assert_clean_failure(&out, 1, "not an EDID");
     // The inner command's --help is the command's own, and nothing starts.
     let out = run(&["run", uuid, "screenshot", "--help", "--", "false"]);
     assert_ok(&out);
@@ -156,4 +168,29 @@ fn attach_and_run_say_clearly_what_is_wrong() {
         "{}",
         stdout(&out)
     );
+}
+
+#[test]
+fn attach_without_ptrace_rights_names_them() {
+    // A process of another user: as root, the command runs as nobody against a process of
+    // root's; otherwise, against init (root's).
+    let mut target = std::process::Command::new("sleep")
+        .arg("30")
+        .spawn()
+        .unwrap();
+    let out = if nix::unistd::geteuid().is_root() {
+        std::process::Command::new("setpriv")
+            .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+            .arg(env!("CARGO_BIN_EXE_vfio-display"))
+            .args(["attach", "--pid", &target.id().to_string(), "info"])
+            .output()
+            .expect("setpriv (util-linux) runs")
+    } else {
+        run(&["attach", "--pid", "1", "info"])
+    };
+    target.kill().unwrap();
+    target.wait().unwrap();
+    assert_clean_failure(&out, 1, "no ptrace rights over process");
+    assert_clean_failure(&out, 1, "run as root, or as QEMU's user");
+    assert_clean_failure(&out, 1, "kernel.yama.ptrace_scope 0");
 }

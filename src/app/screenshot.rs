@@ -244,6 +244,9 @@ fn capture_series(
         let path = destination(args, first, n)?;
         let (frame, keep_alpha, path_used) = capture_one(capturer, args, timeout, interrupts)?;
         let png = encode_png(&frame.image, keep_alpha)?;
+        // A stop that came during the capture (the VM ended under `run` or `attach`): the
+        // picture is of a guest that is gone, and none is written after the VM's end.
+        signals::check()?;
         path.write(&png, WriteMode::Replace)?;
         let how = path_used.map_or(String::new(), |p| format!(", GPU {p} import"));
         report(format!(

@@ -12,6 +12,7 @@ use nix::fcntl::OFlag;
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use nix::sys::signal::{SaFlags, SigAction, SigHandler, SigSet, Signal, sigaction};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use std::time::{Duration, Instant};
 
@@ -54,10 +55,37 @@ static STOP_REQUESTED: AtomicBool = AtomicBool::new(false);
 /// SIGTERM here, so that every command ends the same way for both.
 pub fn received() -> Option<Signal> {
     signal_received().or_else(|| {
+        notice_vm_end();
         STOP_REQUESTED
             .load(Ordering::SeqCst)
             .then_some(Signal::SIGTERM)
     })
+}
+
+/// QEMU's pidfd under `attach` (`stop_when_ended`): readable once the VM has ended.
+static VM_PIDFD: OnceLock<OwnedFd> = OnceLock::new();
+
+/// Makes every check (`received`, `check`) report a stop once the process of `pidfd` has
+/// ended, looking at the pidfd itself rather than waiting for a watcher thread to wake: a
+/// step that starts after the VM's end (a screenshot about to be written) sees it. Returns
+/// the pidfd, kept for the process's life, for a thread that waits on it.
+pub fn stop_when_ended(pidfd: OwnedFd) -> BorrowedFd<'static> {
+    VM_PIDFD.get_or_init(|| pidfd).as_fd()
+}
+
+fn notice_vm_end() {
+    if !STOP_REQUESTED.load(Ordering::SeqCst)
+        && VM_PIDFD
+            .get()
+            .is_some_and(|fd| vfio_display::vmm::has_ended(fd.as_fd()))
+    {
+        request_stop();
+    }
+}
+
+/// True when the program stopped the command itself because the VM ended (`request_stop`).
+pub fn stop_requested() -> bool {
+    STOP_REQUESTED.load(Ordering::SeqCst)
 }
 
 /// The signal that really arrived, if any (not a `request_stop`): the one to end the process
@@ -80,7 +108,8 @@ pub fn stop_cause() -> String {
 }
 
 /// Stops the running command as a first SIGTERM would (it finishes its step and cleans up),
-/// without ending the process by a signal afterwards: `run` calls it when the VM exits.
+/// without ending the process by a signal afterwards: `run` and `attach` call it when the VM
+/// exits.
 pub fn request_stop() {
     STOP_REQUESTED.store(true, Ordering::SeqCst);
     let fd = WAKE_FD.load(Ordering::SeqCst);

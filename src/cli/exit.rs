@@ -7,6 +7,8 @@ pub enum ExitStatus {
     Usage = 2,
     /// The primary plane is off, or stayed off until --timeout expired.
     NoPlane = 3,
+    /// `attach`: the VM (QEMU) ended, so the command was stopped and the device released.
+    VmEnded = 4,
 }
 
 pub use crate::app::screenshot::NoPlane;
@@ -23,6 +25,11 @@ pub fn code_for(err: &anyhow::Error) -> u8 {
         ExitStatus::NoPlane as u8
     } else if let Some(qemu) = err.downcast_ref::<crate::app::vmm::qemu::QemuFailed>() {
         qemu.code()
+    } else if err
+        .downcast_ref::<crate::app::vmm::lifetime::VmEnded>()
+        .is_some()
+    {
+        ExitStatus::VmEnded as u8
     } else if err.downcast_ref::<Usage>().is_some() {
         ExitStatus::Usage as u8
     } else {

@@ -22,7 +22,8 @@ const AFTER_HELP: &str = "\
 DEVICE is an mdev UUID (see `vfio-display list`) or its sysfs path; --device-fd N adopts an open
 VFIO device fd passed by a VMM; --sim uses the built-in simulated vGPU.
 
-Exit codes: 0 success, 1 error, 2 bad usage, 3 no plane (the display is off, or --timeout expired).";
+Exit codes: 0 success, 1 error, 2 bad usage, 3 no plane (the display is off, or --timeout expired),
+4 the VM ended under attach (the command stopped and let go of the device).";
 
 /// Front end for VFIO mediated display devices (vGPU mdevs): capture, inspect and test them.
 #[derive(Debug, Parser)]
@@ -60,11 +61,12 @@ enum Command {
     /// Check a display mdev driver against the display uAPI: regions, planes, dma-bufs, EDID,
     /// IRQs; a table (or --json) of pass, fail, warn and skip with the evidence.
     Check(check::CheckArgs),
-    /// Start QEMU with the device and run a command (view by default) on it beside the guest,
-    /// for the VM's lifetime; --edid sets the monitor before the guest boots.
+    /// Start QEMU with the device and run a command (view by default; screenshot, serve, info,
+    /// edid, check) on it beside the guest, for the VM's lifetime; --edid sets the monitor
+    /// before the guest boots.
     Run(vmm::RunArgs),
-    /// Run a command (view, screenshot, info, edid, check) on the device of a QEMU that is
-    /// already running (--pid, or --vm for a libvirt domain).
+    /// Run a command (view, screenshot, serve, info, edid, check, bench) on the device of a
+    /// QEMU that is already running (--pid, or --vm for a libvirt domain), until QEMU ends.
     Attach(vmm::AttachArgs),
     /// Print shell completions for bash, zsh or fish.
     Completions(docs::CompletionsArgs),
@@ -126,13 +128,18 @@ fn dispatch(command: Command) -> anyhow::Result<()> {
 /// Parses `words` as a command on device fd `fd` (`--device-fd` appended), as `run` and
 /// `attach` give it. A usage error or --help prints as it would at the top level and exits.
 fn parse_inner(words: &[String], fd: i32) -> anyhow::Result<Command> {
-    let argv = std::iter::once("vfio-display".to_string())
-        .chain(words.iter().cloned())
-        .chain(["--device-fd".to_string(), fd.to_string()]);
-    match Cli::try_parse_from(argv) {
-        Ok(cli) => Ok(cli.command),
+    match try_parse_on(words, &["--device-fd".to_string(), fd.to_string()]) {
+        Ok(command) => Ok(command),
         Err(err) => std::process::exit(print_clap(&err)?),
     }
+}
+
+/// Parses `words` as a command on the device that `device` (options) names.
+fn try_parse_on(words: &[String], device: &[String]) -> Result<Command, clap::Error> {
+    let argv = std::iter::once("vfio-display".to_string())
+        .chain(words.iter().cloned())
+        .chain(device.iter().cloned());
+    Cli::try_parse_from(argv).map(|cli| cli.command)
 }
 
 /// Prints what clap has to say instead of a command and returns its exit code. Help and the
@@ -180,6 +187,14 @@ fn finish(result: anyhow::Result<()>) -> ExitCode {
             tracing::debug!("after {}: {err:#}", signal.as_str());
         }
         signals::reraise(signal);
+    }
+    // The VM's end under `attach` is how the command ends, not a failure of its own.
+    if err
+        .downcast_ref::<crate::app::vmm::lifetime::VmEnded>()
+        .is_some()
+    {
+        errln!("vfio-display: {err}");
+        return ExitCode::from(exit::code_for(&err));
     }
     // One line: the context chain joined with ": ", then what to do, never a backtrace.
     match advice::advice(&err) {

@@ -2,11 +2,12 @@
 //! QEMU. The inner command is parsed like a top-level one, with the shared device's fd as its
 //! `--device-fd`.
 
-use super::exit::Usage;
+use super::exit::{ExitStatus, Usage};
 use super::screenshot::parse_seconds;
 use crate::app::signals::{self, Interrupts};
 use crate::app::target::host_paths;
 use crate::app::vmm::attach::{self, AttachOptions, LIBVIRT_RUN_DIR};
+use crate::app::vmm::lifetime;
 use crate::app::vmm::qemu::{QemuFailed, RunOptions, RunningVm};
 use anyhow::{Context, Result};
 use clap::Args;
@@ -14,9 +15,23 @@ use std::os::fd::IntoRawFd;
 use std::path::PathBuf;
 use std::time::Duration;
 
+/// The commands `attach` runs on QEMU's device.
+const ATTACH_COMMANDS: &[&str] = &[
+    "view",
+    "screenshot",
+    "serve",
+    "info",
+    "edid",
+    "check",
+    "bench",
+];
+
+/// The commands `run` runs on the device it gives QEMU.
+const RUN_COMMANDS: &[&str] = &["view", "screenshot", "serve", "info", "edid", "check"];
+
 const ATTACH_AFTER_HELP: &str = "\
-COMMAND is one of: view, screenshot, info, edid show|set|link|hotswap, check, bench, with
-its own options but no DEVICE (the device is QEMU's). For example:
+COMMAND is one of: view, screenshot, serve, info, edid show|set|link|hotswap, check, bench,
+with its own options but no DEVICE (the device is QEMU's). For example:
   vfio-display attach --vm win11 view
   vfio-display attach --pid 4242 screenshot -o guest.png
   vfio-display attach --pid 4242 edid set --mode 1920x1080
@@ -24,7 +39,11 @@ its own options but no DEVICE (the device is QEMU's). For example:
 
 The device stays QEMU's: this process reads planes and may write the EDID, and never takes the
 guest's interrupts, resets the device or writes its registers. pidfd_getfd needs ptrace rights
-over QEMU (root, or QEMU's user where kernel.yama.ptrace_scope is 0).";
+over QEMU (root, or QEMU's user where kernel.yama.ptrace_scope is 0); --vm reads libvirt's pid
+file, which only root may read.
+
+When QEMU ends, the command stops within a second, lets go of the device (so the VM can start
+again) and attach exits with status 4, \"the VM ended\"; serve tells its clients so.";
 
 #[derive(Debug, Clone, Args)]
 #[command(after_help = ATTACH_AFTER_HELP)]
@@ -51,6 +70,10 @@ pub struct AttachArgs {
     /// socket QEMU serves with -qmp unix:PATH,server=on,wait=off, not libvirt's own).
     #[arg(long, value_name = "PATH")]
     qmp: Option<PathBuf>,
+    /// For tests: take fd N of the process as a stand-in for its device and run the command
+    /// on the simulator (shared), as if it were QEMU's device.
+    #[arg(long, value_name = "N", hide = true)]
+    sim_stand_in: Option<i32>,
     /// The command to run on QEMU's device, with its options.
     #[arg(
         value_name = "COMMAND",
@@ -62,8 +85,8 @@ pub struct AttachArgs {
 }
 
 const RUN_AFTER_HELP: &str = "\
-COMMAND is view (the default), screenshot, info, edid show|link|hotswap or check, with its own
-options but no DEVICE. Everything after -- is QEMU's command line; run adds the device
+COMMAND is one of: view (the default), screenshot, serve, info, edid show|link|hotswap, check,
+with its own options but no DEVICE. Everything after -- is QEMU's command line; run adds the device
 (-object iommufd, -device vfio-pci,fd=N,sysfsdev=...,display=off), QMP sockets of its own and,
 unless the command line has one, a virtio tablet: view and serve send the guest keys and
 pointer through QMP.
@@ -183,6 +206,66 @@ fn with_input(words: &[String], path: &std::path::Path) -> Result<Vec<String>> {
     Ok(words)
 }
 
+/// Parses the command's words as `run` or `attach` will run them, so that their errors and
+/// --help come before anything starts. A usage error speaks of what the user typed: the
+/// device option this program adds is not theirs, and the usage line is the whole command's
+/// (`before` the command's words and `after` them).
+fn check_words(words: &[String], before: &str, after: &str) -> Result<()> {
+    use clap::error::ErrorKind;
+    let err = match super::try_parse_on(words, &["--device-fd".to_string(), "0".to_string()]) {
+        Ok(_) => return Ok(()),
+        Err(err) => err,
+    };
+    if matches!(
+        err.kind(),
+        ErrorKind::DisplayHelp
+            | ErrorKind::DisplayVersion
+            | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+    ) {
+        err.exit();
+    }
+    Err(Usage(inner_usage(
+        &err.render().to_string(),
+        &words[0],
+        before,
+        after,
+    ))
+    .into())
+}
+
+/// Clap's usage error for the inner `command`, rewritten for the whole command line.
+fn inner_usage(text: &str, command: &str, before: &str, after: &str) -> String {
+    let text = text.trim_end();
+    let text = text.strip_prefix("error: ").unwrap_or(text);
+    let first = text.lines().next().unwrap_or("");
+    if first.contains("--device-fd") {
+        return format!(
+            "'{command}' takes no DEVICE, --device-fd or --sim here: it runs on the VM's device"
+        );
+    }
+    let mut lines: Vec<String> = Vec::new();
+    // Clap's tip about `--` is wrong here: under `run`, `--` starts QEMU's command line.
+    for line in text
+        .lines()
+        .filter(|line| !line.trim_start().starts_with("tip: to pass"))
+    {
+        if line.is_empty() && lines.last().is_some_and(String::is_empty) {
+            continue;
+        }
+        lines.push(match line.strip_prefix("Usage: vfio-display ") {
+            Some(usage) => {
+                let usage = usage
+                    .replace(" --device-fd <N>", "")
+                    .replace(" [DEVICE]", "")
+                    .replace(" <DEVICE>", "");
+                format!("Usage: vfio-display {before} {usage}{after}")
+            }
+            None => line.to_string(),
+        });
+    }
+    lines.join("\n")
+}
+
 /// True for commands that read frames (and so export dma-bufs), as opposed to queries and EDID.
 fn exports(words: &[String]) -> bool {
     matches!(
@@ -192,22 +275,13 @@ fn exports(words: &[String]) -> bool {
 }
 
 pub fn attach(args: &AttachArgs) -> Result<()> {
-    let allowed = [
-        "view",
-        "screenshot",
-        "serve",
-        "info",
-        "edid",
-        "check",
-        "bench",
-    ];
-    check_command(&args.command, &allowed)?;
+    check_command(&args.command, ATTACH_COMMANDS)?;
     let command = match &args.qmp {
         Some(path) => with_input(&args.command, path)?,
         None => args.command.clone(),
     };
     // The command's own errors (and --help) come before anything touches QEMU.
-    super::parse_inner(&command, 0)?;
+    check_words(&command, "attach --pid PID|--vm NAME", "")?;
     let paths = host_paths();
     let attached = attach::attach(
         &AttachOptions {
@@ -217,12 +291,33 @@ pub fn attach(args: &AttachArgs) -> Result<()> {
             force: args.force,
             exports: exports(&args.command),
             libvirt_run_dir: PathBuf::from(LIBVIRT_RUN_DIR),
+            stand_in_fd: args.sim_stand_in,
         },
         &paths,
     )?;
     tracing::info!("attached to {}", attached.what);
-    let fd = attached.fd.into_raw_fd();
-    super::run_inner(&command, fd)
+    let pid = attached.pid;
+    lifetime::watch(attached.pidfd, pid, ExitStatus::VmEnded as u8);
+    let result = match args.sim_stand_in {
+        // The stand-in fd is held while the command runs, as the device's would be.
+        Some(_) => {
+            let _stand_in = attached.fd;
+            let sim = ["--sim".to_string(), "--sim-shared".to_string()];
+            super::try_parse_on(&command, &sim)
+                .map_err(anyhow::Error::from)
+                .and_then(super::dispatch)
+        }
+        None => super::run_inner(&command, attached.fd.into_raw_fd()),
+    };
+    lifetime::finished();
+    if let Some(ended) = lifetime::ended(pid) {
+        // The VM's end stopped the command: what the command said about it is no error.
+        if let Err(err) = &result {
+            tracing::debug!("the command after the VM ended: {err:#}");
+        }
+        return Err(ended.into());
+    }
+    result
 }
 
 pub fn run(args: &RunArgs) -> Result<()> {
@@ -232,8 +327,7 @@ pub fn run(args: &RunArgs) -> Result<()> {
     } else {
         command
     };
-    let allowed = ["view", "screenshot", "serve", "info", "edid", "check"];
-    check_command(&command, &allowed)?;
+    check_command(&command, RUN_COMMANDS)?;
     if command.first().map(String::as_str) == Some("edid")
         && command.get(1).map(String::as_str) == Some("set")
     {
@@ -242,7 +336,7 @@ pub fn run(args: &RunArgs) -> Result<()> {
         )
         .into());
     }
-    super::parse_inner(&command, 0)?;
+    check_words(&command, "run DEVICE", " -- QEMU...")?;
     let edid_command = args.edid.as_ref().map(|edid| {
         let source = if edid.parse::<vfio_display::edid::Mode>().is_ok() {
             "--mode"
@@ -258,6 +352,9 @@ pub fn run(args: &RunArgs) -> Result<()> {
     });
     if let Some(words) = &edid_command {
         super::parse_inner(words, 0)?;
+        if words[2] == "--file" {
+            check_edid_file(std::path::Path::new(&words[3]))?;
+        }
     }
     let interrupts = Interrupts::install()?;
     let paths = host_paths();
@@ -317,9 +414,85 @@ pub fn run(args: &RunArgs) -> Result<()> {
     result
 }
 
+/// Reads and decodes `run --edid FILE` before QEMU starts, so that a wrong file ends `run`
+/// at once rather than after QEMU came up (as `edid set` would refuse it, without --force).
+fn check_edid_file(path: &std::path::Path) -> Result<()> {
+    let shown = path.display();
+    let blob = crate::app::input::read_edid_file(path).with_context(|| {
+        format!("--edid {shown} is neither a mode (WxH or WxH@HZ) nor a readable EDID file")
+    })?;
+    match vfio_display::edid::decode(&blob) {
+        Err(err) => anyhow::bail!("--edid {shown}: not an EDID: {err}"),
+        Ok(decoded) if !decoded.problems.is_empty() => {
+            anyhow::bail!("--edid {shown}: {}", decoded.problems.join("; "))
+        }
+        Ok(_) => Ok(()),
+    }
+}
+
 fn describe_status(status: std::process::ExitStatus) -> String {
     QemuFailed(status)
         .to_string()
         .trim_start_matches("QEMU ")
         .to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The "COMMAND is one of" sentence of a help text, up to its first full stop.
+    fn listed(help: &str) -> &str {
+        let from = help.find("COMMAND is one of:").unwrap_or(0);
+        let rest = &help[from..];
+        &rest[..rest.find('.').unwrap_or(rest.len())]
+    }
+
+    fn usage_error(words: &[&str]) -> String {
+        let words: Vec<String> = words.iter().map(|w| w.to_string()).collect();
+        check_words(&words, "attach --pid PID|--vm NAME", "")
+            .unwrap_err()
+            .to_string()
+    }
+
+    #[test]
+    fn usage_errors_speak_of_what_the_user_typed() {
+        let err = usage_error(&["screenshot", "1234"]);
+        assert_eq!(
+            err,
+            "'screenshot' takes no DEVICE, --device-fd or --sim here: it runs on the VM's device"
+        );
+        let err = usage_error(&["screenshot", "--sim"]);
+        assert!(err.starts_with("'screenshot' takes no DEVICE"), "{err}");
+        let err = usage_error(&["edid", "set"]);
+        assert!(err.starts_with("the following required arguments"), "{err}");
+        assert!(
+            err.contains("Usage: vfio-display attach --pid PID|--vm NAME edid set --mode"),
+            "{err}"
+        );
+        let err = usage_error(&["screenshot", "--bogus"]);
+        assert!(err.starts_with("unexpected argument '--bogus'"), "{err}");
+        assert!(
+            !err.contains("--device-fd") && !err.contains("tip:"),
+            "{err}"
+        );
+        assert!(!err.contains("\n\n\n"), "{err}");
+        assert!(
+            err.contains("Usage: vfio-display attach --pid PID|--vm NAME screenshot"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn help_texts_list_every_command_run_and_attach_accept() {
+        for (help, commands) in [
+            (ATTACH_AFTER_HELP, ATTACH_COMMANDS),
+            (RUN_AFTER_HELP, RUN_COMMANDS),
+        ] {
+            let sentence = listed(help);
+            for command in commands {
+                assert!(sentence.contains(command), "{command} in {sentence:?}");
+            }
+        }
+    }
 }

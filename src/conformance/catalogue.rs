@@ -158,6 +158,11 @@ pub const CATALOGUE: &[CheckSpec] = &[
         "\"edid_max_size: max size of the edid blob\": an edid_size above it is refused",
     ),
     c(
+        "irqs.request",
+        "VFIO_PCI_REQ_IRQ_INDEX",
+        "a device offers a request IRQ (an eventfd at VFIO_PCI_REQ_IRQ_INDEX) through which the kernel asks userspace to release it before removal; without one, removing the mdev waits until every process has closed it",
+    ),
+    c(
         "irqs.eventfd",
         "VFIO_DEVICE_SET_IRQS",
         "\"The EVENTFD flag indicates the interrupt index supports eventfd based signaling\": DATA_EVENTFD|ACTION_TRIGGER is accepted",

@@ -137,3 +137,30 @@ fn automasked(dev: &dyn DisplayDevice, index: u32, efd: &EventFd) -> Result<Stri
         if pending { "delivered" } else { "dropped" }
     ))
 }
+
+/// Whether the driver has a request path: it only reads the IRQ info, so it runs on a shared
+/// device too.
+pub(super) fn request(dev: &dyn DisplayDevice, rec: &mut Recorder<'_>) {
+    let index = crate::uapi::VFIO_PCI_REQ_IRQ_INDEX;
+    let num_irqs = dev.info().num_irqs;
+    match crate::device::request_irq(dev) {
+        Some(info) => rec.pass(
+            "irqs.request",
+            format!(
+                "index {index} offers {} eventfd vector{}: removal asks the holder to let go",
+                info.count,
+                if info.count == 1 { "" } else { "s" }
+            ),
+        ),
+        None => rec.skip(
+            "irqs.request",
+            format!(
+                "no request IRQ (index {index} is not offered with eventfds; the device \
+                 lists {} IRQ index{}): the driver has no request path, so removing the mdev \
+                 waits until every process that holds it (this tool included) has closed it",
+                num_irqs,
+                if num_irqs == 1 { "" } else { "es" }
+            ),
+        ),
+    }
+}

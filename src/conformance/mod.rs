@@ -181,6 +181,7 @@ pub fn run(dev: &dyn DisplayDevice, opts: &Options<'_>) -> Report {
     plane_checks::run(dev, opts, &mut rec);
     region_checks::pread_matches_mmap(dev, &mut rec);
     edid_checks::run(dev, &mut rec);
+    irq_checks::request(dev, &mut rec);
     if !dev.shared() {
         irq_checks::run(dev, &mut rec);
     }

@@ -128,6 +128,19 @@ pub fn all_irqs(dev: &dyn DisplayDevice) -> Vec<(u32, Result<IrqInfo>)> {
         .collect()
 }
 
+/// The device's request IRQ (`VFIO_PCI_REQ_IRQ_INDEX` with eventfd signalling), if it offers
+/// one: the kernel signals it to ask userspace to let go of a device it is removing. Without
+/// it, removing the mdev waits until every process that holds it has closed it.
+pub fn request_irq(dev: &dyn DisplayDevice) -> Option<IrqInfo> {
+    let index = crate::uapi::VFIO_PCI_REQ_IRQ_INDEX;
+    if index >= dev.info().num_irqs {
+        return None;
+    }
+    dev.irq_info(index)
+        .ok()
+        .filter(|info| info.count > 0 && info.eventfd())
+}
+
 /// Finds the EDID region: device-specific regions live at indexes `num_regions` and above (the
 /// PCI ones first), so every index the device lists is searched.
 pub fn find_edid_region(dev: &dyn DisplayDevice) -> Option<RegionInfo> {

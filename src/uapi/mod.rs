@@ -184,6 +184,10 @@ pub use vfio_bindings::bindings::vfio::{
     VFIO_REGION_TYPE_GFX, VFIO_TYPE1_IOMMU, VFIO_TYPE1v2_IOMMU,
 };
 
+/// `VFIO_PCI_REQ_IRQ_INDEX`: the IRQ through which the kernel asks userspace to release a
+/// device it is removing (a device without it makes removal wait for the last fd).
+pub const VFIO_PCI_REQ_IRQ_INDEX: u32 = vfio_bindings::bindings::vfio::VFIO_PCI_REQ_IRQ_INDEX;
+
 /// `DRM_PLANE_TYPE_PRIMARY` and `DRM_PLANE_TYPE_CURSOR` (from `drm_mode.h`), the values
 /// `drm_plane_type` takes in `VFIO_DEVICE_QUERY_GFX_PLANE`.
 pub const DRM_PLANE_TYPE_PRIMARY: u32 = 1;

@@ -12,7 +12,7 @@ mod process;
 pub mod qemu_args;
 
 pub use error::VmmError;
-pub use pidfd::{pidfd_open, take_fd};
+pub use pidfd::{has_ended, pidfd_open, take_fd, take_fd_from, wait_ended};
 pub use process::{VmmDeviceFd, cmdline, libvirt_pid, vfio_device_fds};
 
 /// A result with a `VmmError`.

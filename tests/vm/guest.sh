@@ -187,6 +187,9 @@ expect checks mtty-irq 7
 run mtty-check "$B" check "$u" --json --only irqs.eventfd,irqs.loopback,irqs.automask,device.info
 expect json mtty-check /by_id/irqs.eventfd=pass /by_id/irqs.loopback=pass /by_id/irqs.automask=pass
 
+# attach ends with its VM, and lets go of the device (fixed drivers): tests/vm/lifetime.sh.
+. "$(dirname "$0")/lifetime.sh"
+
 # A real Linux guest beside us (fixed drivers, cdev path): tests/vm/nested/scenario.sh.
 . "$(dirname "$0")/nested/scenario.sh"
 

@@ -412,9 +412,13 @@ pub fn serve_device(
             });
         });
         // No handshake and no client outlives the server: their sockets are shut down, so
-        // every thread ends at once whatever its client does.
+        // every thread ends at once whatever its client does. Clients are told why: "the VM
+        // ended", or the signal's name.
         gate.close_all();
-        hub.stop("the server stopped");
+        hub.stop(&match signals::received() {
+            Some(_) => signals::stop_cause(),
+            None => "the server stopped".to_string(),
+        });
         pump.stop();
         if let Ok(Err(err)) = pump_thread.join() {
             tracing::warn!("the refresh pump stopped: {err}");

@@ -1,7 +1,8 @@
 //! `attach`: the device fd of a QEMU that is already running (started by anyone, libvirt
 //! included), taken with `pidfd_getfd`, which needs ptrace rights over QEMU.
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Result, bail};
+use nix::errno::Errno;
 use std::os::fd::{AsFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use vfio_display::device::{RealDevice, plane_support};
@@ -23,6 +24,9 @@ pub struct AttachOptions {
     pub exports: bool,
     /// Where libvirt keeps its QEMU pid files.
     pub libvirt_run_dir: PathBuf,
+    /// For tests: take this fd of the process as the device's stand-in, without looking for
+    /// VFIO devices (the command then runs on the simulator).
+    pub stand_in_fd: Option<i32>,
 }
 
 /// The libvirt system instance's pid files.
@@ -35,7 +39,15 @@ pub struct Attached {
     pub fd: OwnedFd,
     /// Which fd of QEMU's it is, for messages.
     pub what: String,
+    /// QEMU's process id.
+    pub pid: i32,
+    /// A pidfd of QEMU, the process every fd was taken from: readable once QEMU has ended.
+    pub pidfd: OwnedFd,
 }
+
+/// What to do without ptrace rights over QEMU.
+const PTRACE_RIGHTS: &str = "run as root, or as QEMU's user with kernel.yama.ptrace_scope 0 \
+                             (sysctl kernel.yama.ptrace_scope)";
 
 fn pid_of(opts: &AttachOptions) -> Result<i32> {
     match (&opts.pid, &opts.vm) {
@@ -44,24 +56,49 @@ fn pid_of(opts: &AttachOptions) -> Result<i32> {
             if name.is_empty() || name.contains('/') || name.starts_with('.') {
                 bail!("'{name}' is not a libvirt domain name");
             }
-            vmm::libvirt_pid(name, &opts.libvirt_run_dir).with_context(|| {
-                format!(
-                    "cannot find the QEMU of libvirt domain '{name}' (is it running, on the \
-                     system instance?)"
-                )
+            vmm::libvirt_pid(name, &opts.libvirt_run_dir).map_err(|e| {
+                let denied = matches!(e.errno(), Some(Errno::EACCES | Errno::EPERM));
+                let why = if denied {
+                    format!(
+                        "libvirt's pid files are readable by root alone (mode 0600): run as \
+                         root, or give QEMU's process id with --pid (pgrep -f guest={name})"
+                    )
+                } else {
+                    format!(
+                        "cannot find the QEMU of libvirt domain '{name}' (is it running, on \
+                         the system instance?)"
+                    )
+                };
+                anyhow::Error::new(e).context(why)
             })
         }
         (None, None) => bail!("name the VM: --pid PID or --vm NAME"),
     }
 }
 
-fn take(pid: i32, fd: &VmmDeviceFd) -> Result<OwnedFd> {
-    vmm::take_fd(pid, fd.fd).map_err(|e| match e.errno() {
-        Some(nix::errno::Errno::EPERM) => anyhow::Error::new(e).context(format!(
-            "no ptrace rights over process {pid} (pidfd_getfd needs them): run as root, or as \
-             QEMU's user where kernel.yama.ptrace_scope is 0"
+fn take(pidfd: &OwnedFd, pid: i32, fd: i32) -> Result<OwnedFd> {
+    vmm::take_fd_from(pidfd.as_fd(), pid, fd).map_err(|e| match e.errno() {
+        Some(Errno::EPERM) => anyhow::Error::new(e).context(format!(
+            "no ptrace rights over process {pid} (pidfd_getfd needs them): {PTRACE_RIGHTS}"
         )),
         _ => anyhow::Error::new(e),
+    })
+}
+
+/// QEMU's VFIO device fds, or why they cannot be listed.
+fn device_fds(pid: i32) -> Result<Vec<VmmDeviceFd>> {
+    vmm::vfio_device_fds(pid).map_err(|e| {
+        let denied = matches!(e.errno(), Some(Errno::EACCES | Errno::EPERM));
+        match e {
+            _ if denied => anyhow::Error::new(e).context(format!(
+                "no ptrace rights over process {pid} (reading its fds needs them): \
+                 {PTRACE_RIGHTS}"
+            )),
+            VmmError::Read { .. } | VmmError::NoProcess { .. } => {
+                anyhow::Error::new(e).context(format!("cannot look at process {pid}'s fds"))
+            }
+            other => anyhow::Error::new(other),
+        }
     })
 }
 
@@ -81,12 +118,18 @@ fn uuid_of_sysfsdev(path: &str) -> Option<String> {
 /// Takes the display device of the QEMU that `opts` names.
 pub fn attach(opts: &AttachOptions, paths: &HostPaths) -> Result<Attached> {
     let pid = pid_of(opts)?;
-    let fds = vmm::vfio_device_fds(pid).map_err(|e| match e {
-        VmmError::Read { .. } | VmmError::NoProcess { .. } => {
-            anyhow::Error::new(e).context(format!("cannot look at process {pid}'s fds"))
-        }
-        other => anyhow::Error::new(other),
-    })?;
+    // The pidfd first: every fd is taken through it, so they all come from this QEMU, and it
+    // tells when this QEMU ends (even one that ends while we look).
+    let pidfd = vmm::pidfd_open(pid)?;
+    if let Some(fd) = opts.stand_in_fd {
+        return Ok(Attached {
+            fd: take(&pidfd, pid, fd)?,
+            what: format!("fd {fd} of process {pid} (a stand-in for a device)"),
+            pid,
+            pidfd,
+        });
+    }
+    let fds = device_fds(pid)?;
     let wanted = opts.mdev.as_deref().map(str::to_ascii_lowercase);
     let mut displays = Vec::new();
     for vmm_fd in &fds {
@@ -96,7 +139,7 @@ pub fn attach(opts: &AttachOptions, paths: &HostPaths) -> Result<Attached> {
         {
             continue;
         }
-        let fd = take(pid, vmm_fd)?;
+        let fd = take(&pidfd, pid, vmm_fd.fd)?;
         // A cdev QEMU has not bound yet (it is still starting): adopting it would bind it here
         // and take the device from QEMU, so it is left alone.
         if !VfioDevice::is_bound(fd.as_fd()) {
@@ -135,8 +178,10 @@ pub fn attach(opts: &AttachOptions, paths: &HostPaths) -> Result<Attached> {
     };
     refuse_double_export(pid, name.as_deref(), opts, paths)?;
     Ok(Attached {
-        fd: take(pid, &chosen)?,
+        fd: take(&pidfd, pid, chosen.fd)?,
         what: format!("fd {} ({}) of process {pid}", chosen.fd, chosen.target),
+        pid,
+        pidfd,
     })
 }
 

@@ -4,6 +4,7 @@
 //! screenshot, info, edid, check) runs on it.
 
 pub mod attach;
+pub mod lifetime;
 pub mod qemu;
 pub mod qmp;
 pub mod qmp_input;

@@ -160,7 +160,7 @@ if [ "$variant" = fixed ] && [ "$backend" = cdev ] && [ -n "$nk" ]; then
   servepid=$!
   wait_for_line "$R/nested-mdpy-serve.err" "vfio-display: clients log in with the password" $servepid
   pw=$(sed -n 's/.*log in with the password \([^ ]*\) .*/\1/p' "$R/nested-mdpy-serve.err" | head -n 1)
-  run nested-mdpy-vnc "$H" vnc 5959 "$R/nested-mdpy-vnc.png" "$pw"
+  run nested-mdpy-vnc "$H" vnc 5959 "$R/nested-mdpy-vnc.png" --password "$pw"
   wait_for_line "$R/nested-mdpy-data.log" INPUT-READY $qemupid
   wait_for_line "$R/nested-mdpy-data.log" POINTER-READY $qemupid
   # Shifted characters as keysyms alone, and a key held with Shift.

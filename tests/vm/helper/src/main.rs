@@ -257,15 +257,26 @@ fn qmp(args: &[String]) -> Result<()> {
 }
 
 /// A VNC client of the simplest kind (RFB 3.8, Raw; no security, or VNC authentication with
-/// PASSWORD): `vnc PORT OUT.png [PASSWORD]` waits up to 60 s for the server, asks for the
-/// whole screen once and writes it as PNG. It checks `serve` from inside the VM, where no
-/// other VNC client is installed.
+/// `--password P`): `vnc PORT OUT.png [--password P] [--until-closed]` waits up to 60 s for
+/// the server, asks for the whole screen once and writes it as PNG. It checks `serve` from
+/// inside the VM, where no other VNC client is installed. With `--until-closed` it then stays
+/// connected until the server closes the connection (at most 120 s).
 fn vnc(args: &[String]) -> Result<()> {
     use std::io::{Read, Write};
-    let (port, out, password) = match args {
-        [port, out] => (port, out, None),
-        [port, out, password] => (port, out, Some(password.as_bytes())),
-        _ => return Err("usage: vm_helper vnc PORT OUT.png [PASSWORD]".into()),
+    let usage = "usage: vm_helper vnc PORT OUT.png [--password P] [--until-closed]";
+    let [port, out, rest @ ..] = args else {
+        return Err(usage.into());
+    };
+    let mut password = None;
+    let mut until_closed = false;
+    let mut rest = rest.iter();
+    while let Some(arg) = rest.next() {
+        match arg.as_str() {
+            "--password" => password = Some(rest.next().ok_or(usage)?.as_bytes()),
+            "--until-closed" => until_closed = true,
+            _ => return Err(usage.into()),
+        }
+    }
     };
     let port: u16 = port.parse()?;
     let start = std::time::Instant::now();
@@ -342,6 +353,17 @@ fn vnc(args: &[String]) -> Result<()> {
     encoder.set_depth(png::BitDepth::Eight);
     encoder.write_header()?.write_image_data(&rgb)?;
     println!("{w}x{h} in {rects} rectangles");
+    if until_closed {
+        // Updates that were asked for may still come; then the server ends the connection.
+        let mut rest = Vec::new();
+        match s.read_to_end(&mut rest) {
+            Ok(_) => println!("closed by the server"),
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => {
+                println!("reset by the server")
+            }
+            Err(e) => return Err(format!("still connected: {e}").into()),
+        }
+    }
     Ok(())
 }
 
