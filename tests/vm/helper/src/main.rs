@@ -277,7 +277,6 @@ fn vnc(args: &[String]) -> Result<()> {
             _ => return Err(usage.into()),
         }
     }
-    };
     let port: u16 = port.parse()?;
     let start = std::time::Instant::now();
     let mut s = loop {
