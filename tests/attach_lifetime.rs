@@ -173,7 +173,7 @@ fn serve_ends_with_its_vm_and_tells_its_client_why() {
     let mut qemu = FakeQemu::start();
     let mut attach = bin()
         .args(["attach", "--pid", &qemu.pid(), "--sim-stand-in", "1"])
-        .args(["serve", "--listen", "127.0.0.1:0"])
+        .args(["serve", "--no-auth", "--listen", "127.0.0.1:0"])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
