@@ -50,8 +50,9 @@ install -t bookworm-backports mesa-vulkan-drivers
 install xvfb xauth x11-apps x11-utils imagemagick xdotool libxkbcommon-x11-0 libxcursor1 libxi6 libxrandr2 \
   libx11-xcb1
 # The remote-viewing tests use VNC clients nobody on this project wrote: gtk-vnc's gvnccapture,
-# noVNC (served by `serve --web`) in headless Chromium, and vncdotool (with Pillow) from PyPI.
-install gvncviewer novnc chromium
+# noVNC (served by `serve --web`) in headless Chromium, TigerVNC's viewer (with tigervnc-tools'
+# tigervncpasswd for its password file), and vncdotool (with Pillow) from PyPI.
+install gvncviewer novnc chromium tigervnc-viewer tigervnc-tools
 # `bench` sets TigerVNC's Xvnc beside `serve` for the remote figures.
 install tigervnc-standalone-server
 python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore \
