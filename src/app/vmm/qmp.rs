@@ -14,6 +14,27 @@ const MAX_MESSAGE: u64 = 1 << 20;
 /// How long one answer may take: QEMU answers at once unless it is wedged.
 const ANSWER_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// How long a refused connection is tried again: a QMP monitor serves one client at a time,
+/// and refuses the next until QEMU has noticed that the last one left.
+const REFUSED_RETRY: Duration = Duration::from_secs(2);
+
+/// Connects to the socket at `path`, trying again while QEMU refuses for at most
+/// `REFUSED_RETRY`.
+fn connect_patiently(path: &Path) -> std::io::Result<UnixStream> {
+    let start = std::time::Instant::now();
+    loop {
+        match UnixStream::connect(path) {
+            Err(e)
+                if e.kind() == std::io::ErrorKind::ConnectionRefused
+                    && start.elapsed() < REFUSED_RETRY =>
+            {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            other => return other,
+        }
+    }
+}
+
 /// A QMP connection after capability negotiation.
 pub struct Qmp {
     reader: BufReader<UnixStream>,
@@ -23,7 +44,7 @@ pub struct Qmp {
 impl Qmp {
     /// Connects to the socket at `path`, reads QEMU's greeting and leaves negotiation mode.
     pub fn connect(path: &Path) -> Result<Self> {
-        let stream = UnixStream::connect(path)
+        let stream = connect_patiently(path)
             .with_context(|| format!("cannot connect to QMP at {}", path.display()))?;
         stream.set_read_timeout(Some(ANSWER_TIMEOUT))?;
         let writer = stream.try_clone()?;
