@@ -270,7 +270,9 @@ fn start_serve(exe: &Path, sim_args: &[String], extra: &[&str]) -> Result<Server
     let mut child = Command::new(exe)
         .arg("serve")
         .args(sim_args)
-        .args(["--listen", "127.0.0.1:0"])
+        // The bench's own clients speak no VNC authentication; the server is on loopback for
+        // the run's length.
+        .args(["--listen", "127.0.0.1:0", "--no-auth"])
         .args(extra)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())

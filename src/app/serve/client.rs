@@ -135,14 +135,21 @@ fn serve_inner(
         std::thread::sleep(Duration::from_millis(10));
     }
     let snapshot = hub.latest();
-    let version = match handshake(&mut receiver, &sender, cfg, hub, &snapshot, encrypted, peer)? {
+    let version = match handshake(&mut receiver, &sender, cfg, hub, encrypted, peer)? {
         Ok(version) => version,
         Err(refused) => return Ok(refused),
     };
+    // The client joins before it gets ServerInit: a client told it is in is one the server
+    // counts, and tells when it stops.
     let mailbox = match hub.join(receiver.socket(), cfg.max_clients) {
         Ok(m) => m,
+        Err(why) if hub.stopping() => return Ok(why),
         Err(why) => return Ok(format!("refused: {why}")),
     };
+    let mut init = Vec::new();
+    let (w, h) = fb_size(&snapshot.image);
+    messages::put_server_init(&mut init, w, h, &cfg.name);
+    sender.send(&init)?;
     // The handshake is over: from here the connection is a client's, bounded by its
     // progress (--client-timeout on writes), not by the handshake's deadline.
     drop(ticket);
@@ -196,8 +203,8 @@ fn refusal(cfg: &ServerConfig, hub: &Hub, peer: SocketAddr) -> Option<String> {
     None
 }
 
-/// The handshake (`rfb::handshake` speaks it; this moves the bytes, starts TLS and sends
-/// ServerInit). `encrypted` says the connection already runs in TLS (wss); otherwise, with
+/// The handshake up to ClientInit (`rfb::handshake` speaks it; this moves the bytes and
+/// starts TLS; the caller sends ServerInit). `encrypted` says the connection already runs in TLS (wss); otherwise, with
 /// TLS configured, a native client must take VeNCrypt. `Ok(Err(why))` when the client was
 /// refused (bad password, no common type, a full server, a blocked address).
 fn handshake(
@@ -205,7 +212,6 @@ fn handshake(
     s: &Sender,
     cfg: &ServerConfig,
     hub: &Hub,
-    snapshot: &Snapshot,
     encrypted: bool,
     peer: SocketAddr,
 ) -> io::Result<Result<Version, String>> {
@@ -240,10 +246,6 @@ fn handshake(
                 if cfg.password.is_some() {
                     cfg.gate.succeeded(peer.ip());
                 }
-                let mut init = Vec::new();
-                let (w, h) = fb_size(&snapshot.image);
-                messages::put_server_init(&mut init, w, h, &cfg.name);
-                s.send(&init)?;
                 return Ok(Ok(version));
             }
             Step::Refused(why) => {

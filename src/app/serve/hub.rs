@@ -129,6 +129,8 @@ pub struct Hub {
     /// What the device's EDID region allows: its largest mode (`max_xres`, `max_yres`; 0 for
     /// no limit), or why no EDID can be written. Read once by the resize worker.
     edid_limits: OnceLock<Result<(u32, u32), String>>,
+    /// Why the server stopped (told to clients that come too late).
+    stop_reason: Mutex<Option<String>>,
 }
 
 impl Hub {
@@ -139,6 +141,7 @@ impl Hub {
             edid_limits: OnceLock::new(),
             clients: Mutex::new(Vec::new()),
             stopping: AtomicBool::new(false),
+            stop_reason: Mutex::new(None),
         }
     }
 
@@ -170,7 +173,12 @@ impl Hub {
     pub fn join(&self, socket: &TcpStream, max: usize) -> Result<Arc<Mailbox>, String> {
         let mut clients = self.clients.lock().unwrap_or_else(|p| p.into_inner());
         if self.stopping.load(Ordering::Acquire) {
-            return Err("the server is stopping".into());
+            return Err(self
+                .stop_reason
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .clone()
+                .unwrap_or_else(|| "the server is stopping".into()));
         }
         clients.retain(|c| c.mailbox.strong_count() > 0);
         if clients.len() >= max {
@@ -190,6 +198,7 @@ impl Hub {
     /// Ends every connection: sockets shut down (a blocked read or write returns), writers
     /// told.
     pub fn stop(&self, why: &str) {
+        *self.stop_reason.lock().unwrap_or_else(|p| p.into_inner()) = Some(why.to_string());
         self.stopping.store(true, Ordering::Release);
         let clients = self.clients.lock().unwrap_or_else(|p| p.into_inner());
         for c in clients.iter() {
