@@ -681,18 +681,7 @@ fn pieces(rect: Rect, encoding: Encoding) -> impl Iterator<Item = Rect> {
         }
     };
     let rows = rows.min(u32::from(u16::MAX)) as u16;
-    (0..rect.height)
-        .step_by(usize::from(rows))
-        .flat_map(move |dy| {
-            (0..rect.width).step_by(usize::from(width)).map(move |dx| {
-                Rect::new(
-                    rect.x + dx,
-                    rect.y + dy,
-                    width.min(rect.width - dx),
-                    rows.min(rect.height - dy),
-                )
-            })
-        })
+    rect.grid(width, rows)
 }
 
 /// `image` cut or padded to `size`, for a client that cannot follow a resize.

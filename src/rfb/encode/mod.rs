@@ -43,6 +43,24 @@ impl Rect {
         u64::from(self.width) * u64::from(self.height)
     }
 
+    /// It cut into a grid of cells `width` wide and `rows` high (at least 1 each), row by
+    /// row; the last cell of a row or column is what is left.
+    pub fn grid(self, width: u16, rows: u16) -> impl Iterator<Item = Rect> {
+        let (width, rows) = (width.max(1), rows.max(1));
+        (0..self.height)
+            .step_by(usize::from(rows))
+            .flat_map(move |dy| {
+                (0..self.width).step_by(usize::from(width)).map(move |dx| {
+                    Rect::new(
+                        self.x + dx,
+                        self.y + dy,
+                        width.min(self.width - dx),
+                        rows.min(self.height - dy),
+                    )
+                })
+            })
+    }
+
     /// Whether it has no pixels.
     pub fn is_empty(&self) -> bool {
         self.width == 0 || self.height == 0

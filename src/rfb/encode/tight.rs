@@ -24,18 +24,7 @@ const STREAM_INDEXED: usize = 2;
 pub fn blocks(rect: Rect) -> impl Iterator<Item = Rect> {
     let width = BLOCK_WIDTH.min(rect.width.max(1));
     let rows = (BLOCK_PIXELS / u32::from(width)).clamp(1, u32::from(u16::MAX)) as u16;
-    (0..rect.height)
-        .step_by(usize::from(rows))
-        .flat_map(move |dy| {
-            (0..rect.width).step_by(usize::from(width)).map(move |dx| {
-                Rect::new(
-                    rect.x + dx,
-                    rect.y + dy,
-                    width.min(rect.width - dx),
-                    rows.min(rect.height - dy),
-                )
-            })
-        })
+    rect.grid(width, rows)
 }
 
 /// Appends the compact length: 7 bits a byte, low first, the top bit saying another follows.
