@@ -527,3 +527,77 @@ fn hosts_resolve_a_readable_key_is_warned_about_and_the_announced_page_exists() 
     );
     assert!(get(server.port, "/").starts_with("HTTP/1.1 200"));
 }
+
+/// Sends `payload` as one masked binary WebSocket frame (payloads under 126 bytes).
+fn ws_send(s: &mut TcpStream, payload: &[u8]) {
+    let mask = [3u8, 1, 4, 1];
+    let mut frame = vec![0x82, 0x80 | payload.len() as u8];
+    frame.extend_from_slice(&mask);
+    frame.extend(payload.iter().enumerate().map(|(i, b)| b ^ mask[i % 4]));
+    s.write_all(&frame).unwrap();
+}
+
+/// Reads one server frame: its opcode and payload.
+fn ws_read(s: &mut TcpStream) -> (u8, Vec<u8>) {
+    let mut head = [0u8; 2];
+    s.read_exact(&mut head).unwrap();
+    let len = match head[1] & 0x7f {
+        126 => {
+            let mut l = [0u8; 2];
+            s.read_exact(&mut l).unwrap();
+            usize::from(u16::from_be_bytes(l))
+        }
+        127 => {
+            let mut l = [0u8; 8];
+            s.read_exact(&mut l).unwrap();
+            u64::from_be_bytes(l) as usize
+        }
+        n => usize::from(n),
+    };
+    let mut payload = vec![0u8; len];
+    s.read_exact(&mut payload).unwrap();
+    (head[0] & 0x0f, payload)
+}
+
+#[test]
+fn a_browser_is_told_why_the_server_ends_its_connection() {
+    let server = Server::start(&["--sim", "--sim-frame", "1", "--sim-mode", "640x480"]);
+    let port = server.port;
+    let mut s = connect(port);
+    write!(
+        s,
+        "GET /websockify HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n\
+         Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
+         Sec-WebSocket-Version: 13\r\n\r\n"
+    )
+    .unwrap();
+    let mut head = Vec::new();
+    while !head.ends_with(b"\r\n\r\n") {
+        let mut b = [0u8; 1];
+        s.read_exact(&mut b).unwrap();
+        head.push(b[0]);
+    }
+    assert!(head.starts_with(b"HTTP/1.1 101"));
+    // The handshake in frames: version, security None, ClientInit.
+    assert_eq!(ws_read(&mut s).1, b"RFB 003.008\n");
+    ws_send(&mut s, b"RFB 003.008\n");
+    assert_eq!(ws_read(&mut s).1, [1, 1]);
+    ws_send(&mut s, &[1]);
+    assert_eq!(ws_read(&mut s).1, [0, 0, 0, 0]);
+    ws_send(&mut s, &[1]);
+    let (_, init) = ws_read(&mut s);
+    assert_eq!(&init[..4], &[2, 128, 1, 224], "ServerInit: 640x480");
+    server.wait_log("connected (WebSocket");
+    let pid = nix::unistd::Pid::from_raw(server.child.id() as i32);
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).unwrap();
+    // The next frame is the close frame: 1001 (going away) and the reason.
+    let (opcode, payload) = ws_read(&mut s);
+    assert_eq!(opcode, 8, "a close frame");
+    assert_eq!(&payload[..2], &1001u16.to_be_bytes());
+    assert_eq!(
+        String::from_utf8_lossy(&payload[2..]),
+        "the server stopped (SIGTERM)"
+    );
+    let (_, log) = server.stop_waiting();
+    assert!(log.contains("gone: the server stopped (SIGTERM)"), "{log}");
+}

@@ -172,8 +172,13 @@ fn serve_inner(
             input.end();
         });
         let ended = writer.run(&mailbox, &sender, hub, cfg);
+        // A browser is told why the server ends the connection (1001, "going away", with the
+        // reason: the VM ended, a signal); RFB has no such message after the handshake.
+        match (hub.stopping(), mailbox.lock().closed.clone()) {
+            (true, Some(why)) => sender.close(1001, &why),
+            _ => sender.close(1000, ""),
+        }
         // The reader may be blocked in read(): shutting the socket down ends it.
-        sender.close();
         let _ = sender.shutdown();
         let _ = reader.join();
         ended

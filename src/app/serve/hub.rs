@@ -121,6 +121,10 @@ struct Client {
     socket: TcpStream,
 }
 
+/// How long a stopping server waits for its clients to say goodbye before it shuts their
+/// sockets down.
+const STOP_GRACE: std::time::Duration = std::time::Duration::from_millis(200);
+
 /// The shared state of the server.
 pub struct Hub {
     latest: Mutex<Arc<Snapshot>>,
@@ -195,17 +199,35 @@ impl Hub {
         Ok(mailbox)
     }
 
-    /// Ends every connection: sockets shut down (a blocked read or write returns), writers
-    /// told.
+    /// Ends every connection. Writers are told first, so that each can say why to its
+    /// client (a WebSocket close frame with the reason) and leave; after `STOP_GRACE` the
+    /// sockets of those still there are shut down (a blocked read or write returns).
     pub fn stop(&self, why: &str) {
         *self.stop_reason.lock().unwrap_or_else(|p| p.into_inner()) = Some(why.to_string());
         self.stopping.store(true, Ordering::Release);
-        let clients = self.clients.lock().unwrap_or_else(|p| p.into_inner());
-        for c in clients.iter() {
-            let _ = c.socket.shutdown(std::net::Shutdown::Both);
+        for c in self
+            .clients
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+        {
             if let Some(m) = c.mailbox.upgrade() {
-                m.post(|p| p.closed = Some(why.to_string()));
+                m.post(|p| {
+                    p.closed.get_or_insert_with(|| why.to_string());
+                });
             }
+        }
+        let deadline = std::time::Instant::now() + STOP_GRACE;
+        while self.client_count() > 0 && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        for c in self
+            .clients
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+        {
+            let _ = c.socket.shutdown(std::net::Shutdown::Both);
         }
     }
 

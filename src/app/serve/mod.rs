@@ -415,8 +415,9 @@ pub fn serve_device(
         // every thread ends at once whatever its client does. Clients are told why: "the VM
         // ended", or the signal's name.
         gate.close_all();
-        hub.stop(&match signals::received() {
-            Some(_) => signals::stop_cause(),
+        hub.stop(&match signals::received().map(|_| signals::stop_cause()) {
+            Some(signal) if signal.starts_with("SIG") => format!("the server stopped ({signal})"),
+            Some(cause) => cause,
             None => "the server stopped".to_string(),
         });
         pump.stop();

@@ -205,14 +205,22 @@ impl Sender {
     /// Says goodbye: a WebSocket close frame, a TLS close_notify. Only what the socket takes
     /// at once is written: a client that stopped reading must not hold its connection open
     /// for another timeout.
-    pub fn close(&self) {
+    pub fn close(&self, status: u16, reason: &str) {
         let mut out = lock(&self.out);
         if self.websocket {
+            // A close frame's payload is at most 125 bytes: the status, then the reason, cut
+            // at a character boundary.
+            let mut cut = reason.len().min(123);
+            while !reason.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            let mut payload = status.to_be_bytes().to_vec();
+            payload.extend_from_slice(&reason.as_bytes()[..cut]);
             let _ = Self::frame_within(
                 &mut out,
                 true,
                 opcode::CLOSE,
-                &1000u16.to_be_bytes(),
+                &payload,
                 Some(Duration::ZERO),
             );
         }
@@ -382,7 +390,7 @@ impl Receiver {
                 opcode::PING => self.sender.frame(opcode::PONG, &frame.payload)?,
                 opcode::PONG => {}
                 opcode::CLOSE => {
-                    self.sender.close();
+                    self.sender.close(1000, "");
                     return Err(closed("the client closed the WebSocket"));
                 }
                 _ => return Err(invalid("text WebSocket frames carry no RFB")),
