@@ -58,7 +58,8 @@ life_round() {
     sleep 0.1
     i=$((i + 1))
   done
-  first=$(sed -n '1s/^wrote \(.*\) (.*/\1/p' "$R/$n-shots.out")
+  # "wrote PATH (640x480 XR24 (XRGB8888) from region 16)": the path is the first word.
+  first=$(sed -n '1s/^wrote \([^ ]*\) .*/\1/p' "$R/$n-shots.out")
   cp "$first" "$R/$n-first.png"
   case $1 in
     kill) kill -KILL "$qpid" ;;
