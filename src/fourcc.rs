@@ -22,6 +22,14 @@ enum Layout {
     Packed565 { red_high: bool },
     /// A little-endian 32-bit word with 2:10:10:10 fields; `red_high` as above.
     Packed2101010 { red_high: bool, alpha: bool },
+    /// Packed YUV 4:2:2: two pixels in 4 bytes sharing one chroma pair; the byte offsets of the
+    /// first pixel's luma, Cb (U), the second pixel's luma and Cr (V). BT.601 limited range.
+    Yuv422 {
+        y0: usize,
+        u: usize,
+        y1: usize,
+        v: usize,
+    },
 }
 
 /// A pixel format we can decode and encode.
@@ -59,6 +67,19 @@ const fn f4(
         layout: Layout::Bytes4 { r, g, b, a },
     }
 }
+
+const fn yuv(c: &[u8; 4], name: &'static str, y0: usize, u: usize, y1: usize, v: usize) -> Format {
+    Format {
+        fourcc: code(c),
+        name,
+        bytes_per_pixel: 2,
+        has_alpha: false,
+        layout: Layout::Yuv422 { y0, u, y1, v },
+    }
+}
+
+/// DRM's C8: 8-bit indexed colour, whose palette the plane query does not carry.
+pub const C8: u32 = code(b"C8  ");
 
 /// Every supported format.
 pub static FORMATS: &[Format] = &[
@@ -140,6 +161,12 @@ pub static FORMATS: &[Format] = &[
         has_alpha: false,
         layout: Layout::Bytes3 { r: 0, g: 1, b: 2 },
     },
+    // Packed YUV 4:2:2, as drm_fourcc.h lays them out: YUYV is [31:0] Cr0:Y1:Cb0:Y0, so the
+    // bytes in memory are Y0, Cb, Y1, Cr; the others permute them.
+    yuv(b"YUYV", "YUYV", 0, 1, 2, 3),
+    yuv(b"YVYU", "YVYU", 0, 3, 2, 1),
+    yuv(b"UYVY", "UYVY", 1, 0, 3, 2),
+    yuv(b"VYUY", "VYUY", 1, 2, 3, 0),
 ];
 
 /// Looks a format up by its fourcc.
@@ -205,8 +232,53 @@ fn narrow10(v: u8) -> u32 {
     (u32::from(v) << 2) | (u32::from(v) >> 6)
 }
 
+/// BT.601 limited range to RGB, in the 8-bit fixed point of ITU-R BT.601's usual integer
+/// form (the same arithmetic as the unpack shader, so both paths agree bit for bit).
+#[inline]
+pub fn yuv_to_rgb(y: u8, u: u8, v: u8) -> [u8; 3] {
+    let c = i32::from(y) - 16;
+    let d = i32::from(u) - 128;
+    let e = i32::from(v) - 128;
+    let clamp = |x: i32| (x >> 8).clamp(0, 255) as u8;
+    [
+        clamp(298 * c + 409 * e + 128),
+        clamp(298 * c - 100 * d - 208 * e + 128),
+        clamp(298 * c + 516 * d + 128),
+    ]
+}
+
+/// RGB to BT.601 limited-range luma.
+#[inline]
+fn rgb_to_y(r: i32, g: i32, b: i32) -> u8 {
+    (((66 * r + 129 * g + 25 * b + 128) >> 8) + 16) as u8
+}
+
+/// RGB to BT.601 limited-range chroma (Cb, Cr).
+#[inline]
+fn rgb_to_uv(r: i32, g: i32, b: i32) -> (u8, u8) {
+    (
+        (((-38 * r - 74 * g + 112 * b + 128) >> 8) + 128) as u8,
+        (((112 * r - 94 * g - 18 * b + 128) >> 8) + 128) as u8,
+    )
+}
+
 impl Format {
-    /// Decodes one pixel (`px` holds `bytes_per_pixel` bytes) to RGBA8.
+    /// Whether this is a packed YUV 4:2:2 format (two pixels share 4 bytes).
+    pub fn is_yuv(&self) -> bool {
+        matches!(self.layout, Layout::Yuv422 { .. })
+    }
+
+    /// The bytes a row of `width` pixels occupies: a YUV row holds whole pixel pairs.
+    pub fn row_bytes(&self, width: u32) -> u64 {
+        if self.is_yuv() {
+            u64::from(width.div_ceil(2)) * 4
+        } else {
+            u64::from(width) * u64::from(self.bytes_per_pixel)
+        }
+    }
+
+    /// Decodes one pixel (`px` holds `bytes_per_pixel` bytes; a YUV pixel pair's 4 bytes,
+    /// of which the first pixel is decoded) to RGBA8.
     #[inline]
     pub fn decode(&self, px: &[u8]) -> [u8; 4] {
         match self.layout {
@@ -236,6 +308,10 @@ impl Format {
                 } else {
                     [lo, mid, hi, a]
                 }
+            }
+            Layout::Yuv422 { y0, u, v, .. } => {
+                let [r, g, b] = yuv_to_rgb(px[y0], px[u], px[v]);
+                [r, g, b, 255]
             }
         }
     }
@@ -271,6 +347,40 @@ impl Format {
                 let v = a << 30 | narrow10(hi) << 20 | narrow10(g8) << 10 | narrow10(lo);
                 out[..4].copy_from_slice(&v.to_le_bytes());
             }
+            // One pixel alone fills its pair (both lumas the same); rows go through
+            // `encode_row`, which pairs real neighbours.
+            Layout::Yuv422 { .. } => self.encode_pair(rgba, rgba, out),
+        }
+    }
+
+    /// Encodes two neighbouring pixels into a YUV pair: a luma each, their mean colour's chroma.
+    fn encode_pair(&self, left: [u8; 4], right: [u8; 4], out: &mut [u8]) {
+        let Layout::Yuv422 { y0, u, y1, v } = self.layout else {
+            return;
+        };
+        let rgb = |p: [u8; 4]| (i32::from(p[0]), i32::from(p[1]), i32::from(p[2]));
+        let ((r0, g0, b0), (r1, g1, b1)) = (rgb(left), rgb(right));
+        out[y0] = rgb_to_y(r0, g0, b0);
+        out[y1] = rgb_to_y(r1, g1, b1);
+        let (cb, cr) = rgb_to_uv((r0 + r1 + 1) / 2, (g0 + g1 + 1) / 2, (b0 + b1 + 1) / 2);
+        out[u] = cb;
+        out[v] = cr;
+    }
+
+    /// Encodes a row of RGBA8 pixels into `out` (`row_bytes(width)` bytes).
+    pub fn encode_row(&self, rgba: &[u8], out: &mut [u8]) {
+        if self.is_yuv() {
+            for (pair, dst) in rgba.chunks(8).zip(out.chunks_exact_mut(4)) {
+                let left = [pair[0], pair[1], pair[2], pair[3]];
+                // An odd last pixel pairs with itself.
+                let right = pair.get(4..8).map_or(left, |p| [p[0], p[1], p[2], p[3]]);
+                self.encode_pair(left, right, dst);
+            }
+            return;
+        }
+        let bpp = self.bytes_per_pixel as usize;
+        for (px, dst) in rgba.chunks_exact(4).zip(out.chunks_exact_mut(bpp)) {
+            self.encode([px[0], px[1], px[2], px[3]], dst);
         }
     }
 
@@ -297,6 +407,17 @@ impl Format {
                     o[1] = px[1];
                     o[2] = px[0];
                     o[3] = if a.is_some() { px[3] } else { 255 };
+                }
+            }
+            Layout::Yuv422 { y0, u, y1, v } => {
+                // `out` may end in the first pixel of a pair (an odd width).
+                for (pair, o) in src.chunks_exact(4).zip(out.chunks_mut(8)) {
+                    let [r, g, b] = yuv_to_rgb(pair[y0], pair[u], pair[v]);
+                    o[..4].copy_from_slice(&[r, g, b, 255]);
+                    if o.len() == 8 {
+                        let [r, g, b] = yuv_to_rgb(pair[y1], pair[u], pair[v]);
+                        o[4..].copy_from_slice(&[r, g, b, 255]);
+                    }
                 }
             }
             _ => {
@@ -342,7 +463,12 @@ mod tests {
         );
         assert_eq!(lookup(DrmFourcc::Rgb888 as u32).unwrap().name, "RGB888");
         assert_eq!(lookup(DrmFourcc::Bgr888 as u32).unwrap().name, "BGR888");
-        assert_eq!(FORMATS.len(), 16);
+        assert_eq!(lookup(DrmFourcc::Yuyv as u32).unwrap().name, "YUYV");
+        assert_eq!(lookup(DrmFourcc::Yvyu as u32).unwrap().name, "YVYU");
+        assert_eq!(lookup(DrmFourcc::Uyvy as u32).unwrap().name, "UYVY");
+        assert_eq!(lookup(DrmFourcc::Vyuy as u32).unwrap().name, "VYUY");
+        assert_eq!(C8, DrmFourcc::C8 as u32);
+        assert_eq!(FORMATS.len(), 20);
     }
 
     /// Known bytes for the colour (R, G, B, A) = (0x12, 0x34, 0x56, 0x78), written out by hand
@@ -411,9 +537,71 @@ mod tests {
         }
     }
 
+    /// Hand-computed BT.601 limited-range pairs: (Y, Cb, Cr) = (81, 90, 240) is the standard's
+    /// red, (145, 54, 34) its green, (41, 240, 110) its blue; black and white are 16 and 235.
+    #[test]
+    fn yuv_pairs_decode_as_bt601_limited_range() {
+        assert_eq!(yuv_to_rgb(16, 128, 128), [0, 0, 0]);
+        assert_eq!(yuv_to_rgb(235, 128, 128), [255, 255, 255]);
+        assert_eq!(yuv_to_rgb(81, 90, 240), [255, 0, 0]);
+        assert_eq!(yuv_to_rgb(145, 54, 34), [0, 255, 1]);
+        assert_eq!(yuv_to_rgb(41, 240, 110), [0, 0, 255]);
+        // Y0=16 (black), Y1=235 (white), neutral chroma, in each byte order.
+        let cases: &[(&str, [u8; 4])] = &[
+            ("YUYV", [16, 128, 235, 128]),
+            ("YVYU", [16, 128, 235, 128]),
+            ("UYVY", [128, 16, 128, 235]),
+            ("VYUY", [128, 16, 128, 235]),
+        ];
+        for (name, bytes) in cases {
+            let format = parse(name).unwrap();
+            let mut out = [0u8; 8];
+            format.decode_row(bytes, &mut out);
+            assert_eq!(out, [0, 0, 0, 255, 255, 255, 255, 255], "{name}");
+            // An odd width decodes the pair's first pixel only.
+            let mut odd = [0u8; 4];
+            format.decode_row(bytes, &mut odd);
+            assert_eq!(odd, [0, 0, 0, 255], "{name} odd");
+        }
+        // Where each format keeps Cb and Cr: a pure-blue pair.
+        for (name, bytes) in [
+            ("YUYV", [41, 240, 41, 110]),
+            ("YVYU", [41, 110, 41, 240]),
+            ("UYVY", [240, 41, 110, 41]),
+            ("VYUY", [110, 41, 240, 41]),
+        ] {
+            let format = parse(name).unwrap();
+            let mut out = [0u8; 8];
+            format.decode_row(&bytes, &mut out);
+            assert_eq!(out, [0, 0, 255, 255, 0, 0, 255, 255], "{name}");
+        }
+    }
+
+    #[test]
+    fn yuv_rows_round_trip_within_two_levels() {
+        let format = parse("YUYV").unwrap();
+        for r in (0..=255u8).step_by(15) {
+            for g in (0..=255u8).step_by(17) {
+                for b in (0..=255u8).step_by(51) {
+                    let rgba = [r, g, b, 255, r, g, b, 255];
+                    let mut yuv = [0u8; 4];
+                    format.encode_row(&rgba, &mut yuv);
+                    let mut back = [0u8; 8];
+                    format.decode_row(&yuv, &mut back);
+                    for (got, want) in back.iter().zip(rgba) {
+                        assert!(got.abs_diff(want) <= 2, "{rgba:?} -> {yuv:?} -> {back:?}");
+                    }
+                }
+            }
+        }
+        assert_eq!(format.row_bytes(5), 12);
+        assert_eq!(format.row_bytes(6), 12);
+    }
+
     #[test]
     fn full_and_zero_channels_survive_every_format() {
-        for format in FORMATS {
+        // YUV keeps only black and white exactly; its colours are checked above.
+        for format in FORMATS.iter().filter(|f| !f.is_yuv()) {
             for rgba in [
                 [0, 0, 0, 255],
                 [255, 255, 255, 255],

@@ -17,6 +17,7 @@ pub mod inspect;
 pub mod render;
 #[cfg(feature = "remote")]
 pub mod rfb;
+pub mod tiling;
 pub mod uapi;
 pub mod vfio;
 pub mod vmm;

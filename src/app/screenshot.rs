@@ -9,7 +9,9 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 use vfio_display::fourcc;
 use vfio_display::frame::{CpuFrame, FrameReader, Session, Status, WaitOutcome, cursor_origin};
-use vfio_display::render::{FrameRenderer, GpuContext, ImportChoice, ImportPath};
+use vfio_display::render::{
+    FrameRenderer, ImportChoice, ImportPath, LazyGpu, ReadChoice, needs_gpu,
+};
 use vfio_display::vfio::{PlaneInfo, PlaneType};
 
 /// What to capture, where to, and how.
@@ -25,8 +27,8 @@ pub struct ScreenshotOptions {
     pub interval: u64,
     /// How long to wait for the display to come on.
     pub timeout: Duration,
-    /// Render on the GPU (else the CPU path).
-    pub gpu: bool,
+    /// Where pictures are made: the CPU, the GPU, or the CPU where the frame maps.
+    pub render: ReadChoice,
     /// How frames reach the GPU.
     pub import: ImportChoice,
     /// The device.
@@ -41,18 +43,52 @@ pub struct NoPlane {
     pub message: String,
 }
 
-/// Makes pictures one way or the other.
-enum Capturer<'d> {
-    Cpu(FrameReader<'d>),
-    Gpu(Box<FrameRenderer<'d>>),
+/// Makes pictures on the CPU, or on the GPU once it is chosen or a frame needs it.
+struct Capturer<'d> {
+    cpu: FrameReader<'d>,
+    gpu: Option<Box<FrameRenderer<'d>>>,
+    lazy: &'d LazyGpu,
+    import: ImportChoice,
+    render: ReadChoice,
 }
 
 impl<'d> Capturer<'d> {
-    fn reader(&self) -> &FrameReader<'d> {
-        match self {
-            Capturer::Cpu(reader) => reader,
-            Capturer::Gpu(renderer) => renderer.reader(),
+    fn new(
+        dev: &'d dyn vfio_display::device::DisplayDevice,
+        lazy: &'d LazyGpu,
+        render: ReadChoice,
+        import: ImportChoice,
+    ) -> Result<Self> {
+        let mut capturer = Capturer {
+            cpu: FrameReader::new(dev)?,
+            gpu: None,
+            lazy,
+            import,
+            render,
+        };
+        match render {
+            ReadChoice::Gpu => capturer.open_gpu()?,
+            ReadChoice::Cpu => tracing::info!("making pictures on the CPU (--render cpu)"),
+            ReadChoice::Auto => {
+                tracing::info!("making pictures on the CPU while the frames map (--render auto)")
+            }
         }
+        Ok(capturer)
+    }
+
+    fn reader(&self) -> &FrameReader<'d> {
+        &self.cpu
+    }
+
+    fn open_gpu(&mut self) -> Result<()> {
+        let ctx = self.lazy.get().context("rendering on the GPU")?;
+        tracing::info!("making pictures on the GPU ({})", ctx.adapter_name());
+        self.gpu = Some(Box::new(FrameRenderer::new(
+            ctx,
+            self.cpu.device(),
+            self.import,
+        )?));
+        Ok(())
     }
 }
 
@@ -115,29 +151,45 @@ fn capture_one(
     timeout: Duration,
     interrupts: &Interrupts,
 ) -> Result<(CpuFrame, bool, Option<ImportPath>)> {
-    let reader = capturer.reader();
-    let plane = wait_for_plane(reader, timeout, interrupts)?;
-    let reader = match capturer {
-        Capturer::Gpu(renderer) => {
-            let (image, frame) = renderer
-                .render_offscreen(args.cursor)
-                .context("rendering the primary plane on the GPU")?
-                .ok_or_else(|| NoPlane {
-                    message: "no plane: the primary plane went off during the capture".into(),
-                })?;
-            let keep_alpha = frame.format.has_alpha;
-            let cpu_frame = CpuFrame {
-                plane: frame.plane,
-                format: frame.format,
-                image,
-            };
-            return Ok((cpu_frame, keep_alpha, Some(frame.path)));
+    let plane = wait_for_plane(capturer.reader(), timeout, interrupts)?;
+    if capturer.gpu.is_none() {
+        match capturer.cpu.read(&plane) {
+            Ok(frame) => return Ok(with_cpu_cursor(&capturer.cpu, frame, args.cursor)),
+            // The first frame tells whether the CPU can map this device's buffers at all.
+            Err(err) if capturer.render == ReadChoice::Auto && needs_gpu(&err) => {
+                let cause = vfio_display::frame::session::error_chain(&err);
+                tracing::info!("{cause}; rendering on the GPU instead");
+                capturer
+                    .open_gpu()
+                    .with_context(|| format!("the CPU cannot read this frame ({cause})"))?;
+            }
+            Err(err) => return Err(err).context("reading the primary plane"),
         }
-        Capturer::Cpu(reader) => reader,
+    }
+    let renderer = capturer.gpu.as_mut().context("no GPU renderer")?;
+    let (image, frame) = renderer
+        .render_offscreen(args.cursor)
+        .context("rendering the primary plane on the GPU")?
+        .ok_or_else(|| NoPlane {
+            message: "no plane: the primary plane went off during the capture".into(),
+        })?;
+    let keep_alpha = frame.format.has_alpha;
+    let cpu_frame = CpuFrame {
+        plane: frame.plane,
+        format: frame.format,
+        image,
     };
-    let mut frame = reader.read(&plane).context("reading the primary plane")?;
+    Ok((cpu_frame, keep_alpha, Some(frame.path)))
+}
+
+/// Composites the cursor plane (read on the CPU) over a frame read on the CPU.
+fn with_cpu_cursor(
+    reader: &FrameReader<'_>,
+    mut frame: CpuFrame,
+    cursor: bool,
+) -> (CpuFrame, bool, Option<ImportPath>) {
     let mut keep_alpha = frame.format.has_alpha;
-    if args.cursor {
+    if cursor {
         match reader.capture(PlaneType::Cursor) {
             Ok(Some(cursor)) if cursor.plane.plane_type == PlaneType::Cursor => {
                 let (x, y) = cursor_origin(&cursor.plane);
@@ -149,7 +201,7 @@ fn capture_one(
         }
         keep_alpha = keep_alpha && frame.format.has_alpha;
     }
-    Ok((frame, keep_alpha, None))
+    (frame, keep_alpha, None)
 }
 
 /// Where picture `n` of the series goes: numbered files, or the one device, FIFO or stdout.
@@ -170,18 +222,8 @@ pub fn run(args: &ScreenshotOptions) -> Result<()> {
     }
     let interrupts = Interrupts::install()?;
     let dev = args.target.open()?;
-    let gpu = match args.gpu {
-        true => Some(GpuContext::headless().context("rendering on the GPU")?),
-        false => None,
-    };
-    let mut capturer = match &gpu {
-        Some(ctx) => Capturer::Gpu(Box::new(FrameRenderer::new(
-            ctx,
-            dev.as_ref(),
-            args.import,
-        )?)),
-        None => Capturer::Cpu(FrameReader::new(dev.as_ref())?),
-    };
+    let lazy = LazyGpu::new();
+    let mut capturer = Capturer::new(dev.as_ref(), &lazy, args.render, args.import)?;
     let timeout = args.timeout;
     let progress = (args.count > 1).then(|| {
         let bar = indicatif::ProgressBar::new(u64::from(args.count));

@@ -28,11 +28,20 @@ pub struct SimOptions {
     pub mode_change: Option<(Duration, u32, u32)>,
     /// Play a device shared with a VMM.
     pub shared: bool,
+    /// Play Intel GVT-g (`SimConfig::gvt`).
+    pub gvt: bool,
+    /// The primary plane's layout; None for the profile's own (linear, or X tiles for GVT-g).
+    pub tiling: Option<vfio_display::tiling::Tiling>,
 }
 
 impl SimOptions {
     /// The simulator's configuration for these options.
     pub fn config(&self) -> SimConfig {
+        let base = if self.gvt {
+            SimConfig::default().gvt()
+        } else {
+            SimConfig::default()
+        };
         SimConfig {
             width: self.mode.0,
             height: self.mode.1,
@@ -42,7 +51,8 @@ impl SimOptions {
             fault: self.fault,
             mode_change: self.mode_change,
             shared: self.shared,
-            ..SimConfig::default()
+            tiling: self.tiling.unwrap_or(base.tiling),
+            ..base
         }
     }
 }

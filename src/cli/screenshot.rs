@@ -7,7 +7,7 @@ use anyhow::Result;
 use clap::Args;
 use std::path::PathBuf;
 use std::time::Duration;
-use vfio_display::render::{ImportChoice, ImportPath};
+use vfio_display::render::{ImportChoice, ImportPath, ReadChoice};
 
 #[derive(Debug, Args)]
 pub struct ScreenshotArgs {
@@ -29,12 +29,14 @@ pub struct ScreenshotArgs {
     /// Exit code 3 when it stays off.
     #[arg(long, value_name = "S", default_value_t = 0.0, value_parser = parse_seconds)]
     timeout: f64,
-    /// Where the picture is made: cpu (no GPU needed) or gpu (import, unpack and compose on
-    /// the GPU, then read back; Vulkan, or Mesa's lavapipe without a GPU).
-    #[arg(long, value_enum, default_value_t = Render::Cpu)]
+    /// Where the picture is made: auto (the CPU while it can map the frames, the GPU when it
+    /// cannot, as with Intel GVT-g's dma-bufs; -v says which), cpu (no GPU needed) or gpu
+    /// (import, unpack and compose on the GPU, then read back; Vulkan, or Mesa's lavapipe
+    /// without a GPU).
+    #[arg(long, value_enum, default_value_t = Render::Auto)]
     render: Render,
-    /// With --render gpu: how frames reach the GPU (auto picks dmabuf for tiled frames, buffer
-    /// for linear dma-bufs, cpu for region planes or when an import fails).
+    /// When the GPU makes the picture: how frames reach it (auto picks buffer for dma-bufs,
+    /// linear or tiled, and cpu for region planes or when an import fails).
     #[arg(long, value_enum, default_value_t = Import::Auto)]
     import: Import,
     // Last: the device options come under their own headings, after the command's own.
@@ -44,6 +46,7 @@ pub struct ScreenshotArgs {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Render {
+    Auto,
     Cpu,
     Gpu,
 }
@@ -79,7 +82,7 @@ pub fn parse_seconds(s: &str) -> Result<f64, String> {
 
 pub fn run(args: &ScreenshotArgs) -> Result<()> {
     if args.render == Render::Cpu && args.import != Import::Auto {
-        return Err(Usage("--import needs --render gpu".into()).into());
+        return Err(Usage("--import needs --render gpu or auto".into()).into());
     }
     screenshot::run(&ScreenshotOptions {
         output: args.output.clone(),
@@ -87,7 +90,11 @@ pub fn run(args: &ScreenshotArgs) -> Result<()> {
         count: args.count,
         interval: args.interval,
         timeout: Duration::from_secs_f64(args.timeout),
-        gpu: args.render == Render::Gpu,
+        render: match args.render {
+            Render::Auto => ReadChoice::Auto,
+            Render::Cpu => ReadChoice::Cpu,
+            Render::Gpu => ReadChoice::Gpu,
+        },
         import: args.import.choice(),
         target: args.target.target()?,
     })

@@ -7,6 +7,7 @@ use clap::{Args, ValueEnum};
 use vfio_display::device::DisplayDevice;
 use vfio_display::device::sim::SimFault;
 use vfio_display::fourcc::{self, Format};
+use vfio_display::tiling::Tiling;
 use vfio_display::vfio::{BackendChoice, PlaneSource};
 
 #[derive(Debug, Clone, Args)]
@@ -83,6 +84,27 @@ pub struct SimArgs {
     /// interrupts, resets or register writes; timer refresh; the EDID may be written.
     #[arg(long)]
     pub sim_shared: bool,
+    /// Which device the simulator plays: sample (like the kernel's mbochs: linear dma-bufs the
+    /// CPU can map, a flip interrupt) or gvt (like Intel GVT-g: X-tiled frames, dma-bufs the CPU
+    /// cannot map, no display interrupt, the cursor reaching every edge).
+    #[arg(long, value_enum, default_value_t = SimProfile::Sample)]
+    pub sim_profile: SimProfile,
+    /// The primary plane's layout: linear, or Intel's x, y or yf tiles (yf for 4-byte formats
+    /// only). Default: the profile's (linear; x for gvt).
+    #[arg(long, value_name = "LAYOUT", value_parser = parse_tiling)]
+    pub sim_tiling: Option<Tiling>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum SimProfile {
+    /// Like the kernel's sample drivers.
+    Sample,
+    /// Like Intel GVT-g.
+    Gvt,
+}
+
+fn parse_tiling(s: &str) -> Result<Tiling, String> {
+    Tiling::parse(s).ok_or_else(|| format!("unknown layout '{s}'; one of: linear, x, y, yf"))
 }
 
 fn parse_mode_change(s: &str) -> Result<(std::time::Duration, u32, u32), String> {
@@ -152,6 +174,8 @@ impl SimArgs {
             fault: self.sim_fault,
             mode_change: self.sim_mode_change,
             shared: self.sim_shared,
+            gvt: self.sim_profile == SimProfile::Gvt,
+            tiling: self.sim_tiling,
         }
     }
 }
@@ -170,6 +194,16 @@ impl DeviceArgs {
                      region)"
                         .into(),
                 )
+                .into());
+            }
+            let tiling = options.config().tiling;
+            if !tiling.supports(options.format.bytes_per_pixel) {
+                return Err(Usage(format!(
+                    "--sim-format {} cannot be laid out in {} tiles: x and y tiles take 2- and \
+                     4-byte formats, yf tiles 4-byte formats",
+                    options.format.name,
+                    tiling.name()
+                ))
                 .into());
             }
             return Ok(Target::Sim(options));

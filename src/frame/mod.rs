@@ -15,6 +15,6 @@ pub use pump::{
     IrqChoice, MIN_IRQ_INTERVAL, Pump, PumpStats, RefreshSource, STORM_THROTTLES, StormDetector,
     choose_source,
 };
-pub use reader::{CpuFrame, FrameReader, MAPPING_CACHE};
+pub use reader::{CpuFrame, FrameReader, MAPPING_CACHE, decode_rows};
 pub use session::{Changed, Counters, Session, Status, WaitOutcome};
 pub use validate::{PlaneError, ValidPlane, validate};

@@ -6,6 +6,7 @@ use super::image::RgbaImage;
 use super::validate::{ValidPlane, validate};
 use crate::device::{DisplayDevice, plane_support};
 use crate::fourcc::Format;
+use crate::tiling::{Tiling, detile_band};
 use crate::vfio::{DmaBuf, Mapping, PlaneInfo, PlaneSource, PlaneType};
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
@@ -41,6 +42,9 @@ pub struct FrameReader<'d> {
     dev: &'d dyn DisplayDevice,
     source: PlaneSource,
     maps: Mutex<VecDeque<CachedMap>>,
+    /// One row of tiles of a tiled frame, copied out of the mapping before it is detiled;
+    /// kept between frames.
+    band: Mutex<Vec<u8>>,
 }
 
 impl<'d> FrameReader<'d> {
@@ -59,6 +63,7 @@ impl<'d> FrameReader<'d> {
             dev,
             source,
             maps: Mutex::new(VecDeque::new()),
+            band: Mutex::new(Vec::new()),
         }
     }
 
@@ -98,7 +103,19 @@ impl<'d> FrameReader<'d> {
 
     /// Reads a queried plane into RGBA.
     pub fn read(&self, plane: &PlaneInfo) -> Result<CpuFrame, FrameError> {
-        self.with_mapping(plane, convert)
+        self.with_mapping(plane, |map, valid| {
+            if valid.tiling == Tiling::Linear {
+                return convert(map, valid);
+            }
+            let mut raw = Vec::new();
+            let mut band = self.band.lock().unwrap_or_else(|p| p.into_inner());
+            copy_raw(map, valid, valid.row_bytes, &mut raw, &mut band)?;
+            Ok(CpuFrame {
+                plane: valid.info,
+                format: valid.format,
+                image: decode_rows(valid, &raw, valid.row_bytes),
+            })
+        })
     }
 
     /// Copies a queried plane's raw bytes into `out`, row `y` at `y * pitch` (`pitch` at least
@@ -111,7 +128,8 @@ impl<'d> FrameReader<'d> {
         out: &mut Vec<u8>,
     ) -> Result<ValidPlane, FrameError> {
         self.with_mapping(plane, |map, valid| {
-            copy_raw(map, valid, pitch, out)?;
+            let mut band = self.band.lock().unwrap_or_else(|p| p.into_inner());
+            copy_raw(map, valid, pitch, out, &mut band)?;
             Ok(*valid)
         })
     }
@@ -198,19 +216,54 @@ impl<'d> FrameReader<'d> {
     }
 }
 
-/// Copies the plane's bytes out of the mapping: one copy when the rows keep their stride,
-/// else row by row.
+/// Decodes linear rows (`pitch` apart) into an RGBA image.
+pub fn decode_rows(valid: &ValidPlane, raw: &[u8], pitch: usize) -> RgbaImage {
+    let plane = &valid.info;
+    let mut image = RgbaImage::new(plane.width, plane.height);
+    let out_row = plane.width as usize * 4;
+    for (y, out) in image.data.chunks_exact_mut(out_row).enumerate() {
+        let row = &raw[y * pitch..y * pitch + valid.row_bytes];
+        valid.format.decode_row(row, out);
+    }
+    image
+}
+
+/// Copies the plane's bytes out of the mapping into linear rows `pitch` apart: one copy when
+/// the rows keep their stride, else row by row; a tiled plane one row of tiles at a time
+/// (through `band`), detiled on the way.
 fn copy_raw(
     map: &Mapping,
     valid: &ValidPlane,
     pitch: usize,
     out: &mut Vec<u8>,
+    band: &mut Vec<u8>,
 ) -> Result<(), FrameError> {
     let plane = &valid.info;
     let height = plane.height as usize;
     assert!(pitch >= valid.row_bytes, "the caller's pitch holds a row");
     out.resize(pitch * height, 0);
     let device_err = |e| FrameError::Device(crate::device::DeviceError::from(e));
+    if valid.tiling != Tiling::Linear {
+        let stride = plane.stride as usize;
+        let tile_rows = valid.tiling.tile_size().1 as usize;
+        band.resize(stride * tile_rows, 0);
+        for (n, rows) in out.chunks_mut(pitch * tile_rows).enumerate() {
+            // offset + (n + 1) * band <= offset + span <= mapping length: the span covers the
+            // height rounded up to whole tile rows (validated).
+            let at = plane.offset as usize + n * band.len();
+            map.read_into(at, band).map_err(device_err)?;
+            detile_band(
+                valid.tiling,
+                band,
+                stride,
+                n * tile_rows,
+                valid.row_bytes,
+                pitch,
+                rows,
+            );
+        }
+        return Ok(());
+    }
     if pitch == plane.stride as usize {
         // offset + span <= mapping length (validated); the tail after the last row's pixels
         // stays as it was (zeros on first use).

@@ -2,6 +2,7 @@
 //! it states: every row lies inside the buffer whose length we measured ourselves.
 
 use crate::fourcc::{self, Format};
+use crate::tiling::Tiling;
 use crate::vfio::PlaneInfo;
 
 /// The largest plane side we accept (DRM's usual maximum framebuffer size).
@@ -25,13 +26,42 @@ pub enum PlaneError {
         modifier: u64,
     },
     #[error(
-        "modifier {} (format {}) is tiled or compressed; only LINEAR buffers can be read here",
+        "modifier {} (format {}) cannot be read: the layouts read here are LINEAR and Intel's \
+         X, Y and Yf tiling (not compressed or other vendors' layouts)",
         fourcc::describe_modifier(*modifier), fourcc::describe(*fourcc)
     )]
-    /// A modifier the CPU path cannot read (tiled).
+    /// A modifier whose layout we do not know (compression, another vendor's tiling).
     UnsupportedModifier {
         /// The DRM fourcc.
         fourcc: u32,
+        /// The modifier.
+        modifier: u64,
+    },
+    #[error(
+        "format {} cannot be read with modifier {}: tiled frames are read for 2- and 4-byte \
+         pixels, Yf tiling for 4-byte pixels only (its layout for other sizes is not proven here)",
+        fourcc::describe(*fourcc), fourcc::describe_modifier(*modifier)
+    )]
+    /// A tiling this format's pixel size cannot be read in.
+    TilingFormat {
+        /// The DRM fourcc.
+        fourcc: u32,
+        /// The modifier.
+        modifier: u64,
+    },
+    #[error("format C8 (8-bit indexed colour) cannot be shown: the plane query carries no palette")]
+    /// An indexed format, whose colours the device does not tell us.
+    Indexed,
+    #[error(
+        "stride {stride} is not a whole number of {tile_width}-byte tiles (modifier {})",
+        fourcc::describe_modifier(*modifier)
+    )]
+    /// A tiled plane whose rows of tiles are not made of whole tiles.
+    StrideNotWholeTiles {
+        /// The stride given.
+        stride: u32,
+        /// The tile's width in bytes.
+        tile_width: u32,
         /// The modifier.
         modifier: u64,
     },
@@ -61,6 +91,21 @@ pub enum PlaneError {
         /// The bytes the frame needs.
         needed: u64,
     },
+    #[error(
+        "declared size {size} is smaller than the {needed} bytes of its {rows} rows (the height \
+         rounded up to whole {tile_rows}-row tiles)"
+    )]
+    /// A tiled plane whose size does not hold its whole tile rows.
+    TiledSizeTooSmall {
+        /// The size given.
+        size: u32,
+        /// The bytes the tile rows need.
+        needed: u64,
+        /// The height rounded up to whole tile rows.
+        rows: u64,
+        /// Rows per tile.
+        tile_rows: u32,
+    },
     #[error("rows end at byte {end}, past the end of the {buffer_len}-byte buffer")]
     /// The frame runs past the end of its buffer.
     BeyondBuffer {
@@ -86,9 +131,12 @@ pub struct ValidPlane {
     pub info: PlaneInfo,
     /// Its format, from the table.
     pub format: &'static Format,
-    /// Bytes of pixels in one row (width x bytes per pixel).
+    /// How its bytes are arranged (from the modifier).
+    pub tiling: Tiling,
+    /// Bytes of pixels in one row (width x bytes per pixel; YUV rows hold whole pairs).
     pub row_bytes: usize,
-    /// Bytes from the first pixel to the end of the last row's pixels.
+    /// Bytes from the first pixel to the end of the last row's pixels; for a tiled plane, to
+    /// the end of its last whole row of tiles.
     pub span: u64,
 }
 
@@ -98,12 +146,19 @@ pub fn validate(plane: &PlaneInfo, buffer_len: u64) -> Result<ValidPlane, PlaneE
     if plane.is_off() {
         return Err(PlaneError::Off);
     }
+    if plane.drm_format == fourcc::C8 {
+        return Err(PlaneError::Indexed);
+    }
     let format = fourcc::lookup(plane.drm_format).ok_or(PlaneError::UnknownFormat {
         fourcc: plane.drm_format,
         modifier: plane.modifier,
     })?;
-    if plane.modifier != 0 {
-        return Err(PlaneError::UnsupportedModifier {
+    let tiling = Tiling::from_modifier(plane.modifier).ok_or(PlaneError::UnsupportedModifier {
+        fourcc: plane.drm_format,
+        modifier: plane.modifier,
+    })?;
+    if !tiling.supports(format.bytes_per_pixel) {
+        return Err(PlaneError::TilingFormat {
             fourcc: plane.drm_format,
             modifier: plane.modifier,
         });
@@ -115,7 +170,7 @@ pub fn validate(plane: &PlaneInfo, buffer_len: u64) -> Result<ValidPlane, PlaneE
         });
     }
     // width and height are at most 2^14 here, so these products fit easily in u64.
-    let row_bytes = u64::from(plane.width) * u64::from(format.bytes_per_pixel);
+    let row_bytes = format.row_bytes(plane.width);
     if u64::from(plane.stride) < row_bytes {
         return Err(PlaneError::StrideTooSmall {
             stride: plane.stride,
@@ -123,13 +178,40 @@ pub fn validate(plane: &PlaneInfo, buffer_len: u64) -> Result<ValidPlane, PlaneE
             row_bytes,
         });
     }
-    let span = u64::from(plane.stride) * u64::from(plane.height - 1) + row_bytes;
-    if u64::from(plane.size) < span {
-        return Err(PlaneError::SizeTooSmall {
-            size: plane.size,
-            needed: span,
-        });
-    }
+    let span = match tiling {
+        Tiling::Linear => {
+            let span = u64::from(plane.stride) * u64::from(plane.height - 1) + row_bytes;
+            if u64::from(plane.size) < span {
+                return Err(PlaneError::SizeTooSmall {
+                    size: plane.size,
+                    needed: span,
+                });
+            }
+            span
+        }
+        tiled => {
+            let (tile_width, tile_rows) = tiled.tile_size();
+            if plane.stride % tile_width != 0 {
+                return Err(PlaneError::StrideNotWholeTiles {
+                    stride: plane.stride,
+                    tile_width,
+                    modifier: plane.modifier,
+                });
+            }
+            // GVT-g states the size of whole tile rows; the last tile row is read whole.
+            let rows = u64::from(plane.height.next_multiple_of(tile_rows));
+            let span = u64::from(plane.stride) * rows;
+            if u64::from(plane.size) < span {
+                return Err(PlaneError::TiledSizeTooSmall {
+                    size: plane.size,
+                    needed: span,
+                    rows,
+                    tile_rows,
+                });
+            }
+            span
+        }
+    };
     let end = plane
         .offset
         .checked_add(span)
@@ -143,6 +225,7 @@ pub fn validate(plane: &PlaneInfo, buffer_len: u64) -> Result<ValidPlane, PlaneE
     Ok(ValidPlane {
         info: *plane,
         format,
+        tiling,
         row_bytes: row_bytes as usize,
         span,
     })
@@ -213,17 +296,113 @@ mod tests {
         let err = validate(&p, 1 << 20).unwrap_err();
         assert!(err.to_string().contains("NV12"), "{err}");
         p = plane(100, 100, 400);
-        p.modifier = 0x0100_0000_0000_0001;
+        p.modifier = 0x0100_0000_0000_0004; // Y_TILED_CCS: compressed
         assert!(matches!(
             validate(&p, 1 << 20),
             Err(PlaneError::UnsupportedModifier { .. })
         ));
+        p = plane(100, 100, 400);
+        p.drm_format = fourcc::C8;
+        let err = validate(&p, 1 << 20).unwrap_err();
+        assert_eq!(err, PlaneError::Indexed);
+        assert!(err.to_string().contains("no palette"), "{err}");
         p = plane(100, 100, 400);
         p.width = 0;
         assert!(matches!(
             validate(&p, 1 << 20),
             Err(PlaneError::BadDimensions { .. })
         ));
+    }
+
+    #[test]
+    fn tiled_planes_need_whole_tiles_and_whole_tile_rows() {
+        use crate::tiling::{I915_FORMAT_MOD_X_TILED, I915_FORMAT_MOD_Y_TILED};
+        // 1366x768 X-tiled: stride 5632 (11 tiles), 768 rows = 96 tile rows exactly.
+        let mut p = plane(1366, 768, 5632);
+        p.modifier = I915_FORMAT_MOD_X_TILED;
+        let v = validate(&p, 5632 * 768).unwrap();
+        assert_eq!((v.tiling, v.span), (Tiling::X, 5632 * 768));
+        // A stride that is not whole tiles names the field.
+        p.stride = 5504;
+        let err = validate(&p, 1 << 24).unwrap_err();
+        assert!(matches!(
+            err,
+            PlaneError::StrideNotWholeTiles {
+                tile_width: 512,
+                ..
+            }
+        ));
+        assert!(err.to_string().contains("stride 5504"), "{err}");
+        // Y-tiled 1366x766 needs 768 rows (24 tile rows of 32): a size of 766 rows is short.
+        let mut p = plane(1366, 766, 5504);
+        p.modifier = I915_FORMAT_MOD_Y_TILED;
+        p.size = 5504 * 766;
+        let err = validate(&p, 1 << 24).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                PlaneError::TiledSizeTooSmall {
+                    rows: 768,
+                    tile_rows: 32,
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        p.size = 5504 * 768;
+        assert_eq!(validate(&p, 5504 * 768).unwrap().span, 5504 * 768);
+        assert!(matches!(
+            validate(&p, 5504 * 768 - 1),
+            Err(PlaneError::BeyondBuffer { .. })
+        ));
+        // RGB888 cannot be tiled; Yf takes only 4-byte pixels.
+        let mut p = plane(64, 32, 256);
+        p.drm_format = drm_fourcc::DrmFourcc::Rgb888 as u32;
+        p.modifier = I915_FORMAT_MOD_Y_TILED;
+        assert!(matches!(
+            validate(&p, 1 << 20),
+            Err(PlaneError::TilingFormat { .. })
+        ));
+        p.drm_format = drm_fourcc::DrmFourcc::Rgb565 as u32;
+        assert!(validate(&p, 1 << 20).is_ok());
+        p.modifier = crate::tiling::I915_FORMAT_MOD_YF_TILED;
+        assert!(matches!(
+            validate(&p, 1 << 20),
+            Err(PlaneError::TilingFormat { .. })
+        ));
+    }
+
+    #[test]
+    fn exhaustive_small_tiled_values_never_pass_out_of_bounds() {
+        for tiling in [Tiling::X, Tiling::Y, Tiling::Yf] {
+            let (tw, th) = tiling.tile_size();
+            for width in [1u32, 100, 128, 129] {
+                for height in [1u32, 7, 8, 9, 33] {
+                    for stride in [0, 100, tw, tw * 2, tw * 3 + 4] {
+                        for size in [0u32, 4096, 8192, 65536, 1 << 20] {
+                            for buffer_len in [4096u64, 65536, 1 << 20] {
+                                let mut p = plane(width, height, stride);
+                                p.size = size;
+                                p.modifier = tiling.modifier();
+                                if let Ok(v) = validate(&p, buffer_len) {
+                                    let rows = u64::from(height.next_multiple_of(th));
+                                    let last = u64::from(stride) * rows;
+                                    assert!(last <= buffer_len && last <= u64::from(size));
+                                    assert_eq!(stride % tw, 0);
+                                    // The largest address the layout can produce is inside.
+                                    let max = tiling.offset(
+                                        v.row_bytes as u64 - 1,
+                                        u64::from(height - 1),
+                                        u64::from(stride),
+                                    );
+                                    assert!(max < buffer_len);
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
     }
 
     #[test]

@@ -44,8 +44,8 @@ pub enum RenderError {
         reason: String,
     },
     #[error(
-        "format {format} with modifier {modifier} has no GPU unpacker (supported: the 16 formats \
-         of the format table, linear; tiled modifiers only through the dmabuf path)"
+        "format {format} with modifier {modifier} has no GPU unpacker (supported: the formats \
+         of the format table, linear or in Intel's X, Y or Yf tiles)"
     )]
     /// The shader cannot unpack this format.
     UnsupportedFormat {
@@ -63,6 +63,24 @@ pub enum RenderError {
         value: u64,
         /// The GPU's limit.
         limit: u64,
+    },
+    #[error("the GPU cannot be opened: {reason}")]
+    /// Opening the GPU failed (remembered from the first try).
+    GpuUnavailable {
+        /// Why, with its causes.
+        reason: String,
+    },
+    #[error(
+        "the CPU cannot map this device's frames ({cpu}), and the GPU that would read them \
+         instead cannot be used"
+    )]
+    /// A frame needs the GPU (its dma-buf has no CPU mapping) and the GPU failed to open.
+    GpuNeeded {
+        /// Why the CPU could not read it.
+        cpu: String,
+        /// Why the GPU could not be opened.
+        #[source]
+        gpu: Box<RenderError>,
     },
     #[error("reading the rendered frame back from the GPU failed")]
     /// Reading the frame back failed.

@@ -3,7 +3,7 @@
 use crate::fourcc::{self, Format};
 
 /// The formats in the shader's `decode()` order: the index is the shader's format code.
-pub const SHADER_FORMATS: [&str; 16] = [
+pub const SHADER_FORMATS: [&str; 20] = [
     "XRGB8888",
     "ARGB8888",
     "XBGR8888",
@@ -20,6 +20,10 @@ pub const SHADER_FORMATS: [&str; 16] = [
     "ABGR2101010",
     "RGB888",
     "BGR888",
+    "YUYV",
+    "YVYU",
+    "UYVY",
+    "VYUY",
 ];
 
 /// The shader's code for a fourcc, with the format; None for formats it cannot unpack.

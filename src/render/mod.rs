@@ -2,10 +2,11 @@
 //!
 //! A frame gets to the GPU one of three ways (ARCHITECTURE.md, section 6), chosen per frame:
 //! - `dmabuf`: the dma-buf imported as a texture with its DRM modifier (wgpu-hal's
-//!   `texture_from_dmabuf_fd`; needs VK_EXT_image_drm_format_modifier; tiled frames);
+//!   `texture_from_dmabuf_fd`; needs VK_EXT_image_drm_format_modifier, and for a tiled frame
+//!   a driver that knows its modifier);
 //! - `buffer`: the dma-buf imported as a storage buffer (VK_EXT_external_memory_dma_buf), the
 //!   frame copied out of it on the GPU and unpacked by the shader from the copy: no CPU copy,
-//!   any stride and offset, linear frames;
+//!   any stride and offset, linear or tiled (the shader detiles);
 //! - `cpu`: the mapping copied and uploaded with `queue.write_texture`.
 //!
 //! Every path ends in the same RGBA8 frame texture, which the compositor draws with the cursor
@@ -17,6 +18,7 @@ mod compositor;
 mod context;
 mod error;
 mod formats;
+mod plane_reader;
 mod readback;
 mod renderer;
 mod report;
@@ -29,6 +31,7 @@ pub use compositor::{Compositor, Filter, Layer, Rect};
 pub use context::{AdapterReport, GpuContext, ImportCaps};
 pub use error::RenderError;
 pub use formats::{SHADER_FORMATS, shader_code};
+pub use plane_reader::{LazyGpu, PlaneReader, ReadChoice, ReadPath, needs_gpu};
 pub use readback::read_rgba;
 pub use renderer::{FrameRenderer, GpuFrame, IMPORT_CACHE};
 pub use report::{GpuReport, gpu_report};

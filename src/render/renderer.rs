@@ -148,7 +148,6 @@ impl<'d> FrameRenderer<'d> {
     }
 
     fn path_for(&self, plane: &PlaneInfo) -> Result<ImportPath, RenderError> {
-        let linear = plane.modifier == 0;
         let dmabuf_source = plane.source == PlaneSource::DmaBuf;
         let unavailable = |path, reason: &str| RenderError::PathUnavailable {
             path,
@@ -157,24 +156,13 @@ impl<'d> FrameRenderer<'d> {
         };
         match self.choice {
             ImportChoice::Auto => {
-                if !linear {
-                    return if dmabuf_source
-                        && self.ctx.caps.dmabuf
-                        && texture_format(plane.drm_format).is_some()
-                    {
-                        Ok(ImportPath::Dmabuf)
-                    } else {
-                        Err(RenderError::UnsupportedFormat {
-                            format: fourcc::describe(plane.drm_format),
-                            modifier: fourcc::describe_modifier(plane.modifier),
-                        })
-                    };
-                }
                 let failed =
                     self.failed
                         .contains(&(plane.source, plane.buffer_id, ImportPath::Buffer));
-                // Linear frames prefer the buffer path: a LINEAR VkImage only imports where the
-                // driver's row pitch equals the stride, the buffer path takes any stride.
+                // Every frame prefers the buffer path: a LINEAR VkImage only imports where the
+                // driver's row pitch equals the stride, a tiled one only where the driver knows
+                // Intel's modifiers; the buffer path takes any stride and detiles in the unpack
+                // shader. The cpu path (which detiles too) is the fallback.
                 if dmabuf_source && self.ctx.caps.buffer && !failed {
                     Ok(ImportPath::Buffer)
                 } else {
@@ -424,7 +412,10 @@ impl<'d> FrameRenderer<'d> {
             texture.size(),
         );
         self.staging = staging;
-        Ok((new_import, geometry(&valid, code, pitch as u32, 0)))
+        // The staging rows are linear: the cpu copy detiled them.
+        let mut geometry = geometry(&valid, code, pitch as u32, 0);
+        geometry.tiling = crate::tiling::Tiling::Linear.shader_code();
+        Ok((new_import, geometry))
     }
 
     /// The buffer path: the dma-buf imported once as a storage buffer, read in place.
@@ -551,8 +542,21 @@ impl<'d> FrameRenderer<'d> {
                 stride: plane.stride,
                 offset: 0,
                 format_code: u32::from(opaque),
+                tiling: 0,
+                span: 0,
             },
         ))
+    }
+
+    /// Brings a queried plane to the GPU and reads its unpacked RGBA back: how frames the CPU
+    /// cannot map (GVT-g's dma-bufs) reach the CPU consumers.
+    pub fn read_plane(&mut self, plane: &PlaneInfo) -> Result<(RgbaImage, GpuFrame), RenderError> {
+        let frame = self.update_plane(plane)?;
+        let slot = self.slots[slot_index(plane.plane_type)]
+            .as_ref()
+            .ok_or_else(|| Self::import_error(plane, frame.path, "no frame texture".into()))?;
+        let image = read_rgba(self.ctx, &slot.texture)?;
+        Ok((image, frame))
     }
 
     /// Draws the last primary frame into `rect` of `target` (cleared to `clear` around it) and,
@@ -690,20 +694,21 @@ fn geometry(valid: &ValidPlane, code: u32, stride: u32, offset: u32) -> Geometry
         stride,
         offset,
         format_code: code,
+        tiling: valid.tiling.shader_code(),
+        span: valid.span,
     }
 }
 
 /// The bytes of a frame in its imported buffer of `buffer_size` bytes, as (start, length), both
 /// multiples of 4 (what a buffer copy takes): from the frame's offset rounded down to a word to
-/// the end of its last row, within the buffer. The frame was validated against the buffer, so its
-/// pixels are inside it; only the last row's padding may not be.
+/// the end of its validated span (a tiled frame's last whole row of tiles), rounded up to a
+/// word within the buffer. The frame was validated against the buffer, so its pixels are inside.
 fn frame_span(geometry: &Geometry, buffer_size: u64) -> (u64, u64) {
     let align = wgpu::COPY_BUFFER_ALIGNMENT;
     let start = u64::from(geometry.offset) / align * align;
-    let end = (u64::from(geometry.offset)
-        + u64::from(geometry.stride) * u64::from(geometry.height))
-    .next_multiple_of(align)
-    .min(buffer_size / align * align);
+    let end = (u64::from(geometry.offset) + geometry.span)
+        .next_multiple_of(align)
+        .min(buffer_size / align * align);
     (start, end.saturating_sub(start))
 }
 

@@ -41,6 +41,10 @@ pub struct Geometry {
     pub offset: u32,
     /// The shader's code for the format.
     pub format_code: u32,
+    /// The shader's code for the layout (`Tiling::shader_code`).
+    pub tiling: u32,
+    /// Bytes from `offset` to the end of the frame (validated): what the buffer path copies.
+    pub span: u64,
 }
 
 #[repr(C)]
@@ -53,7 +57,7 @@ struct Params {
     format: u32,
     words: u32,
     words_per_row: u32,
-    _pad: u32,
+    tiling: u32,
 }
 
 impl Params {
@@ -67,7 +71,7 @@ impl Params {
             self.format,
             self.words,
             self.words_per_row,
-            self._pad,
+            self.tiling,
         ]
         .iter()
         .enumerate()
@@ -349,7 +353,7 @@ impl Unpacker {
             format,
             words,
             words_per_row,
-            _pad: 0,
+            tiling: geometry.tiling,
         };
         let bytes = params.bytes();
         if slot.written != Some(bytes) {

@@ -22,6 +22,8 @@ pub struct DmaBuf {
     fd: OwnedFd,
     id: u32,
     size: u64,
+    /// Set when the exporter has no CPU mapping: `map_read` fails with it without asking.
+    refuse_cpu_map: Option<Errno>,
 }
 
 impl DmaBuf {
@@ -35,7 +37,16 @@ impl DmaBuf {
             fd,
             id,
             size: size as u64,
+            refuse_cpu_map: None,
         })
+    }
+
+    /// Makes `map_read` fail with `errno` as an exporter without a CPU mapping answers mmap
+    /// (i915 answers ENODEV for GVT-g's objects, which have no shmem file): the simulator plays
+    /// such a device with it. The fd itself stays importable by a GPU.
+    pub fn refusing_cpu_map(mut self, errno: Errno) -> Self {
+        self.refuse_cpu_map = Some(errno);
+        self
     }
 
     /// The `dmabuf_id` this fd was exported for.
@@ -50,6 +61,14 @@ impl DmaBuf {
 
     /// Maps the whole buffer read-only for the CPU.
     pub fn map_read(&self) -> Result<Mapping> {
+        if let Some(errno) = self.refuse_cpu_map {
+            return Err(VfioError::Map {
+                target: format!("dma-buf {}", self.id),
+                offset: 0,
+                len: self.size,
+                errno,
+            });
+        }
         Mapping::map(
             self.fd.as_fd(),
             0,
@@ -127,6 +146,15 @@ impl ExportCache {
         id: u32,
         export: impl FnOnce() -> Result<OwnedFd>,
     ) -> Result<Arc<DmaBuf>> {
+        self.get_or_make(id, || DmaBuf::new(export()?, id))
+    }
+
+    /// Returns the open export of `id`, or calls `make` to export and wrap one.
+    pub fn get_or_make(
+        &self,
+        id: u32,
+        make: impl FnOnce() -> Result<DmaBuf>,
+    ) -> Result<Arc<DmaBuf>> {
         let mut state = self
             .state
             .lock()
@@ -137,7 +165,7 @@ impl ExportCache {
             state.recent.truncate(self.capacity);
             return Ok(buf);
         }
-        let buf = Arc::new(DmaBuf::new(export()?, id)?);
+        let buf = Arc::new(make()?);
         state.exports += 1;
         state.live.insert(id, Arc::downgrade(&buf));
         state.recent.push_front(buf.clone());

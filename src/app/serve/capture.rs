@@ -8,7 +8,7 @@ use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::time::Duration;
 use vfio_display::frame::session::error_chain;
 use vfio_display::frame::{
-    FrameReader, Pump, RgbaImage, Session, Status, ValidPlane, cursor_origin,
+    FrameReader, Pump, RgbaImage, Session, Status, cursor_origin, decode_rows,
 };
 use vfio_display::vfio::PlaneInfo;
 
@@ -27,17 +27,6 @@ pub struct Capture<'d> {
     cursor: Option<Arc<CursorShape>>,
     shape_serial: u64,
     last_status: Option<String>,
-}
-
-fn decode(valid: &ValidPlane, raw: &[u8], pitch: usize) -> RgbaImage {
-    let plane = &valid.info;
-    let mut image = RgbaImage::new(plane.width, plane.height);
-    let out_row = plane.width as usize * 4;
-    for (y, out) in image.data.chunks_exact_mut(out_row).enumerate() {
-        let row = &raw[y * pitch..y * pitch + valid.row_bytes];
-        valid.format.decode_row(row, out);
-    }
-    image
 }
 
 impl<'d> Capture<'d> {
@@ -94,7 +83,7 @@ impl<'d> Capture<'d> {
         if same_layout && self.primary.as_ref().is_some_and(|p| p.raw == self.raw) {
             return Ok(false);
         }
-        self.image = Some(Arc::new(decode(&valid, &self.raw, pitch)));
+        self.image = Some(Arc::new(decode_rows(&valid, &self.raw, pitch)));
         let raw = std::mem::take(&mut self.raw);
         let old = self.primary.replace(Primary { plane: *plane, raw });
         // Reuse the old buffer for the next read.

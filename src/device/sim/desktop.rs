@@ -182,6 +182,18 @@ pub fn pointer_position(width: u32, height: u32, frame: u64) -> (u32, u32) {
     )
 }
 
+/// A pointer that sweeps the whole screen, edges and corners included, so that the cursor
+/// image hangs past the left and top edges (its origin, the position less the hotspot, is
+/// negative there): the GVT-g profile's pointer.
+pub fn pointer_position_to_edges(width: u32, height: u32, frame: u64) -> (u32, u32) {
+    let x = bounce(frame, 600, i64::from(width) - 1);
+    let y = bounce(frame + 150, 420, i64::from(height) - 1);
+    (
+        x.clamp(0, i64::from(width) - 1) as u32,
+        y.clamp(0, i64::from(height) - 1) as u32,
+    )
+}
+
 /// Draws the whole desktop for `frame`.
 pub fn render(width: u32, height: u32, frame: u64) -> Canvas {
     let mut c = Canvas::new(width, height, [0, 0, 0, 255]);

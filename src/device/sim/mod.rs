@@ -19,6 +19,7 @@ use self::edid::{EdidEvent, SimEdid};
 use self::irq::{FLIP_IRQ, SimIrq};
 use super::{Backend, DeviceError, DisplayDevice, Result};
 use crate::fourcc::{self, Format};
+use crate::tiling::Tiling;
 use crate::uapi::{
     VFIO_DEVICE_FLAGS_PCI, VFIO_DEVICE_FLAGS_RESET, VFIO_REGION_INFO_FLAG_MMAP,
     VFIO_REGION_INFO_FLAG_READ, VFIO_REGION_INFO_FLAG_WRITE, VFIO_REGION_SUBTYPE_GFX_EDID,
@@ -91,6 +92,31 @@ pub struct SimConfig {
     /// device refuses (SET_IRQS, reset, register writes, writable maps), so that everything
     /// above the device layer is tested in shared mode too.
     pub shared: bool,
+    /// How the primary plane's bytes are laid out (Intel's tiling, reported as its modifier,
+    /// with the size rounded up to whole tile rows as GVT-g reports it).
+    pub tiling: Tiling,
+    /// The dma-bufs refuse CPU mapping with ENODEV, as i915 answers for GVT-g's; only a GPU
+    /// import reaches their pixels.
+    pub cpu_map_refused: bool,
+    /// The device raises a flip interrupt. GVT-g has none: its front ends refresh on a timer.
+    pub display_irq: bool,
+    /// The pointer sweeps the whole screen (the cursor image past the left and top edges)
+    /// instead of looping around the middle.
+    pub pointer_to_edges: bool,
+}
+
+impl SimConfig {
+    /// Plays Intel GVT-g: X-tiled frames, dma-bufs the CPU cannot map, no display interrupt,
+    /// a pointer that reaches every edge. The format and tiling can be changed after.
+    pub fn gvt(self) -> Self {
+        SimConfig {
+            tiling: Tiling::X,
+            cpu_map_refused: true,
+            display_irq: false,
+            pointer_to_edges: true,
+            ..self
+        }
+    }
 }
 
 impl Default for SimConfig {
@@ -109,6 +135,10 @@ impl Default for SimConfig {
             plane_offset: 0,
             mode_change: None,
             shared: false,
+            tiling: Tiling::Linear,
+            cpu_map_refused: false,
+            display_irq: true,
+            pointer_to_edges: false,
         }
     }
 }
@@ -116,19 +146,44 @@ impl Default for SimConfig {
 /// The row pitch the simulated guest uses: rows padded to 64 bytes, as GPUs commonly do, so
 /// that strides wider than the pixels are exercised.
 pub fn stride_for(width: u32, format: &Format) -> u32 {
-    (width * format.bytes_per_pixel).div_ceil(64) * 64
+    (format.row_bytes(width) as u32).div_ceil(64) * 64
+}
+
+/// The row pitch of a tiled plane: whole tiles, as the hardware needs.
+pub fn tiled_stride_for(width: u32, format: &Format, tiling: Tiling) -> u32 {
+    stride_for(width, format).next_multiple_of(tiling.tile_size().0)
+}
+
+/// The rows a plane's buffer holds: the height rounded up to whole tile rows.
+pub fn buffer_rows(height: u32, tiling: Tiling) -> u32 {
+    height.next_multiple_of(tiling.tile_size().1)
+}
+
+/// Encodes an RGBA canvas into a plane of `format` and `tiling`, `stride` bytes per row (of
+/// tiles): `buffer_rows` rows of it.
+pub fn encode_plane(canvas: &Canvas, format: &Format, stride: u32, tiling: Tiling) -> Vec<u8> {
+    let linear = encode_canvas(canvas, format, stride);
+    if tiling == Tiling::Linear {
+        return linear;
+    }
+    let row_bytes = format.row_bytes(canvas.width) as usize;
+    crate::tiling::tile(
+        tiling,
+        &linear,
+        stride as usize,
+        row_bytes,
+        canvas.height as usize,
+        stride as usize,
+    )
 }
 
 /// Encodes an RGBA canvas into `format` rows of `stride` bytes.
 pub fn encode_canvas(canvas: &Canvas, format: &Format, stride: u32) -> Vec<u8> {
-    let bpp = format.bytes_per_pixel as usize;
     let mut out = vec![0u8; stride as usize * canvas.height as usize];
     for (y, row) in out.chunks_exact_mut(stride as usize).enumerate() {
         let src =
             &canvas.pixels[y * canvas.width as usize * 4..(y + 1) * canvas.width as usize * 4];
-        for (px, dst) in src.chunks_exact(4).zip(row.chunks_exact_mut(bpp)) {
-            format.encode([px[0], px[1], px[2], px[3]], dst);
-        }
+        format.encode_row(src, row);
     }
     out
 }
@@ -193,8 +248,17 @@ impl SimState {
                 "mode {width}x{height} is outside {MIN_SIZE}..{MAX_SIZE} pixels per side"
             )));
         }
-        let bytes =
-            u64::from(stride_for(width, format)) * u64::from(height) + self.cfg.plane_offset;
+        let tiling = self.cfg.tiling;
+        if !tiling.supports(format.bytes_per_pixel) {
+            return Err(DeviceError::Sim(format!(
+                "{} cannot be laid out in {} tiles",
+                format.name,
+                tiling.name()
+            )));
+        }
+        let bytes = u64::from(tiled_stride_for(width, format, tiling))
+            * u64::from(buffer_rows(height, tiling))
+            + self.cfg.plane_offset;
         let buffers = if self.cfg.source == PlaneSource::DmaBuf {
             2
         } else {
@@ -217,8 +281,9 @@ impl SimState {
         self.width = width;
         self.height = height;
         self.format = format;
-        self.stride = stride_for(width, format);
-        let bytes = u64::from(self.stride) * u64::from(height) + self.cfg.plane_offset;
+        self.stride = tiled_stride_for(width, format, self.cfg.tiling);
+        let bytes = u64::from(self.stride) * u64::from(buffer_rows(height, self.cfg.tiling))
+            + self.cfg.plane_offset;
         if self.cfg.source == PlaneSource::DmaBuf {
             let mut flip = Vec::new();
             for n in 0..2 {
@@ -231,7 +296,7 @@ impl SimState {
             self.flip = flip;
             self.front = 0;
         }
-        self.pointer = desktop::pointer_position(width, height, self.frame);
+        self.pointer = self.pointer_at(self.frame);
         self.fresh_mode = true;
         self.mode_changes += 1;
         Ok(())
@@ -262,23 +327,38 @@ impl SimState {
             }
         }
         self.frame = frame;
-        self.pointer = desktop::pointer_position(self.width, self.height, frame);
-        self.irq.raise();
+        self.pointer = self.pointer_at(frame);
+        if self.cfg.display_irq {
+            self.irq.raise();
+        }
         Ok(())
     }
 
+    fn pointer_at(&self, frame: u64) -> (u32, u32) {
+        if self.cfg.pointer_to_edges {
+            desktop::pointer_position_to_edges(self.width, self.height, frame)
+        } else {
+            desktop::pointer_position(self.width, self.height, frame)
+        }
+    }
+
     fn draw_now(&mut self, frame: u64) -> Result<()> {
-        let pixels = encode_canvas(
+        let pixels = encode_plane(
             &desktop::render(self.width, self.height, frame),
             self.format,
             self.stride,
+            self.cfg.tiling,
         );
         self.present(frame, &pixels)
     }
 
     fn primary_plane(&self) -> PlaneInfo {
         let (buffer_id, size) = match self.cfg.source {
-            PlaneSource::DmaBuf => (self.flip[self.front].id, self.stride * self.height),
+            // GVT-g's rule: the size covers the height rounded up to whole tile rows.
+            PlaneSource::DmaBuf => (
+                self.flip[self.front].id,
+                self.stride * buffer_rows(self.height, self.cfg.tiling),
+            ),
             // Like mdpy, the plane's size is the whole region.
             PlaneSource::Region => (
                 FB_REGION,
@@ -291,7 +371,7 @@ impl SimState {
             plane_type: PlaneType::Primary,
             source: self.cfg.source,
             drm_format: self.format.fourcc,
-            modifier: 0,
+            modifier: self.cfg.tiling.modifier(),
             width: self.width,
             height: self.height,
             stride: self.stride,
@@ -620,12 +700,13 @@ fn guest_loop(shared: &Shared) {
                 s.height,
                 s.format,
                 s.stride,
+                s.cfg.tiling,
                 s.mode_changes,
                 s.frame + 1,
             )
         };
-        let (w, h, format, stride, generation, frame) = job;
-        let pixels = encode_canvas(&desktop::render(w, h, frame), format, stride);
+        let (w, h, format, stride, tiling, generation, frame) = job;
+        let pixels = encode_plane(&desktop::render(w, h, frame), format, stride, tiling);
         {
             let mut s = shared.state.lock().unwrap_or_else(|p| p.into_inner());
             // A mode change while we drew makes this frame stale: drop it.
@@ -795,6 +876,14 @@ impl DisplayDevice for SimDevice {
     }
 
     fn irq_info(&self, index: u32) -> Result<IrqInfo> {
+        if index == FLIP_IRQ && !self.state().cfg.display_irq {
+            // Like a device whose only interrupt lines are not the display's: nothing to bind.
+            return Ok(IrqInfo {
+                index,
+                flags: 0,
+                count: 0,
+            });
+        }
         if index == FLIP_IRQ {
             Ok(SimIrq::info())
         } else {
@@ -814,7 +903,7 @@ impl DisplayDevice for SimDevice {
     ) -> Result<()> {
         self.refuse_if_shared("changes its interrupts (VFIO_DEVICE_SET_IRQS)")?;
         let target = format!("IRQ index {index}");
-        if index != FLIP_IRQ || start != 0 || fds.len() != 1 {
+        if index != FLIP_IRQ || start != 0 || fds.len() != 1 || !self.state().cfg.display_irq {
             return Err(sim_errno("VFIO_DEVICE_SET_IRQS", target, Errno::EINVAL));
         }
         let fd = match fds[0] {
@@ -922,7 +1011,15 @@ impl DisplayDevice for SimDevice {
                     Errno::ENOENT,
                 )
             })?;
-        Ok(s.exports.get_or_export(dmabuf_id, || buffer.mem.export())?)
+        let refused = s.cfg.cpu_map_refused;
+        Ok(s.exports.get_or_make(dmabuf_id, || {
+            let buf = DmaBuf::new(buffer.mem.export()?, dmabuf_id)?;
+            Ok(if refused {
+                buf.refusing_cpu_map(Errno::ENODEV)
+            } else {
+                buf
+            })
+        })?)
     }
 
     fn map_region(&self, index: u32, offset: u64, len: u64, writable: bool) -> Result<Mapping> {

@@ -1,0 +1,188 @@
+//! Planes into RGBA for the consumers that want pixels in memory (`screenshot`, `serve`,
+//! `bench`, the library's users): read on the CPU where the buffer can be mapped, through the
+//! GPU (import, unpack, read back) where it cannot.
+//!
+//! Intel GVT-g's dma-bufs are i915 objects without a shmem file, whose mmap i915 refuses with
+//! ENODEV; a GPU import still reaches their pixels. The reader notices the refusal on the first
+//! frame and reads every later frame of the device through the GPU, opened only then.
+
+use super::{FrameRenderer, GpuContext, ImportChoice, ImportPath, RenderError};
+use crate::device::DisplayDevice;
+use crate::frame::{CpuFrame, FrameError, FrameReader};
+use crate::vfio::PlaneInfo;
+use nix::errno::Errno;
+use std::sync::OnceLock;
+
+/// Where frames are read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReadChoice {
+    /// On the CPU where the buffer maps, else through the GPU.
+    Auto,
+    /// On the CPU only (no GPU is opened).
+    Cpu,
+    /// Through the GPU only.
+    Gpu,
+}
+
+/// How one frame was read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReadPath {
+    /// Mapped and converted on the CPU.
+    Cpu,
+    /// Imported into the GPU this way, unpacked there and read back.
+    Gpu(ImportPath),
+}
+
+impl std::fmt::Display for ReadPath {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ReadPath::Cpu => f.write_str("cpu"),
+            ReadPath::Gpu(path) => write!(f, "GPU {path} import"),
+        }
+    }
+}
+
+/// A headless GPU context opened on first use, so that a device whose frames the CPU reads
+/// never pays for one. Shared by reference with the readers that may need it.
+#[derive(Default)]
+pub struct LazyGpu {
+    context: OnceLock<Result<GpuContext, String>>,
+}
+
+impl LazyGpu {
+    /// Nothing opened yet.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The context, opened now if it was not; the first failure is remembered.
+    pub fn get(&self) -> Result<&GpuContext, RenderError> {
+        match self
+            .context
+            .get_or_init(|| GpuContext::headless().map_err(|e| error_text(&e)))
+        {
+            Ok(ctx) => Ok(ctx),
+            Err(text) => Err(RenderError::GpuUnavailable {
+                reason: text.clone(),
+            }),
+        }
+    }
+
+    /// Whether a context was opened.
+    pub fn is_open(&self) -> bool {
+        matches!(self.context.get(), Some(Ok(_)))
+    }
+}
+
+fn error_text(err: &dyn std::error::Error) -> String {
+    crate::frame::session::error_chain(err)
+}
+
+/// Whether a CPU read failed because the buffer has no CPU mapping (the exporter refused the
+/// mmap), which a GPU import gets around; any other failure is the frame's or the device's.
+pub fn needs_gpu(err: &FrameError) -> bool {
+    matches!(err, FrameError::CpuMap { error, .. }
+        if matches!(error.errno(), Some(Errno::ENODEV | Errno::EINVAL | Errno::EACCES | Errno::EPERM)))
+}
+
+/// Reads the planes of one device into RGBA, on the CPU or through the GPU.
+pub struct PlaneReader<'d> {
+    cpu: FrameReader<'d>,
+    gpu: &'d LazyGpu,
+    choice: ReadChoice,
+    import: ImportChoice,
+    renderer: Option<FrameRenderer<'d>>,
+    /// Set once a CPU mapping was refused: the device's frames go through the GPU from then on.
+    through_gpu: bool,
+}
+
+impl<'d> PlaneReader<'d> {
+    /// A reader of `dev`'s planes; `gpu` is opened only when a frame needs it (or at once for
+    /// `ReadChoice::Gpu`), and imports as `import` says.
+    pub fn new(
+        dev: &'d dyn DisplayDevice,
+        gpu: &'d LazyGpu,
+        choice: ReadChoice,
+        import: ImportChoice,
+    ) -> Result<Self, RenderError> {
+        let mut reader = PlaneReader {
+            cpu: FrameReader::new(dev)?,
+            gpu,
+            choice,
+            import,
+            renderer: None,
+            through_gpu: choice == ReadChoice::Gpu,
+        };
+        if choice == ReadChoice::Gpu {
+            reader.renderer()?;
+        }
+        Ok(reader)
+    }
+
+    /// The CPU reader (queries, raw reads).
+    pub fn cpu(&self) -> &FrameReader<'d> {
+        &self.cpu
+    }
+
+    /// Whether frames now go through the GPU.
+    pub fn through_gpu(&self) -> bool {
+        self.through_gpu
+    }
+
+    /// The GPU renderer, made on first use.
+    pub fn renderer(&mut self) -> Result<&mut FrameRenderer<'d>, RenderError> {
+        if self.renderer.is_none() {
+            let ctx = self.gpu.get()?;
+            self.renderer = Some(FrameRenderer::new(ctx, self.cpu.device(), self.import)?);
+        }
+        Ok(self.renderer.as_mut().expect("just made"))
+    }
+
+    /// Notes that a CPU read failed with `err`: true when the frame should be read through the
+    /// GPU instead (auto mode, and a refused mapping), and from then on every frame is.
+    pub fn fall_back(&mut self, err: &FrameError) -> bool {
+        if self.choice == ReadChoice::Auto && needs_gpu(err) {
+            if !self.through_gpu {
+                tracing::info!(
+                    "{}; reading frames through the GPU instead",
+                    error_text(err)
+                );
+            }
+            self.through_gpu = true;
+            return true;
+        }
+        false
+    }
+
+    /// Reads a queried plane into RGBA.
+    pub fn read(&mut self, plane: &PlaneInfo) -> Result<(CpuFrame, ReadPath), RenderError> {
+        if !self.through_gpu {
+            match self.cpu.read(plane) {
+                Ok(frame) => return Ok((frame, ReadPath::Cpu)),
+                Err(err) if self.fall_back(&err) => {
+                    return self.read_on_gpu(plane).map_err(|e| match e {
+                        gpu @ RenderError::GpuUnavailable { .. } => RenderError::GpuNeeded {
+                            cpu: error_text(&err),
+                            gpu: Box::new(gpu),
+                        },
+                        other => other,
+                    });
+                }
+                Err(err) => return Err(err.into()),
+            }
+        }
+        self.read_on_gpu(plane)
+    }
+
+    fn read_on_gpu(&mut self, plane: &PlaneInfo) -> Result<(CpuFrame, ReadPath), RenderError> {
+        let (image, frame) = self.renderer()?.read_plane(plane)?;
+        Ok((
+            CpuFrame {
+                plane: frame.plane,
+                format: frame.format,
+                image,
+            },
+            ReadPath::Gpu(frame.path),
+        ))
+    }
+}
