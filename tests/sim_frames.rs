@@ -48,7 +48,10 @@ fn every_format_and_source_reads_back_exactly() {
             );
             let what = format!("{} via {source}", format.name);
             assert_same_image(&frame.image, &expected_frame(1366, 96, 7, format), &what);
-            assert_pattern(&frame.image, &what);
+            // The test pattern's colours survive every format but YUV's chroma sharing.
+            if !format.is_yuv() {
+                assert_pattern(&frame.image, &what);
+            }
         }
     }
 }

@@ -63,6 +63,14 @@ pub fn advice(err: &anyhow::Error) -> Option<&'static str> {
         if let Some(RenderError::NoAdapter) = link.downcast_ref::<RenderError>() {
             return Some("--render cpu needs no GPU");
         }
+        let cpu_map = |e: Option<&FrameError>| matches!(e, Some(FrameError::CpuMap { .. }));
+        if cpu_map(link.downcast_ref::<FrameError>())
+            || matches!(link.downcast_ref::<RenderError>(), Some(RenderError::Frame(e)) if cpu_map(Some(e)))
+        {
+            return Some(
+                "--render auto (the default) or --render gpu reads such frames through the GPU",
+            );
+        }
         vfio_error(link).and_then(for_vfio)
     })
 }

@@ -105,18 +105,29 @@ impl<'d> PlaneReader<'d> {
         choice: ReadChoice,
         import: ImportChoice,
     ) -> Result<Self, RenderError> {
-        let mut reader = PlaneReader {
-            cpu: FrameReader::new(dev)?,
+        let mut reader = Self::with_reader(FrameReader::new(dev)?, gpu, choice, import);
+        if choice == ReadChoice::Gpu {
+            // A GPU the user asked for fails now, not at the first frame.
+            reader.renderer()?;
+        }
+        Ok(reader)
+    }
+
+    /// As `new`, around a CPU reader made already; opens nothing until a frame needs it.
+    pub fn with_reader(
+        cpu: FrameReader<'d>,
+        gpu: &'d LazyGpu,
+        choice: ReadChoice,
+        import: ImportChoice,
+    ) -> Self {
+        PlaneReader {
+            cpu,
             gpu,
             choice,
             import,
             renderer: None,
             through_gpu: choice == ReadChoice::Gpu,
-        };
-        if choice == ReadChoice::Gpu {
-            reader.renderer()?;
         }
-        Ok(reader)
     }
 
     /// The CPU reader (queries, raw reads).

@@ -21,14 +21,19 @@ pub fn expected_frame(width: u32, height: u32, frame: u64, format: &Format) -> R
     quantized(&canvas, format)
 }
 
+/// The canvas after a round trip through `format`, row by row as the simulator encodes it (YUV
+/// formats pair neighbouring pixels).
 pub fn quantized(canvas: &Canvas, format: &Format) -> RgbaImage {
     let mut image = RgbaImage::new(canvas.width, canvas.height);
+    let mut raw = vec![0u8; format.row_bytes(canvas.width) as usize];
+    let row = canvas.width as usize * 4;
     for (src, dst) in canvas
         .pixels
-        .chunks_exact(4)
-        .zip(image.data.chunks_exact_mut(4))
+        .chunks_exact(row)
+        .zip(image.data.chunks_exact_mut(row))
     {
-        dst.copy_from_slice(&format.quantize([src[0], src[1], src[2], src[3]]));
+        format.encode_row(src, &mut raw);
+        format.decode_row(&raw, dst);
     }
     image
 }

@@ -7,9 +7,8 @@ use std::sync::Arc;
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::time::Duration;
 use vfio_display::frame::session::error_chain;
-use vfio_display::frame::{
-    FrameReader, Pump, RgbaImage, Session, Status, cursor_origin, decode_rows,
-};
+use vfio_display::frame::{Pump, RgbaImage, Session, Status, cursor_origin, decode_rows};
+use vfio_display::render::{PlaneReader, RenderError};
 use vfio_display::vfio::PlaneInfo;
 
 /// What the last published primary plane was read from.
@@ -19,7 +18,9 @@ struct Primary {
 }
 
 pub struct Capture<'d> {
-    reader: FrameReader<'d>,
+    /// Reads on the CPU, or through the GPU once the CPU cannot map the device's frames (Intel
+    /// GVT-g's dma-bufs).
+    reader: PlaneReader<'d>,
     session: Session<'d>,
     primary: Option<Primary>,
     raw: Vec<u8>,
@@ -30,8 +31,8 @@ pub struct Capture<'d> {
 }
 
 impl<'d> Capture<'d> {
-    pub fn new(reader: FrameReader<'d>) -> Self {
-        let session = Session::with_source(reader.device(), reader.source());
+    pub fn new(reader: PlaneReader<'d>) -> Self {
+        let session = Session::with_source(reader.cpu().device(), reader.cpu().source());
         Capture {
             reader,
             session,
@@ -53,8 +54,12 @@ impl<'d> Capture<'d> {
         if let Some(plane) = self.session.showing().copied() {
             match self.read_primary(&plane) {
                 Ok(new) => publish |= new,
-                Err(err) => {
+                Err(RenderError::Frame(err)) => {
                     self.session.note_failure(&err);
+                    self.log_status();
+                }
+                Err(err) => {
+                    self.session.note_error(None, error_chain(&err));
                     self.log_status();
                 }
             }
@@ -69,9 +74,17 @@ impl<'d> Capture<'d> {
     }
 
     /// Reads the primary plane's bytes; decodes and keeps them when they differ from the last.
-    fn read_primary(&mut self, plane: &PlaneInfo) -> Result<bool, vfio_display::frame::FrameError> {
+    /// Frames read through the GPU are compared as pictures.
+    fn read_primary(&mut self, plane: &PlaneInfo) -> Result<bool, RenderError> {
+        if self.reader.through_gpu() {
+            return self.read_primary_on_gpu(plane);
+        }
         let pitch = plane.stride as usize;
-        let valid = self.reader.read_raw_into(plane, pitch, &mut self.raw)?;
+        let valid = match self.reader.cpu().read_raw_into(plane, pitch, &mut self.raw) {
+            Ok(valid) => valid,
+            Err(err) if self.reader.fall_back(&err) => return self.read_primary_on_gpu(plane),
+            Err(err) => return Err(err.into()),
+        };
         let same_layout = self.primary.as_ref().is_some_and(|p| {
             (
                 p.plane.width,
@@ -93,13 +106,23 @@ impl<'d> Capture<'d> {
         Ok(true)
     }
 
+    fn read_primary_on_gpu(&mut self, plane: &PlaneInfo) -> Result<bool, RenderError> {
+        let (frame, _) = self.reader.read(plane)?;
+        if self.image.as_deref() == Some(&frame.image) {
+            return Ok(false);
+        }
+        self.image = Some(Arc::new(frame.image));
+        self.primary = None;
+        Ok(true)
+    }
+
     /// Reads the cursor plane; returns whether the cursor changed.
     fn read_cursor(&mut self) -> bool {
         let Some(plane) = self.session.cursor().copied() else {
             return self.cursor.take().is_some();
         };
         let frame = match self.reader.read(&plane) {
-            Ok(frame) => frame,
+            Ok((frame, _)) => frame,
             Err(err) => {
                 tracing::warn!("cursor plane not read: {}", error_chain(&err));
                 return self.cursor.take().is_some();

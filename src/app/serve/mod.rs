@@ -27,6 +27,7 @@ use std::sync::{Arc, mpsc};
 use std::time::Duration;
 use vfio_display::device::DisplayDevice;
 use vfio_display::frame::{FrameReader, IrqChoice, Pump, RgbaImage, choose_source};
+use vfio_display::render::{ImportChoice, LazyGpu, PlaneReader, ReadChoice};
 use vfio_display::rfb::auth::PASSWORD_LEN;
 
 /// The picture clients see before the guest's first frame.
@@ -365,7 +366,11 @@ pub fn serve_device(
         });
         let hub_ref = &hub;
         s.spawn(move || {
-            let mut capture = capture::Capture::new(reader);
+            // Opened only if the CPU cannot map the device's frames.
+            let gpu = LazyGpu::new();
+            let planes =
+                PlaneReader::with_reader(reader, &gpu, ReadChoice::Auto, ImportChoice::Auto);
+            let mut capture = capture::Capture::new(planes);
             capture::run(&mut capture, hub_ref, pump_ref, &wake_rx);
         });
         if cfg.follow.is_some() {
