@@ -100,6 +100,43 @@ pub struct PlaneReport {
     pub info: Option<PlaneInfo>,
     /// Why the query failed.
     pub error: Option<String>,
+    /// How its pixels can be read, and why: "cpu" where the buffer maps, "gpu" where the CPU
+    /// cannot map it (Intel GVT-g's dma-bufs), or why it cannot be read at all.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub read_path: Option<String>,
+}
+
+/// How a plane's pixels can be read, in words: tries the mapping the CPU path would use.
+pub fn read_path(dev: &dyn DisplayDevice, p: &PlaneInfo) -> String {
+    let buffer_len = match p.source {
+        PlaneSource::DmaBuf => dev.dmabuf(p.buffer_id).map(|b| b.size()),
+        PlaneSource::Region => dev.region_info(p.buffer_id).map(|r| r.size),
+    };
+    let buffer_len = match buffer_len {
+        Ok(len) => len,
+        Err(e) => return format!("cannot be read: {} cannot be opened: {e}", p.buffer_label()),
+    };
+    let valid = match crate::frame::validate(p, buffer_len) {
+        Ok(v) => v,
+        Err(e) => return format!("cannot be read: {e}"),
+    };
+    let tiles = match valid.tiling {
+        crate::tiling::Tiling::Linear => None,
+        t => Some(format!("{} tiles", t.name().to_uppercase())),
+    };
+    let cpu_detiles = tiles.as_ref().map_or(String::new(), |t| format!("; detiling {t}"));
+    if p.source == PlaneSource::Region {
+        return format!("cpu (a region mapping{cpu_detiles})");
+    }
+    let gpu_detiles = tiles.as_ref().map_or(String::new(), |t| format!(" (detiling {t})"));
+    match dev.dmabuf(p.buffer_id).and_then(|b| Ok(b.map_read()?)) {
+        Ok(_) => format!("cpu (the dma-buf maps{cpu_detiles})"),
+        Err(e) => format!(
+            "gpu (the CPU cannot map the dma-buf: {}; frames are imported into the GPU, \
+             unpacked{gpu_detiles} and read back)",
+            e.errno().map_or_else(|| e.to_string(), |errno| errno.to_string())
+        ),
+    }
 }
 
 /// The EDID region.
@@ -164,6 +201,7 @@ fn plane_report(dev: &dyn DisplayDevice, source: PlaneSource, plane: PlaneType) 
             on: !p.is_off(),
             format: (!p.is_off()).then(|| fourcc::describe(p.drm_format)),
             modifier_name: (!p.is_off()).then(|| fourcc::describe_modifier(p.modifier)),
+            read_path: (!p.is_off()).then(|| read_path(dev, &p)),
             info: Some(p),
             error: None,
         },
@@ -173,6 +211,7 @@ fn plane_report(dev: &dyn DisplayDevice, source: PlaneSource, plane: PlaneType) 
             modifier_name: None,
             info: None,
             error: Some(err.to_string()),
+            read_path: None,
         },
     }
 }

@@ -5,6 +5,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use vfio_display::frame::validate;
+use vfio_display::tiling::{Tiling, detile_band};
 use vfio_display::vfio::{PlaneInfo, PlaneSource, PlaneType};
 
 /// Buffers beyond this are not allocated (the checks are the same at any size).
@@ -24,7 +25,8 @@ fn u64_at(data: &[u8], at: usize) -> u64 {
 
 // The input's layout (little endian): format selector u32 at 0, width 4, height 8, stride 12,
 // size 16, offset u64 at 20, buffer length u64 at 28, buffer id u32 at 36, modifier u64 at 40, and
-// a byte at 48 whose low bit says whether the modifier is used.
+// a byte at 48 that picks the modifier: LINEAR, the u64 at 40, or Intel's X, Y or Yf tiling (so
+// that fuzzing reaches the tiled geometry checks).
 fuzz_target!(|data: &[u8]| {
     // A format from the table most of the time, so that fuzzing reaches the geometry checks.
     let formats = vfio_display::fourcc::FORMATS;
@@ -36,10 +38,12 @@ fuzz_target!(|data: &[u8]| {
     };
     let plane = PlaneInfo {
         drm_format,
-        modifier: if data.get(48).is_some_and(|b| b & 1 == 1) {
-            u64_at(data, 40)
-        } else {
-            0
+        modifier: match data.get(48).copied().unwrap_or(0) % 5 {
+            0 => 0,
+            1 => u64_at(data, 40),
+            2 => Tiling::X.modifier(),
+            3 => Tiling::Y.modifier(),
+            _ => Tiling::Yf.modifier(),
         },
         width: u32_at(data, 4) % 4096,
         height: u32_at(data, 8) % 4096,
@@ -62,10 +66,29 @@ fuzz_target!(|data: &[u8]| {
     // slicing panics if validation let a row out of bounds.
     let buffer: Vec<u8> = (0..buffer_len).map(|i| i as u8).collect();
     let mut out = vec![0u8; plane.width as usize * 4];
-    for y in 0..u64::from(plane.height) {
-        let at = (plane.offset + u64::from(plane.stride) * y) as usize;
-        valid
-            .format
-            .decode_row(&buffer[at..at + valid.row_bytes], &mut out);
+    if valid.tiling == Tiling::Linear {
+        for y in 0..u64::from(plane.height) {
+            let at = (plane.offset + u64::from(plane.stride) * y) as usize;
+            valid
+                .format
+                .decode_row(&buffer[at..at + valid.row_bytes], &mut out);
+        }
+        return;
+    }
+    // A tiled plane: one row of tiles at a time, as the CPU reader copies it.
+    let stride = plane.stride as usize;
+    let tile_rows = valid.tiling.tile_size().1 as usize;
+    let band_len = stride * tile_rows;
+    let height = plane.height as usize;
+    let mut rows = vec![0u8; valid.row_bytes * tile_rows];
+    for (n, first) in (0..height).step_by(tile_rows).enumerate() {
+        let at = plane.offset as usize + n * band_len;
+        let count = (height - first).min(tile_rows);
+        let band = &buffer[at..at + band_len];
+        let rows = &mut rows[..valid.row_bytes * count];
+        detile_band(valid.tiling, band, stride, first, valid.row_bytes, valid.row_bytes, rows);
+        for row in rows.chunks_exact(valid.row_bytes) {
+            valid.format.decode_row(row, &mut out);
+        }
     }
 });

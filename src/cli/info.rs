@@ -79,6 +79,9 @@ fn print_plane(label: &str, plane: &Option<PlaneReport>) -> Result<()> {
                 );
             }
             outln!();
+            if let Some(path) = &plane.read_path {
+                outln!("  {:<8} read: {path}", "");
+            }
         }
         (None, None) => {}
     }

@@ -4,6 +4,7 @@
 use super::{Options, Recorder};
 use crate::device::DisplayDevice;
 use crate::fourcc;
+use crate::tiling::Tiling;
 use crate::frame::validate::MAX_SIDE;
 use crate::uapi::NO_HOTSPOT;
 use crate::vfio::{PlaneInfo, PlaneSource, PlaneType};
@@ -243,6 +244,10 @@ fn fields(dev: &dyn DisplayDevice, p: &PlaneInfo, opts: &Options<'_>, rec: &mut 
     let format = fourcc::lookup(p.drm_format);
     match format {
         Some(f) => rec.pass("planes.fourcc", f.name),
+        None if p.drm_format == fourcc::C8 => rec.warn(
+            "planes.fourcc",
+            "C8 (8-bit indexed colour): cannot be shown, the plane query carries no palette",
+        ),
         None => rec.fail(
             "planes.fourcc",
             format!(
@@ -251,20 +256,38 @@ fn fields(dev: &dyn DisplayDevice, p: &PlaneInfo, opts: &Options<'_>, rec: &mut 
             ),
         ),
     }
-    if p.modifier == 0 {
-        rec.pass("planes.modifier", "LINEAR");
-    } else {
-        rec.warn(
+    let tiling = Tiling::from_modifier(p.modifier);
+    match tiling {
+        Some(Tiling::Linear) => rec.pass("planes.modifier", "LINEAR"),
+        Some(t) => rec.pass(
             "planes.modifier",
             format!(
-                "{}: front ends without a GPU import cannot read it",
+                "{}: {} tiles, detiled on the CPU and in the GPU's unpack",
+                fourcc::describe_modifier(p.modifier),
+                t.name().to_uppercase()
+            ),
+        ),
+        None => rec.warn(
+            "planes.modifier",
+            format!(
+                "{}: a layout this tool cannot read (only LINEAR and Intel's X, Y and Yf tiles)",
                 fourcc::describe_modifier(p.modifier)
             ),
-        );
+        ),
     }
+    let tiling = tiling.unwrap_or(Tiling::Linear);
+    let (tile_width, tile_rows) = tiling.tile_size();
     let sides_ok = (1..=MAX_SIDE).contains(&p.width) && (1..=MAX_SIDE).contains(&p.height);
-    let row_bytes = format.map(|f| u64::from(p.width) * u64::from(f.bytes_per_pixel));
+    let row_bytes = format.map(|f| f.row_bytes(p.width));
     match row_bytes {
+        Some(row) if p.stride % tile_width != 0 => rec.fail(
+            "planes.stride",
+            format!(
+                "stride {} is not a whole number of {tile_width}-byte {} tiles (rows need {row})",
+                p.stride,
+                tiling.name().to_uppercase()
+            ),
+        ),
         Some(row) if u64::from(p.stride) >= row => {
             rec.pass("planes.stride", format!("stride {} >= {row}", p.stride))
         }
@@ -277,9 +300,12 @@ fn fields(dev: &dyn DisplayDevice, p: &PlaneInfo, opts: &Options<'_>, rec: &mut 
         ),
         None => rec.skip("planes.stride", "unknown format: bytes per pixel unknown"),
     }
-    let span = row_bytes
-        .filter(|_| sides_ok)
-        .map(|row| u64::from(p.stride) * u64::from(p.height - 1) + row);
+    // A tiled plane spans whole rows of tiles (GVT-g's size rule); a linear one ends with the
+    // last row's pixels.
+    let span = row_bytes.filter(|_| sides_ok).map(|row| match tiling {
+        Tiling::Linear => u64::from(p.stride) * u64::from(p.height - 1) + row,
+        _ => u64::from(p.stride) * u64::from(p.height.next_multiple_of(tile_rows)),
+    });
     match span {
         None if !sides_ok => rec.fail(
             "planes.size",
@@ -428,6 +454,14 @@ fn dmabuf_checks(
         Ok(()) => rec.pass(
             "dmabuf.cpu-access",
             format!("{len} bytes mapped, SYNC start/end work"),
+        ),
+        // An exporter without a CPU mapping (i915 for GVT-g's objects): frames need the GPU.
+        Err(e) if e.starts_with("mmap") => rec.warn(
+            "dmabuf.cpu-access",
+            format!(
+                "{e}: the CPU cannot map this device's dma-bufs; frames are read through the GPU \
+                 (import, unpack, read-back)"
+            ),
         ),
         Err(e) => rec.fail("dmabuf.cpu-access", e),
     }

@@ -9,6 +9,7 @@ mod processes;
 mod remote;
 mod rfb_client;
 mod tearing;
+mod tiled;
 
 use crate::app::target::{SimOptions, Target};
 use anyhow::{Context, Result};
@@ -206,6 +207,8 @@ pub fn run(args: &BenchOptions) -> Result<()> {
             let sim = sim_at(sim_options, size, true)?;
             figures.extend(frames::frame_costs(&ctx, &sim, &size.label(), budget)?);
         }
+        progress("tiled frames (Intel GVT-g's layouts) at 1080p");
+        figures.extend(tiled::figures(&ctx, budget)?);
         // The animated guest, in a format every path reads exactly, on dma-buf planes: the
         // paths that import them are the ones that could read a buffer the guest draws into.
         let captures = (args.seconds * 40.0).clamp(20.0, 400.0) as usize;
