@@ -70,7 +70,7 @@ pub const CATALOGUE: &[CheckSpec] = &[
     c(
         "planes.modifier",
         "struct vfio_device_gfx_plane_info",
-        "\"drm_format_mod: tiled mode\": LINEAR is readable by every front end; tiled needs a GPU import",
+        "\"drm_format_mod: tiled mode\": LINEAR, or Intel's X, Y or Yf tiles, which are detiled; other layouts cannot be read",
     ),
     c(
         "planes.stride",
@@ -125,7 +125,7 @@ pub const CATALOGUE: &[CheckSpec] = &[
     c(
         "dmabuf.cpu-access",
         "dma-buf uAPI (linux/dma-buf.h)",
-        "an exported dma-buf can be mmapped by the CPU and bracketed by DMA_BUF_IOCTL_SYNC",
+        "an exported dma-buf can be mmapped by the CPU and bracketed by DMA_BUF_IOCTL_SYNC (an exporter that gives no CPU mapping, ENODEV as i915 for GVT-g, is a warning: frames go through the GPU)",
     ),
     c(
         "dmabuf.second-export",
