@@ -124,17 +124,22 @@ pub fn read_path(dev: &dyn DisplayDevice, p: &PlaneInfo) -> String {
         crate::tiling::Tiling::Linear => None,
         t => Some(format!("{} tiles", t.name().to_uppercase())),
     };
-    let cpu_detiles = tiles.as_ref().map_or(String::new(), |t| format!("; detiling {t}"));
+    let cpu_detiles = tiles
+        .as_ref()
+        .map_or(String::new(), |t| format!("; detiling {t}"));
     if p.source == PlaneSource::Region {
         return format!("cpu (a region mapping{cpu_detiles})");
     }
-    let gpu_detiles = tiles.as_ref().map_or(String::new(), |t| format!(" (detiling {t})"));
+    let gpu_detiles = tiles
+        .as_ref()
+        .map_or(String::new(), |t| format!(" (detiling {t})"));
     match dev.dmabuf(p.buffer_id).and_then(|b| Ok(b.map_read()?)) {
         Ok(_) => format!("cpu (the dma-buf maps{cpu_detiles})"),
         Err(e) => format!(
             "gpu (the CPU cannot map the dma-buf: {}; frames are imported into the GPU, \
              unpacked{gpu_detiles} and read back)",
-            e.errno().map_or_else(|| e.to_string(), |errno| errno.to_string())
+            e.errno()
+                .map_or_else(|| e.to_string(), |errno| errno.to_string())
         ),
     }
 }

@@ -4,8 +4,8 @@
 use super::{Options, Recorder};
 use crate::device::DisplayDevice;
 use crate::fourcc;
-use crate::tiling::Tiling;
 use crate::frame::validate::MAX_SIDE;
+use crate::tiling::Tiling;
 use crate::uapi::NO_HOTSPOT;
 use crate::vfio::{PlaneInfo, PlaneSource, PlaneType};
 use nix::errno::Errno;

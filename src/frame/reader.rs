@@ -6,7 +6,7 @@ use super::image::RgbaImage;
 use super::validate::{ValidPlane, validate};
 use crate::device::{DisplayDevice, plane_support};
 use crate::fourcc::Format;
-use crate::tiling::{Tiling, detile_band};
+use crate::tiling::{Detiler, TILE_BYTES, Tiling};
 use crate::vfio::{DmaBuf, Mapping, PlaneInfo, PlaneSource, PlaneType};
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
@@ -42,8 +42,8 @@ pub struct FrameReader<'d> {
     dev: &'d dyn DisplayDevice,
     source: PlaneSource,
     maps: Mutex<VecDeque<CachedMap>>,
-    /// One row of tiles of a tiled frame, copied out of the mapping before it is detiled;
-    /// kept between frames.
+    /// One tile of a tiled frame, copied out of the mapping before it is detiled; kept between
+    /// frames.
     band: Mutex<Vec<u8>>,
 }
 
@@ -229,8 +229,8 @@ pub fn decode_rows(valid: &ValidPlane, raw: &[u8], pitch: usize) -> RgbaImage {
 }
 
 /// Copies the plane's bytes out of the mapping into linear rows `pitch` apart: one copy when
-/// the rows keep their stride, else row by row; a tiled plane one row of tiles at a time
-/// (through `band`), detiled on the way.
+/// the rows keep their stride, else row by row; a tiled plane one tile at a time (through
+/// `band`), detiled on the way.
 fn copy_raw(
     map: &Mapping,
     valid: &ValidPlane,
@@ -244,23 +244,24 @@ fn copy_raw(
     out.resize(pitch * height, 0);
     let device_err = |e| FrameError::Device(crate::device::DeviceError::from(e));
     if valid.tiling != Tiling::Linear {
-        let stride = plane.stride as usize;
-        let tile_rows = valid.tiling.tile_size().1 as usize;
-        band.resize(stride * tile_rows, 0);
+        // One tile at a time: each is 4 KiB in one piece, so the copy out of the guest's buffer
+        // reads sequentially and the detiling works in the first-level cache. Tiles in the
+        // stride's padding are never read.
+        let detiler = Detiler::new(valid.tiling);
+        let (tile_width, tile_rows) = valid.tiling.tile_size();
+        let (tile_width, tile_rows) = (tile_width as usize, tile_rows as usize);
+        let band_len = plane.stride as usize * tile_rows;
+        let tile_bytes = TILE_BYTES as usize;
+        band.resize(tile_bytes, 0);
         for (n, rows) in out.chunks_mut(pitch * tile_rows).enumerate() {
-            // offset + (n + 1) * band <= offset + span <= mapping length: the span covers the
-            // height rounded up to whole tile rows (validated).
-            let at = plane.offset as usize + n * band.len();
-            map.read_into(at, band).map_err(device_err)?;
-            detile_band(
-                valid.tiling,
-                band,
-                stride,
-                n * tile_rows,
-                valid.row_bytes,
-                pitch,
-                rows,
-            );
+            for t in 0..valid.row_bytes.div_ceil(tile_width) {
+                // offset + band start + (t + 1) * 4 KiB <= offset + span <= mapping length:
+                // the span covers the height rounded up to whole tile rows, and the tiles a row
+                // reaches lie inside the stride (both validated).
+                let at = plane.offset as usize + n * band_len + t * tile_bytes;
+                map.read_into(at, band).map_err(device_err)?;
+                detiler.copy_tile(band, t, 0, valid.row_bytes, pitch, rows);
+            }
         }
         return Ok(());
     }

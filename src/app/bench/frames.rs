@@ -100,10 +100,12 @@ pub fn frame_costs(
     if let Err(err) = reader.read_raw_into(&plane, plane.stride as usize, &mut staging)
         && vfio_display::render::needs_gpu(&err)
     {
-        figures.push(Figure::new(format!("cpu upload, {label}"), 0.0, "ms").detail(format!(
-            "not measured: {}",
-            vfio_display::frame::session::error_chain(&err)
-        )));
+        figures.push(
+            Figure::new(format!("cpu upload, {label}"), 0.0, "ms").detail(format!(
+                "not measured: {}",
+                vfio_display::frame::session::error_chain(&err)
+            )),
+        );
         for path in offered_paths(ctx, plane.source)
             .into_iter()
             .filter(|p| *p != ImportPath::Cpu)
@@ -180,12 +182,16 @@ fn gpu_path_costs(
     if path != ImportPath::Cpu {
         let cpu = median(cpu)?;
         figures.push(
-            Figure::new(format!("{path} path: front-end CPU per cached frame, {label}"), cpu.median_ms * 1000.0, "us")
-                .below(50.0, "< 50 us")
-                .detail(format!(
-                    "thread CPU time of query + import lookup + unpack record + submit; p95 {:.0} us",
-                    cpu.p95_ms * 1000.0
-                )),
+            Figure::new(
+                format!("{path} path: front-end CPU per cached frame, {label}"),
+                cpu.median_ms * 1000.0,
+                "us",
+            )
+            .below(50.0, "< 50 us")
+            .detail(format!(
+                "thread CPU time of query + import lookup + unpack record + submit; p95 {:.0} us",
+                cpu.p95_ms * 1000.0
+            )),
         );
     }
     Ok(figures)

@@ -29,7 +29,12 @@ fn sim(tiling: Tiling) -> Result<SimDevice> {
         tiling,
         ..SimConfig::default()
     })
-    .with_context(|| format!("cannot start the simulated vGPU with {} tiles", tiling.name()))
+    .with_context(|| {
+        format!(
+            "cannot start the simulated vGPU with {} tiles",
+            tiling.name()
+        )
+    })
 }
 
 /// The milliseconds of one frame through the GPU's buffer path, until the GPU is done.
@@ -94,16 +99,12 @@ pub fn figures(ctx: &GpuContext, budget: Budget) -> Result<Vec<Figure>> {
         if let Some(linear_ms) = linear_gpu {
             let tiled_ms = buffer_path_ms(ctx, &dev, budget)?;
             figures.push(
-                Figure::new(
-                    format!("buffer path, {name} tiles, 1080p"),
-                    tiled_ms,
-                    "ms",
-                )
-                .ratio(tiled_ms / linear_ms, "x the linear frame")
-                .ratio_at_most(1.2, "<= 1.2x linear")
-                .detail(format!(
-                    "frame to texture until the GPU is done; linear {linear_ms:.2} ms"
-                )),
+                Figure::new(format!("buffer path, {name} tiles, 1080p"), tiled_ms, "ms")
+                    .ratio(tiled_ms / linear_ms, "x the linear frame")
+                    .ratio_at_most(1.2, "<= 1.2x linear")
+                    .detail(format!(
+                        "frame to texture until the GPU is done; linear {linear_ms:.2} ms"
+                    )),
             );
         }
     }
