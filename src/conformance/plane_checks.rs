@@ -280,7 +280,7 @@ fn fields(dev: &dyn DisplayDevice, p: &PlaneInfo, opts: &Options<'_>, rec: &mut 
     let sides_ok = (1..=MAX_SIDE).contains(&p.width) && (1..=MAX_SIDE).contains(&p.height);
     let row_bytes = format.map(|f| f.row_bytes(p.width));
     match row_bytes {
-        Some(row) if p.stride % tile_width != 0 => rec.fail(
+        Some(row) if !p.stride.is_multiple_of(tile_width) => rec.fail(
             "planes.stride",
             format!(
                 "stride {} is not a whole number of {tile_width}-byte {} tiles (rows need {row})",

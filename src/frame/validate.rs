@@ -191,7 +191,7 @@ pub fn validate(plane: &PlaneInfo, buffer_len: u64) -> Result<ValidPlane, PlaneE
         }
         tiled => {
             let (tile_width, tile_rows) = tiled.tile_size();
-            if plane.stride % tile_width != 0 {
+            if !plane.stride.is_multiple_of(tile_width) {
                 return Err(PlaneError::StrideNotWholeTiles {
                     stride: plane.stride,
                     tile_width,
