@@ -135,12 +135,12 @@ pub fn read_path(dev: &dyn DisplayDevice, p: &PlaneInfo) -> String {
         .map_or(String::new(), |t| format!(" (detiling {t})"));
     match dev.dmabuf(p.buffer_id).and_then(|b| Ok(b.map_read()?)) {
         Ok(_) => format!("cpu (the dma-buf maps{cpu_detiles})"),
-        Err(e) => format!(
-            "gpu (the CPU cannot map the dma-buf: {}; frames are imported into the GPU, \
-             unpacked{gpu_detiles} and read back)",
-            e.errno()
-                .map_or_else(|| e.to_string(), |errno| errno.to_string())
+        // The exporter gives no CPU mapping by design (i915 for GVT-g): the GPU reads it.
+        Err(e) if e.errno() == Some(nix::errno::Errno::ENODEV) => format!(
+            "gpu (the CPU cannot map the dma-buf: ENODEV; frames are imported into the GPU, \
+             unpacked{gpu_detiles} and read back)"
         ),
+        Err(e) => format!("cannot be read: {e}"),
     }
 }
 

@@ -358,9 +358,10 @@ mod tests {
     fn detiling_undoes_tiling_for_odd_sizes() {
         for tiling in [Tiling::Linear, Tiling::X, Tiling::Y, Tiling::Yf] {
             let (tw, th) = tiling.tile_size();
-            // 37 rows of 300 bytes (75 four-byte pixels), in tiles two wide (one for linear).
+            // 37 rows of 300 bytes (75 four-byte pixels), in rows of tiles one tile wider than
+            // the pixels need: tiles wholly in the stride's padding are never read.
             let (row_bytes, height) = (300usize, 37usize);
-            let stride = (row_bytes.next_multiple_of(tw as usize)).max(row_bytes);
+            let stride = row_bytes.next_multiple_of(tw as usize) + tw as usize;
             let linear: Vec<u8> = (0..row_bytes * height)
                 .map(|i| (i * 7 % 251) as u8)
                 .collect();

@@ -78,10 +78,12 @@ fn each_fault_fails_the_check_of_the_rule_it_breaks() {
         ),
         ("unknown-format", "dmabuf", &[("planes.fourcc", "fail")][..]),
         (
-            "tiled-modifier",
+            "compressed-modifier",
             "dmabuf",
             &[("planes.modifier", "warn")][..],
         ),
+        ("tiled-stride", "dmabuf", &[("planes.stride", "fail")][..]),
+        ("tiled-size", "dmabuf", &[("planes.size", "fail")][..]),
         (
             "enomem-after-mode-change",
             "dmabuf",

@@ -167,7 +167,9 @@ fn inconsistent_planes_from_the_simulator_are_clear_errors() {
         ("size-overflow", "outside 1..=16384"),
         ("buffer-too-short", "past the end of the"),
         ("unknown-format", "NV12"),
-        ("tiled-modifier", "only LINEAR"),
+        ("compressed-modifier", "cannot be read"),
+        ("tiled-stride", "is not a whole number of 512-byte tiles"),
+        ("tiled-size", "rounded up to whole 32-row tiles"),
     ] {
         let out = run(&[
             "screenshot",

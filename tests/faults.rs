@@ -75,8 +75,20 @@ fn hostile_plane_fields_are_refused_then_recovered_from() {
         (SimFault::UnknownFormat, PlaneSource::DmaBuf, |e| {
             matches!(e, PlaneError::UnknownFormat { .. }) && e.to_string().contains("NV12")
         }),
-        (SimFault::TiledModifier, PlaneSource::DmaBuf, |e| {
+        (SimFault::CompressedModifier, PlaneSource::DmaBuf, |e| {
             matches!(e, PlaneError::UnsupportedModifier { .. })
+        }),
+        (SimFault::TiledStride, PlaneSource::DmaBuf, |e| {
+            matches!(
+                e,
+                PlaneError::StrideNotWholeTiles {
+                    tile_width: 512,
+                    ..
+                }
+            )
+        }),
+        (SimFault::TiledSize, PlaneSource::DmaBuf, |e| {
+            matches!(e, PlaneError::TiledSizeTooSmall { tile_rows: 32, .. })
         }),
     ];
     for (fault, source, expected) in cases {

@@ -311,7 +311,7 @@ mod cli {
         let dir = tmp();
         let o = dir.path().join("x.png");
         let out = run(&["screenshot", "--sim", "--import", "cpu", "-o", path_str(&o)]);
-        assert_clean_failure(&out, 2, "--import needs --render gpu");
+        assert_clean_failure(&out, 2, "it needs --render gpu");
         let out = run(&[
             "screenshot",
             "--sim",

@@ -166,7 +166,7 @@ fn hostile_planes_are_refused_before_any_read() {
         PlaneError::BeyondBuffer { .. }
     ));
     assert!(matches!(
-        plane_error(SimFault::TiledModifier),
+        plane_error(SimFault::CompressedModifier),
         PlaneError::UnsupportedModifier { .. }
     ));
     let unknown = plane_error(SimFault::UnknownFormat);

@@ -47,6 +47,8 @@ pub struct NoPlane {
 struct Capturer<'d> {
     cpu: FrameReader<'d>,
     gpu: Option<Box<FrameRenderer<'d>>>,
+    /// Why the CPU could not read the frames, when that is why the GPU makes the pictures.
+    cpu_cause: Option<String>,
     lazy: &'d LazyGpu,
     import: ImportChoice,
     render: ReadChoice,
@@ -62,6 +64,7 @@ impl<'d> Capturer<'d> {
         let mut capturer = Capturer {
             cpu: FrameReader::new(dev)?,
             gpu: None,
+            cpu_cause: None,
             lazy,
             import,
             render,
@@ -83,11 +86,9 @@ impl<'d> Capturer<'d> {
     fn open_gpu(&mut self) -> Result<()> {
         let ctx = self.lazy.get().context("rendering on the GPU")?;
         tracing::info!("making pictures on the GPU ({})", ctx.adapter_name());
-        self.gpu = Some(Box::new(FrameRenderer::new(
-            ctx,
-            self.cpu.device(),
-            self.import,
-        )?));
+        let mut renderer = FrameRenderer::new(ctx, self.cpu.device(), self.import)?;
+        renderer.set_cpu_readable(self.cpu_cause.is_none());
+        self.gpu = Some(Box::new(renderer));
         Ok(())
     }
 }
@@ -159,6 +160,7 @@ fn capture_one(
             Err(err) if capturer.render == ReadChoice::Auto && needs_gpu(&err) => {
                 let cause = vfio_display::frame::session::error_chain(&err);
                 tracing::info!("{cause}; rendering on the GPU instead");
+                capturer.cpu_cause = Some(cause.clone());
                 capturer
                     .open_gpu()
                     .with_context(|| format!("the CPU cannot read this frame ({cause})"))?;
@@ -169,7 +171,13 @@ fn capture_one(
     let renderer = capturer.gpu.as_mut().context("no GPU renderer")?;
     let (image, frame) = renderer
         .render_offscreen(args.cursor)
-        .context("rendering the primary plane on the GPU")?
+        .with_context(|| match &capturer.cpu_cause {
+            Some(cause) => format!(
+                "rendering the primary plane on the GPU, which reads it because the CPU cannot \
+                 ({cause})"
+            ),
+            None => "rendering the primary plane on the GPU".to_string(),
+        })?
         .ok_or_else(|| NoPlane {
             message: "no plane: the primary plane went off during the capture".into(),
         })?;

@@ -82,7 +82,12 @@ pub fn parse_seconds(s: &str) -> Result<f64, String> {
 
 pub fn run(args: &ScreenshotArgs) -> Result<()> {
     if args.render == Render::Cpu && args.import != Import::Auto {
-        return Err(Usage("--import needs --render gpu or auto".into()).into());
+        return Err(Usage(
+            "--import chooses how frames reach the GPU: it needs --render gpu, or --render \
+             auto (where it applies once the CPU cannot map a frame)"
+                .into(),
+        )
+        .into());
     }
     screenshot::run(&ScreenshotOptions {
         output: args.output.clone(),

@@ -259,6 +259,16 @@ fn fields(dev: &dyn DisplayDevice, p: &PlaneInfo, opts: &Options<'_>, rec: &mut 
     let tiling = Tiling::from_modifier(p.modifier);
     match tiling {
         Some(Tiling::Linear) => rec.pass("planes.modifier", "LINEAR"),
+        Some(t) if format.is_some_and(|f| !t.supports(f.bytes_per_pixel)) => rec.warn(
+            "planes.modifier",
+            format!(
+                "{} with {}: this format cannot be read in {} tiles (2- and 4-byte pixels in X \
+                 and Y tiles, 4-byte pixels in Yf tiles)",
+                fourcc::describe_modifier(p.modifier),
+                fourcc::describe(p.drm_format),
+                t.name().to_uppercase()
+            ),
+        ),
         Some(t) => rec.pass(
             "planes.modifier",
             format!(

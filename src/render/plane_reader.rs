@@ -78,11 +78,12 @@ fn error_text(err: &dyn std::error::Error) -> String {
     crate::frame::session::error_chain(err)
 }
 
-/// Whether a CPU read failed because the buffer has no CPU mapping (the exporter refused the
-/// mmap), which a GPU import gets around; any other failure is the frame's or the device's.
+/// Whether a CPU read failed because the exporter gives its buffers no CPU mapping by design
+/// (mmap answers ENODEV, as i915 does for GVT-g's objects), which a GPU import gets around. Any
+/// other failure, a refused mmap of another kind included (stock mbochs's EINVAL for an export
+/// whose size is not whole pages), is the frame's or the driver's, and is reported as it is.
 pub fn needs_gpu(err: &FrameError) -> bool {
-    matches!(err, FrameError::CpuMap { error, .. }
-        if matches!(error.errno(), Some(Errno::ENODEV | Errno::EINVAL | Errno::EACCES | Errno::EPERM)))
+    matches!(err, FrameError::CpuMap { error, .. } if error.errno() == Some(Errno::ENODEV))
 }
 
 /// Reads the planes of one device into RGBA, on the CPU or through the GPU.
@@ -94,6 +95,8 @@ pub struct PlaneReader<'d> {
     renderer: Option<FrameRenderer<'d>>,
     /// Set once a CPU mapping was refused: the device's frames go through the GPU from then on.
     through_gpu: bool,
+    /// Why the CPU could not read the frames, once it could not (for the GPU's errors).
+    cpu_cause: Option<String>,
 }
 
 impl<'d> PlaneReader<'d> {
@@ -127,6 +130,7 @@ impl<'d> PlaneReader<'d> {
             import,
             renderer: None,
             through_gpu: choice == ReadChoice::Gpu,
+            cpu_cause: None,
         }
     }
 
@@ -144,7 +148,9 @@ impl<'d> PlaneReader<'d> {
     pub fn renderer(&mut self) -> Result<&mut FrameRenderer<'d>, RenderError> {
         if self.renderer.is_none() {
             let ctx = self.gpu.get()?;
-            self.renderer = Some(FrameRenderer::new(ctx, self.cpu.device(), self.import)?);
+            let mut renderer = FrameRenderer::new(ctx, self.cpu.device(), self.import)?;
+            renderer.set_cpu_readable(self.cpu_cause.is_none());
+            self.renderer = Some(renderer);
         }
         Ok(self.renderer.as_mut().expect("just made"))
     }
@@ -158,6 +164,10 @@ impl<'d> PlaneReader<'d> {
                     "{}; reading frames through the GPU instead",
                     error_text(err)
                 );
+                self.cpu_cause = Some(error_text(err));
+                if let Some(renderer) = &mut self.renderer {
+                    renderer.set_cpu_readable(false);
+                }
             }
             self.through_gpu = true;
             return true;
@@ -170,23 +180,24 @@ impl<'d> PlaneReader<'d> {
         if !self.through_gpu {
             match self.cpu.read(plane) {
                 Ok(frame) => return Ok((frame, ReadPath::Cpu)),
-                Err(err) if self.fall_back(&err) => {
-                    return self.read_on_gpu(plane).map_err(|e| match e {
-                        gpu @ RenderError::GpuUnavailable { .. } => RenderError::GpuNeeded {
-                            cpu: error_text(&err),
-                            gpu: Box::new(gpu),
-                        },
-                        other => other,
-                    });
-                }
+                Err(err) if self.fall_back(&err) => {}
                 Err(err) => return Err(err.into()),
             }
         }
         self.read_on_gpu(plane)
     }
 
-    fn read_on_gpu(&mut self, plane: &PlaneInfo) -> Result<(CpuFrame, ReadPath), RenderError> {
-        let (image, frame) = self.renderer()?.read_plane(plane)?;
+    /// Reads through the GPU; when the GPU cannot be opened and the CPU could not read the frame
+    /// either, the error says both.
+    pub fn read_on_gpu(&mut self, plane: &PlaneInfo) -> Result<(CpuFrame, ReadPath), RenderError> {
+        let read = self.renderer().and_then(|r| r.read_plane(plane));
+        let (image, frame) = read.map_err(|err| match (err, &self.cpu_cause) {
+            (gpu @ RenderError::GpuUnavailable { .. }, Some(cpu)) => RenderError::GpuNeeded {
+                cpu: cpu.clone(),
+                gpu: Box::new(gpu),
+            },
+            (err, _) => err,
+        })?;
         Ok((
             CpuFrame {
                 plane: frame.plane,

@@ -64,6 +64,10 @@ pub struct FrameRenderer<'d> {
     imports: VecDeque<Import>,
     /// Imports that failed, so auto mode does not retry them every frame.
     failed: VecDeque<(PlaneSource, u32, ImportPath)>,
+    /// Whether the CPU can map the device's frames. When it cannot (GVT-g's dma-bufs), auto
+    /// mode tries the dmabuf path after the buffer path and never falls back to the cpu path,
+    /// which would meet the same refusal.
+    cpu_readable: bool,
     unpacker: Unpacker,
     compositor: Compositor,
     slots: [Option<FrameSlot>; 2],
@@ -113,11 +117,17 @@ impl<'d> FrameRenderer<'d> {
             choice,
             imports: VecDeque::new(),
             failed: VecDeque::new(),
+            cpu_readable: true,
             unpacker: Unpacker::new(&ctx.device),
             compositor: Compositor::new(&ctx.device),
             slots: [None, None],
             staging: Vec::new(),
         })
+    }
+
+    /// Tells the renderer whether the CPU can map the device's frames (see `cpu_readable`).
+    pub fn set_cpu_readable(&mut self, readable: bool) {
+        self.cpu_readable = readable;
     }
 
     /// The CPU reader (and export cache) it imports through.
@@ -156,18 +166,30 @@ impl<'d> FrameRenderer<'d> {
         };
         match self.choice {
             ImportChoice::Auto => {
-                let failed =
-                    self.failed
-                        .contains(&(plane.source, plane.buffer_id, ImportPath::Buffer));
+                let failed = |path| self.failed.contains(&(plane.source, plane.buffer_id, path));
                 // Every frame prefers the buffer path: a LINEAR VkImage only imports where the
                 // driver's row pitch equals the stride, a tiled one only where the driver knows
                 // Intel's modifiers; the buffer path takes any stride and detiles in the unpack
-                // shader. The cpu path (which detiles too) is the fallback.
-                if dmabuf_source && self.ctx.caps.buffer && !failed {
-                    Ok(ImportPath::Buffer)
-                } else {
-                    Ok(ImportPath::Cpu)
+                // shader. The cpu path (which detiles too) is the fallback, or, for frames the
+                // CPU cannot map, the dmabuf path.
+                if dmabuf_source && self.ctx.caps.buffer && !failed(ImportPath::Buffer) {
+                    return Ok(ImportPath::Buffer);
                 }
+                if self.cpu_readable {
+                    return Ok(ImportPath::Cpu);
+                }
+                if dmabuf_source
+                    && self.ctx.caps.dmabuf
+                    && texture_format(plane.drm_format).is_some()
+                    && !failed(ImportPath::Dmabuf)
+                {
+                    return Ok(ImportPath::Dmabuf);
+                }
+                Err(unavailable(
+                    ImportPath::Buffer,
+                    "the CPU cannot map this frame, and neither GPU import (buffer, dmabuf) is \
+                     available or working for it",
+                ))
             }
             ImportChoice::Only(ImportPath::Cpu) => Ok(ImportPath::Cpu),
             ImportChoice::Only(path) if !dmabuf_source => Err(unavailable(
@@ -192,16 +214,24 @@ impl<'d> FrameRenderer<'d> {
         let path = self.path_for(plane)?;
         let result = self.import_and_unpack(plane, path);
         match (result, self.choice) {
-            // Auto mode falls back to the CPU path when a zero-copy import fails (a stock mbochs
-            // dma-buf, for one), once per buffer.
-            (Err(err @ RenderError::Import { .. }), ImportChoice::Auto)
-                if path != ImportPath::Cpu =>
-            {
-                tracing::warn!("{err}; falling back to the cpu path for this buffer");
+            // Auto mode falls back when a zero-copy import fails (a stock mbochs dma-buf, for
+            // one) or the frame is beyond the path's limits, once per buffer: to the cpu path,
+            // or, for frames the CPU cannot map, to the dmabuf path.
+            (
+                Err(err @ (RenderError::Import { .. } | RenderError::Limit { .. })),
+                ImportChoice::Auto,
+            ) if path != ImportPath::Cpu => {
                 self.failed
                     .push_front((plane.source, plane.buffer_id, path));
                 self.failed.truncate(64);
-                self.import_and_unpack(plane, ImportPath::Cpu)
+                match self.path_for(plane) {
+                    Ok(next) if next != path => {
+                        tracing::warn!("{err}; falling back to the {next} path for this buffer");
+                        self.import_and_unpack(plane, next)
+                    }
+                    // Nothing else can read it: the import's own error says most.
+                    _ => Err(err),
+                }
             }
             (result, _) => result,
         }
@@ -478,9 +508,14 @@ impl<'d> FrameRenderer<'d> {
     /// The dmabuf path: the dma-buf imported as a texture of its own format and modifier.
     fn image(&mut self, plane: &PlaneInfo) -> Result<(bool, Geometry), RenderError> {
         let (format, opaque) =
-            texture_format(plane.drm_format).ok_or_else(|| RenderError::UnsupportedFormat {
-                format: fourcc::describe(plane.drm_format),
-                modifier: fourcc::describe_modifier(plane.modifier),
+            texture_format(plane.drm_format).ok_or_else(|| RenderError::PathUnavailable {
+                path: ImportPath::Dmabuf,
+                adapter: self.ctx.adapter_name(),
+                reason: format!(
+                    "it imports the 8-bit RGB formats only (XRGB8888, ARGB8888, XBGR8888, \
+                     ABGR8888), not {}; the buffer and cpu paths read every format",
+                    fourcc::describe(plane.drm_format)
+                ),
             })?;
         let layout = (
             plane.drm_format,

@@ -1,7 +1,7 @@
 //! The figures measured inside this process: plane query rate, per-path frame cost beside
 //! memcpy, the front end's CPU per cached frame, and interrupt-to-texture latency.
 
-use super::figure::Figure;
+use super::figure::{Figure, Skipped};
 use super::measure::{Budget, sample, wall_ms};
 use crate::app::cpu_time::thread_cpu;
 use crate::app::stats::Stats;
@@ -63,13 +63,14 @@ pub fn offered_paths(ctx: &GpuContext, source: PlaneSource) -> Vec<ImportPath> {
 }
 
 /// memcpy, the copy out of the guest's buffer, and each path's whole frame at the device's
-/// current mode; `label` names the size ("1080p").
+/// current mode; `label` names the size ("1080p"). A device whose dma-bufs the CPU cannot map
+/// (Intel GVT-g) has no cpu path: it comes back as skipped, with the reason.
 pub fn frame_costs(
     ctx: &GpuContext,
     dev: &dyn DisplayDevice,
     label: &str,
     budget: Budget,
-) -> Result<Vec<Figure>> {
+) -> Result<(Vec<Figure>, Option<Skipped>)> {
     let reader = FrameReader::new(dev)?;
     let plane = reader
         .query(PlaneType::Primary)
@@ -100,19 +101,17 @@ pub fn frame_costs(
     if let Err(err) = reader.read_raw_into(&plane, plane.stride as usize, &mut staging)
         && vfio_display::render::needs_gpu(&err)
     {
-        figures.push(
-            Figure::new(format!("cpu upload, {label}"), 0.0, "ms").detail(format!(
-                "not measured: {}",
-                vfio_display::frame::session::error_chain(&err)
-            )),
-        );
+        let skipped = Skipped {
+            name: format!("cpu path, {label}"),
+            why: vfio_display::frame::session::error_chain(&err),
+        };
         for path in offered_paths(ctx, plane.source)
             .into_iter()
             .filter(|p| *p != ImportPath::Cpu)
         {
             figures.extend(gpu_path_costs(ctx, dev, path, label, memcpy, budget)?);
         }
-        return Ok(figures);
+        return Ok((figures, Some(skipped)));
     }
     let copy = sample(budget, || -> Result<f64> {
         let t0 = Instant::now();
@@ -137,7 +136,7 @@ pub fn frame_costs(
     for path in offered_paths(ctx, plane.source) {
         figures.extend(gpu_path_costs(ctx, dev, path, label, memcpy, budget)?);
     }
-    Ok(figures)
+    Ok((figures, None))
 }
 
 /// One import path's whole frame, and for the zero-copy paths the front end's CPU per frame.

@@ -205,7 +205,9 @@ pub fn run(args: &BenchOptions) -> Result<()> {
         for &size in &args.sizes {
             progress(&format!("frame costs at {}", size.label()));
             let sim = sim_at(sim_options, size, true)?;
-            figures.extend(frames::frame_costs(&ctx, &sim, &size.label(), budget)?);
+            let (costs, not_measured) = frames::frame_costs(&ctx, &sim, &size.label(), budget)?;
+            figures.extend(costs);
+            skipped.extend(not_measured);
         }
         progress("tiled frames (Intel GVT-g's layouts) at 1080p");
         figures.extend(tiled::figures(&ctx, budget)?);
@@ -269,7 +271,9 @@ pub fn run(args: &BenchOptions) -> Result<()> {
         progress("plane query rate");
         figures.push(frames::query_rate(dev.as_ref(), budget)?);
         progress("frame costs");
-        figures.extend(frames::frame_costs(&ctx, dev.as_ref(), &label, budget)?);
+        let (costs, not_measured) = frames::frame_costs(&ctx, dev.as_ref(), &label, budget)?;
+        figures.extend(costs);
+        skipped.extend(not_measured);
         progress("interrupt to texture latency");
         match frames::irq_latency(&ctx, dev.as_ref(), &|| None, &label, budget)? {
             Some(f) => figures.push(f),

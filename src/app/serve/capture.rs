@@ -107,7 +107,7 @@ impl<'d> Capture<'d> {
     }
 
     fn read_primary_on_gpu(&mut self, plane: &PlaneInfo) -> Result<bool, RenderError> {
-        let (frame, _) = self.reader.read(plane)?;
+        let (frame, _) = self.reader.read_on_gpu(plane)?;
         if self.image.as_deref() == Some(&frame.image) {
             return Ok(false);
         }

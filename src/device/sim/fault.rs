@@ -21,8 +21,13 @@ pub enum SimFault {
     BufferTooShort,
     /// A fourcc nobody supports (NV12 for a single-plane RGB path).
     UnknownFormat,
-    /// A tiled modifier on a linear-only path.
-    TiledModifier,
+    /// A compressed Intel modifier (Y_TILED_CCS), whose layout no reader here knows.
+    CompressedModifier,
+    /// Intel X tiles claimed with a stride that is not a whole number of tiles.
+    TiledStride,
+    /// Intel Y tiles with a height that is not whole tile rows and a size that covers only the
+    /// height, not the rounded-up tile rows GVT-g's rule gives.
+    TiledSize,
     /// The first query after every mode change fails with ENOMEM, as on mbochs.
     EnomemAfterModeChange,
     /// The region info's capability chain points back at itself.
@@ -83,9 +88,19 @@ impl SimFault {
         ),
         (SimFault::UnknownFormat, "unknown-format", "fourcc NV12"),
         (
-            SimFault::TiledModifier,
-            "tiled-modifier",
-            "Intel X-tiled modifier",
+            SimFault::CompressedModifier,
+            "compressed-modifier",
+            "a compressed Intel modifier (Y_TILED_CCS) no reader knows",
+        ),
+        (
+            SimFault::TiledStride,
+            "tiled-stride",
+            "X tiles claimed with a stride that is not whole tiles",
+        ),
+        (
+            SimFault::TiledSize,
+            "tiled-size",
+            "Y tiles with a size that misses the height's last partial tile row",
         ),
         (
             SimFault::EnomemAfterModeChange,
@@ -190,7 +205,17 @@ impl SimFault {
                 plane.size = plane.stride * plane.height;
             }
             SimFault::UnknownFormat => plane.drm_format = drm_fourcc::DrmFourcc::Nv12 as u32,
-            SimFault::TiledModifier => plane.modifier = 0x0100_0000_0000_0001,
+            SimFault::CompressedModifier => plane.modifier = 0x0100_0000_0000_0004,
+            SimFault::TiledStride => {
+                plane.modifier = crate::tiling::I915_FORMAT_MOD_X_TILED;
+                plane.stride += 64;
+                plane.size = plane.stride * plane.height;
+            }
+            SimFault::TiledSize => {
+                plane.modifier = crate::tiling::I915_FORMAT_MOD_Y_TILED;
+                plane.height -= 1;
+                plane.size = plane.stride * plane.height;
+            }
             SimFault::OffsetOverflow => plane.offset = u64::MAX - 0xfff,
             _ => {}
         }
