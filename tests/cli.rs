@@ -393,8 +393,8 @@ fn device_fd_errors() {
 fn bad_arguments_are_usage_errors() {
     let out = run(&["screenshot", "--sim", "--sim-mode", "big", "-o", "x.png"]);
     assert_clean_failure(&out, 2, "WIDTHxHEIGHT");
-    let out = run(&["screenshot", "--sim", "--sim-format", "YUYV", "-o", "x.png"]);
-    assert_clean_failure(&out, 2, "unknown format 'YUYV'");
+    let out = run(&["screenshot", "--sim", "--sim-format", "NV12", "-o", "x.png"]);
+    assert_clean_failure(&out, 2, "unknown format 'NV12'");
     let out = run(&["screenshot", "-o", "x.png"]);
     assert_clean_failure(&out, 2, "DEVICE");
     let out = run(&[

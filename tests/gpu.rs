@@ -310,7 +310,16 @@ mod cli {
     fn import_paths_that_cannot_work_are_refused_clearly() {
         let dir = tmp();
         let o = dir.path().join("x.png");
-        let out = run(&["screenshot", "--sim", "--import", "cpu", "-o", path_str(&o)]);
+        let out = run(&[
+            "screenshot",
+            "--sim",
+            "--render",
+            "cpu",
+            "--import",
+            "cpu",
+            "-o",
+            path_str(&o),
+        ]);
         assert_clean_failure(&out, 2, "it needs --render gpu");
         let out = run(&[
             "screenshot",

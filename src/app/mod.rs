@@ -10,6 +10,7 @@ pub mod cpu_time;
 pub mod edid;
 pub mod guest_input;
 pub mod input;
+pub mod removal;
 pub mod screenshot;
 pub mod serve;
 // unsafe: installing signal handlers, re-raising signals

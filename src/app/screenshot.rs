@@ -230,6 +230,7 @@ pub fn run(args: &ScreenshotOptions) -> Result<()> {
     }
     let interrupts = Interrupts::install()?;
     let dev = args.target.open()?;
+    let _removal = crate::app::removal::watch(dev.as_ref());
     let lazy = LazyGpu::new();
     let mut capturer = Capturer::new(dev.as_ref(), &lazy, args.render, args.import)?;
     let timeout = args.timeout;

@@ -97,11 +97,12 @@ pub fn signal_received() -> Option<Signal> {
     }
 }
 
-/// Why the command was stopped, for its last line: the signal's name, or "the VM ended" for a
-/// `request_stop`.
+/// Why the command was stopped, for its last line: the signal's name, or for a `request_stop`
+/// "the VM ended" or "the device was removed" (its driver asked for it back).
 pub fn stop_cause() -> String {
     match signal_received() {
         Some(signal) => signal.as_str().to_string(),
+        None if crate::app::removal::was_requested() => "the device was removed".to_string(),
         None if STOP_REQUESTED.load(Ordering::SeqCst) => "the VM ended".to_string(),
         None => "stopped".to_string(),
     }

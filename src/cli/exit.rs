@@ -9,7 +9,12 @@ pub enum ExitStatus {
     NoPlane = 3,
     /// `attach`: the VM (QEMU) ended, so the command was stopped and the device released.
     VmEnded = 4,
+    /// The device's driver asked for it back through its request IRQ (the mdev is being
+    /// removed), so the command was stopped and the device released.
+    DeviceRemoved = 5,
 }
+
+const _: () = assert!(ExitStatus::DeviceRemoved as u8 == crate::app::removal::EXIT_CODE);
 
 pub use crate::app::screenshot::NoPlane;
 
@@ -30,6 +35,11 @@ pub fn code_for(err: &anyhow::Error) -> u8 {
         .is_some()
     {
         ExitStatus::VmEnded as u8
+    } else if err
+        .downcast_ref::<crate::app::removal::DeviceRemoved>()
+        .is_some()
+    {
+        ExitStatus::DeviceRemoved as u8
     } else if err.downcast_ref::<Usage>().is_some() {
         ExitStatus::Usage as u8
     } else {

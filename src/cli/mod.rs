@@ -108,6 +108,18 @@ pub fn main() -> ExitCode {
 }
 
 fn dispatch(command: Command) -> anyhow::Result<()> {
+    let result = dispatch_command(command);
+    // The device's driver asked for it back and the command let go: that is how it ended.
+    if let Some(removed) = crate::app::removal::requested() {
+        if let Err(err) = &result {
+            tracing::debug!("the command after the device's removal: {err:#}");
+        }
+        return Err(removed.into());
+    }
+    result
+}
+
+fn dispatch_command(command: Command) -> anyhow::Result<()> {
     match command {
         Command::List(args) => list::run(&args),
         Command::Info(args) => info::run(&args),
@@ -188,10 +200,14 @@ fn finish(result: anyhow::Result<()>) -> ExitCode {
         }
         signals::reraise(signal);
     }
-    // The VM's end under `attach` is how the command ends, not a failure of its own.
+    // The VM's end under `attach`, or the device's removal, is how the command ends, not a
+    // failure of its own.
     if err
         .downcast_ref::<crate::app::vmm::lifetime::VmEnded>()
         .is_some()
+        || err
+            .downcast_ref::<crate::app::removal::DeviceRemoved>()
+            .is_some()
     {
         errln!("vfio-display: {err}");
         return ExitCode::from(exit::code_for(&err));

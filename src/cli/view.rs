@@ -113,6 +113,7 @@ pub fn run(args: &ViewArgs) -> Result<()> {
     let target = args.target.target()?;
     let why = no_input_because(&target);
     let dev = target.open()?;
+    let _removal = crate::app::removal::watch(dev.as_ref());
     viewer::show(dev.as_ref(), &args.view.options(why))
 }
 

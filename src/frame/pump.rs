@@ -89,6 +89,12 @@ pub fn choose_source(
         IrqChoice::Auto => {
             let count = dev.info().num_irqs;
             for index in 0..count.min(16) {
+                // The error and request IRQs are the kernel's messages, never a frame's.
+                if index == crate::uapi::VFIO_PCI_ERR_IRQ_INDEX
+                    || index == crate::uapi::VFIO_PCI_REQ_IRQ_INDEX
+                {
+                    continue;
+                }
                 // A device may refuse to describe an index it does not use: skip it.
                 if let Ok(Some(source)) = usable(index) {
                     return Ok(source);

@@ -188,6 +188,9 @@ pub use vfio_bindings::bindings::vfio::{
 /// device it is removing (a device without it makes removal wait for the last fd).
 pub const VFIO_PCI_REQ_IRQ_INDEX: u32 = vfio_bindings::bindings::vfio::VFIO_PCI_REQ_IRQ_INDEX;
 
+/// `VFIO_PCI_ERR_IRQ_INDEX`: the IRQ through which the kernel reports an AER error.
+pub const VFIO_PCI_ERR_IRQ_INDEX: u32 = vfio_bindings::bindings::vfio::VFIO_PCI_ERR_IRQ_INDEX;
+
 /// `DRM_PLANE_TYPE_PRIMARY` and `DRM_PLANE_TYPE_CURSOR` (from `drm_mode.h`), the values
 /// `drm_plane_type` takes in `VFIO_DEVICE_QUERY_GFX_PLANE`.
 pub const DRM_PLANE_TYPE_PRIMARY: u32 = 1;

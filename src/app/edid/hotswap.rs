@@ -67,6 +67,7 @@ fn ms(d: Duration) -> f64 {
 /// Swaps EDIDs in turn and times how long the guest takes to show each new mode.
 pub fn hotswap(args: &HotswapOptions) -> Result<()> {
     let dev = args.target.open()?;
+    let _removal = crate::app::removal::watch(dev.as_ref());
     let port = edid_port(dev.as_ref())?;
     let regs = port.registers().context("reading the EDID registers")?;
     // Every blob is generated (and every mode checked) before the device is touched.

@@ -235,6 +235,7 @@ pub fn run(opts: &ServeOptions) -> Result<()> {
     let listener =
         TcpListener::bind(opts.listen).with_context(|| format!("listening on {}", opts.listen))?;
     let dev = opts.target.open()?;
+    let _removal = crate::app::removal::watch(dev.as_ref());
     let never = AtomicBool::new(false);
     let security = Security {
         password,

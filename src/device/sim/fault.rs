@@ -35,6 +35,9 @@ pub enum SimFault {
     /// Two seconds after the first plane query the device is gone: plane queries and exports
     /// fail with ENODEV, as when the mdev is removed under a running viewer.
     DeviceLost,
+    /// The device offers a request IRQ, and one second after the first plane query its driver
+    /// signals it: the kernel asking userspace to let go of a device it is removing.
+    RemovalRequested,
     /// The plane's offset is so large that offset + span overflows 64 bits.
     OffsetOverflow,
     /// The framebuffer region is smaller than the plane it scans out (region planes only).
@@ -116,6 +119,11 @@ impl SimFault {
             SimFault::DeviceLost,
             "device-lost",
             "ENODEV from plane queries and exports 2 s after the first query (mdev removed)",
+        ),
+        (
+            SimFault::RemovalRequested,
+            "removal-requested",
+            "the request IRQ asks for the device back 1 s after the first query (mdev removal)",
         ),
         (
             SimFault::OffsetOverflow,
@@ -208,7 +216,8 @@ impl SimFault {
             SimFault::CompressedModifier => plane.modifier = 0x0100_0000_0000_0004,
             SimFault::TiledStride => {
                 plane.modifier = crate::tiling::I915_FORMAT_MOD_X_TILED;
-                plane.stride += 64;
+                // Whatever the width, 64 bytes past a whole number of 512-byte tiles.
+                plane.stride = plane.stride.next_multiple_of(512) + 64;
                 plane.size = plane.stride * plane.height;
             }
             SimFault::TiledSize => {

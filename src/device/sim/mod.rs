@@ -21,9 +21,9 @@ use super::{Backend, DeviceError, DisplayDevice, Result};
 use crate::fourcc::{self, Format};
 use crate::tiling::Tiling;
 use crate::uapi::{
-    VFIO_DEVICE_FLAGS_PCI, VFIO_DEVICE_FLAGS_RESET, VFIO_REGION_INFO_FLAG_MMAP,
-    VFIO_REGION_INFO_FLAG_READ, VFIO_REGION_INFO_FLAG_WRITE, VFIO_REGION_SUBTYPE_GFX_EDID,
-    VFIO_REGION_TYPE_GFX,
+    VFIO_DEVICE_FLAGS_PCI, VFIO_DEVICE_FLAGS_RESET, VFIO_PCI_REQ_IRQ_INDEX,
+    VFIO_REGION_INFO_FLAG_MMAP, VFIO_REGION_INFO_FLAG_READ, VFIO_REGION_INFO_FLAG_WRITE,
+    VFIO_REGION_SUBTYPE_GFX_EDID, VFIO_REGION_TYPE_GFX,
 };
 use crate::vfio::caps::{encode_region_info, parse_region_info};
 use crate::vfio::{
@@ -103,6 +103,10 @@ pub struct SimConfig {
     /// The pointer sweeps the whole screen (the cursor image past the left and top edges)
     /// instead of looping around the middle.
     pub pointer_to_edges: bool,
+    /// The device offers a request IRQ (`VFIO_PCI_REQ_IRQ_INDEX`), through which its driver
+    /// asks for the device back when it is being removed (`request_removal`). The kernel's
+    /// sample drivers have none; the `removal-requested` fault offers and signals one.
+    pub request_irq: bool,
 }
 
 impl SimConfig {
@@ -139,6 +143,7 @@ impl Default for SimConfig {
             cpu_map_refused: false,
             display_irq: true,
             pointer_to_edges: false,
+            request_irq: false,
         }
     }
 }
@@ -224,6 +229,10 @@ struct SimState {
     first_query: Option<std::time::Instant>,
     /// Primary plane queries so far (the `plane-flap` fault turns every other one off).
     primary_queries: u64,
+    /// The eventfd bound to the request IRQ, if any.
+    request_trigger: Option<std::os::fd::OwnedFd>,
+    /// How many times the driver asked for the device back.
+    removal_requests: u64,
 }
 
 struct Shared {
@@ -476,6 +485,12 @@ impl SimState {
                 Errno::ENODEV,
             ));
         }
+        if self.cfg.fault == SimFault::RemovalRequested
+            && age >= Duration::from_secs(1)
+            && self.removal_requests == 0
+        {
+            self.request_removal();
+        }
         if let Some((after, w, h)) = self.cfg.mode_change
             && age >= after
         {
@@ -486,6 +501,19 @@ impl SimState {
             self.draw_now(frame)?;
         }
         Ok(())
+    }
+
+    fn offers_request_irq(&self) -> bool {
+        self.cfg.request_irq || self.cfg.fault == SimFault::RemovalRequested
+    }
+
+    /// Signals the request IRQ, as the kernel does when the device is being removed while a
+    /// process holds it (`vfio_pci_core_request`).
+    fn request_removal(&mut self) {
+        self.removal_requests += 1;
+        if let Some(fd) = &self.request_trigger {
+            let _ = nix::unistd::write(fd, &1u64.to_ne_bytes());
+        }
     }
 
     fn on_link_up(&mut self) {
@@ -555,6 +583,8 @@ impl SimDevice {
             pending_mode: None,
             first_query: None,
             primary_queries: 0,
+            request_trigger: None,
+            removal_requests: 0,
         };
         state.irq.stuck = cfg.fault == SimFault::IrqStorm;
         state.cursor.id = state.take_id();
@@ -679,6 +709,17 @@ impl SimDevice {
     /// Mode changes since creation.
     pub fn mode_changes(&self) -> u64 {
         self.state().mode_changes
+    }
+
+    /// The driver asks for the device back through its request IRQ (with `request_irq`), as
+    /// the kernel does when the mdev is being removed; a no-op without a bound eventfd.
+    pub fn request_removal(&self) {
+        self.state().request_removal();
+    }
+
+    /// Whether an eventfd is bound to the request IRQ now.
+    pub fn request_irq_bound(&self) -> bool {
+        self.state().request_trigger.is_some()
     }
 }
 
@@ -854,7 +895,12 @@ impl DisplayDevice for SimDevice {
         DeviceInfo {
             flags: VFIO_DEVICE_FLAGS_PCI | VFIO_DEVICE_FLAGS_RESET,
             num_regions: NUM_REGIONS,
-            num_irqs: 1,
+            // The PCI indexes up to the request IRQ's, when it has one.
+            num_irqs: if self.state().offers_request_irq() {
+                VFIO_PCI_REQ_IRQ_INDEX + 1
+            } else {
+                1
+            },
         }
     }
 
@@ -876,6 +922,22 @@ impl DisplayDevice for SimDevice {
     }
 
     fn irq_info(&self, index: u32) -> Result<IrqInfo> {
+        let offers_request = self.state().offers_request_irq();
+        if index == VFIO_PCI_REQ_IRQ_INDEX && offers_request {
+            return Ok(IrqInfo {
+                index,
+                flags: crate::uapi::VFIO_IRQ_INFO_EVENTFD,
+                count: 1,
+            });
+        }
+        // The PCI indexes between the flip IRQ and the request IRQ: listed, unused.
+        if index != FLIP_IRQ && index < VFIO_PCI_REQ_IRQ_INDEX && offers_request {
+            return Ok(IrqInfo {
+                index,
+                flags: 0,
+                count: 0,
+            });
+        }
         if index == FLIP_IRQ && !self.state().cfg.display_irq {
             // Like a device whose only interrupt lines are not the display's: nothing to bind.
             return Ok(IrqInfo {
@@ -903,6 +965,23 @@ impl DisplayDevice for SimDevice {
     ) -> Result<()> {
         self.refuse_if_shared("changes its interrupts (VFIO_DEVICE_SET_IRQS)")?;
         let target = format!("IRQ index {index}");
+        if index == VFIO_PCI_REQ_IRQ_INDEX && self.state().offers_request_irq() {
+            if start != 0 || fds.len() != 1 {
+                return Err(sim_errno("VFIO_DEVICE_SET_IRQS", target, Errno::EINVAL));
+            }
+            let fd = match fds[0] {
+                Some(fd) => Some(fd.try_clone_to_owned().map_err(|e| {
+                    sim_errno(
+                        "VFIO_DEVICE_SET_IRQS",
+                        target.clone(),
+                        Errno::from_raw(e.raw_os_error().unwrap_or(0)),
+                    )
+                })?),
+                None => None,
+            };
+            self.state().request_trigger = fd;
+            return Ok(());
+        }
         if index != FLIP_IRQ || start != 0 || fds.len() != 1 || !self.state().cfg.display_irq {
             return Err(sim_errno("VFIO_DEVICE_SET_IRQS", target, Errno::EINVAL));
         }
@@ -922,6 +1001,10 @@ impl DisplayDevice for SimDevice {
 
     fn disable_irq(&self, index: u32) -> Result<()> {
         self.refuse_if_shared("changes its interrupts (VFIO_DEVICE_SET_IRQS)")?;
+        if index == VFIO_PCI_REQ_IRQ_INDEX && self.state().offers_request_irq() {
+            self.state().request_trigger = None;
+            return Ok(());
+        }
         if index != FLIP_IRQ {
             return Err(sim_errno(
                 "VFIO_DEVICE_SET_IRQS",
@@ -935,6 +1018,18 @@ impl DisplayDevice for SimDevice {
 
     fn irq_action(&self, action: IrqAction, index: u32, start: u32, count: u32) -> Result<()> {
         self.refuse_if_shared("changes its interrupts (VFIO_DEVICE_SET_IRQS)")?;
+        // The request IRQ takes a loopback trigger, as vfio-pci's does; it cannot be masked.
+        if index == VFIO_PCI_REQ_IRQ_INDEX
+            && action == IrqAction::Trigger
+            && (start, count) == (0, 1)
+            && self.state().offers_request_irq()
+        {
+            let s = self.state();
+            if let Some(fd) = &s.request_trigger {
+                let _ = nix::unistd::write(fd, &1u64.to_ne_bytes());
+            }
+            return Ok(());
+        }
         if index != FLIP_IRQ {
             return Err(sim_errno(
                 "VFIO_DEVICE_SET_IRQS",
