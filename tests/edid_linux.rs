@@ -90,3 +90,38 @@ fn the_corpus_covers_every_source_of_modes() {
         ]
     );
 }
+
+/// A monitor's standard timing whose GTF timing Linux builds and then drops
+/// (`drm_mode_validate_basic`: MODE_H_ILLEGAL): absent from `--modes`, named with its status in
+/// the JSON.
+#[test]
+fn a_standard_timing_linux_finds_illegal_is_dropped_and_said_so() {
+    use common::cli::{path_str, run, stdout, tmp};
+    let mut blob = edid::generate(&edid::EdidSpec::new(edid::Mode::new(1024, 768, 60))).unwrap();
+    // EDID 1.3 (standard timings outside DMT take GTF), first standard timing 256x160 at 70 Hz.
+    blob[19] = 3;
+    blob[38..40].copy_from_slice(&[0x01, 0x0a]);
+    common::edid::fix_checksum(&mut blob[..128]);
+    let dir = tmp();
+    let file = dir.path().join("gtf.bin");
+    std::fs::write(&file, &blob).unwrap();
+    let out = run(&["edid", "decode", "--modes", path_str(&file)]);
+    assert!(out.status.success(), "{out:?}");
+    let text = stdout(&out);
+    assert!(text.contains("1024x768"), "{text}");
+    assert!(!text.contains("256x160"), "{text}");
+    let out = run(&["edid", "decode", "--json", path_str(&file)]);
+    let v = common::json::parse(&out.stdout);
+    let dropped = v["dropped_linux_modes"].as_array().unwrap();
+    assert_eq!(dropped.len(), 1, "{v}");
+    assert_eq!(dropped[0]["status"], "H_ILLEGAL");
+    assert_eq!(dropped[0]["mode"]["width"], 256);
+    assert_eq!(dropped[0]["source"], "standard");
+    assert!(
+        v["linux_modes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|m| m["mode"]["width"] != 256)
+    );
+}

@@ -76,6 +76,16 @@ pub struct ListedMode {
     pub aspect: Option<&'static str>,
 }
 
+/// A mode the Linux probe builds and drops (`Decoded::dropped_linux_modes`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DroppedMode {
+    /// The mode as it was built.
+    #[serde(flatten)]
+    pub mode: ListedMode,
+    /// The kernel's `drm_mode_status` name for why it is dropped.
+    pub status: &'static str,
+}
+
 /// A mode's full timing, as the kernel holds it (frame lines for interlaced modes).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct ModeTiming {
@@ -576,6 +586,19 @@ impl Decoded {
         linux::connector_modes(&self.blob)
             .into_iter()
             .map(ListedMode::from_kernel)
+            .collect()
+    }
+
+    /// The modes the Linux probe builds from this EDID and then drops, because they fail
+    /// `drm_mode_validate_basic` (a sync inside the display, as GTF gives some small standard
+    /// timings), each with the kernel's status ("H_ILLEGAL", "V_ILLEGAL", "CLOCK_LOW").
+    pub fn dropped_linux_modes(&self) -> Vec<DroppedMode> {
+        linux::dropped_modes(&self.blob)
+            .into_iter()
+            .map(|(mode, source, status)| DroppedMode {
+                mode: ListedMode::from_kernel((mode, source)),
+                status,
+            })
             .collect()
     }
 

@@ -68,6 +68,8 @@ pub fn run_decode(args: &DecodeArgs) -> Result<()> {
             preferred_mode: Option<Mode>,
             modes: Vec<Mode>,
             linux_modes: Vec<edid::ListedMode>,
+            /// Modes the probe builds and drm_mode_validate_basic drops, with the status.
+            dropped_linux_modes: Vec<edid::DroppedMode>,
             #[serde(flatten)]
             decoded: &'a edid::Decoded,
         }
@@ -76,6 +78,7 @@ pub fn run_decode(args: &DecodeArgs) -> Result<()> {
             preferred_mode: decoded.preferred_mode(),
             modes: decoded.all_modes(),
             linux_modes: decoded.linux_modes(),
+            dropped_linux_modes: decoded.dropped_linux_modes(),
             decoded: &decoded,
         };
         outln!("{}", serde_json::to_string_pretty(&report)?);

@@ -116,6 +116,24 @@ impl KMode {
         (self.clock + self.h[3] / 2) / self.h[3]
     }
 
+    /// `drm_mode_validate_basic` (drm_modes.c), which every driver's probe applies to every
+    /// mode before its own checks: a pixel clock, and display <= sync start <= sync end <= total
+    /// on both axes. The kernel's status names the failure: "CLOCK_LOW", "H_ILLEGAL" or
+    /// "V_ILLEGAL". (Its checks of the type and flag bits cannot fail for a mode built here.)
+    pub fn validate_basic(&self) -> Result<(), &'static str> {
+        let ordered = |t: [u32; 4]| t[0] != 0 && t[1] >= t[0] && t[2] >= t[1] && t[3] >= t[2];
+        if self.clock == 0 {
+            return Err("CLOCK_LOW");
+        }
+        if !ordered(self.h) {
+            return Err("H_ILLEGAL");
+        }
+        if !ordered(self.v) {
+            return Err("V_ILLEGAL");
+        }
+        Ok(())
+    }
+
     /// `drm_mode_equal`: the same timing, clock, flags and aspect ratio (the type aside).
     pub fn same_mode(&self, other: &KMode) -> bool {
         self.clock == other.clock
