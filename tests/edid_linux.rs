@@ -125,3 +125,39 @@ fn a_standard_timing_linux_finds_illegal_is_dropped_and_said_so() {
             .all(|m| m["mode"]["width"] != 256)
     );
 }
+
+/// An HDMI 2.1 monitor whose base block declares one extension and whose first CTA block opens
+/// with an HF-EEODB (e2 78 02) saying two: Linux reads the second CTA block too.
+#[test]
+fn an_hf_eeodb_raises_the_blocks_linux_reads() {
+    use common::edid::{cta_block, fix_checksum, with_extensions};
+    // The first CTA block: the EEODB, then a video data block with VIC 1 (640x480).
+    let mut first = vec![0u8; 128];
+    first[0] = 0x02;
+    first[1] = 3;
+    first[4..7].copy_from_slice(&[0xe2, 0x78, 0x02]);
+    first[7..9].copy_from_slice(&[0x41, 1]);
+    first[2] = 9;
+    fix_checksum(&mut first);
+    // The second: VIC 4 (1280x720 at 60 Hz), a mode the base block does not list.
+    let second = cta_block(&[4]);
+    let mut blob = with_extensions(&[first, second]);
+    blob[126] = 1;
+    fix_checksum(&mut blob[..128]);
+    let has_720p = |blob: &[u8]| {
+        edid::decode(blob)
+            .unwrap()
+            .linux_modes()
+            .iter()
+            .any(|m| (m.mode.width, m.mode.height, m.source) == (1280, 720, "cta"))
+    };
+    assert!(has_720p(&blob), "the block the EEODB adds is read");
+    // The same without the EEODB (an empty extended-tag block of another kind): one block only.
+    let mut plain = blob.clone();
+    plain[128 + 5] = 0x77;
+    fix_checksum(&mut plain[128..256]);
+    assert!(
+        !has_720p(&plain),
+        "without the EEODB the base block's count holds"
+    );
+}

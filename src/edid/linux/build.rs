@@ -37,6 +37,28 @@ struct Edid<'a> {
 
 type Descriptor<'a> = &'a [u8];
 
+/// The extension count an HDMI Forum EDID Extension Override Data Block gives, where there is
+/// one: `drm_edid_block_count` follows it over the base block's count (even when it is
+/// smaller). Linux looks only at bytes 4 to 6 of the first extension, which must be a CTA
+/// block of revision 3 or later with room for the data block there
+/// (`edid_hfeeodb_extension_block_count`), and only when the blob holds two blocks or more.
+fn hfeeodb_extension_count(blob: &[u8]) -> Option<u8> {
+    let base = blob.get(..BLOCK)?;
+    let cta = blob.get(BLOCK..2 * BLOCK)?;
+    if base[126] == 0 || cta[0] != CTA_TAG || cta[1] < 3 {
+        return None;
+    }
+    // `cea_db_collection_size`: the data blocks run from byte 4 to the DTD offset.
+    let dtd_offset = cta[2];
+    if !(4..=127).contains(&dtd_offset) || dtd_offset - 4 < 3 {
+        return None;
+    }
+    // `cea_db_is_hdmi_forum_eeodb`: an extended-tag block (tag 7), a payload of two bytes or
+    // more, extended tag 0x78; its next byte is the count.
+    let db = &cta[4..7];
+    (db[0] >> 5 == 7 && db[0] & 0x1f >= 2 && db[1] == 0x78).then_some(db[2])
+}
+
 impl<'a> Edid<'a> {
     fn new(blob: &'a [u8]) -> Option<Self> {
         let base = blob.get(..BLOCK)?;
@@ -44,7 +66,8 @@ impl<'a> Edid<'a> {
             return None;
         }
         let held = blob.len() / BLOCK - 1;
-        let count = usize::from(base[126]).min(held);
+        let count = hfeeodb_extension_count(blob).unwrap_or(base[126]).into();
+        let count = held.min(count);
         let extensions = (1..=count)
             .filter_map(|i| blob.get(i * BLOCK..(i + 1) * BLOCK))
             .collect();
