@@ -161,3 +161,61 @@ fn an_hf_eeodb_raises_the_blocks_linux_reads() {
         "without the EEODB the base block's count holds"
     );
 }
+
+/// Damaged EDIDs as a Linux guest reads them from its display: a header with one byte wrong is
+/// repaired, a bad base checksum means no modes, a CTA block with a bad checksum is kept.
+#[test]
+fn damaged_edids_are_read_as_a_linux_guest_reads_them() {
+    use common::cli::{path_str, run, stderr, stdout, tmp};
+    use common::edid::{cta_block, with_extensions};
+    let dir = tmp();
+    let decode = |name: &str, blob: &[u8], args: &[&str]| {
+        let file = dir.path().join(name);
+        std::fs::write(&file, blob).unwrap();
+        let mut all = vec!["edid", "decode"];
+        all.extend_from_slice(args);
+        all.push(path_str(&file));
+        run(&all)
+    };
+    // VIC 17, 720x576 at 50 Hz: a mode only the CTA block lists.
+    let good = with_extensions(&[cta_block(&[17])]);
+    // One header byte damaged on the way (the checksum was made over the right one).
+    let mut header = good.clone();
+    header[7] = 0x7f;
+    let out = decode("header.bin", &header, &["--modes"]);
+    assert_eq!(out.status.code(), Some(1), "a problem is reported");
+    assert!(stdout(&out).contains("720x576"), "{}", stdout(&out));
+    assert!(
+        stderr(&out).contains("7 of 8 bytes right"),
+        "{}",
+        stderr(&out)
+    );
+    let out = decode("header.bin", &header, &[]);
+    assert!(stdout(&out).contains("header repaired"), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains("firmware loader: refused"),
+        "{}",
+        stdout(&out)
+    );
+    // A bad base checksum: Linux refuses the EDID, so no mode.
+    let mut checksum = good.clone();
+    checksum[127] ^= 1;
+    let out = decode("checksum.bin", &checksum, &["--modes"]);
+    assert_eq!(stdout(&out), "", "no modes from an EDID Linux refuses");
+    // A CTA block whose checksum is wrong: kept, its VIC listed.
+    let mut cta = good.clone();
+    cta[255] ^= 1;
+    let out = decode("cta.bin", &cta, &["--modes"]);
+    assert!(stdout(&out).contains("720x576"), "{}", stdout(&out));
+    let out = decode("cta.bin", &cta, &["--json"]);
+    let v = common::json::parse(&out.stdout);
+    let read = v["linux_read"].as_str().unwrap();
+    assert!(
+        read.contains("CTA block 1 kept although its checksum is wrong"),
+        "{read}"
+    );
+    // The extension cut short: the base block's modes only.
+    let out = decode("short.bin", &good[..200], &["--modes"]);
+    assert!(!stdout(&out).contains("720x576"), "{}", stdout(&out));
+    assert!(stdout(&out).contains("1920x1080"), "{}", stdout(&out));
+}

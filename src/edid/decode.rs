@@ -273,6 +273,9 @@ pub struct Decoded {
     pub extensions: Vec<Extension>,
     /// What is wrong with the blob, one line each.
     pub problems: Vec<String>,
+    /// What Linux does with the EDID before building modes, on a DDC read and as firmware:
+    /// "used as it is", its repairs, or why it refuses it (`edid::linux::read`).
+    pub linux_read: String,
     /// The blob, for the mode list Linux builds from it.
     #[serde(skip)]
     blob: Vec<u8>,
@@ -388,7 +391,25 @@ fn block_map_problems(edid: &[u8], extension_count: u8, problems: &mut Vec<Strin
 pub fn decode(edid: &[u8]) -> Result<Decoded, EdidError> {
     let base = block(edid, 0).ok_or(EdidError::TooShort(edid.len()))?;
     if base[..8] != HEADER {
-        return Err(EdidError::BadHeader);
+        // A header Linux repairs on a DDC read (6 or 7 of 8 bytes right, `edid_header_fix`)
+        // is decoded as repaired, and said so; anything worse is not an EDID.
+        let right = base.iter().zip(HEADER).filter(|(a, b)| **a == *b).count();
+        if right < 6 {
+            return Err(EdidError::BadHeader);
+        }
+        let mut repaired = edid.to_vec();
+        repaired[..8].copy_from_slice(&HEADER);
+        let mut decoded = decode(&repaired)?;
+        decoded.problems.insert(
+            0,
+            format!(
+                "block 0 (base): the header has {right} of 8 bytes right (a Linux guest repairs \
+                 it on a DDC read; its firmware loader refuses the EDID)"
+            ),
+        );
+        decoded.linux_read = linux::describe_read(edid);
+        decoded.blob = edid.to_vec();
+        return Ok(decoded);
     }
     let mut problems = Vec::new();
     if !checksum_ok(base) {
@@ -510,6 +531,7 @@ pub fn decode(edid: &[u8]) -> Result<Decoded, EdidError> {
         extension_count,
         extensions,
         problems,
+        linux_read: linux::describe_read(edid),
         blob: edid.to_vec(),
     })
 }

@@ -15,6 +15,9 @@ mod descriptor;
 mod displayid;
 mod dmt;
 mod linux;
+
+/// What a Linux guest makes of a damaged EDID on each path it reads one (`edid::linux::read`).
+pub use linux::{LinuxRead, ReadPath, read as linux_read};
 mod mode;
 
 pub use build::{

@@ -204,6 +204,7 @@ pub fn decoded_text(d: &Decoded, len: usize) -> String {
         "Vendor {}, product {:#06x}, serial number {}, {made}",
         d.vendor, d.product, d.serial_number
     );
+    let _ = writeln!(out, "Linux: {}", d.linux_read);
     let input = if d.digital {
         d.bits_per_color.map_or("digital".to_string(), |b| {
             format!("digital, {b} bits per colour")

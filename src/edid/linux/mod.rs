@@ -16,10 +16,12 @@
 mod build;
 mod formula;
 mod mode;
+mod read;
 mod tables;
 
 pub use build::{cta_mode, dmt_by_id, dmt_modes, established_iii_modes, hdmi_mode, probed_modes};
 pub use mode::{DBLCLK, KMode, PHSYNC, PVSYNC};
+pub use read::{LinuxRead, ReadPath, describe as describe_read, read};
 
 /// Merges equal modes as `drm_connector_list_update` does (the first stays, with the preferred
 /// bit of any equal one; a preferred later one's timing wins over a first that is not) and
@@ -42,10 +44,15 @@ pub fn dropped_modes(edid: &[u8]) -> Vec<(KMode, &'static str, &'static str)> {
 }
 
 /// The probed modes merged and sorted, before validation (the probe helper validates the
-/// merged list; a dropped mode is gone before the sort, which keeps equal ones in order).
+/// merged list; a dropped mode is gone before the sort, which keeps equal ones in order). The
+/// EDID is first read as a guest's driver reads it from its display (`read`, `ReadPath::Ddc`):
+/// repaired, its damaged extensions left out, or refused.
 fn merged_modes(edid: &[u8]) -> Vec<(KMode, &'static str)> {
+    let Ok(read) = read(edid, ReadPath::Ddc) else {
+        return Vec::new();
+    };
     let mut merged: Vec<(KMode, &'static str)> = Vec::new();
-    for (mode, source) in probed_modes(edid) {
+    for (mode, source) in probed_modes(&read.blob) {
         match merged.iter_mut().find(|(m, _)| m.same_mode(&mode)) {
             Some(existing) if !existing.0.preferred && mode.preferred => *existing = (mode, source),
             Some(existing) => existing.0.preferred |= mode.preferred,
