@@ -152,6 +152,23 @@ fn an_hf_eeodb_raises_the_blocks_linux_reads() {
             .any(|m| (m.mode.width, m.mode.height, m.source) == (1280, 720, "cta"))
     };
     assert!(has_720p(&blob), "the block the EEODB adds is read");
+    // The decoder walks the same blocks as edid-decode and names the disagreement (which
+    // edid-decode --check fails as "EDID specified 1 extension block(s), but found 2").
+    let decoded = edid::decode(&blob).unwrap();
+    assert_eq!(decoded.extensions.len(), 2);
+    assert!(
+        decoded
+            .problems
+            .iter()
+            .any(|p| p.contains("HF-EEODB in block 1 declares 2")),
+        "{:?}",
+        decoded.problems
+    );
+    let theirs = common::edid::edid_decode_text(&blob);
+    assert!(
+        theirs.contains("Block 2, CTA-861 Extension Block"),
+        "{theirs}"
+    );
     // The same without the EEODB (an empty extended-tag block of another kind): one block only.
     let mut plain = blob.clone();
     plain[128 + 5] = 0x77;

@@ -438,7 +438,19 @@ pub fn decode(edid: &[u8]) -> Result<Decoded, EdidError> {
         .chunks_exact(2)
         .filter_map(|c| decode_standard([c[0], c[1]], minor, cvt))
         .collect();
-    let extension_count = base[126];
+    // An HDMI Forum EEODB in the first CTA block overrides the base block's count, for Linux
+    // (drm_edid_block_count) and for edid-decode alike: the blocks it declares are decoded,
+    // and a disagreement is a problem.
+    let hf_eeodb = linux::hfeeodb_extension_count(edid);
+    if let Some(count) = hf_eeodb.filter(|&c| c != base[126]) {
+        problems.push(format!(
+            "block 0 (base): it declares {} extension block{}, but the HF-EEODB in block 1 \
+             declares {count} (a Linux guest reads {count})",
+            base[126],
+            if base[126] == 1 { "" } else { "s" }
+        ));
+    }
+    let extension_count = hf_eeodb.unwrap_or(base[126]);
     let mut extensions = Vec::new();
     // The first DisplayID section states how many DisplayID extension blocks follow it.
     let mut displayid_blocks: Vec<(usize, u8)> = Vec::new();

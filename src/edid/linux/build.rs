@@ -42,7 +42,7 @@ type Descriptor<'a> = &'a [u8];
 /// smaller). Linux looks only at bytes 4 to 6 of the first extension, which must be a CTA
 /// block of revision 3 or later with room for the data block there
 /// (`edid_hfeeodb_extension_block_count`), and only when the blob holds two blocks or more.
-pub(super) fn hfeeodb_extension_count(blob: &[u8]) -> Option<u8> {
+pub(crate) fn hfeeodb_extension_count(blob: &[u8]) -> Option<u8> {
     let base = blob.get(..BLOCK)?;
     let cta = blob.get(BLOCK..2 * BLOCK)?;
     if base[126] == 0 || cta[0] != CTA_TAG || cta[1] < 3 {

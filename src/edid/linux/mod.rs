@@ -19,6 +19,7 @@ mod mode;
 mod read;
 mod tables;
 
+pub(crate) use build::hfeeodb_extension_count;
 pub use build::{cta_mode, dmt_by_id, dmt_modes, established_iii_modes, hdmi_mode, probed_modes};
 pub use mode::{DBLCLK, KMode, PHSYNC, PVSYNC};
 pub use read::{LinuxRead, ReadPath, describe as describe_read, read};
