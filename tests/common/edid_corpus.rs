@@ -445,6 +445,39 @@ pub fn corpus() -> Vec<(&'static str, Vec<u8>)> {
         Mode::new(1280, 720, 60),
     ];
     out.push(("displayid-5k", edid::generate(&spec).unwrap()));
+
+    // An EDID 1.3 monitor whose standard timings outside DMT take GTF, one of them a small
+    // odd size (256x160 at 70 Hz) whose GTF sync starts inside the display: the kernel builds
+    // it and drm_mode_validate_basic rejects it (H_ILLEGAL), so no guest lists it.
+    let gtf = base(
+        3,
+        0x0a,
+        [0x21, 0x08, 0x00],
+        &[std_code(256, 0, 70), std_code(1280, 1, 60)],
+        [
+            dtd(6500, [1024, 320, 24, 136], [768, 38, 3, 6], 0x18),
+            name("gtf illegal"),
+            range(0, [0; 7], [50, 75, 30, 70, 8]),
+            display(0x10, &[]),
+        ],
+        0,
+    );
+    out.push(("gtf-illegal", gtf));
+
+    // An HDMI 2.1 monitor whose base block declares one extension while an HF-EEODB in the
+    // first CTA block (e2 78 02) declares two: the kernel reads the second CTA block too, with
+    // VIC 17 (720x576 at 50 Hz) that nothing else lists.
+    let mut eeodb = base(
+        3,
+        0x0a,
+        [0x21, 0x08, 0x00],
+        &[],
+        [dtd_1080p(), name("hf-eeodb"), display(0x10, &[]), display(0x10, &[])],
+        1,
+    );
+    eeodb.extend(cta(&[vec![0xe2, 0x78, 0x02], data_block(2, &[16])], &[]));
+    eeodb.extend(cta(&[data_block(2, &[17])], &[]));
+    out.push(("hf-eeodb", eeodb));
     out
 }
 
@@ -534,31 +567,85 @@ pub fn check<'t>(section: impl Fn(&str) -> Vec<&'t str>) -> Vec<(String, bool, S
         let ours = edid::decode(&blob)
             .map(|d| d.linux_modes())
             .unwrap_or_default();
-        let kernel: Vec<String> = section(&format!("CORPUS-{name}"))
-            .iter()
-            .filter_map(|l| kernel_line(l, false))
-            .collect();
-        let mut rejected: Vec<String> = section(&format!("REJECTED-{name}"))
-            .iter()
-            .filter_map(|l| kernel_line(l, true))
-            .collect();
-        // Ours without those the driver rejected (matched without the aspect ratio, which the
-        // debug line does not show), in order.
-        let mut kept = Vec::new();
-        for m in &ours {
-            let bare = ours_line(m, false);
-            match rejected.iter().position(|r| *r == bare) {
-                Some(i) => {
-                    rejected.remove(i);
-                }
-                None => kept.push(ours_line(m, true)),
-            }
-        }
-        let ok = !kernel.is_empty() && kept == kernel && rejected.is_empty();
-        let diff = format!(
-            "ours (less rejected): {kept:#?}\nthe guest kernel's: {kernel:#?}\nrejected by the kernel but not ours: {rejected:#?}"
+        let (ok, diff) = compare(
+            &ours,
+            &section(&format!("CORPUS-{name}")),
+            &section(&format!("REJECTED-{name}")),
         );
         results.push((name.to_string(), ok, diff));
     }
     results
+}
+
+/// The `drm_mode_status` of a rejected line ("MEM" from "... (MEM)").
+fn status(text: &str) -> &str {
+    text.trim()
+        .rsplit_once('(')
+        .map_or("", |(_, s)| s.trim_end_matches(')'))
+}
+
+/// Statuses of `drm_mode_validate_basic`: the EDID's timing is illegal, for every driver. Our
+/// list drops those modes itself; every other status (its memory, interlace, a clock) is the
+/// driver's, and is taken off our list before it is compared.
+const ILLEGAL: [&str; 2] = ["H_ILLEGAL", "V_ILLEGAL"];
+
+/// Whether a kernel line carries stereo 3D flags (`DRM_MODE_FLAG_3D_MASK`): those modes are
+/// shown only to clients that ask for stereo, and our list leaves them out.
+fn stereo(text: &str, rejected: bool) -> bool {
+    let words: Vec<&str> = text.split_whitespace().collect();
+    let flags = words
+        .get(if rejected { 12 } else { 10 })
+        .and_then(|w| u32::from_str_radix(w.trim_start_matches("0x"), 16).ok());
+    flags.is_some_and(|f| (f >> 14) & 0x1f != 0)
+}
+
+/// Ours against one kernel list and its rejected lines: ours, less the modes the driver
+/// rejected for reasons of its own, must be the kernel's list in order. A mode the kernel
+/// rejects as illegal (H_ILLEGAL, V_ILLEGAL) is not taken off ours: if ours lists it, that is a
+/// difference. An empty kernel list passes when every mode of ours was the driver's to reject
+/// (a monitor whose every mode exceeds the VRAM). Rejections logged twice (two probes) count
+/// once.
+pub fn compare(ours: &[ListedMode], kernel: &[&str], rejected: &[&str]) -> (bool, String) {
+    let kernel: Vec<String> = kernel
+        .iter()
+        .filter(|l| !stereo(l, false))
+        .filter_map(|l| kernel_line(l, false))
+        .collect();
+    let mut by_driver: Vec<String> = Vec::new();
+    let mut illegal: Vec<String> = Vec::new();
+    for l in rejected.iter().filter(|l| !stereo(l, true)) {
+        let Some(mode) = kernel_line(l, true) else {
+            continue;
+        };
+        let list = if ILLEGAL.contains(&status(l)) {
+            &mut illegal
+        } else {
+            &mut by_driver
+        };
+        if !list.contains(&mode) {
+            list.push(mode);
+        }
+    }
+    // Ours without those the driver rejected (matched without the aspect ratio, which the
+    // debug line does not show), in order.
+    let mut kept = Vec::new();
+    for m in ours {
+        let bare = ours_line(m, false);
+        match by_driver.iter().position(|r| *r == bare) {
+            Some(i) => {
+                by_driver.remove(i);
+            }
+            None => kept.push(ours_line(m, true)),
+        }
+    }
+    let listed_illegal: Vec<&String> = illegal
+        .iter()
+        .filter(|i| ours.iter().any(|m| ours_line(m, false) == **i))
+        .collect();
+    let heard = !kernel.is_empty() || !ours.is_empty();
+    let ok = heard && kept == kernel && by_driver.is_empty() && listed_illegal.is_empty();
+    let diff = format!(
+        "ours (less the driver's rejections): {kept:#?}\nthe guest kernel's: {kernel:#?}\nrejected by the driver but not in ours: {by_driver:#?}\nrejected as illegal by the kernel but listed by ours: {listed_illegal:#?}"
+    );
+    (ok, diff)
 }
