@@ -63,6 +63,42 @@ fn a_list_that_differs_by_one_detail_fails() {
     assert_eq!(failing(&unpreferred), ["slot3-preferred"]);
 }
 
+/// The comparison catches a mode the kernel rejects as an illegal timing: our list as it was
+/// before it applied drm_mode_validate_basic (with the GTF 256x160 mode) fails against the
+/// guest kernel's record, where the comparison that took every rejection for the driver's
+/// passed it; today's list passes.
+#[test]
+fn the_comparison_catches_a_mode_the_kernel_finds_illegal() {
+    let text = include_str!("snapshots/edid-corpus-linux.txt");
+    let rejected = section(text, "REJECTED-gtf-illegal");
+    assert!(
+        rejected.iter().any(|l| l.ends_with("(H_ILLEGAL)")),
+        "the kernel rejected the GTF mode as illegal: {rejected:?}"
+    );
+    let blob = edid_corpus::corpus()
+        .into_iter()
+        .find(|(name, _)| *name == "gtf-illegal")
+        .unwrap()
+        .1;
+    let decoded = edid::decode(&blob).unwrap();
+    let today = decoded.linux_modes();
+    let kernel = section(text, "CORPUS-gtf-illegal");
+    assert!(edid_corpus::compare(&today, &kernel, &rejected).0);
+    let mut before = today.clone();
+    before.extend(decoded.dropped_linux_modes().into_iter().map(|d| d.mode));
+    assert!(before.len() > today.len());
+    let (ok, why) = edid_corpus::compare(&before, &kernel, &rejected);
+    assert!(!ok, "{why}");
+    assert!(why.contains("256x160"), "{why}");
+    // The comparison as it was: every rejected line the driver's. It passed the wrong list.
+    let as_driver: Vec<String> = rejected
+        .iter()
+        .map(|l| l.replace("(H_ILLEGAL)", "(MEM)"))
+        .collect();
+    let as_driver: Vec<&str> = as_driver.iter().map(String::as_str).collect();
+    assert!(edid_corpus::compare(&before, &kernel, &as_driver).0);
+}
+
 /// The corpus reaches every source of modes drm_edid has, so that the comparison above covers
 /// each rule.
 #[test]

@@ -472,7 +472,12 @@ pub fn corpus() -> Vec<(&'static str, Vec<u8>)> {
         0x0a,
         [0x21, 0x08, 0x00],
         &[],
-        [dtd_1080p(), name("hf-eeodb"), display(0x10, &[]), display(0x10, &[])],
+        [
+            dtd_1080p(),
+            name("hf-eeodb"),
+            display(0x10, &[]),
+            display(0x10, &[]),
+        ],
         1,
     );
     eeodb.extend(cta(&[vec![0xe2, 0x78, 0x02], data_block(2, &[16])], &[]));
