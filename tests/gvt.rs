@@ -603,3 +603,13 @@ fn serve_of_the_gvt_profile_shows_vncdotool_the_linear_frame() {
         assert!(!log.contains("display: error"), "{log}");
     }
 }
+
+#[test]
+fn serve_told_to_stay_on_the_cpu_opens_no_gpu_and_says_why_it_shows_nothing() {
+    use common::serve::Server;
+    let server = Server::start(&["--sim", "--sim-profile", "gvt", "--render", "cpu", "-v"]);
+    server.wait_log("cannot be mapped by the CPU");
+    let (_, log) = server.stop();
+    assert!(log.contains("display: error"), "{log}");
+    assert!(!log.contains("through the GPU instead"), "{log}");
+}

@@ -211,3 +211,21 @@ fn wait_for_stops_when_asked_and_times_out_at_its_deadline() {
         "a passed deadline sleeps no more: {asked:?}"
     );
 }
+
+/// A dma-buf whose CPU mapping is refused (ENODEV, as i915 answers for GVT-g's objects) is an
+/// error of the frame, not a lost device: the device still answers its queries.
+#[test]
+fn a_refused_cpu_mapping_is_an_error_not_a_loss() {
+    let dev = SimDevice::new(SimConfig::default().gvt()).unwrap();
+    let mut session = Session::new(&dev).unwrap();
+    session.refresh();
+    let reader = vfio_display::frame::FrameReader::new(&dev).unwrap();
+    let err = reader.read(session.primary().unwrap()).unwrap_err();
+    assert_eq!(err.errno(), Some(nix::errno::Errno::ENODEV));
+    session.note_failure(&err);
+    match session.status() {
+        Status::Error { cause } => assert!(cause.contains("cannot be mapped"), "{cause}"),
+        other => panic!("expected an error, got {other:?}"),
+    }
+    assert_eq!(session.counters().losses, 0);
+}

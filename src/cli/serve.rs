@@ -132,6 +132,11 @@ pub struct ServeArgs {
     /// changes).
     #[arg(long, value_name = "HZ", default_value = "30", value_parser = parse_hz)]
     refresh_hz: f64,
+    /// Where frames are read: auto (the CPU while it can map them; through a headless Vulkan
+    /// device when it cannot, as with Intel GVT-g's dma-bufs) or cpu (never open a GPU: such
+    /// frames are then an error).
+    #[arg(long, value_enum, default_value_t = ServeRender::Auto)]
+    render: ServeRender,
     #[command(flatten)]
     target: DeviceArgs,
 }
@@ -155,6 +160,19 @@ pub fn run(args: &ServeArgs) -> Result<()> {
         shared_input: args.shared,
         irq: args.irq,
         refresh_hz: args.refresh_hz,
+        render: match args.render {
+            ServeRender::Auto => vfio_display::render::ReadChoice::Auto,
+            ServeRender::Cpu => vfio_display::render::ReadChoice::Cpu,
+        },
         target: args.target.target()?,
     })
+}
+
+/// Where `serve` reads frames.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ServeRender {
+    /// The CPU while it can map the frames, the GPU when it cannot.
+    Auto,
+    /// The CPU only.
+    Cpu,
 }

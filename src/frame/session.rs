@@ -300,7 +300,13 @@ impl<'d> Session<'d> {
     }
 
     fn fail(&mut self, err: &FrameError, now: Instant) {
-        self.fail_with(err.errno(), error_chain(err), now);
+        // A refused CPU mapping (ENODEV from a dma-buf's mmap, as i915 answers for GVT-g's
+        // objects) says nothing about the device, which still answers: an error of the frame.
+        let errno = match err {
+            FrameError::CpuMap { .. } => None,
+            _ => err.errno(),
+        };
+        self.fail_with(errno, error_chain(err), now);
     }
 
     fn fail_with(&mut self, errno: Option<Errno>, cause: String, now: Instant) {

@@ -139,6 +139,7 @@ fn serve_options(o: &SimOptions) -> ServeOptions {
         shared_input: true,
         irq: IrqChoice::Auto,
         refresh_hz: 30.0,
+        render: vfio_display::render::ReadChoice::Auto,
         target: Target::Sim(o.clone()),
     }
 }

@@ -69,6 +69,8 @@ pub struct ServeOptions {
     pub irq: IrqChoice,
     /// The timer's rate.
     pub refresh_hz: f64,
+    /// Where frames are read: the CPU, or through the GPU when the CPU cannot map them.
+    pub render: ReadChoice,
     /// The device.
     pub target: Target,
 }
@@ -369,8 +371,7 @@ pub fn serve_device(
         s.spawn(move || {
             // Opened only if the CPU cannot map the device's frames.
             let gpu = LazyGpu::new();
-            let planes =
-                PlaneReader::with_reader(reader, &gpu, ReadChoice::Auto, ImportChoice::Auto);
+            let planes = PlaneReader::with_reader(reader, &gpu, opts.render, ImportChoice::Auto);
             let mut capture = capture::Capture::new(planes);
             capture::run(&mut capture, hub_ref, pump_ref, &wake_rx);
         });
