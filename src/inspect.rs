@@ -108,13 +108,19 @@ pub struct PlaneReport {
 
 /// How a plane's pixels can be read, in words: tries the mapping the CPU path would use.
 pub fn read_path(dev: &dyn DisplayDevice, p: &PlaneInfo) -> String {
-    let buffer_len = match p.source {
-        PlaneSource::DmaBuf => dev.dmabuf(p.buffer_id).map(|b| b.size()),
-        PlaneSource::Region => dev.region_info(p.buffer_id).map(|r| r.size),
-    };
-    let buffer_len = match buffer_len {
-        Ok(len) => len,
-        Err(e) => return format!("cannot be read: {} cannot be opened: {e}", p.buffer_label()),
+    // One export, for its size and then its mapping.
+    let (dmabuf, buffer_len) = match p.source {
+        PlaneSource::DmaBuf => match dev.dmabuf(p.buffer_id) {
+            Ok(buf) => {
+                let len = buf.size();
+                (Some(buf), len)
+            }
+            Err(e) => return cannot_open(p, &e),
+        },
+        PlaneSource::Region => match dev.region_info(p.buffer_id) {
+            Ok(region) => (None, region.size),
+            Err(e) => return cannot_open(p, &e),
+        },
     };
     let valid = match crate::frame::validate(p, buffer_len) {
         Ok(v) => v,
@@ -127,21 +133,25 @@ pub fn read_path(dev: &dyn DisplayDevice, p: &PlaneInfo) -> String {
     let cpu_detiles = tiles
         .as_ref()
         .map_or(String::new(), |t| format!("; detiling {t}"));
-    if p.source == PlaneSource::Region {
+    let Some(buf) = dmabuf else {
         return format!("cpu (a region mapping{cpu_detiles})");
-    }
+    };
     let gpu_detiles = tiles
         .as_ref()
         .map_or(String::new(), |t| format!(" (detiling {t})"));
-    match dev.dmabuf(p.buffer_id).and_then(|b| Ok(b.map_read()?)) {
+    match buf.map_read() {
         Ok(_) => format!("cpu (the dma-buf maps{cpu_detiles})"),
         // The exporter gives no CPU mapping by design (i915 for GVT-g): the GPU reads it.
-        Err(e) if e.errno() == Some(nix::errno::Errno::ENODEV) => format!(
+        Err(e) if e.no_cpu_mapping() => format!(
             "gpu (the CPU cannot map the dma-buf: ENODEV; frames are imported into the GPU, \
              unpacked{gpu_detiles} and read back)"
         ),
         Err(e) => format!("cannot be read: {e}"),
     }
+}
+
+fn cannot_open(p: &PlaneInfo, e: &dyn std::fmt::Display) -> String {
+    format!("cannot be read: {} cannot be opened: {e}", p.buffer_label())
 }
 
 /// The EDID region.

@@ -5,24 +5,14 @@
 
 mod common;
 
+use common::gpu::gpu;
+
 use common::{assert_same_image, read_png};
-use std::sync::OnceLock;
 use vfio_display::device::sim::{SimConfig, SimDevice};
 use vfio_display::fourcc::{self, FORMATS};
 use vfio_display::frame::{FrameReader, RgbaImage};
-use vfio_display::render::{
-    FrameRenderer, GpuContext, IMPORT_CACHE, ImportChoice, ImportPath, RenderError,
-};
+use vfio_display::render::{FrameRenderer, IMPORT_CACHE, ImportChoice, ImportPath, RenderError};
 use vfio_display::vfio::{PlaneSource, PlaneType};
-
-fn gpu() -> &'static GpuContext {
-    static GPU: OnceLock<GpuContext> = OnceLock::new();
-    GPU.get_or_init(|| {
-        GpuContext::headless().unwrap_or_else(|e| {
-            panic!("{e} (CI installs mesa-vulkan-drivers from bookworm-backports)")
-        })
-    })
-}
 
 fn sim(width: u32, height: u32, format: &str, source: PlaneSource, offset: u64) -> SimDevice {
     SimDevice::new(SimConfig {

@@ -6,28 +6,20 @@
 
 mod common;
 
+use common::gpu::gpu;
+
 use common::cli::{assert_ok, path_str, run, stderr, stdout, tmp};
 use common::{assert_same_image, read_png};
 use std::process::Command;
-use std::sync::OnceLock;
 use vfio_display::device::DisplayDevice;
 use vfio_display::device::sim::{SimConfig, SimDevice};
 use vfio_display::fourcc::{self, Format};
 use vfio_display::frame::{FrameError, FrameReader, RgbaImage};
 use vfio_display::render::{
-    FrameRenderer, GpuContext, ImportChoice, ImportPath, LazyGpu, PlaneReader, ReadChoice, ReadPath,
+    FrameRenderer, ImportChoice, ImportPath, LazyGpu, PlaneReader, ReadChoice, ReadPath,
 };
 use vfio_display::tiling::Tiling;
 use vfio_display::vfio::{PlaneSource, PlaneType};
-
-fn gpu() -> &'static GpuContext {
-    static GPU: OnceLock<GpuContext> = OnceLock::new();
-    GPU.get_or_init(|| {
-        GpuContext::headless().unwrap_or_else(|e| {
-            panic!("{e} (CI installs mesa-vulkan-drivers from bookworm-backports)")
-        })
-    })
-}
 
 /// The byte address of byte `xb` of row `y`, from the layout descriptions alone:
 /// - X: 4 KiB tiles of 8 rows of 512 bytes, each row stored whole (drm_fourcc.h: "Within the

@@ -7,24 +7,16 @@
 
 mod common;
 
+use common::gpu::gpu;
+
 use common::{assert_same_image, expected_frame};
-use std::sync::OnceLock;
 use std::time::Instant;
 use vfio_display::device::DisplayDevice;
 use vfio_display::device::sim::{SimConfig, SimDevice, SimFault};
 use vfio_display::fourcc::{FORMATS, Format};
 use vfio_display::frame::FrameReader;
-use vfio_display::render::{FrameRenderer, GpuContext, ImportChoice};
+use vfio_display::render::{FrameRenderer, ImportChoice};
 use vfio_display::vfio::{PlaneSource, PlaneType};
-
-fn gpu() -> &'static GpuContext {
-    static GPU: OnceLock<GpuContext> = OnceLock::new();
-    GPU.get_or_init(|| {
-        GpuContext::headless().unwrap_or_else(|e| {
-            panic!("{e} (CI installs mesa-vulkan-drivers from bookworm-backports)")
-        })
-    })
-}
 
 /// A small deterministic generator (xorshift64*), so a failure replays with the same seed.
 struct Rng(u64);

@@ -455,7 +455,7 @@ fn dmabuf_checks(
     let cpu = match buf.map_read() {
         // An exporter without a CPU mapping by design (i915 answers ENODEV for GVT-g's objects,
         // which have no shmem file): the frames need the GPU, which reads them.
-        Err(e) if e.errno() == Some(Errno::ENODEV) => Err((
+        Err(e) if e.no_cpu_mapping() => Err((
             true,
             format!(
                 "mmap: {e}: the exporter gives no CPU mapping; frames are read through the GPU \

@@ -10,7 +10,6 @@ use super::{FrameRenderer, GpuContext, ImportChoice, ImportPath, RenderError};
 use crate::device::DisplayDevice;
 use crate::frame::{CpuFrame, FrameError, FrameReader};
 use crate::vfio::PlaneInfo;
-use nix::errno::Errno;
 use std::sync::OnceLock;
 
 /// Where frames are read.
@@ -83,7 +82,7 @@ fn error_text(err: &dyn std::error::Error) -> String {
 /// other failure, a refused mmap of another kind included (stock mbochs's EINVAL for an export
 /// whose size is not whole pages), is the frame's or the driver's, and is reported as it is.
 pub fn needs_gpu(err: &FrameError) -> bool {
-    matches!(err, FrameError::CpuMap { error, .. } if error.errno() == Some(Errno::ENODEV))
+    matches!(err, FrameError::CpuMap { error, .. } if error.no_cpu_mapping())
 }
 
 /// Reads the planes of one device into RGBA, on the CPU or through the GPU.

@@ -138,6 +138,14 @@ pub enum VfioError {
 }
 
 impl VfioError {
+    /// Whether this is an mmap the exporter refuses by design, having no CPU mapping to give:
+    /// ENODEV, as i915 answers for GVT-g's dma-bufs (objects without a shmem file). Only a GPU
+    /// import reaches such a buffer's pixels. Any other refused mmap (stock mbochs's EINVAL for
+    /// an export whose size is not whole pages) is the driver's fault, not its design.
+    pub fn no_cpu_mapping(&self) -> bool {
+        matches!(self, VfioError::Map { errno, .. } if *errno == Errno::ENODEV)
+    }
+
     /// The errno behind this error, where the kernel gave one.
     pub fn errno(&self) -> Option<Errno> {
         match self {

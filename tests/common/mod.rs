@@ -6,6 +6,8 @@ pub mod cli;
 pub mod clients;
 pub mod edid;
 pub mod edid_corpus;
+#[cfg(feature = "gpu")]
+pub mod gpu;
 pub mod json;
 pub mod serve;
 pub mod xvfb;

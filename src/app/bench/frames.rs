@@ -17,7 +17,7 @@ use vfio_display::vfio::{PlaneSource, PlaneType};
 /// A 60 Hz viewer queries the primary and the cursor plane once per frame.
 const VIEWER_QUERIES_PER_SECOND: f64 = 120.0;
 
-fn median(values: Vec<f64>) -> Result<Stats> {
+pub(super) fn median(values: Vec<f64>) -> Result<Stats> {
     Stats::of(values).context("no samples were taken")
 }
 

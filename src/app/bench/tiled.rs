@@ -3,7 +3,6 @@
 
 use super::figure::Figure;
 use super::measure::{Budget, sample, wall_ms};
-use crate::app::stats::Stats;
 use anyhow::{Context, Result};
 use std::hint::black_box;
 use std::time::Instant;
@@ -14,9 +13,7 @@ use vfio_display::tiling::Tiling;
 use vfio_display::vfio::PlaneType;
 
 fn median(values: Vec<f64>) -> Result<f64> {
-    Ok(Stats::of(values)
-        .context("no samples were taken")?
-        .median_ms)
+    Ok(super::frames::median(values)?.median_ms)
 }
 
 /// A frozen 1920x1080 XRGB8888 guest whose frames are laid out in `tiling` (and CPU-mappable,

@@ -965,26 +965,12 @@ impl DisplayDevice for SimDevice {
     ) -> Result<()> {
         self.refuse_if_shared("changes its interrupts (VFIO_DEVICE_SET_IRQS)")?;
         let target = format!("IRQ index {index}");
-        if index == VFIO_PCI_REQ_IRQ_INDEX && self.state().offers_request_irq() {
-            if start != 0 || fds.len() != 1 {
-                return Err(sim_errno("VFIO_DEVICE_SET_IRQS", target, Errno::EINVAL));
-            }
-            let fd = match fds[0] {
-                Some(fd) => Some(fd.try_clone_to_owned().map_err(|e| {
-                    sim_errno(
-                        "VFIO_DEVICE_SET_IRQS",
-                        target.clone(),
-                        Errno::from_raw(e.raw_os_error().unwrap_or(0)),
-                    )
-                })?),
-                None => None,
-            };
-            self.state().request_trigger = fd;
-            return Ok(());
-        }
-        if index != FLIP_IRQ || start != 0 || fds.len() != 1 || !self.state().cfg.display_irq {
+        let request = index == VFIO_PCI_REQ_IRQ_INDEX && self.state().offers_request_irq();
+        let flip = index == FLIP_IRQ && self.state().cfg.display_irq;
+        if !(request || flip) || start != 0 || fds.len() != 1 {
             return Err(sim_errno("VFIO_DEVICE_SET_IRQS", target, Errno::EINVAL));
         }
+        // Our own duplicate of the eventfd, as the kernel takes a reference to it.
         let fd = match fds[0] {
             Some(fd) => Some(fd.try_clone_to_owned().map_err(|e| {
                 sim_errno(
@@ -995,7 +981,11 @@ impl DisplayDevice for SimDevice {
             })?),
             None => None,
         };
-        self.state().irq.bind(fd);
+        if request {
+            self.state().request_trigger = fd;
+        } else {
+            self.state().irq.bind(fd);
+        }
         Ok(())
     }
 
