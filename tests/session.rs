@@ -5,7 +5,9 @@
 
 use std::time::{Duration, Instant};
 use vfio_display::device::sim::{SimConfig, SimDevice, SimFault};
-use vfio_display::frame::session::{LOST_RETRY_INTERVAL, is_device_lost};
+use vfio_display::frame::session::{
+    LOST_RETRY_INTERVAL, NOT_SHOWING_RETRY_INTERVAL, is_device_lost,
+};
 use vfio_display::frame::{Session, Status, WaitOutcome};
 use vfio_display::vfio::{PlaneSource, PlaneType};
 
@@ -97,6 +99,38 @@ fn a_lost_device_keeps_frame_and_cursor_and_is_retried_on_time() {
     assert!(session.refresh_at(t0 + LOST_RETRY_INTERVAL).status);
     assert_eq!(session.status(), &Status::Showing);
     assert_eq!(session.counters().losses, 1);
+}
+
+#[test]
+fn a_session_that_shows_nothing_says_when_to_look_again() {
+    let dev = sim(PlaneSource::DmaBuf);
+    let mut session = Session::new(&dev).unwrap();
+    assert_eq!(session.look_again_at(), None, "nothing was queried yet");
+    let t0 = Instant::now();
+    session.refresh_at(t0);
+    assert_eq!(
+        session.look_again_at(),
+        None,
+        "a showing guest wakes the caller itself"
+    );
+    dev.set_fault(SimFault::PlaneOff);
+    let t1 = t0 + Duration::from_millis(300);
+    session.refresh_at(t1);
+    assert_eq!(
+        session.look_again_at(),
+        Some(t1 + NOT_SHOWING_RETRY_INTERVAL)
+    );
+    // A lost device is asked again at its retry time, not before.
+    dev.set_fault(SimFault::QueryEnodev);
+    let t2 = t1 + Duration::from_millis(10);
+    session.refresh_at(t2);
+    assert_eq!(
+        session.look_again_at(),
+        Some((t2 + NOT_SHOWING_RETRY_INTERVAL).max(t2 + LOST_RETRY_INTERVAL))
+    );
+    dev.set_fault(SimFault::None);
+    session.refresh_at(t2 + LOST_RETRY_INTERVAL);
+    assert_eq!(session.look_again_at(), None);
 }
 
 #[test]

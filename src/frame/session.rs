@@ -18,6 +18,11 @@ use std::time::{Duration, Instant};
 /// reload, a VM restart), but asking a vanished device a thousand times a second helps nobody.
 pub const LOST_RETRY_INTERVAL: Duration = Duration::from_secs(1);
 
+/// How long a display that shows nothing (off, lost or failing) is left before a front end that
+/// waits on nothing else asks again (`Session::look_again_at`): no interrupt announces a plane
+/// that comes back after an error, so the viewer looks once a second.
+pub const NOT_SHOWING_RETRY_INTERVAL: Duration = Duration::from_secs(1);
+
 /// What the guest's display is doing, as far as the session knows.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Status {
@@ -158,6 +163,8 @@ pub struct Session<'d> {
     /// The last cursor plane that was on; kept across a loss, cleared when the guest hides it.
     cursor: Option<PlaneInfo>,
     retry_at: Option<Instant>,
+    /// When the device was last queried.
+    last_query: Option<Instant>,
     counters: Counters,
 }
 
@@ -178,6 +185,7 @@ impl<'d> Session<'d> {
             primary: None,
             cursor: None,
             retry_at: None,
+            last_query: None,
             counters: Counters::default(),
         }
     }
@@ -235,6 +243,7 @@ impl<'d> Session<'d> {
             return Changed::default();
         }
         self.retry_at = None;
+        self.last_query = Some(now);
         self.counters.refreshes += 1;
         let before = (self.primary, self.cursor, self.status.clone());
         match query_plane(self.dev, PlaneType::Primary, self.source) {
@@ -256,6 +265,20 @@ impl<'d> Session<'d> {
             }
         }
         self.changes(before)
+    }
+
+    /// When to refresh again though nothing woke the caller: None while the guest shows (its
+    /// refresh source says when it changes), else `NOT_SHOWING_RETRY_INTERVAL` after the last
+    /// query, and never before a lost device's retry time. None before the first query.
+    pub fn look_again_at(&self) -> Option<Instant> {
+        if self.status == Status::Showing {
+            return None;
+        }
+        let after_last = self.last_query.map(|at| at + NOT_SHOWING_RETRY_INTERVAL);
+        match (after_last, self.retry_at) {
+            (Some(a), Some(b)) => Some(a.max(b)),
+            (a, b) => a.or(b),
+        }
     }
 
     /// Reports a failure of the caller's read or import of the current planes: a lost device

@@ -28,6 +28,17 @@ pub enum Filter {
     Linear,
 }
 
+/// Where a picture is drawn: a window's surface texture or an offscreen texture.
+#[derive(Debug, Clone, Copy)]
+pub struct DrawTarget<'a> {
+    /// The texture view drawn into.
+    pub view: &'a wgpu::TextureView,
+    /// Its format (the compositor keeps one pipeline pair per format).
+    pub format: wgpu::TextureFormat,
+    /// Its size in pixels.
+    pub size: (u32, u32),
+}
+
 /// One textured quad to draw.
 pub struct Layer<'a> {
     /// The texture to draw.
@@ -185,20 +196,18 @@ impl Compositor {
         })
     }
 
-    /// Clears `target` to `clear` and draws `primary` (replacing) then `cursor` (blended).
-    #[allow(clippy::too_many_arguments)]
+    /// Clears `target` to `clear` and draws the layers: the primary plane (replacing), then
+    /// the cursor (blended).
     pub fn draw(
         &mut self,
         device: &wgpu::Device,
         queue: &wgpu::Queue,
         encoder: &mut wgpu::CommandEncoder,
-        target: &wgpu::TextureView,
-        target_format: wgpu::TextureFormat,
-        target_size: (u32, u32),
+        target: &DrawTarget<'_>,
         clear: wgpu::Color,
-        primary: Option<Layer<'_>>,
-        cursor: Option<Layer<'_>>,
+        [primary, cursor]: [Option<Layer<'_>>; 2],
     ) {
+        let (target_format, target_size) = (target.format, target.size);
         if !self.pipelines.contains_key(&target_format) {
             let pipelines = Pipelines {
                 opaque: self.pipeline(device, target_format, false),
@@ -261,7 +270,7 @@ impl Compositor {
         let mut pass = encoder.begin_render_pass(&wgpu::RenderPassDescriptor {
             label: Some("composite"),
             color_attachments: &[Some(wgpu::RenderPassColorAttachment {
-                view: target,
+                view: target.view,
                 depth_slice: None,
                 resolve_target: None,
                 ops: wgpu::Operations {

@@ -27,7 +27,7 @@ mod unpack;
 #[allow(unsafe_code)]
 mod vulkan;
 
-pub use compositor::{Compositor, Filter, Layer, Rect};
+pub use compositor::{Compositor, DrawTarget, Filter, Layer, Rect};
 pub use context::{AdapterReport, GpuContext, ImportCaps};
 pub use error::RenderError;
 pub use formats::{SHADER_FORMATS, shader_code};

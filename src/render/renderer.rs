@@ -1,7 +1,7 @@
 //! Frames of one device on the GPU: the import path for each frame, the import cache, the
 //! unpack into frame textures, and offscreen composition for screenshots.
 
-use super::compositor::{Compositor, Filter, Layer, Rect};
+use super::compositor::{Compositor, DrawTarget, Filter, Layer, Rect};
 use super::formats::{shader_code, texture_format};
 use super::unpack::{FrameSlot, Geometry, RawSource, UnpackBinding, Unpacker};
 use super::{GpuContext, ImportChoice, ImportPath, RenderError, read_rgba, vulkan};
@@ -597,13 +597,10 @@ impl<'d> FrameRenderer<'d> {
     /// Draws the last primary frame into `rect` of `target` (cleared to `clear` around it) and,
     /// if given, the cursor plane's last frame at its position and hotspot, scaled like the
     /// primary: the window's picture.
-    #[allow(clippy::too_many_arguments)]
     pub fn compose(
         &mut self,
         encoder: &mut wgpu::CommandEncoder,
-        target: &wgpu::TextureView,
-        target_format: wgpu::TextureFormat,
-        target_size: (u32, u32),
+        target: &DrawTarget<'_>,
         rect: Rect,
         filter: Filter,
         cursor: Option<&PlaneInfo>,
@@ -635,11 +632,8 @@ impl<'d> FrameRenderer<'d> {
             &self.ctx.queue,
             encoder,
             target,
-            target_format,
-            target_size,
             clear,
-            primary_layer,
-            cursor_layer,
+            [primary_layer, cursor_layer],
         );
     }
 
@@ -709,12 +703,13 @@ impl<'d> FrameRenderer<'d> {
             &self.ctx.device,
             &self.ctx.queue,
             &mut encoder,
-            &view,
-            wgpu::TextureFormat::Rgba8Unorm,
-            (w, h),
+            &DrawTarget {
+                view: &view,
+                format: wgpu::TextureFormat::Rgba8Unorm,
+                size: (w, h),
+            },
             wgpu::Color::TRANSPARENT,
-            primary_layer,
-            cursor_layer,
+            [primary_layer, cursor_layer],
         );
         self.ctx.queue.submit([encoder.finish()]);
         let image = read_rgba(self.ctx, &target)?;

@@ -440,6 +440,31 @@ fn rename_no_replace(dir: &OwnedFd, tmp: &OsStr, target: &OsStr) -> std::io::Res
     }
 }
 
+/// Writes `bytes` to a name the program chose, never replacing a file: `path` if it is free,
+/// else the first free numbered name after it ("shot.png", then "shot-0002.png", ...), at most
+/// `tries` names in all. Returns the path written.
+pub fn write_new(path: &Path, bytes: &[u8], tries: u32) -> Result<PathBuf> {
+    let mut candidate = path.to_path_buf();
+    for n in 2..=tries.max(1) + 1 {
+        let written =
+            OutputPath::resolve(&candidate).and_then(|out| out.write(bytes, WriteMode::NoClobber));
+        match written {
+            Ok(()) => return Ok(candidate),
+            // Something has the name: try the next one. Any other failure is the answer.
+            Err(e) if std::fs::symlink_metadata(&candidate).is_ok() => {
+                tracing::debug!("{e:#}; trying another name");
+                candidate = numbered(path, n);
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    bail!(
+        "{} and {} numbered names after it exist already",
+        path.display(),
+        tries.saturating_sub(1)
+    )
+}
+
 /// The path of picture `n` (1-based) of a series: "shot.png" becomes "shot-0001.png".
 pub fn numbered(path: &Path, n: u32) -> PathBuf {
     let stem = path
@@ -465,6 +490,23 @@ mod tests {
             .collect();
         names.sort();
         names
+    }
+
+    #[test]
+    fn a_new_name_never_replaces_a_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = dir.path().join("shot.png");
+        assert_eq!(write_new(&first, b"one", 3).unwrap(), first);
+        let second = write_new(&first, b"two", 3).unwrap();
+        assert_eq!(second, dir.path().join("shot-0002.png"));
+        assert_eq!(
+            write_new(&first, b"three", 3).unwrap(),
+            dir.path().join("shot-0003.png")
+        );
+        let err = write_new(&first, b"four", 3).unwrap_err();
+        assert!(format!("{err:#}").contains("exist already"), "{err:#}");
+        assert_eq!(std::fs::read(&first).unwrap(), b"one");
+        assert_eq!(std::fs::read(&second).unwrap(), b"two");
     }
 
     #[test]

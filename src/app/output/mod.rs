@@ -5,7 +5,9 @@
 pub mod stdio;
 mod file;
 mod picture;
+mod stamp;
 mod walk;
 
-pub use file::{OutputPath, WriteMode, numbered};
+pub use file::{OutputPath, WriteMode, numbered, write_new};
 pub use picture::encode_png;
+pub use stamp::utc_stamp;

@@ -2,26 +2,32 @@
 //! interrupt (or a timer), with an overlay (F1) and the EDID controls.
 
 mod app;
+mod counters;
 pub mod edid_worker;
 mod icon;
 mod input;
 mod keymap;
 mod layout;
 mod overlay;
+mod picture;
+mod present;
+mod snapshot;
+mod summary;
+mod window;
 
 use crate::app::guest_input::GuestInput;
-use crate::app::output::{OutputPath, WriteMode};
+use crate::app::output::OutputPath;
 use crate::app::signals::{self, Interrupts};
-use crate::app::stats::{Stats, SteadyState, ViewerSummary};
 use anyhow::{Context, Result, anyhow};
 use app::{App, Options, UserEvent};
+use counters::Counters;
 use input::ViewerInput;
 pub use layout::ScaleMode;
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use nix::sys::eventfd::EventFd;
 use std::os::fd::AsFd;
 use std::sync::mpsc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use vfio_display::device::{DisplayDevice, find_edid_region};
 use vfio_display::frame::{IrqChoice, Pump, choose_source};
 use vfio_display::render::{FrameRenderer, GpuContext, ImportChoice};
@@ -131,59 +137,86 @@ pub fn show(dev: &dyn DisplayDevice, opts: &ViewerOptions) -> Result<()> {
     if !opts.idle_backoff {
         pump = pump.without_backoff();
     }
-    let proxy = event_loop.create_proxy();
-    let has_edid = find_edid_region(dev).is_some();
-    let options = Options {
-        scale: opts.scale,
-        overlay: opts.overlay,
-        fullscreen: opts.fullscreen,
-        exit_after: opts.exit_after,
-    };
     // Checked before the window opens, so that a bad path does not cost a whole session.
     let stats_out = opts
         .stats_json
         .as_deref()
         .map(OutputPath::resolve)
         .transpose()?;
+    let window = Window {
+        event_loop,
+        renderer,
+        pump: &pump,
+        input: ViewerInput::new(guest_input),
+        has_edid: find_edid_region(dev).is_some(),
+        options: Options {
+            scale: opts.scale,
+            overlay: opts.overlay,
+            fullscreen: opts.fullscreen,
+            exit_after: opts.exit_after,
+        },
+    };
+    let (counters, elapsed) = run(&ctx, window)?;
+    summary::report(counters, &pump, elapsed, stats_out.as_ref())
+}
+
+/// Everything the window's run needs, made before it opens.
+struct Window<'a> {
+    event_loop: EventLoop<UserEvent>,
+    renderer: FrameRenderer<'a>,
+    pump: &'a Pump,
+    input: ViewerInput,
+    has_edid: bool,
+    options: Options,
+}
+
+/// Runs the window with its threads (the refresh pump, the signal watch and the EDID worker)
+/// until it closes; returns its counters and how long it was open.
+fn run(ctx: &GpuContext, window: Window<'_>) -> Result<(Counters, Duration)> {
+    let Window {
+        event_loop,
+        renderer,
+        pump,
+        input,
+        has_edid,
+        options,
+    } = window;
+    let dev = renderer.reader().device();
+    let proxy = event_loop.create_proxy();
     let interrupts = Interrupts::install()?;
     let stop_watch = EventFd::new().context("the viewer's signal watch")?;
-    std::thread::scope(|s| -> Result<()> {
+    std::thread::scope(|s| -> Result<(Counters, Duration)> {
         // The pump thread must end even if the window code panics, or the scope never returns.
-        let _stop = StopOnDrop(&pump);
+        let _stop = StopOnDrop(pump);
         let _stop_watch = WriteOnDrop(&stop_watch);
         let quit = proxy.clone();
         let (interrupts, stop_ref) = (&interrupts, &stop_watch);
-        s.spawn(move || watch_signals(interrupts, stop_ref, &quit));
+        spawn_named(s, "signal watch", move || {
+            watch_signals(interrupts, stop_ref, &quit)
+        })?;
         let wake = proxy.clone();
-        let pump_ref = &pump;
-        let pump_thread = s.spawn(move || {
-            pump_ref.run(dev, &move || {
+        let pump_thread = spawn_named(s, "refresh pump", move || {
+            pump.run(dev, &move || {
                 let _ = wake.send_event(UserEvent::Refresh);
             })
-        });
+        })?;
         let (tx, rx) = mpsc::channel();
-        let edid_thread = has_edid.then(|| {
+        let edid_thread = if has_edid {
             let reply = proxy.clone();
-            s.spawn(move || {
+            Some(spawn_named(s, "EDID worker", move || {
                 edid_worker::run(dev, rx, &|r| {
                     let _ = reply.send_event(UserEvent::Edid(r));
                 })
-            })
-        });
-        let mut app = App::new(
-            &ctx,
-            dev,
-            renderer,
-            &pump,
-            has_edid.then_some(tx),
-            options,
-            ViewerInput::new(guest_input),
-        );
-        let started = std::time::Instant::now();
+            })?)
+        } else {
+            None
+        };
+        let mut app = App::new(ctx, renderer, pump, has_edid.then_some(tx), options, input);
+        let started = Instant::now();
         let result = event_loop.run_app(&mut app);
         pump.stop();
         let error = app.error.take();
-        let stats = std::mem::take(&mut app.stats);
+        let counters = std::mem::take(&mut app.counters);
         drop(app);
         if let Err(err) = pump_thread.join().unwrap_or(Ok(())) {
             tracing::warn!("the refresh pump stopped: {err}");
@@ -195,60 +228,20 @@ pub fn show(dev: &dyn DisplayDevice, opts: &ViewerOptions) -> Result<()> {
         if let Some(err) = error {
             return Err(anyhow!(err));
         }
-        let secs = started.elapsed().as_secs_f64();
-        let p = &pump.stats;
-        let load = |a: &std::sync::atomic::AtomicU64| a.load(std::sync::atomic::Ordering::Relaxed);
-        outln!(
-            "Presented {} frames in {secs:.1} s ({:.1} per second); refresh from {}: {} wakes, {} interrupts, {} coalesced, {} throttled",
-            stats.presented,
-            stats.presented as f64 / secs.max(0.001),
-            pump.source,
-            load(&p.wakes),
-            load(&p.interrupts),
-            load(&p.coalesced),
-            load(&p.throttled),
-        );
-        let count = stats.latencies_ms.len();
-        let latency = Stats::of(stats.latencies_ms);
-        if let Some(spread) = &latency {
-            outln!(
-                "Refresh to picture: median {:.1} ms, p95 {:.1} ms, max {:.1} ms over {count} refreshes",
-                spread.median_ms,
-                spread.p95_ms,
-                spread.max_ms
-            );
-        }
-        let frames = stats.frame_times_ms.len();
-        let frame_time = Stats::of(stats.frame_times_ms);
-        if let Some(spread) = &frame_time {
-            outln!(
-                "Frame time: median {:.2} ms, p95 {:.2} ms over {frames} frames",
-                spread.median_ms,
-                spread.p95_ms
-            );
-        }
-        if let Some(out) = &stats_out {
-            let summary = ViewerSummary {
-                after_first_frame: stats.first_shown.map(|(at, cpu)| SteadyState {
-                    seconds: at.elapsed().as_secs_f64(),
-                    cpu_seconds: crate::app::cpu_time::process_cpu()
-                        .saturating_sub(cpu)
-                        .as_secs_f64(),
-                }),
-                seconds: secs,
-                presented: stats.presented,
-                wakes: load(&p.wakes),
-                interrupts: load(&p.interrupts),
-                coalesced: load(&p.coalesced),
-                throttled: load(&p.throttled),
-                frame_ms: frame_time,
-                refresh_to_picture_ms: latency,
-            };
-            let summary = serde_json::to_string_pretty(&summary)?;
-            out.write(format!("{summary}\n").as_bytes(), WriteMode::Replace)?;
-        }
-        Ok(())
+        Ok((counters, started.elapsed()))
     })
+}
+
+/// Starts a scoped thread with a name (in `top`, in a debugger, in a panic message).
+fn spawn_named<'scope, T: Send + 'scope>(
+    scope: &'scope std::thread::Scope<'scope, '_>,
+    name: &str,
+    work: impl FnOnce() -> T + Send + 'scope,
+) -> Result<std::thread::ScopedJoinHandle<'scope, T>> {
+    std::thread::Builder::new()
+        .name(name.into())
+        .spawn_scoped(scope, work)
+        .with_context(|| format!("starting the viewer's {name} thread"))
 }
 
 #[cfg(test)]

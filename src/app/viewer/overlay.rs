@@ -1,7 +1,7 @@
 //! The egui overlay (F1): what is on screen and how it got there, the EDID controls, and a
 //! status banner that shows even when the overlay is hidden.
 
-use super::app::Stats;
+use super::counters::Counters;
 use super::edid_worker::EdidJob;
 use super::edid_worker::EdidReply;
 use super::layout::ScaleMode;
@@ -82,7 +82,7 @@ pub struct OverlayView<'a> {
     pub source: RefreshSource,
     /// Where keyboard and pointer go.
     pub input: String,
-    pub stats: &'a Stats,
+    pub counters: &'a Counters,
     pub pump: &'a PumpStats,
 }
 
@@ -162,7 +162,7 @@ pub fn ui(ui: &mut egui::Ui, state: &mut State, view: &OverlayView<'_>) -> Vec<O
             ui.label(&view.input);
             ui.label(format!(
                 "{:.1} fps, frame time {:.2} ms, {} presented",
-                view.stats.fps, view.stats.frame_ms, view.stats.presented
+                view.counters.fps, view.counters.frame_ms, view.counters.presented
             ));
             let interval = view.pump.interval_us.load(Ordering::Relaxed);
             let rate = match view.source {
