@@ -1,8 +1,8 @@
 //! `vfio-display bench`: its options, checked and parsed into the benchmark's plain options.
 
+use super::args::{FaultArg, parse_bench_size, parse_seconds};
 use super::exit::Usage;
-use super::screenshot::parse_seconds;
-use super::target::{DeviceArgs, parse_size};
+use super::target::DeviceArgs;
 use crate::app::bench::{self, BenchOptions, BenchSize};
 use crate::app::target::DEFAULT_SIM_MODE;
 use anyhow::Result;
@@ -46,28 +46,13 @@ pub struct BenchArgs {
     keys: u32,
     // Last: the device options come under their own headings, after the command's own.
     #[command(flatten)]
-    target: DeviceArgs,
-}
-
-fn parse_bench_size(s: &str) -> Result<BenchSize, String> {
-    let lower = s.trim().to_ascii_lowercase();
-    if let Some((_, width, height)) = BenchSize::NAMED.iter().find(|(n, ..)| *n == lower) {
-        return Ok(BenchSize {
-            width: *width,
-            height: *height,
-        });
-    }
-    let (width, height) = parse_size(s).map_err(|e| format!("{e} (or 720p, 1080p, 1440p, 4k)"))?;
-    if width > 8192 || height > 8192 {
-        return Err(format!("'{s}': at most 8192x8192"));
-    }
-    Ok(BenchSize { width, height })
+    pub target: DeviceArgs,
 }
 
 pub fn run(args: &BenchArgs) -> Result<()> {
     // The simulator options bench would silently override are refused instead.
     let sim = &args.target.sim_opts;
-    if sim.sim_fault != SimFault::None {
+    if sim.sim_fault != FaultArg::Fault(SimFault::None) {
         return Err(Usage(
             "bench measures a healthy device: --sim-fault is for the other commands".into(),
         )

@@ -1,5 +1,6 @@
 //! `check`: the conformance checker's command line, table and JSON.
 
+use super::args::FaultArg;
 use super::exit::Usage;
 use super::target::DeviceArgs;
 use anyhow::{Result, anyhow};
@@ -61,7 +62,7 @@ pub struct CheckArgs {
     allow_risky: bool,
     // Last: the device options come under their own headings, after the command's own.
     #[command(flatten)]
-    target: DeviceArgs,
+    pub target: DeviceArgs,
 }
 
 pub fn run(args: &CheckArgs) -> Result<()> {
@@ -74,7 +75,7 @@ pub fn run(args: &CheckArgs) -> Result<()> {
         .into());
     }
     let mut target = args.target.clone();
-    if target.sim && target.sim_opts.sim_fault == SimFault::DeviceLost {
+    if target.sim && target.sim_opts.sim_fault == FaultArg::Fault(SimFault::DeviceLost) {
         // The checks end long before the fault starts: they would all pass, proving nothing.
         return Err(Usage(
             "--sim-fault device-lost removes the device 2 s after the first plane query, after \

@@ -21,7 +21,7 @@ pub struct InfoArgs {
     gpu: bool,
     // Last: the device options come under their own headings, after the command's own.
     #[command(flatten)]
-    target: DeviceArgs,
+    pub target: DeviceArgs,
 }
 
 /// The `info --json` document: the library's device report, and the GPU part with `--gpu`.

@@ -1,6 +1,7 @@
 //! Command-line front end: argument parsing, device opening, and one module per subcommand.
 
 mod advice;
+mod args;
 mod bench;
 mod check;
 mod docs;
@@ -74,6 +75,100 @@ enum Command {
     Man(docs::ManArgs),
 }
 
+impl Command {
+    /// The simulator's options, for the commands that can run on a device.
+    fn sim_args(&self) -> Option<&target::SimArgs> {
+        match self {
+            Command::Info(a) => Some(&a.target.sim_opts),
+            Command::Screenshot(a) => Some(&a.target.sim_opts),
+            Command::Serve(a) => Some(&a.target.sim_opts),
+            Command::Edid(a) => a.sim_args(),
+            Command::View(a) => Some(&a.target.sim_opts),
+            Command::Demo(a) => Some(&a.sim),
+            Command::Bench(a) => Some(&a.target.sim_opts),
+            Command::Check(a) => Some(&a.target.sim_opts),
+            Command::List(_)
+            | Command::Run(_)
+            | Command::Attach(_)
+            | Command::Completions(_)
+            | Command::Man(_) => None,
+        }
+    }
+
+    /// Reads the guest's frames (and so exports dma-bufs), as opposed to queries and EDID:
+    /// `attach` refuses those exports where QEMU's own display makes them unsafe.
+    fn reads_frames(&self) -> bool {
+        matches!(
+            self,
+            Command::View(_)
+                | Command::Screenshot(_)
+                | Command::Serve(_)
+                | Command::Check(_)
+                | Command::Bench(_)
+        )
+    }
+
+    /// Takes `--qmp`: sends keys and pointer to the guest (bench times them).
+    fn takes_input(&self) -> bool {
+        matches!(
+            self,
+            Command::View(_) | Command::Serve(_) | Command::Bench(_)
+        )
+    }
+
+    /// `--sim-fault help`: the list of faults instead of the command.
+    fn wants_fault_list(&self) -> bool {
+        self.sim_args()
+            .is_some_and(|s| s.sim_fault == args::FaultArg::List)
+    }
+}
+
+/// Whether `name` is one of this program's commands.
+fn is_command_name(name: &str) -> bool {
+    use clap::CommandFactory;
+    Cli::command().find_subcommand(name).is_some()
+}
+
+/// Whether a clap command takes `--device-fd`: that is what running on a display device means.
+fn takes_device_fd(command: &clap::Command) -> bool {
+    command.get_arguments().any(|a| a.get_id() == "device_fd")
+}
+
+/// Whether the command `words` name (with its subcommand, for `edid`) has the option `id`, as
+/// clap's own definition of the commands says: asked before the words parse, and no list of
+/// names to keep in step.
+fn command_has_option(words: &[String], id: &str) -> bool {
+    use clap::CommandFactory;
+    let cli = Cli::command();
+    let Some(mut command) = words.first().and_then(|w| cli.find_subcommand(w)) else {
+        return false;
+    };
+    if command.has_subcommands() {
+        match words.get(1).and_then(|w| command.find_subcommand(w)) {
+            Some(sub) => command = sub,
+            None => return false,
+        }
+    }
+    command.get_arguments().any(|a| a.get_id() == id)
+}
+
+/// Whether `words` name a command that runs on a display device (`edid` with one of its device
+/// subcommands).
+fn runs_on_a_device(words: &[String]) -> bool {
+    command_has_option(words, "device_fd")
+}
+
+/// The commands that run on a display device and share one with a VM (`demo` makes its own).
+fn device_command_names() -> Vec<String> {
+    use clap::CommandFactory;
+    Cli::command()
+        .get_subcommands()
+        .filter(|c| c.get_name() != "demo")
+        .filter(|c| takes_device_fd(c) || c.get_subcommands().any(takes_device_fd))
+        .map(|c| c.get_name().to_string())
+        .collect()
+}
+
 fn init_logging(verbose: u8) {
     let level = match verbose {
         0 => "warn",
@@ -103,6 +198,11 @@ pub fn main() -> ExitCode {
         }
     };
     init_logging(cli.verbose);
+    if cli.command.wants_fault_list() {
+        // Like --help: the list on stdout and success, before any command runs.
+        let printed = output::stdio::write_out(format_args!("{}", args::fault_list()));
+        return finish(printed.map_err(anyhow::Error::from));
+    }
     let result = dispatch(cli.command);
     finish(result.and_then(|()| Ok(output::stdio::flush_out()?)))
 }

@@ -1,5 +1,6 @@
 //! `vfio-display screenshot`: its options, checked and parsed into the app's plain options.
 
+use super::args::parse_seconds;
 use super::exit::Usage;
 use super::target::DeviceArgs;
 use crate::app::screenshot::{self, ScreenshotOptions};
@@ -41,7 +42,7 @@ pub struct ScreenshotArgs {
     import: Import,
     // Last: the device options come under their own headings, after the command's own.
     #[command(flatten)]
-    target: DeviceArgs,
+    pub target: DeviceArgs,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -68,16 +69,6 @@ impl Import {
             Import::Cpu => ImportChoice::Only(ImportPath::Cpu),
         }
     }
-}
-
-pub fn parse_seconds(s: &str) -> Result<f64, String> {
-    let v: f64 = s
-        .parse()
-        .map_err(|_| format!("'{s}' is not a number of seconds"))?;
-    if !(0.0..=86_400.0).contains(&v) {
-        return Err(format!("{s}: give 0 to 86400 seconds"));
-    }
-    Ok(v)
 }
 
 pub fn run(args: &ScreenshotArgs) -> Result<()> {

@@ -1,9 +1,8 @@
 //! `vfio-display serve`: its options, parsed into the server's plain options.
 
+use super::args::{parse_clients, parse_hz, parse_irq, parse_listen, parse_seconds, parse_yes_no};
 use super::exit::Usage;
-use super::screenshot::parse_seconds;
 use super::target::DeviceArgs;
-use super::view::{parse_hz, parse_irq};
 use crate::app::serve::{self, ServeOptions};
 use anyhow::Result;
 use clap::Args;
@@ -35,41 +34,6 @@ refused for 10 s, doubling with each further failure. Without --tls-cert/--tls-k
 traffic is not encrypted: give them (browsers then use https://HOST:PORT/vnc.html and native
 clients VeNCrypt), or keep the default address and use an SSH tunnel
 (ssh -L 5900:127.0.0.1:5900 HOST).";
-
-/// Parses ADDR:PORT or HOST:PORT (a name is resolved; its first address is used); a bare port
-/// listens on 127.0.0.1.
-fn parse_listen(s: &str) -> Result<SocketAddr, String> {
-    use std::net::ToSocketAddrs;
-    if let Ok(port) = s.parse::<u16>() {
-        return Ok(SocketAddr::from(([127, 0, 0, 1], port)));
-    }
-    if let Ok(addr) = s.parse() {
-        return Ok(addr);
-    }
-    let usage = "give ADDR:PORT (127.0.0.1:5900, 0.0.0.0:5901, [::1]:5900), HOST:PORT \
-                 (localhost:5900) or a port";
-    match s.to_socket_addrs() {
-        Ok(mut addrs) => addrs
-            .next()
-            .ok_or_else(|| format!("'{s}': the name has no address; {usage}")),
-        Err(err) => Err(format!("'{s}': {err}; {usage}")),
-    }
-}
-
-fn parse_yes_no(s: &str) -> Result<bool, String> {
-    match s {
-        "yes" => Ok(true),
-        "no" => Ok(false),
-        _ => Err(format!("'{s}': give yes or no")),
-    }
-}
-
-fn parse_clients(s: &str) -> Result<usize, String> {
-    match s.parse::<usize>() {
-        Ok(n @ 1..=256) => Ok(n),
-        _ => Err(format!("'{s}': give 1 to 256 clients")),
-    }
-}
 
 #[derive(Debug, Args)]
 #[command(after_help = AFTER_HELP)]
@@ -138,7 +102,7 @@ pub struct ServeArgs {
     #[arg(long, value_enum, default_value_t = ServeRender::Auto)]
     render: ServeRender,
     #[command(flatten)]
-    target: DeviceArgs,
+    pub target: DeviceArgs,
 }
 
 pub fn run(args: &ServeArgs) -> Result<()> {

@@ -1,12 +1,15 @@
 //! The device options every command shares, parsed into the apps' plain `Target`.
 
+use super::args::{
+    FaultArg, parse_fault, parse_format, parse_mode_change, parse_size, parse_tiling,
+};
 use super::exit::Usage;
 use crate::app::target::{SimOptions, Target};
 use anyhow::{Result, bail};
 use clap::{Args, ValueEnum};
 use vfio_display::device::DisplayDevice;
 use vfio_display::device::sim::SimFault;
-use vfio_display::fourcc::{self, Format};
+use vfio_display::fourcc::Format;
 use vfio_display::tiling::Tiling;
 use vfio_display::vfio::{BackendChoice, PlaneSource};
 
@@ -76,7 +79,7 @@ pub struct SimArgs {
     /// Inject a fault into the simulator, to see how a hostile or failing device is handled
     /// (`--sim-fault help` lists them).
     #[arg(long, value_name = "NAME", default_value = "none", value_parser = parse_fault)]
-    pub sim_fault: SimFault,
+    pub sim_fault: FaultArg,
     /// The simulated guest switches to mode WxH this many seconds after the first plane query (for testing).
     #[arg(long, value_name = "WxH@S", value_parser = parse_mode_change, hide = true)]
     pub sim_mode_change: Option<(std::time::Duration, u32, u32)>,
@@ -103,63 +106,6 @@ pub enum SimProfile {
     Gvt,
 }
 
-fn parse_tiling(s: &str) -> Result<Tiling, String> {
-    Tiling::parse(s).ok_or_else(|| format!("unknown layout '{s}'; one of: linear, x, y, yf"))
-}
-
-fn parse_mode_change(s: &str) -> Result<(std::time::Duration, u32, u32), String> {
-    let (size, secs) = s
-        .split_once('@')
-        .ok_or_else(|| format!("'{s}': write WxH@SECONDS"))?;
-    let (w, h) = parse_size(size)?;
-    let secs: f64 = secs
-        .parse()
-        .map_err(|_| format!("'{secs}' is not a number of seconds"))?;
-    if !(0.0..=3600.0).contains(&secs) {
-        return Err(format!("{secs}: give 0 to 3600 seconds"));
-    }
-    Ok((std::time::Duration::from_secs_f64(secs), w, h))
-}
-
-/// Parses "WxH" (also "W*H" or "WXH") with the library's size parser, in the words of a
-/// command-line error.
-pub fn parse_size(s: &str) -> Result<(u32, u32), String> {
-    vfio_display::edid::parse_size(s).map_err(|e| {
-        if e.reason.contains("positive") {
-            format!("'{s}': width and height must be positive")
-        } else {
-            format!("'{s}' is not a size; write WIDTHxHEIGHT, for example 1920x1080")
-        }
-    })
-}
-
-fn parse_format(s: &str) -> Result<&'static Format, String> {
-    fourcc::parse(s).ok_or_else(|| {
-        let names: Vec<&str> = fourcc::FORMATS.iter().map(|f| f.name).collect();
-        format!("unknown format '{s}'; one of: {}", names.join(", "))
-    })
-}
-
-fn parse_fault(s: &str) -> Result<SimFault, String> {
-    if s == "help" {
-        // Like --help: the list on stdout and success, before any command runs.
-        let lines: Vec<String> = SimFault::ALL
-            .iter()
-            .map(|(_, n, d)| format!("  {n:<24} {d}"))
-            .collect();
-        let text = format!(
-            "Simulator faults (--sim-fault NAME):\n{}\n",
-            lines.join("\n")
-        );
-        let code = match crate::app::output::stdio::write_out(format_args!("{text}")) {
-            Ok(()) => 0,
-            Err(_) => 1,
-        };
-        std::process::exit(code);
-    }
-    s.parse()
-}
-
 impl SimArgs {
     /// The simulator's options as plain data.
     pub fn options(&self) -> SimOptions {
@@ -171,7 +117,8 @@ impl SimArgs {
                 SimPlane::Region => PlaneSource::Region,
             },
             frame: self.sim_frame,
-            fault: self.sim_fault,
+            // `help` never gets here: the list is printed before the command runs.
+            fault: self.sim_fault.fault().unwrap_or(SimFault::None),
             mode_change: self.sim_mode_change,
             shared: self.sim_shared,
             gvt: self.sim_profile == SimProfile::Gvt,
@@ -225,20 +172,5 @@ impl DeviceArgs {
     /// Opens the chosen device.
     pub fn open(&self) -> Result<Box<dyn DisplayDevice>> {
         self.target()?.open()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn sizes() {
-        assert_eq!(parse_size("1920x1080"), Ok((1920, 1080)));
-        assert_eq!(parse_size("640X480"), Ok((640, 480)));
-        assert!(parse_size("1920").unwrap_err().contains("WIDTHxHEIGHT"));
-        assert!(parse_size("0x10").is_err());
-        assert!(parse_size("axb").is_err());
-        assert!(parse_size("99999999999x1").is_err());
     }
 }

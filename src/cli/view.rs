@@ -1,6 +1,7 @@
 //! `vfio-display view` and `demo`: their options, parsed into the viewer's plain options.
 
-use super::screenshot::{Import, parse_seconds};
+use super::args::{parse_hz, parse_irq, parse_seconds};
+use super::screenshot::Import;
 use super::target::{DeviceArgs, SimArgs};
 use crate::app::guest_input::no_input_because;
 use crate::app::target::Target;
@@ -9,27 +10,6 @@ use anyhow::Result;
 use clap::Args;
 use std::time::Duration;
 use vfio_display::frame::IrqChoice;
-
-pub fn parse_irq(s: &str) -> Result<IrqChoice, String> {
-    match s {
-        "auto" => Ok(IrqChoice::Auto),
-        "none" => Ok(IrqChoice::None),
-        n => n
-            .parse()
-            .map(IrqChoice::Index)
-            .map_err(|_| format!("'{s}': give auto, none or an IRQ index")),
-    }
-}
-
-pub fn parse_hz(s: &str) -> Result<f64, String> {
-    let hz: f64 = s
-        .parse()
-        .map_err(|_| format!("'{s}' is not a rate in Hz"))?;
-    if !(1.0..=1000.0).contains(&hz) {
-        return Err(format!("{s}: give 1 to 1000 Hz"));
-    }
-    Ok(hz)
-}
 
 /// How the window looks and refreshes.
 #[derive(Debug, Clone, Args)]
@@ -78,7 +58,7 @@ pub struct ViewArgs {
     view: ViewOpts,
     // Last: the device options come under their own headings, after the command's own.
     #[command(flatten)]
-    target: DeviceArgs,
+    pub target: DeviceArgs,
 }
 
 #[derive(Debug, Args)]
@@ -86,7 +66,7 @@ pub struct DemoArgs {
     #[command(flatten)]
     view: ViewOpts,
     #[command(flatten)]
-    sim: SimArgs,
+    pub sim: SimArgs,
 }
 
 impl ViewOpts {

@@ -2,32 +2,16 @@
 //! QEMU. The inner command is parsed like a top-level one, with the shared device's fd as its
 //! `--device-fd`.
 
+use super::args::parse_seconds;
 use super::exit::{ExitStatus, Usage};
-use super::screenshot::parse_seconds;
-use crate::app::signals::{self, Interrupts};
-use crate::app::target::host_paths;
-use crate::app::vmm::attach::{self, AttachOptions, LIBVIRT_RUN_DIR};
-use crate::app::vmm::lifetime;
-use crate::app::vmm::qemu::{QemuFailed, RunOptions, RunningVm};
+use crate::app::vmm::attach::{AttachOptions, LIBVIRT_RUN_DIR};
+use crate::app::vmm::beside::{self, AttachedDevice, RunSteps};
+use crate::app::vmm::qemu::RunOptions;
 use anyhow::{Context, Result};
 use clap::Args;
-use std::os::fd::IntoRawFd;
-use std::path::PathBuf;
+use std::os::fd::{IntoRawFd, OwnedFd};
+use std::path::{Path, PathBuf};
 use std::time::Duration;
-
-/// The commands `attach` runs on QEMU's device.
-const ATTACH_COMMANDS: &[&str] = &[
-    "view",
-    "screenshot",
-    "serve",
-    "info",
-    "edid",
-    "check",
-    "bench",
-];
-
-/// The commands `run` runs on the device it gives QEMU.
-const RUN_COMMANDS: &[&str] = &["view", "screenshot", "serve", "info", "edid", "check"];
 
 const ATTACH_AFTER_HELP: &str = "\
 COMMAND is one of: view, screenshot, serve, info, edid show|set|link|hotswap, check, bench,
@@ -129,7 +113,7 @@ impl RunArgs {
             // `run DEVICE -- qemu ...`: clap takes a `--` that comes before any value itself,
             // so the words are all QEMU's, unless they start with a command of ours.
             let first = self.rest.first().map(String::as_str).unwrap_or("");
-            if !COMMANDS.contains(&first) {
+            if !super::is_command_name(first) {
                 return Ok((Vec::new(), self.rest.clone()));
             }
             return Err(Usage(
@@ -148,47 +132,31 @@ impl RunArgs {
     }
 }
 
-/// Every command name, to tell a command from QEMU's program.
-const COMMANDS: &[&str] = &[
-    "view",
-    "screenshot",
-    "serve",
-    "info",
-    "edid",
-    "check",
-    "bench",
-    "list",
-    "demo",
-    "run",
-    "attach",
-];
-
-/// Commands that take a device; `edid` needs one of its device subcommands.
-fn check_command(words: &[String], allowed: &[&str]) -> Result<()> {
+/// Refuses words whose command does not run on a device (`list`, `edid decode`): only those
+/// can run on a VM's device. Checked by name, before the words are parsed, so that the error
+/// names the commands that can.
+fn check_shares_device(words: &[String], refused: &[&str]) -> Result<()> {
+    let names: Vec<String> = super::device_command_names()
+        .into_iter()
+        .filter(|name| !refused.contains(&name.as_str()))
+        .collect();
     let first = words.first().map(String::as_str).unwrap_or("");
-    let ok = match first {
-        "edid" => matches!(
-            words.get(1).map(String::as_str),
-            Some("show" | "set" | "link" | "hotswap")
-        ),
-        other => allowed.contains(&other),
-    };
-    if !ok {
+    if refused.contains(&first) || !super::runs_on_a_device(words) {
         return Err(Usage(format!(
             "'{}' cannot run on a VM's device; use one of: {}",
             words.join(" "),
-            allowed.join(", ")
+            names.join(", ")
         ))
         .into());
     }
     Ok(())
 }
 
-/// The command's words with `--qmp PATH` added, for the commands that take input; an error
-/// for the others.
+/// The command's words with `--qmp PATH` added (unless they have it): keyboard and pointer
+/// for the commands that take input; an error for the others.
 fn with_input(words: &[String], path: &std::path::Path) -> Result<Vec<String>> {
-    let first = words.first().map(String::as_str).unwrap_or("");
-    if !matches!(first, "view" | "serve" | "bench") {
+    if !super::command_has_option(words, "qmp") {
+        let first = words.first().map(String::as_str).unwrap_or("");
         return Err(Usage(format!(
             "--qmp gives keyboard and pointer to view and serve (and bench times keys through \
              it), not to '{first}'"
@@ -210,10 +178,10 @@ fn with_input(words: &[String], path: &std::path::Path) -> Result<Vec<String>> {
 /// --help come before anything starts. A usage error speaks of what the user typed: the
 /// device option this program adds is not theirs, and the usage line is the whole command's
 /// (`before` the command's words and `after` them).
-fn check_words(words: &[String], before: &str, after: &str) -> Result<()> {
+fn check_words(words: &[String], before: &str, after: &str) -> Result<super::Command> {
     use clap::error::ErrorKind;
     let err = match super::try_parse_on(words, &["--device-fd".to_string(), "0".to_string()]) {
-        Ok(_) => return Ok(()),
+        Ok(command) => return Ok(command),
         Err(err) => err,
     };
     if matches!(
@@ -266,58 +234,32 @@ fn inner_usage(text: &str, command: &str, before: &str, after: &str) -> String {
     lines.join("\n")
 }
 
-/// True for commands that read frames (and so export dma-bufs), as opposed to queries and EDID.
-fn exports(words: &[String]) -> bool {
-    matches!(
-        words.first().map(String::as_str),
-        Some("view" | "screenshot" | "serve" | "check" | "bench")
-    )
-}
-
 pub fn attach(args: &AttachArgs) -> Result<()> {
-    check_command(&args.command, ATTACH_COMMANDS)?;
+    check_shares_device(&args.command, &[])?;
     let command = match &args.qmp {
         Some(path) => with_input(&args.command, path)?,
         None => args.command.clone(),
     };
     // The command's own errors (and --help) come before anything touches QEMU.
-    check_words(&command, "attach --pid PID|--vm NAME", "")?;
-    let paths = host_paths();
-    let attached = attach::attach(
-        &AttachOptions {
-            pid: args.pid,
-            vm: args.vm.clone(),
-            mdev: args.mdev.clone(),
-            force: args.force,
-            exports: exports(&args.command),
-            libvirt_run_dir: PathBuf::from(LIBVIRT_RUN_DIR),
-            stand_in_fd: args.sim_stand_in,
-        },
-        &paths,
-    )?;
-    tracing::info!("attached to {}", attached.what);
-    let pid = attached.pid;
-    lifetime::watch(attached.pidfd, pid, ExitStatus::VmEnded as u8);
-    let result = match args.sim_stand_in {
-        // The stand-in fd is held while the command runs, as the device's would be.
-        Some(_) => {
-            let _stand_in = attached.fd;
+    let parsed = check_words(&command, "attach --pid PID|--vm NAME", "")?;
+    let options = AttachOptions {
+        pid: args.pid,
+        vm: args.vm.clone(),
+        mdev: args.mdev.clone(),
+        force: args.force,
+        exports: parsed.reads_frames(),
+        libvirt_run_dir: PathBuf::from(LIBVIRT_RUN_DIR),
+        stand_in_fd: args.sim_stand_in,
+    };
+    beside::attach_and_run(&options, ExitStatus::VmEnded as u8, |device| match device {
+        AttachedDevice::StandIn => {
             let sim = ["--sim".to_string(), "--sim-shared".to_string()];
             super::try_parse_on(&command, &sim)
                 .map_err(anyhow::Error::from)
                 .and_then(super::dispatch)
         }
-        None => super::run_inner(&command, attached.fd.into_raw_fd()),
-    };
-    lifetime::finished();
-    if let Some(ended) = lifetime::ended(pid) {
-        // The VM's end stopped the command: what the command said about it is no error.
-        if let Err(err) = &result {
-            tracing::debug!("the command after the VM ended: {err:#}");
-        }
-        return Err(ended.into());
-    }
-    result
+        AttachedDevice::Fd(fd) => super::run_inner(&command, fd.into_raw_fd()),
+    })
 }
 
 pub fn run(args: &RunArgs) -> Result<()> {
@@ -327,91 +269,53 @@ pub fn run(args: &RunArgs) -> Result<()> {
     } else {
         command
     };
-    check_command(&command, RUN_COMMANDS)?;
-    if command.first().map(String::as_str) == Some("edid")
-        && command.get(1).map(String::as_str) == Some("set")
-    {
+    // bench measures processes of its own that open the device: run keeps it to itself.
+    check_shares_device(&command, &["bench"])?;
+    if command.len() >= 2 && command[0] == "edid" && command[1] == "set" {
         return Err(Usage(
             "use run --edid MODE|FILE: it writes the EDID before the guest starts".into(),
         )
         .into());
     }
-    check_words(&command, "run DEVICE", " -- QEMU...")?;
-    let edid_command = args.edid.as_ref().map(|edid| {
-        let source = if edid.parse::<vfio_display::edid::Mode>().is_ok() {
-            "--mode"
-        } else {
-            "--file"
-        };
-        vec![
-            "edid".to_string(),
-            "set".into(),
-            source.into(),
-            edid.clone(),
-        ]
-    });
-    if let Some(words) = &edid_command {
-        super::parse_inner(words, 0)?;
-        if words[2] == "--file" {
-            check_edid_file(std::path::Path::new(&words[3]))?;
-        }
-    }
-    let interrupts = Interrupts::install()?;
-    let paths = host_paths();
-    let mut vm = RunningVm::start(
-        &RunOptions {
+    let parsed = check_words(&command, "run DEVICE", " -- QEMU...")?;
+    let edid_command = args.edid.as_deref().map(edid_words).transpose()?;
+    let takes_input = parsed.takes_input();
+    let steps = RunSteps {
+        edid: edid_command
+            .map(|words| move |fd: OwnedFd| super::run_inner(&words, fd.into_raw_fd())),
+        command: |fd: OwnedFd, input: &Path| {
+            let command = if takes_input {
+                with_input(&command, input)?
+            } else {
+                command
+            };
+            super::run_inner(&command, fd.into_raw_fd())
+        },
+    };
+    beside::run_with_vm(
+        RunOptions {
             mdev: args.device.clone(),
             qemu,
-            paused: edid_command.is_some(),
+            paused: false,
             startup_timeout: Duration::from_secs_f64(args.startup_timeout),
         },
-        &paths,
-        &interrupts,
-    )?;
-    errln!(
-        "vfio-display: QEMU (pid {}) is up and shares {}",
-        vm.pid(),
-        args.device
-    );
-    let mut result = Ok(());
-    if let Some(words) = &edid_command {
-        result = vm
-            .device_fd()
-            .and_then(|fd| super::run_inner(words, fd.into_raw_fd()))
-            .context("writing the EDID before the guest starts");
+        steps,
+    )
+}
+
+/// `run --edid MODE|FILE` as the `edid set` words it runs, checked before QEMU starts.
+fn edid_words(edid: &str) -> Result<Vec<String>> {
+    let source = if edid.parse::<vfio_display::edid::Mode>().is_ok() {
+        "--mode"
+    } else {
+        "--file"
+    };
+    let words = vec!["edid".to_string(), "set".into(), source.into(), edid.into()];
+    super::parse_inner(&words, 0)?;
+    if source == "--file" {
+        check_edid_file(Path::new(edid))?;
     }
-    if result.is_ok() {
-        result = vm.resume().context("letting the guest run (QMP cont)");
-    }
-    if result.is_ok() {
-        let command = if matches!(command[0].as_str(), "view" | "serve") {
-            with_input(&command, vm.input_socket()).unwrap_or_else(|_| command.clone())
-        } else {
-            command
-        };
-        result = vm
-            .device_fd()
-            .and_then(|fd| super::run_inner(&command, fd.into_raw_fd()));
-    }
-    let (status, by_itself) = vm.stop();
-    if by_itself && signals::signal_received().is_none() {
-        // The VM ended: that is what stopped the command, not an error of its own.
-        let interrupted = result
-            .as_ref()
-            .err()
-            .is_some_and(|e| e.downcast_ref::<signals::Interrupted>().is_some());
-        if interrupted {
-            result = Ok(());
-        }
-        errln!("vfio-display: the VM ended ({})", describe_status(status));
-        result?;
-        return if status.success() {
-            Ok(())
-        } else {
-            Err(QemuFailed(status).into())
-        };
-    }
-    result
+    Ok(words)
 }
 
 /// Reads and decodes `run --edid FILE` before QEMU starts, so that a wrong file ends `run`
@@ -428,13 +332,6 @@ fn check_edid_file(path: &std::path::Path) -> Result<()> {
         }
         Ok(_) => Ok(()),
     }
-}
-
-fn describe_status(status: std::process::ExitStatus) -> String {
-    QemuFailed(status)
-        .to_string()
-        .trim_start_matches("QEMU ")
-        .to_string()
 }
 
 #[cfg(test)]
@@ -485,14 +382,65 @@ mod tests {
 
     #[test]
     fn help_texts_list_every_command_run_and_attach_accept() {
-        for (help, commands) in [
-            (ATTACH_AFTER_HELP, ATTACH_COMMANDS),
-            (RUN_AFTER_HELP, RUN_COMMANDS),
+        for (help, refused) in [
+            (ATTACH_AFTER_HELP, &[][..]),
+            (RUN_AFTER_HELP, &["bench"][..]),
         ] {
             let sentence = listed(help);
-            for command in commands {
-                assert!(sentence.contains(command), "{command} in {sentence:?}");
+            for command in super::super::device_command_names() {
+                assert_eq!(
+                    sentence.contains(&command),
+                    !refused.contains(&command.as_str()),
+                    "{command} in {sentence:?}"
+                );
             }
         }
+    }
+
+    #[test]
+    fn the_parsed_command_and_its_definition_agree_on_input() {
+        for name in super::super::device_command_names() {
+            let mut words = vec![name.clone()];
+            if name == "edid" {
+                words.push("show".into());
+            }
+            if name == "screenshot" {
+                words.extend(["-o".to_string(), "x.png".to_string()]);
+            }
+            let parsed = check_words(&words, "attach", "").unwrap();
+            assert_eq!(
+                parsed.takes_input(),
+                super::super::command_has_option(&words, "qmp"),
+                "{name}"
+            );
+        }
+    }
+
+    #[test]
+    fn commands_without_a_device_are_refused_by_name() {
+        let words = |w: &[&str]| w.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let err = check_shares_device(&words(&["list"]), &[])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("'list' cannot run on a VM's device"),
+            "{err}"
+        );
+        for name in [
+            "view",
+            "screenshot",
+            "serve",
+            "info",
+            "edid",
+            "check",
+            "bench",
+        ] {
+            assert!(err.contains(name), "{name} in {err}");
+        }
+        assert!(!err.contains("demo") && !err.contains("attach"), "{err}");
+        assert!(check_shares_device(&words(&["edid", "decode", "x.bin"]), &[]).is_err());
+        assert!(check_shares_device(&words(&["edid", "show"]), &[]).is_ok());
+        assert!(check_shares_device(&words(&["bench"]), &["bench"]).is_err());
+        assert!(check_shares_device(&words(&["screenshot"]), &["bench"]).is_ok());
     }
 }

@@ -168,6 +168,32 @@ fn sim_child_args(o: &SimOptions, size: BenchSize, frozen: bool) -> Vec<String> 
     out
 }
 
+/// The figures measured so far and those left out with the reason: what every part of the
+/// run adds to, and what the report prints.
+#[derive(Debug, Default)]
+struct Results {
+    figures: Vec<Figure>,
+    skipped: Vec<Skipped>,
+}
+
+impl Results {
+    fn skip(&mut self, name: &str, why: &str) {
+        self.skipped.push(Skipped {
+            name: name.to_string(),
+            why: why.to_string(),
+        });
+    }
+
+    fn add(&mut self, (figures, skipped): (Vec<Figure>, impl IntoIterator<Item = Skipped>)) {
+        self.figures.extend(figures);
+        self.skipped.extend(skipped);
+    }
+}
+
+/// The figures that need a separate process: `screenshot` end to end, the remote server, and
+/// the viewer's frame time and idle CPU.
+const PROCESS_FIGURES: [&str; 3] = ["screenshot end to end", "viewer frame time", "idle CPU"];
+
 pub fn run(args: &BenchOptions) -> Result<()> {
     let budget = Budget {
         time: Duration::from_secs_f64(args.seconds),
@@ -176,223 +202,35 @@ pub fn run(args: &BenchOptions) -> Result<()> {
     };
     progress("opening the GPU");
     let ctx = GpuContext::headless().context("opening the GPU for the benchmarks")?;
-    let mut figures: Vec<Figure> = Vec::new();
-    let mut skipped: Vec<Skipped> = Vec::new();
-    let skip = |skipped: &mut Vec<Skipped>, name: &str, why: &str| {
-        skipped.push(Skipped {
-            name: name.to_string(),
-            why: why.to_string(),
-        })
+    let mut results = Results::default();
+    let (device_name, runner_device) = match args.target.sim() {
+        Some(sim_options) => {
+            simulator_figures(&ctx, args, sim_options, budget, &mut results)?;
+            let name = format!(
+                "simulated vGPU ({} {} planes)",
+                sim_options.format.name,
+                source_name(sim_options.source)
+            );
+            let child = sim_child_args(sim_options, BenchSize::FULL_HD, false);
+            (name, Some(child))
+        }
+        None => device_figures(&ctx, args, budget, &mut results)?,
     };
-
-    let device_name;
-    let runner_device: Option<Vec<String>>;
-    if let Some(sim_options) = args.target.sim() {
-        device_name = format!(
-            "simulated vGPU ({} {} planes)",
-            sim_options.format.name,
-            match sim_options.source {
-                PlaneSource::DmaBuf => "dma-buf",
-                PlaneSource::Region => "region",
-            }
-        );
-        let first = *args.sizes.first().context("--sizes names no size")?;
-        progress("plane query rate");
-        figures.push(frames::query_rate(
-            &sim_at(sim_options, first, true)?,
-            budget,
-        )?);
-        for &size in &args.sizes {
-            progress(&format!("frame costs at {}", size.label()));
-            let sim = sim_at(sim_options, size, true)?;
-            let (costs, not_measured) = frames::frame_costs(&ctx, &sim, &size.label(), budget)?;
-            figures.extend(costs);
-            skipped.extend(not_measured);
-        }
-        progress("tiled frames (Intel GVT-g's layouts) at 1080p");
-        figures.extend(tiled::figures(&ctx, budget)?);
-        // The animated guest, in a format every path reads exactly, on dma-buf planes: the
-        // paths that import them are the ones that could read a buffer the guest draws into.
-        let captures = (args.seconds * 40.0).clamp(20.0, 400.0) as usize;
-        progress(&format!(
-            "torn captures of the animated guest at {}, {captures} per path",
-            first.label()
-        ));
-        let tearing_sim = SimOptions {
-            format: vfio_display::fourcc::parse("XRGB8888")
-                .context("XRGB8888 is a known format")?,
-            source: PlaneSource::DmaBuf,
-            ..sim_options.clone()
-        };
-        figures.extend(tearing::torn_captures(
-            &ctx,
-            &sim_at(&tearing_sim, first, false)?,
-            &first.label(),
-            captures,
-        )?);
-        progress("interrupt to texture latency at 1080p");
-        let sim = sim_at(sim_options, BenchSize::FULL_HD, false)?;
-        let when = || sim.last_interrupt();
-        match frames::irq_latency(&ctx, &sim, &when, "1080p", budget)? {
-            Some(f) => figures.push(f),
-            None => skip(
-                &mut skipped,
-                "interrupt to texture",
-                "the device has no display IRQ",
-            ),
-        }
-        progress("remote: the encoders at 1080p");
-        figures.extend(remote::encode_figures(budget)?);
-        progress("remote: guest flip to update on the socket");
-        let sim = sim_at(sim_options, BenchSize::FULL_HD, true)?;
-        figures.push(remote::flip_to_socket(&sim, sim_options, budget)?);
-        drop(sim);
-        runner_device = Some(sim_child_args(sim_options, BenchSize::FULL_HD, false));
-    } else {
-        let dev = args.target.open()?;
-        device_name = dev.name();
-        let label = format!("{} (its mode)", current_mode(dev.as_ref())?);
-        // First: it needs the guest as the user left it, and fails fast if it cannot be taken.
-        match &args.qmp {
-            Some(qmp) => {
-                progress(&format!(
-                    "key to guest echo: typing a letter and Backspace, {} keys",
-                    args.keys
-                ));
-                figures.push(echo::key_to_echo(dev.as_ref(), qmp, args.keys)?);
-            }
-            None => skip(
-                &mut skipped,
-                "key to guest echo",
-                "no VMM channel: give the guest's QMP socket (attach --qmp PATH bench, or \
-                 bench --qmp PATH)",
-            ),
-        }
-        progress("plane query rate");
-        figures.push(frames::query_rate(dev.as_ref(), budget)?);
-        progress("frame costs");
-        let (costs, not_measured) = frames::frame_costs(&ctx, dev.as_ref(), &label, budget)?;
-        figures.extend(costs);
-        skipped.extend(not_measured);
-        progress("interrupt to texture latency");
-        match frames::irq_latency(&ctx, dev.as_ref(), &|| None, &label, budget)? {
-            Some(f) => figures.push(f),
-            None => skip(
-                &mut skipped,
-                "interrupt to texture",
-                "the device declares no display IRQ (the viewer refreshes it from a timer)",
-            ),
-        }
-        // The device is closed here: the processes below open it themselves.
-        drop(dev);
-        runner_device = match &args.target {
-            Target::Mdev { spec, .. } => Some(vec![spec.clone()]),
-            _ => None,
-        };
-    }
-
-    let process_figures = ["screenshot end to end", "viewer frame time", "idle CPU"];
     match runner_device {
         None => {
-            for name in process_figures {
-                skip(
-                    &mut skipped,
+            for name in PROCESS_FIGURES {
+                results.skip(
                     name,
                     "an inherited --device-fd cannot be passed on to other processes",
                 );
             }
         }
-        Some(device) => {
-            let runner = Runner {
-                exe: std::env::current_exe().context("cannot find this program's path")?,
-                device,
-            };
-            let dir = ScratchDir::new()?;
-            let label = if args.target.sim().is_some() {
-                "1080p".to_string()
-            } else {
-                "its mode".to_string()
-            };
-            progress("screenshot end to end");
-            figures.push(runner.screenshot(dir.path(), args.screenshot_runs as usize, &label)?);
-            if let Some(sim_options) = args.target.sim() {
-                // The same picture as TigerVNC is given: the desktop's frame in 8-bit RGB.
-                let remote_sim = SimOptions {
-                    frame: Some(remote::FRAME),
-                    format: vfio_display::fourcc::parse("XRGB8888")
-                        .context("XRGB8888 is a known format")?,
-                    ..sim_options.clone()
-                };
-                let secs = (args.seconds * 5.0).clamp(1.0, 10.0);
-                progress(&format!(
-                    "remote: idle server CPU ({secs:.0} s each) and TigerVNC's Xvnc side by side"
-                ));
-                let (remote_figures, remote_skipped) = remote::server_figures(
-                    &runner.exe,
-                    &sim_child_args(&remote_sim, BenchSize::FULL_HD, true),
-                    secs,
-                    dir.path(),
-                )?;
-                figures.extend(remote_figures);
-                skipped.extend(remote_skipped);
-            } else {
-                skip(
-                    &mut skipped,
-                    "remote figures",
-                    "they run on the simulator (bench --sim), against TigerVNC's Xvnc",
-                );
-            }
-            if args.no_window {
-                for name in &process_figures[1..] {
-                    skip(&mut skipped, name, "--no-window");
-                }
-            } else if !has_display() {
-                for name in &process_figures[1..] {
-                    skip(
-                        &mut skipped,
-                        name,
-                        "no display (DISPLAY and WAYLAND_DISPLAY unset): run under `xvfb-run -a`",
-                    );
-                }
-            } else {
-                progress("viewer frame time");
-                let secs = (args.seconds * 5.0).clamp(2.0, 30.0);
-                figures.extend(processes::viewer_frame_time(
-                    &runner,
-                    secs,
-                    dir.path(),
-                    &label,
-                )?);
-                progress(&format!(
-                    "idle CPU: three viewer runs of {:.0} s",
-                    args.idle_seconds
-                ));
-                let idle_device = if let Some(sim_options) = args.target.sim() {
-                    sim_child_args(
-                        sim_options,
-                        BenchSize {
-                            width: 1024,
-                            height: 768,
-                        },
-                        true,
-                    )
-                } else {
-                    runner.device.clone()
-                };
-                figures.extend(processes::idle_cpu(
-                    &runner,
-                    &idle_device,
-                    args.idle_seconds,
-                    dir.path(),
-                )?);
-            }
-        }
+        Some(device) => process_figures(args, device, &mut results)?,
     }
-
     let report = Report {
         machine: machine(&ctx, device_name),
-        figures,
-        skipped,
+        figures: results.figures,
+        skipped: results.skipped,
     };
     if args.json {
         outln!("{}", serde_json::to_string_pretty(&report)?);
@@ -402,13 +240,242 @@ pub fn run(args: &BenchOptions) -> Result<()> {
     Ok(())
 }
 
+fn source_name(source: PlaneSource) -> &'static str {
+    match source {
+        PlaneSource::DmaBuf => "dma-buf",
+        PlaneSource::Region => "region",
+    }
+}
+
+/// The in-process figures on the simulator, at each of the user's sizes.
+fn simulator_figures(
+    ctx: &GpuContext,
+    args: &BenchOptions,
+    sim_options: &SimOptions,
+    budget: Budget,
+    results: &mut Results,
+) -> Result<()> {
+    let first = *args.sizes.first().context("--sizes names no size")?;
+    progress("plane query rate");
+    results.figures.push(frames::query_rate(
+        &sim_at(sim_options, first, true)?,
+        budget,
+    )?);
+    for &size in &args.sizes {
+        progress(&format!("frame costs at {}", size.label()));
+        let sim = sim_at(sim_options, size, true)?;
+        results.add(frames::frame_costs(ctx, &sim, &size.label(), budget)?);
+    }
+    progress("tiled frames (Intel GVT-g's layouts) at 1080p");
+    results.figures.extend(tiled::figures(ctx, budget)?);
+    // The animated guest, in a format every path reads exactly, on dma-buf planes: the
+    // paths that import them are the ones that could read a buffer the guest draws into.
+    let captures = (args.seconds * 40.0).clamp(20.0, 400.0) as usize;
+    progress(&format!(
+        "torn captures of the animated guest at {}, {captures} per path",
+        first.label()
+    ));
+    let tearing_sim = SimOptions {
+        format: vfio_display::fourcc::parse("XRGB8888").context("XRGB8888 is a known format")?,
+        source: PlaneSource::DmaBuf,
+        ..sim_options.clone()
+    };
+    results.figures.extend(tearing::torn_captures(
+        ctx,
+        &sim_at(&tearing_sim, first, false)?,
+        &first.label(),
+        captures,
+    )?);
+    progress("interrupt to texture latency at 1080p");
+    let sim = sim_at(sim_options, BenchSize::FULL_HD, false)?;
+    let when = || sim.last_interrupt();
+    match frames::irq_latency(ctx, &sim, &when, "1080p", budget)? {
+        Some(f) => results.figures.push(f),
+        None => results.skip("interrupt to texture", "the device has no display IRQ"),
+    }
+    progress("remote: the encoders at 1080p");
+    results.figures.extend(remote::encode_figures(budget)?);
+    progress("remote: guest flip to update on the socket");
+    let sim = sim_at(sim_options, BenchSize::FULL_HD, true)?;
+    results
+        .figures
+        .push(remote::flip_to_socket(&sim, sim_options, budget)?);
+    Ok(())
+}
+
+/// The in-process figures on the user's device, in its current mode; returns the device's name
+/// and the arguments that open it in a child process (None for an inherited fd).
+fn device_figures(
+    ctx: &GpuContext,
+    args: &BenchOptions,
+    budget: Budget,
+    results: &mut Results,
+) -> Result<(String, Option<Vec<String>>)> {
+    let dev = args.target.open()?;
+    let label = format!("{} (its mode)", current_mode(dev.as_ref())?);
+    // First: it needs the guest as the user left it, and fails fast if it cannot be taken.
+    match &args.qmp {
+        Some(qmp) => {
+            progress(&format!(
+                "key to guest echo: typing a letter and Backspace, {} keys",
+                args.keys
+            ));
+            results
+                .figures
+                .push(echo::key_to_echo(dev.as_ref(), qmp, args.keys)?);
+        }
+        None => results.skip(
+            "key to guest echo",
+            "no VMM channel: give the guest's QMP socket (attach --qmp PATH bench, or \
+             bench --qmp PATH)",
+        ),
+    }
+    progress("plane query rate");
+    results
+        .figures
+        .push(frames::query_rate(dev.as_ref(), budget)?);
+    progress("frame costs");
+    results.add(frames::frame_costs(ctx, dev.as_ref(), &label, budget)?);
+    progress("interrupt to texture latency");
+    match frames::irq_latency(ctx, dev.as_ref(), &|| None, &label, budget)? {
+        Some(f) => results.figures.push(f),
+        None => results.skip(
+            "interrupt to texture",
+            "the device declares no display IRQ (the viewer refreshes it from a timer)",
+        ),
+    }
+    // The device is closed on return: the processes measured next open it themselves.
+    let child = match &args.target {
+        Target::Mdev { spec, .. } => Some(vec![spec.clone()]),
+        _ => None,
+    };
+    Ok((dev.name(), child))
+}
+
+/// The figures measured on child processes of this program that open `device` themselves.
+fn process_figures(args: &BenchOptions, device: Vec<String>, results: &mut Results) -> Result<()> {
+    let runner = Runner {
+        exe: std::env::current_exe().context("cannot find this program's path")?,
+        device,
+    };
+    let dir = ScratchDir::new()?;
+    let label = if args.target.sim().is_some() {
+        "1080p"
+    } else {
+        "its mode"
+    };
+    progress("screenshot end to end");
+    results
+        .figures
+        .push(runner.screenshot(dir.path(), args.screenshot_runs as usize, label)?);
+    match args.target.sim() {
+        Some(sim_options) => {
+            remote_process_figures(args, sim_options, &runner, dir.path(), results)?
+        }
+        None => results.skip(
+            "remote figures",
+            "they run on the simulator (bench --sim), against TigerVNC's Xvnc",
+        ),
+    }
+    let no_window = if args.no_window {
+        Some("--no-window")
+    } else if !has_display() {
+        Some("no display (DISPLAY and WAYLAND_DISPLAY unset): run under `xvfb-run -a`")
+    } else {
+        None
+    };
+    match no_window {
+        Some(why) => {
+            for name in &PROCESS_FIGURES[1..] {
+                results.skip(name, why);
+            }
+            Ok(())
+        }
+        None => window_figures(args, &runner, dir.path(), label, results),
+    }
+}
+
+/// The remote server's idle CPU and TigerVNC's Xvnc beside it, on the simulator.
+fn remote_process_figures(
+    args: &BenchOptions,
+    sim_options: &SimOptions,
+    runner: &Runner,
+    dir: &std::path::Path,
+    results: &mut Results,
+) -> Result<()> {
+    // The same picture as TigerVNC is given: the desktop's frame in 8-bit RGB.
+    let remote_sim = SimOptions {
+        frame: Some(remote::FRAME),
+        format: vfio_display::fourcc::parse("XRGB8888").context("XRGB8888 is a known format")?,
+        ..sim_options.clone()
+    };
+    let secs = (args.seconds * 5.0).clamp(1.0, 10.0);
+    progress(&format!(
+        "remote: idle server CPU ({secs:.0} s each) and TigerVNC's Xvnc side by side"
+    ));
+    results.add(remote::server_figures(
+        &runner.exe,
+        &sim_child_args(&remote_sim, BenchSize::FULL_HD, true),
+        secs,
+        dir,
+    )?);
+    Ok(())
+}
+
+/// The viewer's frame time and idle CPU, in windows of their own.
+fn window_figures(
+    args: &BenchOptions,
+    runner: &Runner,
+    dir: &std::path::Path,
+    label: &str,
+    results: &mut Results,
+) -> Result<()> {
+    progress("viewer frame time");
+    let secs = (args.seconds * 5.0).clamp(2.0, 30.0);
+    results
+        .figures
+        .extend(processes::viewer_frame_time(runner, secs, dir, label)?);
+    progress(&format!(
+        "idle CPU: three viewer runs of {:.0} s",
+        args.idle_seconds
+    ));
+    let idle_device = match args.target.sim() {
+        Some(sim_options) => sim_child_args(
+            sim_options,
+            BenchSize {
+                width: 1024,
+                height: 768,
+            },
+            true,
+        ),
+        None => runner.device.clone(),
+    };
+    results.figures.extend(processes::idle_cpu(
+        runner,
+        &idle_device,
+        args.idle_seconds,
+        dir,
+    )?);
+    Ok(())
+}
+
 /// A private directory for the child processes' files, removed on drop.
 struct ScratchDir(std::path::PathBuf);
 
 impl ScratchDir {
+    /// A new directory, private to this user (0700). It must not exist yet: a name in the
+    /// shared temporary directory that someone else made (or linked) is never used.
     fn new() -> Result<Self> {
-        let path = std::env::temp_dir().join(format!("vfio-display-bench-{}", std::process::id()));
-        std::fs::create_dir_all(&path)
+        use std::os::unix::fs::DirBuilderExt;
+        // The clock in the name: a directory an earlier run with this pid left is not in the way.
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos());
+        let path =
+            std::env::temp_dir().join(format!("vfio-display-bench-{}-{nanos}", std::process::id()));
+        std::fs::DirBuilder::new()
+            .mode(0o700)
+            .create(&path)
             .with_context(|| format!("cannot create {}", path.display()))?;
         Ok(ScratchDir(path))
     }

@@ -4,6 +4,7 @@
 //! screenshot, info, edid, check) runs on it.
 
 pub mod attach;
+pub mod beside;
 pub mod lifetime;
 pub mod qemu;
 pub mod qmp;

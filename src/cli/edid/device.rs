@@ -2,8 +2,8 @@
 
 use super::SpecArgs;
 use crate::app::edid::{self, EdidSource, MAX_LINK_DELAY_MS, SetOptions};
+use crate::cli::args::parse_seconds;
 use crate::cli::exit::Usage;
-use crate::cli::screenshot::parse_seconds;
 use crate::cli::target::{BackendArg, DeviceArgs, SimArgs};
 use anyhow::Result;
 use clap::Args;
@@ -41,7 +41,7 @@ pub struct SetArgs {
     spec: SpecArgs,
     // Last: the device options come under their own headings, after the command's own.
     #[command(flatten)]
-    target: DeviceArgs,
+    pub target: DeviceArgs,
 }
 
 #[derive(Debug, Args)]
@@ -60,7 +60,7 @@ pub struct LinkArgs {
     #[arg(long, value_enum, default_value_t = BackendArg::Auto, env = "VFIO_DISPLAY_BACKEND")]
     backend: BackendArg,
     #[command(flatten)]
-    sim_opts: SimArgs,
+    pub sim_opts: SimArgs,
 }
 
 impl LinkArgs {

@@ -2,7 +2,7 @@
 
 use super::SpecArgs;
 use crate::app::edid::{HotswapOptions, MAX_LINK_DELAY_MS, hotswap};
-use crate::cli::screenshot::parse_seconds;
+use crate::cli::args::parse_seconds;
 use crate::cli::target::DeviceArgs;
 use anyhow::Result;
 use clap::Args;
@@ -42,7 +42,7 @@ pub struct HotswapArgs {
     spec: SpecArgs,
     // Last: the device options come under their own headings, after the command's own.
     #[command(flatten)]
-    target: DeviceArgs,
+    pub target: DeviceArgs,
 }
 
 pub fn run(args: &HotswapArgs) -> Result<()> {

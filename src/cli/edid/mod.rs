@@ -6,6 +6,8 @@ mod hotswap;
 mod print;
 mod show;
 
+use super::args::parse_vendor;
+use super::target::SimArgs;
 use anyhow::Result;
 use clap::{Args, Subcommand};
 use vfio_display::edid::{EdidSpec, Identity, MAX_EDID_SIZE, Mode};
@@ -32,6 +34,19 @@ enum EdidCommand {
     Hotswap(hotswap::HotswapArgs),
 }
 
+impl EdidArgs {
+    /// The simulator's options of the device subcommands (None for decode and generate).
+    pub fn sim_args(&self) -> Option<&SimArgs> {
+        match &self.command {
+            EdidCommand::Show(a) => Some(&a.target.sim_opts),
+            EdidCommand::Set(a) => Some(&a.target.sim_opts),
+            EdidCommand::Link(a) => Some(&a.sim_opts),
+            EdidCommand::Hotswap(a) => Some(&a.target.sim_opts),
+            EdidCommand::Generate(_) | EdidCommand::Decode(_) => None,
+        }
+    }
+}
+
 pub fn run(args: &EdidArgs) -> Result<()> {
     match &args.command {
         EdidCommand::Show(a) => show::run(a),
@@ -40,16 +55,6 @@ pub fn run(args: &EdidArgs) -> Result<()> {
         EdidCommand::Set(a) => device::run_set(a),
         EdidCommand::Link(a) => device::run_link(a),
         EdidCommand::Hotswap(a) => hotswap::run(a),
-    }
-}
-
-fn parse_vendor(s: &str) -> Result<[u8; 3], String> {
-    let upper = s.to_ascii_uppercase();
-    match <[u8; 3]>::try_from(upper.as_bytes()) {
-        Ok(v) if v.iter().all(u8::is_ascii_uppercase) => Ok(v),
-        _ => Err(format!(
-            "'{s}' is not a PNP vendor id: three letters, e.g. DEL"
-        )),
     }
 }
 

@@ -13,7 +13,7 @@ pub struct ShowArgs {
     json: bool,
     // Last: the device options come under their own headings, after the command's own.
     #[command(flatten)]
-    target: DeviceArgs,
+    pub target: DeviceArgs,
 }
 
 #[derive(Serialize)]

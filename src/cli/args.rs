@@ -1,0 +1,191 @@
+//! The command line's value parsers: each turns one option's text into a value or a message
+//! that names what to write instead (clap shows it with the option's name).
+
+use crate::app::bench::BenchSize;
+use std::net::SocketAddr;
+use vfio_display::device::sim::SimFault;
+use vfio_display::fourcc::{self, Format};
+use vfio_display::frame::IrqChoice;
+use vfio_display::tiling::Tiling;
+
+pub fn parse_seconds(s: &str) -> Result<f64, String> {
+    let v: f64 = s
+        .parse()
+        .map_err(|_| format!("'{s}' is not a number of seconds"))?;
+    if !(0.0..=86_400.0).contains(&v) {
+        return Err(format!("{s}: give 0 to 86400 seconds"));
+    }
+    Ok(v)
+}
+
+pub fn parse_irq(s: &str) -> Result<IrqChoice, String> {
+    match s {
+        "auto" => Ok(IrqChoice::Auto),
+        "none" => Ok(IrqChoice::None),
+        n => n
+            .parse()
+            .map(IrqChoice::Index)
+            .map_err(|_| format!("'{s}': give auto, none or an IRQ index")),
+    }
+}
+
+pub fn parse_hz(s: &str) -> Result<f64, String> {
+    let hz: f64 = s
+        .parse()
+        .map_err(|_| format!("'{s}' is not a rate in Hz"))?;
+    if !(1.0..=1000.0).contains(&hz) {
+        return Err(format!("{s}: give 1 to 1000 Hz"));
+    }
+    Ok(hz)
+}
+
+/// Parses ADDR:PORT or HOST:PORT (a name is resolved; its first address is used); a bare port
+/// listens on 127.0.0.1.
+pub fn parse_listen(s: &str) -> Result<SocketAddr, String> {
+    use std::net::ToSocketAddrs;
+    if let Ok(port) = s.parse::<u16>() {
+        return Ok(SocketAddr::from(([127, 0, 0, 1], port)));
+    }
+    if let Ok(addr) = s.parse() {
+        return Ok(addr);
+    }
+    let usage = "give ADDR:PORT (127.0.0.1:5900, 0.0.0.0:5901, [::1]:5900), HOST:PORT \
+                 (localhost:5900) or a port";
+    match s.to_socket_addrs() {
+        Ok(mut addrs) => addrs
+            .next()
+            .ok_or_else(|| format!("'{s}': the name has no address; {usage}")),
+        Err(err) => Err(format!("'{s}': {err}; {usage}")),
+    }
+}
+
+pub fn parse_yes_no(s: &str) -> Result<bool, String> {
+    match s {
+        "yes" => Ok(true),
+        "no" => Ok(false),
+        _ => Err(format!("'{s}': give yes or no")),
+    }
+}
+
+pub fn parse_clients(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(n @ 1..=256) => Ok(n),
+        _ => Err(format!("'{s}': give 1 to 256 clients")),
+    }
+}
+
+pub fn parse_bench_size(s: &str) -> Result<BenchSize, String> {
+    let lower = s.trim().to_ascii_lowercase();
+    if let Some((_, width, height)) = BenchSize::NAMED.iter().find(|(n, ..)| *n == lower) {
+        return Ok(BenchSize {
+            width: *width,
+            height: *height,
+        });
+    }
+    let (width, height) = parse_size(s).map_err(|e| format!("{e} (or 720p, 1080p, 1440p, 4k)"))?;
+    if width > 8192 || height > 8192 {
+        return Err(format!("'{s}': at most 8192x8192"));
+    }
+    Ok(BenchSize { width, height })
+}
+
+pub fn parse_tiling(s: &str) -> Result<Tiling, String> {
+    Tiling::parse(s).ok_or_else(|| format!("unknown layout '{s}'; one of: linear, x, y, yf"))
+}
+
+pub fn parse_mode_change(s: &str) -> Result<(std::time::Duration, u32, u32), String> {
+    let (size, secs) = s
+        .split_once('@')
+        .ok_or_else(|| format!("'{s}': write WxH@SECONDS"))?;
+    let (w, h) = parse_size(size)?;
+    let secs: f64 = secs
+        .parse()
+        .map_err(|_| format!("'{secs}' is not a number of seconds"))?;
+    if !(0.0..=3600.0).contains(&secs) {
+        return Err(format!("{secs}: give 0 to 3600 seconds"));
+    }
+    Ok((std::time::Duration::from_secs_f64(secs), w, h))
+}
+
+/// Parses "WxH" (also "W*H" or "WXH") with the library's size parser, in the words of a
+/// command-line error.
+pub fn parse_size(s: &str) -> Result<(u32, u32), String> {
+    vfio_display::edid::parse_size(s).map_err(|e| {
+        if e.reason.contains("positive") {
+            format!("'{s}': width and height must be positive")
+        } else {
+            format!("'{s}' is not a size; write WIDTHxHEIGHT, for example 1920x1080")
+        }
+    })
+}
+
+pub fn parse_format(s: &str) -> Result<&'static Format, String> {
+    fourcc::parse(s).ok_or_else(|| {
+        let names: Vec<&str> = fourcc::FORMATS.iter().map(|f| f.name).collect();
+        format!("unknown format '{s}'; one of: {}", names.join(", "))
+    })
+}
+
+/// What `--sim-fault` names: a fault, or `help`, which lists them (on stdout, with success,
+/// before the command runs: `Command::wants_fault_list`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FaultArg {
+    /// `--sim-fault help`.
+    List,
+    /// A fault by name.
+    Fault(SimFault),
+}
+
+impl FaultArg {
+    /// The fault, None for `help`.
+    pub fn fault(self) -> Option<SimFault> {
+        match self {
+            FaultArg::Fault(fault) => Some(fault),
+            FaultArg::List => None,
+        }
+    }
+}
+
+pub fn parse_fault(s: &str) -> Result<FaultArg, String> {
+    if s == "help" {
+        return Ok(FaultArg::List);
+    }
+    s.parse().map(FaultArg::Fault)
+}
+
+/// The text `--sim-fault help` prints.
+pub fn fault_list() -> String {
+    let lines: Vec<String> = SimFault::ALL
+        .iter()
+        .map(|(_, n, d)| format!("  {n:<24} {d}"))
+        .collect();
+    format!(
+        "Simulator faults (--sim-fault NAME):\n{}\n",
+        lines.join("\n")
+    )
+}
+
+pub fn parse_vendor(s: &str) -> Result<[u8; 3], String> {
+    let upper = s.to_ascii_uppercase();
+    match <[u8; 3]>::try_from(upper.as_bytes()) {
+        Ok(v) if v.iter().all(u8::is_ascii_uppercase) => Ok(v),
+        _ => Err(format!(
+            "'{s}' is not a PNP vendor id: three letters, e.g. DEL"
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("1920x1080"), Ok((1920, 1080)));
+        assert_eq!(parse_size("640X480"), Ok((640, 480)));
+        assert!(parse_size("1920").unwrap_err().contains("WIDTHxHEIGHT"));
+        assert!(parse_size("0x10").is_err());
+        assert!(parse_size("axb").is_err());
+        assert!(parse_size("99999999999x1").is_err());
+    }
+}
