@@ -6,49 +6,52 @@
 mod common;
 
 use common::cli::{assert_clean_failure, run, stdout};
-use serde_json::Value;
+use vfio_display::conformance::{CheckDocument, Outcome, id};
 
-fn check(args: &[&str]) -> (i32, Value) {
+/// `check --sim --json ARGS`: the exit code and the document, read back as the library's type.
+fn check(args: &[&str]) -> (i32, CheckDocument) {
     let mut all = vec!["check", "--sim", "--json"];
     all.extend_from_slice(args);
     let out = run(&all);
-    let v: Value = common::json::parse(&out.stdout);
-    (out.status.code().unwrap_or(-1), v)
+    let text = String::from_utf8_lossy(&out.stdout);
+    let doc: CheckDocument = serde_json::from_str(&text)
+        .unwrap_or_else(|e| panic!("check --json is not a check document ({e}): {text}"));
+    (out.status.code().unwrap_or(-1), doc)
 }
 
-fn not_passing(v: &Value) -> Vec<(String, String)> {
-    v["checks"]
-        .as_array()
-        .unwrap()
+fn not_passing(doc: &CheckDocument) -> Vec<(String, Outcome)> {
+    doc.checks
         .iter()
-        .filter(|c| c["result"] == "fail" || c["result"] == "warn")
-        .map(|c| {
-            (
-                c["id"].as_str().unwrap().to_string(),
-                c["result"].as_str().unwrap().to_string(),
-            )
-        })
+        .filter(|c| matches!(c.result, Outcome::Fail | Outcome::Warn))
+        .map(|c| (c.id.clone(), c.result))
         .collect()
+}
+
+fn evidence<'a>(doc: &'a CheckDocument, check: &str) -> &'a str {
+    doc.checks
+        .iter()
+        .find(|c| c.id == check)
+        .map_or("", |c| c.evidence.as_str())
 }
 
 #[test]
 fn a_well_behaved_simulator_passes_everything_it_can_run() {
     let (code, v) = check(&[]);
-    assert_eq!(code, 0, "{v:#}");
-    assert_eq!(v["summary"]["fail"], 0, "{v:#}");
-    assert_eq!(v["summary"]["warn"], 0, "{v:#}");
-    let checks = v["checks"].as_array().unwrap();
-    assert_eq!(checks.len(), vfio_display::conformance::CATALOGUE.len());
-    for c in checks {
-        assert!(!c["rule"].as_str().unwrap().is_empty(), "{c}");
-        assert!(!c["evidence"].as_str().unwrap().is_empty(), "{c}");
+    assert_eq!(code, 0, "{v:#?}");
+    assert_eq!((v.summary.fail, v.summary.warn), (0, 0), "{v:#?}");
+    assert_eq!(v.checks.len(), vfio_display::conformance::CATALOGUE.len());
+    for c in &v.checks {
+        assert!(!c.rule.is_empty() && !c.evidence.is_empty(), "{c:?}");
     }
     // The simulator is driven, so the mode-change checks ran.
-    assert_eq!(v["by_id"]["planes.new-id-after-mode-change"], "pass");
-    assert_eq!(v["by_id"]["irqs.automask"], "pass");
+    assert_eq!(
+        v.outcome(id::PLANES_NEW_ID_AFTER_MODE_CHANGE),
+        Some(Outcome::Pass)
+    );
+    assert_eq!(v.outcome(id::IRQS_AUTOMASK), Some(Outcome::Pass));
     // Only what needs a real device's raw ioctls (or a risky flag) is skipped.
-    assert_eq!(v["by_id"]["regions.argsz-short"], "skip");
-    assert_eq!(v["by_id"]["dmabuf.second-export"], "skip");
+    assert_eq!(v.outcome(id::REGIONS_ARGSZ_SHORT), Some(Outcome::Skip));
+    assert_eq!(v.outcome(id::DMABUF_SECOND_EXPORT), Some(Outcome::Skip));
 }
 
 #[test]
@@ -57,88 +60,124 @@ fn each_fault_fails_the_check_of_the_rule_it_breaks() {
         (
             "stride-too-small",
             "dmabuf",
-            &[("planes.stride", "fail")][..],
+            &[(id::PLANES_STRIDE, Outcome::Fail)][..],
         ),
-        ("size-too-small", "dmabuf", &[("planes.size", "fail")][..]),
-        ("size-overflow", "dmabuf", &[("planes.size", "fail")][..]),
+        (
+            "size-too-small",
+            "dmabuf",
+            &[(id::PLANES_SIZE, Outcome::Fail)][..],
+        ),
+        (
+            "size-overflow",
+            "dmabuf",
+            &[(id::PLANES_SIZE, Outcome::Fail)][..],
+        ),
         (
             "buffer-too-short",
             "dmabuf",
-            &[("planes.bounds", "fail"), ("dmabuf.size", "fail")][..],
+            &[
+                (id::PLANES_BOUNDS, Outcome::Fail),
+                (id::DMABUF_SIZE, Outcome::Fail),
+            ][..],
         ),
         (
             "offset-overflow",
             "dmabuf",
-            &[("planes.bounds", "fail")][..],
+            &[(id::PLANES_BOUNDS, Outcome::Fail)][..],
         ),
         (
             "region-too-small",
             "region",
-            &[("planes.bounds", "fail")][..],
+            &[(id::PLANES_BOUNDS, Outcome::Fail)][..],
         ),
-        ("unknown-format", "dmabuf", &[("planes.fourcc", "fail")][..]),
+        (
+            "unknown-format",
+            "dmabuf",
+            &[(id::PLANES_FOURCC, Outcome::Fail)][..],
+        ),
         (
             "compressed-modifier",
             "dmabuf",
-            &[("planes.modifier", "warn")][..],
+            &[(id::PLANES_MODIFIER, Outcome::Warn)][..],
         ),
-        ("tiled-stride", "dmabuf", &[("planes.stride", "fail")][..]),
-        ("tiled-size", "dmabuf", &[("planes.size", "fail")][..]),
+        (
+            "tiled-stride",
+            "dmabuf",
+            &[(id::PLANES_STRIDE, Outcome::Fail)][..],
+        ),
+        (
+            "tiled-size",
+            "dmabuf",
+            &[(id::PLANES_SIZE, Outcome::Fail)][..],
+        ),
         (
             "enomem-after-mode-change",
             "dmabuf",
-            &[("planes.first-query-after-mode-change", "fail")][..],
+            &[(id::PLANES_FIRST_QUERY_AFTER_MODE_CHANGE, Outcome::Fail)][..],
         ),
         (
             "new-id-every-frame",
             "dmabuf",
-            &[("planes.stable-id", "fail")][..],
+            &[(id::PLANES_STABLE_ID, Outcome::Fail)][..],
         ),
-        ("plane-flap", "dmabuf", &[("planes.stable-id", "fail")][..]),
+        (
+            "plane-flap",
+            "dmabuf",
+            &[(id::PLANES_STABLE_ID, Outcome::Fail)][..],
+        ),
         (
             "plane-off",
             "dmabuf",
-            &[("planes.new-id-after-mode-change", "fail")][..],
+            &[(id::PLANES_NEW_ID_AFTER_MODE_CHANGE, Outcome::Fail)][..],
         ),
-        ("query-enomem", "dmabuf", &[("planes.query", "fail")][..]),
-        ("query-eio", "dmabuf", &[("planes.query", "fail")][..]),
-        ("query-enodev", "dmabuf", &[("planes.query", "fail")][..]),
+        (
+            "query-enomem",
+            "dmabuf",
+            &[(id::PLANES_QUERY, Outcome::Fail)][..],
+        ),
+        (
+            "query-eio",
+            "dmabuf",
+            &[(id::PLANES_QUERY, Outcome::Fail)][..],
+        ),
+        (
+            "query-enodev",
+            "dmabuf",
+            &[(id::PLANES_QUERY, Outcome::Fail)][..],
+        ),
         (
             "cap-chain-loop",
             "dmabuf",
-            &[("regions.cap-chain", "fail")][..],
+            &[(id::REGIONS_CAP_CHAIN, Outcome::Fail)][..],
         ),
         (
             "cap-chain-out-of-bounds",
             "dmabuf",
-            &[("regions.cap-chain", "fail")][..],
+            &[(id::REGIONS_CAP_CHAIN, Outcome::Fail)][..],
         ),
         (
             "edid-max-size-small",
             "dmabuf",
-            &[("edid.max-size", "fail")][..],
+            &[(id::EDID_MAX_SIZE, Outcome::Fail)][..],
         ),
-        ("irq-storm", "dmabuf", &[("irqs.automask", "fail")][..]),
+        (
+            "irq-storm",
+            "dmabuf",
+            &[(id::IRQS_AUTOMASK, Outcome::Fail)][..],
+        ),
     ] {
         let (code, v) = check(&["--sim-plane", plane, "--sim-fault", fault]);
         let got = not_passing(&v);
-        for (id, result) in expected {
+        for (check, result) in expected {
             assert!(
-                got.contains(&(id.to_string(), result.to_string())),
-                "{fault}: expected {id} to {result}, got {got:?}"
+                got.contains(&(check.to_string(), *result)),
+                "{fault}: expected {check} to {result:?}, got {got:?}"
             );
         }
-        let fails = got.iter().any(|(_, r)| r == "fail");
+        let fails = got.iter().any(|(_, r)| *r == Outcome::Fail);
         assert_eq!(code, if fails { 1 } else { 0 }, "{fault}: exit code");
         // The evidence names the values seen.
-        let evidence = v["checks"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|c| c["id"] == expected[0].0)
-            .map(|c| c["evidence"].as_str().unwrap().to_string())
-            .unwrap();
-        assert!(!evidence.is_empty(), "{fault}");
+        assert!(!evidence(&v, expected[0].0).is_empty(), "{fault}");
     }
 }
 
@@ -146,13 +185,8 @@ fn each_fault_fails_the_check_of_the_rule_it_breaks() {
 fn only_list_and_usage() {
     let (code, v) = check(&["--only", "planes.stride,edid.max-size"]);
     assert_eq!(code, 0);
-    let ids: Vec<&str> = v["checks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| c["id"].as_str().unwrap())
-        .collect();
-    assert_eq!(ids, ["planes.stride", "edid.max-size"]);
+    let ids: Vec<&str> = v.checks.iter().map(|c| c.id.as_str()).collect();
+    assert_eq!(ids, [id::PLANES_STRIDE, id::EDID_MAX_SIZE]);
     let out = run(&["check", "--sim", "--only", "planes.strid"]);
     assert_clean_failure(&out, 2, "unknown check id planes.strid");
     let out = run(&["check", "--help"]);
@@ -189,10 +223,10 @@ fn a_region_fault_on_dma_buf_planes_is_refused_not_ignored() {
     }
     // With region planes the fault is honoured: the bounds check fails.
     let (code, v) = check(&["--sim-plane", "region", "--sim-fault", "region-too-small"]);
-    assert_eq!(code, 1, "{v:#}");
+    assert_eq!(code, 1, "{v:#?}");
     assert!(
-        not_passing(&v).contains(&("planes.bounds".to_string(), "fail".to_string())),
-        "{v:#}"
+        not_passing(&v).contains(&(id::PLANES_BOUNDS.to_string(), Outcome::Fail)),
+        "{v:#?}"
     );
 }
 
@@ -201,15 +235,8 @@ fn the_checker_says_whether_the_driver_has_a_request_path() {
     // The simulator, like the kernel's sample drivers, offers no request IRQ: removing such a
     // device waits until every holder has closed it, and the report says so.
     let (code, v) = check(&["--only", "irqs.request"]);
-    assert_eq!(code, 0, "{v:#}");
-    assert_eq!(v["by_id"]["irqs.request"], "skip", "{v:#}");
-    let evidence = v["checks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["id"] == "irqs.request")
-        .and_then(|c| c["evidence"].as_str())
-        .unwrap_or_default()
-        .to_string();
+    assert_eq!(code, 0, "{v:#?}");
+    assert_eq!(v.outcome(id::IRQS_REQUEST), Some(Outcome::Skip), "{v:#?}");
+    let evidence = evidence(&v, id::IRQS_REQUEST);
     assert!(evidence.contains("no request path"), "{evidence}");
 }

@@ -6,6 +6,7 @@
 #[macro_use]
 pub mod output;
 pub mod bench;
+pub mod check;
 pub mod cpu_time;
 pub mod edid;
 pub mod guest_input;

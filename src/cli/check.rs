@@ -1,14 +1,12 @@
 //! `check`: the conformance checker's command line, table and JSON.
 
-use super::args::FaultArg;
 use super::exit::Usage;
 use super::target::DeviceArgs;
+use crate::app::check::{self, CheckOptions, CheckRefused, CheckRun};
 use anyhow::{Result, anyhow};
 use clap::{Args, ValueEnum};
-use vfio_display::conformance::{self, CATALOGUE, Options, Outcome, Report};
+use vfio_display::conformance::{CATALOGUE, CheckDocument, Outcome, Report};
 use vfio_display::device::DisplayDevice;
-use vfio_display::device::guest::{BochsDriver, GuestDriver, SimDriver};
-use vfio_display::device::sim::SimFault;
 
 const AFTER_HELP: &str = "\
 Checks whether a display mdev's driver honours the display uAPI of linux/vfio.h: device info,
@@ -66,72 +64,34 @@ pub struct CheckArgs {
 }
 
 pub fn run(args: &CheckArgs) -> Result<()> {
-    let unknown = conformance::unknown_ids(&args.only);
-    if !unknown.is_empty() {
-        return Err(Usage(format!(
-            "unknown check id {}; `vfio-display check --help` lists them",
-            unknown.join(", ")
-        ))
-        .into());
-    }
-    let mut target = args.target.clone();
-    if target.sim && target.sim_opts.sim_fault == FaultArg::Fault(SimFault::DeviceLost) {
-        // The checks end long before the fault starts: they would all pass, proving nothing.
-        return Err(Usage(
-            "--sim-fault device-lost removes the device 2 s after the first plane query, after \
-             the checks have ended; use --sim-fault query-enodev for a device that is gone"
-                .into(),
-        )
-        .into());
-    }
-    if target.sim && target.sim_opts.sim_frame.is_none() {
-        // A still guest: the checker's own mode changes and triggers are the only events.
-        target.sim_opts.sim_frame = Some(0);
-    }
-    let dev = target.open()?;
-    let bochs;
-    let sim;
-    let driver: Option<&dyn GuestDriver> = match (dev.as_sim(), args.drive) {
-        // A shared device's modes are the guest's: the checker only reads what it shows.
-        (_, Some(Drive::Bochs)) if dev.shared() => {
-            return Err(super::exit::Usage(format!(
-                "--drive bochs would write the guest's display registers, and {} is shared \
-                 with the VMM that runs the guest; check a device no VMM holds to drive it",
-                dev.name()
-            ))
-            .into());
-        }
-        (Some(_), _) if dev.shared() => None,
-        (Some(s), _) => {
-            sim = SimDriver(s);
-            Some(&sim)
-        }
-        (None, Some(Drive::Bochs)) => {
-            bochs = BochsDriver::new(dev.as_ref())
-                .map_err(|e| anyhow!("--drive bochs on {}: {e}", dev.name()))?;
-            Some(&bochs)
-        }
-        (None, None) => None,
+    let options = CheckOptions {
+        only: args.only.clone(),
+        allow_risky: args.allow_risky,
+        drive_bochs: args.drive == Some(Drive::Bochs),
     };
-    let report = conformance::run(
-        dev.as_ref(),
-        &Options {
-            only: args.only.clone(),
-            allow_risky: args.allow_risky,
-            driver,
-        },
-    );
+    let run = check::run(args.target.target()?, &options).map_err(|err| {
+        match err.downcast::<CheckRefused>() {
+            Ok(refused) => Usage(refused.to_string()).into(),
+            Err(other) => other,
+        }
+    })?;
+    let CheckRun {
+        device,
+        driven_as,
+        report,
+    } = run;
     if args.json {
-        print_json(dev.as_ref(), &report, driver)?;
+        let document = CheckDocument::new(device.name(), device.backend(), driven_as, &report);
+        outln!("{}", serde_json::to_string_pretty(&document)?);
     } else {
-        print_table(dev.as_ref(), &report, driver)?;
+        print_table(device.as_ref(), &report, driven_as)?;
     }
     let failed = report.count(Outcome::Fail);
     if failed > 0 {
         return Err(anyhow!(
             "{failed} of {} checks failed on {}",
             report.results.len(),
-            dev.name()
+            device.name()
         ));
     }
     Ok(())
@@ -145,17 +105,12 @@ fn summary(report: &Report) -> String {
         .join(", ")
 }
 
-fn print_table(
-    dev: &dyn DisplayDevice,
-    report: &Report,
-    driver: Option<&dyn GuestDriver>,
-) -> Result<()> {
+fn print_table(dev: &dyn DisplayDevice, report: &Report, driven_as: Option<&str>) -> Result<()> {
     outln!(
         "Conformance of {} ({}):",
         dev.name(),
-        driver.map_or("not driven: what the guest shows".to_string(), |d| format!(
-            "driven as the {}",
-            d.name()
+        driven_as.map_or("not driven: what the guest shows".to_string(), |d| format!(
+            "driven as the {d}"
         ))
     );
     for r in &report.results {
@@ -171,53 +126,5 @@ fn print_table(
         }
     }
     outln!("{}", summary(report));
-    Ok(())
-}
-
-/// The `check --json` document.
-#[derive(serde::Serialize)]
-struct CheckJson<'a> {
-    device: String,
-    backend: vfio_display::device::Backend,
-    driven_as: Option<&'a str>,
-    summary: Summary,
-    checks: &'a [conformance::CheckResult],
-    /// Each check's outcome by id, for `jq .by_id["planes.primary"]`.
-    by_id: std::collections::BTreeMap<String, &'static str>,
-}
-
-#[derive(serde::Serialize)]
-struct Summary {
-    pass: usize,
-    fail: usize,
-    warn: usize,
-    skip: usize,
-}
-
-fn print_json(
-    dev: &dyn DisplayDevice,
-    report: &Report,
-    driver: Option<&dyn GuestDriver>,
-) -> Result<()> {
-    let counts = |o| report.count(o);
-    let v = CheckJson {
-        device: dev.name(),
-        backend: dev.backend(),
-        driven_as: driver.map(|d| d.name()),
-        summary: Summary {
-            pass: counts(Outcome::Pass),
-            fail: counts(Outcome::Fail),
-            warn: counts(Outcome::Warn),
-            skip: counts(Outcome::Skip),
-        },
-        checks: &report.results,
-        by_id: report
-            .results
-            .iter()
-            .map(|r| (r.id.to_string(), r.result.name()))
-            .collect(),
-    };
-    let v = serde_json::to_string_pretty(&v)?;
-    outln!("{v}");
     Ok(())
 }

@@ -4,10 +4,9 @@
 use super::target::DeviceArgs;
 use anyhow::Result;
 use clap::Args;
-use serde::{Deserialize, Serialize};
 use vfio_display::device::Backend;
 use vfio_display::inspect::{DeviceReport, PlaneReport, inspect};
-use vfio_display::render::{GpuReport, gpu_report};
+use vfio_display::render::{GpuReport, InfoReport, gpu_report};
 use vfio_display::vfio::{PlaneType, RegionCap};
 
 #[derive(Debug, Args)]
@@ -22,15 +21,6 @@ pub struct InfoArgs {
     // Last: the device options come under their own headings, after the command's own.
     #[command(flatten)]
     pub target: DeviceArgs,
-}
-
-/// The `info --json` document: the library's device report, and the GPU part with `--gpu`.
-#[derive(Debug, Serialize, Deserialize, PartialEq)]
-pub struct InfoReport {
-    #[serde(flatten)]
-    pub device: DeviceReport,
-    #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub gpu: Option<GpuReport>,
 }
 
 fn describe_cap(cap: &RegionCap) -> String {
@@ -229,31 +219,4 @@ pub fn run(args: &InfoArgs) -> Result<()> {
         }
     }
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use vfio_display::device::sim::{SimConfig, SimDevice};
-    use vfio_display::vfio::PlaneSource;
-
-    #[test]
-    fn the_info_document_round_trips_through_json() {
-        for source in [PlaneSource::DmaBuf, PlaneSource::Region] {
-            let dev = SimDevice::new(SimConfig {
-                source,
-                frozen_frame: Some(0),
-                ..SimConfig::default()
-            })
-            .unwrap();
-            let report = InfoReport {
-                device: inspect(&dev),
-                gpu: None,
-            };
-            let text = serde_json::to_string_pretty(&report).unwrap();
-            let back: InfoReport = serde_json::from_str(&text).unwrap();
-            assert_eq!(back, report);
-            assert_eq!(serde_json::to_string_pretty(&back).unwrap(), text);
-        }
-    }
 }

@@ -1,6 +1,7 @@
 //! Device-level checks: GET_INFO and the RESET flag.
 
 use super::Recorder;
+use super::id;
 use crate::device::DisplayDevice;
 use crate::uapi::VFIO_DEVICE_FLAGS_RESET;
 
@@ -15,28 +16,31 @@ pub(super) fn info(dev: &dyn DisplayDevice, rec: &mut Recorder<'_>) {
     );
     if info.num_regions == 0 {
         rec.fail(
-            "device.info",
+            id::DEVICE_INFO,
             format!("{evidence}: a display device has regions"),
         );
     } else {
-        rec.pass("device.info", evidence);
+        rec.pass(id::DEVICE_INFO, evidence);
     }
 }
 
 /// Resets the device (so it runs last) and compares with the flag.
 pub(super) fn reset(dev: &dyn DisplayDevice, rec: &mut Recorder<'_>) {
-    if !rec.wants("device.reset") {
+    if !rec.wants(id::DEVICE_RESET) {
         return;
     }
     let flagged = dev.info().flags & VFIO_DEVICE_FLAGS_RESET != 0;
     match (flagged, dev.reset()) {
-        (true, Ok(())) => rec.pass("device.reset", "RESET advertised; VFIO_DEVICE_RESET works"),
-        (true, Err(e)) => rec.fail("device.reset", format!("RESET advertised, but {e}")),
+        (true, Ok(())) => rec.pass(
+            id::DEVICE_RESET,
+            "RESET advertised; VFIO_DEVICE_RESET works",
+        ),
+        (true, Err(e)) => rec.fail(id::DEVICE_RESET, format!("RESET advertised, but {e}")),
         (false, Ok(())) => rec.warn(
-            "device.reset",
+            id::DEVICE_RESET,
             "VFIO_DEVICE_RESET works but VFIO_DEVICE_FLAGS_RESET is not set: front ends that \
              trust the flag never reset",
         ),
-        (false, Err(e)) => rec.pass("device.reset", format!("RESET not advertised and {e}")),
+        (false, Err(e)) => rec.pass(id::DEVICE_RESET, format!("RESET not advertised and {e}")),
     }
 }

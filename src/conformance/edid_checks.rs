@@ -2,6 +2,7 @@
 //! check writes an EDID and then puts the original blob and link state back.
 
 use super::Recorder;
+use super::id;
 use crate::device::{DisplayDevice, find_edid_region};
 use crate::edid::{EdidSpec, Mode, generate};
 use crate::uapi::edid_reg;
@@ -9,11 +10,11 @@ use crate::vfio::{EdidPort, LinkState};
 use std::time::Duration;
 
 const IDS: [&str; 5] = [
-    "edid.registers",
-    "edid.max-size",
-    "edid.max-res",
-    "edid.protocol",
-    "edid.oversize",
+    id::EDID_REGISTERS,
+    id::EDID_MAX_SIZE,
+    id::EDID_MAX_RES,
+    id::EDID_PROTOCOL,
+    id::EDID_OVERSIZE,
 ];
 
 pub(super) fn run(dev: &dyn DisplayDevice, rec: &mut Recorder<'_>) {
@@ -29,21 +30,21 @@ pub(super) fn run(dev: &dyn DisplayDevice, rec: &mut Recorder<'_>) {
     let port = match EdidPort::new(dev, &info) {
         Ok(port) => port,
         Err(e) => {
-            rec.fail("edid.registers", e.to_string());
+            rec.fail(id::EDID_REGISTERS, e.to_string());
             return;
         }
     };
     let regs = match port.registers() {
         Ok(r) => r,
         Err(e) => {
-            rec.fail("edid.registers", e.to_string());
+            rec.fail(id::EDID_REGISTERS, e.to_string());
             return;
         }
     };
     let blob = port.read_blob();
     match &blob {
         Ok(b) => rec.pass(
-            "edid.registers",
+            id::EDID_REGISTERS,
             format!(
                 "region {}: edid_offset {:#x}, edid_max_size {}, edid_size {}, blob of {} bytes readable",
                 info.index,
@@ -53,16 +54,16 @@ pub(super) fn run(dev: &dyn DisplayDevice, rec: &mut Recorder<'_>) {
                 b.len()
             ),
         ),
-        Err(e) => rec.fail("edid.registers", e.to_string()),
+        Err(e) => rec.fail(id::EDID_REGISTERS, e.to_string()),
     }
     if regs.edid_max_size >= 128 {
         rec.pass(
-            "edid.max-size",
+            id::EDID_MAX_SIZE,
             format!("edid_max_size {}", regs.edid_max_size),
         );
     } else {
         rec.fail(
-            "edid.max-size",
+            id::EDID_MAX_SIZE,
             format!(
                 "edid_max_size {} holds no 128-byte EDID block",
                 regs.edid_max_size
@@ -71,34 +72,37 @@ pub(super) fn run(dev: &dyn DisplayDevice, rec: &mut Recorder<'_>) {
     }
     let res = format!("max_xres {}, max_yres {}", regs.max_xres, regs.max_yres);
     if (regs.max_xres == 0) == (regs.max_yres == 0) {
-        rec.pass("edid.max-res", res);
+        rec.pass(id::EDID_MAX_RES, res);
     } else {
-        rec.warn("edid.max-res", format!("{res}: one limited, the other not"));
+        rec.warn(
+            id::EDID_MAX_RES,
+            format!("{res}: one limited, the other not"),
+        );
     }
     if regs.edid_max_size < 128 {
-        rec.skip("edid.protocol", "no EDID fits edid_max_size");
-        rec.skip("edid.oversize", "no EDID fits edid_max_size");
+        rec.skip(id::EDID_PROTOCOL, "no EDID fits edid_max_size");
+        rec.skip(id::EDID_OVERSIZE, "no EDID fits edid_max_size");
         return;
     }
     let (Ok(original), link) = (blob, regs.link()) else {
         rec.skip(
-            "edid.protocol",
+            id::EDID_PROTOCOL,
             "the current blob cannot be read, so it could not be restored",
         );
         rec.skip(
-            "edid.oversize",
+            id::EDID_OVERSIZE,
             "the current blob cannot be read, so it could not be restored",
         );
         return;
     };
-    if !rec.wants("edid.protocol") && !rec.wants("edid.oversize") {
+    if !rec.wants(id::EDID_PROTOCOL) && !rec.wants(id::EDID_OVERSIZE) {
         // Nothing was written, so nothing is restored (no link flap for the guest).
         return;
     }
-    if rec.wants("edid.protocol") {
+    if rec.wants(id::EDID_PROTOCOL) {
         protocol(&port, regs.edid_max_size, rec);
     }
-    if rec.wants("edid.oversize") {
+    if rec.wants(id::EDID_OVERSIZE) {
         oversize(dev, &port, info.index, regs.edid_max_size, rec);
     }
     // Put back what the guest had.
@@ -107,7 +111,7 @@ pub(super) fn run(dev: &dyn DisplayDevice, rec: &mut Recorder<'_>) {
         .and_then(|()| port.set_link(link == LinkState::Up));
     if let Err(e) = restored {
         rec.fail(
-            "edid.protocol",
+            id::EDID_PROTOCOL,
             format!("restoring the original EDID failed: {e}"),
         );
     }
@@ -121,7 +125,10 @@ fn protocol(port: &EdidPort<'_>, max_size: u32, rec: &mut Recorder<'_>) {
     let blob = match generate(&spec) {
         Ok(b) => b,
         Err(e) => {
-            rec.skip("edid.protocol", format!("cannot generate a test EDID: {e}"));
+            rec.skip(
+                id::EDID_PROTOCOL,
+                format!("cannot generate a test EDID: {e}"),
+            );
             return;
         }
     };
@@ -134,14 +141,14 @@ fn protocol(port: &EdidPort<'_>, max_size: u32, rec: &mut Recorder<'_>) {
         });
     match result {
         Ok((back, regs)) if back == blob && regs.link() == LinkState::Up => rec.pass(
-            "edid.protocol",
+            id::EDID_PROTOCOL,
             format!(
                 "link down, {} bytes and size, link up: read back equal, link up",
                 blob.len()
             ),
         ),
         Ok((back, regs)) => rec.fail(
-            "edid.protocol",
+            id::EDID_PROTOCOL,
             format!(
                 "wrote {} bytes, read back {} ({}), link {:?}",
                 blob.len(),
@@ -150,7 +157,7 @@ fn protocol(port: &EdidPort<'_>, max_size: u32, rec: &mut Recorder<'_>) {
                 regs.link()
             ),
         ),
-        Err(e) => rec.fail("edid.protocol", e.to_string()),
+        Err(e) => rec.fail(id::EDID_PROTOCOL, e.to_string()),
     }
 }
 
@@ -162,22 +169,25 @@ fn oversize(
     rec: &mut Recorder<'_>,
 ) {
     if let Err(e) = port.set_link(false) {
-        rec.fail("edid.oversize", format!("link down: {e}"));
+        rec.fail(id::EDID_OVERSIZE, format!("link down: {e}"));
         return;
     }
     let too_big = max_size.saturating_add(128);
     match dev.write_region(index, edid_reg::EDID_SIZE, &too_big.to_ne_bytes()) {
-        Err(e) => rec.pass("edid.oversize", format!("edid_size {too_big} refused: {e}")),
+        Err(e) => rec.pass(
+            id::EDID_OVERSIZE,
+            format!("edid_size {too_big} refused: {e}"),
+        ),
         Ok(()) => {
             let now = port.registers().map(|r| r.edid_size).unwrap_or(0);
             if now == too_big {
                 rec.fail(
-                    "edid.oversize",
+                    id::EDID_OVERSIZE,
                     format!("edid_size {too_big} > edid_max_size {max_size} was accepted"),
                 );
             } else {
                 rec.pass(
-                    "edid.oversize",
+                    id::EDID_OVERSIZE,
                     format!("edid_size {too_big} was ignored (reads {now})"),
                 );
             }

@@ -1,6 +1,7 @@
 //! IRQ checks on every index that offers eventfds: binding, loopback triggers, and automask.
 
 use super::Recorder;
+use super::id;
 use crate::device::DisplayDevice;
 use crate::vfio::IrqAction;
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
@@ -72,36 +73,36 @@ pub(super) fn run(dev: &dyn DisplayDevice, rec: &mut Recorder<'_>) {
         let _ = dev.disable_irq(index);
     }
     if !refused.is_empty() {
-        rec.fail("irqs.eventfd", refused.join("; "));
+        rec.fail(id::IRQS_EVENTFD, refused.join("; "));
     } else if bound.is_empty() {
-        for id in ["irqs.eventfd", "irqs.loopback", "irqs.automask"] {
+        for id in [id::IRQS_EVENTFD, id::IRQS_LOOPBACK, id::IRQS_AUTOMASK] {
             rec.skip(id, "no IRQ index offers eventfds");
         }
         return;
     } else {
         rec.pass(
-            "irqs.eventfd",
+            id::IRQS_EVENTFD,
             format!("indexes {bound:?} accept an eventfd"),
         );
     }
     let bad: Vec<String> = loopback.iter().filter_map(|r| r.clone().err()).collect();
     if bad.is_empty() {
         rec.pass(
-            "irqs.loopback",
+            id::IRQS_LOOPBACK,
             format!("indexes {bound:?}: each trigger arrived"),
         );
     } else {
-        rec.fail("irqs.loopback", bad.join("; "));
+        rec.fail(id::IRQS_LOOPBACK, bad.join("; "));
     }
     if automask.is_empty() {
-        rec.skip("irqs.automask", "no AUTOMASKED index");
+        rec.skip(id::IRQS_AUTOMASK, "no AUTOMASKED index");
     } else {
         let bad: Vec<String> = automask.iter().filter_map(|r| r.clone().err()).collect();
         if bad.is_empty() {
             let ok: Vec<String> = automask.iter().filter_map(|r| r.clone().ok()).collect();
-            rec.pass("irqs.automask", ok.join("; "));
+            rec.pass(id::IRQS_AUTOMASK, ok.join("; "));
         } else {
-            rec.fail("irqs.automask", bad.join("; "));
+            rec.fail(id::IRQS_AUTOMASK, bad.join("; "));
         }
     }
 }
@@ -145,7 +146,7 @@ pub(super) fn request(dev: &dyn DisplayDevice, rec: &mut Recorder<'_>) {
     let num_irqs = dev.info().num_irqs;
     match crate::device::request_irq(dev) {
         Some(info) => rec.pass(
-            "irqs.request",
+            id::IRQS_REQUEST,
             format!(
                 "index {index} offers {} eventfd vector{}: removal asks the holder to let go",
                 info.count,
@@ -153,7 +154,7 @@ pub(super) fn request(dev: &dyn DisplayDevice, rec: &mut Recorder<'_>) {
             ),
         ),
         None => rec.skip(
-            "irqs.request",
+            id::IRQS_REQUEST,
             format!(
                 "no request IRQ (index {index} is not offered with eventfds; the device \
                  lists {} IRQ index{}): the driver has no request path, so removing the mdev \

@@ -8,19 +8,22 @@
 
 mod catalogue;
 mod device_checks;
+mod document;
 mod edid_checks;
+pub mod id;
 mod irq_checks;
 mod plane_checks;
 mod region_checks;
 
 pub use catalogue::{CATALOGUE, CheckSpec, spec};
+pub use document::{CheckDocument, CheckEntry, Summary};
 
 use crate::device::DisplayDevice;
 use crate::device::guest::GuestDriver;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// A check's verdict.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Outcome {
     /// The device follows the rule.
@@ -152,13 +155,13 @@ pub fn unknown_ids(ids: &[String]) -> Vec<String> {
 /// The checks that change the device: skipped on a shared device. The plane checks that set
 /// modes need a guest driver, which the CLI refuses for a shared device.
 pub const SHARED_SKIPS: &[&str] = &[
-    "edid.protocol",
-    "edid.oversize",
-    "irqs.eventfd",
-    "irqs.loopback",
-    "irqs.automask",
-    "device.reset",
-    "dmabuf.second-export",
+    id::EDID_PROTOCOL,
+    id::EDID_OVERSIZE,
+    id::IRQS_EVENTFD,
+    id::IRQS_LOOPBACK,
+    id::IRQS_AUTOMASK,
+    id::DEVICE_RESET,
+    id::DMABUF_SECOND_EXPORT,
 ];
 
 /// Runs the catalogue against `dev`.

@@ -1,6 +1,7 @@
 //! Plane checks: PROBE, the primary and cursor planes' fields against their buffers, ids across
 //! frames and mode changes, and the dma-buf exports.
 
+use super::id;
 use super::{Options, Recorder};
 use crate::device::DisplayDevice;
 use crate::fourcc;
@@ -63,7 +64,7 @@ pub(super) fn run(dev: &dyn DisplayDevice, opts: &Options<'_>, rec: &mut Recorde
             Ok(()) => first_query_evidence.push(first_query(dev, src, &format!("{w}x{h}"))),
             Err(e) => {
                 rec.fail(
-                    "planes.first-query-after-mode-change",
+                    id::PLANES_FIRST_QUERY_AFTER_MODE_CHANGE,
                     format!("the {} could not set {w}x{h}: {e}", driver.name()),
                 );
             }
@@ -72,27 +73,27 @@ pub(super) fn run(dev: &dyn DisplayDevice, opts: &Options<'_>, rec: &mut Recorde
     let plane = match query_retry(dev, src) {
         Ok(p) => p,
         Err(e) => {
-            rec.fail("planes.query", e.to_string());
+            rec.fail(id::PLANES_QUERY, e.to_string());
             return;
         }
     };
-    rec.pass("planes.query", format!("primary: {}", describe(&plane)));
+    rec.pass(id::PLANES_QUERY, format!("primary: {}", describe(&plane)));
     let ids = stable_ids(dev, src, plane, rec);
     let cursor = query(dev, PlaneType::Cursor, src);
     empty(&plane, cursor.as_ref().ok(), rec);
     if plane.is_off() {
         let why = "the primary plane is off (the guest shows nothing; --drive sets a mode)";
         for id in [
-            "planes.fourcc",
-            "planes.modifier",
-            "planes.stride",
-            "planes.size",
-            "planes.bounds",
-            "regions.plane-region",
-            "dmabuf.unknown-id",
-            "dmabuf.size",
-            "dmabuf.cpu-access",
-            "dmabuf.second-export",
+            id::PLANES_FOURCC,
+            id::PLANES_MODIFIER,
+            id::PLANES_STRIDE,
+            id::PLANES_SIZE,
+            id::PLANES_BOUNDS,
+            id::REGIONS_PLANE_REGION,
+            id::DMABUF_UNKNOWN_ID,
+            id::DMABUF_SIZE,
+            id::DMABUF_CPU_ACCESS,
+            id::DMABUF_SECOND_EXPORT,
         ] {
             rec.skip(id, why);
         }
@@ -132,16 +133,16 @@ fn probe(dev: &dyn DisplayDevice, rec: &mut Recorder<'_>) -> Option<PlaneSource>
         }
     }
     if wrong.is_empty() {
-        rec.pass("planes.probe", evidence.join("; "));
+        rec.pass(id::PLANES_PROBE, evidence.join("; "));
     } else {
         rec.fail(
-            "planes.probe",
+            id::PLANES_PROBE,
             format!("{} (disagree: {})", evidence.join("; "), wrong.join(", ")),
         );
     }
     if supported.is_empty() {
         rec.skip(
-            "planes.query",
+            id::PLANES_QUERY,
             "the device describes no planes (PROBE says no to both)",
         );
     }
@@ -192,21 +193,21 @@ fn stable_ids(
     let evidence = format!("8 queries: ids {ids:?}, plane on/off {states:?}");
     if !errors.is_empty() {
         rec.fail(
-            "planes.stable-id",
+            id::PLANES_STABLE_ID,
             format!("{evidence}; errors: {}", errors.join("; ")),
         );
     } else if flaps > 0 {
         rec.fail(
-            "planes.stable-id",
+            id::PLANES_STABLE_ID,
             format!("{evidence}: the plane flaps with no mode change"),
         );
     } else if ids.len() > 3 {
         rec.fail(
-            "planes.stable-id",
+            id::PLANES_STABLE_ID,
             format!("{evidence}: a new id on (almost) every query"),
         );
     } else {
-        rec.pass("planes.stable-id", evidence);
+        rec.pass(id::PLANES_STABLE_ID, evidence);
     }
     ids
 }
@@ -217,7 +218,7 @@ fn empty(primary: &PlaneInfo, cursor: Option<&PlaneInfo>, rec: &mut Recorder<'_>
         .filter_map(|(n, p)| p.filter(|p| p.is_off()).map(|p| (n, p)))
         .collect();
     if off.is_empty() {
-        rec.skip("planes.empty", "no plane is off");
+        rec.skip(id::PLANES_EMPTY, "no plane is off");
         return;
     }
     let bad: Vec<String> = off
@@ -228,12 +229,12 @@ fn empty(primary: &PlaneInfo, cursor: Option<&PlaneInfo>, rec: &mut Recorder<'_>
     let names: Vec<&str> = off.iter().map(|(n, _)| *n).collect();
     if bad.is_empty() {
         rec.pass(
-            "planes.empty",
+            id::PLANES_EMPTY,
             format!("off planes ({}) are all zero", names.join(", ")),
         );
     } else {
         rec.warn(
-            "planes.empty",
+            id::PLANES_EMPTY,
             format!("off, but not zero-initialized: {}", bad.join("; ")),
         );
     }
@@ -243,13 +244,13 @@ fn empty(primary: &PlaneInfo, cursor: Option<&PlaneInfo>, rec: &mut Recorder<'_>
 fn fields(dev: &dyn DisplayDevice, p: &PlaneInfo, opts: &Options<'_>, rec: &mut Recorder<'_>) {
     let format = fourcc::lookup(p.drm_format);
     match format {
-        Some(f) => rec.pass("planes.fourcc", f.name),
+        Some(f) => rec.pass(id::PLANES_FOURCC, f.name),
         None if p.drm_format == fourcc::C8 => rec.warn(
-            "planes.fourcc",
+            id::PLANES_FOURCC,
             "C8 (8-bit indexed colour): cannot be shown, the plane query carries no palette",
         ),
         None => rec.fail(
-            "planes.fourcc",
+            id::PLANES_FOURCC,
             format!(
                 "{} is not a format this tool knows",
                 fourcc::describe(p.drm_format)
@@ -258,9 +259,9 @@ fn fields(dev: &dyn DisplayDevice, p: &PlaneInfo, opts: &Options<'_>, rec: &mut 
     }
     let tiling = Tiling::from_modifier(p.modifier);
     match tiling {
-        Some(Tiling::Linear) => rec.pass("planes.modifier", "LINEAR"),
+        Some(Tiling::Linear) => rec.pass(id::PLANES_MODIFIER, "LINEAR"),
         Some(t) if format.is_some_and(|f| !t.supports(f.bytes_per_pixel)) => rec.warn(
-            "planes.modifier",
+            id::PLANES_MODIFIER,
             format!(
                 "{} with {}: this format cannot be read in {} tiles (2- and 4-byte pixels in X \
                  and Y tiles, 4-byte pixels in Yf tiles)",
@@ -270,7 +271,7 @@ fn fields(dev: &dyn DisplayDevice, p: &PlaneInfo, opts: &Options<'_>, rec: &mut 
             ),
         ),
         Some(t) => rec.pass(
-            "planes.modifier",
+            id::PLANES_MODIFIER,
             format!(
                 "{}: {} tiles, detiled on the CPU and in the GPU's unpack",
                 fourcc::describe_modifier(p.modifier),
@@ -278,7 +279,7 @@ fn fields(dev: &dyn DisplayDevice, p: &PlaneInfo, opts: &Options<'_>, rec: &mut 
             ),
         ),
         None => rec.warn(
-            "planes.modifier",
+            id::PLANES_MODIFIER,
             format!(
                 "{}: a layout this tool cannot read (only LINEAR and Intel's X, Y and Yf tiles)",
                 fourcc::describe_modifier(p.modifier)
@@ -291,7 +292,7 @@ fn fields(dev: &dyn DisplayDevice, p: &PlaneInfo, opts: &Options<'_>, rec: &mut 
     let row_bytes = format.map(|f| f.row_bytes(p.width));
     match row_bytes {
         Some(row) if !p.stride.is_multiple_of(tile_width) => rec.fail(
-            "planes.stride",
+            id::PLANES_STRIDE,
             format!(
                 "stride {} is not a whole number of {tile_width}-byte {} tiles (rows need {row})",
                 p.stride,
@@ -299,16 +300,16 @@ fn fields(dev: &dyn DisplayDevice, p: &PlaneInfo, opts: &Options<'_>, rec: &mut 
             ),
         ),
         Some(row) if u64::from(p.stride) >= row => {
-            rec.pass("planes.stride", format!("stride {} >= {row}", p.stride))
+            rec.pass(id::PLANES_STRIDE, format!("stride {} >= {row}", p.stride))
         }
         Some(row) => rec.fail(
-            "planes.stride",
+            id::PLANES_STRIDE,
             format!(
                 "stride {} < {} pixels x bytes per pixel = {row}",
                 p.stride, p.width
             ),
         ),
-        None => rec.skip("planes.stride", "unknown format: bytes per pixel unknown"),
+        None => rec.skip(id::PLANES_STRIDE, "unknown format: bytes per pixel unknown"),
     }
     // A tiled plane spans whole rows of tiles (GVT-g's size rule); a linear one ends with the
     // last row's pixels.
@@ -318,19 +319,19 @@ fn fields(dev: &dyn DisplayDevice, p: &PlaneInfo, opts: &Options<'_>, rec: &mut 
     });
     match span {
         None if !sides_ok => rec.fail(
-            "planes.size",
+            id::PLANES_SIZE,
             format!(
                 "{}x{} is outside 1..={MAX_SIDE} per side",
                 p.width, p.height
             ),
         ),
-        None => rec.skip("planes.size", "unknown format"),
+        None => rec.skip(id::PLANES_SIZE, "unknown format"),
         Some(span) if u64::from(p.size) >= span => rec.pass(
-            "planes.size",
+            id::PLANES_SIZE,
             format!("size {} >= the {span} bytes its rows span", p.size),
         ),
         Some(span) => rec.fail(
-            "planes.size",
+            id::PLANES_SIZE,
             format!("size {} < the {span} bytes of stride x rows", p.size),
         ),
     }
@@ -341,7 +342,7 @@ fn fields(dev: &dyn DisplayDevice, p: &PlaneInfo, opts: &Options<'_>, rec: &mut 
     match (span, buffer_len) {
         (Some(span), Some(len)) => match p.offset.checked_add(span) {
             Some(end) if end <= len => rec.pass(
-                "planes.bounds",
+                id::PLANES_BOUNDS,
                 format!(
                     "offset {} + {span} <= the {len}-byte {}",
                     p.offset,
@@ -349,7 +350,7 @@ fn fields(dev: &dyn DisplayDevice, p: &PlaneInfo, opts: &Options<'_>, rec: &mut 
                 ),
             ),
             end => rec.fail(
-                "planes.bounds",
+                id::PLANES_BOUNDS,
                 format!(
                     "rows end at {} past the {len}-byte {}",
                     end.map_or("2^64 or more".into(), |e| e.to_string()),
@@ -358,34 +359,34 @@ fn fields(dev: &dyn DisplayDevice, p: &PlaneInfo, opts: &Options<'_>, rec: &mut 
             ),
         },
         (None, _) => rec.skip(
-            "planes.bounds",
+            id::PLANES_BOUNDS,
             "the plane's span is unknown (see planes.size)",
         ),
-        (_, None) => rec.skip("planes.bounds", "the buffer's length is unknown"),
+        (_, None) => rec.skip(id::PLANES_BOUNDS, "the buffer's length is unknown"),
     }
 }
 
 /// The region a region plane names; returns its size.
 fn region_plane(dev: &dyn DisplayDevice, p: &PlaneInfo, rec: &mut Recorder<'_>) -> Option<u64> {
     for id in [
-        "dmabuf.unknown-id",
-        "dmabuf.size",
-        "dmabuf.cpu-access",
-        "dmabuf.second-export",
+        id::DMABUF_UNKNOWN_ID,
+        id::DMABUF_SIZE,
+        id::DMABUF_CPU_ACCESS,
+        id::DMABUF_SECOND_EXPORT,
     ] {
         rec.skip(id, "region planes have no dma-bufs");
     }
     match dev.region_info(p.buffer_id) {
         Ok(info) if info.size > 0 && info.mappable() => {
             rec.pass(
-                "regions.plane-region",
+                id::REGIONS_PLANE_REGION,
                 format!("region {}: {} bytes, mappable", p.buffer_id, info.size),
             );
             Some(info.size)
         }
         Ok(info) => {
             rec.fail(
-                "regions.plane-region",
+                id::REGIONS_PLANE_REGION,
                 format!(
                     "region {}: {} bytes, flags {:#x} (not mappable or empty)",
                     p.buffer_id, info.size, info.flags
@@ -394,7 +395,7 @@ fn region_plane(dev: &dyn DisplayDevice, p: &PlaneInfo, rec: &mut Recorder<'_>) 
             Some(info.size)
         }
         Err(e) => {
-            rec.fail("regions.plane-region", e.to_string());
+            rec.fail(id::REGIONS_PLANE_REGION, e.to_string());
             None
         }
     }
@@ -408,32 +409,32 @@ fn dmabuf_checks(
     opts: &Options<'_>,
     rec: &mut Recorder<'_>,
 ) -> Option<u64> {
-    rec.skip("regions.plane-region", "dma-buf planes name no region");
+    rec.skip(id::REGIONS_PLANE_REGION, "dma-buf planes name no region");
     let bogus = p.buffer_id.wrapping_add(0x4000_0000);
     match dev.dmabuf(bogus) {
         Err(e) if e.errno() == Some(Errno::ENOENT) => {
-            rec.pass("dmabuf.unknown-id", format!("dmabuf_id {bogus}: ENOENT"))
+            rec.pass(id::DMABUF_UNKNOWN_ID, format!("dmabuf_id {bogus}: ENOENT"))
         }
         Err(e) => rec.warn(
-            "dmabuf.unknown-id",
+            id::DMABUF_UNKNOWN_ID,
             format!("dmabuf_id {bogus}: {e} (not ENOENT)"),
         ),
         Ok(_) => rec.fail(
-            "dmabuf.unknown-id",
+            id::DMABUF_UNKNOWN_ID,
             format!("dmabuf_id {bogus}, never announced, was exported"),
         ),
     }
     let buf = match dev.dmabuf(p.buffer_id) {
         Ok(buf) => buf,
         Err(e) => {
-            for id in ["dmabuf.size", "dmabuf.cpu-access"] {
+            for id in [id::DMABUF_SIZE, id::DMABUF_CPU_ACCESS] {
                 rec.fail(
                     id,
                     format!("the plane's own dma-buf cannot be exported: {e}"),
                 );
             }
             rec.skip(
-                "dmabuf.second-export",
+                id::DMABUF_SECOND_EXPORT,
                 "the plane's dma-buf cannot be exported at all",
             );
             return None;
@@ -441,14 +442,14 @@ fn dmabuf_checks(
     };
     let len = buf.size();
     match span.and_then(|s| p.offset.checked_add(s)) {
-        Some(end) if end <= len => rec.pass("dmabuf.size", format!("{len} bytes >= {end}")),
-        Some(end) => rec.fail("dmabuf.size", format!("{len} bytes < the plane's {end}")),
+        Some(end) if end <= len => rec.pass(id::DMABUF_SIZE, format!("{len} bytes >= {end}")),
+        Some(end) => rec.fail(id::DMABUF_SIZE, format!("{len} bytes < the plane's {end}")),
         None if span.is_some() => rec.fail(
-            "dmabuf.size",
+            id::DMABUF_SIZE,
             format!("{len} bytes; the plane's offset + span overflows"),
         ),
         None => rec.skip(
-            "dmabuf.size",
+            id::DMABUF_SIZE,
             format!("{len} bytes; the plane's span is unknown (see planes.size)"),
         ),
     }
@@ -473,29 +474,29 @@ fn dmabuf_checks(
     };
     match cpu {
         Ok(()) => rec.pass(
-            "dmabuf.cpu-access",
+            id::DMABUF_CPU_ACCESS,
             format!("{len} bytes mapped, SYNC start/end work"),
         ),
-        Err((true, e)) => rec.warn("dmabuf.cpu-access", e),
-        Err((false, e)) => rec.fail("dmabuf.cpu-access", e),
+        Err((true, e)) => rec.warn(id::DMABUF_CPU_ACCESS, e),
+        Err((false, e)) => rec.fail(id::DMABUF_CPU_ACCESS, e),
     }
     match (opts.allow_risky, dev.vfio()) {
         // Skipped up front (a shared device): no second export at all.
-        _ if !rec.wants("dmabuf.second-export") => {}
+        _ if !rec.wants(id::DMABUF_SECOND_EXPORT) => {}
         (false, _) => rec.skip(
-            "dmabuf.second-export",
+            id::DMABUF_SECOND_EXPORT,
             "risky (crashes the stock mbochs kernel driver): --allow-risky runs it",
         ),
-        (true, None) => rec.skip("dmabuf.second-export", "needs raw ioctls (a real device)"),
+        (true, None) => rec.skip(id::DMABUF_SECOND_EXPORT, "needs raw ioctls (a real device)"),
         (true, Some(vfio)) => match vfio.export_dmabuf_uncached(p.buffer_id) {
             Ok(_second) => rec.pass(
-                "dmabuf.second-export",
+                id::DMABUF_SECOND_EXPORT,
                 format!(
                     "a second fd for dmabuf_id {} while the first is open",
                     p.buffer_id
                 ),
             ),
-            Err(e) => rec.fail("dmabuf.second-export", e.to_string()),
+            Err(e) => rec.fail(id::DMABUF_SECOND_EXPORT, e.to_string()),
         },
     }
     Some(len)
@@ -509,18 +510,18 @@ fn cursor_checks(
     match cursor {
         Err(e) if e.errno() == Some(Errno::EINVAL) => {
             rec.pass(
-                "planes.type",
+                id::PLANES_TYPE,
                 "the cursor query is refused (EINVAL): no cursor plane",
             );
-            rec.skip("planes.cursor-hotspot", "no cursor plane");
+            rec.skip(id::PLANES_CURSOR_HOTSPOT, "no cursor plane");
         }
         Err(e) => {
-            rec.fail("planes.type", format!("cursor query: {e}"));
-            rec.skip("planes.cursor-hotspot", "the cursor query failed");
+            rec.fail(id::PLANES_TYPE, format!("cursor query: {e}"));
+            rec.skip(id::PLANES_CURSOR_HOTSPOT, "the cursor query failed");
         }
         Ok(c) if c.is_off() => {
-            rec.pass("planes.type", "the cursor plane is off");
-            rec.skip("planes.cursor-hotspot", "the cursor plane is off");
+            rec.pass(id::PLANES_TYPE, "the cursor plane is off");
+            rec.skip(id::PLANES_CURSOR_HOTSPOT, "the cursor plane is off");
         }
         Ok(c) => {
             let same = !primary.is_off()
@@ -534,14 +535,14 @@ fn cursor_checks(
                     );
             if same {
                 rec.fail(
-                    "planes.type",
+                    id::PLANES_TYPE,
                     format!(
                         "a cursor query answers with the primary plane: {}",
                         describe(&c)
                     ),
                 );
             } else {
-                rec.pass("planes.type", format!("cursor: {}", describe(&c)));
+                rec.pass(id::PLANES_TYPE, format!("cursor: {}", describe(&c)));
             }
             let hot = (c.x_hot, c.y_hot);
             let evidence = format!(
@@ -549,9 +550,9 @@ fn cursor_checks(
                 hot.0 as i32, hot.1 as i32, c.width, c.height
             );
             if hot == (NO_HOTSPOT, NO_HOTSPOT) || (hot.0 < c.width && hot.1 < c.height) {
-                rec.pass("planes.cursor-hotspot", evidence);
+                rec.pass(id::PLANES_CURSOR_HOTSPOT, evidence);
             } else {
-                rec.fail("planes.cursor-hotspot", evidence);
+                rec.fail(id::PLANES_CURSOR_HOTSPOT, evidence);
             }
         }
     }
@@ -567,18 +568,18 @@ fn mode_change(
     rec: &mut Recorder<'_>,
 ) {
     let Some(driver) = opts.driver else {
-        rec.skip("planes.first-query-after-mode-change", NEEDS_DRIVER);
-        rec.skip("planes.new-id-after-mode-change", NEEDS_DRIVER);
+        rec.skip(id::PLANES_FIRST_QUERY_AFTER_MODE_CHANGE, NEEDS_DRIVER);
+        rec.skip(id::PLANES_NEW_ID_AFTER_MODE_CHANGE, NEEDS_DRIVER);
         return;
     };
     let (w, h) = test_modes()[1];
     let mode = format!("{w}x{h}");
     if let Err(e) = driver.set_mode(w, h) {
         rec.fail(
-            "planes.first-query-after-mode-change",
+            id::PLANES_FIRST_QUERY_AFTER_MODE_CHANGE,
             format!("the {} could not set {mode}: {e}", driver.name()),
         );
-        rec.skip("planes.new-id-after-mode-change", "no second mode");
+        rec.skip(id::PLANES_NEW_ID_AFTER_MODE_CHANGE, "no second mode");
         return;
     }
     first_queries.push(first_query(dev, src, &mode));
@@ -593,32 +594,32 @@ fn mode_change(
         })
         .collect();
     if failed.is_empty() {
-        rec.pass("planes.first-query-after-mode-change", all.join("; "));
+        rec.pass(id::PLANES_FIRST_QUERY_AFTER_MODE_CHANGE, all.join("; "));
     } else {
-        rec.fail("planes.first-query-after-mode-change", all.join("; "));
+        rec.fail(id::PLANES_FIRST_QUERY_AFTER_MODE_CHANGE, all.join("; "));
     }
     match (src, query_retry(dev, src)) {
         (PlaneSource::Region, _) => rec.skip(
-            "planes.new-id-after-mode-change",
+            id::PLANES_NEW_ID_AFTER_MODE_CHANGE,
             "region planes name a region, not an id",
         ),
         (_, Err(e)) => rec.fail(
-            "planes.new-id-after-mode-change",
+            id::PLANES_NEW_ID_AFTER_MODE_CHANGE,
             format!("after 800x600: {e}"),
         ),
         (_, Ok(p)) if p.is_off() => rec.fail(
-            "planes.new-id-after-mode-change",
+            id::PLANES_NEW_ID_AFTER_MODE_CHANGE,
             "after 800x600 the plane is off",
         ),
         (_, Ok(p)) if before.contains(&p.buffer_id) => rec.fail(
-            "planes.new-id-after-mode-change",
+            id::PLANES_NEW_ID_AFTER_MODE_CHANGE,
             format!(
                 "800x600 shows dmabuf_id {}, an id of the previous mode {before:?}",
                 p.buffer_id
             ),
         ),
         (_, Ok(p)) => rec.pass(
-            "planes.new-id-after-mode-change",
+            id::PLANES_NEW_ID_AFTER_MODE_CHANGE,
             format!("ids before {before:?}, after 800x600: {}", p.buffer_id),
         ),
     }

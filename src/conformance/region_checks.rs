@@ -1,6 +1,7 @@
 //! Region checks: capability chains, the argsz protocol, and read() against mmap.
 
 use super::Recorder;
+use super::id;
 use crate::device::DisplayDevice;
 use crate::uapi::VFIO_REGION_INFO_FLAG_CAPS;
 use crate::vfio::RegionInfo;
@@ -42,14 +43,14 @@ pub(super) fn run(dev: &dyn DisplayDevice, rec: &mut Recorder<'_>) {
         .count();
     if broken.is_empty() {
         rec.pass(
-            "regions.cap-chain",
+            id::REGIONS_CAP_CHAIN,
             format!(
                 "{} regions, {with_caps} with capabilities, every chain well formed",
                 regions.len()
             ),
         );
     } else {
-        rec.fail("regions.cap-chain", broken.join("; "));
+        rec.fail(id::REGIONS_CAP_CHAIN, broken.join("; "));
     }
     argsz(dev, &regions, rec);
 }
@@ -60,7 +61,7 @@ fn argsz(
     rec: &mut Recorder<'_>,
 ) {
     let Some(vfio) = dev.vfio() else {
-        for id in ["regions.argsz-short", "regions.argsz-large"] {
+        for id in [id::REGIONS_ARGSZ_SHORT, id::REGIONS_ARGSZ_LARGE] {
             rec.skip(id, "needs raw ioctls (a real device)");
         }
         return;
@@ -70,7 +71,7 @@ fn argsz(
         .iter()
         .find(|(_, r)| r.as_ref().is_ok_and(|i| !i.caps.is_empty()));
     match capped {
-        None => rec.skip("regions.argsz-short", "no region has capabilities"),
+        None => rec.skip(id::REGIONS_ARGSZ_SHORT, "no region has capabilities"),
         Some((index, _)) => match vfio.region_info_raw(*index, REGION_INFO_SIZE) {
             Ok(bytes) => {
                 let (argsz, flags, cap_offset) =
@@ -82,25 +83,25 @@ fn argsz(
                     && flags & VFIO_REGION_INFO_FLAG_CAPS != 0
                     && cap_offset == 0
                 {
-                    rec.pass("regions.argsz-short", evidence);
+                    rec.pass(id::REGIONS_ARGSZ_SHORT, evidence);
                 } else {
-                    rec.fail("regions.argsz-short", evidence);
+                    rec.fail(id::REGIONS_ARGSZ_SHORT, evidence);
                 }
             }
-            Err(e) => rec.fail("regions.argsz-short", e.to_string()),
+            Err(e) => rec.fail(id::REGIONS_ARGSZ_SHORT, e.to_string()),
         },
     }
     // Any region, asked with a buffer larger than the struct.
     let first = regions.iter().find(|(_, r)| r.is_ok()).map(|(i, _)| *i);
     match first {
-        None => rec.skip("regions.argsz-large", "no region answers"),
+        None => rec.skip(id::REGIONS_ARGSZ_LARGE, "no region answers"),
         Some(index) => match vfio.region_info_raw(index, 4096) {
             Ok(_) => rec.pass(
-                "regions.argsz-large",
+                id::REGIONS_ARGSZ_LARGE,
                 format!("region {index} answers a 4096-byte argsz"),
             ),
             Err(e) => rec.warn(
-                "regions.argsz-large",
+                id::REGIONS_ARGSZ_LARGE,
                 format!(
                     "region {index} with a 4096-byte argsz: {e} (only the exact struct size \
                      works; front ends must query with 32 bytes first)"
@@ -112,7 +113,7 @@ fn argsz(
 
 /// For each readable, mappable region: a 4 KiB read() at two offsets against the mapping.
 pub(super) fn pread_matches_mmap(dev: &dyn DisplayDevice, rec: &mut Recorder<'_>) {
-    if !rec.wants("regions.pread-mmap") {
+    if !rec.wants(id::REGIONS_PREAD_MMAP) {
         return;
     }
     const WINDOW: u64 = 4096;
@@ -160,22 +161,22 @@ pub(super) fn pread_matches_mmap(dev: &dyn DisplayDevice, rec: &mut Recorder<'_>
         compared.push(index);
     }
     if !mismatched.is_empty() {
-        rec.fail("regions.pread-mmap", mismatched.join("; "));
+        rec.fail(id::REGIONS_PREAD_MMAP, mismatched.join("; "));
     } else if !compared.is_empty() {
         rec.pass(
-            "regions.pread-mmap",
+            id::REGIONS_PREAD_MMAP,
             format!("regions {compared:?}: read() equals the mapping at offsets 0 and 0x2000"),
         );
     } else if !uniform.is_empty() {
         rec.skip(
-            "regions.pread-mmap",
+            id::REGIONS_PREAD_MMAP,
             format!(
                 "regions {uniform:?} hold one byte value throughout: inconclusive (--drive gives them a picture)"
             ),
         );
     } else {
         rec.skip(
-            "regions.pread-mmap",
+            id::REGIONS_PREAD_MMAP,
             "no readable, mappable region of 12 KiB or more",
         );
     }

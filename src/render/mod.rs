@@ -34,7 +34,7 @@ pub use formats::{SHADER_FORMATS, shader_code};
 pub use plane_reader::{LazyGpu, PlaneReader, ReadChoice, ReadPath, needs_gpu};
 pub use readback::read_rgba;
 pub use renderer::{FrameRenderer, GpuFrame, IMPORT_CACHE};
-pub use report::{GpuReport, gpu_report};
+pub use report::{GpuReport, InfoReport, gpu_report};
 pub use unpack::{FrameSlot, Geometry, RawSource, Unpacker, shader_modules};
 
 use serde::Serialize;

@@ -4,8 +4,20 @@
 use super::{AdapterReport, FrameRenderer, GpuContext, ImportChoice};
 use crate::device::DisplayDevice;
 use crate::frame::session::error_chain;
+use crate::inspect::DeviceReport;
 use crate::vfio::PlaneType;
 use serde::{Deserialize, Serialize};
+
+/// The `info --json` document: the device's own report (`inspect`) and, when asked, the GPU's.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InfoReport {
+    /// What the device says about itself.
+    #[serde(flatten)]
+    pub device: DeviceReport,
+    /// The GPU part (`info --gpu`).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub gpu: Option<GpuReport>,
+}
 
 /// The GPU part of a device report.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -44,5 +56,40 @@ pub fn gpu_report(dev: &dyn DisplayDevice) -> GpuReport {
             primary_import: None,
             error: Some(error_chain(&err)),
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::device::sim::{SimConfig, SimDevice};
+    use crate::inspect::inspect;
+    use crate::vfio::PlaneSource;
+
+    #[test]
+    fn the_info_document_round_trips_through_json() {
+        for source in [PlaneSource::DmaBuf, PlaneSource::Region] {
+            let dev = SimDevice::new(SimConfig {
+                source,
+                frozen_frame: Some(0),
+                ..SimConfig::default()
+            })
+            .unwrap();
+            let gpu = GpuReport {
+                adapter: None,
+                primary_import: Some("buffer".into()),
+                error: None,
+            };
+            for gpu in [None, Some(gpu)] {
+                let report = InfoReport {
+                    device: inspect(&dev),
+                    gpu,
+                };
+                let text = serde_json::to_string_pretty(&report).unwrap();
+                let back: InfoReport = serde_json::from_str(&text).unwrap();
+                assert_eq!(back, report);
+                assert_eq!(serde_json::to_string_pretty(&back).unwrap(), text);
+            }
+        }
     }
 }
