@@ -10,7 +10,7 @@ mod zrle;
 use super::error::RfbError;
 use super::messages::{encoding, put_rect_header};
 use super::pixel::PixelFormat;
-use crate::frame::RgbaImage;
+use crate::image::RgbaImage;
 use palette::Palette;
 use zlib::Stream;
 
