@@ -8,6 +8,7 @@ pub mod encode;
 mod error;
 pub mod handshake;
 pub mod messages;
+mod params;
 pub mod pixel;
 pub mod tiles;
 pub mod websocket;
@@ -15,6 +16,7 @@ pub mod websocket;
 pub use encode::{Encoder, Encoding, Rect};
 pub use error::RfbError;
 pub use messages::{ClientMessage, parse_client_message};
+pub use params::ClientParams;
 pub use pixel::PixelFormat;
 
 /// The protocol version the server offers first.

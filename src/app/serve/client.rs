@@ -16,7 +16,8 @@ use vfio_display::frame::RgbaImage;
 use vfio_display::rfb::handshake::{Handshake, Policy, Refusal, Step};
 use vfio_display::rfb::messages::{self, encoding, put_rect_header};
 use vfio_display::rfb::{
-    self, ClientMessage, Encoder, Encoding, PixelFormat, Rect, RfbError, Version, tiles,
+    self, ClientMessage, ClientParams, Encoder, Encoding, PixelFormat, Rect, RfbError, Version,
+    tiles,
 };
 
 /// The longest a client waits at connection for the server's first capture.
@@ -378,10 +379,8 @@ fn merge(old: Option<UpdateRequest>, new: UpdateRequest) -> UpdateRequest {
 /// The writer's view of the client: what it asked for and what it has.
 struct Writer {
     encoder: Encoder,
-    encoding: Encoding,
-    cursor: bool,
-    desktop_size: bool,
-    extended_desktop_size: bool,
+    /// What the client's latest SetEncodings said it takes.
+    params: ClientParams,
     /// The picture the client shows (without a client-drawn cursor): after an update of the
     /// whole screen, the snapshot's own picture, shared.
     shown: Arc<RgbaImage>,
@@ -409,10 +408,7 @@ impl Writer {
         let size = fb_size(&snapshot.image);
         Writer {
             encoder: Encoder::new(PixelFormat::SERVER, 2),
-            encoding: Encoding::Raw,
-            cursor: false,
-            desktop_size: false,
-            extended_desktop_size: false,
+            params: ClientParams::default(),
             // Nothing shown yet: no picture is allocated until the client has one.
             shown: Arc::new(RgbaImage::new(0, 0)),
             size,
@@ -426,32 +422,24 @@ impl Writer {
     }
 
     fn set_encodings(&mut self, list: &[i32], input: bool) {
-        self.encoding = list
-            .iter()
-            .find_map(|&n| Encoding::from_number(n))
-            .unwrap_or(Encoding::Raw);
-        self.cursor = list.contains(&encoding::CURSOR);
-        self.desktop_size = list.contains(&encoding::DESKTOP_SIZE);
-        self.extended_desktop_size = list.contains(&encoding::EXTENDED_DESKTOP_SIZE);
-        self.ext_key = input && list.contains(&encoding::QEMU_EXTENDED_KEY);
-        // The compression level applies to zlib streams started afterwards.
-        if let Some(level) = list
-            .iter()
-            .find(|&&n| (encoding::COMPRESS_LEVEL_0..=encoding::COMPRESS_LEVEL_0 + 9).contains(&n))
-        {
-            self.encoder
-                .set_level((level - encoding::COMPRESS_LEVEL_0) as u32);
+        self.params = ClientParams::from_encodings(list);
+        self.ext_key = input && self.params.qemu_extended_key;
+        // The compression level applies to zlib streams started afterwards. The JPEG quality
+        // level is read but, as before `ClientParams` existed, not given to the encoder, so
+        // Tight stays lossless whatever the client asks; turning JPEG on is a change of its own.
+        if let Some(level) = self.params.compress_level {
+            self.encoder.set_level(u32::from(level));
         }
         tracing::info!(
             "client encodings: {list:?}; sending {}",
-            self.encoding.name()
+            self.params.encoding.name()
         );
     }
 
     /// Something to send even if the picture did not change.
     fn owes(&self) -> bool {
         self.resize_reply.is_some()
-            || (self.extended_desktop_size && !self.layout_sent)
+            || (self.params.extended_desktop_size && !self.layout_sent)
             || (self.ext_key && !self.ext_key_sent)
     }
 
@@ -523,7 +511,7 @@ impl Writer {
         request: UpdateRequest,
         sender: &Sender,
     ) -> io::Result<bool> {
-        let mut frame = snapshot.picture(self.cursor);
+        let mut frame = snapshot.picture(self.params.cursor);
         let cursor = snapshot.cursor.clone();
         drop(snapshot);
         let mut head = Vec::new();
@@ -532,11 +520,11 @@ impl Writer {
         let mut area = request.area;
         let size = fb_size(&frame);
         if size != self.size {
-            if self.extended_desktop_size || self.desktop_size {
+            if self.params.extended_desktop_size || self.params.desktop_size {
                 self.size = size;
                 // The full update below replaces it.
                 self.shown = Arc::new(RgbaImage::new(0, 0));
-                if self.extended_desktop_size {
+                if self.params.extended_desktop_size {
                     self.put_layout(0, 0, &mut head);
                     self.layout_sent = true;
                 } else {
@@ -549,14 +537,14 @@ impl Writer {
                 frame = Arc::new(fit(&frame, self.size));
             }
         }
-        if self.extended_desktop_size
+        if self.params.extended_desktop_size
             && let Some((reason, status)) = self.resize_reply.take()
         {
             self.put_layout(reason, status, &mut head);
             self.layout_sent = true;
             count += 1;
         }
-        if self.extended_desktop_size && !self.layout_sent {
+        if self.params.extended_desktop_size && !self.layout_sent {
             self.put_layout(0, 0, &mut head);
             self.layout_sent = true;
             count += 1;
@@ -567,7 +555,7 @@ impl Writer {
             self.ext_key_sent = true;
             count += 1;
         }
-        if self.cursor {
+        if self.params.cursor {
             let now = cursor.as_ref().map(|c| c.shape_serial);
             if now != self.cursor_sent {
                 match &cursor {
@@ -594,7 +582,7 @@ impl Writer {
         };
         let pieces: Vec<Rect> = rects
             .iter()
-            .flat_map(|&rect| pieces(rect, self.encoding))
+            .flat_map(|&rect| pieces(rect, self.params.encoding))
             .collect();
         count += pieces.len() as u32;
         if count == 0 && !full {
@@ -614,13 +602,13 @@ impl Writer {
         for piece in pieces {
             let n = self
                 .encoder
-                .encode(self.encoding, &frame, piece, &mut out)
+                .encode(self.params.encoding, &frame, piece, &mut out)
                 .map_err(io_err)?;
             if n != 1 {
                 // `pieces` keeps every piece within what the encoding sends as one.
                 return Err(io_err(RfbError::Protocol(format!(
                     "{} split a piece into {n} rectangles",
-                    self.encoding.name()
+                    self.params.encoding.name()
                 ))));
             }
             if out.len() >= SEND_AT {
