@@ -4,7 +4,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use vfio_display::rfb::messages::{ClientMessage, MAX_CLIENT_MESSAGE};
+use vfio_display::rfb::messages::{ClientMessage, MAX_CLIENT_MESSAGE, SetPixelFormat};
 use vfio_display::rfb::{client_version, parse_client_message, websocket};
 
 fuzz_target!(|data: &[u8]| {
@@ -14,7 +14,7 @@ fuzz_target!(|data: &[u8]| {
     let mut rest = data;
     while let Ok(Some((msg, used))) = parse_client_message(rest) {
         assert!(used > 0 && used <= rest.len() && used <= MAX_CLIENT_MESSAGE);
-        if let ClientMessage::SetPixelFormat(format) = msg
+        if let ClientMessage::SetPixelFormat(SetPixelFormat { format }) = msg
             && format.validate().is_ok()
         {
             let mut out = Vec::new();

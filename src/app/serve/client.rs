@@ -14,7 +14,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use vfio_display::frame::RgbaImage;
 use vfio_display::rfb::handshake::{Handshake, Policy, Refusal, Step};
-use vfio_display::rfb::messages::{self, encoding, put_rect_header};
+use vfio_display::rfb::messages::{
+    self, KeyEvent, PointerEvent, QemuExtendedKeyEvent, SetDesktopSize, SetEncodings,
+    SetPixelFormat, encoding, put_rect_header,
+};
 use vfio_display::rfb::{
     self, ClientMessage, ClientParams, Encoder, Encoding, PixelFormat, Rect, RfbError, Version,
     tiles,
@@ -315,42 +318,38 @@ fn take(
     input: &mut ClientInput<'_>,
 ) -> Result<(), String> {
     match msg {
-        ClientMessage::SetPixelFormat(format) => {
+        ClientMessage::SetPixelFormat(SetPixelFormat { format }) => {
             format
                 .validate()
                 .map_err(|e| format!("SetPixelFormat: {e}"))?;
             mailbox.post(|p| p.format = Some(format));
         }
-        ClientMessage::SetEncodings(list) => mailbox.post(|p| p.encodings = Some(list)),
-        ClientMessage::UpdateRequest {
-            incremental,
-            x,
-            y,
-            width,
-            height,
-        } => {
+        ClientMessage::SetEncodings(SetEncodings { encodings }) => {
+            mailbox.post(|p| p.encodings = Some(encodings));
+        }
+        ClientMessage::FramebufferUpdateRequest(r) => {
             let new = UpdateRequest {
-                incremental,
-                area: Rect::new(x, y, width, height),
+                incremental: r.incremental,
+                area: Rect::new(r.x, r.y, r.width, r.height),
             };
             mailbox.post(|p| p.request = Some(merge(p.request, new)));
         }
-        ClientMessage::Key { down, keysym } => input.keysym(keysym, down),
-        ClientMessage::QemuKey {
+        ClientMessage::KeyEvent(KeyEvent { down, keysym }) => input.keysym(keysym, down),
+        ClientMessage::QemuExtendedKeyEvent(QemuExtendedKeyEvent {
             down,
             keysym,
             keycode,
-        } => input.scancode(keysym, keycode, down),
-        ClientMessage::Pointer { buttons, x, y } => {
+        }) => input.scancode(keysym, keycode, down),
+        ClientMessage::PointerEvent(PointerEvent { buttons, x, y }) => {
             let latest = hub.latest();
             input.pointer(buttons, x, y, (latest.image.width, latest.image.height));
         }
-        ClientMessage::CutText { .. } => {}
-        ClientMessage::SetDesktopSize {
+        ClientMessage::ClientCutText(_) => {}
+        ClientMessage::SetDesktopSize(SetDesktopSize {
             width,
             height,
             screens,
-        } => {
+        }) => {
             mailbox.post(|p| p.desktop_size = Some((width, height, screens)));
         }
     }

@@ -1,7 +1,13 @@
-//! RFB messages: the client's (parsed, bounded) and the server's (written).
+//! RFB messages: the client's (parsed, bounded; each in `client`) and the server's (written).
+
+mod client;
 
 use super::error::RfbError;
 use super::pixel::PixelFormat;
+pub use client::{
+    ClientCutText, FramebufferUpdateRequest, KeyEvent, Parsed, PointerEvent, QemuExtendedKeyEvent,
+    Screen, SetDesktopSize, SetEncodings, SetPixelFormat,
+};
 
 /// Encoding numbers this server knows (RFC 6143 section 7.7 and the community registry).
 pub mod encoding {
@@ -38,244 +44,62 @@ pub const MAX_SCREENS: usize = 16;
 /// The longest client message: a cut text at the limit with its header.
 pub const MAX_CLIENT_MESSAGE: usize = 8 + MAX_CUT_TEXT;
 
-/// One screen of an ExtendedDesktopSize layout.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Screen {
-    /// The client's id for it.
-    pub id: u32,
-    /// Position and size.
-    pub x: u16,
-    /// Position and size.
-    pub y: u16,
-    /// Position and size.
-    pub width: u16,
-    /// Position and size.
-    pub height: u16,
-    /// Flags (unused by the protocol so far).
-    pub flags: u32,
-}
-
-/// A message from the client.
+/// A message from the client: each kind is its own type, with its own parser.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ClientMessage {
     /// The pixel format for every following update.
-    SetPixelFormat(PixelFormat),
-    /// The encodings the client takes, in its order of preference.
-    SetEncodings(Vec<i32>),
+    SetPixelFormat(SetPixelFormat),
+    /// The encodings the client takes.
+    SetEncodings(SetEncodings),
     /// The client wants the screen (or a part) updated.
-    UpdateRequest {
-        /// Only what changed since the last update (else all of the area).
-        incremental: bool,
-        /// The area.
-        x: u16,
-        /// The area.
-        y: u16,
-        /// The area.
-        width: u16,
-        /// The area.
-        height: u16,
-    },
-    /// A key pressed or released (an X keysym).
-    Key {
-        /// Pressed.
-        down: bool,
-        /// The X keysym.
-        keysym: u32,
-    },
+    FramebufferUpdateRequest(FramebufferUpdateRequest),
+    /// A key pressed or released.
+    KeyEvent(KeyEvent),
     /// The pointer moved or a button changed.
-    Pointer {
-        /// Buttons 1 to 8 as bits.
-        buttons: u8,
-        /// Position.
-        x: u16,
-        /// Position.
-        y: u16,
-    },
-    /// Clipboard text (its length only: the text is dropped).
-    CutText {
-        /// Its length in bytes.
-        len: usize,
-    },
+    PointerEvent(PointerEvent),
+    /// Clipboard text.
+    ClientCutText(ClientCutText),
     /// The client asks for a new screen size.
-    SetDesktopSize {
-        /// The size.
-        width: u16,
-        /// The size.
-        height: u16,
-        /// The screens.
-        screens: Vec<Screen>,
-    },
-    /// QEMU's extended key event: keysym and raw scancode.
-    QemuKey {
-        /// Pressed.
-        down: bool,
-        /// The X keysym.
-        keysym: u32,
-        /// The XT scancode (0xe0 prefix as 0x80 bit).
-        keycode: u32,
-    },
-}
-
-fn be16(b: &[u8], at: usize) -> u16 {
-    u16::from_be_bytes([b[at], b[at + 1]])
-}
-
-fn be32(b: &[u8], at: usize) -> u32 {
-    u32::from_be_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
+    SetDesktopSize(SetDesktopSize),
+    /// QEMU's extended key event.
+    QemuExtendedKeyEvent(QemuExtendedKeyEvent),
 }
 
 /// Parses one client message from the front of `buf`: `Ok(None)` when more bytes are needed,
-/// else the message and the bytes it took. A message over its limit is an error as soon as its
-/// header is in, so a caller never needs more than `MAX_CLIENT_MESSAGE` bytes buffered.
-pub fn parse_client_message(buf: &[u8]) -> Result<Option<(ClientMessage, usize)>, RfbError> {
+/// else the message and the bytes it took. The type byte picks the message's own parser. A
+/// message over its limit is an error as soon as its header is in, so a caller never needs
+/// more than `MAX_CLIENT_MESSAGE` bytes buffered.
+pub fn parse_client_message(buf: &[u8]) -> Parsed<ClientMessage> {
+    /// One message type's answer as a `ClientMessage`.
+    fn as_message<T>(parsed: Parsed<T>, variant: fn(T) -> ClientMessage) -> Parsed<ClientMessage> {
+        Ok(parsed?.map(|(msg, used)| (variant(msg), used)))
+    }
     let Some(&kind) = buf.first() else {
         return Ok(None);
     };
-    let need = |n: usize| buf.len() >= n;
-    let msg = match kind {
-        0 => {
-            if !need(20) {
-                return Ok(None);
-            }
-            let mut pf = [0u8; 16];
-            pf.copy_from_slice(&buf[4..20]);
-            (
-                ClientMessage::SetPixelFormat(PixelFormat::from_bytes(&pf)),
-                20,
-            )
+    match kind {
+        SetPixelFormat::TYPE => {
+            as_message(SetPixelFormat::parse(buf), ClientMessage::SetPixelFormat)
         }
-        2 => {
-            if !need(4) {
-                return Ok(None);
-            }
-            let count = usize::from(be16(buf, 2));
-            if count > MAX_ENCODINGS {
-                return Err(RfbError::TooLong {
-                    what: "SetEncodings list",
-                    len: count as u64 * 4,
-                    max: MAX_ENCODINGS as u64 * 4,
-                });
-            }
-            let len = 4 + count * 4;
-            if !need(len) {
-                return Ok(None);
-            }
-            let list = (0..count).map(|i| be32(buf, 4 + i * 4) as i32).collect();
-            (ClientMessage::SetEncodings(list), len)
+        SetEncodings::TYPE => as_message(SetEncodings::parse(buf), ClientMessage::SetEncodings),
+        FramebufferUpdateRequest::TYPE => as_message(
+            FramebufferUpdateRequest::parse(buf),
+            ClientMessage::FramebufferUpdateRequest,
+        ),
+        KeyEvent::TYPE => as_message(KeyEvent::parse(buf), ClientMessage::KeyEvent),
+        PointerEvent::TYPE => as_message(PointerEvent::parse(buf), ClientMessage::PointerEvent),
+        ClientCutText::TYPE => as_message(ClientCutText::parse(buf), ClientMessage::ClientCutText),
+        SetDesktopSize::TYPE => {
+            as_message(SetDesktopSize::parse(buf), ClientMessage::SetDesktopSize)
         }
-        3 => {
-            if !need(10) {
-                return Ok(None);
-            }
-            let msg = ClientMessage::UpdateRequest {
-                incremental: buf[1] != 0,
-                x: be16(buf, 2),
-                y: be16(buf, 4),
-                width: be16(buf, 6),
-                height: be16(buf, 8),
-            };
-            (msg, 10)
-        }
-        4 => {
-            if !need(8) {
-                return Ok(None);
-            }
-            let msg = ClientMessage::Key {
-                down: buf[1] != 0,
-                keysym: be32(buf, 4),
-            };
-            (msg, 8)
-        }
-        5 => {
-            if !need(6) {
-                return Ok(None);
-            }
-            let msg = ClientMessage::Pointer {
-                buttons: buf[1],
-                x: be16(buf, 2),
-                y: be16(buf, 4),
-            };
-            (msg, 6)
-        }
-        6 => {
-            if !need(8) {
-                return Ok(None);
-            }
-            // A negative length is the extended clipboard's: its size is the magnitude.
-            let len = (be32(buf, 4) as i32).unsigned_abs() as usize;
-            if len > MAX_CUT_TEXT {
-                return Err(RfbError::TooLong {
-                    what: "ClientCutText",
-                    len: len as u64,
-                    max: MAX_CUT_TEXT as u64,
-                });
-            }
-            if !need(8 + len) {
-                return Ok(None);
-            }
-            (ClientMessage::CutText { len }, 8 + len)
-        }
-        251 => {
-            if !need(8) {
-                return Ok(None);
-            }
-            let count = usize::from(buf[6]);
-            if count == 0 || count > MAX_SCREENS {
-                return Err(RfbError::protocol(format!(
-                    "SetDesktopSize with {count} screens (1 to {MAX_SCREENS} are allowed)"
-                )));
-            }
-            let len = 8 + count * 16;
-            if !need(len) {
-                return Ok(None);
-            }
-            let screens = (0..count)
-                .map(|i| {
-                    let s = 8 + i * 16;
-                    Screen {
-                        id: be32(buf, s),
-                        x: be16(buf, s + 4),
-                        y: be16(buf, s + 6),
-                        width: be16(buf, s + 8),
-                        height: be16(buf, s + 10),
-                        flags: be32(buf, s + 12),
-                    }
-                })
-                .collect();
-            let msg = ClientMessage::SetDesktopSize {
-                width: be16(buf, 2),
-                height: be16(buf, 4),
-                screens,
-            };
-            (msg, len)
-        }
-        255 => {
-            if !need(2) {
-                return Ok(None);
-            }
-            if buf[1] != 0 {
-                return Err(RfbError::protocol(format!(
-                    "QEMU client message of sub-type {} (only extended key events are taken)",
-                    buf[1]
-                )));
-            }
-            if !need(12) {
-                return Ok(None);
-            }
-            let msg = ClientMessage::QemuKey {
-                down: be16(buf, 2) != 0,
-                keysym: be32(buf, 4),
-                keycode: be32(buf, 8),
-            };
-            (msg, 12)
-        }
-        other => {
-            return Err(RfbError::protocol(format!(
-                "unknown client message type {other}"
-            )));
-        }
-    };
-    Ok(Some(msg))
+        QemuExtendedKeyEvent::TYPE => as_message(
+            QemuExtendedKeyEvent::parse(buf),
+            ClientMessage::QemuExtendedKeyEvent,
+        ),
+        other => Err(RfbError::protocol(format!(
+            "unknown client message type {other}"
+        ))),
+    }
 }
 
 /// Appends a ServerInit: the screen size, the server's pixel format and the desktop's name.
@@ -310,44 +134,76 @@ mod tests {
         let mut set_enc = vec![2, 0, 0, 2];
         set_enc.extend_from_slice(&16i32.to_be_bytes());
         set_enc.extend_from_slice(&(-239i32).to_be_bytes());
+        let mut set_format = vec![0, 0, 0, 0];
+        set_format.extend_from_slice(&PixelFormat::SERVER.to_bytes());
+        let set_size = vec![
+            251, 0, 0x05, 0x00, 0x03, 0x20, 1, 0, // 1280x800, one screen
+            0, 0, 0, 1, 0, 0, 0, 0, 0x05, 0x00, 0x03, 0x20, 0, 0, 0, 0,
+        ];
         let cases: Vec<(Vec<u8>, ClientMessage)> = vec![
             (
+                set_format,
+                ClientMessage::SetPixelFormat(SetPixelFormat {
+                    format: PixelFormat::SERVER,
+                }),
+            ),
+            (
                 vec![3, 1, 0, 1, 0, 2, 0, 3, 0, 4],
-                ClientMessage::UpdateRequest {
+                ClientMessage::FramebufferUpdateRequest(FramebufferUpdateRequest {
                     incremental: true,
                     x: 1,
                     y: 2,
                     width: 3,
                     height: 4,
-                },
+                }),
             ),
-            (set_enc, ClientMessage::SetEncodings(vec![16, -239])),
+            (
+                set_enc,
+                ClientMessage::SetEncodings(SetEncodings {
+                    encodings: vec![16, -239],
+                }),
+            ),
             (
                 vec![4, 1, 0, 0, 0, 0, 0xff, 0x0d],
-                ClientMessage::Key {
+                ClientMessage::KeyEvent(KeyEvent {
                     down: true,
                     keysym: 0xff0d,
-                },
+                }),
             ),
             (
                 vec![5, 3, 0, 10, 0, 20],
-                ClientMessage::Pointer {
+                ClientMessage::PointerEvent(PointerEvent {
                     buttons: 3,
                     x: 10,
                     y: 20,
-                },
+                }),
             ),
             (
                 vec![6, 0, 0, 0, 0, 0, 0, 2, b'h', b'i'],
-                ClientMessage::CutText { len: 2 },
+                ClientMessage::ClientCutText(ClientCutText { len: 2 }),
+            ),
+            (
+                set_size,
+                ClientMessage::SetDesktopSize(SetDesktopSize {
+                    width: 1280,
+                    height: 800,
+                    screens: vec![Screen {
+                        id: 1,
+                        x: 0,
+                        y: 0,
+                        width: 1280,
+                        height: 800,
+                        flags: 0,
+                    }],
+                }),
             ),
             (
                 vec![255, 0, 0, 1, 0, 0, 0, 0x61, 0, 0, 0, 0x1e],
-                ClientMessage::QemuKey {
+                ClientMessage::QemuExtendedKeyEvent(QemuExtendedKeyEvent {
                     down: true,
                     keysym: 0x61,
                     keycode: 0x1e,
-                },
+                }),
             ),
         ];
         for (bytes, want) in cases {
@@ -361,6 +217,33 @@ mod tests {
                 Some((want, bytes.len()))
             );
         }
+    }
+
+    #[test]
+    fn each_parser_reads_its_own_message() {
+        let key = [4, 0, 0, 0, 0, 0, 0, 0x41];
+        assert_eq!(
+            KeyEvent::parse(&key).unwrap(),
+            Some((
+                KeyEvent {
+                    down: false,
+                    keysym: 0x41
+                },
+                8
+            ))
+        );
+        // The extended clipboard's negative length counts by its magnitude.
+        let mut cut = vec![6, 0, 0, 0];
+        cut.extend_from_slice(&(-3i32).to_be_bytes());
+        cut.extend_from_slice(b"abc");
+        assert_eq!(
+            ClientCutText::parse(&cut).unwrap(),
+            Some((ClientCutText { len: 3 }, 11))
+        );
+        assert_eq!(
+            parse_client_message(&cut).unwrap(),
+            Some((ClientMessage::ClientCutText(ClientCutText { len: 3 }), 11))
+        );
     }
 
     #[test]
