@@ -2,9 +2,9 @@
 //! handshake with security, then a reader thread that parses the client's messages into its
 //! mailbox and a writer (this thread) that answers update requests from the newest snapshot.
 
+use super::detect::{self, Carrier};
 use super::gate::Ticket;
-use super::http::{self, Outcome};
-use super::hub::{Hub, Mailbox, Snapshot, UpdateRequest};
+use super::hub::{CursorShape, Hub, Mailbox, Snapshot, UpdateRequest};
 use super::input::ClientInput;
 use super::transport::{self, Receiver, Sender};
 use super::{ServerConfig, resize};
@@ -73,61 +73,13 @@ fn serve_inner(
 ) -> io::Result<String> {
     stream.set_nodelay(true)?;
     stream.set_write_timeout(Some(cfg.client_timeout))?;
-    // How long a client that connected may take to say it speaks HTTP before it is taken for
-    // a native RFB client (which waits for the server to speak first).
-    stream.set_read_timeout(Some(cfg.gate.sniff(peer.ip(), Instant::now())))?;
-    let mut first = [0u8; 1];
-    let speaks_first = match stream.peek(&mut first) {
-        Ok(n) => n > 0,
-        Err(e)
-            if matches!(
-                e.kind(),
-                io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-            ) =>
-        {
-            false
-        }
-        Err(e) => return Err(e),
-    };
-    stream.set_read_timeout(Some(cfg.client_timeout))?;
-    let http_first = |b: u8| matches!(b, b'G' | b'H' | b'P' | b'O');
-    let mut tls = None;
-    if speaks_first && (http_first(first[0]) || first[0] == 0x16) {
-        cfg.gate.saw_web_request(peer.ip(), Instant::now());
-    }
-    let (websocket, leftover) = if speaks_first && http_first(first[0]) {
-        // With TLS configured, plain HTTP is sent to https (the same port).
-        match http::handle(&mut stream, &cfg.http, "http", cfg.tls.is_some())? {
-            Outcome::WebSocket(leftover) => (true, leftover),
-            Outcome::Answered(what) => return Ok(format!("HTTP: {what}")),
-        }
-    } else if speaks_first && first[0] == 0x16 {
-        // A TLS ClientHello: a browser on https/wss.
-        let Some(config) = &cfg.tls else {
-            return Ok("a TLS client: start serve with --tls-cert and --tls-key for TLS".into());
-        };
-        let mut conn = rustls::ServerConnection::new(config.clone())
-            .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
-        while conn.is_handshaking() {
-            conn.complete_io(&mut stream)?;
-        }
-        let outcome = {
-            let mut tls_stream = rustls::Stream::new(&mut conn, &mut stream);
-            http::handle(&mut tls_stream, &cfg.http, "https", false)?
-        };
-        match outcome {
-            Outcome::WebSocket(leftover) => {
-                tls = Some(std::sync::Arc::new(std::sync::Mutex::new(conn)));
-                (true, leftover)
-            }
-            Outcome::Answered(what) => {
-                conn.send_close_notify();
-                let _ = conn.complete_io(&mut stream);
-                return Ok(format!("HTTPS: {what}"));
-            }
-        }
-    } else {
-        (false, Vec::new())
+    let Carrier {
+        websocket,
+        leftover,
+        tls,
+    } = match detect::detect(&mut stream, peer, cfg)? {
+        Ok(carrier) => carrier,
+        Err(answered) => return Ok(answered),
     };
     let encrypted = tls.is_some();
     let (mut receiver, sender) = transport::split(stream, websocket, leftover, tls)?;
@@ -500,6 +452,67 @@ impl Writer {
         out.extend_from_slice(&0u32.to_be_bytes());
     }
 
+    /// Follows a change of the picture's size: a client that takes DesktopSize or
+    /// ExtendedDesktopSize is told (in `head`) and gets the whole new picture, whose area is
+    /// returned; for any other client `frame` is cut or padded to the size it has.
+    fn follow_size(&mut self, frame: &mut Arc<RgbaImage>, head: &mut Vec<u8>) -> Option<Rect> {
+        let size = fb_size(frame);
+        if size == self.size {
+            return None;
+        }
+        if !(self.params.extended_desktop_size || self.params.desktop_size) {
+            *frame = Arc::new(fit(frame, self.size));
+            return None;
+        }
+        self.size = size;
+        // The full update that follows replaces it.
+        self.shown = Arc::new(RgbaImage::new(0, 0));
+        if self.params.extended_desktop_size {
+            self.put_layout(0, 0, head);
+            self.layout_sent = true;
+        } else {
+            put_rect_header(head, 0, 0, size.0, size.1, encoding::DESKTOP_SIZE);
+        }
+        Some(Rect::new(0, 0, size.0, size.1))
+    }
+
+    /// Appends the pseudo-rectangles the client is owed: the answer to its SetDesktopSize and
+    /// the first layout, QEMU's extended key announcement, and a new cursor shape. Returns how
+    /// many.
+    fn put_pseudo_rects(&mut self, cursor: Option<&CursorShape>, head: &mut Vec<u8>) -> u32 {
+        let mut count = 0;
+        if self.params.extended_desktop_size
+            && let Some((reason, status)) = self.resize_reply.take()
+        {
+            self.put_layout(reason, status, head);
+            self.layout_sent = true;
+            count += 1;
+        }
+        if self.params.extended_desktop_size && !self.layout_sent {
+            self.put_layout(0, 0, head);
+            self.layout_sent = true;
+            count += 1;
+        }
+        self.resize_reply = None;
+        if self.ext_key && !self.ext_key_sent {
+            put_rect_header(head, 0, 0, 0, 0, encoding::QEMU_EXTENDED_KEY);
+            self.ext_key_sent = true;
+            count += 1;
+        }
+        if self.params.cursor {
+            let now = cursor.map(|c| c.shape_serial);
+            if now != self.cursor_sent {
+                match cursor {
+                    Some(c) => self.encoder.cursor(&c.image, c.hot.0, c.hot.1, head),
+                    None => self.encoder.cursor(&RgbaImage::new(0, 0), 0, 0, head),
+                }
+                self.cursor_sent = now;
+                count += 1;
+            }
+        }
+        count
+    }
+
     /// Answers `request` from `snapshot`: writes the update and returns true, or returns false
     /// when there is nothing to send. While the update is written only its picture is held
     /// (the one the client will show, usually the snapshot's own, shared with every client)
@@ -517,54 +530,12 @@ impl Writer {
         let mut count: u32 = 0;
         let mut full = !request.incremental;
         let mut area = request.area;
-        let size = fb_size(&frame);
-        if size != self.size {
-            if self.params.extended_desktop_size || self.params.desktop_size {
-                self.size = size;
-                // The full update below replaces it.
-                self.shown = Arc::new(RgbaImage::new(0, 0));
-                if self.params.extended_desktop_size {
-                    self.put_layout(0, 0, &mut head);
-                    self.layout_sent = true;
-                } else {
-                    put_rect_header(&mut head, 0, 0, size.0, size.1, encoding::DESKTOP_SIZE);
-                }
-                count += 1;
-                full = true;
-                area = Rect::new(0, 0, size.0, size.1);
-            } else {
-                frame = Arc::new(fit(&frame, self.size));
-            }
-        }
-        if self.params.extended_desktop_size
-            && let Some((reason, status)) = self.resize_reply.take()
-        {
-            self.put_layout(reason, status, &mut head);
-            self.layout_sent = true;
+        if let Some(resized) = self.follow_size(&mut frame, &mut head) {
             count += 1;
+            full = true;
+            area = resized;
         }
-        if self.params.extended_desktop_size && !self.layout_sent {
-            self.put_layout(0, 0, &mut head);
-            self.layout_sent = true;
-            count += 1;
-        }
-        self.resize_reply = None;
-        if self.ext_key && !self.ext_key_sent {
-            put_rect_header(&mut head, 0, 0, 0, 0, encoding::QEMU_EXTENDED_KEY);
-            self.ext_key_sent = true;
-            count += 1;
-        }
-        if self.params.cursor {
-            let now = cursor.as_ref().map(|c| c.shape_serial);
-            if now != self.cursor_sent {
-                match &cursor {
-                    Some(c) => self.encoder.cursor(&c.image, c.hot.0, c.hot.1, &mut head),
-                    None => self.encoder.cursor(&RgbaImage::new(0, 0), 0, 0, &mut head),
-                }
-                self.cursor_sent = now;
-                count += 1;
-            }
-        }
+        count += self.put_pseudo_rects(cursor.as_deref(), &mut head);
         let whole = Rect::new(0, 0, self.size.0, self.size.1);
         // A client that was sent nothing yet is sent all it asks for.
         let blank = (self.shown.width, self.shown.height) != (frame.width, frame.height);

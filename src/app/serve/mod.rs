@@ -5,6 +5,7 @@
 
 mod capture;
 mod client;
+mod detect;
 mod gate;
 mod http;
 mod hub;
