@@ -1,7 +1,9 @@
-//! The RFB (VNC) protocol, version 3.8 with 3.3 and 3.7: client messages parsed and bounded,
-//! server messages, pixel formats, the Raw, ZRLE and Tight encoders, changed-tile tracking,
-//! VNC authentication, and WebSocket framing for browsers. Pure data: sockets, threads and
-//! policy belong to the program's `serve`.
+//! The RFB (VNC) protocol, version 3.8 with 3.3 and 3.7: the server's handshake and security
+//! negotiation (bytes in, bytes out), client messages (a type and a bounded parser each), the
+//! client's capabilities from its SetEncodings (`ClientParams`), server messages, pixel
+//! formats, the Raw, ZRLE and Tight encoders, changed-tile tracking, VNC authentication, and
+//! WebSocket framing for browsers. Pure data, importing only the crate's `image`: sockets,
+//! threads and policy belong to the program's `serve`.
 
 pub mod auth;
 pub mod encode;
