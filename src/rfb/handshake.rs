@@ -1,8 +1,8 @@
 //! The server's side of the RFB handshake (RFC 6143 sections 7.1 and 7.2, VeNCrypt's version
 //! and subtype exchange, ClientInit) as pure data: bytes in, bytes out and a verdict. The
 //! program's `serve` moves the bytes, runs TLS when told and sends ServerInit; everything a
-//! client can say before it is let in is parsed here, so the fuzz target `rfb_handshake`
-//! covers it all.
+//! client can say before it is let in is parsed here, so the fuzz targets `rfb_handshake`
+//! (every policy, input in pieces) and `rfb_client` (with the messages that follow) cover it.
 
 use super::{RfbError, SERVER_VERSION, Version, auth, client_version};
 
@@ -440,9 +440,103 @@ mod tests {
         assert_eq!(hs.advance(&mut input).unwrap(), done(Version::V3_8, false));
     }
 
+    /// Feeds `client` one byte at a time; every step before the last byte must ask for more.
+    /// Returns the output and the step after the last byte.
+    fn byte_by_byte(hs: &mut Handshake, client: &[u8]) -> (Vec<u8>, Step) {
+        let mut input = Vec::new();
+        for (i, &b) in client.iter().enumerate() {
+            input.push(b);
+            let step = hs.advance(&mut input).unwrap();
+            if i + 1 < client.len() {
+                assert_eq!(step, Step::NeedMore, "after byte {i}");
+            } else {
+                assert!(input.is_empty());
+                return (hs.take_output(), step);
+            }
+        }
+        (hs.take_output(), Step::NeedMore)
+    }
+
     #[test]
-    fn a_bad_version_is_an_error() {
-        let (_, step) = run(Policy::default(), b"GET / HTTP/1.1\r\n");
-        assert!(step.is_err());
+    fn a_full_vnc_authentication_handshake_byte_by_byte() {
+        let policy = Policy {
+            password: Some(b"secret".to_vec()),
+            ..Policy::default()
+        };
+        let mut hs = Handshake::new(policy, CHALLENGE);
+        assert_eq!(hs.take_output(), b"RFB 003.008\n");
+        // Each stage's answer comes only once the stage's last byte is in.
+        let (out, step) = byte_by_byte(&mut hs, b"RFB 003.008\n");
+        assert_eq!((out, step), (vec![1, security::VNC], Step::NeedMore));
+        let (out, step) = byte_by_byte(&mut hs, &[security::VNC]);
+        assert_eq!((out, step), (CHALLENGE.to_vec(), Step::NeedMore));
+        let (out, step) = byte_by_byte(&mut hs, &auth::response(b"secret", &CHALLENGE));
+        assert_eq!((out, step), (vec![0, 0, 0, 0], Step::NeedMore));
+        let (out, step) = byte_by_byte(&mut hs, &[1]);
+        assert_eq!((out, step), (Vec::new(), done(Version::V3_8, true)));
+        // The verdict stands; the handshake reads nothing more.
+        let mut more = vec![3];
+        assert_eq!(hs.advance(&mut more).unwrap(), done(Version::V3_8, true));
+        assert_eq!(more, [3]);
+    }
+
+    #[test]
+    fn a_wrong_password_fails_with_the_same_reason_in_each_version() {
+        let policy = Policy {
+            password: Some(b"secret".to_vec()),
+            ..Policy::default()
+        };
+        let wrong = auth::response(b"guess", &CHALLENGE);
+        // What the server logs; the client reads "authentication failed", where its version
+        // carries a reason (3.8 only).
+        assert_eq!(Refusal::WrongPassword.to_string(), "wrong password");
+        for (version, choice, reason) in [
+            (&b"RFB 003.008\n"[..], &[security::VNC][..], true),
+            (b"RFB 003.007\n", &[security::VNC], false),
+            (b"RFB 003.003\n", &[], false),
+        ] {
+            let mut client = [version, choice, &wrong].concat();
+            let mut hs = Handshake::new(policy.clone(), CHALLENGE);
+            let step = hs.advance(&mut client).unwrap();
+            assert_eq!(step, Step::Refused(Refusal::WrongPassword));
+            let out = hs.take_output();
+            let mut tail = vec![0, 0, 0, 1];
+            if reason {
+                tail.extend_from_slice(b"\0\0\0\x15authentication failed");
+            }
+            assert!(out.ends_with(&[&CHALLENGE[..], &tail].concat()), "{out:?}");
+        }
+    }
+
+    #[test]
+    fn type_none_is_chosen_only_where_it_is_offered() {
+        // Without a password the server offers None alone, and a client that picks VNC
+        // authentication instead is refused with the reason.
+        let (out, step) = run(Policy::default(), b"RFB 003.008\n\x02");
+        let why = "the client chose security type 2, not the offered 1";
+        assert_eq!(
+            step.unwrap(),
+            Step::Refused(Refusal::Unsupported(why.into()))
+        );
+        let mut want = b"RFB 003.008\n\x01\x01\0\0\0\x01".to_vec();
+        want.extend_from_slice(&(why.len() as u32).to_be_bytes());
+        want.extend_from_slice(why.as_bytes());
+        assert_eq!(out, want);
+    }
+
+    #[test]
+    fn wrong_versions_are_errors_that_name_them() {
+        for bad in [
+            &b"RFB 002.000\n"[..],
+            b"RFB 3.8\n\0\0\0\0\0",
+            b"GET / HTTP/1.1\r\n",
+        ] {
+            let (out, step) = run(Policy::default(), bad);
+            let err = step.unwrap_err().to_string();
+            let shown = format!("{:?}", String::from_utf8_lossy(&bad[..12]));
+            assert_eq!(err, format!("protocol error: bad ProtocolVersion {shown}"));
+            // Only the server's own version went out.
+            assert_eq!(out, SERVER_VERSION);
+        }
     }
 }

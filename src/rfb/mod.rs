@@ -1,13 +1,16 @@
-//! The RFB (VNC) protocol, version 3.8 with 3.3 and 3.7: client messages parsed and bounded,
-//! server messages, pixel formats, the Raw, ZRLE and Tight encoders, changed-tile tracking,
-//! VNC authentication, and WebSocket framing for browsers. Pure data: sockets, threads and
-//! policy belong to the program's `serve`.
+//! The RFB (VNC) protocol, version 3.8 with 3.3 and 3.7: the server's handshake and security
+//! negotiation (bytes in, bytes out), client messages (a type and a bounded parser each), the
+//! client's capabilities from its SetEncodings (`ClientParams`), server messages, pixel
+//! formats, the Raw, ZRLE and Tight encoders, changed-tile tracking, VNC authentication, and
+//! WebSocket framing for browsers. Pure data, importing only the crate's `image`: sockets,
+//! threads and policy belong to the program's `serve`.
 
 pub mod auth;
 pub mod encode;
 mod error;
 pub mod handshake;
 pub mod messages;
+mod params;
 pub mod pixel;
 pub mod tiles;
 pub mod websocket;
@@ -15,6 +18,7 @@ pub mod websocket;
 pub use encode::{Encoder, Encoding, Rect};
 pub use error::RfbError;
 pub use messages::{ClientMessage, parse_client_message};
+pub use params::ClientParams;
 pub use pixel::PixelFormat;
 
 /// The protocol version the server offers first.

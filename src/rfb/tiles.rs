@@ -2,7 +2,7 @@
 //! current frame so that only changed tiles are sent.
 
 use super::encode::Rect;
-use crate::frame::RgbaImage;
+use crate::image::RgbaImage;
 
 /// Tiles are this many pixels square.
 pub const TILE: u32 = 64;

@@ -2,9 +2,9 @@
 //! handshake with security, then a reader thread that parses the client's messages into its
 //! mailbox and a writer (this thread) that answers update requests from the newest snapshot.
 
+use super::detect::{self, Carrier};
 use super::gate::Ticket;
-use super::http::{self, Outcome};
-use super::hub::{Hub, Mailbox, Snapshot, UpdateRequest};
+use super::hub::{CursorShape, Hub, Mailbox, Snapshot, UpdateRequest};
 use super::input::ClientInput;
 use super::transport::{self, Receiver, Sender};
 use super::{ServerConfig, resize};
@@ -14,9 +14,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use vfio_display::frame::RgbaImage;
 use vfio_display::rfb::handshake::{Handshake, Policy, Refusal, Step};
-use vfio_display::rfb::messages::{self, encoding, put_rect_header};
+use vfio_display::rfb::messages::{
+    self, KeyEvent, PointerEvent, QemuExtendedKeyEvent, SetDesktopSize, SetEncodings,
+    SetPixelFormat, encoding, put_rect_header,
+};
 use vfio_display::rfb::{
-    self, ClientMessage, Encoder, Encoding, PixelFormat, Rect, RfbError, Version, tiles,
+    self, ClientMessage, ClientParams, Encoder, Encoding, PixelFormat, Rect, RfbError, Version,
+    tiles,
 };
 
 /// The longest a client waits at connection for the server's first capture.
@@ -69,61 +73,13 @@ fn serve_inner(
 ) -> io::Result<String> {
     stream.set_nodelay(true)?;
     stream.set_write_timeout(Some(cfg.client_timeout))?;
-    // How long a client that connected may take to say it speaks HTTP before it is taken for
-    // a native RFB client (which waits for the server to speak first).
-    stream.set_read_timeout(Some(cfg.gate.sniff(peer.ip(), Instant::now())))?;
-    let mut first = [0u8; 1];
-    let speaks_first = match stream.peek(&mut first) {
-        Ok(n) => n > 0,
-        Err(e)
-            if matches!(
-                e.kind(),
-                io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-            ) =>
-        {
-            false
-        }
-        Err(e) => return Err(e),
-    };
-    stream.set_read_timeout(Some(cfg.client_timeout))?;
-    let http_first = |b: u8| matches!(b, b'G' | b'H' | b'P' | b'O');
-    let mut tls = None;
-    if speaks_first && (http_first(first[0]) || first[0] == 0x16) {
-        cfg.gate.saw_web_request(peer.ip(), Instant::now());
-    }
-    let (websocket, leftover) = if speaks_first && http_first(first[0]) {
-        // With TLS configured, plain HTTP is sent to https (the same port).
-        match http::handle(&mut stream, &cfg.http, "http", cfg.tls.is_some())? {
-            Outcome::WebSocket(leftover) => (true, leftover),
-            Outcome::Answered(what) => return Ok(format!("HTTP: {what}")),
-        }
-    } else if speaks_first && first[0] == 0x16 {
-        // A TLS ClientHello: a browser on https/wss.
-        let Some(config) = &cfg.tls else {
-            return Ok("a TLS client: start serve with --tls-cert and --tls-key for TLS".into());
-        };
-        let mut conn = rustls::ServerConnection::new(config.clone())
-            .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
-        while conn.is_handshaking() {
-            conn.complete_io(&mut stream)?;
-        }
-        let outcome = {
-            let mut tls_stream = rustls::Stream::new(&mut conn, &mut stream);
-            http::handle(&mut tls_stream, &cfg.http, "https", false)?
-        };
-        match outcome {
-            Outcome::WebSocket(leftover) => {
-                tls = Some(std::sync::Arc::new(std::sync::Mutex::new(conn)));
-                (true, leftover)
-            }
-            Outcome::Answered(what) => {
-                conn.send_close_notify();
-                let _ = conn.complete_io(&mut stream);
-                return Ok(format!("HTTPS: {what}"));
-            }
-        }
-    } else {
-        (false, Vec::new())
+    let Carrier {
+        websocket,
+        leftover,
+        tls,
+    } = match detect::detect(&mut stream, peer, cfg)? {
+        Ok(carrier) => carrier,
+        Err(answered) => return Ok(answered),
     };
     let encrypted = tls.is_some();
     let (mut receiver, sender) = transport::split(stream, websocket, leftover, tls)?;
@@ -314,42 +270,38 @@ fn take(
     input: &mut ClientInput<'_>,
 ) -> Result<(), String> {
     match msg {
-        ClientMessage::SetPixelFormat(format) => {
+        ClientMessage::SetPixelFormat(SetPixelFormat { format }) => {
             format
                 .validate()
                 .map_err(|e| format!("SetPixelFormat: {e}"))?;
             mailbox.post(|p| p.format = Some(format));
         }
-        ClientMessage::SetEncodings(list) => mailbox.post(|p| p.encodings = Some(list)),
-        ClientMessage::UpdateRequest {
-            incremental,
-            x,
-            y,
-            width,
-            height,
-        } => {
+        ClientMessage::SetEncodings(SetEncodings { encodings }) => {
+            mailbox.post(|p| p.encodings = Some(encodings));
+        }
+        ClientMessage::FramebufferUpdateRequest(r) => {
             let new = UpdateRequest {
-                incremental,
-                area: Rect::new(x, y, width, height),
+                incremental: r.incremental,
+                area: Rect::new(r.x, r.y, r.width, r.height),
             };
             mailbox.post(|p| p.request = Some(merge(p.request, new)));
         }
-        ClientMessage::Key { down, keysym } => input.keysym(keysym, down),
-        ClientMessage::QemuKey {
+        ClientMessage::KeyEvent(KeyEvent { down, keysym }) => input.keysym(keysym, down),
+        ClientMessage::QemuExtendedKeyEvent(QemuExtendedKeyEvent {
             down,
             keysym,
             keycode,
-        } => input.scancode(keysym, keycode, down),
-        ClientMessage::Pointer { buttons, x, y } => {
+        }) => input.scancode(keysym, keycode, down),
+        ClientMessage::PointerEvent(PointerEvent { buttons, x, y }) => {
             let latest = hub.latest();
             input.pointer(buttons, x, y, (latest.image.width, latest.image.height));
         }
-        ClientMessage::CutText { .. } => {}
-        ClientMessage::SetDesktopSize {
+        ClientMessage::ClientCutText(_) => {}
+        ClientMessage::SetDesktopSize(SetDesktopSize {
             width,
             height,
             screens,
-        } => {
+        }) => {
             mailbox.post(|p| p.desktop_size = Some((width, height, screens)));
         }
     }
@@ -378,10 +330,8 @@ fn merge(old: Option<UpdateRequest>, new: UpdateRequest) -> UpdateRequest {
 /// The writer's view of the client: what it asked for and what it has.
 struct Writer {
     encoder: Encoder,
-    encoding: Encoding,
-    cursor: bool,
-    desktop_size: bool,
-    extended_desktop_size: bool,
+    /// What the client's latest SetEncodings said it takes.
+    params: ClientParams,
     /// The picture the client shows (without a client-drawn cursor): after an update of the
     /// whole screen, the snapshot's own picture, shared.
     shown: Arc<RgbaImage>,
@@ -409,10 +359,7 @@ impl Writer {
         let size = fb_size(&snapshot.image);
         Writer {
             encoder: Encoder::new(PixelFormat::SERVER, 2),
-            encoding: Encoding::Raw,
-            cursor: false,
-            desktop_size: false,
-            extended_desktop_size: false,
+            params: ClientParams::default(),
             // Nothing shown yet: no picture is allocated until the client has one.
             shown: Arc::new(RgbaImage::new(0, 0)),
             size,
@@ -426,32 +373,24 @@ impl Writer {
     }
 
     fn set_encodings(&mut self, list: &[i32], input: bool) {
-        self.encoding = list
-            .iter()
-            .find_map(|&n| Encoding::from_number(n))
-            .unwrap_or(Encoding::Raw);
-        self.cursor = list.contains(&encoding::CURSOR);
-        self.desktop_size = list.contains(&encoding::DESKTOP_SIZE);
-        self.extended_desktop_size = list.contains(&encoding::EXTENDED_DESKTOP_SIZE);
-        self.ext_key = input && list.contains(&encoding::QEMU_EXTENDED_KEY);
-        // The compression level applies to zlib streams started afterwards.
-        if let Some(level) = list
-            .iter()
-            .find(|&&n| (encoding::COMPRESS_LEVEL_0..=encoding::COMPRESS_LEVEL_0 + 9).contains(&n))
-        {
-            self.encoder
-                .set_level((level - encoding::COMPRESS_LEVEL_0) as u32);
+        self.params = ClientParams::from_encodings(list);
+        self.ext_key = input && self.params.qemu_extended_key;
+        // The compression level applies to zlib streams started afterwards. The JPEG quality
+        // level is read but, as before `ClientParams` existed, not given to the encoder, so
+        // Tight stays lossless whatever the client asks; turning JPEG on is a change of its own.
+        if let Some(level) = self.params.compress_level {
+            self.encoder.set_level(u32::from(level));
         }
         tracing::info!(
             "client encodings: {list:?}; sending {}",
-            self.encoding.name()
+            self.params.encoding.name()
         );
     }
 
     /// Something to send even if the picture did not change.
     fn owes(&self) -> bool {
         self.resize_reply.is_some()
-            || (self.extended_desktop_size && !self.layout_sent)
+            || (self.params.extended_desktop_size && !self.layout_sent)
             || (self.ext_key && !self.ext_key_sent)
     }
 
@@ -513,6 +452,67 @@ impl Writer {
         out.extend_from_slice(&0u32.to_be_bytes());
     }
 
+    /// Follows a change of the picture's size: a client that takes DesktopSize or
+    /// ExtendedDesktopSize is told (in `head`) and gets the whole new picture, whose area is
+    /// returned; for any other client `frame` is cut or padded to the size it has.
+    fn follow_size(&mut self, frame: &mut Arc<RgbaImage>, head: &mut Vec<u8>) -> Option<Rect> {
+        let size = fb_size(frame);
+        if size == self.size {
+            return None;
+        }
+        if !(self.params.extended_desktop_size || self.params.desktop_size) {
+            *frame = Arc::new(fit(frame, self.size));
+            return None;
+        }
+        self.size = size;
+        // The full update that follows replaces it.
+        self.shown = Arc::new(RgbaImage::new(0, 0));
+        if self.params.extended_desktop_size {
+            self.put_layout(0, 0, head);
+            self.layout_sent = true;
+        } else {
+            put_rect_header(head, 0, 0, size.0, size.1, encoding::DESKTOP_SIZE);
+        }
+        Some(Rect::new(0, 0, size.0, size.1))
+    }
+
+    /// Appends the pseudo-rectangles the client is owed: the answer to its SetDesktopSize and
+    /// the first layout, QEMU's extended key announcement, and a new cursor shape. Returns how
+    /// many.
+    fn put_pseudo_rects(&mut self, cursor: Option<&CursorShape>, head: &mut Vec<u8>) -> u32 {
+        let mut count = 0;
+        if self.params.extended_desktop_size
+            && let Some((reason, status)) = self.resize_reply.take()
+        {
+            self.put_layout(reason, status, head);
+            self.layout_sent = true;
+            count += 1;
+        }
+        if self.params.extended_desktop_size && !self.layout_sent {
+            self.put_layout(0, 0, head);
+            self.layout_sent = true;
+            count += 1;
+        }
+        self.resize_reply = None;
+        if self.ext_key && !self.ext_key_sent {
+            put_rect_header(head, 0, 0, 0, 0, encoding::QEMU_EXTENDED_KEY);
+            self.ext_key_sent = true;
+            count += 1;
+        }
+        if self.params.cursor {
+            let now = cursor.map(|c| c.shape_serial);
+            if now != self.cursor_sent {
+                match cursor {
+                    Some(c) => self.encoder.cursor(&c.image, c.hot.0, c.hot.1, head),
+                    None => self.encoder.cursor(&RgbaImage::new(0, 0), 0, 0, head),
+                }
+                self.cursor_sent = now;
+                count += 1;
+            }
+        }
+        count
+    }
+
     /// Answers `request` from `snapshot`: writes the update and returns true, or returns false
     /// when there is nothing to send. While the update is written only its picture is held
     /// (the one the client will show, usually the snapshot's own, shared with every client)
@@ -523,61 +523,19 @@ impl Writer {
         request: UpdateRequest,
         sender: &Sender,
     ) -> io::Result<bool> {
-        let mut frame = snapshot.picture(self.cursor);
+        let mut frame = snapshot.picture(self.params.cursor);
         let cursor = snapshot.cursor.clone();
         drop(snapshot);
         let mut head = Vec::new();
         let mut count: u32 = 0;
         let mut full = !request.incremental;
         let mut area = request.area;
-        let size = fb_size(&frame);
-        if size != self.size {
-            if self.extended_desktop_size || self.desktop_size {
-                self.size = size;
-                // The full update below replaces it.
-                self.shown = Arc::new(RgbaImage::new(0, 0));
-                if self.extended_desktop_size {
-                    self.put_layout(0, 0, &mut head);
-                    self.layout_sent = true;
-                } else {
-                    put_rect_header(&mut head, 0, 0, size.0, size.1, encoding::DESKTOP_SIZE);
-                }
-                count += 1;
-                full = true;
-                area = Rect::new(0, 0, size.0, size.1);
-            } else {
-                frame = Arc::new(fit(&frame, self.size));
-            }
-        }
-        if self.extended_desktop_size
-            && let Some((reason, status)) = self.resize_reply.take()
-        {
-            self.put_layout(reason, status, &mut head);
-            self.layout_sent = true;
+        if let Some(resized) = self.follow_size(&mut frame, &mut head) {
             count += 1;
+            full = true;
+            area = resized;
         }
-        if self.extended_desktop_size && !self.layout_sent {
-            self.put_layout(0, 0, &mut head);
-            self.layout_sent = true;
-            count += 1;
-        }
-        self.resize_reply = None;
-        if self.ext_key && !self.ext_key_sent {
-            put_rect_header(&mut head, 0, 0, 0, 0, encoding::QEMU_EXTENDED_KEY);
-            self.ext_key_sent = true;
-            count += 1;
-        }
-        if self.cursor {
-            let now = cursor.as_ref().map(|c| c.shape_serial);
-            if now != self.cursor_sent {
-                match &cursor {
-                    Some(c) => self.encoder.cursor(&c.image, c.hot.0, c.hot.1, &mut head),
-                    None => self.encoder.cursor(&RgbaImage::new(0, 0), 0, 0, &mut head),
-                }
-                self.cursor_sent = now;
-                count += 1;
-            }
-        }
+        count += self.put_pseudo_rects(cursor.as_deref(), &mut head);
         let whole = Rect::new(0, 0, self.size.0, self.size.1);
         // A client that was sent nothing yet is sent all it asks for.
         let blank = (self.shown.width, self.shown.height) != (frame.width, frame.height);
@@ -594,7 +552,7 @@ impl Writer {
         };
         let pieces: Vec<Rect> = rects
             .iter()
-            .flat_map(|&rect| pieces(rect, self.encoding))
+            .flat_map(|&rect| pieces(rect, self.params.encoding))
             .collect();
         count += pieces.len() as u32;
         if count == 0 && !full {
@@ -614,13 +572,13 @@ impl Writer {
         for piece in pieces {
             let n = self
                 .encoder
-                .encode(self.encoding, &frame, piece, &mut out)
+                .encode(self.params.encoding, &frame, piece, &mut out)
                 .map_err(io_err)?;
             if n != 1 {
                 // `pieces` keeps every piece within what the encoding sends as one.
                 return Err(io_err(RfbError::Protocol(format!(
                     "{} split a piece into {n} rectangles",
-                    self.encoding.name()
+                    self.params.encoding.name()
                 ))));
             }
             if out.len() >= SEND_AT {

@@ -5,6 +5,7 @@
 
 mod capture;
 mod client;
+mod detect;
 mod gate;
 mod http;
 mod hub;
@@ -141,33 +142,29 @@ fn read_password(path: &Path) -> Result<Vec<u8>> {
 /// The most a certificate or key file may hold.
 const MAX_PEM: u64 = 1 << 20;
 
-fn read_bounded(path: &Path, what: &str) -> Result<Vec<u8>> {
-    use std::io::Read;
-    let file = std::fs::File::open(path)
-        .with_context(|| format!("reading the {what} {}", path.display()))?;
-    if !file.metadata()?.is_file() {
+/// A certificate or key file's bytes, read within `MAX_PEM` by the program's one bounded read.
+/// Only a regular file is read: a FIFO or a device named by mistake is refused by name, not
+/// read until the bound.
+fn read_pem(path: &Path, what: &str) -> Result<Vec<u8>> {
+    let shown = || format!("reading the {what} {}", path.display());
+    if !std::fs::metadata(path).with_context(shown)?.is_file() {
         bail!("the {what} {} is not a regular file", path.display());
     }
-    let mut bytes = Vec::new();
-    file.take(MAX_PEM + 1).read_to_end(&mut bytes)?;
-    if bytes.len() as u64 > MAX_PEM {
-        bail!("the {what} {} is over 1 MiB", path.display());
-    }
-    Ok(bytes)
+    crate::app::input::read_bounded(path, MAX_PEM).with_context(shown)
 }
 
 /// The TLS configuration from a PEM certificate chain and a PEM private key.
 fn tls_config(cert: &Path, key: &Path) -> Result<Arc<rustls::ServerConfig>> {
     use rustls_pki_types::pem::PemObject;
     use rustls_pki_types::{CertificateDer, PrivateKeyDer};
-    let pem = read_bounded(cert, "certificate")?;
+    let pem = read_pem(cert, "certificate")?;
     let chain = CertificateDer::pem_slice_iter(&pem)
         .collect::<Result<Vec<_>, _>>()
         .with_context(|| format!("{}: not a PEM certificate chain", cert.display()))?;
     if chain.is_empty() {
         bail!("{}: no certificate in it", cert.display());
     }
-    let pem = read_bounded(key, "private key")?;
+    let pem = read_pem(key, "private key")?;
     let key_der = PrivateKeyDer::from_pem_slice(&pem)
         .with_context(|| format!("{}: not a PEM private key", key.display()))?;
     let provider = Arc::new(rustls::crypto::ring::default_provider());
@@ -480,5 +477,33 @@ fn accept_loop(
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pem_files_are_read_within_their_bound_and_only_when_regular() {
+        let dir = tempfile::tempdir().unwrap();
+        let pem = dir.path().join("cert.pem");
+        std::fs::write(&pem, b"-----BEGIN CERTIFICATE-----\n").unwrap();
+        assert_eq!(
+            read_pem(&pem, "certificate").unwrap(),
+            b"-----BEGIN CERTIFICATE-----\n"
+        );
+        let err = read_pem(dir.path(), "certificate").unwrap_err();
+        assert!(
+            format!("{err:#}").contains("is not a regular file"),
+            "{err:#}"
+        );
+        let huge = dir.path().join("huge.pem");
+        std::fs::write(&huge, vec![b'A'; MAX_PEM as usize + 1]).unwrap();
+        let err = format!("{:#}", read_pem(&huge, "private key").unwrap_err());
+        assert!(err.starts_with("reading the private key"), "{err}");
+        assert!(err.contains("larger than 1048576 bytes"), "{err}");
+        let err = read_pem(&dir.path().join("missing.pem"), "private key").unwrap_err();
+        assert!(format!("{err:#}").starts_with("reading the private key"));
     }
 }

@@ -11,7 +11,7 @@
 use super::super::error::RfbError;
 use super::super::messages::encoding;
 use super::super::pixel::PixelFormat;
-use crate::frame::RgbaImage;
+use crate::image::RgbaImage;
 use flate2::{Decompress, FlushDecompress, Status};
 
 /// Decodes one JPEG: its width, height and RGB8 pixels. The library has no JPEG decoder of its

@@ -10,8 +10,9 @@ mod zrle;
 use super::error::RfbError;
 use super::messages::{encoding, put_rect_header};
 use super::pixel::PixelFormat;
-use crate::frame::RgbaImage;
+use crate::image::RgbaImage;
 use palette::Palette;
+use tight::Tight;
 use zlib::Stream;
 
 /// A rectangle of the screen.
@@ -139,10 +140,12 @@ impl Encoding {
 /// Encodes rectangles for one connection.
 pub struct Encoder {
     format: PixelFormat,
+    /// The zlib level of ZRLE's stream, when it starts.
     level: u32,
-    quality: Option<u8>,
+    /// ZRLE's one stream, started by the first ZRLE rectangle.
     zrle: Option<Stream>,
-    tight: [Option<Stream>; 4],
+    /// Tight's streams and the client's Tight settings.
+    tight: Tight,
     /// The colour table of ZRLE's tiles and Tight's blocks, emptied for each one.
     palette: Palette,
     pixels: Vec<u32>,
@@ -155,9 +158,8 @@ impl Encoder {
         Encoder {
             format,
             level: level.min(9),
-            quality: None,
             zrle: None,
-            tight: [None, None, None, None],
+            tight: Tight::new(level.min(9)),
             palette: Palette::new(),
             pixels: Vec::new(),
             scratch: Vec::new(),
@@ -174,12 +176,13 @@ impl Encoder {
     /// could not follow a change of level mid-stream anyway, but it needs none).
     pub fn set_level(&mut self, level: u32) {
         self.level = level.min(9);
+        self.tight.set_level(self.level);
     }
 
     /// The client's JPEG quality level (0-9): Tight then sends full-colour blocks as JPEG
     /// when the pixel format is 24-bit colour. `None` keeps every encoding lossless.
     pub fn set_quality(&mut self, quality: Option<u8>) {
-        self.quality = quality.map(|q| q.min(9));
+        self.tight.set_quality(quality.map(|q| q.min(9)));
     }
 
     /// The pixel format.
@@ -241,13 +244,10 @@ impl Encoder {
                         block.height,
                         encoding::TIGHT,
                     );
-                    tight::encode(
+                    self.tight.encode(
                         &self.format,
                         &self.pixels,
                         usize::from(block.width),
-                        self.level,
-                        self.quality,
-                        &mut self.tight,
                         &mut self.palette,
                         &mut self.scratch,
                         out,

@@ -1,7 +1,7 @@
 use super::decode::Decoder;
 use super::*;
 use crate::device::sim::desktop;
-use crate::frame::RgbaImage;
+use crate::image::RgbaImage;
 use crate::rfb::tiles::changed_rects;
 
 /// Decodes a JPEG for the reference decoder.

@@ -15,7 +15,7 @@ const BLOCK_WIDTH: u16 = 2048;
 const BLOCK_PIXELS: u32 = 65536;
 /// Data shorter than this is sent as it is (the protocol's rule).
 const MIN_TO_COMPRESS: usize = 12;
-/// The zlib streams: full colour, two colours, indexed.
+/// Which of the four zlib streams each kind of block uses: full colour, two colours, indexed.
 const STREAM_FULL: usize = 0;
 const STREAM_MONO: usize = 1;
 const STREAM_INDEXED: usize = 2;
@@ -83,105 +83,158 @@ fn put_jpeg(
     Ok(())
 }
 
-/// Appends one Tight rectangle's data (after its header). `quality` is the client's JPEG
-/// quality level, when it gave one; `table` is the connection's colour table, emptied here.
-#[allow(clippy::too_many_arguments)]
-pub fn encode(
-    format: &PixelFormat,
-    pixels: &[u32],
-    width: usize,
+/// Tight's side of one connection: its four zlib streams (three used: full colour, two
+/// colours, indexed), started on first use and kept for the connection's life, and the
+/// settings the client chose. The streams live here, not with the caller, because the client
+/// decodes each one with a dictionary that carries over from block to block.
+pub struct Tight {
+    streams: [Option<Stream>; 4],
     level: u32,
     quality: Option<u8>,
-    streams: &mut [Option<Stream>; 4],
-    table: &mut Palette,
-    scratch: &mut Vec<u8>,
-    out: &mut Vec<u8>,
-) -> Result<(), RfbError> {
+}
+
+impl Tight {
+    /// No stream started yet; streams start at zlib `level` and blocks are lossless.
+    pub fn new(level: u32) -> Self {
+        Tight {
+            streams: [None, None, None, None],
+            level,
+            quality: None,
+        }
+    }
+
+    /// The zlib level of streams not started yet.
+    pub fn set_level(&mut self, level: u32) {
+        self.level = level;
+    }
+
+    /// The client's JPEG quality level (`None`: every block lossless).
+    pub fn set_quality(&mut self, quality: Option<u8>) {
+        self.quality = quality;
+    }
+
+    /// Appends one Tight rectangle's data (after its header): `pixels`, `width` a row, packed
+    /// in `format`. `table` is the connection's colour table and `scratch` its buffer, both
+    /// emptied here.
+    pub fn encode(
+        &mut self,
+        format: &PixelFormat,
+        pixels: &[u32],
+        width: usize,
+        table: &mut Palette,
+        scratch: &mut Vec<u8>,
+        out: &mut Vec<u8>,
+    ) -> Result<(), RfbError> {
+        let palette = if fill_palette(table, pixels) {
+            table.colours()
+        } else {
+            &[][..]
+        };
+        scratch.clear();
+        let stream = match palette.len() {
+            1 => {
+                out.push(0x80);
+                format.put_tpixel(palette[0], out);
+                return Ok(());
+            }
+            // A palette pays when the indices are much smaller than the pixels.
+            n @ 2..=256 if n * 2 <= pixels.len() => {
+                let id = if n == 2 { STREAM_MONO } else { STREAM_INDEXED };
+                out.push(0x40 | ((id as u8) << 4));
+                out.push(1);
+                out.push((n - 1) as u8);
+                for &p in palette {
+                    format.put_tpixel(p, out);
+                }
+                put_indices(table, pixels, width, scratch);
+                id
+            }
+            _ if self.quality.is_some()
+                && format.tight_rgb24()
+                && width >= MIN_JPEG_SIDE
+                && pixels.len() / width >= MIN_JPEG_SIDE =>
+            {
+                let level = self.quality.unwrap_or(9);
+                return put_jpeg(format, pixels, width, level, scratch, out);
+            }
+            _ => {
+                out.push((STREAM_FULL as u8) << 4);
+                scratch.reserve(pixels.len() * format.tpixel_len());
+                for &p in pixels {
+                    format.put_tpixel(p, scratch);
+                }
+                STREAM_FULL
+            }
+        };
+        self.put_data(stream, scratch, out)
+    }
+
+    /// Appends `data`, as it is when short (the protocol's rule), else compressed by stream
+    /// `id` after its compact length.
+    fn put_data(&mut self, id: usize, data: &[u8], out: &mut Vec<u8>) -> Result<(), RfbError> {
+        if data.len() < MIN_TO_COMPRESS {
+            out.extend_from_slice(data);
+            return Ok(());
+        }
+        // The length goes before the data: compress after a placeholder of the longest form,
+        // then close the gap.
+        let at = out.len();
+        out.extend_from_slice(&[0; 3]);
+        let level = self.level;
+        self.streams[id]
+            .get_or_insert_with(|| Stream::new(level))
+            .compress(data, out)?;
+        let len = out.len() - at - 3;
+        let mut prefix = Vec::with_capacity(3);
+        put_compact_len(len, &mut prefix);
+        out.splice(at..at + 3, prefix);
+        Ok(())
+    }
+}
+
+/// Empties `table` and fills it with the colours of `pixels`; false when there are more
+/// than 256 (the table then holds only some of them).
+fn fill_palette(table: &mut Palette, pixels: &[u32]) -> bool {
     table.clear();
     let mut last = None;
-    let mut full = false;
     for &p in pixels {
         if last == Some(p) {
             continue;
         }
         last = Some(p);
         if !table.insert(p, 256) {
-            full = true;
-            break;
+            return false;
         }
     }
-    let palette = if full { &[][..] } else { table.colours() };
-    scratch.clear();
-    let stream = match palette.len() {
-        1 => {
-            out.push(0x80);
-            format.put_tpixel(palette[0], out);
-            return Ok(());
-        }
-        // A palette pays when the indices are much smaller than the pixels.
-        n @ 2..=256 if n * 2 <= pixels.len() => {
-            let id = if n == 2 { STREAM_MONO } else { STREAM_INDEXED };
-            out.push(0x40 | ((id as u8) << 4));
-            out.push(1);
-            out.push((n - 1) as u8);
-            for &p in palette {
-                format.put_tpixel(p, out);
-            }
-            let index = |v: u32| table.index(v);
-            if n == 2 {
-                for row in pixels.chunks_exact(width) {
-                    for bits in row.chunks(8) {
-                        let mut byte = 0u8;
-                        for (i, &p) in bits.iter().enumerate() {
-                            byte |= index(p) << (7 - i);
-                        }
-                        scratch.push(byte);
-                    }
+    true
+}
+
+/// Appends each pixel's index in `table`: one bit a pixel, rows padded to whole bytes, for two
+/// colours; a byte a pixel for more.
+fn put_indices(table: &Palette, pixels: &[u32], width: usize, out: &mut Vec<u8>) {
+    let index = |v: u32| table.index(v);
+    if table.colours().len() == 2 {
+        for row in pixels.chunks_exact(width) {
+            for bits in row.chunks(8) {
+                let mut byte = 0u8;
+                for (i, &p) in bits.iter().enumerate() {
+                    byte |= index(p) << (7 - i);
                 }
-            } else {
-                let mut cached = (pixels[0], index(pixels[0]));
-                for &p in pixels {
-                    if p != cached.0 {
-                        cached = (p, index(p));
-                    }
-                    scratch.push(cached.1);
-                }
+                out.push(byte);
             }
-            id
         }
-        _ if quality.is_some()
-            && format.tight_rgb24()
-            && width >= MIN_JPEG_SIDE
-            && pixels.len() / width >= MIN_JPEG_SIDE =>
-        {
-            let level = quality.unwrap_or(9);
-            return put_jpeg(format, pixels, width, level, scratch, out);
-        }
-        _ => {
-            out.push((STREAM_FULL as u8) << 4);
-            scratch.reserve(pixels.len() * format.tpixel_len());
-            for &p in pixels {
-                format.put_tpixel(p, scratch);
-            }
-            STREAM_FULL
-        }
+        return;
+    }
+    let Some(&first) = pixels.first() else {
+        return;
     };
-    if scratch.len() < MIN_TO_COMPRESS {
-        out.extend_from_slice(scratch);
-        return Ok(());
+    let mut cached = (first, index(first));
+    for &p in pixels {
+        if p != cached.0 {
+            cached = (p, index(p));
+        }
+        out.push(cached.1);
     }
-    // The length goes before the data: compress after a placeholder of the longest form, then
-    // close the gap.
-    let at = out.len();
-    out.extend_from_slice(&[0; 3]);
-    streams[stream]
-        .get_or_insert_with(|| Stream::new(level))
-        .compress(scratch, out)?;
-    let len = out.len() - at - 3;
-    let mut prefix = Vec::with_capacity(3);
-    put_compact_len(len, &mut prefix);
-    out.splice(at..at + 3, prefix);
-    Ok(())
 }
 
 #[cfg(test)]
