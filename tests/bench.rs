@@ -1,6 +1,6 @@
 //! `vfio-display bench` on the simulator: every figure is there, consistent with its reference,
 //! and bad input is refused. No timing is asserted here: the figures themselves are the
-//! measurement (README, "Performance"). The window figures run under Xvfb in this test binary
+//! measurement (TESTING.md, "Performance"). The window figures run under Xvfb in this test binary
 //! rather than beside the viewer tests, so that the bench's load does not slow those.
 #![allow(clippy::unwrap_used)] // a test, bench or example: a failed unwrap is a failure
 

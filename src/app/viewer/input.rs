@@ -24,7 +24,7 @@ pub enum KeyRoute {
     GrabToggled,
 }
 
-/// The viewer's keys: what they are, for the routing and for the README's table.
+/// The viewer's keys: what they are, for the routing and for the key table in docs/beside-a-vm.md.
 pub const VIEWER_KEYS: &[KeyCode] = &[KeyCode::F1, KeyCode::F3, KeyCode::F11, KeyCode::F12];
 
 /// Wheel steps a pixel-precise scroll of this many pixels makes.
