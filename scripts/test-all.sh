@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The full test command: first what the tests need (scripts/install-test-deps.sh: apt packages,
 # rustfmt and clippy; VFIO_DISPLAY_NO_INSTALL=1 leaves that out), then formatting, lints, the
-# library alone, every cargo test tier, the API docs, bounded fuzz runs of every
+# library alone and with each feature alone, every cargo test tier, the API docs, bounded fuzz runs of every
 # fuzz target (scripts/fuzz.sh, VFIO_DISPLAY_FUZZ_SECONDS each, default 40), and the VM suite
 # against the kernel's sample mdevs (tests/vm/run.sh). Set VFIO_DISPLAY_SKIP_VM=1 to leave the VM suite out
 # on a machine without QEMU; it is never skipped otherwise, and CI always runs it.
@@ -30,6 +30,12 @@ if [ -n "$heavy" ]; then
   echo "the library without default features pulls in: $heavy" >&2
   exit 1
 fi
+echo "== each feature alone (what an embedder turns on builds without the rest)"
+for feature in gpu viewer remote; do
+  cargo check --lib --no-default-features --features "$feature" --locked --quiet
+done
+# The headless program: every command but view and demo, without the window crates.
+cargo check --bin vfio-display --no-default-features --features cli --locked --quiet
 echo "== cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 cargo clippy --lib --no-default-features --locked -- -D warnings

@@ -2,6 +2,9 @@
 //! writer, bounded input, signals, statistics). They take plain option structs and never import
 //! `cli`, which parses arguments into those structs and prints results.
 
+// Without the viewer (the headless program) a few helpers only it uses are left unused.
+#![cfg_attr(not(feature = "viewer"), allow(dead_code, unused_imports))]
+
 // First: the output macros (`outln!`, `errln!`) are used by every module below and by `cli`.
 #[macro_use]
 pub mod output;
@@ -19,5 +22,6 @@ pub mod serve;
 pub mod signals;
 pub mod stats;
 pub mod target;
+#[cfg(feature = "viewer")]
 pub mod viewer;
 pub mod vmm;

@@ -12,6 +12,7 @@ mod list;
 mod screenshot;
 mod serve;
 mod target;
+#[cfg(feature = "viewer")]
 mod view;
 mod vmm;
 
@@ -53,8 +54,10 @@ enum Command {
     /// Watch the guest desktop in a window (overlay: F1, scale: F3, fullscreen: F11, screenshot:
     /// F12); with a VMM channel (--qmp, run, attach --qmp) keys and pointer go to the guest, and
     /// Ctrl+Alt+G grabs every key.
+    #[cfg(feature = "viewer")]
     View(view::ViewArgs),
     /// The viewer on the built-in simulated vGPU.
+    #[cfg(feature = "viewer")]
     Demo(view::DemoArgs),
     /// Measure: plane queries, each import path beside memcpy, cached-frame CPU, interrupt
     /// latency, screenshot end to end, viewer frame time and idle CPU.
@@ -83,7 +86,9 @@ impl Command {
             Command::Screenshot(a) => Some(&a.target.sim_opts),
             Command::Serve(a) => Some(&a.target.sim_opts),
             Command::Edid(a) => a.sim_args(),
+            #[cfg(feature = "viewer")]
             Command::View(a) => Some(&a.target.sim_opts),
+            #[cfg(feature = "viewer")]
             Command::Demo(a) => Some(&a.sim),
             Command::Bench(a) => Some(&a.target.sim_opts),
             Command::Check(a) => Some(&a.target.sim_opts),
@@ -98,22 +103,24 @@ impl Command {
     /// Reads the guest's frames (and so exports dma-bufs), as opposed to queries and EDID:
     /// `attach` refuses those exports where QEMU's own display makes them unsafe.
     fn reads_frames(&self) -> bool {
-        matches!(
-            self,
-            Command::View(_)
-                | Command::Screenshot(_)
-                | Command::Serve(_)
-                | Command::Check(_)
-                | Command::Bench(_)
-        )
+        match self {
+            #[cfg(feature = "viewer")]
+            Command::View(_) => true,
+            Command::Screenshot(_) | Command::Serve(_) | Command::Check(_) | Command::Bench(_) => {
+                true
+            }
+            _ => false,
+        }
     }
 
     /// Takes `--qmp`: sends keys and pointer to the guest (bench times them).
     fn takes_input(&self) -> bool {
-        matches!(
-            self,
-            Command::View(_) | Command::Serve(_) | Command::Bench(_)
-        )
+        match self {
+            #[cfg(feature = "viewer")]
+            Command::View(_) => true,
+            Command::Serve(_) | Command::Bench(_) => true,
+            _ => false,
+        }
     }
 
     /// `--sim-fault help`: the list of faults instead of the command.
@@ -226,7 +233,9 @@ fn dispatch_command(command: Command) -> anyhow::Result<()> {
         Command::Screenshot(args) => screenshot::run(&args),
         Command::Serve(args) => serve::run(&args),
         Command::Edid(args) => edid::run(&args),
+        #[cfg(feature = "viewer")]
         Command::View(args) => view::run(&args),
+        #[cfg(feature = "viewer")]
         Command::Demo(args) => view::demo(&args),
         Command::Bench(args) => bench::run(&args),
         Command::Check(args) => check::run(&args),

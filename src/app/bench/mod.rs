@@ -379,6 +379,8 @@ fn process_figures(args: &BenchOptions, device: Vec<String>, results: &mut Resul
     }
     let no_window = if args.no_window {
         Some("--no-window")
+    } else if cfg!(not(feature = "viewer")) {
+        Some("this program was built without its viewer (cargo feature viewer)")
     } else if !has_display() {
         Some("no display (DISPLAY and WAYLAND_DISPLAY unset): run under `xvfb-run -a`")
     } else {

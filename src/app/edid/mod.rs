@@ -2,6 +2,7 @@
 //! guest follow (`edid set`, `edid link`, `edid hotswap`).
 
 mod hotswap;
+pub mod worker;
 
 pub use hotswap::{HotswapOptions, hotswap};
 

@@ -4,7 +4,7 @@
 
 use super::ServerConfig;
 use super::hub::Hub;
-use crate::app::viewer::edid_worker::{self, EdidJob, EdidReply};
+use crate::app::edid::worker::{self, EdidJob, EdidReply};
 use std::sync::Mutex;
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
 use std::time::Duration;
@@ -90,7 +90,7 @@ pub fn worker(dev: &dyn DisplayDevice, jobs: Receiver<EdidJob>, hub: &Hub) {
             EdidJob::Set(mode) => mode.to_string(),
             _ => String::new(),
         };
-        for reply in edid_worker::replies(dev, job) {
+        for reply in worker::replies(dev, job) {
             match reply {
                 EdidReply::Done(Ok(done)) => {
                     errln!("vfio-display: a client asked for {what}: {done}")

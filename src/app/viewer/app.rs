@@ -2,13 +2,13 @@
 //! and the overlay. A redraw is refresh -> compose -> overlay pass -> present -> account.
 
 use super::counters::Counters;
-use super::edid_worker::{EdidJob, EdidReply};
 use super::input::{KeyRoute, ViewerInput};
 use super::layout::{ScaleMode, place};
 use super::overlay::{self, OverlayAction, OverlayView};
 use super::picture::GuestPicture;
 use super::present::draw_overlay;
 use super::window::{WindowState, first_size};
+use crate::app::edid::worker::{EdidJob, EdidReply};
 use std::sync::mpsc::Sender;
 use std::time::{Duration, Instant};
 use vfio_display::device::DisplayDevice;

@@ -3,7 +3,6 @@
 
 mod app;
 mod counters;
-pub mod edid_worker;
 mod icon;
 mod input;
 mod keymap;
@@ -204,7 +203,7 @@ fn run(ctx: &GpuContext, window: Window<'_>) -> Result<(Counters, Duration)> {
         let edid_thread = if has_edid {
             let reply = proxy.clone();
             Some(spawn_named(s, "EDID worker", move || {
-                edid_worker::run(dev, rx, &|r| {
+                crate::app::edid::worker::run(dev, rx, &|r| {
                     let _ = reply.send_event(UserEvent::Edid(r));
                 })
             })?)

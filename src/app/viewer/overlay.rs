@@ -2,9 +2,9 @@
 //! status banner that shows even when the overlay is hidden.
 
 use super::counters::Counters;
-use super::edid_worker::EdidJob;
-use super::edid_worker::EdidReply;
 use super::layout::ScaleMode;
+use crate::app::edid::worker::EdidJob;
+use crate::app::edid::worker::EdidReply;
 use std::sync::atomic::Ordering;
 use vfio_display::edid::Mode;
 use vfio_display::fourcc;

@@ -1,5 +1,6 @@
-//! EDID changes from the viewer, on their own thread: the hot-plug protocol waits for the link
-//! delay, which must not stall the window.
+//! EDID changes from the viewer's overlay and from remote clients (`serve`'s resize), on a
+//! thread of their own: the hot-plug protocol waits for the link delay, which must not stall a
+//! window or a connection. The EDID is made and checked as `edid set` makes it.
 
 use std::sync::mpsc::Receiver;
 use std::time::Duration;
@@ -74,18 +75,16 @@ fn handle(dev: &dyn DisplayDevice, job: EdidJob) -> Result<String, String> {
             Ok(format!("link {}", if up { "up" } else { "down" }))
         }
         EdidJob::Set(mode) => {
-            let over = regs.exceeds_max(mode.width, mode.height);
-            if over {
+            // Said here without the command line's --force advice: the overlay and a remote
+            // client have no such option.
+            if regs.exceeds_max(mode.width, mode.height) {
                 return Err(format!(
                     "{mode} exceeds the device's maximum {}x{}",
                     regs.max_xres, regs.max_yres
                 ));
             }
-            let spec = EdidSpec {
-                max_size: regs.edid_max_size as usize,
-                ..EdidSpec::new(mode)
-            };
-            let blob = edid::generate(&spec).map_err(|e| e.to_string())?;
+            let blob = super::generate_for(&regs, &EdidSpec::new(mode), mode, false)
+                .map_err(|e| format!("{e:#}"))?;
             port.update(&blob, Duration::from_millis(100))
                 .map_err(|e| e.to_string())?;
             Ok(format!("EDID set: {}", describe(&blob)))
