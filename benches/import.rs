@@ -5,6 +5,7 @@
 //! (lavapipe; on a real GPU leave VK_DRIVER_FILES unset). After criterion's report, a summary
 //! prints each path's time as a ratio to memcpy.
 #![allow(clippy::unwrap_used)] // a test, bench or example: a failed unwrap is a failure
+#![allow(clippy::disallowed_macros)] // a benchmark prints its figures plainly
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group};
 use std::hint::black_box;

@@ -4,6 +4,7 @@
 //! A VMM that owns a real mdev would build a `RealDevice` from its device fd instead
 //! (`RealDevice::from_fd(fd)`), and everything below stays the same.
 #![allow(clippy::unwrap_used)] // a test, bench or example: a failed unwrap is a failure
+#![allow(clippy::disallowed_macros)] // an example prints plainly
 
 use std::time::Duration;
 use vfio_display::device::sim::{SimConfig, SimDevice};

@@ -99,7 +99,7 @@ fn waiter(mut child: Child) -> Waited {
     let pid = nix::unistd::Pid::from_raw(i32::try_from(child.id()).unwrap());
     let reaped = Arc::new(AtomicBool::new(false));
     let flag = Arc::clone(&reaped);
-    std::thread::spawn(move || {
+    common::spawn(move || {
         let mut err = String::new();
         child
             .stderr

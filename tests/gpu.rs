@@ -97,8 +97,7 @@ fn forcing_a_path_that_cannot_work_says_why() {
     }
     if !gpu().caps.dmabuf {
         let err = FrameRenderer::new(gpu(), &dev, ImportChoice::Only(ImportPath::Dmabuf))
-            .err()
-            .expect("the dmabuf path needs the modifier extension");
+            .expect_err("the dmabuf path needs the modifier extension");
         assert!(matches!(err, RenderError::PathUnavailable { .. }), "{err}");
         assert!(
             err.to_string().contains("image_drm_format_modifier"),

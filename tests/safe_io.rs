@@ -2,6 +2,7 @@
 //! that are devices, FIFOs, sockets, directories and planted links; input that never ends;
 //! stdout that is closed or full; signals in the middle of a series; fds that are not VFIO's.
 #![allow(clippy::unwrap_used)] // a test, bench or example: a failed unwrap is a failure
+#![allow(clippy::disallowed_macros)] // a test explains a skipped case in the log
 
 mod common;
 
@@ -325,7 +326,7 @@ fn a_fifo_receives_the_picture_and_stays_a_fifo() {
     let fifo = dir.path().join("pictures");
     nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
     let reader_path = fifo.clone();
-    let reader = std::thread::spawn(move || std::fs::read(reader_path).unwrap());
+    let reader = common::spawn(move || std::fs::read(reader_path).unwrap());
     let out = run(&[
         "screenshot",
         "--sim",
@@ -600,7 +601,7 @@ fn spawn_lines(
         .unwrap();
     let out = child.stdout.take().unwrap();
     let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
+    common::spawn(move || {
         for line in BufReader::new(out).lines().map_while(Result::ok) {
             let _ = tx.send(line);
         }

@@ -298,7 +298,7 @@ fn a_stalled_client_is_dropped_without_delaying_another() {
     let mut stalled = Client::connect(server.port, &[0]);
     // It keeps asking for full updates and never reads them: the socket buffers fill within a
     // few, then the server's writes to it block.
-    let asking = std::thread::spawn(move || {
+    let asking = common::spawn(move || {
         let start = Instant::now();
         stalled
             .s

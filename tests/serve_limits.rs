@@ -2,6 +2,7 @@
 //! they go), the drop of a client whose writes make no progress, and what a client may ask
 //! of the device (no resize when view-only, none beyond the device's maximum).
 #![allow(clippy::unwrap_used)]
+#![allow(clippy::disallowed_macros)] // a test prints its figures for the log
 
 mod common;
 

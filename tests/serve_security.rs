@@ -371,7 +371,7 @@ fn slow_handshakes_are_closed_and_do_not_lock_out_real_clients() {
         })
         .collect();
     let writers: Vec<TcpStream> = slow.iter().map(|s| s.try_clone().unwrap()).collect();
-    let trickle = std::thread::spawn(move || {
+    let trickle = common::spawn(move || {
         for &b in b"RFB 003.008\n" {
             for mut s in &writers {
                 let _ = s.write_all(&[b]);

@@ -4,6 +4,7 @@
 //! checkpoints (caches emptied, fault cleared) and must stay flat: a leaked export, mapping,
 //! import or Vulkan allocation per frame, or per fault, would show within a few thousand frames.
 #![allow(clippy::unwrap_used)] // a test, bench or example: a failed unwrap is a failure
+#![allow(clippy::disallowed_macros)] // a test prints its figures for the log
 
 mod common;
 

@@ -38,7 +38,7 @@ impl Viewer {
             .expect("the viewer starts");
         let (tx, rx) = mpsc::channel();
         let stdout = child.stdout.take().expect("piped");
-        std::thread::spawn(move || {
+        common::spawn(move || {
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
                 let _ = tx.send(line);
             }

@@ -70,7 +70,8 @@ impl GuestInput {
         let (queue, batches) = mpsc::sync_channel::<Vec<InputEvent>>(QUEUE);
         let state = Arc::new(Mutex::new(InputState::Live(sink.describe())));
         let shared = Arc::clone(&state);
-        std::thread::spawn(move || {
+        let feeder = std::thread::Builder::new().name("guest input".into());
+        let started = feeder.spawn(move || {
             let mut last_key: Option<Instant> = None;
             for batch in batches.iter().flat_map(|b| one_key_each(&b)) {
                 let has_key = batch.iter().any(|e| matches!(e, InputEvent::Key { .. }));
@@ -91,6 +92,10 @@ impl GuestInput {
                 }
             }
         });
+        if let Err(err) = started {
+            // Without the thread nothing would ever reach the guest: say so instead.
+            return Self::off(format!("cannot start the input thread: {err}"));
+        }
         GuestInput {
             queue: Some(queue),
             state,

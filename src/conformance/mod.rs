@@ -64,6 +64,7 @@ pub struct CheckResult {
 }
 
 /// What a run may do.
+#[derive(Debug)]
 pub struct Options<'a> {
     /// Only these ids (empty: all).
     pub only: Vec<String>,
@@ -74,6 +75,7 @@ pub struct Options<'a> {
 }
 
 /// The results of a run, in catalogue order.
+#[derive(Debug)]
 pub struct Report {
     /// Every check that ran or was skipped, in catalogue order.
     pub results: Vec<CheckResult>,

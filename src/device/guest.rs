@@ -12,8 +12,18 @@ pub trait GuestDriver {
     fn set_mode(&self, width: u32, height: u32) -> Result<()>;
 }
 
+/// A driver shows as its name in debug output.
+impl std::fmt::Debug for dyn GuestDriver + '_ {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GuestDriver")
+            .field("name", &self.name())
+            .finish_non_exhaustive()
+    }
+}
+
 /// The Bochs DISPI interface of mbochs-like devices: 16-bit registers at BAR2 + 0x500 + 2 x
 /// index, the framebuffer in BAR0.
+#[derive(Debug)]
 pub struct BochsDriver<'a> {
     dev: &'a dyn DisplayDevice,
 }
@@ -104,6 +114,7 @@ impl GuestDriver for BochsDriver<'_> {
 }
 
 /// The simulator's guest.
+#[derive(Debug)]
 pub struct SimDriver<'a>(pub &'a SimDevice);
 
 impl GuestDriver for SimDriver<'_> {

@@ -105,6 +105,15 @@ pub trait DisplayDevice: RegionIo + Send + Sync {
     }
 }
 
+/// A device shows as its name in debug output (the types that hold one derive `Debug`).
+impl std::fmt::Debug for dyn DisplayDevice + '_ {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DisplayDevice")
+            .field("name", &self.name())
+            .finish_non_exhaustive()
+    }
+}
+
 /// Which plane sources the device supports (both PROBE queries).
 pub fn plane_support(dev: &dyn DisplayDevice) -> Result<PlaneSupport> {
     Ok(PlaneSupport {

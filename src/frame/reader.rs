@@ -25,6 +25,7 @@ pub struct CpuFrame {
     pub image: RgbaImage,
 }
 
+#[derive(Debug)]
 enum CachedMap {
     /// The export is held with its mapping so the id stays open (and is never exported again)
     /// as long as we read through it.
@@ -38,6 +39,7 @@ enum CachedMap {
 
 /// Reads planes of one device through the CPU. Used from one thread at a time (the capture loop or
 /// the pump); the caches are behind a mutex so a shared reference is enough.
+#[derive(Debug)]
 pub struct FrameReader<'d> {
     dev: &'d dyn DisplayDevice,
     source: PlaneSource,

@@ -154,6 +154,7 @@ pub fn error_chain(err: &dyn std::error::Error) -> String {
 }
 
 /// One device's display state over time. Used from one thread.
+#[derive(Debug)]
 pub struct Session<'d> {
     dev: &'d dyn DisplayDevice,
     source: PlaneSource,

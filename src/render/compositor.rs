@@ -40,6 +40,7 @@ pub struct DrawTarget<'a> {
 }
 
 /// One textured quad to draw.
+#[derive(Debug)]
 pub struct Layer<'a> {
     /// The texture to draw.
     pub view: &'a wgpu::TextureView,
@@ -49,12 +50,14 @@ pub struct Layer<'a> {
     pub filter: Filter,
 }
 
+#[derive(Debug)]
 struct Pipelines {
     opaque: wgpu::RenderPipeline,
     blended: wgpu::RenderPipeline,
 }
 
 /// Draws layers into targets; pipelines are built once per target format.
+#[derive(Debug)]
 pub struct Compositor {
     module: wgpu::ShaderModule,
     layout: wgpu::BindGroupLayout,

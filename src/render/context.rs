@@ -28,6 +28,7 @@ pub struct AdapterReport {
 }
 
 /// An open GPU device.
+#[derive(Debug)]
 pub struct GpuContext {
     /// The wgpu instance.
     pub instance: wgpu::Instance,

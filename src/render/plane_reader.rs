@@ -43,7 +43,7 @@ impl std::fmt::Display for ReadPath {
 
 /// A headless GPU context opened on first use, so that a device whose frames the CPU reads
 /// never pays for one. Shared by reference with the readers that may need it.
-#[derive(Default)]
+#[derive(Debug, Default)]
 pub struct LazyGpu {
     context: OnceLock<Result<GpuContext, String>>,
 }
@@ -86,6 +86,7 @@ pub fn needs_gpu(err: &FrameError) -> bool {
 }
 
 /// Reads the planes of one device into RGBA, on the CPU or through the GPU.
+#[derive(Debug)]
 pub struct PlaneReader<'d> {
     cpu: FrameReader<'d>,
     gpu: &'d LazyGpu,

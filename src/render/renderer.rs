@@ -29,6 +29,7 @@ pub struct GpuFrame {
     pub new_import: bool,
 }
 
+#[derive(Debug)]
 enum Raw {
     /// The dma-buf as a storage buffer.
     Buffer { buffer: wgpu::Buffer, words: u32 },
@@ -45,6 +46,7 @@ enum Raw {
     },
 }
 
+#[derive(Debug)]
 struct Import {
     source: PlaneSource,
     buffer_id: u32,
@@ -57,6 +59,7 @@ struct Import {
 }
 
 /// Brings the frames of one device to the GPU.
+#[derive(Debug)]
 pub struct FrameRenderer<'d> {
     ctx: &'d GpuContext,
     reader: FrameReader<'d>,

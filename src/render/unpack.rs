@@ -2,6 +2,7 @@
 //! texture, by one compute shader for every supported format.
 
 /// Where the raw framebuffer is.
+#[derive(Debug)]
 pub enum RawSource<'a> {
     /// A storage buffer of `words` u32 (the buffer path's copy of the dma-buf).
     Buffer {
@@ -107,6 +108,7 @@ pub fn shader_modules() -> Vec<(&'static str, String)> {
     ]
 }
 
+#[derive(Debug)]
 struct Variant {
     layout: wgpu::BindGroupLayout,
     pipeline: wgpu::ComputePipeline,
@@ -171,6 +173,7 @@ fn variant(
 }
 
 /// The unpack pipelines: one per kind of source, all from the same shader.
+#[derive(Debug)]
 pub struct Unpacker {
     buffer: Variant,
     words: Variant,
@@ -178,6 +181,7 @@ pub struct Unpacker {
 }
 
 /// A frame texture and the uniform buffer of the unpack pass that fills it.
+#[derive(Debug)]
 pub struct FrameSlot {
     /// The RGBA texture the unpack pass fills.
     pub texture: wgpu::Texture,
@@ -196,6 +200,7 @@ pub struct FrameSlot {
 /// An unpack bind group kept with its import, valid for one frame slot: a cached frame binds
 /// the same three resources every time, and creating the group costs more front-end CPU than
 /// the rest of the frame's recording.
+#[derive(Debug)]
 pub struct UnpackBinding {
     slot_id: u64,
     bind_group: wgpu::BindGroup,

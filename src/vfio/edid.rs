@@ -19,6 +19,13 @@ pub trait RegionIo {
     fn write_region(&self, index: u32, offset: u64, buf: &[u8]) -> Result<()>;
 }
 
+/// Region access has nothing to show but that it is there.
+impl std::fmt::Debug for dyn RegionIo + '_ {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RegionIo").finish_non_exhaustive()
+    }
+}
+
 /// The EDID blob may be at most this large whatever the device claims (a 256-block EDID).
 pub const MAX_EDID_BLOB: u32 = 256 * 128;
 
@@ -87,6 +94,7 @@ impl EdidRegs {
 }
 
 /// Access to one device's EDID region.
+#[derive(Debug)]
 pub struct EdidPort<'a> {
     io: &'a dyn RegionIo,
     index: u32,

@@ -16,6 +16,17 @@ use vfio_display::device::sim::desktop::{self, Canvas};
 use vfio_display::fourcc::Format;
 use vfio_display::frame::RgbaImage;
 
+/// Starts a named helper thread (a reader of a child's output, a slow client): the name shows
+/// in a hung test's backtrace.
+pub fn spawn<T: Send + 'static>(
+    work: impl FnOnce() -> T + Send + 'static,
+) -> std::thread::JoinHandle<T> {
+    std::thread::Builder::new()
+        .name("test helper".into())
+        .spawn(work)
+        .expect("a test helper thread")
+}
+
 /// The picture the simulator's guest drew for `frame`, as it looks after a round trip through
 /// `format` (exact for 8-bit formats; RGB565 and 10-bit lose precision the same way every time).
 pub fn expected_frame(width: u32, height: u32, frame: u64, format: &Format) -> RgbaImage {

@@ -33,7 +33,7 @@ impl Xvfb {
             .expect("Xvfb runs (install the xvfb package)");
         let stdout = child.stdout.take().expect("piped");
         let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
+        super::spawn(move || {
             let mut line = String::new();
             let _ = BufReader::new(stdout).read_line(&mut line);
             let _ = tx.send(line);

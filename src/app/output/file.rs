@@ -597,12 +597,12 @@ mod tests {
         let fifo = dir.path().join("pipe");
         nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
         let reader_path = fifo.clone();
-        let reader = std::thread::spawn(move || std::fs::read(reader_path).unwrap());
+        let reader = std::thread::Builder::new().spawn(move || std::fs::read(reader_path).unwrap());
         OutputPath::resolve(&fifo)
             .unwrap()
             .write(b"through the pipe", WriteMode::Replace)
             .unwrap();
-        assert_eq!(reader.join().unwrap(), b"through the pipe");
+        assert_eq!(reader.unwrap().join().unwrap(), b"through the pipe");
         assert!(
             std::fs::symlink_metadata(&fifo)
                 .unwrap()

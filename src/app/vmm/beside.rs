@@ -32,7 +32,7 @@ pub fn attach_and_run(
     let attached = attach::attach(opts, &host_paths())?;
     tracing::info!("attached to {}", attached.what);
     let pid = attached.pid;
-    lifetime::watch(attached.pidfd, pid, vm_ended_code);
+    lifetime::watch(attached.pidfd, pid, vm_ended_code).context("watching the VM's lifetime")?;
     let result = match opts.stand_in_fd {
         // The stand-in fd is held while the command runs, as the device's would be.
         Some(_) => {

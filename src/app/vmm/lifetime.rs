@@ -27,9 +27,10 @@ pub struct VmEnded {
 /// (`signals::received`) says so at once, and a thread wakes whatever the command waits on.
 /// A command that has not ended `GRACE` later is ended with the process, which prints
 /// `VmEnded` and exits with its status (`exit::ExitStatus::VmEnded`).
-pub fn watch(pidfd: OwnedFd, pid: i32, exit_code: u8) {
+pub fn watch(pidfd: OwnedFd, pid: i32, exit_code: u8) -> std::io::Result<()> {
     let pidfd = signals::stop_when_ended(pidfd);
-    std::thread::spawn(move || {
+    let watcher = std::thread::Builder::new().name("VM lifetime watch".into());
+    watcher.spawn(move || {
         vfio_display::vmm::wait_ended(pidfd);
         tracing::info!("QEMU (process {pid}) has ended");
         signals::request_stop();
@@ -42,7 +43,8 @@ pub fn watch(pidfd: OwnedFd, pid: i32, exit_code: u8) {
             );
             std::process::exit(i32::from(exit_code));
         }
-    });
+    })?;
+    Ok(())
 }
 
 /// Marks the command as returned; then the caller reports the VM's end itself.

@@ -167,7 +167,7 @@ impl RunningVm {
         drop(for_qemu);
         let pid = child.id();
         let child = Arc::new(Mutex::new(child));
-        let mut vm = Self::wait_until_up(&child, &socket, opts.startup_timeout, interrupts)
+        let vm = Self::wait_until_up(&child, &socket, opts.startup_timeout, interrupts)
             .and_then(|qmp| {
                 Self::wait_for_bind(&child, &device, interrupts)?;
                 Ok(qmp)
@@ -182,14 +182,15 @@ impl RunningVm {
                 input_socket,
                 _dir: dir,
             });
+        let vm = vm.and_then(|mut vm| {
+            vm.watch_exit()?;
+            Ok(vm)
+        });
         if vm.is_err() {
             // QEMU must not outlive a start that failed.
             let mut child = lock(&child);
             let _ = child.kill();
             let _ = child.wait();
-        }
-        if let Ok(vm) = &mut vm {
-            vm.watch_exit();
         }
         vm
     }
@@ -254,12 +255,13 @@ impl RunningVm {
 
     /// A thread that notices QEMU's exit at once (its pidfd becomes readable) and stops the
     /// running command as a signal would.
-    fn watch_exit(&mut self) {
+    fn watch_exit(&mut self) -> Result<()> {
         let pid = self.pid as i32;
         let child = Arc::clone(&self.child);
         let exited = Arc::clone(&self.exited);
         let pidfd = vfio_display::vmm::pidfd_open(pid).ok();
-        std::thread::spawn(move || {
+        let watcher = std::thread::Builder::new().name("QEMU exit watch".into());
+        watcher.spawn(move || {
             loop {
                 match &pidfd {
                     Some(fd) => {
@@ -275,7 +277,8 @@ impl RunningVm {
                     return;
                 }
             }
-        });
+        })?;
+        Ok(())
     }
 
     /// The QMP socket for the command's keyboard and pointer.

@@ -118,7 +118,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("qmp.sock");
         let listener = UnixListener::bind(&path).unwrap();
-        let handle = std::thread::spawn(move || {
+        let handle = std::thread::Builder::new().spawn(move || {
             let (stream, _) = listener.accept().unwrap();
             let mut reader = BufReader::new(stream.try_clone().unwrap());
             let mut writer = stream;
@@ -136,7 +136,7 @@ mod tests {
             }
             seen
         });
-        (dir, handle)
+        (dir, handle.unwrap())
     }
 
     #[test]
@@ -167,12 +167,12 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("other.sock");
         let listener = UnixListener::bind(&path).unwrap();
-        let handle = std::thread::spawn(move || {
+        let handle = std::thread::Builder::new().spawn(move || {
             let (mut stream, _) = listener.accept().unwrap();
             stream.write_all(b"{\"hello\": 1}\n").unwrap();
         });
         let err = Qmp::connect(&path).err().unwrap().to_string();
         assert!(err.contains("does not speak QMP"), "{err}");
-        handle.join().unwrap();
+        handle.unwrap().join().unwrap();
     }
 }

@@ -14,6 +14,7 @@ pub fn page_round(n: u64) -> u64 {
 }
 
 /// A piece of simulated guest memory.
+#[derive(Debug)]
 pub struct SharedBuffer {
     /// The guest's own view; declared before the memfd so it is unmapped first.
     writer: Mapping,

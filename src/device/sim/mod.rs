@@ -193,11 +193,13 @@ pub fn encode_canvas(canvas: &Canvas, format: &Format, stride: u32) -> Vec<u8> {
     out
 }
 
+#[derive(Debug)]
 struct SimBuffer {
     mem: SharedBuffer,
     id: u32,
 }
 
+#[derive(Debug)]
 struct SimState {
     cfg: SimConfig,
     width: u32,
@@ -235,12 +237,14 @@ struct SimState {
     removal_requests: u64,
 }
 
+#[derive(Debug)]
 struct Shared {
     state: Mutex<SimState>,
     stop: AtomicBool,
 }
 
 /// The simulated vGPU.
+#[derive(Debug)]
 pub struct SimDevice {
     shared: Arc<Shared>,
     guest: Option<JoinHandle<()>>,

@@ -25,6 +25,7 @@ const TIGHT_MIN_TO_COMPRESS: usize = 12;
 
 /// A client's side of one connection: its pixel format and its zlib streams, which carry over
 /// from one rectangle to the next as the server's do.
+#[derive(Debug)]
 pub struct Decoder {
     format: PixelFormat,
     jpeg: Option<JpegDecoder>,

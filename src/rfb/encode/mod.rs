@@ -138,6 +138,7 @@ impl Encoding {
 }
 
 /// Encodes rectangles for one connection.
+#[derive(Debug)]
 pub struct Encoder {
     format: PixelFormat,
     /// The zlib level of ZRLE's stream, when it starts.

@@ -4,7 +4,7 @@
 const SLOTS: usize = 1024;
 
 /// One slot of the table: it holds a colour only while its stamp is the table's current one.
-#[derive(Clone, Copy)]
+#[derive(Debug, Clone, Copy)]
 struct Slot {
     colour: u32,
     stamp: u16,
@@ -19,6 +19,7 @@ struct Slot {
 /// every slot then reads as free at once. (Freeing slots by looking their colours up again
 /// does not work with linear probing: a colour whose probe passed a slot freed before it finds
 /// a free slot early and leaves its own entry behind, which a later tile reads as present.)
+#[derive(Debug)]
 pub struct Palette {
     slots: Vec<Slot>,
     stamp: u16,

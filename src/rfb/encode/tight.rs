@@ -87,6 +87,7 @@ fn put_jpeg(
 /// colours, indexed), started on first use and kept for the connection's life, and the
 /// settings the client chose. The streams live here, not with the caller, because the client
 /// decodes each one with a dictionary that carries over from block to block.
+#[derive(Debug)]
 pub struct Tight {
     streams: [Option<Stream>; 4],
     level: u32,

@@ -4,6 +4,7 @@
 use super::super::error::RfbError;
 use flate2::{Compress, Compression, FlushCompress};
 
+#[derive(Debug)]
 pub struct Stream(Compress);
 
 impl Stream {
