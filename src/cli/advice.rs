@@ -49,10 +49,13 @@ fn for_vfio(err: &VfioError) -> Option<&'static str> {
             Some("close that, or have the owner hand the device over with --device-fd N")
         }
         VfioError::NoCdev { .. } => Some("use --backend group"),
-        VfioError::NotMdev { reason, .. } if reason.starts_with("not a device") => Some(
+        VfioError::NotADeviceName { .. } => Some(
             "give an mdev UUID (see `vfio-display list`), an mdev's sysfs path, --device-fd N, \
              or --sim",
         ),
+        VfioError::NoSuchMdev { .. } => {
+            Some("`vfio-display list` shows the existing ones and the types you can create")
+        }
         _ => None,
     }
 }
@@ -108,6 +111,17 @@ mod tests {
         assert_eq!(
             advice(&anyhow::Error::new(RenderError::NoAdapter)),
             Some("--render cpu needs no GPU")
+        );
+        let typo = VfioError::NotADeviceName { spec: "sim".into() };
+        assert!(advice(&anyhow::Error::new(typo)).unwrap().contains("--sim"));
+        let gone = VfioError::NoSuchMdev {
+            path: PathBuf::from("/sys/bus/mdev/devices/x"),
+            uuid: "x".into(),
+        };
+        assert!(
+            advice(&anyhow::Error::new(gone))
+                .unwrap()
+                .contains("vfio-display list")
         );
         let plain = open_error("/dev/vfio/7", Errno::EACCES);
         assert_eq!(advice(&anyhow::Error::new(plain)), None);

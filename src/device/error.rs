@@ -4,6 +4,7 @@ use crate::vfio::VfioError;
 
 #[derive(Debug, thiserror::Error)]
 /// The errors of the `device` layer.
+#[non_exhaustive]
 pub enum DeviceError {
     #[error(transparent)]
     /// The VFIO call failed.

@@ -51,6 +51,7 @@ pub fn fix_checksum(block: &mut [u8; BLOCK]) {
 
 /// Why a blob is not a usable EDID, or why a spec cannot be generated.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum EdidError {
     #[error("EDID is {0} bytes; a base block needs 128")]
     /// Less than one block.

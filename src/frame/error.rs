@@ -6,6 +6,7 @@ use crate::vfio::{PlaneSource, PlaneType, VfioError};
 
 #[derive(Debug, thiserror::Error)]
 /// The errors of the `frame` layer.
+#[non_exhaustive]
 pub enum FrameError {
     #[error(transparent)]
     /// The device failed.

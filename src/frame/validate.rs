@@ -10,6 +10,7 @@ pub const MAX_SIDE: u32 = 16384;
 
 /// Why a plane cannot be read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum PlaneError {
     #[error("the plane is off (format 0 or size 0)")]
     /// The plane is off.

@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 /// A channel to the guest's input devices failed.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum InputError {
     /// The channel could not deliver the events (the VMM went away, or refused them).
     #[error("{what}")]

@@ -5,6 +5,7 @@ use crate::frame::FrameError;
 
 /// Why the GPU could not show a frame.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum RenderError {
     #[error(
         "no Vulkan GPU adapter found (on a machine without a GPU, install Mesa's lavapipe: \
@@ -31,7 +32,7 @@ pub enum RenderError {
         /// Why.
         reason: String,
     },
-    #[error("{plane} plane {buffer}: {path} import failed: {reason}")]
+    #[error("{plane} plane {buffer}: {path} import failed: {failure}")]
     /// An import failed.
     Import {
         /// The path.
@@ -41,7 +42,7 @@ pub enum RenderError {
         /// Its buffer.
         buffer: String,
         /// Why.
-        reason: String,
+        failure: ImportFailure,
     },
     #[error(
         "format {format} with modifier {modifier} has no GPU unpacker (supported: the formats \
@@ -94,4 +95,51 @@ impl From<crate::device::DeviceError> for RenderError {
     fn from(err: crate::device::DeviceError) -> Self {
         RenderError::Frame(FrameError::Device(err))
     }
+}
+
+/// Why a dma-buf could not be imported into Vulkan: the call that failed and what it answered.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ImportFailure {
+    /// The dma-buf has no whole 32-bit word to import.
+    #[error("the dma-buf is empty")]
+    Empty,
+    /// The fd could not be duplicated for Vulkan (which takes ownership of what it imports).
+    #[error("dup of the dma-buf fd: {0}")]
+    Dup(#[source] std::io::Error),
+    /// The wgpu device is not backed by Vulkan.
+    #[error("not a Vulkan device")]
+    NotVulkan,
+    /// A Vulkan call failed.
+    #[error("{call}: {result}")]
+    Vulkan {
+        /// The call ("vkAllocateMemory (dma-buf import)").
+        call: &'static str,
+        /// What it returned.
+        result: ash::vk::Result,
+    },
+    /// wgpu-hal refused to wrap the dma-buf as a texture.
+    #[error("texture_from_dmabuf_fd: {0}")]
+    Texture(String),
+    /// The buffer needs more memory than the dma-buf holds.
+    #[error("the buffer needs {needed} bytes of memory but the dma-buf has {size}")]
+    TooSmall {
+        /// What Vulkan asks for.
+        needed: u64,
+        /// What the dma-buf has.
+        size: u64,
+    },
+    /// No memory type suits both the buffer and the dma-buf.
+    #[error(
+        "no memory type fits both the buffer ({buffer_types:#x}) and the dma-buf ({dmabuf_types:#x})"
+    )]
+    NoMemoryType {
+        /// The buffer's memory type bits.
+        buffer_types: u32,
+        /// The dma-buf's memory type bits.
+        dmabuf_types: u32,
+    },
+    /// The frame's texture is gone (a renderer used before its first import).
+    #[error("no frame texture")]
+    NoTexture,
 }

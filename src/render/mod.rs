@@ -29,7 +29,7 @@ mod vulkan;
 
 pub use compositor::{Compositor, DrawTarget, Filter, Layer, Rect};
 pub use context::{AdapterReport, GpuContext, ImportCaps};
-pub use error::RenderError;
+pub use error::{ImportFailure, RenderError};
 pub use formats::{SHADER_FORMATS, shader_code};
 pub use plane_reader::{LazyGpu, PlaneReader, ReadChoice, ReadPath, needs_gpu};
 pub use readback::read_rgba;

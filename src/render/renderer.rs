@@ -2,6 +2,7 @@
 //! unpack into frame textures, and offscreen composition for screenshots.
 
 use super::compositor::{Compositor, DrawTarget, Filter, Layer, Rect};
+use super::error::ImportFailure;
 use super::formats::{shader_code, texture_format};
 use super::unpack::{FrameSlot, Geometry, RawSource, UnpackBinding, Unpacker};
 use super::{GpuContext, ImportChoice, ImportPath, RenderError, read_rgba, vulkan};
@@ -273,12 +274,12 @@ impl<'d> FrameRenderer<'d> {
         &self.imports[0]
     }
 
-    fn import_error(plane: &PlaneInfo, path: ImportPath, reason: String) -> RenderError {
+    fn import_error(plane: &PlaneInfo, path: ImportPath, failure: ImportFailure) -> RenderError {
         RenderError::Import {
             path,
             plane: plane.plane_type,
             buffer: describe_buffer(plane),
-            reason,
+            failure,
         }
     }
 
@@ -476,7 +477,7 @@ impl<'d> FrameRenderer<'d> {
                     });
                 }
                 let buffer = vulkan::import_buffer(self.ctx, export.as_fd(), export.size())
-                    .map_err(|reason| Self::import_error(plane, ImportPath::Buffer, reason))?;
+                    .map_err(|failure| Self::import_error(plane, ImportPath::Buffer, failure))?;
                 let words = (buffer.size() / 4) as u32;
                 tracing::debug!(
                     "imported {} ({} bytes) as a storage buffer",
@@ -556,7 +557,7 @@ impl<'d> FrameRenderer<'d> {
                     u64::from(plane.stride),
                     plane.offset,
                 )
-                .map_err(|reason| Self::import_error(plane, ImportPath::Dmabuf, reason))?;
+                .map_err(|failure| Self::import_error(plane, ImportPath::Dmabuf, failure))?;
                 let view = texture.create_view(&Default::default());
                 self.insert(Import {
                     source: plane.source,
@@ -592,7 +593,7 @@ impl<'d> FrameRenderer<'d> {
         let frame = self.update_plane(plane)?;
         let slot = self.slots[slot_index(plane.plane_type)]
             .as_ref()
-            .ok_or_else(|| Self::import_error(plane, frame.path, "no frame texture".into()))?;
+            .ok_or_else(|| Self::import_error(plane, frame.path, ImportFailure::NoTexture))?;
         let image = read_rgba(self.ctx, &slot.texture)?;
         Ok((image, frame))
     }

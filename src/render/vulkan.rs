@@ -3,6 +3,7 @@
 //! `texture_from_dmabuf_fd`). This is the only file of the render layer with `unsafe`.
 
 use super::GpuContext;
+use super::error::ImportFailure;
 use ash::vk;
 use std::os::fd::{AsRawFd, BorrowedFd, IntoRawFd};
 use wgpu::hal::api::Vulkan;
@@ -13,21 +14,19 @@ pub fn import_buffer(
     ctx: &GpuContext,
     fd: BorrowedFd<'_>,
     size: u64,
-) -> Result<wgpu::Buffer, String> {
+) -> Result<wgpu::Buffer, ImportFailure> {
     // Storage buffers are read in 4-byte words.
     let size = size & !3;
     if size == 0 {
-        return Err("the dma-buf is empty".into());
+        return Err(ImportFailure::Empty);
     }
     // Vulkan takes ownership of the fd it imports: give it a duplicate.
-    let fd = fd
-        .try_clone_to_owned()
-        .map_err(|e| format!("dup of the dma-buf fd: {e}"))?;
+    let fd = fd.try_clone_to_owned().map_err(ImportFailure::Dup)?;
     let handle = vk::ExternalMemoryHandleTypeFlags::DMA_BUF_EXT;
     let (buffer, memory) = {
         // SAFETY: the hal device guard is held only for these Vulkan calls; every handle created
         // here is either handed to wgpu below or destroyed by `Unbound` on the error path.
-        let hal = unsafe { ctx.device.as_hal::<Vulkan>() }.ok_or("not a Vulkan device")?;
+        let hal = unsafe { ctx.device.as_hal::<Vulkan>() }.ok_or(ImportFailure::NotVulkan)?;
         let raw = hal.raw_device();
         let instance = hal.shared_instance().raw_instance();
         let ext_fd = ash::khr::external_memory_fd::Device::new(instance, raw);
@@ -38,32 +37,37 @@ pub fn import_buffer(
             .sharing_mode(vk::SharingMode::EXCLUSIVE)
             .push_next(&mut external);
         // SAFETY: a valid create info on a live device.
-        let buffer = unsafe { raw.create_buffer(&info, None) }
-            .map_err(|e| format!("vkCreateBuffer: {e}"))?;
+        let buffer =
+            unsafe { raw.create_buffer(&info, None) }.map_err(|result| ImportFailure::Vulkan {
+                call: "vkCreateBuffer",
+                result,
+            })?;
         let unbound = Unbound { raw, buffer };
         // SAFETY: the buffer is live.
         let requirements = unsafe { raw.get_buffer_memory_requirements(buffer) };
         if requirements.size > size.next_multiple_of(4096) {
-            return Err(format!(
-                "the buffer needs {} bytes of memory but the dma-buf has {size}",
-                requirements.size
-            ));
+            return Err(ImportFailure::TooSmall {
+                needed: requirements.size,
+                size,
+            });
         }
         let mut fd_props = vk::MemoryFdPropertiesKHR::default();
         // SAFETY: fd is an open dma-buf fd; the call only inspects it.
-        unsafe { ext_fd.get_memory_fd_properties(handle, fd.as_raw_fd(), &mut fd_props) }
-            .map_err(|e| format!("vkGetMemoryFdPropertiesKHR: {e}"))?;
+        unsafe { ext_fd.get_memory_fd_properties(handle, fd.as_raw_fd(), &mut fd_props) }.map_err(
+            |result| ImportFailure::Vulkan {
+                call: "vkGetMemoryFdPropertiesKHR",
+                result,
+            },
+        )?;
         // SAFETY: a query on the device's own physical device.
         let mem_props =
             unsafe { instance.get_physical_device_memory_properties(hal.raw_physical_device()) };
         let bits = requirements.memory_type_bits & fd_props.memory_type_bits;
         let type_index = (0..mem_props.memory_type_count)
             .find(|i| bits & (1 << i) != 0)
-            .ok_or_else(|| {
-                format!(
-                    "no memory type fits both the buffer ({:#x}) and the dma-buf ({:#x})",
-                    requirements.memory_type_bits, fd_props.memory_type_bits
-                )
+            .ok_or(ImportFailure::NoMemoryType {
+                buffer_types: requirements.memory_type_bits,
+                dmabuf_types: fd_props.memory_type_bits,
             })?;
         let mut import = vk::ImportMemoryFdInfoKHR::default()
             .handle_type(handle)
@@ -75,15 +79,22 @@ pub fn import_buffer(
             .push_next(&mut import)
             .push_next(&mut dedicated);
         // SAFETY: a valid allocate info importing an open fd.
-        let memory = unsafe { raw.allocate_memory(&alloc, None) }
-            .map_err(|e| format!("vkAllocateMemory (dma-buf import): {e}"))?;
+        let memory = unsafe { raw.allocate_memory(&alloc, None) }.map_err(|result| {
+            ImportFailure::Vulkan {
+                call: "vkAllocateMemory (dma-buf import)",
+                result,
+            }
+        })?;
         // Vulkan owns the fd now: forget our handle to it.
         let _ = fd.into_raw_fd();
         // SAFETY: buffer and memory are live and the memory is large enough.
         if let Err(e) = unsafe { raw.bind_buffer_memory(buffer, memory, 0) } {
             // SAFETY: the memory was allocated above and is unused.
             unsafe { raw.free_memory(memory, None) };
-            return Err(format!("vkBindBufferMemory: {e}"));
+            return Err(ImportFailure::Vulkan {
+                call: "vkBindBufferMemory",
+                result: e,
+            });
         }
         std::mem::forget(unbound);
         (buffer, memory)
@@ -130,10 +141,8 @@ pub fn import_texture(
     modifier: u64,
     stride: u64,
     offset: u64,
-) -> Result<wgpu::Texture, String> {
-    let fd = fd
-        .try_clone_to_owned()
-        .map_err(|e| format!("dup of the dma-buf fd: {e}"))?;
+) -> Result<wgpu::Texture, ImportFailure> {
+    let fd = fd.try_clone_to_owned().map_err(ImportFailure::Dup)?;
     let extent = wgpu::Extent3d {
         width: size.0,
         height: size.1,
@@ -154,11 +163,11 @@ pub fn import_texture(
     let hal_texture = {
         // SAFETY: the guard is held for the import only and no other wgpu call is made while
         // it is.
-        let hal = unsafe { ctx.device.as_hal::<Vulkan>() }.ok_or("not a Vulkan device")?;
+        let hal = unsafe { ctx.device.as_hal::<Vulkan>() }.ok_or(ImportFailure::NotVulkan)?;
         // SAFETY: the fd is a dma-buf of this layout (validated by the caller: stride, offset
         // and size fit the buffer), and wgpu-hal owns (or closes) the duplicate it is given.
         unsafe { hal.texture_from_dmabuf_fd(fd, &hal_desc, modifier, stride, offset) }
-            .map_err(|e| format!("texture_from_dmabuf_fd: {e}"))?
+            .map_err(|e| ImportFailure::Texture(e.to_string()))?
     };
     let desc = wgpu::TextureDescriptor {
         label: Some("imported dma-buf texture"),

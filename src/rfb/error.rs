@@ -3,6 +3,7 @@
 /// What went wrong with a peer's bytes. Every variant names what was wrong, so that the server
 /// can log one line and drop the connection.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum RfbError {
     /// A message or field the protocol does not allow.
     #[error("protocol error: {0}")]

@@ -7,7 +7,7 @@
 use super::caps::{MAX_INFO_SIZE, REGION_INFO_SIZE, RegionInfo, parse_region_info};
 use super::dmabuf::{DmaBuf, ExportCache};
 use super::edid::RegionIo;
-use super::error::{Result, VfioError};
+use super::error::{AccessFailure, Result, VfioError};
 use super::fd_kind::{self, FdKind};
 use super::group::{Group, open_node};
 use super::ioctl::{InfoBuffer, ValueIoctl, ioctl_ptr, ioctl_val, read_u32};
@@ -652,13 +652,14 @@ impl VfioDevice {
         let info = self.region_info(index)?;
         let end = offset.checked_add(len as u64);
         if end.is_none_or(|end| end > info.size) {
-            return Err(VfioError::Access {
-                op: "access",
-                target: format!("region {index}"),
-                offset,
-                len: len as u64,
-                reason: format!("outside the {}-byte region", info.size),
-            });
+            let failure = AccessFailure::OutOfBounds {
+                what: "region",
+                size: info.size,
+            };
+            let target = format!("region {index}");
+            return Err(VfioError::access(
+                "access", target, offset, len as u64, failure,
+            ));
         }
         info.offset
             .checked_add(offset)
@@ -672,22 +673,28 @@ impl RegionIo for VfioDevice {
     fn read_region(&self, index: u32, offset: u64, buf: &mut [u8]) -> Result<()> {
         let at = self.region_file_offset(index, offset, buf.len())?;
         let n = nix::sys::uio::pread(self.fd.as_fd(), buf, at as i64).map_err(|errno| {
-            VfioError::Access {
-                op: "pread",
-                target: format!("region {index}"),
+            let target = format!("region {index}");
+            VfioError::access(
+                "pread",
+                target,
                 offset,
-                len: buf.len() as u64,
-                reason: format!("{errno}"),
-            }
+                buf.len() as u64,
+                AccessFailure::Errno(errno),
+            )
         })?;
         if n != buf.len() {
-            return Err(VfioError::Access {
-                op: "pread",
-                target: format!("region {index}"),
+            let short = AccessFailure::Short {
+                verb: "read",
+                done: n,
+            };
+            let target = format!("region {index}");
+            return Err(VfioError::access(
+                "pread",
+                target,
                 offset,
-                len: buf.len() as u64,
-                reason: format!("short read of {n} bytes"),
-            });
+                buf.len() as u64,
+                short,
+            ));
         }
         Ok(())
     }
@@ -700,22 +707,28 @@ impl RegionIo for VfioDevice {
         }
         let at = self.region_file_offset(index, offset, buf.len())?;
         let n = nix::sys::uio::pwrite(self.fd.as_fd(), buf, at as i64).map_err(|errno| {
-            VfioError::Access {
-                op: "pwrite",
-                target: format!("region {index}"),
+            let target = format!("region {index}");
+            VfioError::access(
+                "pwrite",
+                target,
                 offset,
-                len: buf.len() as u64,
-                reason: format!("{errno}"),
-            }
+                buf.len() as u64,
+                AccessFailure::Errno(errno),
+            )
         })?;
         if n != buf.len() {
-            return Err(VfioError::Access {
-                op: "pwrite",
-                target: format!("region {index}"),
+            let short = AccessFailure::Short {
+                verb: "write",
+                done: n,
+            };
+            let target = format!("region {index}");
+            return Err(VfioError::access(
+                "pwrite",
+                target,
                 offset,
-                len: buf.len() as u64,
-                reason: format!("short write of {n} bytes"),
-            });
+                buf.len() as u64,
+                short,
+            ));
         }
         Ok(())
     }

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 #[derive(Debug, thiserror::Error)]
 /// The errors of the `vfio` layer.
+#[non_exhaustive]
 pub enum VfioError {
     /// An ioctl failed. `op` is the ioctl's name in `linux/vfio.h`, `target` what it was aimed at.
     #[error("{op} on {target} failed: {errno}")]
@@ -26,6 +27,20 @@ pub enum VfioError {
         errno: Errno,
         /// What that means on this system.
         hint: String,
+    },
+    /// What the user typed is neither an mdev UUID nor a path.
+    #[error("{spec}: not a device: neither an mdev UUID (8-4-4-4-12 hex digits) nor a path")]
+    NotADeviceName {
+        /// What was typed.
+        spec: String,
+    },
+    /// A well-formed UUID that names no mediated device on this host.
+    #[error("{}: no mediated device with UUID {uuid}", path.display())]
+    NoSuchMdev {
+        /// Where the mdev would be in sysfs.
+        path: PathBuf,
+        /// The UUID.
+        uuid: String,
     },
     /// A name given by the user or read from sysfs does not lead to a mediated device.
     #[error("{}: {reason}", path.display())]
@@ -96,7 +111,7 @@ pub enum VfioError {
         errno: Errno,
     },
     /// A read or write of a region (pread/pwrite) or of a mapping failed or was short.
-    #[error("{op} of {len} bytes at offset {offset:#x} of {target} failed: {reason}")]
+    #[error("{op} of {len} bytes at offset {offset:#x} of {target} failed: {failure}")]
     Access {
         /// "pread", "pwrite", "read", "write".
         op: &'static str,
@@ -106,8 +121,8 @@ pub enum VfioError {
         offset: u64,
         /// How many bytes.
         len: u64,
-        /// The errno or the short count.
-        reason: String,
+        /// What went wrong: the kernel's errno, a short count, or a bound.
+        failure: AccessFailure,
     },
     /// `VFIO_DEVICE_BIND_IOMMUFD` refused to bind a device cdev to the iommufd.
     #[error("VFIO_DEVICE_BIND_IOMMUFD on {device} failed: {errno}; {hint}")]
@@ -137,7 +152,59 @@ pub enum VfioError {
     },
 }
 
+/// Why a region or mapping access failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum AccessFailure {
+    /// The kernel refused it.
+    #[error("{0}")]
+    Errno(Errno),
+    /// pread or pwrite moved fewer bytes than asked.
+    #[error("short {verb} of {done} bytes")]
+    Short {
+        /// "read" or "write".
+        verb: &'static str,
+        /// How many bytes moved.
+        done: usize,
+    },
+    /// The access reaches past the end of the region or mapping.
+    #[error("outside the {size}-byte {what}")]
+    OutOfBounds {
+        /// "region" or "mapping".
+        what: &'static str,
+        /// Its size in bytes.
+        size: u64,
+    },
+    /// A write to a read-only mapping.
+    #[error("the mapping is read-only")]
+    ReadOnly,
+    /// A register access at an offset its width does not divide.
+    #[error("offset is not {0}-byte aligned")]
+    Misaligned(usize),
+    /// The caller's sizes do not fit (overflow, or a destination of the wrong size).
+    #[error("{0}")]
+    Size(String),
+}
+
 impl VfioError {
+    /// A failed access of `len` bytes at `offset` of `target`: the one way regions and
+    /// mappings report their failures.
+    pub fn access(
+        op: &'static str,
+        target: impl Into<String>,
+        offset: u64,
+        len: u64,
+        failure: AccessFailure,
+    ) -> Self {
+        VfioError::Access {
+            op,
+            target: target.into(),
+            offset,
+            len,
+            failure,
+        }
+    }
+
     /// Whether this is an mmap the exporter refuses by design, having no CPU mapping to give:
     /// ENODEV, as i915 answers for GVT-g's dma-bufs (objects without a shmem file). Only a GPU
     /// import reaches such a buffer's pixels. Any other refused mmap (stock mbochs's EINVAL for
@@ -153,7 +220,11 @@ impl VfioError {
             | VfioError::Open { errno, .. }
             | VfioError::Map { errno, .. }
             | VfioError::Bind { errno, .. }
-            | VfioError::Sys { errno, .. } => Some(*errno),
+            | VfioError::Sys { errno, .. }
+            | VfioError::Access {
+                failure: AccessFailure::Errno(errno),
+                ..
+            } => Some(*errno),
             _ => None,
         }
     }
@@ -183,3 +254,31 @@ impl VfioError {
 
 /// A result with a `VfioError`.
 pub type Result<T, E = VfioError> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failed_access_keeps_the_kernels_errno() {
+        let err = VfioError::access("pread", "region 9", 8, 4, AccessFailure::Errno(Errno::EIO));
+        assert_eq!(err.errno(), Some(Errno::EIO));
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "pread of 4 bytes at offset 0x8 of region 9 failed: {}",
+                Errno::EIO
+            )
+        );
+        let short = AccessFailure::Short {
+            verb: "read",
+            done: 2,
+        };
+        let err = VfioError::access("pread", "region 9", 8, 4, short);
+        assert_eq!(err.errno(), None);
+        assert!(
+            err.to_string().ends_with("failed: short read of 2 bytes"),
+            "{err}"
+        );
+    }
+}

@@ -4,7 +4,7 @@
 //! hands out `&[u8]` into it: reads copy into caller-owned buffers, registers are read with
 //! volatile accesses of the width the device expects, and every access is bounds checked.
 
-use super::error::{Result, VfioError};
+use super::error::{AccessFailure, Result, VfioError};
 use nix::sys::mman::{MapFlags, ProtFlags, mmap, munmap};
 use std::num::NonZeroUsize;
 use std::os::fd::BorrowedFd;
@@ -101,13 +101,11 @@ impl Mapping {
     fn check(&self, op: &'static str, offset: usize, len: usize) -> Result<*mut u8> {
         let in_bounds = offset.checked_add(len).is_some_and(|end| end <= self.len);
         if !in_bounds {
-            return Err(VfioError::Access {
-                op,
-                target: self.what.clone(),
-                offset: offset as u64,
-                len: len as u64,
-                reason: format!("outside the {}-byte mapping", self.len),
-            });
+            let failure = AccessFailure::OutOfBounds {
+                what: "mapping",
+                size: self.len as u64,
+            };
+            return Err(self.access_error(op, offset, len, failure));
         }
         // SAFETY: delta + offset + len <= delta + self.len = map_len, so the pointer stays inside
         // the mapping (one past its end at most when len is 0).
@@ -116,13 +114,7 @@ impl Mapping {
 
     fn check_write(&self, op: &'static str, offset: usize, len: usize) -> Result<*mut u8> {
         if !self.writable {
-            return Err(VfioError::Access {
-                op,
-                target: self.what.clone(),
-                offset: offset as u64,
-                len: len as u64,
-                reason: "the mapping is read-only".into(),
-            });
+            return Err(self.access_error(op, offset, len, AccessFailure::ReadOnly));
         }
         self.check(op, offset, len)
     }
@@ -147,12 +139,9 @@ impl Mapping {
         rows: usize,
         dst: &mut [u8],
     ) -> Result<()> {
-        let bad = |reason: String| VfioError::Access {
-            op: "read rows",
-            target: self.what.clone(),
-            offset: offset as u64,
-            len: (row_bytes * rows) as u64,
-            reason,
+        let bad = |reason: String| {
+            let len = row_bytes.saturating_mul(rows);
+            self.access_error("read rows", offset, len, AccessFailure::Size(reason))
         };
         let packed = row_bytes
             .checked_mul(rows)
@@ -237,13 +226,17 @@ impl Mapping {
     }
 
     fn misaligned(&self, op: &'static str, offset: usize, width: usize) -> VfioError {
-        VfioError::Access {
-            op,
-            target: self.what.clone(),
-            offset: offset as u64,
-            len: width as u64,
-            reason: format!("offset is not {width}-byte aligned"),
-        }
+        self.access_error(op, offset, width, AccessFailure::Misaligned(width))
+    }
+
+    fn access_error(
+        &self,
+        op: &'static str,
+        offset: usize,
+        len: usize,
+        failure: AccessFailure,
+    ) -> VfioError {
+        VfioError::access(op, self.what.clone(), offset as u64, len as u64, failure)
     }
 }
 

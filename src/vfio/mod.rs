@@ -32,7 +32,7 @@ pub use caps::{RegionCap, RegionInfo, SparseArea};
 pub use device::{BackendChoice, DeviceInfo, DeviceOrigin, VfioDevice};
 pub use dmabuf::{DmaBuf, ExportCache};
 pub use edid::{EdidPort, EdidRegs, LinkState, RegionIo};
-pub use error::VfioError;
+pub use error::{AccessFailure, VfioError};
 pub use irq::{IrqAction, IrqInfo};
 pub use mapping::Mapping;
 pub use plane::{PlaneInfo, PlaneSource, PlaneSupport, PlaneType};

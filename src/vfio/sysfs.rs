@@ -93,13 +93,10 @@ pub fn resolve_mdev(spec: &str, paths: &HostPaths) -> Result<MdevTarget> {
     let path = if is_uuid(spec) {
         let path = paths.mdev_devices().join(spec.to_ascii_lowercase());
         if !path.exists() {
-            return Err(not_mdev(
+            return Err(VfioError::NoSuchMdev {
                 path,
-                format!(
-                    "no mediated device with UUID {spec}; `vfio-display list` shows the existing \
-                     ones and the types you can create"
-                ),
-            ));
+                uuid: spec.to_string(),
+            });
         }
         path
     } else if spec.contains('/') {
@@ -109,10 +106,9 @@ pub fn resolve_mdev(spec: &str, paths: &HostPaths) -> Result<MdevTarget> {
         }
         path
     } else {
-        return Err(not_mdev(
-            PathBuf::from(spec),
-            "not a device: neither an mdev UUID (8-4-4-4-12 hex digits) nor a path".into(),
-        ));
+        return Err(VfioError::NotADeviceName {
+            spec: spec.to_string(),
+        });
     };
     let canonical = path
         .canonicalize()

@@ -4,6 +4,7 @@ use nix::errno::Errno;
 
 /// Why a VMM's device could not be found or taken.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum VmmError {
     /// A /proc or /run file of the VMM could not be read.
     #[error("cannot read {path}")]

@@ -27,8 +27,8 @@ use crate::uapi::{
 };
 use crate::vfio::caps::{encode_region_info, parse_region_info};
 use crate::vfio::{
-    DeviceInfo, DmaBuf, ExportCache, IrqAction, IrqInfo, Mapping, PlaneInfo, PlaneSource,
-    PlaneType, RegionCap, RegionInfo, RegionIo, SparseArea, VfioError,
+    AccessFailure, DeviceInfo, DmaBuf, ExportCache, IrqAction, IrqInfo, Mapping, PlaneInfo,
+    PlaneSource, PlaneType, RegionCap, RegionInfo, RegionIo, SparseArea, VfioError,
 };
 use nix::errno::Errno;
 use std::os::fd::{AsFd, BorrowedFd};
@@ -784,7 +784,7 @@ impl RegionIo for SimDevice {
             target: format!("region {index}"),
             offset,
             len,
-            reason: format!("{errno}"),
+            failure: AccessFailure::Errno(errno),
         };
         match index {
             EDID_REGION => {
@@ -831,7 +831,7 @@ impl RegionIo for SimDevice {
             target: format!("region {index}"),
             offset,
             len: buf.len() as u64,
-            reason: format!("{errno}"),
+            failure: AccessFailure::Errno(errno),
         };
         match index {
             EDID_REGION => {
