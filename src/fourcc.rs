@@ -174,6 +174,12 @@ pub fn lookup(fourcc: u32) -> Option<&'static Format> {
     FORMATS.iter().find(|f| f.fourcc == fourcc)
 }
 
+/// The table's entry for a DRM format, by its typed code (what the program's own choices use;
+/// names are for what the user types).
+pub fn by_code(code: DrmFourcc) -> Option<&'static Format> {
+    lookup(code as u32)
+}
+
 /// Parses a user's format name: the DRM name ("XRGB8888") or the fourcc ("XR24"), any case.
 pub fn parse(name: &str) -> Option<&'static Format> {
     FORMATS.iter().find(|f| {
@@ -436,6 +442,11 @@ mod tests {
     #[test]
     fn fourcc_codes_match_drm() {
         assert_eq!(lookup(DrmFourcc::Xrgb8888 as u32).unwrap().name, "XRGB8888");
+        assert_eq!(by_code(DrmFourcc::Argb8888).unwrap().name, "ARGB8888");
+        assert!(
+            by_code(DrmFourcc::Nv12).is_none(),
+            "planar YUV is not in the table"
+        );
         assert_eq!(lookup(DrmFourcc::Argb8888 as u32).unwrap().name, "ARGB8888");
         assert_eq!(lookup(DrmFourcc::Xbgr8888 as u32).unwrap().name, "XBGR8888");
         assert_eq!(lookup(DrmFourcc::Abgr8888 as u32).unwrap().name, "ABGR8888");

@@ -13,6 +13,7 @@ mod tiled;
 
 use crate::app::target::{SimOptions, Target};
 use anyhow::{Context, Result};
+use drm_fourcc::DrmFourcc;
 use figure::{Figure, Machine, Report, Skipped};
 use measure::Budget;
 use processes::Runner;
@@ -276,7 +277,8 @@ fn simulator_figures(
         first.label()
     ));
     let tearing_sim = SimOptions {
-        format: vfio_display::fourcc::parse("XRGB8888").context("XRGB8888 is a known format")?,
+        format: vfio_display::fourcc::by_code(DrmFourcc::Xrgb8888)
+            .context("XRGB8888 is in the table")?,
         source: PlaneSource::DmaBuf,
         ..sim_options.clone()
     };
@@ -408,7 +410,8 @@ fn remote_process_figures(
     // The same picture as TigerVNC is given: the desktop's frame in 8-bit RGB.
     let remote_sim = SimOptions {
         frame: Some(remote::FRAME),
-        format: vfio_display::fourcc::parse("XRGB8888").context("XRGB8888 is a known format")?,
+        format: vfio_display::fourcc::by_code(DrmFourcc::Xrgb8888)
+            .context("XRGB8888 is in the table")?,
         ..sim_options.clone()
     };
     let secs = (args.seconds * 5.0).clamp(1.0, 10.0);
