@@ -78,8 +78,25 @@ fn print_plane(label: &str, plane: &Option<PlaneReport>) -> Result<()> {
     Ok(())
 }
 
+/// Prints the device report as text: the device, its regions, interrupts, planes and EDID.
 fn print_human(r: &DeviceReport) -> Result<()> {
-    let backend = match &r.backend {
+    outln!("Device:  {} ({})", r.device, describe_backend(&r.backend));
+    if r.shared {
+        outln!(
+            "Shared:  with the VMM that runs the guest (planes are read, the EDID may be \
+             written; no interrupts, resets or register writes)"
+        );
+    }
+    outln!("Flags:   {}", r.flags.join(" "));
+    print_regions(r)?;
+    print_irqs(r)?;
+    print_planes(r)?;
+    print_edid(r)
+}
+
+/// How the device was reached, in words.
+fn describe_backend(backend: &Backend) -> String {
+    match backend {
         Backend::Group { group, uuid } => {
             format!("mdev {uuid} via its group /dev/vfio/{group} (legacy container path)")
         }
@@ -97,15 +114,11 @@ fn print_human(r: &DeviceReport) -> Result<()> {
             bound_here: true,
         } => format!("adopted device fd {fd}, a cdev we bound to /dev/iommu"),
         Backend::Sim => "built-in simulator".into(),
-    };
-    outln!("Device:  {} ({backend})", r.device);
-    if r.shared {
-        outln!(
-            "Shared:  with the VMM that runs the guest (planes are read, the EDID may be \
-             written; no interrupts, resets or register writes)"
-        );
     }
-    outln!("Flags:   {}", r.flags.join(" "));
+}
+
+/// The region lines.
+fn print_regions(r: &DeviceReport) -> Result<()> {
     outln!("Regions: {} listed", r.num_regions);
     for reg in &r.regions {
         let name = reg.name.clone().unwrap_or_default();
@@ -131,6 +144,11 @@ fn print_human(r: &DeviceReport) -> Result<()> {
             _ => {}
         }
     }
+    Ok(())
+}
+
+/// The interrupt lines.
+fn print_irqs(r: &DeviceReport) -> Result<()> {
     outln!("IRQs:    {} listed", r.num_irqs);
     for irq in &r.irqs {
         let name = irq.name.as_deref().unwrap_or("");
@@ -145,6 +163,11 @@ fn print_human(r: &DeviceReport) -> Result<()> {
             _ => {}
         }
     }
+    Ok(())
+}
+
+/// The plane kinds the device offers and its primary and cursor planes.
+fn print_planes(r: &DeviceReport) -> Result<()> {
     let mut kinds = Vec::new();
     if r.planes.dmabuf {
         kinds.push("dmabuf");
@@ -162,6 +185,11 @@ fn print_human(r: &DeviceReport) -> Result<()> {
     );
     print_plane("primary", &r.planes.primary)?;
     print_plane("cursor", &r.planes.cursor)?;
+    Ok(())
+}
+
+/// The EDID region's line.
+fn print_edid(r: &DeviceReport) -> Result<()> {
     match &r.edid {
         None => outln!("EDID:    no EDID region"),
         Some(e) => match (&e.registers, &e.error) {

@@ -1,11 +1,13 @@
 //! The display device abstraction: one trait, implemented by the real VFIO device and by the
 //! simulated vGPU, so that everything above this layer runs and is tested on both.
 
+mod backend;
 mod error;
 pub mod guest;
 mod real;
 pub mod sim;
 
+pub use backend::Backend;
 pub use error::DeviceError;
 pub use real::RealDevice;
 
@@ -13,44 +15,11 @@ use crate::vfio::{
     DeviceInfo, DmaBuf, EdidPort, IrqAction, IrqInfo, Mapping, PlaneInfo, PlaneSource,
     PlaneSupport, PlaneType, RegionInfo, RegionIo,
 };
-use serde::{Deserialize, Serialize};
 use std::os::fd::BorrowedFd;
 use std::sync::Arc;
 
 /// A result with a `DeviceError`.
 pub type Result<T, E = DeviceError> = std::result::Result<T, E>;
-
-/// How a device was reached, for `info` and messages.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum Backend {
-    /// Opened through `/dev/vfio/<group>`.
-    Group {
-        /// The group number.
-        group: u32,
-        /// The mdev's UUID.
-        uuid: String,
-    },
-    /// Opened through the device cdev, bound to an iommufd with IOAS `ioas_id` attached.
-    Cdev {
-        /// The mdev's UUID.
-        uuid: String,
-        /// The cdev's path.
-        cdev: String,
-        /// The IOAS attached.
-        ioas_id: u32,
-    },
-    /// A device fd handed over by another process; `bound_here` when it was an unbound cdev
-    /// that we bound to an iommufd.
-    DeviceFd {
-        /// The fd number.
-        fd: i32,
-        /// It was an unbound cdev that this process bound.
-        bound_here: bool,
-    },
-    /// The built-in simulated vGPU.
-    Sim,
-}
 
 /// A VFIO display device: the uAPI operations the front end needs, nothing more.
 ///

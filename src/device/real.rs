@@ -2,8 +2,8 @@
 
 use super::{Backend, DisplayDevice, Result};
 use crate::vfio::{
-    BackendChoice, DeviceInfo, DeviceOrigin, DmaBuf, HostPaths, IrqAction, IrqInfo, Mapping,
-    PlaneInfo, PlaneSource, PlaneType, RegionInfo, RegionIo, VfioDevice, VfioError,
+    BackendChoice, DeviceInfo, DmaBuf, HostPaths, IrqAction, IrqInfo, Mapping, PlaneInfo,
+    PlaneSource, PlaneType, RegionInfo, RegionIo, VfioDevice, VfioError,
 };
 use std::os::fd::{BorrowedFd, OwnedFd};
 use std::sync::Arc;
@@ -71,25 +71,7 @@ impl DisplayDevice for RealDevice {
     }
 
     fn backend(&self) -> Backend {
-        match self.dev.origin() {
-            DeviceOrigin::Group { group, uuid } => Backend::Group {
-                group: *group,
-                uuid: uuid.clone(),
-            },
-            DeviceOrigin::Cdev {
-                uuid,
-                cdev,
-                ioas_id,
-            } => Backend::Cdev {
-                uuid: uuid.clone(),
-                cdev: cdev.clone(),
-                ioas_id: *ioas_id,
-            },
-            DeviceOrigin::AdoptedFd { fd, bound_here } => Backend::DeviceFd {
-                fd: *fd,
-                bound_here: *bound_here,
-            },
-        }
+        self.dev.origin().into()
     }
 
     fn info(&self) -> DeviceInfo {

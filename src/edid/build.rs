@@ -8,7 +8,7 @@ use super::descriptor::{
     DetailedTiming, RangeLimits, TAG_NAME, TAG_SERIAL, encode_text, valid_text,
 };
 use super::displayid::{self, DisplayIdTiming, Product, aspect_code};
-use super::dmt::{DmtMode, ESTABLISHED, GENERATED_ESTABLISHED, GENERATED_STANDARD, standard_code};
+use super::dmt::{DmtMode, GENERATED_ESTABLISHED, GENERATED_STANDARD, established, standard_code};
 use super::mode::Mode;
 use super::{BLOCK, EdidError, HEADER, Identity, fix_checksum};
 
@@ -324,12 +324,12 @@ pub fn generate(spec: &EdidSpec) -> Result<Vec<u8>, EdidError> {
     // The sRGB primaries and D65 white point, as bit 2 of byte 24 promises.
     e[25..35].copy_from_slice(&[0xee, 0x91, 0xa3, 0x54, 0x4c, 0x99, 0x26, 0x0f, 0x50, 0x54]);
     for (byte, bit) in GENERATED_ESTABLISHED {
-        let Some((_, _, dmt)) = ESTABLISHED.iter().find(|(b, t, _)| (*b, *t) == (byte, bit)) else {
+        let Some((_, _, dmt)) = established().find(|&(b, t, _)| (b, t) == (byte, bit)) else {
             continue;
         };
         if below(dmt.width, dmt.height) {
             e[byte] |= 1 << bit;
-            rates.add_dmt(dmt);
+            rates.add_dmt(&dmt);
         }
     }
     for slot in e[38..54].chunks_exact_mut(2) {

@@ -9,7 +9,7 @@ use super::descriptor::{
     TAG_NAME, TAG_RANGE_LIMITS, TAG_SERIAL, TAG_TEXT, decode_text,
 };
 use super::displayid::{self, DisplayIdBlock};
-use super::dmt::{ESTABLISHED, decode_standard};
+use super::dmt::{self, decode_standard};
 use super::linux::{self, KMode};
 use super::mode::Mode;
 use super::{BLOCK, EdidError, HEADER, checksum_ok};
@@ -423,7 +423,7 @@ pub fn decode(edid: &[u8]) -> Result<Decoded, EdidError> {
     };
     let model_year = base[16] == 0xff;
     let mut established = Vec::new();
-    for (byte, bit, dmt) in ESTABLISHED {
+    for (byte, bit, dmt) in dmt::established() {
         if base[byte] & (1 << bit) != 0 {
             established.push(dmt.exact_mode());
         }

@@ -2,7 +2,7 @@
 //! (standard timings), with the rates a range-limits descriptor must cover for them.
 
 use super::cvt::{cvt_standard, gtf_default};
-use super::linux;
+use super::linux::{self, KMode};
 use super::mode::Mode;
 
 /// A DMT mode: size, nominal refresh, and the exact timing's pixel clock and totals.
@@ -35,6 +35,19 @@ impl DmtMode {
         }
     }
 
+    /// The DMT mode of a kernel table mode: its size, its rate rounded to whole hertz (640x480
+    /// at 72.8 Hz is 73 here, not the 72 it is named by), its clock and totals.
+    fn from_kernel(mode: &KMode) -> Self {
+        DmtMode::new(
+            mode.h[0],
+            mode.v[0],
+            mode.vrefresh(),
+            mode.clock,
+            mode.h[3],
+            mode.v[3],
+        )
+    }
+
     pub fn h_freq_hz(&self) -> f64 {
         f64::from(self.pixel_clock_khz) * 1000.0 / f64::from(self.h_total)
     }
@@ -59,27 +72,25 @@ impl DmtMode {
     }
 }
 
-/// Established timings I and II plus the manufacturer byte's one mode: (byte, bit, mode).
-/// Interlaced 1024x768@87 is listed by size and rate; its clock is the DMT's.
-pub const ESTABLISHED: [(usize, u8, DmtMode); 17] = [
-    (35, 7, DmtMode::new(720, 400, 70, 28_320, 900, 449)),
-    (35, 6, DmtMode::new(720, 400, 88, 35_500, 900, 449)),
-    (35, 5, DmtMode::new(640, 480, 60, 25_175, 800, 525)),
-    (35, 4, DmtMode::new(640, 480, 67, 30_240, 864, 525)),
-    (35, 3, DmtMode::new(640, 480, 72, 31_500, 832, 520)),
-    (35, 2, DmtMode::new(640, 480, 75, 31_500, 840, 500)),
-    (35, 1, DmtMode::new(800, 600, 56, 36_000, 1024, 625)),
-    (35, 0, DmtMode::new(800, 600, 60, 40_000, 1056, 628)),
-    (36, 7, DmtMode::new(800, 600, 72, 50_000, 1040, 666)),
-    (36, 6, DmtMode::new(800, 600, 75, 49_500, 1056, 625)),
-    (36, 5, DmtMode::new(832, 624, 75, 57_284, 1152, 667)),
-    (36, 4, DmtMode::new(1024, 768, 87, 44_900, 1264, 817)),
-    (36, 3, DmtMode::new(1024, 768, 60, 65_000, 1344, 806)),
-    (36, 2, DmtMode::new(1024, 768, 70, 75_000, 1328, 806)),
-    (36, 1, DmtMode::new(1024, 768, 75, 78_750, 1312, 800)),
-    (36, 0, DmtMode::new(1280, 1024, 75, 135_000, 1688, 1066)),
-    (37, 7, DmtMode::new(1152, 870, 75, 100_000, 1456, 915)),
-];
+/// The established timings I and II plus the manufacturer byte's one mode, as (byte, bit, mode),
+/// in the order edid-decode lists them (byte 35 bit 7 first). Timings I and II come from the
+/// kernel's generated `edid_est_modes` table, whose index is the bit of the 17-bit word
+/// `byte 35 | byte 36 << 8 | (byte 37 & 0x80) << 9`; the manufacturer's bit is
+/// `MANUFACTURER_MODE`. The interlaced 1024x768 at 87 Hz is named by its field rate.
+pub fn established() -> impl Iterator<Item = (usize, u8, DmtMode)> {
+    let slots = (35..=36).flat_map(|byte| (0..8u8).rev().map(move |bit| (byte, bit)));
+    let timings = slots.filter_map(|(byte, bit)| {
+        let mode = linux::established_mode((byte - 35) * 8 + usize::from(bit))?;
+        Some((byte, bit, DmtMode::from_kernel(&mode)))
+    });
+    timings.chain([(37, 7, MANUFACTURER_MODE)])
+}
+
+/// The mode of bit 7 of byte 37: 1152x870 at 75 Hz (the Apple Macintosh II's), as the EDID
+/// standard and edid-decode name it. It is not a DMT mode, and the kernel's table gives
+/// 1152x864 at 75 Hz for this bit instead (what a Linux guest builds; `linux` keeps that), so
+/// the decoded listing states this one timing itself.
+const MANUFACTURER_MODE: DmtMode = DmtMode::new(1152, 870, 75, 100_000, 1456, 915);
 
 /// The established timings the generator lists (the classic 60 Hz ones).
 pub const GENERATED_ESTABLISHED: [(usize, u8); 3] = [(35, 5), (35, 0), (36, 3)];
@@ -188,11 +199,35 @@ mod tests {
 
     #[test]
     fn dmt_rates_are_the_published_ones() {
-        let vga = ESTABLISHED[2].2;
+        let vga = established().nth(2).unwrap().2;
         assert_eq!((vga.width, vga.height), (640, 480));
         assert!((vga.h_freq_hz() - 31_469.0).abs() < 1.0);
         assert!((vga.v_freq_hz() - 59.94).abs() < 0.01);
         let fhd = GENERATED_STANDARD[2];
         assert!((fhd.h_freq_hz() - 67_500.0).abs() < 0.5);
+    }
+
+    #[test]
+    fn established_timings_are_the_generated_tables() {
+        let modes: Vec<_> = established().collect();
+        assert_eq!(modes.len(), 17);
+        let pinned = |byte, bit| {
+            modes
+                .iter()
+                .find(|&&(b, t, _)| (b, t) == (byte, bit))
+                .map(|m| m.2)
+        };
+        assert_eq!(modes[0].2, DmtMode::new(720, 400, 70, 28_320, 900, 449));
+        assert_eq!(
+            pinned(35, 5),
+            Some(DmtMode::new(640, 480, 60, 25_175, 800, 525))
+        );
+        let interlaced = pinned(36, 4).unwrap();
+        assert_eq!(interlaced, DmtMode::new(1024, 768, 87, 44_900, 1264, 817));
+        assert_eq!(interlaced.exact_mode().refresh_mhz, 86_958);
+        assert_eq!(
+            modes[16],
+            (37, 7, DmtMode::new(1152, 870, 75, 100_000, 1456, 915))
+        );
     }
 }

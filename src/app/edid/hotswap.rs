@@ -64,6 +64,43 @@ fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
 
+impl Report {
+    /// The summary of the swaps done on `device`.
+    fn of(device: String, swaps: Vec<Swap>) -> Report {
+        let total = swaps.len() as u32;
+        let shown = swaps.iter().filter(|s| s.shown).count() as u32;
+        Report {
+            device,
+            total,
+            shown,
+            timed_out: total - shown,
+            latency: Stats::of(swaps.iter().filter_map(|s| s.latency_ms).collect()),
+            after_link_up: Stats::of(swaps.iter().filter_map(|s| s.after_link_up_ms).collect()),
+            swaps,
+        }
+    }
+
+    /// Prints the summary, as JSON or as text.
+    fn print(&self, json: bool) -> Result<()> {
+        if json {
+            outln!("{}", serde_json::to_string_pretty(self)?);
+            return Ok(());
+        }
+        outln!(
+            "{} swaps on {}: {} shown, {} timed out",
+            self.total,
+            self.device,
+            self.shown,
+            self.timed_out
+        );
+        if let (Some(l), Some(a)) = (&self.latency, &self.after_link_up) {
+            outln!("  swap to picture: {l}");
+            outln!("  link up to picture: {a}");
+        }
+        Ok(())
+    }
+}
+
 /// Swaps EDIDs in turn and times how long the guest takes to show each new mode.
 pub fn hotswap(args: &HotswapOptions) -> Result<()> {
     let dev = args.target.open()?;
@@ -123,32 +160,8 @@ pub fn hotswap(args: &HotswapOptions) -> Result<()> {
         port.update(&blob, delay.min(Duration::from_millis(100)))
             .context("restoring the original EDID")?;
     }
-    let total = swaps.len() as u32;
-    let shown = swaps.iter().filter(|s| s.shown).count() as u32;
-    let report = Report {
-        device: dev.name(),
-        total,
-        shown,
-        timed_out: total - shown,
-        latency: Stats::of(swaps.iter().filter_map(|s| s.latency_ms).collect()),
-        after_link_up: Stats::of(swaps.iter().filter_map(|s| s.after_link_up_ms).collect()),
-        swaps,
-    };
-    if args.json {
-        outln!("{}", serde_json::to_string_pretty(&report)?);
-    } else {
-        outln!(
-            "{} swaps on {}: {} shown, {} timed out",
-            report.total,
-            report.device,
-            report.shown,
-            report.timed_out
-        );
-        if let (Some(l), Some(a)) = (&report.latency, &report.after_link_up) {
-            outln!("  swap to picture: {l}");
-            outln!("  link up to picture: {a}");
-        }
-    }
+    let report = Report::of(dev.name(), swaps);
+    report.print(args.json)?;
     if signals::received().is_some() {
         errln!(
             "vfio-display: {}: stopped after {} of {} swaps{}",

@@ -109,26 +109,8 @@ pub(super) fn walk(path: &Path) -> Result<Walked> {
                     found: Found::ProcLink,
                 });
             }
-            links += 1;
-            if links > MAX_LINKS {
-                bail!(
-                    "it leads through more than {MAX_LINKS} symbolic links (a loop?); \
-                     the last was {}",
-                    here.display()
-                );
-            }
-            // Read through the descriptor of the link just checked, not by name again.
-            let target = readlinkat(&fd, "")
-                .with_context(|| format!("cannot read the symbolic link {}", here.display()))?;
-            let target = target.as_bytes();
-            if target.is_empty() {
-                bail!("{} is an empty symbolic link", here.display());
-            }
-            if target.starts_with(b"/") {
-                (dir, dir_path) = start(target)?;
-            }
-            for step in components(target).into_iter().rev() {
-                pending.push_front(step);
+            if let Some(root) = follow_link(&fd, &here, &mut links, &mut pending)? {
+                (dir, dir_path) = root;
             }
             last_came_from_link = last;
         } else if last {
@@ -148,6 +130,40 @@ pub(super) fn walk(path: &Path) -> Result<Walked> {
     // `components` never returns an empty list, and every pass either returns, bails or
     // leaves a name behind it.
     bail!("the path names no file")
+}
+
+/// Follows the link `fd` (at `here`, its owner already checked): counts it against
+/// `MAX_LINKS` and puts its target's names in front of the `pending` ones. Returns the root
+/// (or working directory) to restart from when the target is absolute.
+fn follow_link(
+    fd: &OwnedFd,
+    here: &Path,
+    links: &mut usize,
+    pending: &mut VecDeque<OsString>,
+) -> Result<Option<(OwnedFd, PathBuf)>> {
+    *links += 1;
+    if *links > MAX_LINKS {
+        bail!(
+            "it leads through more than {MAX_LINKS} symbolic links (a loop?); the last was {}",
+            here.display()
+        );
+    }
+    // Read through the descriptor of the link just checked, not by name again.
+    let target = readlinkat(fd, "")
+        .with_context(|| format!("cannot read the symbolic link {}", here.display()))?;
+    let target = target.as_bytes();
+    if target.is_empty() {
+        bail!("{} is an empty symbolic link", here.display());
+    }
+    let restart = if target.starts_with(b"/") {
+        Some(start(target)?)
+    } else {
+        None
+    };
+    for step in components(target).into_iter().rev() {
+        pending.push_front(step);
+    }
+    Ok(restart)
 }
 
 /// The names in a path, `.` and empty ones left out, except that a path ending in `/`, `.` or

@@ -15,6 +15,7 @@ mod password;
 mod resize;
 mod transport;
 
+use crate::app::edid::worker::EdidJob;
 use crate::app::guest_input::GuestInput;
 use crate::app::signals::{self, Interrupts};
 use crate::app::target::Target;
@@ -275,33 +276,8 @@ pub fn serve_device(
     let hub = hub::Hub::new(RgbaImage::new(BLANK.0, BLANK.1));
     let (edid_tx, edid_rx) = mpsc::channel();
     let tls = security.tls.is_some();
-    let web = match &opts.web {
-        Some(dir) => Some(
-            http::WebRoot::open(dir)
-                .with_context(|| format!("--web {}: opening the directory", dir.display()))?,
-        ),
-        None => None,
-    };
-    // The page to announce: noVNC's vnc.html, else the directory's index.
-    let page = match &web {
-        Some(root) if root.has_file("vnc.html") => "/vnc.html",
-        Some(root) if root.has_file("index.html") => "/",
-        Some(root) => bail!(
-            "--web {}: no vnc.html or index.html there (Debian's novnc package installs \
-             /usr/share/novnc)",
-            root.path().display()
-        ),
-        None => "",
-    };
-    let allowed = opts
-        .allow_origins
-        .iter()
-        .map(|o| {
-            origin::Origin::parse(o).with_context(|| {
-                format!("--allow-origin {o}: give an origin as SCHEME://HOST[:PORT]")
-            })
-        })
-        .collect::<Result<Vec<_>>>()?;
+    let (web, page) = web_page(opts)?;
+    let allowed = allowed_origins(opts)?;
     let announced_password = security
         .password
         .as_ref()
@@ -332,43 +308,79 @@ pub fn serve_device(
             opts.shared_input,
         ),
     };
-    let (scheme, native) = if tls {
-        ("https", "VeNCrypt ")
-    } else {
-        ("http", "")
-    };
-    let web = if page.is_empty() {
-        String::new()
-    } else {
-        format!(", {scheme}://{local}{page}")
-    };
     if announce {
-        if let Some(password) = &announced_password {
-            let novnc = (page == "/vnc.html").then(|| format!("{scheme}://{local}{page}"));
-            password::announce(password, novnc.as_deref());
-        }
-        outln!(
-            "serving {} on {local} ({native}vnc://{local}{web}); refresh from {}; {}; Ctrl+C \
-             stops",
-            dev.name(),
-            pump.source,
-            cfg.input.describe()
-        );
-        crate::app::output::stdio::flush_out()?;
+        let served = Served {
+            local,
+            page,
+            tls,
+            password: announced_password.as_deref(),
+        };
+        announce_serving(dev, &served, &pump, &cfg)?;
     }
+    let server = Running {
+        dev,
+        pump: &pump,
+        hub: &hub,
+        cfg: &cfg,
+    };
+    let stops = Stops {
+        listener: &listener,
+        interrupts,
+        stop,
+    };
+    run_server(server, reader, opts.render, edid_rx, stops)
+}
+
+/// What the server's threads share while it runs.
+#[derive(Clone, Copy)]
+struct Running<'a> {
+    dev: &'a dyn DisplayDevice,
+    pump: &'a Pump,
+    hub: &'a hub::Hub,
+    cfg: &'a ServerConfig,
+}
+
+/// Where connections come from and what stops taking them.
+struct Stops<'a> {
+    listener: &'a TcpListener,
+    interrupts: Option<&'a Interrupts>,
+    stop: &'a AtomicBool,
+}
+
+/// Runs the server's threads until it stops: the refresh pump, the capture, the EDID worker
+/// when the server follows the client's size, and one thread per client; then tells every
+/// client why it stopped and waits for the pump.
+fn run_server(
+    server: Running<'_>,
+    reader: FrameReader,
+    render: ReadChoice,
+    edid_rx: mpsc::Receiver<EdidJob>,
+    stops: Stops<'_>,
+) -> Result<()> {
+    let Running {
+        dev,
+        pump,
+        hub,
+        cfg,
+    } = server;
+    let Stops {
+        listener,
+        interrupts,
+        stop,
+    } = stops;
     std::thread::scope(|s| -> Result<()> {
         let (wake_tx, wake_rx) = mpsc::sync_channel(1);
-        let pump_ref = &pump;
+        let pump_ref = pump;
         let pump_thread = s.spawn(move || {
             pump_ref.run(dev, &move || {
                 let _ = wake_tx.try_send(());
             })
         });
-        let hub_ref = &hub;
+        let hub_ref = hub;
         s.spawn(move || {
             // Opened only if the CPU cannot map the device's frames.
             let gpu = LazyGpu::new();
-            let planes = PlaneReader::with_reader(reader, &gpu, opts.render, ImportChoice::Auto);
+            let planes = PlaneReader::with_reader(reader, &gpu, render, ImportChoice::Auto);
             let mut capture = capture::Capture::new(planes);
             capture::run(&mut capture, hub_ref, pump_ref, &wake_rx);
         });
@@ -383,7 +395,7 @@ pub fn serve_device(
                 errln!("vfio-display: client {peer}: {why}");
             }
         };
-        let result = accept_loop(&listener, interrupts, stop, gate, &log, |stream, peer| {
+        let result = accept_loop(listener, interrupts, stop, gate, &log, |stream, peer| {
             let (ticket, evicted) = match gate.admit(&stream, peer.ip(), std::time::Instant::now())
             {
                 Ok(gate::Admission::In(ticket, evicted)) => (ticket, evicted),
@@ -403,7 +415,6 @@ pub fn serve_device(
                     "a handshake closed to make room (too many handshakes at once)",
                 );
             }
-            let (cfg, hub) = (&cfg, &hub);
             s.spawn(move || {
                 let why = client::serve(stream, peer, hub, cfg, ticket);
                 // Plain HTTP requests are not logged; a refused WebSocket (a foreign page) is.
@@ -419,17 +430,103 @@ pub fn serve_device(
         // every thread ends at once whatever its client does. Clients are told why: "the VM
         // ended", or the signal's name.
         gate.close_all();
-        hub.stop(&match signals::received().map(|_| signals::stop_cause()) {
-            Some(signal) if signal.starts_with("SIG") => format!("the server stopped ({signal})"),
-            Some(cause) => cause,
-            None => "the server stopped".to_string(),
-        });
+        hub.stop(&stop_message());
         pump.stop();
         if let Ok(Err(err)) = pump_thread.join() {
             tracing::warn!("the refresh pump stopped: {err}");
         }
         result
     })
+}
+
+/// Why the server stopped, as its clients are told: "the VM ended", or the signal's name.
+fn stop_message() -> String {
+    match signals::received().map(|_| signals::stop_cause()) {
+        Some(signal) if signal.starts_with("SIG") => format!("the server stopped ({signal})"),
+        Some(cause) => cause,
+        None => "the server stopped".to_string(),
+    }
+}
+
+/// Opens `--web`'s directory and picks the page to announce: noVNC's vnc.html, else the
+/// directory's index ("" without `--web`).
+fn web_page(opts: &ServeOptions) -> Result<(Option<http::WebRoot>, &'static str)> {
+    let Some(dir) = &opts.web else {
+        return Ok((None, ""));
+    };
+    let root = http::WebRoot::open(dir)
+        .with_context(|| format!("--web {}: opening the directory", dir.display()))?;
+    let page = if root.has_file("vnc.html") {
+        "/vnc.html"
+    } else if root.has_file("index.html") {
+        "/"
+    } else {
+        bail!(
+            "--web {}: no vnc.html or index.html there (Debian's novnc package installs \
+             /usr/share/novnc)",
+            root.path().display()
+        )
+    };
+    Ok((Some(root), page))
+}
+
+/// The origins `--allow-origin` lets open a WebSocket.
+fn allowed_origins(opts: &ServeOptions) -> Result<Vec<origin::Origin>> {
+    opts.allow_origins
+        .iter()
+        .map(|o| {
+            origin::Origin::parse(o).with_context(|| {
+                format!("--allow-origin {o}: give an origin as SCHEME://HOST[:PORT]")
+            })
+        })
+        .collect()
+}
+
+/// Where the server listens, for its announcement.
+struct Served<'a> {
+    local: SocketAddr,
+    page: &'static str,
+    tls: bool,
+    /// The password this run made up, which only the announcement tells.
+    password: Option<&'a str>,
+}
+
+/// Prints the address line (and a made-up password) on standard output.
+fn announce_serving(
+    dev: &dyn DisplayDevice,
+    served: &Served<'_>,
+    pump: &Pump,
+    cfg: &ServerConfig,
+) -> Result<()> {
+    let Served {
+        local,
+        page,
+        tls,
+        password,
+    } = served;
+    let (scheme, native) = if *tls {
+        ("https", "VeNCrypt ")
+    } else {
+        ("http", "")
+    };
+    let web = if page.is_empty() {
+        String::new()
+    } else {
+        format!(", {scheme}://{local}{page}")
+    };
+    if let Some(password) = password {
+        let novnc = (*page == "/vnc.html").then(|| format!("{scheme}://{local}{page}"));
+        password::announce(password, novnc.as_deref());
+    }
+    outln!(
+        "serving {} on {local} ({native}vnc://{local}{web}); refresh from {}; {}; Ctrl+C \
+         stops",
+        dev.name(),
+        pump.source,
+        cfg.input.describe()
+    );
+    crate::app::output::stdio::flush_out()?;
+    Ok(())
 }
 
 /// Accepts connections until a signal (or `run`'s VM ending) asks to stop; closes the

@@ -124,78 +124,11 @@ pub fn ui(ui: &mut egui::Ui, state: &mut State, view: &OverlayView<'_>) -> Vec<O
         .default_pos([12.0, 12.0])
         .resizable(false)
         .show(ui.ctx(), |ui| {
-            ui.label(format!("Device: {}", view.device));
-            match &view.frame {
-                Some(f) => {
-                    let p = &f.plane;
-                    ui.label(format!(
-                        "Plane: {}x{} {} {}",
-                        p.width,
-                        p.height,
-                        fourcc::describe(p.drm_format),
-                        fourcc::describe_modifier(p.modifier)
-                    ));
-                    ui.label(format!(
-                        "stride {}, size {}, offset {}, {}",
-                        p.stride,
-                        p.size,
-                        p.offset,
-                        p.buffer_label()
-                    ));
-                    ui.label(format!("Import path: {}", f.path));
-                }
-                None => {
-                    ui.label("Plane: none yet");
-                }
-            }
-            if let Some(c) = &view.cursor {
-                ui.label(format!(
-                    "Cursor: {}x{} at ({}, {}), hotspot ({}, {})",
-                    c.width,
-                    c.height,
-                    c.x_pos as i32,
-                    c.y_pos as i32,
-                    c.x_hot as i32,
-                    c.y_hot as i32
-                ));
-            }
+            plane_panel(ui, view);
             ui.label(&view.input);
-            ui.label(format!(
-                "{:.1} fps, frame time {:.2} ms, {} presented",
-                view.counters.fps, view.counters.frame_ms, view.counters.presented
-            ));
-            let interval = view.pump.interval_us.load(Ordering::Relaxed);
-            let rate = match view.source {
-                RefreshSource::Timer { .. } if interval > 0 => {
-                    format!(", now every {:.1} ms", f64::from(interval) / 1000.0)
-                }
-                _ => String::new(),
-            };
-            ui.label(format!("Refresh: {}{rate}", view.source));
-            ui.label(format!(
-                "{} wakes, {} interrupts, {} coalesced",
-                view.pump.wakes.load(Ordering::Relaxed),
-                view.pump.interrupts.load(Ordering::Relaxed),
-                view.pump.coalesced.load(Ordering::Relaxed)
-            ));
-            let throttled = view.pump.throttled.load(Ordering::Relaxed);
-            if view.pump.storms.load(Ordering::Relaxed) > 0 {
-                ui.label(format!(
-                    "Interrupt storm: {throttled} interrupts held back (at most {} Hz)",
-                    1000 / MIN_IRQ_INTERVAL.as_millis()
-                ));
-            }
-            ui.horizontal(|ui| {
-                ui.label("Scale (F3):");
-                for mode in [ScaleMode::Fit, ScaleMode::OneToOne, ScaleMode::Integer] {
-                    if ui
-                        .selectable_label(view.scale == mode, mode.name())
-                        .clicked()
-                    {
-                        actions.push(OverlayAction::Scale(mode));
-                    }
-                }
-            });
+            ui.label(&view.input);
+            refresh_panel(ui, view);
+            scale_row(ui, view, &mut actions);
             ui.separator();
             if state.has_edid {
                 edid_panel(ui, state, &mut actions);
@@ -214,6 +147,84 @@ pub fn ui(ui: &mut egui::Ui, state: &mut State, view: &OverlayView<'_>) -> Vec<O
             }
         });
     actions
+}
+
+/// The device, the plane shown and how it is imported, and the cursor.
+fn plane_panel(ui: &mut egui::Ui, view: &OverlayView<'_>) {
+    ui.label(format!("Device: {}", view.device));
+    match &view.frame {
+        Some(f) => {
+            let p = &f.plane;
+            ui.label(format!(
+                "Plane: {}x{} {} {}",
+                p.width,
+                p.height,
+                fourcc::describe(p.drm_format),
+                fourcc::describe_modifier(p.modifier)
+            ));
+            ui.label(format!(
+                "stride {}, size {}, offset {}, {}",
+                p.stride,
+                p.size,
+                p.offset,
+                p.buffer_label()
+            ));
+            ui.label(format!("Import path: {}", f.path));
+        }
+        None => {
+            ui.label("Plane: none yet");
+        }
+    }
+    if let Some(c) = &view.cursor {
+        ui.label(format!(
+            "Cursor: {}x{} at ({}, {}), hotspot ({}, {})",
+            c.width, c.height, c.x_pos as i32, c.y_pos as i32, c.x_hot as i32, c.y_hot as i32
+        ));
+    }
+}
+
+/// The frame rate and the refresh pump's source and counters.
+fn refresh_panel(ui: &mut egui::Ui, view: &OverlayView<'_>) {
+    ui.label(format!(
+        "{:.1} fps, frame time {:.2} ms, {} presented",
+        view.counters.fps, view.counters.frame_ms, view.counters.presented
+    ));
+    let interval = view.pump.interval_us.load(Ordering::Relaxed);
+    let rate = match view.source {
+        RefreshSource::Timer { .. } if interval > 0 => {
+            format!(", now every {:.1} ms", f64::from(interval) / 1000.0)
+        }
+        _ => String::new(),
+    };
+    ui.label(format!("Refresh: {}{rate}", view.source));
+    ui.label(format!(
+        "{} wakes, {} interrupts, {} coalesced",
+        view.pump.wakes.load(Ordering::Relaxed),
+        view.pump.interrupts.load(Ordering::Relaxed),
+        view.pump.coalesced.load(Ordering::Relaxed)
+    ));
+    let throttled = view.pump.throttled.load(Ordering::Relaxed);
+    if view.pump.storms.load(Ordering::Relaxed) > 0 {
+        ui.label(format!(
+            "Interrupt storm: {throttled} interrupts held back (at most {} Hz)",
+            1000 / MIN_IRQ_INTERVAL.as_millis()
+        ));
+    }
+}
+
+/// The scale modes, one button each.
+fn scale_row(ui: &mut egui::Ui, view: &OverlayView<'_>, actions: &mut Vec<OverlayAction>) {
+    ui.horizontal(|ui| {
+        ui.label("Scale (F3):");
+        for mode in [ScaleMode::Fit, ScaleMode::OneToOne, ScaleMode::Integer] {
+            if ui
+                .selectable_label(view.scale == mode, mode.name())
+                .clicked()
+            {
+                actions.push(OverlayAction::Scale(mode));
+            }
+        }
+    });
 }
 
 fn edid_panel(ui: &mut egui::Ui, state: &mut State, actions: &mut Vec<OverlayAction>) {

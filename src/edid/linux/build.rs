@@ -492,6 +492,12 @@ pub fn established_iii_modes(bytes: &[u8]) -> Vec<KMode> {
     out
 }
 
+/// The established timing of bit `bit` of the kernel's 17-bit established word (bytes 35 and 36,
+/// then bit 7 of byte 37 as bit 16), from the generated `edid_est_modes` table.
+pub fn established_mode(bit: usize) -> Option<KMode> {
+    ESTABLISHED.get(bit).copied()
+}
+
 /// Every DMT mode with its VESA DMT ID and the rate it is named by.
 pub fn dmt_modes() -> impl Iterator<Item = (u8, u32, KMode)> {
     DMT_IDS

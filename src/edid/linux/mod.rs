@@ -20,7 +20,10 @@ mod read;
 mod tables;
 
 pub(crate) use build::hfeeodb_extension_count;
-pub use build::{cta_mode, dmt_by_id, dmt_modes, established_iii_modes, hdmi_mode, probed_modes};
+pub use build::{
+    cta_mode, dmt_by_id, dmt_modes, established_iii_modes, established_mode, hdmi_mode,
+    probed_modes,
+};
 pub use mode::{DBLCLK, KMode, PHSYNC, PVSYNC};
 pub use read::{LinuxRead, ReadPath, describe as describe_read, read};
 
