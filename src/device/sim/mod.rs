@@ -98,6 +98,39 @@ pub struct SimConfig {
 }
 
 impl SimConfig {
+    /// The default device with a still guest that shows frame `frame` and never moves: the
+    /// start of most tests' simulators, which want reproducible pictures.
+    pub fn frozen(frame: u64) -> Self {
+        SimConfig {
+            frozen_frame: Some(frame),
+            ..SimConfig::default()
+        }
+    }
+
+    /// The guest's mode.
+    pub fn with_mode(self, width: u32, height: u32) -> Self {
+        SimConfig {
+            width,
+            height,
+            ..self
+        }
+    }
+
+    /// How the device exposes its planes.
+    pub fn with_source(self, source: PlaneSource) -> Self {
+        SimConfig { source, ..self }
+    }
+
+    /// The framebuffer format.
+    pub fn with_format(self, format: &'static Format) -> Self {
+        SimConfig { format, ..self }
+    }
+
+    /// The fault to inject.
+    pub fn with_fault(self, fault: SimFault) -> Self {
+        SimConfig { fault, ..self }
+    }
+
     /// Plays Intel GVT-g: X-tiled frames, dma-bufs the CPU cannot map, no display interrupt,
     /// a pointer that reaches every edge. The format and tiling can be changed after.
     pub fn gvt(self) -> Self {
