@@ -21,13 +21,11 @@ use vfio_display::vfio::{PlaneSource, PlaneType};
 const FRAME: u64 = 5;
 
 fn sim(source: PlaneSource) -> SimDevice {
-    SimDevice::new(SimConfig {
-        width: 320,
-        height: 200,
-        source,
-        frozen_frame: Some(FRAME),
-        ..SimConfig::default()
-    })
+    SimDevice::new(
+        SimConfig::frozen(FRAME)
+            .with_mode(320, 200)
+            .with_source(source),
+    )
     .unwrap()
 }
 

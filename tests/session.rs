@@ -12,14 +12,7 @@ use vfio_display::frame::{Session, Status, WaitOutcome};
 use vfio_display::vfio::{PlaneSource, PlaneType};
 
 fn sim(source: PlaneSource) -> SimDevice {
-    SimDevice::new(SimConfig {
-        width: 640,
-        height: 480,
-        source,
-        frozen_frame: Some(1),
-        ..SimConfig::default()
-    })
-    .unwrap()
+    SimDevice::new(SimConfig::frozen(1).with_mode(640, 480).with_source(source)).unwrap()
 }
 
 #[test]

@@ -16,11 +16,8 @@ use vfio_display::vfio::{IrqAction, RegionIo, VfioError};
 
 fn shared_sim() -> SimDevice {
     SimDevice::new(SimConfig {
-        width: 640,
-        height: 480,
-        frozen_frame: Some(2),
         shared: true,
-        ..SimConfig::default()
+        ..SimConfig::frozen(2).with_mode(640, 480)
     })
     .unwrap()
 }

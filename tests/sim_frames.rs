@@ -19,14 +19,12 @@ use vfio_display::frame::{FrameError, FrameReader, PlaneError, cursor_origin};
 use vfio_display::vfio::{IrqAction, PlaneSource, PlaneType};
 
 fn sim(width: u32, height: u32, format: &str, source: PlaneSource) -> SimDevice {
-    SimDevice::new(SimConfig {
-        width,
-        height,
-        format: fourcc::parse(format).unwrap(),
-        source,
-        frozen_frame: Some(7),
-        ..SimConfig::default()
-    })
+    SimDevice::new(
+        SimConfig::frozen(7)
+            .with_mode(width, height)
+            .with_format(fourcc::parse(format).unwrap())
+            .with_source(source),
+    )
     .unwrap()
 }
 
@@ -107,13 +105,11 @@ fn an_open_dmabuf_is_exported_once() {
 
 #[test]
 fn the_enomem_after_a_mode_change_is_retried() {
-    let dev = SimDevice::new(SimConfig {
-        width: 320,
-        height: 200,
-        frozen_frame: Some(1),
-        fault: SimFault::EnomemAfterModeChange,
-        ..SimConfig::default()
-    })
+    let dev = SimDevice::new(
+        SimConfig::frozen(1)
+            .with_mode(320, 200)
+            .with_fault(SimFault::EnomemAfterModeChange),
+    )
     .unwrap();
     // The raw query fails once, as mbochs does...
     let err = dev
@@ -128,14 +124,7 @@ fn the_enomem_after_a_mode_change_is_retried() {
 }
 
 fn capture_with(fault: SimFault) -> Result<Option<vfio_display::frame::CpuFrame>, FrameError> {
-    let dev = SimDevice::new(SimConfig {
-        width: 320,
-        height: 200,
-        frozen_frame: Some(1),
-        fault,
-        ..SimConfig::default()
-    })
-    .unwrap();
+    let dev = SimDevice::new(SimConfig::frozen(1).with_mode(320, 200).with_fault(fault)).unwrap();
     let reader = FrameReader::new(&dev).unwrap();
     reader.capture(PlaneType::Primary)
 }
@@ -178,12 +167,7 @@ fn hostile_planes_are_refused_before_any_read() {
 
 #[test]
 fn a_looping_capability_chain_is_an_error_not_a_hang() {
-    let dev = SimDevice::new(SimConfig {
-        frozen_frame: Some(0),
-        fault: SimFault::CapChainLoop,
-        ..SimConfig::default()
-    })
-    .unwrap();
+    let dev = SimDevice::new(SimConfig::frozen(0).with_fault(SimFault::CapChainLoop)).unwrap();
     let err = dev.region_info(9).unwrap_err().to_string();
     assert!(err.contains("loops back"), "{err}");
     assert!(find_edid_region(&dev).is_none());

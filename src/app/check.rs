@@ -57,7 +57,7 @@ pub fn run(target: Target, opts: &CheckOptions) -> Result<CheckRun> {
         }
         // A still guest: the checker's own mode changes and triggers are the only events.
         Target::Sim(mut sim) => {
-            sim.frame.get_or_insert(0);
+            sim.frozen_frame.get_or_insert(0);
             Target::Sim(sim)
         }
         other => other,

@@ -4,11 +4,11 @@ use super::args::{
     FaultArg, parse_fault, parse_format, parse_mode_change, parse_size, parse_tiling,
 };
 use super::exit::Usage;
-use crate::app::target::{SimOptions, Target};
+use crate::app::target::Target;
 use anyhow::{Result, bail};
 use clap::{Args, ValueEnum};
 use vfio_display::device::DisplayDevice;
-use vfio_display::device::sim::SimFault;
+use vfio_display::device::sim::{SimConfig, SimFault};
 use vfio_display::fourcc::Format;
 use vfio_display::tiling::Tiling;
 use vfio_display::vfio::{BackendChoice, PlaneSource};
@@ -107,22 +107,27 @@ pub enum SimProfile {
 }
 
 impl SimArgs {
-    /// The simulator's options as plain data.
-    pub fn options(&self) -> SimOptions {
-        SimOptions {
-            mode: self.sim_mode,
+    /// The simulator's configuration these options describe.
+    pub fn options(&self) -> SimConfig {
+        let base = match self.sim_profile {
+            SimProfile::Gvt => SimConfig::default().gvt(),
+            SimProfile::Sample => SimConfig::default(),
+        };
+        SimConfig {
+            width: self.sim_mode.0,
+            height: self.sim_mode.1,
             format: self.sim_format,
             source: match self.sim_plane {
                 SimPlane::Dmabuf => PlaneSource::DmaBuf,
                 SimPlane::Region => PlaneSource::Region,
             },
-            frame: self.sim_frame,
+            frozen_frame: self.sim_frame,
             // `help` never gets here: the list is printed before the command runs.
             fault: self.sim_fault.fault().unwrap_or(SimFault::None),
             mode_change: self.sim_mode_change,
             shared: self.sim_shared,
-            gvt: self.sim_profile == SimProfile::Gvt,
-            tiling: self.sim_tiling,
+            tiling: self.sim_tiling.unwrap_or(base.tiling),
+            ..base
         }
     }
 }
@@ -143,7 +148,7 @@ impl DeviceArgs {
                 )
                 .into());
             }
-            let tiling = options.config().tiling;
+            let tiling = options.tiling;
             if !tiling.supports(options.format.bytes_per_pixel) {
                 return Err(Usage(format!(
                     "--sim-format {} cannot be laid out in {} tiles: x and y tiles take 2- and \

@@ -11,7 +11,7 @@ mod rfb_client;
 mod tearing;
 mod tiled;
 
-use crate::app::target::{SimOptions, Target};
+use crate::app::target::Target;
 use anyhow::{Context, Result};
 use drm_fourcc::DrmFourcc;
 use figure::{Figure, Machine, Report, Skipped};
@@ -132,13 +132,13 @@ fn has_display() -> bool {
 }
 
 /// A simulated vGPU as the user's --sim options describe it, at `size`.
-fn sim_at(o: &SimOptions, size: BenchSize, frozen: bool) -> Result<SimDevice> {
+fn sim_at(o: &SimConfig, size: BenchSize, frozen: bool) -> Result<SimDevice> {
     SimDevice::new(SimConfig {
         width: size.width,
         height: size.height,
         format: o.format,
         source: o.source,
-        frozen_frame: frozen.then_some(o.frame.unwrap_or(1)),
+        frozen_frame: frozen.then_some(o.frozen_frame.unwrap_or(1)),
         // Room for two 4K-and-more buffers and the cursor.
         vram_bytes: (u64::from(size.width) * u64::from(size.height) * 4 * 2 + (8 << 20))
             .next_multiple_of(1 << 20),
@@ -148,7 +148,7 @@ fn sim_at(o: &SimOptions, size: BenchSize, frozen: bool) -> Result<SimDevice> {
 }
 
 /// The arguments that make a child process open the same simulated device.
-fn sim_child_args(o: &SimOptions, size: BenchSize, frozen: bool) -> Vec<String> {
+fn sim_child_args(o: &SimConfig, size: BenchSize, frozen: bool) -> Vec<String> {
     let mut out = vec![
         "--sim".to_string(),
         "--sim-mode".to_string(),
@@ -164,7 +164,7 @@ fn sim_child_args(o: &SimOptions, size: BenchSize, frozen: bool) -> Vec<String> 
     ];
     if frozen {
         out.push("--sim-frame".to_string());
-        out.push(o.frame.unwrap_or(1).to_string());
+        out.push(o.frozen_frame.unwrap_or(1).to_string());
     }
     out
 }
@@ -252,7 +252,7 @@ fn source_name(source: PlaneSource) -> &'static str {
 fn simulator_figures(
     ctx: &GpuContext,
     args: &BenchOptions,
-    sim_options: &SimOptions,
+    sim_options: &SimConfig,
     budget: Budget,
     results: &mut Results,
 ) -> Result<()> {
@@ -276,7 +276,7 @@ fn simulator_figures(
         "torn captures of the animated guest at {}, {captures} per path",
         first.label()
     ));
-    let tearing_sim = SimOptions {
+    let tearing_sim = SimConfig {
         format: vfio_display::fourcc::by_code(DrmFourcc::Xrgb8888)
             .context("XRGB8888 is in the table")?,
         source: PlaneSource::DmaBuf,
@@ -402,14 +402,14 @@ fn process_figures(args: &BenchOptions, device: Vec<String>, results: &mut Resul
 /// The remote server's idle CPU and TigerVNC's Xvnc beside it, on the simulator.
 fn remote_process_figures(
     args: &BenchOptions,
-    sim_options: &SimOptions,
+    sim_options: &SimConfig,
     runner: &Runner,
     dir: &std::path::Path,
     results: &mut Results,
 ) -> Result<()> {
     // The same picture as TigerVNC is given: the desktop's frame in 8-bit RGB.
-    let remote_sim = SimOptions {
-        frame: Some(remote::FRAME),
+    let remote_sim = SimConfig {
+        frozen_frame: Some(remote::FRAME),
         format: vfio_display::fourcc::by_code(DrmFourcc::Xrgb8888)
             .context("XRGB8888 is in the table")?,
         ..sim_options.clone()

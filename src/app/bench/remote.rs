@@ -10,7 +10,7 @@ use super::rfb_client::BenchClient;
 use crate::app::output::encode_png;
 use crate::app::serve::{Security, ServeOptions, serve_device};
 use crate::app::stats::Stats;
-use crate::app::target::{SimOptions, Target};
+use crate::app::target::Target;
 use anyhow::{Context, Result, bail};
 use nix::errno::Errno;
 use nix::sys::signal::{self, Signal};
@@ -21,7 +21,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
-use vfio_display::device::sim::{SimDevice, desktop};
+use vfio_display::device::sim::{SimConfig, SimDevice, desktop};
 use vfio_display::frame::{IrqChoice, RgbaImage};
 use vfio_display::rfb::messages::encoding;
 use vfio_display::rfb::{Encoder, Encoding, PixelFormat, Rect, tiles};
@@ -123,7 +123,7 @@ pub fn encode_figures(budget: Budget) -> Result<Vec<Figure>> {
     Ok(figures)
 }
 
-fn serve_options(o: &SimOptions) -> ServeOptions {
+fn serve_options(o: &SimConfig) -> ServeOptions {
     ServeOptions {
         listen: ([127, 0, 0, 1], 0).into(),
         password_file: None,
@@ -146,7 +146,7 @@ fn serve_options(o: &SimOptions) -> ServeOptions {
 
 /// Guest flip (the simulator's interrupt) to the whole update read off the socket, with this
 /// process serving a frozen 1080p simulator whose frames the benchmark flips.
-pub fn flip_to_socket(sim: &SimDevice, o: &SimOptions, budget: Budget) -> Result<Figure> {
+pub fn flip_to_socket(sim: &SimDevice, o: &SimConfig, budget: Budget) -> Result<Figure> {
     let listener = TcpListener::bind(("127.0.0.1", 0)).context("a listening socket")?;
     let port = listener.local_addr()?.port();
     let opts = serve_options(o);
