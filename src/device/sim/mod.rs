@@ -40,6 +40,7 @@ use crate::vfio::{
     DeviceInfo, DmaBuf, IrqAction, IrqInfo, Mapping, PlaneInfo, PlaneSource, PlaneType, RegionInfo,
     RegionIo, VfioError,
 };
+use drm_fourcc::DrmFourcc;
 use std::os::fd::BorrowedFd;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -149,7 +150,7 @@ impl Default for SimConfig {
         SimConfig {
             width: 1024,
             height: 768,
-            format: fourcc::parse("XRGB8888").expect("XRGB8888 is in the format table"),
+            format: fourcc::by_code(DrmFourcc::Xrgb8888).expect("XRGB8888 is in the format table"),
             source: PlaneSource::DmaBuf,
             frozen_frame: None,
             fault: SimFault::None,

@@ -8,8 +8,8 @@ use super::fault::SimFault;
 use super::regions::{CURSOR_REGION, FB_REGION};
 use super::state::{SimState, sim_errno};
 use crate::device::Result;
-use crate::fourcc;
 use crate::vfio::{DmaBuf, PlaneInfo, PlaneSource, PlaneType};
+use drm_fourcc::DrmFourcc;
 use nix::errno::Errno;
 use std::sync::Arc;
 
@@ -48,7 +48,7 @@ impl SimState {
     }
 
     fn cursor_plane(&self) -> PlaneInfo {
-        let argb = fourcc::parse("ARGB8888").map_or(0, |f| f.fourcc);
+        let argb = DrmFourcc::Argb8888 as u32;
         PlaneInfo {
             plane_type: PlaneType::Cursor,
             source: self.cfg.source,

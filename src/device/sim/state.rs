@@ -12,6 +12,7 @@ use super::irq::SimIrq;
 use crate::device::{DeviceError, Result};
 use crate::fourcc::{self, Format};
 use crate::vfio::{ExportCache, PlaneSource, VfioError};
+use drm_fourcc::DrmFourcc;
 use nix::errno::Errno;
 use std::os::fd::OwnedFd;
 use std::time::Instant;
@@ -88,7 +89,8 @@ fn initial_edid(cfg: &SimConfig) -> Vec<u8> {
 /// The cursor's buffer, with the cursor image drawn into it once: it never changes.
 fn cursor_buffer() -> Result<SharedBuffer> {
     let cursor_mem = SharedBuffer::new("sim-cursor", u64::from(CURSOR_SIZE * CURSOR_SIZE * 4))?;
-    let argb = fourcc::parse("ARGB8888").ok_or_else(|| DeviceError::Sim("no ARGB8888".into()))?;
+    let argb = fourcc::by_code(DrmFourcc::Argb8888)
+        .ok_or_else(|| DeviceError::Sim("no ARGB8888".into()))?;
     cursor_mem.writer().write_from(
         0,
         &encode_canvas(&desktop::cursor_image(), argb, CURSOR_SIZE * 4),
