@@ -27,15 +27,17 @@ mod unpack;
 #[allow(unsafe_code)]
 mod vulkan;
 
-pub use compositor::{Compositor, DrawTarget, Filter, Layer, Rect};
+// What an embedder uses: the renderer and its reader, the context, the draw target, the
+// reports and the errors. The pieces inside (the unpack pass, the compositor, the readback)
+// stay the layer's own.
+pub use compositor::{DrawTarget, Filter, Rect};
 pub use context::{AdapterReport, GpuContext, ImportCaps};
 pub use error::{ImportFailure, RenderError};
-pub use formats::{SHADER_FORMATS, shader_code};
 pub use plane_reader::{LazyGpu, PlaneReader, ReadChoice, ReadPath, needs_gpu};
-pub use readback::read_rgba;
+pub(crate) use readback::read_rgba;
 pub use renderer::{FrameRenderer, GpuFrame, IMPORT_CACHE};
 pub use report::{GpuReport, InfoReport, gpu_report};
-pub use unpack::{FrameSlot, Geometry, RawSource, Unpacker, shader_modules};
+pub use unpack::shader_modules;
 
 use serde::Serialize;
 
