@@ -55,7 +55,7 @@ install xvfb xauth x11-apps x11-utils imagemagick xdotool libxkbcommon-x11-0 lib
 install gvncviewer novnc chromium tigervnc-viewer tigervnc-tools
 # `bench` sets TigerVNC's Xvnc beside `serve` for the remote figures.
 install tigervnc-standalone-server
-# ffmpeg's swscale judges the packed YUV 4:2:2 conversion (tests/gvt.rs).
+# ffmpeg's swscale judges the packed YUV 4:2:2 conversion (tests/it/gvt.rs).
 install ffmpeg
 python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore \
   'vncdotool==1.4.2' 'pillow>=10'

@@ -19,7 +19,7 @@
 
 // Shared with the integration tests, which compare the same corpus with the lists a guest
 // kernel built (tests/snapshots/edid-corpus-linux.txt).
-#[path = "../../../common/edid_corpus.rs"]
+#[path = "../../../it/common/edid_corpus.rs"]
 mod edid_corpus;
 
 use std::os::fd::{AsFd, AsRawFd};

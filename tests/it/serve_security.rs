@@ -4,12 +4,10 @@
 //! the server before these protections.
 #![allow(clippy::unwrap_used)]
 
-mod common;
-
-use common::cli::{path_str, tmp};
-use common::clients::{chromium_page, crop, reference, vncdo};
-use common::serve::Server;
-use common::{assert_same_image, read_png};
+use crate::common::cli::{path_str, tmp};
+use crate::common::clients::{chromium_page, crop, reference, vncdo};
+use crate::common::serve::Server;
+use crate::common::{assert_same_image, read_png};
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::Path;
@@ -123,7 +121,7 @@ fn a_password_is_made_for_a_loopback_listener_and_novnc_logs_in_with_it() {
         &["--password", &password],
     );
     let refused = Command::new("python3")
-        .arg(common::clients::script())
+        .arg(crate::common::clients::script())
         .args([&server.port.to_string(), path_str(&got), "raw", "server"])
         .output()
         .unwrap();
@@ -140,7 +138,7 @@ fn a_password_is_made_for_a_loopback_listener_and_novnc_logs_in_with_it() {
     let plain = dir.path().join("plain.png");
     let mut args = vec!["screenshot", "-o", path_str(&plain)];
     args.extend_from_slice(&sim);
-    assert!(common::cli::run(&args).status.success());
+    assert!(crate::common::cli::run(&args).status.success());
     let want = read_png(&plain);
     for attempt in 0..3 {
         let shot = dir.path().join(format!("novnc-{attempt}.png"));
@@ -371,7 +369,7 @@ fn slow_handshakes_are_closed_and_do_not_lock_out_real_clients() {
         })
         .collect();
     let writers: Vec<TcpStream> = slow.iter().map(|s| s.try_clone().unwrap()).collect();
-    let trickle = common::spawn(move || {
+    let trickle = crate::common::spawn(move || {
         for &b in b"RFB 003.008\n" {
             for mut s in &writers {
                 let _ = s.write_all(&[b]);
@@ -482,7 +480,7 @@ fn ctrl_c_ends_the_server_at_once_whatever_its_clients_do() {
 fn hosts_resolve_a_readable_key_is_warned_about_and_the_announced_page_exists() {
     let dir = tmp();
     // --listen with a host name.
-    let mut child = common::cli::bin()
+    let mut child = crate::common::cli::bin()
         .args(["serve", "--sim", "--no-auth", "--listen", "localhost:0"])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -502,7 +500,7 @@ fn hosts_resolve_a_readable_key_is_warned_about_and_the_announced_page_exists() 
     );
 
     // A key others can read gets a warning.
-    let (cert, key) = common::clients::certificate(dir.path());
+    let (cert, key) = crate::common::clients::certificate(dir.path());
     std::fs::set_permissions(&key, std::os::unix::fs::PermissionsExt::from_mode(0o644)).unwrap();
     let server = Server::start(&[
         "--sim",

@@ -4,13 +4,11 @@
 //! session tickets before VeNCrypt's security result, so one good session proves little.
 #![allow(clippy::unwrap_used)]
 
-mod common;
-
-use common::cli::{path_str, run, tmp};
-use common::clients::certificate;
-use common::read_png;
-use common::serve::Server;
-use common::xvfb::Xvfb;
+use crate::common::cli::{path_str, run, tmp};
+use crate::common::clients::certificate;
+use crate::common::read_png;
+use crate::common::serve::Server;
+use crate::common::xvfb::Xvfb;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};

@@ -3,11 +3,9 @@
 //! (convert) and `xdotool`; `.ci/run` installs them.
 #![allow(clippy::unwrap_used)] // a test, bench or example: a failed unwrap is a failure
 
-mod common;
-
-use common::cli::{bin, path_str, run, tmp};
-use common::read_png;
-use common::xvfb::Xvfb;
+use crate::common::cli::{bin, path_str, run, tmp};
+use crate::common::read_png;
+use crate::common::xvfb::Xvfb;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -38,7 +36,7 @@ impl Viewer {
             .expect("the viewer starts");
         let (tx, rx) = mpsc::channel();
         let stdout = child.stdout.take().expect("piped");
-        common::spawn(move || {
+        crate::common::spawn(move || {
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
                 let _ = tx.send(line);
             }
@@ -234,7 +232,7 @@ fn sigint_and_sigterm_close_the_viewer_with_its_summary() {
         assert!(line.contains("frames in"), "{line}");
         let status = v.child.wait().unwrap();
         assert_eq!(status.signal(), Some(signal as i32), "{status:?}");
-        let summary = common::json::parse(&std::fs::read(&stats).unwrap());
+        let summary = crate::common::json::parse(&std::fs::read(&stats).unwrap());
         assert!(summary["presented"].as_u64().unwrap() >= 1);
     }
 }
@@ -530,7 +528,7 @@ fn an_interrupt_storm_is_throttled_and_the_picture_stays_right() {
     let (ok, _, err) = v.finish();
     assert!(ok, "{err}");
     assert!(err.contains("interrupt storm"), "a warning says why: {err}");
-    let summary: serde_json::Value = common::json::parse(&std::fs::read(&stats).unwrap());
+    let summary: serde_json::Value = crate::common::json::parse(&std::fs::read(&stats).unwrap());
     let interrupts = summary["interrupts"].as_u64().unwrap();
     let throttled = summary["throttled"].as_u64().unwrap();
     // At most one handled interrupt per 2 ms over the 5 s run (a stuck line unthrottled is

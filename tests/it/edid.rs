@@ -2,9 +2,7 @@
 //! commands on files, and hot-plugs on the simulated vGPU.
 #![allow(clippy::unwrap_used)] // a test, bench or example: a failed unwrap is a failure
 
-mod common;
-
-use common::cli::{assert_clean_failure, assert_ok, path_str, run, stderr, stdout, tmp};
+use crate::common::cli::{assert_clean_failure, assert_ok, path_str, run, stderr, stdout, tmp};
 use std::path::Path;
 use std::process::Command;
 use vfio_display::edid::{self, DetailedTiming, EdidSpec, Mode};
@@ -325,7 +323,7 @@ fn generate_then_decode_gives_back_mode_name_and_serial() {
     );
     let out = run(&["edid", "decode", path_str(&file), "--json"]);
     assert_ok(&out);
-    let v: serde_json::Value = common::json::parse(&out.stdout);
+    let v: serde_json::Value = crate::common::json::parse(&out.stdout);
     assert_eq!(v["preferred_mode"]["width"], 2560);
     assert_eq!(v["preferred_mode"]["height"], 1440);
     let mhz = v["preferred_mode"]["refresh_mhz"].as_u64().unwrap();
@@ -587,7 +585,7 @@ fn hotswap_runs_100_swaps_on_the_simulator_without_a_failure() {
         "--json",
     ]);
     assert_ok(&out);
-    let v: serde_json::Value = common::json::parse(&out.stdout);
+    let v: serde_json::Value = crate::common::json::parse(&out.stdout);
     assert_eq!(v["total"], 102);
     assert_eq!(v["shown"], 102);
     assert_eq!(v["timed_out"], 0);

@@ -3,9 +3,7 @@
 //! again the very same reader, port or pump works and shows the right pixels.
 #![allow(clippy::unwrap_used)] // a test, bench or example: a failed unwrap is a failure
 
-mod common;
-
-use common::{assert_same_image, expected_frame};
+use crate::common::{assert_same_image, expected_frame};
 use nix::errno::Errno;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};

@@ -3,12 +3,12 @@
 //! bytes on the socket, hostile messages, stalled clients, resizes, fds.
 #![allow(clippy::unwrap_used)]
 
-mod common;
-
-use common::cli::{assert_clean_failure, path_str, run, tmp};
-use common::clients::{certificate, chromium_page, chromium_shot, crop, reference, script, vncdo};
-use common::serve::Server;
-use common::{assert_same_image, read_png};
+use crate::common::cli::{assert_clean_failure, path_str, run, tmp};
+use crate::common::clients::{
+    certificate, chromium_page, chromium_shot, crop, reference, script, vncdo,
+};
+use crate::common::serve::Server;
+use crate::common::{assert_same_image, read_png};
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::Path;
@@ -298,7 +298,7 @@ fn a_stalled_client_is_dropped_without_delaying_another() {
     let mut stalled = Client::connect(server.port, &[0]);
     // It keeps asking for full updates and never reads them: the socket buffers fill within a
     // few, then the server's writes to it block.
-    let asking = common::spawn(move || {
+    let asking = crate::common::spawn(move || {
         let start = Instant::now();
         stalled
             .s

@@ -2,9 +2,7 @@
 //! mode changes, injected faults, IRQ semantics and the EDID hot-plug protocol.
 #![allow(clippy::unwrap_used)] // a test, bench or example: a failed unwrap is a failure
 
-mod common;
-
-use common::{assert_pattern, assert_same_image, expected_frame};
+use crate::common::{assert_pattern, assert_same_image, expected_frame};
 use nix::errno::Errno;
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use nix::sys::eventfd::EventFd;

@@ -1,12 +1,10 @@
-//! `edid decode --modes` against Linux: the corpus of tests/common/edid_corpus.rs, one EDID per
+//! `edid decode --modes` against Linux: the corpus of tests/it/common/edid_corpus.rs, one EDID per
 //! rule of drm_edid, compared timing for timing with the mode lists a Linux 6.12 guest built
 //! for it (tests/snapshots/edid-corpus-linux.txt, as the VM suite's nested guest printed them:
 //! each list the driver kept, in the kernel's order, and the modes it rejected). The VM suite
 //! runs the same comparison against the live guest kernel; this keeps it in every `cargo test`.
 
-mod common;
-
-use common::edid_corpus;
+use crate::common::edid_corpus;
 use vfio_display::edid;
 
 fn section<'t>(text: &'t str, tag: &str) -> Vec<&'t str> {
@@ -20,7 +18,7 @@ fn section<'t>(text: &'t str, tag: &str) -> Vec<&'t str> {
 
 #[test]
 fn every_corpus_mode_list_equals_the_one_linux_built() {
-    let text = include_str!("snapshots/edid-corpus-linux.txt");
+    let text = include_str!("../snapshots/edid-corpus-linux.txt");
     let results = edid_corpus::check(|tag| section(text, tag));
     assert_eq!(results.len(), edid_corpus::corpus().len());
     let failed: Vec<String> = results
@@ -35,7 +33,7 @@ fn every_corpus_mode_list_equals_the_one_linux_built() {
 /// moved in the kernel's record fails the EDID it belongs to, and only that one.
 #[test]
 fn a_list_that_differs_by_one_detail_fails() {
-    let text = include_str!("snapshots/edid-corpus-linux.txt");
+    let text = include_str!("../snapshots/edid-corpus-linux.txt");
     let failing = |changed: &str| -> Vec<String> {
         edid_corpus::check(|tag| section(changed, tag))
             .into_iter()
@@ -69,7 +67,7 @@ fn a_list_that_differs_by_one_detail_fails() {
 /// passed it; today's list passes.
 #[test]
 fn the_comparison_catches_a_mode_the_kernel_finds_illegal() {
-    let text = include_str!("snapshots/edid-corpus-linux.txt");
+    let text = include_str!("../snapshots/edid-corpus-linux.txt");
     let rejected = section(text, "REJECTED-gtf-illegal");
     assert!(
         rejected.iter().any(|l| l.ends_with("(H_ILLEGAL)")),
@@ -132,12 +130,12 @@ fn the_corpus_covers_every_source_of_modes() {
 /// the JSON.
 #[test]
 fn a_standard_timing_linux_finds_illegal_is_dropped_and_said_so() {
-    use common::cli::{path_str, run, stdout, tmp};
+    use crate::common::cli::{path_str, run, stdout, tmp};
     let mut blob = edid::generate(&edid::EdidSpec::new(edid::Mode::new(1024, 768, 60))).unwrap();
     // EDID 1.3 (standard timings outside DMT take GTF), first standard timing 256x160 at 70 Hz.
     blob[19] = 3;
     blob[38..40].copy_from_slice(&[0x01, 0x0a]);
-    common::edid::fix_checksum(&mut blob[..128]);
+    crate::common::edid::fix_checksum(&mut blob[..128]);
     let dir = tmp();
     let file = dir.path().join("gtf.bin");
     std::fs::write(&file, &blob).unwrap();
@@ -147,7 +145,7 @@ fn a_standard_timing_linux_finds_illegal_is_dropped_and_said_so() {
     assert!(text.contains("1024x768"), "{text}");
     assert!(!text.contains("256x160"), "{text}");
     let out = run(&["edid", "decode", "--json", path_str(&file)]);
-    let v = common::json::parse(&out.stdout);
+    let v = crate::common::json::parse(&out.stdout);
     let dropped = v["dropped_linux_modes"].as_array().unwrap();
     assert_eq!(dropped.len(), 1, "{v}");
     assert_eq!(dropped[0]["status"], "H_ILLEGAL");
@@ -166,7 +164,7 @@ fn a_standard_timing_linux_finds_illegal_is_dropped_and_said_so() {
 /// with an HF-EEODB (e2 78 02) saying two: Linux reads the second CTA block too.
 #[test]
 fn an_hf_eeodb_raises_the_blocks_linux_reads() {
-    use common::edid::{cta_block, fix_checksum, with_extensions};
+    use crate::common::edid::{cta_block, fix_checksum, with_extensions};
     // The first CTA block: the EEODB, then a video data block with VIC 1 (640x480).
     let mut first = vec![0u8; 128];
     first[0] = 0x02;
@@ -200,7 +198,7 @@ fn an_hf_eeodb_raises_the_blocks_linux_reads() {
         "{:?}",
         decoded.problems
     );
-    let theirs = common::edid::edid_decode_text(&blob);
+    let theirs = crate::common::edid::edid_decode_text(&blob);
     assert!(
         theirs.contains("Block 2, CTA-861 Extension Block"),
         "{theirs}"
@@ -219,8 +217,8 @@ fn an_hf_eeodb_raises_the_blocks_linux_reads() {
 /// repaired, a bad base checksum means no modes, a CTA block with a bad checksum is kept.
 #[test]
 fn damaged_edids_are_read_as_a_linux_guest_reads_them() {
-    use common::cli::{path_str, run, stderr, stdout, tmp};
-    use common::edid::{cta_block, with_extensions};
+    use crate::common::cli::{path_str, run, stderr, stdout, tmp};
+    use crate::common::edid::{cta_block, with_extensions};
     let dir = tmp();
     let decode = |name: &str, blob: &[u8], args: &[&str]| {
         let file = dir.path().join(name);
@@ -261,7 +259,7 @@ fn damaged_edids_are_read_as_a_linux_guest_reads_them() {
     let out = decode("cta.bin", &cta, &["--modes"]);
     assert!(stdout(&out).contains("720x576"), "{}", stdout(&out));
     let out = decode("cta.bin", &cta, &["--json"]);
-    let v = common::json::parse(&out.stdout);
+    let v = crate::common::json::parse(&out.stdout);
     let read = v["linux_read"].as_str().unwrap();
     assert!(
         read.contains("CTA block 1 kept although its checksum is wrong"),

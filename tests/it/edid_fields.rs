@@ -4,10 +4,8 @@
 //! timings. Rates are compared to the millihertz (edid-decode prints six decimals).
 #![allow(clippy::unwrap_used)] // a test, bench or example: a failed unwrap is a failure
 
-mod common;
-
-use common::edid::edid_decode_text;
-use common::edid_corpus;
+use crate::common::edid::edid_decode_text;
+use crate::common::edid_corpus;
 use vfio_display::edid::{self, Descriptor, Extension, Mode};
 
 /// The timing lines under each line that contains `heading`, each up to the next line that is
@@ -63,9 +61,9 @@ fn corpus(name: &str) -> Vec<u8> {
 #[test]
 fn established_timings_match_edid_decode_at_their_exact_rates() {
     // Every bit of established timings I and II, and the manufacturer's 1152x870.
-    let mut blob = common::edid::with_extensions(&[]);
+    let mut blob = crate::common::edid::with_extensions(&[]);
     blob[35..38].copy_from_slice(&[0xff, 0xff, 0x80]);
-    common::edid::fix_checksum(&mut blob);
+    crate::common::edid::fix_checksum(&mut blob);
     let text = edid_decode_text(&blob);
     let decoded = edid::decode(&blob).unwrap();
     let their = edid_decode_section(&text, "Established Timings I & II");
@@ -121,7 +119,7 @@ fn standard_timings_match_edid_decode_at_their_exact_rates() {
     let mut compared = 0;
     // The generator's base block (its range limits say GTF), as EDID 1.3 and 1.4, and a 1.4
     // base block whose range limits say CVT.
-    let generated = common::edid::with_extensions(&[]);
+    let generated = crate::common::edid::with_extensions(&[]);
     let cvt_range = corpus("cvt-range-14");
     let bases = [(3u8, &generated), (4, &generated), (4, &cvt_range)];
     for (minor, base) in bases {
@@ -136,7 +134,7 @@ fn standard_timings_match_edid_decode_at_their_exact_rates() {
             {
                 blob[38 + 2 * slot..40 + 2 * slot].copy_from_slice(code);
             }
-            common::edid::fix_checksum(&mut blob);
+            crate::common::edid::fix_checksum(&mut blob);
             let text = edid_decode_text(&blob);
             let decoded = edid::decode(&blob).unwrap();
             let their: Vec<(u32, u32, u32, String)> =
@@ -222,7 +220,7 @@ fn hdmi_and_ycbcr420_vics_match_edid_decode() {
 /// (DMT IDs 0x52 and 0x10, one CTA VIC block with VIC 16 and 97) and a type IX block (CVT
 /// 2560x1440@60, CVT reduced blanking 1920x1200@60).
 fn displayid_2_with_codes_and_formulas() -> Vec<u8> {
-    let mut blob = common::edid::with_extensions(&[vec![0; 128]]);
+    let mut blob = crate::common::edid::with_extensions(&[vec![0; 128]]);
     let formula = |kind: u8, w: u16, h: u16, hz: u8| {
         let (w, h) = ((w - 1).to_le_bytes(), (h - 1).to_le_bytes());
         [kind, w[0], w[1], h[0], h[1], hz - 1]
@@ -238,7 +236,7 @@ fn displayid_2_with_codes_and_formulas() -> Vec<u8> {
     let ext = &mut blob[128..256];
     ext[0] = 0x70;
     ext[1..1 + section.len()].copy_from_slice(&section);
-    common::edid::fix_checksum(ext);
+    crate::common::edid::fix_checksum(ext);
     blob
 }
 

@@ -5,9 +5,7 @@
 //! device are asserted in the VM suite against QEMU.
 #![allow(clippy::unwrap_used)] // a test, bench or example: a failed unwrap is a failure
 
-mod common;
-
-use common::cli::{assert_clean_failure, assert_ok, run, stdout};
+use crate::common::cli::{assert_clean_failure, assert_ok, run, stdout};
 use std::os::fd::AsFd;
 use vfio_display::device::DisplayDevice;
 use vfio_display::device::sim::{SimConfig, SimDevice};
@@ -72,7 +70,7 @@ fn a_shared_device_is_refreshed_by_the_timer() {
 fn the_checker_skips_what_writes_on_a_shared_device() {
     let out = run(&["check", "--sim", "--sim-shared", "--json"]);
     assert_ok(&out);
-    let report = common::json::parse(&out.stdout);
+    let report = crate::common::json::parse(&out.stdout);
     for id in vfio_display::conformance::SHARED_SKIPS {
         assert_eq!(
             report["by_id"][id].as_str(),
@@ -95,7 +93,7 @@ fn info_says_shared_and_edid_set_still_works() {
     );
     let out = run(&["info", "--sim", "--sim-shared", "--json"]);
     assert_ok(&out);
-    let report = common::json::parse(&out.stdout);
+    let report = crate::common::json::parse(&out.stdout);
     assert_eq!(report["shared"].as_bool(), Some(true));
     let out = run(&["edid", "set", "--sim", "--sim-shared", "--mode", "800x600"]);
     assert_ok(&out);
@@ -152,7 +150,7 @@ fn attach_and_run_say_clearly_what_is_wrong() {
         1,
         "neither a mode (WxH or WxH@HZ) nor a readable EDID file",
     );
-    let dir = common::cli::tmp();
+    let dir = crate::common::cli::tmp();
     let junk = dir.path().join("junk.bin");
     std::fs::write(&junk, [0u8; 128]).unwrap();
     let out = run(&["run", uuid, "--edid", junk.to_str().unwrap(), "--", "false"]);

@@ -2,10 +2,8 @@
 //! and every bad input with its message and exit code.
 #![allow(clippy::unwrap_used)] // a test, bench or example: a failed unwrap is a failure
 
-mod common;
-
-use common::cli::{assert_clean_failure, bin, path_str, run, stderr, stdout, tmp};
-use common::{assert_pattern, assert_same_image, expected_frame, read_png};
+use crate::common::cli::{assert_clean_failure, bin, path_str, run, stderr, stdout, tmp};
+use crate::common::{assert_pattern, assert_same_image, expected_frame, read_png};
 use std::os::unix::fs::symlink;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -207,7 +205,7 @@ fn inconsistent_planes_from_the_simulator_are_clear_errors() {
 fn info_json_lists_regions_irqs_planes_and_edid() {
     let out = run(&["info", "--sim", "--json"]);
     assert!(out.status.success(), "{}", stderr(&out));
-    let v: serde_json::Value = common::json::parse(&out.stdout);
+    let v: serde_json::Value = crate::common::json::parse(&out.stdout);
     assert_eq!(v["backend"]["kind"], "sim");
     let regions = v["regions"].as_array().unwrap();
     assert_eq!(regions.len(), 10);
@@ -236,7 +234,7 @@ fn info_json_lists_regions_irqs_planes_and_edid() {
 fn info_reports_the_region_plane_beyond_num_regions() {
     let out = run(&["info", "--sim", "--sim-plane", "region", "--json"]);
     assert!(out.status.success(), "{}", stderr(&out));
-    let v: serde_json::Value = common::json::parse(&out.stdout);
+    let v: serde_json::Value = crate::common::json::parse(&out.stdout);
     assert_eq!(v["planes"]["primary"]["source"], "region");
     assert_eq!(v["planes"]["primary"]["buffer_id"], 16);
     let fb = v["regions"]
@@ -260,7 +258,7 @@ fn edid_show_prints_registers_and_blob() {
     assert!(text.contains("0000  00 ff ff ff ff ff ff 00"), "{text}");
     assert!(text.contains("Preferred mode: 1024x768"), "{text}");
     let out = run(&["edid", "show", "--sim", "--sim-mode", "800x600", "--json"]);
-    let v: serde_json::Value = common::json::parse(&out.stdout);
+    let v: serde_json::Value = crate::common::json::parse(&out.stdout);
     assert!(
         v["blob_hex"]
             .as_str()
@@ -316,7 +314,7 @@ fn list_shows_parents_types_and_mdevs() {
         .env("VFIO_DISPLAY_SYSFS", &sys)
         .output()
         .unwrap();
-    let v: serde_json::Value = common::json::parse(&out.stdout);
+    let v: serde_json::Value = crate::common::json::parse(&out.stdout);
     assert_eq!(v["mdevs"][0]["uuid"], uuid);
     assert_eq!(v["parents"][0]["types"][0]["available_instances"], 1);
     let empty = bin()
@@ -484,7 +482,7 @@ fn every_simulator_fault_ends_in_one_clear_line_or_is_survived() {
     ] {
         let out = shot(fault, extra);
         assert!(out.status.success(), "{fault}: {}", stderr(&out));
-        common::assert_pattern(&read_png(&png), fault);
+        crate::common::assert_pattern(&read_png(&png), fault);
     }
     // A broken capability chain hides the EDID region, and says so.
     let out = run(&["info", "--sim", "--sim-fault", "cap-chain-out-of-bounds"]);

@@ -5,11 +5,9 @@
 //! `qemu-system-x86`, `vncdotool`, `xvfb` and `xdotool`; `.ci/run` installs them.
 #![allow(clippy::unwrap_used)] // a test: a failed unwrap is a failure
 
-mod common;
-
-use common::cli::{bin, path_str, tmp};
-use common::serve::Server;
-use common::xvfb::Xvfb;
+use crate::common::cli::{bin, path_str, tmp};
+use crate::common::serve::Server;
+use crate::common::xvfb::Xvfb;
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
@@ -148,7 +146,7 @@ fn qmp(path: &Path, command: &str) -> serde_json::Value {
         loop {
             line.clear();
             reader.read_line(&mut line).unwrap();
-            let v = common::json::parse(line.as_bytes());
+            let v = crate::common::json::parse(line.as_bytes());
             if v.get("event").is_none() {
                 assert!(v.get("return").is_some(), "{cmd}: {line}");
                 if cmd == command {

@@ -2,9 +2,7 @@
 //! silently collapse) with the fields its users read, checked on the simulator.
 #![allow(clippy::unwrap_used)] // a test, bench or example: a failed unwrap is a failure
 
-mod common;
-
-use common::cli::{assert_ok, path_str, run, tmp};
+use crate::common::cli::{assert_ok, path_str, run, tmp};
 use serde_json::Value;
 
 /// Runs a command that prints JSON and parses it strictly.
@@ -16,7 +14,7 @@ fn json_of(args: &[&str]) -> Value {
         "{args:?}: {:?}",
         out.status
     );
-    common::json::parse(&out.stdout)
+    crate::common::json::parse(&out.stdout)
 }
 
 fn keys(v: &Value) -> Vec<&str> {
@@ -32,10 +30,10 @@ fn keys(v: &Value) -> Vec<&str> {
 
 #[test]
 fn the_strict_parser_catches_duplicates_at_any_depth() {
-    assert!(common::json::strict(br#"{"a":1,"b":[{"c":1,"d":2}]}"#).is_ok());
-    let err = common::json::strict(br#"{"a":1,"a":2}"#).unwrap_err();
+    assert!(crate::common::json::strict(br#"{"a":1,"b":[{"c":1,"d":2}]}"#).is_ok());
+    let err = crate::common::json::strict(br#"{"a":1,"a":2}"#).unwrap_err();
     assert!(err.contains("duplicate key \"a\""), "{err}");
-    assert!(common::json::strict(br#"[{"x":{"y":1,"y":1}}]"#).is_err());
+    assert!(crate::common::json::strict(br#"[{"x":{"y":1,"y":1}}]"#).is_err());
 }
 
 #[test]

@@ -4,9 +4,7 @@
 #![allow(clippy::unwrap_used)]
 #![allow(clippy::disallowed_macros)] // a test prints its figures for the log
 
-mod common;
-
-use common::serve::{Server, rss_kib};
+use crate::common::serve::{Server, rss_kib};
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};

@@ -2,9 +2,9 @@
 //! what they say or are refused, shell completions and man pages.
 #![allow(clippy::unwrap_used)] // a test, bench or example: a failed unwrap is a failure
 
-mod common;
-
-use common::cli::{assert_clean_failure, assert_ok, bin, path_str, run, stderr, stdout, tmp};
+use crate::common::cli::{
+    assert_clean_failure, assert_ok, bin, path_str, run, stderr, stdout, tmp,
+};
 use std::process::Command;
 
 const COMMANDS: [&[&str]; 9] = [

@@ -3,11 +3,9 @@
 //! path; the cursor composited against a golden image; the import cache bounded and live.
 #![allow(clippy::unwrap_used)] // a test, bench or example: a failed unwrap is a failure
 
-mod common;
+use crate::common::gpu::gpu;
 
-use common::gpu::gpu;
-
-use common::{assert_same_image, read_png};
+use crate::common::{assert_same_image, read_png};
 use vfio_display::device::sim::{SimConfig, SimDevice};
 use vfio_display::fourcc::{self, FORMATS};
 use vfio_display::frame::{FrameReader, RgbaImage};
@@ -234,7 +232,7 @@ fn thousands_of_mode_switches_leak_no_fd_and_keep_the_cache_bounded() {
 }
 
 mod cli {
-    use super::common::cli::{assert_clean_failure, assert_ok, path_str, run, stdout, tmp};
+    use crate::common::cli::{assert_clean_failure, assert_ok, path_str, run, stdout, tmp};
     use vfio_display::fourcc::FORMATS;
 
     #[test]
@@ -281,7 +279,7 @@ mod cli {
     fn info_gpu_reports_the_adapter_and_the_path_taken() {
         let out = run(&["info", "--sim", "--gpu", "--json"]);
         assert_ok(&out);
-        let v: serde_json::Value = super::common::json::parse(&out.stdout);
+        let v: serde_json::Value = crate::common::json::parse(&out.stdout);
         let paths = v["gpu"]["adapter"]["import_paths"].as_array().unwrap();
         assert!(paths.iter().any(|p| p == "cpu"), "{v}");
         let taken = v["gpu"]["primary_import"].as_str().unwrap();
@@ -323,7 +321,7 @@ mod cli {
             path_str(&o),
         ]);
         assert_eq!(out.status.code(), Some(1));
-        let err = super::common::cli::stderr(&out);
+        let err = crate::common::cli::stderr(&out);
         assert!(
             err.contains("not a dma-buf") || err.contains("not available"),
             "{err}"
@@ -346,7 +344,7 @@ mod cli {
             path_str(&o),
         ]);
         assert_eq!(out.status.code(), Some(1));
-        let err = super::common::cli::stderr(&out);
+        let err = crate::common::cli::stderr(&out);
         assert!(
             err.contains("YU12") || err.contains("fourcc") || err.contains("format"),
             "{err}"

@@ -4,12 +4,10 @@
 //! swscale, a converter nobody on this project wrote.
 #![allow(clippy::unwrap_used)] // a test, bench or example: a failed unwrap is a failure
 
-mod common;
+use crate::common::gpu::gpu;
 
-use common::gpu::gpu;
-
-use common::cli::{assert_ok, path_str, run, stderr, stdout, tmp};
-use common::{assert_same_image, read_png};
+use crate::common::cli::{assert_ok, path_str, run, stderr, stdout, tmp};
+use crate::common::{assert_same_image, read_png};
 use std::process::Command;
 use vfio_display::device::DisplayDevice;
 use vfio_display::device::sim::{SimConfig, SimDevice};
@@ -563,8 +561,8 @@ fn bad_tiled_options_are_refused_with_the_reason() {
 
 #[test]
 fn serve_of_the_gvt_profile_shows_vncdotool_the_linear_frame() {
-    use common::clients::{reference, vncdo};
-    use common::serve::Server;
+    use crate::common::clients::{reference, vncdo};
+    use crate::common::serve::Server;
     let dir = tmp();
     for (tiling, format) in [("x", "XRGB8888"), ("y", "YUYV")] {
         let sim = [
@@ -598,7 +596,7 @@ fn serve_of_the_gvt_profile_shows_vncdotool_the_linear_frame() {
 
 #[test]
 fn serve_told_to_stay_on_the_cpu_opens_no_gpu_and_says_why_it_shows_nothing() {
-    use common::serve::Server;
+    use crate::common::serve::Server;
     let server = Server::start(&["--sim", "--sim-profile", "gvt", "--render", "cpu", "-v"]);
     server.wait_log("cannot be mapped by the CPU");
     let (_, log) = server.stop();

@@ -8,10 +8,8 @@
 //! passes a defect the case says so.
 #![allow(clippy::unwrap_used)] // a test, bench or example: a failed unwrap is a failure
 
-mod common;
-
-use common::cli::{path_str, run, tmp};
-use common::edid::{fix_checksum, with_extensions};
+use crate::common::cli::{path_str, run, tmp};
+use crate::common::edid::{fix_checksum, with_extensions};
 use std::process::Command;
 use vfio_display::edid::{self, EdidSpec, Mode};
 
@@ -111,7 +109,7 @@ fn assert_verdicts(name: &str, blob: &[u8], problem: Option<&str>, di: Di) {
         "{name}: di-edid-decode's verdict (pass: {libdisplay_info}) is not the expected one"
     );
     let out = run(&["edid", "decode", "--json", path_str(&path)]);
-    let report: serde_json::Value = common::json::parse(&out.stdout);
+    let report: serde_json::Value = crate::common::json::parse(&out.stdout);
     let problems: Vec<&str> = report["problems"]
         .as_array()
         .unwrap()

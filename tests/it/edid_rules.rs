@@ -4,10 +4,8 @@
 //! any descriptor slot; EDID 1.3 only with the feature bit).
 #![allow(clippy::unwrap_used)] // a test, bench or example: a failed unwrap is a failure
 
-mod common;
-
-use common::cli::{assert_ok, path_str, run, tmp};
-use common::edid::{cta_block, edid_decode_text, fix_checksum, with_extensions};
+use crate::common::cli::{assert_ok, path_str, run, tmp};
+use crate::common::edid::{cta_block, edid_decode_text, fix_checksum, with_extensions};
 use vfio_display::edid::{self, DetailedTiming, EdidSpec, Mode};
 
 /// edid-decode's VIC lines: (vic, width, height, interlaced, refresh in mHz, aspect).
@@ -100,7 +98,7 @@ fn reserved_vic_codes_are_problems_not_modes() {
     std::fs::write(&path, &blob).unwrap();
     let out = run(&["edid", "decode", path_str(&path)]);
     assert_eq!(out.status.code(), Some(1));
-    let err = common::cli::stderr(&out);
+    let err = crate::common::cli::stderr(&out);
     assert!(err.contains("reserved VIC code 0"), "{err}");
 }
 
@@ -153,7 +151,7 @@ fn decode_json_carries_the_vic_aspect_and_the_rule_based_preferred_mode() {
     std::fs::write(&path, &blob).unwrap();
     let out = run(&["edid", "decode", path_str(&path), "--json"]);
     assert_ok(&out);
-    let v = common::json::parse(&out.stdout);
+    let v = crate::common::json::parse(&out.stdout);
     let vics = &v["extensions"][0]["vics"];
     assert_eq!(vics[0]["vic"], 16);
     assert_eq!(vics[0]["native"], true);
@@ -173,7 +171,7 @@ fn modes_lists_what_the_edid_describes_in_linux_order() {
     std::fs::write(&path, &blob).unwrap();
     let out = run(&["edid", "decode", path_str(&path), "--modes"]);
     assert_ok(&out);
-    let text = common::cli::stdout(&out);
+    let text = crate::common::cli::stdout(&out);
     let lines: Vec<&str> = text.lines().collect();
     // Preferred first, although 3840x2160 is larger.
     assert!(
@@ -208,7 +206,7 @@ fn modes_lists_what_the_edid_describes_in_linux_order() {
     sorted.sort_by(|a, b| b.cmp(a));
     assert_eq!(rest, sorted, "{text}");
     let json = run(&["edid", "decode", path_str(&path), "--json"]);
-    let v = common::json::parse(&json.stdout);
+    let v = crate::common::json::parse(&json.stdout);
     assert_eq!(v["linux_modes"][0]["preferred"], true);
     assert_eq!(v["linux_modes"].as_array().unwrap().len(), lines.len());
 }

@@ -5,9 +5,7 @@
 //! same is played with a real QEMU and mdev in the VM suite.
 #![allow(clippy::unwrap_used)] // a test, bench or example: a failed unwrap is a failed test
 
-mod common;
-
-use common::cli::{bin, path_str, tmp};
+use crate::common::cli::{bin, path_str, tmp};
 use nix::fcntl::OFlag;
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use std::io::{BufRead, BufReader, Read};
@@ -99,7 +97,7 @@ fn waiter(mut child: Child) -> Waited {
     let pid = nix::unistd::Pid::from_raw(i32::try_from(child.id()).unwrap());
     let reaped = Arc::new(AtomicBool::new(false));
     let flag = Arc::clone(&reaped);
-    common::spawn(move || {
+    crate::common::spawn(move || {
         let mut err = String::new();
         child
             .stderr

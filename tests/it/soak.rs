@@ -6,11 +6,9 @@
 #![allow(clippy::unwrap_used)] // a test, bench or example: a failed unwrap is a failure
 #![allow(clippy::disallowed_macros)] // a test prints its figures for the log
 
-mod common;
+use crate::common::gpu::gpu;
 
-use common::gpu::gpu;
-
-use common::{assert_same_image, expected_frame};
+use crate::common::{assert_same_image, expected_frame};
 use std::time::Instant;
 use vfio_display::device::DisplayDevice;
 use vfio_display::device::sim::{SimConfig, SimDevice, SimFault};

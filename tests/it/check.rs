@@ -3,9 +3,7 @@
 //! what the fault does), with the evidence in the report.
 #![allow(clippy::unwrap_used)] // a test, bench or example: a failed unwrap is a failure
 
-mod common;
-
-use common::cli::{assert_clean_failure, run, stdout};
+use crate::common::cli::{assert_clean_failure, run, stdout};
 use vfio_display::conformance::{CheckDocument, Outcome, id};
 
 /// `check --sim --json ARGS`: the exit code and the document, read back as the library's type.
@@ -212,9 +210,9 @@ fn only_list_and_usage() {
 fn a_region_fault_on_dma_buf_planes_is_refused_not_ignored() {
     // The fault shrinks the framebuffer region; dma-buf planes have none, so every check would
     // pass and prove nothing.
-    let dir = common::cli::tmp();
+    let dir = crate::common::cli::tmp();
     let png = dir.path().join("shot.png");
-    let png = common::cli::path_str(&png);
+    let png = crate::common::cli::path_str(&png);
     for command in [&["check"][..], &["screenshot", "-o", png][..]] {
         let mut args = command.to_vec();
         args.extend_from_slice(&["--sim", "--sim-fault", "region-too-small"]);

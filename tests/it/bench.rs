@@ -4,10 +4,8 @@
 //! rather than beside the viewer tests, so that the bench's load does not slow those.
 #![allow(clippy::unwrap_used)] // a test, bench or example: a failed unwrap is a failure
 
-mod common;
-
-use common::cli::{assert_clean_failure, assert_ok, bin, run, stdout};
-use common::xvfb::Xvfb;
+use crate::common::cli::{assert_clean_failure, assert_ok, bin, run, stdout};
+use crate::common::xvfb::Xvfb;
 use serde_json::Value;
 
 fn figure<'a>(report: &'a Value, name: &str) -> &'a Value {
@@ -47,7 +45,7 @@ fn quick_bench(sizes: &str, runs: &str, extra: &[&str]) -> std::process::Output 
 fn bench_sim_reports_every_headless_figure_with_its_reference() {
     let out = quick_bench("320x240,640x480", "2", &["--json"]);
     assert_ok(&out);
-    let report: Value = common::json::parse(&out.stdout);
+    let report: Value = crate::common::json::parse(&out.stdout);
     assert!(!report["machine"]["cpu"].as_str().unwrap().is_empty());
     assert!(!report["machine"]["adapter"].as_str().unwrap().is_empty());
 
@@ -176,7 +174,7 @@ fn bench_prints_a_table_with_targets_met_or_missed() {
     let summary = text.lines().last().unwrap();
     assert!(summary.ends_with("targets met"), "{summary}");
     // Progress goes to stderr, so that stdout stays the report.
-    assert!(common::cli::stderr(&out).contains("bench: frame costs at 320x240"));
+    assert!(crate::common::cli::stderr(&out).contains("bench: frame costs at 320x240"));
 }
 
 #[test]
@@ -204,7 +202,7 @@ fn bench_of_region_planes_times_the_cpu_path_only() {
     // and bench once stopped with an error at the first of them.
     let out = quick_bench("320x240", "1", &["--sim-plane", "region", "--json"]);
     assert_ok(&out);
-    let report: Value = common::json::parse(&out.stdout);
+    let report: Value = crate::common::json::parse(&out.stdout);
     let paths: Vec<&str> = report["figures"]
         .as_array()
         .unwrap()
@@ -238,7 +236,7 @@ fn bench_measures_the_viewer_and_idle_cpu_in_a_window() {
         .unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{err}");
-    let report: Value = common::json::parse(&out.stdout);
+    let report: Value = crate::common::json::parse(&out.stdout);
     let find = |name: &str| -> f64 {
         report["figures"]
             .as_array()

@@ -4,9 +4,7 @@
 //! holds it. The commands that hold a device let go within a second, say why and exit 5.
 #![allow(clippy::unwrap_used)] // a test, bench or example: a failed unwrap is a failed test
 
-mod common;
-
-use common::cli::{bin, path_str, run, stderr, tmp};
+use crate::common::cli::{bin, path_str, run, stderr, tmp};
 use nix::sys::eventfd::EventFd;
 use std::os::fd::AsFd;
 use std::process::Stdio;
@@ -178,12 +176,12 @@ fn check_reports_the_request_path() {
         "removal-requested",
         "--json",
     ]);
-    let v = common::json::parse(&out.stdout);
+    let v = crate::common::json::parse(&out.stdout);
     let by_id = &v["by_id"];
     assert_eq!(by_id["irqs.request"], "pass", "{v}");
     assert_eq!(by_id["irqs.loopback"], "pass", "{v}");
     assert_eq!(out.status.code(), Some(0), "{v}");
     let out = run(&["check", "--sim", "--json"]);
-    let v = common::json::parse(&out.stdout);
+    let v = crate::common::json::parse(&out.stdout);
     assert_eq!(v["by_id"]["irqs.request"], "skip", "{v}");
 }
