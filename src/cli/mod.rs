@@ -25,7 +25,8 @@ DEVICE is an mdev UUID (see `vfio-display list`) or its sysfs path; --device-fd 
 VFIO device fd passed by a VMM; --sim uses the built-in simulated vGPU.
 
 Exit codes: 0 success, 1 error, 2 bad usage, 3 no plane (the display is off, or --timeout expired),
-4 the VM ended under attach (the command stopped and let go of the device).";
+4 the VM ended under attach (the command stopped and let go of the device), 5 the device's driver
+asked for it back (the command let go of it).";
 
 /// Front end for VFIO mediated display devices (vGPU mdevs): capture, inspect and test them.
 #[derive(Debug, Parser)]
