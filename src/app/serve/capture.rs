@@ -45,6 +45,11 @@ impl<'d> Capture<'d> {
         }
     }
 
+    /// The display's state as last seen.
+    pub fn status(&self) -> &Status {
+        self.session.status()
+    }
+
     /// Refreshes once; publishes to `hub` when the picture or the cursor changed. Returns
     /// whether it did.
     pub fn step(&mut self, hub: &Hub) -> bool {

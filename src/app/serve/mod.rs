@@ -3,12 +3,12 @@
 //! thread that answers its update requests from the newest picture at its own pace, so a slow
 //! client never slows the device reads or the other clients.
 
-mod capture;
+pub(crate) mod capture;
 mod client;
 mod detect;
 mod gate;
 mod http;
-mod hub;
+pub(crate) mod hub;
 mod input;
 mod origin;
 mod password;
