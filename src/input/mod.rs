@@ -5,6 +5,7 @@
 
 mod held;
 mod keysym;
+pub mod openqa;
 mod qcode;
 mod sink;
 
