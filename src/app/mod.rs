@@ -12,6 +12,7 @@ pub mod bench;
 pub mod check;
 pub mod cpu_time;
 pub mod edid;
+pub mod guest_ci;
 pub mod guest_input;
 pub mod input;
 pub mod removal;

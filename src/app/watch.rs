@@ -122,14 +122,6 @@ impl<'d> Watcher<'d> {
         self.capture.status()
     }
 
-    /// The latest picture, whether or not it was taken before.
-    pub fn latest(&self) -> Option<Shot> {
-        self.last_serial.map(|_| Shot {
-            snapshot: self.hub.latest(),
-            at: Instant::now(),
-        })
-    }
-
     /// Waits until the guest shows a picture not returned before, or `deadline`: `None` then.
     /// The first call returns the current picture at once (when the display is on).
     pub fn next(&mut self, deadline: Instant) -> Result<Option<Shot>> {

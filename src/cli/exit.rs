@@ -3,7 +3,8 @@
 /// An error that carries its own exit code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ExitStatus {
-    /// Bad usage: the arguments do not make sense together.
+    /// Bad usage: the arguments do not make sense together (or a guest test's script or
+    /// needles cannot be used).
     Usage = 2,
     /// The primary plane is off, or stayed off until --timeout expired.
     NoPlane = 3,
@@ -40,7 +41,11 @@ pub fn code_for(err: &anyhow::Error) -> u8 {
         .is_some()
     {
         ExitStatus::DeviceRemoved as u8
-    } else if err.downcast_ref::<Usage>().is_some() {
+    } else if err.downcast_ref::<Usage>().is_some()
+        || err
+            .downcast_ref::<crate::app::guest_ci::BadTest>()
+            .is_some()
+    {
         ExitStatus::Usage as u8
     } else {
         1

@@ -7,6 +7,7 @@ mod check;
 mod docs;
 mod edid;
 mod exit;
+mod guest_ci;
 mod info;
 mod list;
 mod screenshot;
@@ -66,6 +67,21 @@ enum Command {
     /// Check a display mdev driver against the display uAPI: regions, planes, dma-bufs, EDID,
     /// IRQs; a table (or --json) of pass, fail, warn and skip with the evidence.
     Check(check::CheckArgs),
+    /// Guest CI: wait until a needle (openQA's format) with one of the tags matches the screen.
+    Wait(guest_ci::WaitCommand),
+    /// Guest CI: wait for a needle, then click its click point.
+    Click(guest_ci::ClickCommand),
+    /// Guest CI: press keys (openQA's names: ret, esc, ctrl-alt-delete, alt-f2, ...).
+    Key(guest_ci::KeyCommand),
+    /// Guest CI: type text, a key at a time, at openQA's rate.
+    Type(guest_ci::TypeCommand),
+    /// Guest CI: wait until the screen holds still.
+    WaitStill(guest_ci::WaitStillCommand),
+    /// Guest CI: wait until the screen changes.
+    WaitChange(guest_ci::WaitChangeCommand),
+    /// Guest CI: run a test script, one step per line (wait, click, key, type, wait-still,
+    /// wait-change, screenshot).
+    Script(guest_ci::ScriptCommand),
     /// Start QEMU with the device and run a command (view by default; screenshot, serve, info,
     /// edid, check) on it beside the guest, for the VM's lifetime; --edid sets the monitor
     /// before the guest boots.
@@ -93,6 +109,13 @@ impl Command {
             Command::Demo(a) => Some(&a.sim),
             Command::Bench(a) => Some(&a.target.sim_opts),
             Command::Check(a) => Some(&a.target.sim_opts),
+            Command::Wait(_)
+            | Command::Click(_)
+            | Command::Key(_)
+            | Command::Type(_)
+            | Command::WaitStill(_)
+            | Command::WaitChange(_)
+            | Command::Script(_) => self.guest_ci().map(|c| &c.target().sim_opts),
             Command::List(_)
             | Command::Run(_)
             | Command::Attach(_)
@@ -110,7 +133,7 @@ impl Command {
             Command::Screenshot(_) | Command::Serve(_) | Command::Check(_) | Command::Bench(_) => {
                 true
             }
-            _ => false,
+            _ => self.guest_ci().is_some(),
         }
     }
 
@@ -120,8 +143,23 @@ impl Command {
             #[cfg(feature = "viewer")]
             Command::View(_) => true,
             Command::Serve(_) | Command::Bench(_) => true,
-            _ => false,
+            _ => self.guest_ci().is_some(),
         }
+    }
+
+    /// The guest-CI commands, as one type.
+    fn guest_ci(&self) -> Option<guest_ci::CiCommand<'_>> {
+        use guest_ci::CiCommand;
+        Some(match self {
+            Command::Wait(c) => CiCommand::Wait(c),
+            Command::Click(c) => CiCommand::Click(c),
+            Command::Key(c) => CiCommand::Key(c),
+            Command::Type(c) => CiCommand::Type(c),
+            Command::WaitStill(c) => CiCommand::WaitStill(c),
+            Command::WaitChange(c) => CiCommand::WaitChange(c),
+            Command::Script(c) => CiCommand::Script(c),
+            _ => return None,
+        })
     }
 
     /// `--sim-fault help`: the list of faults instead of the command.
@@ -244,6 +282,13 @@ fn dispatch_command(command: Command) -> anyhow::Result<()> {
         Command::Attach(args) => vmm::attach(&args),
         Command::Completions(args) => docs::completions(&args),
         Command::Man(args) => docs::man(&args),
+        Command::Wait(c) => guest_ci::run(guest_ci::CiCommand::Wait(&c)),
+        Command::Click(c) => guest_ci::run(guest_ci::CiCommand::Click(&c)),
+        Command::Key(c) => guest_ci::run(guest_ci::CiCommand::Key(&c)),
+        Command::Type(c) => guest_ci::run(guest_ci::CiCommand::Type(&c)),
+        Command::WaitStill(c) => guest_ci::run(guest_ci::CiCommand::WaitStill(&c)),
+        Command::WaitChange(c) => guest_ci::run(guest_ci::CiCommand::WaitChange(&c)),
+        Command::Script(c) => guest_ci::run(guest_ci::CiCommand::Script(&c)),
     }
 }
 
