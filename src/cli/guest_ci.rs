@@ -24,7 +24,12 @@ const MAX_SCRIPT_BYTES: u64 = 1 << 20;
 pub struct CiArgs {
     /// The needles: a directory of openQA needles (NAME.json beside NAME.png), walked
     /// recursively.
-    #[arg(long, value_name = "DIR", env = "VFIO_DISPLAY_NEEDLES", default_value = "needles")]
+    #[arg(
+        long,
+        value_name = "DIR",
+        env = "VFIO_DISPLAY_NEEDLES",
+        default_value = "needles"
+    )]
     needles: PathBuf,
     /// Leave out the needles with this tag (repeat for more), as a distribution unregisters
     /// tags.
@@ -231,7 +236,12 @@ pub struct ScriptCommand {
 
 /// One line of a script, parsed with the commands' own definitions.
 #[derive(Debug, Parser)]
-#[command(name = "step", no_binary_name = true, disable_help_flag = true, disable_help_subcommand = true)]
+#[command(
+    name = "step",
+    no_binary_name = true,
+    disable_help_flag = true,
+    disable_help_subcommand = true
+)]
 struct ScriptLine {
     #[command(subcommand)]
     step: StepCommand,
@@ -295,10 +305,22 @@ impl<'a> CiCommand<'a> {
 
     /// The command's words as the user wrote them, for progress (`wait login`).
     fn steps(&self) -> Result<Vec<Step>> {
-        let one = |kind: StepKind, text: String| Ok(vec![Step { kind, line: None, text }]);
+        let one = |kind: StepKind, text: String| {
+            Ok(vec![Step {
+                kind,
+                line: None,
+                text,
+            }])
+        };
         match self {
-            CiCommand::Wait(c) => one(wait_step(&c.step), format!("wait {}", c.step.tags.join(" "))),
-            CiCommand::Click(c) => one(click_step(&c.step), format!("click {}", c.step.tags.join(" "))),
+            CiCommand::Wait(c) => one(
+                wait_step(&c.step),
+                format!("wait {}", c.step.tags.join(" ")),
+            ),
+            CiCommand::Click(c) => one(
+                click_step(&c.step),
+                format!("click {}", c.step.tags.join(" ")),
+            ),
             CiCommand::Key(c) => Ok(key_steps(&c.step, None)?),
             CiCommand::Type(c) => one(type_step(&c.step)?, format!("type {:?}", c.step.text)),
             CiCommand::WaitStill(c) => one(wait_still_step(&c.step)?, "wait-still".into()),
@@ -333,7 +355,7 @@ fn key_steps(a: &KeyArgs, line: Option<usize>) -> Result<Vec<Step>> {
         .iter()
         .map(|combo| {
             let keys = key_combo(combo).map_err(|e| BadTest {
-                message: at_line(line, &e.to_string()),
+                message: e.to_string(),
             })?;
             Ok(Step {
                 kind: StepKind::Key {
@@ -380,18 +402,14 @@ fn wait_change_step(a: &WaitChangeArgs) -> StepKind {
     }
 }
 
-fn at_line(line: Option<usize>, message: &str) -> String {
-    match line {
-        Some(line) => format!("line {line}: {message}"),
-        None => message.to_string(),
-    }
-}
-
 /// The steps of a script file ("-": stdin), every line checked before any runs.
 fn read_script(path: &Path) -> Result<Vec<Step>> {
     let bytes = if path == Path::new("-") {
         let mut buf = Vec::new();
-        std::io::Read::read_to_end(&mut std::io::Read::take(std::io::stdin(), MAX_SCRIPT_BYTES + 1), &mut buf)?;
+        std::io::Read::read_to_end(
+            &mut std::io::Read::take(std::io::stdin(), MAX_SCRIPT_BYTES + 1),
+            &mut buf,
+        )?;
         if buf.len() as u64 > MAX_SCRIPT_BYTES {
             anyhow::bail!("the script on stdin is over {MAX_SCRIPT_BYTES} bytes");
         }
@@ -447,7 +465,7 @@ fn parse_script(text: &str) -> Result<Vec<Step>, String> {
             StepCommand::Wait(a) => one(wait_step(&a)),
             StepCommand::Click(a) => one(click_step(&a)),
             StepCommand::Key(a) => key_steps(&a, Some(number))
-                .map_err(|e| e.to_string())?
+                .map_err(bad)?
                 .into_iter()
                 .map(|mut s| {
                     s.text = text.clone();
@@ -487,7 +505,11 @@ pub fn run(command: CiCommand<'_>) -> Result<()> {
         && script.check
     {
         guest_ci::check(&opts, &steps)?;
-        outln!("{}: {} steps, all usable", script.file.display(), steps.len());
+        outln!(
+            "{}: {} steps, all usable",
+            script.file.display(),
+            steps.len()
+        );
         return Ok(());
     }
     guest_ci::run(&opts, &steps)
@@ -513,13 +535,35 @@ mod tests {
         let verbs: Vec<&str> = steps.iter().map(|s| s.kind.verb()).collect();
         assert_eq!(
             verbs,
-            ["wait", "type", "key", "key", "click", "wait-still", "wait-change", "screenshot"]
+            [
+                "wait",
+                "type",
+                "key",
+                "key",
+                "click",
+                "wait-still",
+                "wait-change",
+                "screenshot"
+            ]
         );
         assert_eq!(steps[0].line, Some(2));
-        assert!(matches!(&steps[0].kind, StepKind::Wait { tags, timeout } if tags == &["login-prompt"] && *timeout == Duration::from_secs(120)));
-        assert!(matches!(&steps[1].kind, StepKind::Type { text, max_interval: 250 } if text == "root\n"));
-        assert!(matches!(&steps[4].kind, StepKind::Click { button: Button::Right, double: true, .. }));
-        assert!(matches!(&steps[6].kind, StepKind::WaitChange { timeout, similarity } if *timeout == Duration::from_secs(10) && *similarity == 50.0));
+        assert!(
+            matches!(&steps[0].kind, StepKind::Wait { tags, timeout } if tags == &["login-prompt"] && *timeout == Duration::from_secs(120))
+        );
+        assert!(
+            matches!(&steps[1].kind, StepKind::Type { text, max_interval: 250 } if text == "root\n")
+        );
+        assert!(matches!(
+            &steps[4].kind,
+            StepKind::Click {
+                button: Button::Right,
+                double: true,
+                ..
+            }
+        ));
+        assert!(
+            matches!(&steps[6].kind, StepKind::WaitChange { timeout, similarity } if *timeout == Duration::from_secs(10) && *similarity == 50.0)
+        );
     }
 
     #[test]

@@ -158,8 +158,8 @@ fn with_input(words: &[String], path: &std::path::Path) -> Result<Vec<String>> {
     if !super::command_has_option(words, "qmp") {
         let first = words.first().map(String::as_str).unwrap_or("");
         return Err(Usage(format!(
-            "--qmp gives keyboard and pointer to view and serve (and bench times keys through \
-             it), not to '{first}'"
+            "--qmp gives keyboard and pointer to view, serve and the guest-CI commands (wait, \
+             click, key, type, script; bench times keys through it), not to '{first}'"
         ))
         .into());
     }

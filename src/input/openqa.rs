@@ -12,7 +12,9 @@ use super::{InputEvent, QCode, keysym_to_key};
 #[non_exhaustive]
 pub enum KeyNameError {
     /// A part of a combination (`ctrl-foo`) that names no key.
-    #[error("no key is called {part:?} (in {combo:?}); names are openQA's (ret, esc, spc, ctrl, alt, shift, super, f1..f12, a character) or QEMU's key names")]
+    #[error(
+        "no key is called {part:?} (in {combo:?}); names are openQA's (ret, esc, spc, ctrl, alt, shift, super, f1..f12, a character) or QEMU's key names"
+    )]
     UnknownKey {
         /// The whole combination.
         combo: String,
@@ -119,7 +121,11 @@ pub fn typed_char(c: char) -> Result<Option<Vec<QCode>>, KeyNameError> {
         '\t' => "tab",
         '\u{8}' => "backspace",
         '\u{1b}' => "esc",
-        _ => return char_keys(c).map(Some).ok_or(KeyNameError::UntypeableChar(c)),
+        _ => {
+            return char_keys(c)
+                .map(Some)
+                .ok_or(KeyNameError::UntypeableChar(c));
+        }
     };
     Ok(keys_of(name))
 }
@@ -174,7 +180,10 @@ mod tests {
                 part: "foo".into()
             })
         );
-        assert_eq!(key_combo("ctrl--"), Err(KeyNameError::Empty("ctrl--".into())));
+        assert_eq!(
+            key_combo("ctrl--"),
+            Err(KeyNameError::Empty("ctrl--".into()))
+        );
         assert_eq!(key_combo(""), Err(KeyNameError::Empty(String::new())));
         assert!(key_combo("f13").is_ok(), "QEMU has f13");
         assert!(key_combo("f99").is_err());

@@ -19,6 +19,7 @@ mod edid_rules;
 mod edid_structure;
 mod faults;
 mod gpu;
+mod guest_ci;
 mod gvt;
 mod input;
 mod json_outputs;

@@ -59,7 +59,11 @@ pub fn write(dir: &Path, index: usize, failure: &Failure<'_>) -> Result<Vec<Path
     let mut files = Vec::new();
     let frame = match failure.picture {
         Some(picture) => {
-            let path = write_new(&dir.join(format!("{stem}.png")), &encode_png(picture, false)?, 100)?;
+            let path = write_new(
+                &dir.join(format!("{stem}.png")),
+                &encode_png(picture, false)?,
+                100,
+            )?;
             files.push(path.clone());
             path.file_name().map(|n| n.to_string_lossy().into_owned())
         }
@@ -83,7 +87,13 @@ pub fn write(dir: &Path, index: usize, failure: &Failure<'_>) -> Result<Vec<Path
 fn sanitize(tag: &str) -> String {
     tag.chars()
         .take(64)
-        .map(|c| if c.is_ascii_alphanumeric() || "-_.".contains(c) { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "-_.".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect()
 }
 

@@ -31,7 +31,12 @@ fn send(sink: &mut dyn InputSink, events: &[InputEvent]) -> Result<()> {
 }
 
 /// Presses `keys` in order and releases them in reverse, taking `time` in all.
-pub fn press(sink: &mut dyn InputSink, keys: &[QCode], time: Duration, idle: &mut Idle) -> Result<()> {
+pub fn press(
+    sink: &mut dyn InputSink,
+    keys: &[QCode],
+    time: Duration,
+    idle: &mut Idle,
+) -> Result<()> {
     let down_time = (time / 2).min(MAX_DOWN);
     let up_time = time.saturating_sub(down_time);
     let (down, up) = press_and_release(keys);
@@ -62,7 +67,12 @@ pub fn check_typeable(text: &str) -> Result<(), vfio_display::input::openqa::Key
 }
 
 /// Types `text`, a key at a time: half of `per_key` pressing it, half before the next.
-pub fn type_text(sink: &mut dyn InputSink, text: &str, per_key: Duration, idle: &mut Idle) -> Result<()> {
+pub fn type_text(
+    sink: &mut dyn InputSink,
+    text: &str,
+    per_key: Duration,
+    idle: &mut Idle,
+) -> Result<()> {
     for c in text.chars() {
         let Some(keys) = typed_char(c)? else { continue };
         press(sink, &keys, per_key / 2, idle)?;
@@ -97,7 +107,13 @@ pub fn click(
         }
         send(sink, &[InputEvent::Button { button, down: true }])?;
         idle(hold)?;
-        send(sink, &[InputEvent::Button { button, down: false }])?;
+        send(
+            sink,
+            &[InputEvent::Button {
+                button,
+                down: false,
+            }],
+        )?;
     }
     Ok(())
 }
@@ -112,8 +128,12 @@ mod tests {
         events
             .iter()
             .map(|e| match e {
-                InputEvent::Key { key, down } => format!("{}{}", if *down { "+" } else { "-" }, key.name()),
-                InputEvent::Button { button, down } => format!("{}{}", if *down { "+" } else { "-" }, button.name()),
+                InputEvent::Key { key, down } => {
+                    format!("{}{}", if *down { "+" } else { "-" }, key.name())
+                }
+                InputEvent::Button { button, down } => {
+                    format!("{}{}", if *down { "+" } else { "-" }, button.name())
+                }
                 InputEvent::Move { x, y } => format!("@{x},{y}"),
             })
             .collect()
@@ -123,12 +143,20 @@ mod tests {
     fn a_combination_is_pressed_in_order_and_released_in_reverse_with_openqas_timing() {
         let sink = RecordingSink::default();
         let mut waits = Vec::new();
-        press(&mut sink.clone(), &key_combo("ctrl-alt-delete").unwrap(), Duration::from_millis(100), &mut |d| {
-            waits.push(d);
-            Ok(())
-        })
+        press(
+            &mut sink.clone(),
+            &key_combo("ctrl-alt-delete").unwrap(),
+            Duration::from_millis(100),
+            &mut |d| {
+                waits.push(d);
+                Ok(())
+            },
+        )
         .unwrap();
-        assert_eq!(names(&sink.events()), ["+ctrl", "+alt", "+delete", "-delete", "-alt", "-ctrl"]);
+        assert_eq!(
+            names(&sink.events()),
+            ["+ctrl", "+alt", "+delete", "-delete", "-alt", "-ctrl"]
+        );
         let ms: Vec<u128> = waits.iter().map(Duration::as_millis).collect();
         assert_eq!(ms, [8, 8, 8, 92, 92, 92]);
     }
@@ -158,15 +186,28 @@ mod tests {
     fn a_click_goes_to_the_pixel_and_holds_the_button() {
         let sink = RecordingSink::default();
         let mut waits = Vec::new();
-        click(&mut sink.clone(), (100, 50), (640, 480), Button::Left, true, &mut |d| {
-            waits.push(d.as_millis());
-            Ok(())
-        })
+        click(
+            &mut sink.clone(),
+            (100, 50),
+            (640, 480),
+            Button::Left,
+            true,
+            &mut |d| {
+                waits.push(d.as_millis());
+                Ok(())
+            },
+        )
         .unwrap();
         let (x, y) = (abs_coordinate(100, 640), abs_coordinate(50, 480));
         assert_eq!(
             names(&sink.events()),
-            [format!("@{x},{y}"), "+left".into(), "-left".into(), "+left".into(), "-left".into()]
+            [
+                format!("@{x},{y}"),
+                "+left".into(),
+                "-left".into(),
+                "+left".into(),
+                "-left".into()
+            ]
         );
         assert_eq!(waits, [100, 100, 100]);
     }

@@ -67,5 +67,8 @@ pub struct BadTest {
 
 /// The recording `--record` asks for.
 fn open_recording(path: &std::path::Path) -> anyhow::Result<Box<dyn Recording>> {
-    anyhow::bail!("cannot record to {}: recording is not built in yet", path.display())
+    anyhow::bail!(
+        "cannot record to {}: recording is not built in yet",
+        path.display()
+    )
 }

@@ -48,15 +48,14 @@ impl StepReport {
     pub fn line_text(&self) -> String {
         let mut line = format!(
             "[{}/{}] {}: {} in {:.2} s: {}",
-            self.step,
-            self.of,
-            self.text,
-            self.result,
-            self.seconds,
-            self.detail
+            self.step, self.of, self.text, self.result, self.seconds, self.detail
         );
         if !self.evidence.is_empty() {
-            let files: Vec<String> = self.evidence.iter().map(|p| p.display().to_string()).collect();
+            let files: Vec<String> = self
+                .evidence
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect();
             line.push_str(&format!("; evidence: {}", files.join(", ")));
         }
         line

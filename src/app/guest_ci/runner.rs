@@ -13,10 +13,10 @@ use crate::app::watch::{Shot, Watcher};
 use anyhow::{Context, Result};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use vfio_display::frame::session::error_chain;
 use vfio_display::image::RgbaImage;
 use vfio_display::input::{Button, InputSink};
 use vfio_display::needle::{Candidate, NeedleSet, search};
-use vfio_display::frame::session::error_chain;
 use vfio_display::render::LazyGpu;
 
 /// The longest a wait goes without looking at signals (Ctrl-C, the VM's end).
@@ -112,7 +112,9 @@ pub fn check(opts: &CiOptions, steps: &[Step]) -> Result<()> {
 
 fn open_input(opts: &CiOptions, steps: &[Step]) -> Result<Option<Box<dyn InputSink>>> {
     Ok(match input_channel(opts, steps)? {
-        Some(path) => Some(Box::new(crate::app::vmm::qmp_input::QmpInput::connect(path)?)),
+        Some(path) => Some(Box::new(crate::app::vmm::qmp_input::QmpInput::connect(
+            path,
+        )?)),
         None => None,
     })
 }
@@ -212,9 +214,16 @@ impl Runner<'_, '_> {
         Ok(())
     }
 
-    fn run_step(&mut self, index: usize, step: &Step, input: &mut Option<Box<dyn InputSink>>) -> Result<Outcome> {
+    fn run_step(
+        &mut self,
+        index: usize,
+        step: &Step,
+        input: &mut Option<Box<dyn InputSink>>,
+    ) -> Result<Outcome> {
         match &step.kind {
-            StepKind::Wait { tags, timeout } => self.wait(index, step, tags, *timeout).map(|(o, _)| o),
+            StepKind::Wait { tags, timeout } => {
+                self.wait(index, step, tags, *timeout).map(|(o, _)| o)
+            }
             StepKind::Click {
                 tags,
                 timeout,
@@ -234,7 +243,10 @@ impl Runner<'_, '_> {
                 let per_key = keyboard::seconds_per_key(self.opts.typing_limit, *max_interval);
                 let sink = take_sink(input)?;
                 keyboard::type_text(sink, text, per_key, &mut |d| self.idle(d))?;
-                Ok(Outcome::ok(format!("typed {} characters", text.chars().count())))
+                Ok(Outcome::ok(format!(
+                    "typed {} characters",
+                    text.chars().count()
+                )))
             }
             StepKind::WaitStill {
                 still,
@@ -404,17 +416,30 @@ impl Runner<'_, '_> {
         let sink = take_sink(input)?;
         keyboard::click(sink, at, size, button, double, &mut |d| self.idle(d))?;
         outcome.click = Some([at.0, at.1]);
-        outcome.detail = format!("{}; clicked {} at {},{}", outcome.detail, button.name(), at.0, at.1);
+        outcome.detail = format!(
+            "{}; clicked {} at {},{}",
+            outcome.detail,
+            button.name(),
+            at.0,
+            at.1
+        );
         Ok(outcome)
     }
 
     /// Until no picture differs from the last different one (PSNR below `similarity`) for
     /// `still`; os-autoinst's `_check_for_still_screen`, judged at each new picture and at the
     /// moment the still time is up rather than every half second.
-    fn wait_still(&mut self, still: Duration, timeout: Duration, similarity: f64) -> Result<Outcome> {
+    fn wait_still(
+        &mut self,
+        still: Duration,
+        timeout: Duration,
+        similarity: f64,
+    ) -> Result<Outcome> {
         let start = Instant::now();
         let deadline = start + timeout;
-        let mut reference = self.now_or_first(deadline)?.map(|s| s.picture(self.opts.with_cursor));
+        let mut reference = self
+            .now_or_first(deadline)?
+            .map(|s| s.picture(self.opts.with_cursor));
         let mut changed_at = start;
         let mut last_psnr = None;
         loop {
@@ -462,7 +487,9 @@ impl Runner<'_, '_> {
     fn wait_change(&mut self, timeout: Duration, similarity: f64) -> Result<Outcome> {
         let start = Instant::now();
         let deadline = start + timeout;
-        let reference = self.now_or_first(deadline)?.map(|s| s.picture(self.opts.with_cursor));
+        let reference = self
+            .now_or_first(deadline)?
+            .map(|s| s.picture(self.opts.with_cursor));
         let mut last_psnr = None;
         while let Some(shot) = self.next_shot(deadline)? {
             let picture = shot.picture(self.opts.with_cursor);

@@ -43,7 +43,9 @@ pub fn split(line: &str) -> Result<Vec<String>, WordsError> {
                     match chars.next() {
                         Some((_, '"')) => break,
                         Some((esc_at, '\\')) => match chars.next() {
-                            Some((_, e)) => w.push(escape(e).ok_or(WordsError::UnknownEscape(esc_at + 1, e))?),
+                            Some((_, e)) => {
+                                w.push(escape(e).ok_or(WordsError::UnknownEscape(esc_at + 1, e))?)
+                            }
                             None => return Err(WordsError::Unclosed(at + 1)),
                         },
                         Some((_, c)) => w.push(c),
@@ -85,13 +87,22 @@ mod tests {
 
     #[test]
     fn lines_split_as_a_shell_would() {
-        assert_eq!(split("wait login --timeout 30").unwrap(), ["wait", "login", "--timeout", "30"]);
+        assert_eq!(
+            split("wait login --timeout 30").unwrap(),
+            ["wait", "login", "--timeout", "30"]
+        );
         assert_eq!(split("  # a comment").unwrap(), Vec::<String>::new());
         assert_eq!(split("").unwrap(), Vec::<String>::new());
         assert_eq!(split("type \"root\\n\"").unwrap(), ["type", "root\n"]);
         assert_eq!(split("type 'a \\n b'").unwrap(), ["type", "a \\n b"]);
-        assert_eq!(split("type \"say \\\"hi\\\"\" # done").unwrap(), ["type", "say \"hi\""]);
-        assert_eq!(split("key ctrl-alt-delete#x").unwrap(), ["key", "ctrl-alt-delete#x"]);
+        assert_eq!(
+            split("type \"say \\\"hi\\\"\" # done").unwrap(),
+            ["type", "say \"hi\""]
+        );
+        assert_eq!(
+            split("key ctrl-alt-delete#x").unwrap(),
+            ["key", "ctrl-alt-delete#x"]
+        );
         assert_eq!(split("type \"\"").unwrap(), ["type", ""]);
         assert_eq!(split("type a\\ b").unwrap(), ["type", "a b"]);
     }
@@ -100,6 +111,9 @@ mod tests {
     fn bad_lines_say_where() {
         assert_eq!(split("type \"root"), Err(WordsError::Unclosed(6)));
         assert_eq!(split("type 'root"), Err(WordsError::Unclosed(6)));
-        assert_eq!(split("type \"a\\qb\""), Err(WordsError::UnknownEscape(8, 'q')));
+        assert_eq!(
+            split("type \"a\\qb\""),
+            Err(WordsError::UnknownEscape(8, 'q'))
+        );
     }
 }

@@ -9,6 +9,7 @@ pub mod edid_corpus;
 #[cfg(feature = "gpu")]
 pub mod gpu;
 pub mod json;
+pub mod qemu;
 pub mod serve;
 pub mod xvfb;
 

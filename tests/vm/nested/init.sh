@@ -76,6 +76,37 @@ if [ "$(arg vdinput)" = 1 ]; then
   kill $ptr 2>/dev/null
   say INPUT-DONE
 fi
+# Guest CI (vdscript=N): the host drives N rounds by the screen alone. Each round clears the
+# console to its banner (the prompt), reads the line the host's script types, prints it again
+# below its echo (the output), and takes one click of the tablet; the line and the click's
+# pixel come back as "ROUND i LINE X,Y". The console after the last round is dumped (FB4),
+# then the guest waits for one more Return: the host first checks that a needle which is not
+# on the screen fails with its evidence.
+rounds=$(arg vdscript)
+if [ -n "$rounds" ]; then
+  i=1
+  while [ "$i" -le "$rounds" ]; do
+    printf '\033[2J\033[H' >/dev/tty1
+    printf 'vfio-display nested guest\nconsole text drawn by fbcon on %s\n' \
+      "$(cat /sys/class/graphics/fb0/name)" >/dev/tty1
+    pointer 640 480 1 >/run/click 2>&1 &
+    ptr=$!
+    [ "$i" = 1 ] && say SCRIPT-READY
+    line=
+    read -r -t 400 line </dev/tty1 || true
+    printf '%s\n' "$line" >/dev/tty1
+    j=0
+    while kill -0 $ptr 2>/dev/null && [ $j -lt 2000 ]; do sleep 0.2; j=$((j + 1)); done
+    kill $ptr 2>/dev/null
+    say "ROUND $i $line $(sed -n '/^CLICKS-BEGIN/{n;p;}' /run/click)"
+    i=$((i + 1))
+  done
+  say FB4-BEGIN
+  gzip -c /dev/fb0 | base64 >"$data"
+  say FB4-END
+  say SCRIPT-DONE
+  read -r -t 400 line </dev/tty1 || true
+fi
 if [ -e /dev/dri/card0 ]; then
   say KMS-BEGIN
   kms 640 480 "${hold:-20}" >"$data" 2>&1

@@ -142,7 +142,7 @@ if [ "$variant" = fixed ] && [ "$backend" = cdev ] && [ -n "$nk" ]; then
     -trace 'input_event_*' -D "$R/nested-mdpy-input.trace" \
     -device "vfio-pci,sysfsdev=/sys/bus/mdev/devices/$u,display=on" \
     -kernel "$nk" -initrd "$ni" \
-    -append "console=ttyS0 quiet vt.global_cursor_default=0 panic=-1 vdhold=$hold vdinput=1" \
+    -append "console=ttyS0 quiet vt.global_cursor_default=0 panic=-1 vdhold=$hold vdinput=1 vdscript=10" \
     >"$R/nested-mdpy-qemu.out" 2>"$R/nested-mdpy-qemu.err" &
   qemupid=$!
   wait_for_hold "$R/nested-mdpy-data.log" $qemupid
@@ -228,12 +228,38 @@ if [ "$variant" = fixed ] && [ "$backend" = cdev ] && [ -n "$nk" ]; then
   kill -TERM $xvfbpid 2>/dev/null
   wait $xvfbpid
   unset DISPLAY
+  # Guest CI: a script drives ten rounds of the guest by its screen alone, through attach:
+  # wait for the prompt needle, type a line, wait for the output needle, click a target (the
+  # needles were cut once from this guest's console: tests/vm/needles). The run is recorded;
+  # its last picture must be the guest's framebuffer after the last round. Then a needle that
+  # is not on the screen fails, leaving its evidence, and a Return lets the guest go on.
+  wait_for_line "$R/nested-mdpy-data.log" SCRIPT-READY $qemupid
+  : >"$R/nested-mdpy-script.txt"
+  i=0
+  while [ $i -lt 10 ]; do
+    cat >>"$R/nested-mdpy-script.txt" <<'STEPS'
+wait nested-prompt --timeout 300
+type "Hello,World!A\n"
+wait nested-output --timeout 300
+click nested-target --timeout 60
+STEPS
+    i=$((i + 1))
+  done
+  needles="$(dirname "$0")/needles"
+  run nested-mdpy-script "$B" attach --pid "$qpid" --qmp /run/nested-mdpy-input.qmp script \
+    "$R/nested-mdpy-script.txt" --needles "$needles" --refresh-hz 10 --json \
+    --record "$R/nested-mdpy-script.apng" --evidence "$R/nested-mdpy-script-evidence"
+  wait_for_line "$R/nested-mdpy-data.log" SCRIPT-DONE $qemupid
+  run nested-mdpy-wrong "$B" attach --pid "$qpid" wait nested-wrong --timeout 3 \
+    --needles "$needles" --refresh-hz 10 --evidence "$R/nested-mdpy-wrong-evidence"
+  run nested-mdpy-release "$B" attach --pid "$qpid" --qmp /run/nested-mdpy-input.qmp key ret
   wait $qemupid
   echo $? >"$R/nested-mdpy-qemu.rc"
   tr -d '\r' <"$R/nested-mdpy-data.log" >"$R/nested-mdpy-data.txt"
   sed -n '/^FB-BEGIN/,/^FB-END/p' "$R/nested-mdpy-data.txt" | grep -v '^FB-' | base64 -d | gunzip >"$R/nested-mdpy-fb.raw"
   sed -n '/^FB2-BEGIN/,/^FB2-END/p' "$R/nested-mdpy-data.txt" | grep -v '^FB2-' | base64 -d | gunzip >"$R/nested-mdpy-fb2.raw"
   sed -n '/^FB3-BEGIN/,/^FB3-END/p' "$R/nested-mdpy-data.txt" | grep -v '^FB3-' | base64 -d | gunzip >"$R/nested-mdpy-fb3.raw"
+  sed -n '/^FB4-BEGIN/,/^FB4-END/p' "$R/nested-mdpy-data.txt" | grep -v '^FB4-' | base64 -d | gunzip >"$R/nested-mdpy-fb4.raw"
   stride=$(sed -n 's/^FB-GEOMETRY [^ ]* //p' "$R/nested-mdpy-data.txt")
   expect rc nested-mdpy-qemu 0
   expect rc nested-mdpy-screendump 0
@@ -255,4 +281,9 @@ if [ "$variant" = fixed ] && [ "$backend" = cdev ] && [ -n "$nk" ]; then
   expect firstline nested-mdpy-view-clicked-fit nested-mdpy-data.txt CLICKS2 200,150
   expect firstline nested-mdpy-view-clicked-1to1 nested-mdpy-data.txt CLICKS3 300,200
   expect firstline nested-mdpy-view-clicked-integer nested-mdpy-data.txt CLICKS4 100,400
+  expect rc nested-mdpy-script 0
+  expect rounds nested-mdpy-script-rounds nested-mdpy-data.txt 10 Hello,World!A 128,8
+  expect apnglast nested-mdpy-script nested-mdpy-script.apng nested-mdpy-fb4.raw 640 480 "${stride:-2560}"
+  expect evidence nested-mdpy-wrong nested-mdpy-wrong-evidence wrong
+  expect rc nested-mdpy-release 0
 fi

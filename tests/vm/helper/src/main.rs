@@ -15,7 +15,8 @@
 //! - `verify DIR` (on the host) asserts every result the VM wrote.
 //!
 //! Each check prints `ok NAME` or `FAIL NAME: why`.
-#![allow(clippy::unwrap_used)] // test support: a failed unwrap is a failed check
+#![allow(clippy::unwrap_used)]
+// test support: a failed unwrap is a failed check
 // The helper's output is the VM's serial console, which the suite reads to its end; the
 // product's closed-pipe-safe output macros live in its binary, not in the library it links.
 #![allow(clippy::disallowed_macros)]
@@ -738,6 +739,75 @@ fn verify(args: &[String]) -> Result<()> {
                     ),
                 );
             }
+            // apnglast NAME FILE RAW W H STRIDE: NAME succeeded, and the last picture of the
+            // animated PNG FILE (its frames composed as APNG says) equals the raw XRGB8888 dump
+            // RAW of W x H pixels, STRIDE bytes a row.
+            "apnglast" => {
+                let raw = std::fs::read(dir.join(words[3])).unwrap_or_default();
+                let (w, h, stride): (u32, u32, usize) =
+                    (words[4].parse()?, words[5].parse()?, words[6].parse()?);
+                let why = match apng_last_frame(&dir.join(words[2])) {
+                    Err(e) => Some(e),
+                    Ok((frames, fw, fh, _)) if (fw, fh) != (w, h) => {
+                        Some(format!("{frames} frames of {fw}x{fh}, want {w}x{h}"))
+                    }
+                    Ok(_) if raw.len() < stride * h as usize => {
+                        Some(format!("the dump {} has {} bytes", words[3], raw.len()))
+                    }
+                    Ok((frames, _, _, rgb)) => (0..h)
+                        .flat_map(|y| (0..w).map(move |x| (x, y)))
+                        .find(|&(x, y)| {
+                            let i = y as usize * stride + x as usize * 4;
+                            let j = (y as usize * w as usize + x as usize) * 3;
+                            rgb[j..j + 3] != [raw[i + 2], raw[i + 1], raw[i]]
+                        })
+                        .map(|(x, y)| format!("of {frames} frames, the last differs at ({x},{y})")),
+                };
+                note(
+                    &format!("{name} (last frame of {} equals {})", words[2], words[3]),
+                    rc == 0 && why.is_none(),
+                    format!("exit {rc}, {}, stderr: {}", why.unwrap_or_default(), err.trim()),
+                );
+            }
+            // rounds NAME FILE N TEXT...: FILE has the lines "ROUND i TEXT" for i in 1..=N,
+            // each once, in order.
+            "rounds" => {
+                let text = std::fs::read_to_string(dir.join(words[2])).unwrap_or_default();
+                let n: usize = words[3].parse()?;
+                let want: Vec<String> = (1..=n)
+                    .map(|i| format!("ROUND {i} {}", words[4..].join(" ")))
+                    .collect();
+                let got: Vec<String> = text
+                    .lines()
+                    .filter(|l| l.starts_with("ROUND "))
+                    .map(|l| l.trim().to_string())
+                    .collect();
+                note(name, got == want, format!("rounds {got:?}, want {want:?}"));
+            }
+            // evidence NAME DIR NEEDLE: NAME failed with exit status 1 and left in DIR a JSON
+            // whose best candidate is NEEDLE, beside the picture it names.
+            "evidence" => {
+                let found = std::fs::read_dir(dir.join(words[2]))
+                    .map(|entries| {
+                        entries
+                            .filter_map(|e| e.ok().map(|e| e.path()))
+                            .filter(|p| p.extension().is_some_and(|e| e == "json"))
+                            .filter_map(|p| std::fs::read(&p).ok())
+                            .filter_map(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+                            .any(|j| {
+                                j["candidates"][0]["needle"] == words[3]
+                                    && j["frame"]
+                                        .as_str()
+                                        .is_some_and(|f| dir.join(words[2]).join(f).is_file())
+                            })
+                    })
+                    .unwrap_or(false);
+                note(
+                    name,
+                    rc == 1 && found,
+                    format!("exit {rc} (want 1), evidence for {} found: {found}, stderr: {}", words[3], err.trim()),
+                );
+            }
             other => note(name, false, format!("unknown expectation kind {other}")),
         }
     }
@@ -746,6 +816,83 @@ fn verify(args: &[String]) -> Result<()> {
         std::process::exit(1);
     }
     Ok(())
+}
+
+/// An animated PNG's frame count, size and the RGB pixels of its last picture: every frame
+/// composed onto the canvas at its offset, as the APNG rules say (dispose and blend ops).
+fn apng_last_frame(path: &Path) -> std::result::Result<(u32, u32, u32, Vec<u8>), String> {
+    let file = std::fs::File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let mut decoder = png::Decoder::new(std::io::BufReader::new(file));
+    decoder.set_transformations(png::Transformations::EXPAND | png::Transformations::ALPHA);
+    let mut reader = decoder
+        .read_info()
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    let (w, h) = (reader.info().width, reader.info().height);
+    let frames = reader
+        .info()
+        .animation_control()
+        .map_or(1, |a| a.num_frames);
+    let mut canvas = vec![0u8; w as usize * h as usize * 4];
+    let mut buf = vec![0; reader.output_buffer_size().ok_or("no buffer size")?];
+    // What the previous frame asked to be done with its area once shown.
+    let mut dispose: Option<(png::FrameControl, Vec<u8>)> = None;
+    for _ in 0..frames {
+        let info = reader
+            .next_frame(&mut buf)
+            .map_err(|e| format!("{}: {e}", path.display()))?;
+        if let Some((fc, saved)) = dispose.take() {
+            for y in 0..fc.height as usize {
+                for x in 0..fc.width as usize {
+                    let c = ((fc.y_offset as usize + y) * w as usize + fc.x_offset as usize + x) * 4;
+                    let px: [u8; 4] = match fc.dispose_op {
+                        png::DisposeOp::Background => [0; 4],
+                        png::DisposeOp::Previous => {
+                            let i = (y * fc.width as usize + x) * 4;
+                            [saved[i], saved[i + 1], saved[i + 2], saved[i + 3]]
+                        }
+                        png::DisposeOp::None => continue,
+                    };
+                    canvas[c..c + 4].copy_from_slice(&px);
+                }
+            }
+        }
+        let fc = reader.info().frame_control().copied().unwrap_or(png::FrameControl {
+            width: w,
+            height: h,
+            ..Default::default()
+        });
+        if fc.x_offset + info.width > w || fc.y_offset + info.height > h {
+            return Err(format!("a frame leaves the {w}x{h} canvas"));
+        }
+        let mut saved = Vec::new();
+        for y in 0..info.height as usize {
+            for x in 0..info.width as usize {
+                let c = ((fc.y_offset as usize + y) * w as usize + fc.x_offset as usize + x) * 4;
+                let i = (y * info.width as usize + x) * 4;
+                let src = [buf[i], buf[i + 1], buf[i + 2], buf[i + 3]];
+                saved.extend_from_slice(&canvas[c..c + 4]);
+                match fc.blend_op {
+                    png::BlendOp::Source => canvas[c..c + 4].copy_from_slice(&src),
+                    png::BlendOp::Over => {
+                        let a = u32::from(src[3]);
+                        for k in 0..3 {
+                            canvas[c + k] = ((u32::from(src[k]) * a
+                                + u32::from(canvas[c + k]) * (255 - a)
+                                + 127)
+                                / 255) as u8;
+                        }
+                        canvas[c + 3] = canvas[c + 3].max(src[3]);
+                    }
+                }
+            }
+        }
+        dispose = Some((fc, saved));
+    }
+    let rgb = canvas
+        .chunks_exact(4)
+        .flat_map(|p| [p[0], p[1], p[2]])
+        .collect();
+    Ok((frames, w, h, rgb))
 }
 
 /// A PNG's size and RGB pixels.
