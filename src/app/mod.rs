@@ -14,6 +14,7 @@ pub mod cpu_time;
 pub mod edid;
 pub mod guest_input;
 pub mod input;
+pub mod record;
 pub mod removal;
 pub mod screenshot;
 pub mod serve;

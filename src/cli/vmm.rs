@@ -404,7 +404,7 @@ mod tests {
             if name == "edid" {
                 words.push("show".into());
             }
-            if name == "screenshot" {
+            if name == "screenshot" || name == "record" {
                 words.extend(["-o".to_string(), "x.png".to_string()]);
             }
             let parsed = check_words(&words, "attach", "").unwrap();

@@ -486,6 +486,11 @@ impl ApngRecorder {
         Ok(true)
     }
 
+    /// The bytes written so far, in all files.
+    pub fn bytes(&self) -> u64 {
+        self.done.bytes + self.part.as_ref().map_or(0, |p| p.writer.bytes)
+    }
+
     /// Ends the recording at `end` (the last frame lasts until then) and closes the file;
     /// returns frames, bytes, duration (and the files, more than one after a mode change).
     pub fn finish(mut self, end: Instant) -> Result<RecordSummary> {
