@@ -355,3 +355,41 @@ fn standard_output_is_refused_in_one_line() {
     let out = run(&["record", "--sim", "-o", "-", "--frames", "1"]);
     assert_clean_failure(&out, 1, "regular file");
 }
+
+#[test]
+fn a_screenshot_series_records_the_same_pictures() {
+    let dir = tmp();
+    let shot = dir.path().join("shot.png");
+    let rec = dir.path().join("series.apng");
+    let out = run(&[
+        "screenshot",
+        "--sim",
+        "--sim-mode",
+        "320x240",
+        "-o",
+        path_str(&shot),
+        "--count",
+        "3",
+        "--interval",
+        "100",
+        "--record",
+        path_str(&rec),
+    ]);
+    assert_ok(&out);
+    assert!(stdout(&out).contains("recorded "), "{}", stdout(&out));
+    let frames = decode_apng(&rec);
+    assert_eq!(
+        frames.len(),
+        3,
+        "an animated guest changes between the pictures"
+    );
+    for (n, frame) in frames.iter().enumerate() {
+        let png = read_png(&dir.path().join(format!("shot-{:04}.png", n + 1)));
+        assert_same_image(&frame.image, &png, &format!("picture {}", n + 1));
+    }
+    assert!(
+        (frames[2].delay_ms - 100.0).abs() <= 1.0,
+        "{}",
+        frames[2].delay_ms
+    );
+}
