@@ -1,6 +1,7 @@
 //! `record`: the animated PNG holds exactly the simulator's pictures, with their timing, and is
 //! finished whatever ends the recording.
 
+#![allow(clippy::disallowed_macros)] // a test explains a skipped case in the log
 use crate::common::cli::{
     assert_clean_failure, assert_ok, bin, path_str, run, stderr, stdout, tmp,
 };

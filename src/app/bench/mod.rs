@@ -6,6 +6,7 @@ mod figure;
 mod frames;
 mod measure;
 mod processes;
+mod record;
 mod remote;
 mod rfb_client;
 mod tearing;
@@ -302,6 +303,23 @@ fn simulator_figures(
     results
         .figures
         .push(remote::flip_to_socket(&sim, sim_options, budget)?);
+    // Half the time is the guest alone, whose CPU the figure subtracts.
+    let secs = (args.seconds * 1.5).clamp(1.0, 10.0);
+    let size = BenchSize {
+        width: 1024,
+        height: 768,
+    };
+    progress(&format!(
+        "recording the animated desktop at {} for {secs:.1} s",
+        size.label()
+    ));
+    let dir = ScratchDir::new()?;
+    results.figures.extend(record::figures(
+        &sim_at(sim_options, size, false)?,
+        &size.label(),
+        secs,
+        dir.path(),
+    )?);
     Ok(())
 }
 
