@@ -163,7 +163,19 @@ impl<W: Write + Seek> ApngWriter<W> {
         let data = compress(frame, rect)?;
         self.flush_pending(at_ms)?;
         self.pending = Some(Pending { rect, data, at_ms });
-        self.last.data.copy_from_slice(&frame.data);
+        // Only the rectangle differs: the rest of the last picture is this one already.
+        let stride = self.width as usize * 4;
+        let (x0, x1) = (rect.x as usize * 4, (rect.x + rect.width) as usize * 4);
+        for (dst, src) in self
+            .last
+            .data
+            .chunks_exact_mut(stride)
+            .zip(frame.data.chunks_exact(stride))
+            .skip(rect.y as usize)
+            .take(rect.height as usize)
+        {
+            dst[x0..x1].copy_from_slice(&src[x0..x1]);
+        }
         self.pictures += 1;
         Ok(true)
     }
@@ -342,15 +354,17 @@ pub fn changed(old: &RgbaImage, new: &RgbaImage) -> Option<Rect> {
 fn compress(image: &RgbaImage, rect: Rect) -> Result<Vec<u8>> {
     let stride = image.width as usize * 4;
     let (x0, x1) = (rect.x as usize * 4, (rect.x + rect.width) as usize * 4);
-    let mut rgb = Vec::with_capacity(rect.width as usize * rect.height as usize * 3);
-    for row in image
-        .data
-        .chunks_exact(stride)
-        .skip(rect.y as usize)
-        .take(rect.height as usize)
-    {
-        for px in row[x0..x1].chunks_exact(4) {
-            rgb.extend_from_slice(&px[..3]);
+    let row_bytes = rect.width as usize * 3;
+    let mut rgb = vec![0u8; row_bytes * rect.height as usize];
+    for (dst, row) in rgb.chunks_exact_mut(row_bytes).zip(
+        image
+            .data
+            .chunks_exact(stride)
+            .skip(rect.y as usize)
+            .take(rect.height as usize),
+    ) {
+        for (d, px) in dst.chunks_exact_mut(3).zip(row[x0..x1].chunks_exact(4)) {
+            d.copy_from_slice(&px[..3]);
         }
     }
     let mut png = Vec::with_capacity(rgb.len() / 4);
