@@ -7,10 +7,11 @@ use crate::app::screenshot::NoPlane;
 use crate::app::signals::{self, Interrupts};
 use crate::app::target::Target;
 use crate::app::watch::{WatchOptions, Watcher};
-use anyhow::Result;
+use anyhow::{Result, bail};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 use vfio_display::device::DisplayDevice;
+use vfio_display::frame::Status;
 use vfio_display::render::LazyGpu;
 
 /// How often the loop looks for a signal while the guest shows nothing new.
@@ -83,10 +84,9 @@ pub fn run(opts: &RecordOptions) -> Result<()> {
         signals::check()?;
         return Ok(());
     }
-    let files: Vec<String> = s.files.iter().map(|f| f.display().to_string()).collect();
     outln!(
         "recorded {}: {} frame{}, {} bytes, {:.3} s",
-        files.join(", "),
+        shown(s),
         s.frames,
         if s.frames == 1 { "" } else { "s" },
         s.bytes,
@@ -100,6 +100,12 @@ pub fn run(opts: &RecordOptions) -> Result<()> {
         signals::check()?;
     }
     Ok(())
+}
+
+/// The files of a recording, for a message.
+fn shown(s: &RecordSummary) -> String {
+    let files: Vec<String> = s.files.iter().map(|f| f.display().to_string()).collect();
+    files.join(", ")
 }
 
 /// Records `dev` into `recorder` until `limits` or a signal; `progress` hears the frames,
@@ -121,6 +127,18 @@ pub fn record(
         let (end, stopped) = loop {
             if signals::received().is_some() {
                 break (Instant::now(), true);
+            }
+            // A lost device shows nothing more: the recording ends there, as an error.
+            if let Status::Lost { cause, .. } = watcher.status() {
+                let cause = cause.clone();
+                drop(watcher);
+                let kept = if frames > 0 {
+                    let s = recorder.finish(Instant::now())?;
+                    format!("; what was recorded until then is in {}", shown(&s))
+                } else {
+                    String::new()
+                };
+                bail!("the device was lost ({cause}){kept}");
             }
             let deadline = limits.duration.map(|d| first.unwrap_or(began) + d);
             let now = Instant::now();

@@ -394,3 +394,49 @@ fn a_screenshot_series_records_the_same_pictures() {
         frames[2].delay_ms
     );
 }
+
+#[test]
+fn a_display_that_stays_off_is_exit_3_and_writes_nothing() {
+    let dir = tmp();
+    let rec = dir.path().join("rec.apng");
+    let out = run(&[
+        "record",
+        "--sim",
+        "--sim-fault",
+        "plane-off",
+        "-o",
+        path_str(&rec),
+        "--duration",
+        "0.3",
+    ]);
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert!(stderr(&out).contains("no plane"), "{}", stderr(&out));
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+}
+
+#[test]
+fn a_lost_or_removed_device_ends_the_recording_and_keeps_it() {
+    for (fault, code, says) in [
+        ("device-lost", 1, "the device was lost"),
+        ("removal-requested", 5, "asked for the device back"),
+    ] {
+        let dir = tmp();
+        let rec = dir.path().join("rec.apng");
+        let out = run(&[
+            "record",
+            "--sim",
+            "--sim-mode",
+            "320x240",
+            "--sim-fault",
+            fault,
+            "-o",
+            path_str(&rec),
+            "--duration",
+            "10",
+        ]);
+        assert_eq!(out.status.code(), Some(code), "{fault}: {}", stderr(&out));
+        assert!(stderr(&out).contains(says), "{fault}: {}", stderr(&out));
+        assert!(!decode_apng(&rec).is_empty(), "{fault}");
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1, "{fault}");
+    }
+}
