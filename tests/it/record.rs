@@ -240,7 +240,8 @@ fn ctrl_c_finishes_the_file_and_ends_by_the_signal() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    std::thread::sleep(Duration::from_millis(800));
+    // Long enough for the first pictures on a loaded machine; the guest starts drawing at once.
+    std::thread::sleep(Duration::from_millis(1500));
     let pid = nix::unistd::Pid::from_raw(child.id() as i32);
     nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGINT).unwrap();
     let started = Instant::now();
