@@ -15,6 +15,7 @@ pub mod edid;
 pub mod guest_ci;
 pub mod guest_input;
 pub mod input;
+pub mod record;
 pub mod removal;
 pub mod screenshot;
 pub mod serve;

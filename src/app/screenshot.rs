@@ -1,6 +1,7 @@
 //! Screenshots: the guest screen to PNG files (or a device, FIFO or stdout), on the CPU path
 //! without a GPU or rendered on the GPU, one picture or a series.
 
+use crate::app::output::apng::ApngRecorder;
 use crate::app::output::{OutputPath, WriteMode, encode_png, numbered};
 use crate::app::signals::{self, Interrupted, Interrupts};
 use crate::app::target::Target;
@@ -25,6 +26,8 @@ pub struct ScreenshotOptions {
     pub count: u32,
     /// Milliseconds between them.
     pub interval: u64,
+    /// An animated PNG that also gets the series' changed pictures.
+    pub record: Option<PathBuf>,
     /// How long to wait for the display to come on.
     pub timeout: Duration,
     /// Where pictures are made: the CPU, the GPU, or the CPU where the frame maps.
@@ -228,6 +231,16 @@ pub fn run(args: &ScreenshotOptions) -> Result<()> {
     if args.count > 1 && first.is_file() {
         OutputPath::resolve(&numbered(&args.output, 1))?;
     }
+    let mut recording = args
+        .record
+        .as_deref()
+        .map(|path| -> Result<Recording> {
+            Ok(Recording {
+                recorder: ApngRecorder::create(path)?,
+                last: None,
+            })
+        })
+        .transpose()?;
     let interrupts = Interrupts::install()?;
     let dev = args.target.open()?;
     let _removal = crate::app::removal::watch(dev.as_ref());
@@ -243,7 +256,13 @@ pub fn run(args: &ScreenshotOptions) -> Result<()> {
         bar
     });
     let mut written = 0;
-    let result = capture_series(args, &first, &mut capturer, timeout, &interrupts, |line| {
+    let series = Series {
+        args,
+        first: &first,
+        timeout,
+        interrupts: &interrupts,
+    };
+    let result = capture_series(&series, &mut capturer, recording.as_mut(), |line| {
         written += 1;
         // The file list goes to stdout (scripts read it), or to stderr when the pictures do;
         // the bar is on stderr, terminal only.
@@ -267,6 +286,7 @@ pub fn run(args: &ScreenshotOptions) -> Result<()> {
     if let Some(bar) = progress {
         bar.finish_and_clear();
     }
+    let result = finish_recording(recording, args, &first, result);
     if let Err(err) = &result
         && err.downcast_ref::<Interrupted>().is_some()
     {
@@ -280,25 +300,85 @@ pub fn run(args: &ScreenshotOptions) -> Result<()> {
     result
 }
 
-/// Captures and writes the pictures, calling `report` with a line for each one written.
-fn capture_series(
+/// What every picture of a series shares.
+struct Series<'a> {
+    args: &'a ScreenshotOptions,
+    first: &'a OutputPath,
+    timeout: Duration,
+    interrupts: &'a Interrupts,
+}
+
+/// `--record`'s file, and when its last picture was taken.
+struct Recording {
+    recorder: ApngRecorder,
+    last: Option<Instant>,
+}
+
+/// Ends `--record`'s file, the last picture lasting one interval (as each before it lasts until
+/// the next), also after a signal: what was recorded is kept. The series' own error, if any,
+/// is the answer.
+fn finish_recording(
+    recording: Option<Recording>,
     args: &ScreenshotOptions,
     first: &OutputPath,
+    result: Result<()>,
+) -> Result<()> {
+    let Some(recording) = recording else {
+        return result;
+    };
+    if result.is_err() {
+        // Dropped, the recorder finishes what it has (or removes an empty temporary).
+        drop(recording);
+        return result;
+    }
+    let last = recording.last.unwrap_or_else(Instant::now);
+    let end = last + Duration::from_millis(args.interval);
+    let s = recording.recorder.finish(end)?;
+    let files: Vec<String> = s.files.iter().map(|f| f.display().to_string()).collect();
+    let line = format!(
+        "recorded {}: {} frame{}, {} bytes",
+        files.join(", "),
+        s.frames,
+        if s.frames == 1 { "" } else { "s" },
+        s.bytes
+    );
+    if first.is_stdout() {
+        errln!("{line}");
+    } else {
+        outln!("{line}");
+    }
+    Ok(())
+}
+
+/// Captures and writes the pictures (and adds each to `recording`), calling `report` with a
+/// line for each one written.
+fn capture_series(
+    series: &Series<'_>,
     capturer: &mut Capturer<'_>,
-    timeout: Duration,
-    interrupts: &Interrupts,
+    mut recording: Option<&mut Recording>,
     mut report: impl FnMut(String) -> Result<()>,
 ) -> Result<()> {
+    let Series {
+        args,
+        first,
+        timeout,
+        interrupts,
+    } = *series;
     let mut next = Instant::now();
     for n in 1..=args.count {
         signals::check()?;
         let path = destination(args, first, n)?;
         let (frame, keep_alpha, path_used) = capture_one(capturer, args, timeout, interrupts)?;
+        let seen = Instant::now();
         let png = encode_png(&frame.image, keep_alpha)?;
         // A stop that came during the capture (the VM ended under `run` or `attach`): the
         // picture is of a guest that is gone, and none is written after the VM's end.
         signals::check()?;
         path.write(&png, WriteMode::Replace)?;
+        if let Some(recording) = recording.as_deref_mut() {
+            recording.recorder.push(&frame.image, seen)?;
+            recording.last = Some(seen);
+        }
         let how = path_used.map_or(String::new(), |p| format!(", GPU {p} import"));
         report(format!(
             "wrote {} ({}{how})",

@@ -10,6 +10,7 @@ mod exit;
 mod guest_ci;
 mod info;
 mod list;
+mod record;
 mod screenshot;
 mod serve;
 mod target;
@@ -48,6 +49,8 @@ enum Command {
     Info(info::InfoArgs),
     /// Capture the guest screen to PNG, headless.
     Screenshot(screenshot::ScreenshotArgs),
+    /// Record the guest screen to a lossless animated PNG: every changed picture, with its time.
+    Record(record::RecordArgs),
     /// Serve the guest screen over VNC (RFB) and WebSocket (noVNC in a browser), on
     /// 127.0.0.1:5900 unless --listen says otherwise.
     Serve(serve::ServeArgs),
@@ -101,6 +104,7 @@ impl Command {
         match self {
             Command::Info(a) => Some(&a.target.sim_opts),
             Command::Screenshot(a) => Some(&a.target.sim_opts),
+            Command::Record(a) => Some(&a.target.sim_opts),
             Command::Serve(a) => Some(&a.target.sim_opts),
             Command::Edid(a) => a.sim_args(),
             #[cfg(feature = "viewer")]
@@ -130,9 +134,11 @@ impl Command {
         match self {
             #[cfg(feature = "viewer")]
             Command::View(_) => true,
-            Command::Screenshot(_) | Command::Serve(_) | Command::Check(_) | Command::Bench(_) => {
-                true
-            }
+            Command::Screenshot(_)
+            | Command::Record(_)
+            | Command::Serve(_)
+            | Command::Check(_)
+            | Command::Bench(_) => true,
             _ => self.guest_ci().is_some(),
         }
     }
@@ -270,6 +276,7 @@ fn dispatch_command(command: Command) -> anyhow::Result<()> {
         Command::List(args) => list::run(&args),
         Command::Info(args) => info::run(&args),
         Command::Screenshot(args) => screenshot::run(&args),
+        Command::Record(args) => record::run(&args),
         Command::Serve(args) => serve::run(&args),
         Command::Edid(args) => edid::run(&args),
         #[cfg(feature = "viewer")]

@@ -26,6 +26,10 @@ pub struct ScreenshotArgs {
     /// Milliseconds between the pictures of a series.
     #[arg(long, value_name = "MS", default_value_t = 1000)]
     interval: u64,
+    /// Also record the series' changed pictures into one lossless animated PNG (see `record`),
+    /// each frame lasting until the next picture.
+    #[arg(long, value_name = "FILE.apng")]
+    record: Option<PathBuf>,
     /// Wait up to S seconds (fractions allowed) for the display to come on; 0 = do not wait.
     /// Exit code 3 when it stays off.
     #[arg(long, value_name = "S", default_value_t = 0.0, value_parser = parse_seconds)]
@@ -85,6 +89,7 @@ pub fn run(args: &ScreenshotArgs) -> Result<()> {
         cursor: args.cursor,
         count: args.count,
         interval: args.interval,
+        record: args.record.clone(),
         timeout: Duration::from_secs_f64(args.timeout),
         render: match args.render {
             Render::Auto => ReadChoice::Auto,

@@ -14,8 +14,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 const ATTACH_AFTER_HELP: &str = "\
-COMMAND is one of: view, screenshot, serve, info, edid show|set|link|hotswap, check, bench,
-with its own options but no DEVICE (the device is QEMU's). For example:
+COMMAND is one of: view, screenshot, record, serve, info, edid show|set|link|hotswap, check,
+bench, with its own options but no DEVICE (the device is QEMU's). For example:
   vfio-display attach --vm win11 view
   vfio-display attach --pid 4242 screenshot -o guest.png
   vfio-display attach --pid 4242 edid set --mode 1920x1080
@@ -69,8 +69,8 @@ pub struct AttachArgs {
 }
 
 const RUN_AFTER_HELP: &str = "\
-COMMAND is one of: view (the default), screenshot, serve, info, edid show|link|hotswap, check,
-with its own options but no DEVICE. Everything after -- is QEMU's command line; run adds the device
+COMMAND is one of: view (the default), screenshot, record, serve, info, edid show|link|hotswap,
+check, with its own options but no DEVICE. Everything after -- is QEMU's command line; run adds the device
 (-object iommufd, -device vfio-pci,fd=N,sysfsdev=...,display=off), QMP sockets of its own and,
 unless the command line has one, a virtio tablet: view and serve send the guest keys and
 pointer through QMP.
@@ -404,7 +404,7 @@ mod tests {
             if name == "edid" {
                 words.push("show".into());
             }
-            if name == "screenshot" {
+            if name == "screenshot" || name == "record" {
                 words.extend(["-o".to_string(), "x.png".to_string()]);
             }
             let parsed = check_words(&words, "attach", "").unwrap();

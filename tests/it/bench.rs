@@ -150,6 +150,11 @@ fn bench_sim_reports_every_headless_figure_with_its_reference() {
         );
     }
 
+    // Recording the animated desktop: some frames kept, a file that grows, a CPU share.
+    assert!(value(figure(&report, "recorded frames, 1024x768")) > 0.0);
+    assert!(value(figure(&report, "recording size, 1024x768")) > 0.0);
+    assert!(value(figure(&report, "recording CPU, 1024x768")) >= 0.0);
+
     let skipped: Vec<&str> = report["skipped"]
         .as_array()
         .unwrap()

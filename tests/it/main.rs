@@ -23,6 +23,7 @@ mod guest_ci;
 mod gvt;
 mod input;
 mod json_outputs;
+mod record;
 mod removal;
 mod safe_io;
 mod serve;

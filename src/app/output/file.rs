@@ -143,6 +143,18 @@ impl OutputPath {
         matches!(self.dest, Dest::File { .. })
     }
 
+    /// Starts a regular file that is written in pieces and lands whole (`Landing::land`); a
+    /// device, FIFO or standard output is refused, since a file written in pieces is patched
+    /// where it began (a recording's frame count).
+    pub fn landing(&self, mode: WriteMode) -> Result<Landing> {
+        let shown = self.display();
+        match &self.dest {
+            Dest::File { at, existing } => Landing::create(at, *existing, mode)
+                .with_context(|| format!("cannot write {shown}")),
+            _ => bail!("cannot write {shown}: it must be a regular file (or a new name)"),
+        }
+    }
+
     /// Writes `bytes` to the destination decided by `resolve`.
     pub fn write(&self, bytes: &[u8], mode: WriteMode) -> Result<()> {
         let shown = self.display();
@@ -375,50 +387,114 @@ fn replace_file(
     bytes: &[u8],
     mode: WriteMode,
 ) -> std::io::Result<()> {
-    let dir = &*at.dir;
-    // A file that replaces a private one is private from its first byte; a new one gets the
-    // usual 0666 less the umask.
-    let create_mode = if existing.is_some() { 0o600 } else { 0o666 };
-    let (mut file, mut guard) = create_temp(dir, &at.name, create_mode)?;
-    file.write_all(bytes)?;
-    if let Some(old) = existing {
-        let meta = file.metadata()?;
-        if (meta.uid(), meta.gid()) != (old.uid, old.gid) {
-            // Root can give the file back to its owner; anyone else keeps their own (the
-            // kernel refuses, and that is fine).
-            match fchown(
-                &file,
-                Some(Uid::from_raw(old.uid)),
-                Some(Gid::from_raw(old.gid)),
-            ) {
-                Ok(()) | Err(Errno::EPERM) => {}
-                Err(errno) => return Err(errno.into()),
+    let mut file = Landing::create(at, existing, mode)?;
+    file.file().write_all(bytes)?;
+    file.land()
+}
+
+/// A regular file written in pieces (a recording): a temporary beside the target, created as
+/// `replace_file` creates it, and renamed over the target by `land`, so that the name shows
+/// either what was there before or the whole new file. Dropped without `land`, the temporary
+/// is removed and the target left as it was.
+#[derive(Debug)]
+pub struct Landing {
+    file: File,
+    dir: Arc<OwnedFd>,
+    tmp: Option<OsString>,
+    target: OsString,
+    existing: Option<Existing>,
+    mode: WriteMode,
+}
+
+impl Landing {
+    fn create(at: &Spot, existing: Option<Existing>, mode: WriteMode) -> std::io::Result<Self> {
+        // A file that replaces a private one is private from its first byte; a new one gets
+        // the usual 0666 less the umask.
+        let create_mode = if existing.is_some() { 0o600 } else { 0o666 };
+        let (file, mut guard) = create_temp(&at.dir, &at.name, create_mode)?;
+        let tmp = guard.name.take();
+        Ok(Landing {
+            file,
+            dir: Arc::clone(&at.dir),
+            tmp,
+            target: at.name.clone(),
+            existing,
+            mode,
+        })
+    }
+
+    /// The temporary, open for writing and seeking.
+    pub fn file(&mut self) -> &mut File {
+        &mut self.file
+    }
+
+    /// Gives the file the replaced file's mode and owner, flushes it to disk and renames it
+    /// over the target.
+    pub fn land(mut self) -> std::io::Result<()> {
+        let dir = Arc::clone(&self.dir);
+        if let Some(old) = self.existing {
+            let meta = self.file.metadata()?;
+            if (meta.uid(), meta.gid()) != (old.uid, old.gid) {
+                // Root can give the file back to its owner; anyone else keeps their own (the
+                // kernel refuses, and that is fine).
+                match fchown(
+                    &self.file,
+                    Some(Uid::from_raw(old.uid)),
+                    Some(Gid::from_raw(old.gid)),
+                ) {
+                    Ok(()) | Err(Errno::EPERM) => {}
+                    Err(errno) => return Err(errno.into()),
+                }
             }
+            // After the chown, which clears set-id bits.
+            self.file
+                .set_permissions(std::fs::Permissions::from_mode(old.mode))?;
         }
-        // After the chown, which clears set-id bits.
-        file.set_permissions(std::fs::Permissions::from_mode(old.mode))?;
+        self.file.sync_all()?;
+        let Some(tmp) = self.tmp.clone() else {
+            return Err(std::io::Error::other("the temporary file vanished"));
+        };
+        if self.existing.is_some() && self.mode == WriteMode::Replace {
+            renameat(&*dir, tmp.as_os_str(), &*dir, self.target.as_os_str())?;
+        } else {
+            rename_no_replace(&dir, &tmp, &self.target)?;
+        }
+        self.tmp = None;
+        // The rename is durable once the directory is; a failure here loses nothing written.
+        if let Ok(d) = openat(
+            &*dir,
+            ".",
+            OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+            Mode::empty(),
+        ) {
+            let _ = File::from(d).sync_all();
+        }
+        Ok(())
     }
-    file.sync_all()?;
-    drop(file);
-    let Some(tmp) = guard.name.clone() else {
-        return Err(std::io::Error::other("the temporary file vanished"));
-    };
-    if existing.is_some() && mode == WriteMode::Replace {
-        renameat(dir, tmp.as_os_str(), dir, at.name.as_os_str())?;
-    } else {
-        rename_no_replace(dir, &tmp, &at.name)?;
+}
+
+impl Write for Landing {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.file.write(buf)
     }
-    guard.name = None;
-    // The rename is durable once the directory is; a failure here loses nothing written.
-    if let Ok(d) = openat(
-        dir,
-        ".",
-        OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
-        Mode::empty(),
-    ) {
-        let _ = File::from(d).sync_all();
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.file.flush()
     }
-    Ok(())
+}
+
+impl std::io::Seek for Landing {
+    fn seek(&mut self, pos: std::io::SeekFrom) -> std::io::Result<u64> {
+        self.file.seek(pos)
+    }
+}
+
+impl Drop for Landing {
+    fn drop(&mut self) {
+        if let Some(name) = self.tmp.take() {
+            let _ = unlinkat(&*self.dir, name.as_os_str(), UnlinkatFlags::NoRemoveDir);
+        }
+    }
 }
 
 /// Moves the temporary to a name that must not exist: something that appeared there since

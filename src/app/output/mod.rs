@@ -3,11 +3,12 @@
 
 #[macro_use]
 pub mod stdio;
+pub mod apng;
 mod file;
 mod picture;
 mod stamp;
 mod walk;
 
-pub use file::{OutputPath, WriteMode, numbered, write_new};
+pub use file::{Landing, OutputPath, WriteMode, numbered, write_new};
 pub use picture::encode_png;
 pub use stamp::utc_stamp;
