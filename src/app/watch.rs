@@ -44,6 +44,9 @@ pub struct Shot {
     pub snapshot: Arc<Snapshot>,
     /// When the capture saw it (just after reading it).
     pub at: Instant,
+    /// When the refresh that led to it began: the interrupt's arrival (or the timer's tick)
+    /// whose wake the capture answered, for the time from a flip to what is done with it.
+    pub woken: Instant,
 }
 
 impl Shot {
@@ -62,6 +65,8 @@ pub struct Watcher<'d> {
     pump: Arc<Pump>,
     wakes: Receiver<()>,
     last_serial: Option<u64>,
+    /// The pump's wake the next capture answers (or when the capture began without one).
+    woken: Instant,
     /// Set once the pump thread ended with an error (the device failed).
     pump_failed: Arc<std::sync::Mutex<Option<String>>>,
 }
@@ -114,6 +119,7 @@ impl<'d> Watcher<'d> {
             pump,
             wakes,
             last_serial: None,
+            woken: Instant::now(),
             pump_failed,
         })
     }
@@ -134,6 +140,7 @@ impl<'d> Watcher<'d> {
                     return Ok(Some(Shot {
                         snapshot,
                         at: Instant::now(),
+                        woken: self.woken,
                     }));
                 }
             }
@@ -150,8 +157,11 @@ impl<'d> Watcher<'d> {
                 return Ok(None);
             }
             match self.wakes.recv_timeout((deadline - now).min(LOOK_ANYWAY)) {
-                Ok(()) => self.pump.presented(true),
-                Err(RecvTimeoutError::Timeout) => {}
+                Ok(()) => {
+                    self.woken = self.pump.last_wake();
+                    self.pump.presented(true);
+                }
+                Err(RecvTimeoutError::Timeout) => self.woken = Instant::now(),
                 Err(RecvTimeoutError::Disconnected) => {
                     anyhow::bail!("the device's refresh stopped")
                 }

@@ -5,6 +5,7 @@ mod echo;
 mod figure;
 mod frames;
 mod measure;
+mod needles;
 mod processes;
 mod record;
 mod remote;
@@ -270,6 +271,17 @@ fn simulator_figures(
     ));
     let dir = ScratchDir::new()?;
     results.figures.extend(record::figures(
+        &sim_at(sim_options, size, false)?,
+        &size.label(),
+        secs,
+        dir.path(),
+    )?);
+    let size = BenchSize {
+        width: 1920,
+        height: 1080,
+    };
+    progress(&format!("guest CI: needle matching at {}", size.label()));
+    results.figures.extend(needles::figures(
         &sim_at(sim_options, size, false)?,
         &size.label(),
         secs,
