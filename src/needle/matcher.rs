@@ -1,0 +1,469 @@
+//! tinycv's matcher, pixel for pixel: os-autoinst/os-autoinst `ppmclibs/tinycv_impl.cc`
+//! (`Image::prep`, `search_TEMPLATE`, `minVec`, `SortByClose`, `enhancedMSE`,
+//! `image_replacerect`, `image_scale`) on the OpenCV calls it makes (`cvtColor(BGR2GRAY)`,
+//! `GaussianBlur(3x3, 0)`, `matchTemplate(TM_SQDIFF)`, `resize(INTER_LINEAR)`).
+//!
+//! tinycv blurs the whole picture; this blurs only the searched rectangle (plus the one pixel
+//! the 3x3 kernel reads around it) with the same border rule, which gives the same values.
+//! OpenCV computes the squared differences in `float` through a DFT; this computes them
+//! exactly in integers, skipping a position as soon as its partial sum shows that
+//! `minVec` would neither keep nor adopt it, which changes nothing `minVec` returns except
+//! where OpenCV's own rounding noise (up to a few units on sums of millions) decides ties.
+
+use crate::image::RgbaImage;
+
+use super::file::{Area, AreaKind, Prepared};
+
+/// An 8-bit grayscale picture, rows packed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Gray {
+    pub w: usize,
+    pub h: usize,
+    pub data: Vec<u8>,
+}
+
+/// OpenCV's `cvtColor(BGR2GRAY)` on 8 bits: the fixed-point coefficients of
+/// `imgproc/src/color.hpp` (`R2Y` 4899, `G2Y` 9617, `B2Y` 1868, `yuv_shift` 14), rounded
+/// half up.
+#[inline]
+pub(crate) fn gray(r: u8, g: u8, b: u8) -> u8 {
+    ((u32::from(b) * 1868 + u32::from(g) * 9617 + u32::from(r) * 4899 + (1 << 13)) >> 14) as u8
+}
+
+/// The gray of `replacerect`'s colour, `CV_RGB(0, 255, 0)`.
+pub(crate) const EXCLUDE_GRAY: u8 = 150;
+
+/// The gray of `image_scale`'s padding, `Scalar(120, 120, 120)`.
+const PAD_GRAY: u8 = 120;
+
+/// OpenCV's `BORDER_REFLECT_101` for one step outside `0..n` (`-1` reads 1, `n` reads `n-2`).
+#[inline]
+fn reflect101(i: isize, n: usize) -> usize {
+    if n == 1 {
+        0
+    } else if i < 0 {
+        (-i) as usize
+    } else if i as usize >= n {
+        2 * n - 2 - i as usize
+    } else {
+        i as usize
+    }
+}
+
+/// `GaussianBlur(Size(3,3), 0)` on 8 bits, for the rectangle `x0..x1, y0..y1` of a `w`x`h`
+/// picture whose gray values `src` holds for the rectangle grown by one pixel and clipped to
+/// the picture (`ex0, ey0` its corner, `ew` its width). OpenCV 4 blurs 8-bit pictures in fixed
+/// point (`GaussianBlurFixedPoint`, kernel 1/4 1/2 1/4), which comes to `(sum + 8) >> 4` with
+/// the weights 1 2 1 by 1 2 1, exactly.
+#[allow(clippy::too_many_arguments)]
+fn blur(
+    src: &[u8],
+    ex0: usize,
+    ey0: usize,
+    ew: usize,
+    (w, h): (usize, usize),
+    (x0, y0, x1, y1): (usize, usize, usize, usize),
+) -> Gray {
+    let bw = x1 - x0;
+    let at = |x: usize, y: usize| u16::from(src[(y - ey0) * ew + (x - ex0)]);
+    // Horizontal pass over the rows the vertical pass reads.
+    let rows: Vec<usize> = (y0 as isize - 1..y1 as isize + 1)
+        .map(|y| reflect101(y, h))
+        .collect();
+    let mut hsum = vec![0u16; rows.len() * bw];
+    for (r, &y) in rows.iter().enumerate() {
+        let out = &mut hsum[r * bw..(r + 1) * bw];
+        for (i, x) in (x0..x1).enumerate() {
+            let l = reflect101(x as isize - 1, w);
+            let rr = reflect101(x as isize + 1, w);
+            out[i] = at(l, y) + 2 * at(x, y) + at(rr, y);
+        }
+    }
+    let mut data = vec![0u8; bw * (y1 - y0)];
+    for r in 0..y1 - y0 {
+        let (a, b, c) = (
+            &hsum[r * bw..(r + 1) * bw],
+            &hsum[(r + 1) * bw..(r + 2) * bw],
+            &hsum[(r + 2) * bw..(r + 3) * bw],
+        );
+        for (i, o) in data[r * bw..(r + 1) * bw].iter_mut().enumerate() {
+            *o = ((a[i] + 2 * b[i] + c[i] + 8) >> 4) as u8;
+        }
+    }
+    Gray {
+        w: bw,
+        h: y1 - y0,
+        data,
+    }
+}
+
+/// The needle's templates: gray of the whole picture, exclude areas painted, blurred, then
+/// each match area cut out (`needle.pm` `_load_image` paints the excludes on the needle too).
+pub(crate) fn prepare_needle(w: u32, h: u32, rgb: &[u8], areas: &[Area]) -> Prepared {
+    let (w, h) = (w as usize, h as usize);
+    let mut g: Vec<u8> = rgb
+        .chunks_exact(3)
+        .map(|p| gray(p[0], p[1], p[2]))
+        .collect();
+    paint_excludes(&mut g, 0, 0, w, areas);
+    let templates = areas
+        .iter()
+        .map(|a| {
+            (a.kind == AreaKind::Match).then(|| {
+                let (x, y) = (a.x as usize, a.y as usize);
+                blur(
+                    &g,
+                    0,
+                    0,
+                    w,
+                    (w, h),
+                    (x, y, x + a.width as usize, y + a.height as usize),
+                )
+            })
+        })
+        .collect();
+    Prepared { templates }
+}
+
+/// Paints the exclude areas (`replacerect`) on `g`, which holds the rectangle at `ox, oy` of
+/// width `gw` of the picture.
+fn paint_excludes(g: &mut [u8], ox: usize, oy: usize, gw: usize, areas: &[Area]) {
+    let gh = if gw == 0 { 0 } else { g.len() / gw };
+    for a in areas.iter().filter(|a| a.kind == AreaKind::Exclude) {
+        let x0 = (a.x as usize).max(ox);
+        let y0 = (a.y as usize).max(oy);
+        let x1 = ((a.x + a.width) as usize).min(ox + gw);
+        let y1 = ((a.y + a.height) as usize).min(oy + gh);
+        for y in y0..y1 {
+            for x in x0..x1 {
+                g[(y - oy) * gw + (x - ox)] = EXCLUDE_GRAY;
+            }
+        }
+    }
+}
+
+/// How the screen becomes a picture of the needle's size: `tinycv_impl.cc` `image_scale`,
+/// which os-autoinst applies to every screenshot (`backend/baseclass.pm`
+/// `enqueue_screenshot`, to the backend's resolution, which its needles are made at).
+#[derive(Debug)]
+enum Scale {
+    /// Not larger in either direction: copied to the top-left corner of a picture painted
+    /// gray 120 (the same size is this case too: a plain copy).
+    Pad,
+    /// Larger in either direction: `cv::resize` with `INTER_LINEAR`, to exactly the needle's
+    /// size.
+    Resize {
+        xofs: Vec<usize>,
+        alpha: Vec<[i32; 2]>,
+        yofs: Vec<usize>,
+        beta: Vec<[i32; 2]>,
+    },
+}
+
+/// One axis of OpenCV's `resize` (`imgproc/src/resize.cpp`, `resize()` coefficient set-up for
+/// `INTER_LINEAR`): source index and the two weights in 1/2048, per destination index.
+fn linear_axis(src: usize, dst: usize) -> (Vec<usize>, Vec<[i32; 2]>) {
+    let scale = 1.0 / (dst as f64 / src as f64);
+    (0..dst)
+        .map(|d| {
+            let mut f = ((d as f64 + 0.5) * scale - 0.5) as f32;
+            let mut s = f.floor() as isize;
+            f -= s as f32;
+            if s < 0 {
+                f = 0.0;
+                s = 0;
+            }
+            if s as usize >= src - 1 {
+                f = 0.0;
+                s = src as isize - 1;
+            }
+            let w0 = ((1.0 - f) * 2048.0).round_ties_even() as i32;
+            let w1 = (f * 2048.0).round_ties_even() as i32;
+            (s as usize, [w0, w1])
+        })
+        .unzip()
+}
+
+/// The screen seen at the needle's size, with the needle's exclude areas painted.
+#[derive(Debug)]
+pub(crate) struct ScreenView<'a> {
+    screen: &'a RgbaImage,
+    /// The needle's picture size.
+    pub w: usize,
+    /// The needle's picture size.
+    pub h: usize,
+    scale: Scale,
+}
+
+impl<'a> ScreenView<'a> {
+    pub(crate) fn new(screen: &'a RgbaImage, w: u32, h: u32) -> Self {
+        let (sw, sh) = (screen.width as usize, screen.height as usize);
+        let (w, h) = (w as usize, h as usize);
+        let scale = if sw <= w && sh <= h {
+            Scale::Pad
+        } else {
+            let (xofs, alpha) = linear_axis(sw, w);
+            let (yofs, beta) = linear_axis(sh, h);
+            Scale::Resize {
+                xofs,
+                alpha,
+                yofs,
+                beta,
+            }
+        };
+        ScreenView {
+            screen,
+            w,
+            h,
+            scale,
+        }
+    }
+
+    /// Gray values of the rectangle `x0..x1, y0..y1`, rows packed.
+    fn gray_rect(&self, x0: usize, y0: usize, x1: usize, y1: usize) -> Vec<u8> {
+        let s = self.screen;
+        let (sw, sh) = (s.width as usize, s.height as usize);
+        let mut out = Vec::with_capacity((x1 - x0) * (y1 - y0));
+        match &self.scale {
+            Scale::Pad => {
+                for y in y0..y1 {
+                    for x in x0..x1 {
+                        out.push(if x < sw && y < sh {
+                            let i = (y * sw + x) * 4;
+                            gray(s.data[i], s.data[i + 1], s.data[i + 2])
+                        } else {
+                            PAD_GRAY
+                        });
+                    }
+                }
+            }
+            Scale::Resize {
+                xofs,
+                alpha,
+                yofs,
+                beta,
+            } => {
+                let px = |x: usize, y: usize, c: usize| i32::from(s.data[(y * sw + x) * 4 + c]);
+                for y in y0..y1 {
+                    let sy0 = yofs[y];
+                    let sy1 = (sy0 + 1).min(sh - 1);
+                    let [b0, b1] = beta[y];
+                    for x in x0..x1 {
+                        let sx0 = xofs[x];
+                        let sx1 = (sx0 + 1).min(sw - 1);
+                        let [a0, a1] = alpha[x];
+                        let mut rgb = [0u8; 3];
+                        for (c, v) in rgb.iter_mut().enumerate() {
+                            let h0 = px(sx0, sy0, c) * a0 + px(sx1, sy0, c) * a1;
+                            let h1 = px(sx0, sy1, c) * a0 + px(sx1, sy1, c) * a1;
+                            // OpenCV's vector path (`VResizeLinearVec_32s8u`): 16-bit
+                            // products' high halves, then a rounding shift by 2.
+                            let t = (((h0 >> 4) * b0) >> 16) + (((h1 >> 4) * b1) >> 16);
+                            *v = ((t + 2) >> 2).clamp(0, 255) as u8;
+                        }
+                        out.push(gray(rgb[0], rgb[1], rgb[2]));
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// The blurred gray rectangle `x0..x1, y0..y1`, exclude areas painted before the blur.
+    pub(crate) fn prepped(
+        &self,
+        (x0, y0, x1, y1): (usize, usize, usize, usize),
+        areas: &[Area],
+    ) -> Gray {
+        let ex0 = x0.saturating_sub(1);
+        let ey0 = y0.saturating_sub(1);
+        let ex1 = (x1 + 1).min(self.w);
+        let ey1 = (y1 + 1).min(self.h);
+        let mut g = self.gray_rect(ex0, ey0, ex1, ey1);
+        paint_excludes(&mut g, ex0, ey0, ex1 - ex0, areas);
+        blur(&g, ex0, ey0, ex1 - ex0, (self.w, self.h), (x0, y0, x1, y1))
+    }
+}
+
+/// What `search_TEMPLATE` returns for one area: where the area was found (in the needle
+/// picture's pixels) and how similar it is there.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct Found {
+    pub x: u32,
+    pub y: u32,
+    pub similarity: f64,
+}
+
+/// `tinycv_impl.cc` `search_TEMPLATE` for the match area `area` of the needle (template
+/// `object`), `margin` pixels around it on `view`.
+pub(crate) fn search_area(
+    view: &ScreenView<'_>,
+    object: &Gray,
+    area: &Area,
+    margin: u32,
+    areas: &[Area],
+) -> Found {
+    let (x, y) = (area.x as usize, area.y as usize);
+    let (w, h) = (area.width as usize, area.height as usize);
+    if x + w > view.w || y + h > view.h {
+        // tinycv's "out of range": position 0,0 and similarity 0.
+        return Found {
+            x: 0,
+            y: 0,
+            similarity: 0.0,
+        };
+    }
+    let m = margin as usize;
+    let sx = x.saturating_sub(m);
+    let sy = y.saturating_sub(m);
+    let sx1 = (x + w + m).min(view.w);
+    let sy1 = (y + h + m).min(view.h);
+    let roi = view.prepped((sx, sy, sx1, sy1), areas);
+    let (mx, my) = min_positions(&roi, object, x as i64, y as i64);
+    let (bx, by) = (mx + sx, my + sy);
+    let mse = enhanced_mse(&roi, mx, my, object);
+    let similarity = (0.9 + (40.0 - mse) / 380.0).clamp(0.0, 1.0);
+    Found {
+        x: bx as u32,
+        y: by as u32,
+        similarity,
+    }
+}
+
+/// `matchTemplate(TM_SQDIFF)`, then `minVec` (the positions within 10 of a running minimum,
+/// scanned row by row), then the one nearest to `(ox, oy)` (`SortByClose`). tinycv measures
+/// that distance from the searched rectangle's own coordinates to the area's position in the
+/// whole picture; that is kept, since it decides which of equal positions wins.
+fn min_positions(roi: &Gray, t: &Gray, ox: i64, oy: i64) -> (usize, usize) {
+    let rw = roi.w - t.w + 1;
+    let rh = roi.h - t.h + 1;
+    let mut min = f64::from(i32::MAX);
+    let mut mins: Vec<(usize, usize)> = Vec::new();
+    for py in 0..rh {
+        for px in 0..rw {
+            // A position counts only if its sum is below `min + 10`: stop adding as soon as
+            // it is not.
+            let limit = min + 10.0;
+            let limit_u = if limit >= u64::MAX as f64 {
+                u64::MAX
+            } else {
+                limit.ceil() as u64
+            };
+            let mut sum = 0u64;
+            let mut over = false;
+            for r in 0..t.h {
+                let a = &roi.data[(py + r) * roi.w + px..][..t.w];
+                let b = &t.data[r * t.w..(r + 1) * t.w];
+                sum += row_ssd(a, b);
+                if sum >= limit_u {
+                    over = true;
+                    break;
+                }
+            }
+            if over {
+                continue;
+            }
+            let v = sum as f64;
+            let diff = min - v;
+            if diff > 10.0 {
+                min = v;
+                mins.clear();
+                mins.push((px, py));
+            } else if diff.abs() < 10.0 {
+                mins.push((px, py));
+            }
+        }
+    }
+    // std::sort on a handful of points is an insertion sort, which keeps equal ones in order;
+    // a stable sort does the same.
+    mins.sort_by_key(|&(px, py)| {
+        let dx = px as i64 - ox;
+        let dy = py as i64 - oy;
+        dx * dx + dy * dy
+    });
+    mins.first().copied().unwrap_or((0, 0))
+}
+
+#[inline]
+fn row_ssd(a: &[u8], b: &[u8]) -> u64 {
+    // u32 lanes vectorise; a row of 16384 pixels stays below 2^32.
+    let s: u32 = a
+        .iter()
+        .zip(b)
+        .map(|(&x, &y)| {
+            let d = i32::from(x) - i32::from(y);
+            (d * d) as u32
+        })
+        .sum();
+    u64::from(s)
+}
+
+/// `enhancedMSE`: differences under 16 count as none; others are compared at 16 levels
+/// (`round(v / 16.)`, half away from zero).
+fn enhanced_mse(roi: &Gray, mx: usize, my: usize, t: &Gray) -> f64 {
+    let mut sse = 0.0f64;
+    for r in 0..t.h {
+        let a = &roi.data[(my + r) * roi.w + mx..][..t.w];
+        let b = &t.data[r * t.w..(r + 1) * t.w];
+        for (&p, &q) in a.iter().zip(b) {
+            if (i32::from(p) - i32::from(q)).abs() < 16 {
+                continue;
+            }
+            let d = ((f64::from(p) / 16.0).round() - (f64::from(q) / 16.0).round()) * 16.0;
+            sse += d * d;
+        }
+    }
+    sse / (t.w * t.h) as f64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gray_matches_opencv_fixed_point() {
+        assert_eq!(gray(0, 255, 0), EXCLUDE_GRAY);
+        assert_eq!(gray(255, 255, 255), 255);
+        assert_eq!(gray(120, 120, 120), 120);
+        // 4899*255 = 1249245, +8192 >> 14 = 76.
+        assert_eq!(gray(255, 0, 0), 76);
+        assert_eq!(gray(0, 0, 255), 29);
+    }
+
+    #[test]
+    fn blur_reflects_at_the_border() {
+        // A 3x1 row 0 160 0: the border rule reads 160 beside each edge.
+        let g = [0u8, 160, 0];
+        let b = blur(&g, 0, 0, 3, (3, 1), (0, 0, 3, 1));
+        // Vertically the single row reflects to itself (weights 1+2+1 = 4): (0*4 + 160*2*4
+        // ... per column: left = (160 + 0*2 + 160)*4 / 16 = 80; middle = (0+320+0)*4/16 = 80.
+        assert_eq!(b.data, vec![80, 80, 80]);
+    }
+
+    #[test]
+    fn enhanced_mse_ignores_small_differences() {
+        let a = Gray {
+            w: 2,
+            h: 1,
+            data: vec![100, 100],
+        };
+        let b = Gray {
+            w: 2,
+            h: 1,
+            data: vec![115, 132],
+        };
+        // 100 vs 115: ignored. 100/16 = 6.25 -> 6, 132/16 = 8.25 -> 8: (2*16)^2 = 1024.
+        assert_eq!(enhanced_mse(&a, 0, 0, &b), 512.0);
+    }
+
+    #[test]
+    fn linear_axis_halves_and_keeps() {
+        let (ofs, w) = linear_axis(4, 4);
+        assert_eq!(ofs, vec![0, 1, 2, 3]);
+        assert!(w.iter().all(|w| *w == [2048, 0]));
+        // 3 -> 2: scale 1.5, d=0: 0.25 -> s 0, f .25; d=1: 1.75 -> s 1, f .75.
+        let (ofs, w) = linear_axis(3, 2);
+        assert_eq!(ofs, vec![0, 1]);
+        assert_eq!(w, vec![[1536, 512], [512, 1536]]);
+    }
+}
