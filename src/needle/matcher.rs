@@ -6,9 +6,9 @@
 //! tinycv blurs the whole picture; this blurs only the searched rectangle (plus the one pixel
 //! the 3x3 kernel reads around it) with the same border rule, which gives the same values.
 //! OpenCV computes the squared differences in `float` through a DFT; this computes them
-//! exactly in integers, skipping a position as soon as its partial sum shows that
-//! `minVec` would neither keep nor adopt it, which changes nothing `minVec` returns except
-//! where OpenCV's own rounding noise (up to a few units on sums of millions) decides ties.
+//! exactly in integers, cutting a position short as soon as its partial sum shows that
+//! `minVec` would not keep it, which changes nothing `minVec` returns except where OpenCV's
+//! own rounding noise (a few units on sums of millions) decides between near-equal places.
 
 use crate::image::RgbaImage;
 
@@ -50,11 +50,45 @@ fn reflect101(i: isize, n: usize) -> usize {
     }
 }
 
+/// How OpenCV rounds the 3x3 Gaussian blur of an 8-bit picture: the sum `s` of the pixels
+/// weighted 1 2 1 by 1 2 1, divided by 16.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Rounding {
+    /// A whole picture (`GaussianBlurFixedPoint`, `ufixedpoint16` kernels): `(s + 8) >> 4`.
+    HalfUp,
+    /// Part of a picture (`GaussianBlur` on a sub-matrix, which OpenCV 4 sends through the
+    /// generic separable filter in floating point, then `cvRound`): halves to even.
+    HalfEven,
+}
+
+/// Which [`Rounding`] tinycv's `Image::prep` gets: it blurs the bounding box of every
+/// rectangle asked of that picture so far, or the whole picture once that box covers half of
+/// it (`img.total() * 0.5 <= _prep_roi.area()`).
+pub(crate) fn rounding_for(union: (usize, usize, usize, usize), w: usize, h: usize) -> Rounding {
+    let (x0, y0, x1, y1) = union;
+    if 2 * (x1 - x0) * (y1 - y0) >= w * h {
+        Rounding::HalfUp
+    } else {
+        Rounding::HalfEven
+    }
+}
+
+/// The bounding box of two rectangles (OpenCV's `Rect |=`).
+pub(crate) fn union(
+    a: Option<(usize, usize, usize, usize)>,
+    b: (usize, usize, usize, usize),
+) -> (usize, usize, usize, usize) {
+    match a {
+        None => b,
+        Some(a) => (a.0.min(b.0), a.1.min(b.1), a.2.max(b.2), a.3.max(b.3)),
+    }
+}
+
 /// `GaussianBlur(Size(3,3), 0)` on 8 bits, for the rectangle `x0..x1, y0..y1` of a `w`x`h`
 /// picture whose gray values `src` holds for the rectangle grown by one pixel and clipped to
-/// the picture (`ex0, ey0` its corner, `ew` its width). OpenCV 4 blurs 8-bit pictures in fixed
-/// point (`GaussianBlurFixedPoint`, kernel 1/4 1/2 1/4), which comes to `(sum + 8) >> 4` with
-/// the weights 1 2 1 by 1 2 1, exactly.
+/// the picture (`ex0, ey0` its corner, `ew` its width): the weights 1 2 1 by 1 2 1, the
+/// picture's edges mirrored (`BORDER_REFLECT_101`), pixels beyond the rectangle but inside the
+/// picture read as they are (as OpenCV filters a sub-matrix), rounded as `rounding` says.
 #[allow(clippy::too_many_arguments)]
 fn blur(
     src: &[u8],
@@ -63,6 +97,7 @@ fn blur(
     ew: usize,
     (w, h): (usize, usize),
     (x0, y0, x1, y1): (usize, usize, usize, usize),
+    rounding: Rounding,
 ) -> Gray {
     let bw = x1 - x0;
     let at = |x: usize, y: usize| u16::from(src[(y - ey0) * ew + (x - ex0)]);
@@ -87,7 +122,12 @@ fn blur(
             &hsum[(r + 2) * bw..(r + 3) * bw],
         );
         for (i, o) in data[r * bw..(r + 1) * bw].iter_mut().enumerate() {
-            *o = ((a[i] + 2 * b[i] + c[i] + 8) >> 4) as u8;
+            let sum = a[i] + 2 * b[i] + c[i];
+            *o = match rounding {
+                Rounding::HalfUp => (sum + 8) >> 4,
+                // Down on an exact half whose lower neighbour is even (`sum & 31 == 8`).
+                Rounding::HalfEven => (sum + 8 - u16::from(sum & 31 == 8)) >> 4,
+            } as u8;
         }
     }
     Gray {
@@ -106,6 +146,13 @@ pub(crate) fn prepare_needle(w: u32, h: u32, rgb: &[u8], areas: &[Area]) -> Prep
         .map(|p| gray(p[0], p[1], p[2]))
         .collect();
     paint_excludes(&mut g, 0, 0, w, areas);
+    // needle.pm caches needle pictures, and tinycv their blur: once every match area was
+    // asked for, the blurred box is the one around all of them.
+    let boxed = areas
+        .iter()
+        .filter(|a| a.kind == AreaKind::Match)
+        .fold(None, |u, a| Some(union(u, rect(a))));
+    let rounding = boxed.map_or(Rounding::HalfUp, |b| rounding_for(b, w, h));
     let templates = areas
         .iter()
         .map(|a| {
@@ -118,11 +165,17 @@ pub(crate) fn prepare_needle(w: u32, h: u32, rgb: &[u8], areas: &[Area]) -> Prep
                     w,
                     (w, h),
                     (x, y, x + a.width as usize, y + a.height as usize),
+                    rounding,
                 )
             })
         })
         .collect();
     Prepared { templates }
+}
+
+fn rect(a: &Area) -> (usize, usize, usize, usize) {
+    let (x, y) = (a.x as usize, a.y as usize);
+    (x, y, x + a.width as usize, y + a.height as usize)
 }
 
 /// Paints the exclude areas (`replacerect`) on `g`, which holds the rectangle at `ox, oy` of
@@ -274,6 +327,7 @@ impl<'a> ScreenView<'a> {
         &self,
         (x0, y0, x1, y1): (usize, usize, usize, usize),
         areas: &[Area],
+        rounding: Rounding,
     ) -> Gray {
         let ex0 = x0.saturating_sub(1);
         let ey0 = y0.saturating_sub(1);
@@ -281,7 +335,15 @@ impl<'a> ScreenView<'a> {
         let ey1 = (y1 + 1).min(self.h);
         let mut g = self.gray_rect(ex0, ey0, ex1, ey1);
         paint_excludes(&mut g, ex0, ey0, ex1 - ex0, areas);
-        blur(&g, ex0, ey0, ex1 - ex0, (self.w, self.h), (x0, y0, x1, y1))
+        blur(
+            &g,
+            ex0,
+            ey0,
+            ex1 - ex0,
+            (self.w, self.h),
+            (x0, y0, x1, y1),
+            rounding,
+        )
     }
 }
 
@@ -295,13 +357,15 @@ pub(crate) struct Found {
 }
 
 /// `tinycv_impl.cc` `search_TEMPLATE` for the match area `area` of the needle (template
-/// `object`), `margin` pixels around it on `view`.
+/// `object`), `margin` pixels around it on `view`. `blurred` is the box tinycv has blurred on
+/// this screen so far (see [`rounding_for`]), which this grows.
 pub(crate) fn search_area(
     view: &ScreenView<'_>,
     object: &Gray,
     area: &Area,
     margin: u32,
     areas: &[Area],
+    blurred: &mut Option<(usize, usize, usize, usize)>,
 ) -> Found {
     let (x, y) = (area.x as usize, area.y as usize);
     let (w, h) = (area.width as usize, area.height as usize);
@@ -318,10 +382,16 @@ pub(crate) fn search_area(
     let sy = y.saturating_sub(m);
     let sx1 = (x + w + m).min(view.w);
     let sy1 = (y + h + m).min(view.h);
-    let roi = view.prepped((sx, sy, sx1, sy1), areas);
-    let (mx, my) = min_positions(&roi, object, x as i64, y as i64);
+    let boxed = union(*blurred, (sx, sy, sx1, sy1));
+    *blurred = Some(boxed);
+    let roi = view.prepped(
+        (sx, sy, sx1, sy1),
+        areas,
+        rounding_for(boxed, view.w, view.h),
+    );
+    let (mx, my) = min_positions(&roi, object, (x - sx, y - sy), x as i64, y as i64);
     let (bx, by) = (mx + sx, my + sy);
-    let mse = enhanced_mse(&roi, mx, my, object);
+    let mse = mse(&roi, mx, my, object);
     let similarity = (0.9 + (40.0 - mse) / 380.0).clamp(0.0, 1.0);
     Found {
         x: bx as u32,
@@ -330,52 +400,78 @@ pub(crate) fn search_area(
     }
 }
 
-/// `matchTemplate(TM_SQDIFF)`, then `minVec` (the positions within 10 of a running minimum,
-/// scanned row by row), then the one nearest to `(ox, oy)` (`SortByClose`). tinycv measures
-/// that distance from the searched rectangle's own coordinates to the area's position in the
-/// whole picture; that is kept, since it decides which of equal positions wins.
-fn min_positions(roi: &Gray, t: &Gray, ox: i64, oy: i64) -> (usize, usize) {
+/// The squared difference of the template at `(px, py)` of `roi`, or `None` as soon as it
+/// exceeds `limit` (the sums only grow, so the rest cannot bring it back).
+#[inline]
+fn ssd_at(roi: &Gray, t: &Gray, px: usize, py: usize, limit: u64) -> Option<u64> {
+    let mut sum = 0u64;
+    for r in 0..t.h {
+        let a = &roi.data[(py + r) * roi.w + px..][..t.w];
+        let b = &t.data[r * t.w..(r + 1) * t.w];
+        sum += row_ssd(a, b);
+        if sum > limit {
+            return None;
+        }
+    }
+    Some(sum)
+}
+
+/// `matchTemplate(TM_SQDIFF)`, then `minVec` and `SortByClose` as tinycv runs them since
+/// os-autoinst 4.4 (2017, "Use reasonable upper error bound"): the difference at the area's
+/// own place `(cx, cy)` is the first bound (0 there: found there); scanning row by row, a
+/// position at most `bound + 10` joins the list, one more than 10 below the bound starts a new
+/// list and lowers the bound; of the list, the one nearest to `(ox, oy)` wins. tinycv
+/// measures that distance from the searched rectangle's own coordinates to the area's place
+/// in the whole picture (a slip kept here, since it decides between equal positions).
+///
+/// That scan keeps, when some position beats the area's own place, the first position of
+/// the least difference `m` and the later ones within `m + 10`; otherwise every position
+/// within the own place's difference plus 10. This finds `m` first (pruning with the best so
+/// far), then collects the list, so that positions far from the best are cut short.
+fn min_positions(
+    roi: &Gray,
+    t: &Gray,
+    (cx, cy): (usize, usize),
+    ox: i64,
+    oy: i64,
+) -> (usize, usize) {
     let rw = roi.w - t.w + 1;
     let rh = roi.h - t.h + 1;
-    let mut min = f64::from(i32::MAX);
-    let mut mins: Vec<(usize, usize)> = Vec::new();
+    let own = ssd_at(roi, t, cx, cy, u64::MAX).unwrap_or(u64::MAX);
+    if own == 0 {
+        return (cx, cy);
+    }
+    // The least difference and its first position, if lower than the area's own place's.
+    let mut best = own;
+    let mut first: Option<(usize, usize)> = None;
     for py in 0..rh {
         for px in 0..rw {
-            // A position counts only if its sum is below `min + 10`: stop adding as soon as
-            // it is not.
-            let limit = min + 10.0;
-            let limit_u = if limit >= u64::MAX as f64 {
-                u64::MAX
-            } else {
-                limit.ceil() as u64
-            };
-            let mut sum = 0u64;
-            let mut over = false;
-            for r in 0..t.h {
-                let a = &roi.data[(py + r) * roi.w + px..][..t.w];
-                let b = &t.data[r * t.w..(r + 1) * t.w];
-                sum += row_ssd(a, b);
-                if sum >= limit_u {
-                    over = true;
+            // Only a strictly lower sum matters: `best - 1` prunes the equal ones too.
+            if let Some(v) = ssd_at(roi, t, px, py, best - 1) {
+                best = v;
+                first = Some((px, py));
+                if v == 0 {
                     break;
                 }
             }
-            if over {
-                continue;
-            }
-            let v = sum as f64;
-            let diff = min - v;
-            if diff > 10.0 {
-                min = v;
-                mins.clear();
-                mins.push((px, py));
-            } else if diff.abs() < 10.0 {
-                mins.push((px, py));
-            }
+        }
+        if best == 0 {
+            break;
         }
     }
-    // std::sort on a handful of points is an insertion sort, which keeps equal ones in order;
-    // a stable sort does the same.
+    let limit = best + 10;
+    let (start, mut mins) = match first {
+        Some(p) => (p.1 * rw + p.0 + 1, vec![p]),
+        None => (0, Vec::new()),
+    };
+    for i in start..rw * rh {
+        let (px, py) = (i % rw, i / rw);
+        if ssd_at(roi, t, px, py, limit).is_some() {
+            mins.push((px, py));
+        }
+    }
+    // std::sort on few points is an insertion sort, which keeps equal ones in order; a
+    // stable sort does the same.
     mins.sort_by_key(|&(px, py)| {
         let dx = px as i64 - ox;
         let dy = py as i64 - oy;
@@ -398,22 +494,17 @@ fn row_ssd(a: &[u8], b: &[u8]) -> u64 {
     u64::from(s)
 }
 
-/// `enhancedMSE`: differences under 16 count as none; others are compared at 16 levels
-/// (`round(v / 16.)`, half away from zero).
-fn enhanced_mse(roi: &Gray, mx: usize, my: usize, t: &Gray) -> f64 {
-    let mut sse = 0.0f64;
+/// `enhancedMSE`: the mean squared difference of the blurred grays. (Until 2021 it compared
+/// 16 levels and ignored differences under 16; os-autoinst's "No longer convert to 16
+/// colours" made it the plain mean.)
+fn mse(roi: &Gray, mx: usize, my: usize, t: &Gray) -> f64 {
+    let mut sse = 0u64;
     for r in 0..t.h {
         let a = &roi.data[(my + r) * roi.w + mx..][..t.w];
         let b = &t.data[r * t.w..(r + 1) * t.w];
-        for (&p, &q) in a.iter().zip(b) {
-            if (i32::from(p) - i32::from(q)).abs() < 16 {
-                continue;
-            }
-            let d = ((f64::from(p) / 16.0).round() - (f64::from(q) / 16.0).round()) * 16.0;
-            sse += d * d;
-        }
+        sse += row_ssd(a, b);
     }
-    sse / (t.w * t.h) as f64
+    sse as f64 / (t.w * t.h) as f64
 }
 
 #[cfg(test)]
@@ -434,14 +525,39 @@ mod tests {
     fn blur_reflects_at_the_border() {
         // A 3x1 row 0 160 0: the border rule reads 160 beside each edge.
         let g = [0u8, 160, 0];
-        let b = blur(&g, 0, 0, 3, (3, 1), (0, 0, 3, 1));
+        let b = blur(&g, 0, 0, 3, (3, 1), (0, 0, 3, 1), Rounding::HalfUp);
         // Vertically the single row reflects to itself (weights 1+2+1 = 4): (0*4 + 160*2*4
         // ... per column: left = (160 + 0*2 + 160)*4 / 16 = 80; middle = (0+320+0)*4/16 = 80.
         assert_eq!(b.data, vec![80, 80, 80]);
     }
 
     #[test]
-    fn enhanced_mse_ignores_small_differences() {
+    fn blur_rounds_halves_as_opencv() {
+        // One pixel 2 above a field of 104: its blur is 104.5 (sum 1672).
+        let mut g = vec![104u8; 9];
+        g[4] = 106;
+        let up = blur(&g, 0, 0, 3, (3, 3), (1, 1, 2, 2), Rounding::HalfUp);
+        let even = blur(&g, 0, 0, 3, (3, 3), (1, 1, 2, 2), Rounding::HalfEven);
+        assert_eq!((up.data[0], even.data[0]), (105, 104));
+        // 105.5 goes up either way; 104.75 rounds to 105 either way.
+        g = vec![105; 9];
+        g[4] = 107;
+        assert_eq!(
+            blur(&g, 0, 0, 3, (3, 3), (1, 1, 2, 2), Rounding::HalfEven).data,
+            [106]
+        );
+        g = vec![104; 9];
+        g[4] = 107;
+        assert_eq!(
+            blur(&g, 0, 0, 3, (3, 3), (1, 1, 2, 2), Rounding::HalfEven).data,
+            [105]
+        );
+        assert_eq!(rounding_for((0, 0, 10, 5), 10, 10), Rounding::HalfUp);
+        assert_eq!(rounding_for((0, 0, 10, 4), 10, 10), Rounding::HalfEven);
+    }
+
+    #[test]
+    fn mse_is_the_plain_mean() {
         let a = Gray {
             w: 2,
             h: 1,
@@ -450,10 +566,51 @@ mod tests {
         let b = Gray {
             w: 2,
             h: 1,
-            data: vec![115, 132],
+            data: vec![106, 92],
         };
-        // 100 vs 115: ignored. 100/16 = 6.25 -> 6, 132/16 = 8.25 -> 8: (2*16)^2 = 1024.
-        assert_eq!(enhanced_mse(&a, 0, 0, &b), 512.0);
+        assert_eq!(mse(&a, 0, 0, &b), 50.0);
+    }
+
+    #[test]
+    fn min_positions_follow_min_vec() {
+        let roi = Gray {
+            w: 5,
+            h: 1,
+            data: vec![10, 30, 14, 13, 40],
+        };
+        // Template 10: differences 0 400 16 9 900. The own place (index 2, 16) is beaten by
+        // index 0 (0), which starts the list; index 3 (9, within 0 + 10) joins it.
+        let t = Gray {
+            w: 1,
+            h: 1,
+            data: vec![10],
+        };
+        assert_eq!(min_positions(&roi, &t, (2, 0), 3, 0), (3, 0));
+        assert_eq!(min_positions(&roi, &t, (2, 0), 0, 0), (0, 0));
+        // Template 16: differences 36 196 4 9 576. The own place (index 3, 9) is beaten by
+        // index 2 (4); index 3 (within 14) joins; the nearer to `ox` wins.
+        let t = Gray {
+            w: 1,
+            h: 1,
+            data: vec![16],
+        };
+        assert_eq!(min_positions(&roi, &t, (3, 0), 4, 0), (3, 0));
+        assert_eq!(min_positions(&roi, &t, (3, 0), 0, 0), (2, 0));
+        // Template 12: differences 4 324 4 1 784. Nothing beats the own place (index 3, 1):
+        // every place within 11 is listed, those before it too.
+        let t = Gray {
+            w: 1,
+            h: 1,
+            data: vec![12],
+        };
+        assert_eq!(min_positions(&roi, &t, (3, 0), 0, 0), (0, 0));
+        // A perfect own place is taken at once.
+        let t = Gray {
+            w: 1,
+            h: 1,
+            data: vec![13],
+        };
+        assert_eq!(min_positions(&roi, &t, (3, 0), 0, 0), (3, 0));
     }
 
     #[test]

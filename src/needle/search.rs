@@ -2,6 +2,7 @@
 //! `search_` do, with candidates ordered by `cmp_by_error_type_`.
 
 use std::cmp::Ordering;
+use std::collections::HashMap;
 use std::path::PathBuf;
 
 use serde::Serialize;
@@ -11,6 +12,9 @@ use crate::image::RgbaImage;
 use super::error::NeedleError;
 use super::file::{AreaKind, ClickPoint, Needle};
 use super::matcher::{self, ScreenView};
+
+/// A rectangle as `x0, y0, x1, y1`.
+type Rect = (usize, usize, usize, usize);
 
 /// One match area's result, named as os-autoinst names it in a candidate.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -140,8 +144,19 @@ pub fn search_with_ratio(
         });
     }
     let mut candidates = Vec::with_capacity(needles.len());
+    // tinycv blurs what it was asked of the screen so far, and rounds differently once that
+    // covers half of it: the needles without exclude areas share the screen (per needle
+    // size, which this scales the screen to); each with exclude areas gets a fresh copy.
+    let mut blurred: HashMap<(u32, u32), Option<Rect>> = HashMap::new();
     for n in needles {
-        candidates.push(match_needle(screen, n, threshold, search_ratio)?);
+        let has_excludes = n.areas().iter().any(|a| a.kind == AreaKind::Exclude);
+        let mut fresh = None;
+        let shared = if has_excludes {
+            &mut fresh
+        } else {
+            blurred.entry(n.image_size()).or_default()
+        };
+        candidates.push(match_needle_on(screen, n, threshold, search_ratio, shared)?);
     }
     candidates.sort_by(cmp_candidates);
     let best = if candidates.first().is_some_and(|c| c.ok) {
@@ -152,12 +167,22 @@ pub fn search_with_ratio(
     Ok(Search { best, candidates })
 }
 
-/// `tinycv.pm` `search_` for one needle.
+/// `tinycv.pm` `search_` for one needle, on a fresh screenshot.
 pub fn match_needle(
     screen: &RgbaImage,
     needle: &Needle,
     threshold: f64,
     search_ratio: f64,
+) -> Result<Candidate, NeedleError> {
+    match_needle_on(screen, needle, threshold, search_ratio, &mut None)
+}
+
+fn match_needle_on(
+    screen: &RgbaImage,
+    needle: &Needle,
+    threshold: f64,
+    search_ratio: f64,
+    blurred: &mut Option<Rect>,
 ) -> Result<Candidate, NeedleError> {
     let areas = needle.areas();
     if areas.iter().any(|a| a.kind == AreaKind::Ocr) {
@@ -176,7 +201,7 @@ pub fn match_needle(
         let margin = (f64::from(area.margin) + search_ratio * (1024.0 - f64::from(area.margin)))
             .trunc()
             .max(0.0) as u32;
-        let found = matcher::search_area(&view, template, area, margin, areas);
+        let found = matcher::search_area(&view, template, area, margin, areas, blurred);
         let pass = found.similarity >= area.match_level / 100.0 - threshold;
         ok &= pass;
         results.push(AreaResult {

@@ -22,6 +22,7 @@ mod gpu;
 mod gvt;
 mod input;
 mod json_outputs;
+mod needle_tinycv;
 mod removal;
 mod safe_io;
 mod serve;

@@ -10,6 +10,7 @@ pub mod edid_corpus;
 pub mod gpu;
 pub mod json;
 pub mod serve;
+pub mod tinycv;
 pub mod xvfb;
 
 use vfio_display::device::sim::desktop::{self, Canvas};
