@@ -400,12 +400,13 @@ pub(crate) fn search_area(
     }
 }
 
-/// The squared difference of the template at `(px, py)` of `roi`, or `None` as soon as it
-/// exceeds `limit` (the sums only grow, so the rest cannot bring it back).
+/// The squared difference of the template at `(px, py)` of `roi`, its rows taken in
+/// `order`, or `None` as soon as it exceeds `limit` (the sums only grow, so the rest cannot
+/// bring it back).
 #[inline]
-fn ssd_at(roi: &Gray, t: &Gray, px: usize, py: usize, limit: u64) -> Option<u64> {
+fn ssd_at(roi: &Gray, t: &Gray, order: &[usize], px: usize, py: usize, limit: u64) -> Option<u64> {
     let mut sum = 0u64;
-    for r in 0..t.h {
+    for &r in order {
         let a = &roi.data[(py + r) * roi.w + px..][..t.w];
         let b = &t.data[r * t.w..(r + 1) * t.w];
         sum += row_ssd(a, b);
@@ -416,60 +417,110 @@ fn ssd_at(roi: &Gray, t: &Gray, px: usize, py: usize, limit: u64) -> Option<u64>
     Some(sum)
 }
 
-/// `matchTemplate(TM_SQDIFF)`, then `minVec` and `SortByClose` as tinycv runs them since
-/// os-autoinst 4.4 (2017, "Use reasonable upper error bound"): the difference at the area's
-/// own place `(cx, cy)` is the first bound (0 there: found there); scanning row by row, a
-/// position at most `bound + 10` joins the list, one more than 10 below the bound starts a new
-/// list and lowers the bound; of the list, the one nearest to `(ox, oy)` wins. tinycv
-/// measures that distance from the searched rectangle's own coordinates to the area's place
-/// in the whole picture (a slip kept here, since it decides between equal positions).
-///
-/// That scan keeps, when some position beats the area's own place, the first position of
-/// the least difference `m` and the later ones within `m + 10`; otherwise every position
-/// within the own place's difference plus 10. This finds `m` first (pruning with the best so
-/// far), then collects the list, so that positions far from the best are cut short.
-fn min_positions(
+/// The template's rows, those with the most contrast first: a wrong position then shows its
+/// difference in the first rows summed, and is cut short there.
+fn row_order(t: &Gray) -> Vec<usize> {
+    let mut spread: Vec<(u64, usize)> = (0..t.h)
+        .map(|r| {
+            let row = &t.data[r * t.w..(r + 1) * t.w];
+            let mean = row.iter().map(|&v| u64::from(v)).sum::<u64>() / t.w as u64;
+            let var = row
+                .iter()
+                .map(|&v| u64::from(v).abs_diff(mean).pow(2))
+                .sum::<u64>();
+            (var, r)
+        })
+        .collect();
+    spread.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+    spread.into_iter().map(|(_, r)| r).collect()
+}
+
+/// An upper bound of the least difference, to prune with from the start, and a lower bound of
+/// each position's: a few template pixels compared at every position (their sum is part of
+/// the position's whole), and the whole difference at the few positions where they differ
+/// least (where the needle most likely is).
+fn seed_bound(
     roi: &Gray,
     t: &Gray,
-    (cx, cy): (usize, usize),
-    ox: i64,
-    oy: i64,
-) -> (usize, usize) {
-    let rw = roi.w - t.w + 1;
-    let rh = roi.h - t.h + 1;
-    let own = ssd_at(roi, t, cx, cy, u64::MAX).unwrap_or(u64::MAX);
-    if own == 0 {
-        return (cx, cy);
+    order: &[usize],
+    rw: usize,
+    rh: usize,
+    own: u64,
+) -> (u64, Vec<u32>) {
+    const KEEP: usize = 24;
+    let mut samples: Vec<(usize, usize)> = Vec::new();
+    for &r in order.iter().take(4) {
+        for k in 0..16 {
+            samples.push((r, k * (t.w - 1) / 15));
+        }
     }
-    // The least difference and its first position, if lower than the area's own place's.
-    let mut best = own;
-    let mut first: Option<(usize, usize)> = None;
-    for py in 0..rh {
-        for px in 0..rw {
-            // Only a strictly lower sum matters: `best - 1` prunes the equal ones too.
-            if let Some(v) = ssd_at(roi, t, px, py, best - 1) {
-                best = v;
-                first = Some((px, py));
-                if v == 0 {
-                    break;
-                }
+    samples.dedup();
+    let mut scores = vec![0u32; rw * rh];
+    for &(r, c) in &samples {
+        let tv = i32::from(t.data[r * t.w + c]);
+        for py in 0..rh {
+            let src = &roi.data[(py + r) * roi.w + c..][..rw];
+            for (s, &v) in scores[py * rw..(py + 1) * rw].iter_mut().zip(src) {
+                let d = i32::from(v) - tv;
+                *s += (d * d) as u32;
             }
         }
-        if best == 0 {
-            break;
+    }
+    let mut idx: Vec<(u32, usize)> = scores.iter().copied().zip(0..).collect();
+    let keep = KEEP.min(idx.len());
+    if keep < idx.len() {
+        idx.select_nth_unstable(keep);
+    }
+    let mut best = own;
+    for &(_, i) in &idx[..keep] {
+        if let Some(v) = ssd_at(roi, t, order, i % rw, i / rw, best) {
+            best = best.min(v);
         }
     }
-    let limit = best + 10;
-    let (start, mut mins) = match first {
-        Some(p) => (p.1 * rw + p.0 + 1, vec![p]),
-        None => (0, Vec::new()),
+    (best, scores)
+}
+
+/// `matchTemplate(TM_SQDIFF)`, then `minVec` and `SortByClose` as tinycv runs them since
+/// os-autoinst 4.4 (2017, "Use reasonable upper error bound"): the difference at the area's
+/// own place `own` is the first bound (0 there: found there); scanning row by row, a position
+/// at most `bound + 10` joins the list, one more than 10 below the bound starts a new list and
+/// lowers the bound; of the list, the one nearest to `(ox, oy)` wins. tinycv measures that
+/// distance from the searched rectangle's own coordinates to the area's place in the whole
+/// picture (a slip kept here, since it decides between equal positions).
+///
+/// That scan keeps, when some position beats the own place, the first position of the least
+/// difference `m` and the later ones within `m + 10`; otherwise every position within the own
+/// place's difference plus 10. This bounds `m` first ([`seed_bound`]), then lists the
+/// positions within `m + 10`, cutting every other one short.
+fn min_positions(roi: &Gray, t: &Gray, own: (usize, usize), ox: i64, oy: i64) -> (usize, usize) {
+    let rw = roi.w - t.w + 1;
+    let rh = roi.h - t.h + 1;
+    let order = row_order(t);
+    let own_v = ssd_at(roi, t, &order, own.0, own.1, u64::MAX).unwrap_or(u64::MAX);
+    if own_v == 0 {
+        return own;
+    }
+    let (mut best, lower) = seed_bound(roi, t, &order, rw, rh, own_v);
+    let mut listed: Vec<(usize, u64)> = Vec::new();
+    for (i, &low) in lower.iter().enumerate() {
+        if u64::from(low) > best + 10 {
+            continue;
+        }
+        if let Some(v) = ssd_at(roi, t, &order, i % rw, i / rw, best + 10) {
+            best = best.min(v);
+            listed.push((i, v));
+        }
+    }
+    let from = if best < own_v {
+        listed.iter().position(|&(_, v)| v == best).unwrap_or(0)
+    } else {
+        0
     };
-    for i in start..rw * rh {
-        let (px, py) = (i % rw, i / rw);
-        if ssd_at(roi, t, px, py, limit).is_some() {
-            mins.push((px, py));
-        }
-    }
+    let mut mins: Vec<(usize, usize)> = listed[from..]
+        .iter()
+        .filter(|&&(_, v)| v <= best + 10)
+        .map(|&(i, _)| (i % rw, i / rw))
+        .collect();
     // std::sort on few points is an insertion sort, which keeps equal ones in order; a
     // stable sort does the same.
     mins.sort_by_key(|&(px, py)| {
