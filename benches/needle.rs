@@ -29,7 +29,7 @@ fn picture(w: u32, h: u32, seed: u64) -> RgbaImage {
             img.data[i..i + 4].copy_from_slice(&[(x * 60 / w) as u8, (y * 90 / h) as u8, 120, 255]);
         }
     }
-    let mut fill = |img: &mut RgbaImage, x: u32, y: u32, fw: u32, fh: u32, c: [u8; 4]| {
+    let fill = |img: &mut RgbaImage, x: u32, y: u32, fw: u32, fh: u32, c: [u8; 4]| {
         for yy in y..(y + fh).min(h) {
             for xx in x..(x + fw).min(w) {
                 let i = ((yy * w + xx) * 4) as usize;

@@ -181,7 +181,7 @@ fn rect(a: &Area) -> (usize, usize, usize, usize) {
 /// Paints the exclude areas (`replacerect`) on `g`, which holds the rectangle at `ox, oy` of
 /// width `gw` of the picture.
 fn paint_excludes(g: &mut [u8], ox: usize, oy: usize, gw: usize, areas: &[Area]) {
-    let gh = if gw == 0 { 0 } else { g.len() / gw };
+    let gh = g.len().checked_div(gw).unwrap_or(0);
     for a in areas.iter().filter(|a| a.kind == AreaKind::Exclude) {
         let x0 = (a.x as usize).max(ox);
         let y0 = (a.y as usize).max(oy);

@@ -4,6 +4,8 @@
 //! must agree on the similarity (within 0.005), on pass or fail, and on where the area was
 //! found. tinycv is Debian's build (common/tinycv.rs says how it is found).
 
+#![allow(clippy::disallowed_macros)] // a test prints its comparison table in the log
+
 use std::path::{Path, PathBuf};
 
 use vfio_display::image::RgbaImage;
