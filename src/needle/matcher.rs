@@ -501,9 +501,36 @@ fn min_positions(roi: &Gray, t: &Gray, own: (usize, usize), ox: i64, oy: i64) ->
         return own;
     }
     let (mut best, lower) = seed_bound(roi, t, &order, rw, rh, own_v);
+    // A second lower bound, from row sums: (sum of a row's differences)^2 / width is at most
+    // that row's squared differences (Cauchy-Schwarz), and costs one subtraction per row.
+    let prefix: Vec<u32> = roi
+        .data
+        .chunks_exact(roi.w)
+        .flat_map(|row| {
+            std::iter::once(0).chain(row.iter().scan(0u32, |acc, &v| {
+                *acc += u32::from(v);
+                Some(*acc)
+            }))
+        })
+        .collect();
+    let t_rows: Vec<i64> = t
+        .data
+        .chunks_exact(t.w)
+        .map(|row| row.iter().map(|&v| i64::from(v)).sum())
+        .collect();
+    let pw = roi.w + 1;
+    let row_bound = |px: usize, py: usize| -> u64 {
+        let mut sum = 0u64;
+        for (r, &tr) in t_rows.iter().enumerate() {
+            let base = (py + r) * pw;
+            let s = i64::from(prefix[base + px + t.w] - prefix[base + px]);
+            sum += ((s - tr) * (s - tr)) as u64;
+        }
+        sum / t.w as u64
+    };
     let mut listed: Vec<(usize, u64)> = Vec::new();
     for (i, &low) in lower.iter().enumerate() {
-        if u64::from(low) > best + 10 {
+        if u64::from(low) > best + 10 || row_bound(i % rw, i / rw) > best + 10 {
             continue;
         }
         if let Some(v) = ssd_at(roi, t, &order, i % rw, i / rw, best + 10) {
