@@ -22,7 +22,7 @@ pub mod serve;
 pub mod signals;
 pub mod stats;
 pub mod target;
+pub mod watch;
 #[cfg(feature = "viewer")]
 pub mod viewer;
 pub mod vmm;
-pub mod watch;

@@ -102,9 +102,8 @@ impl<'d> Watcher<'d> {
                 });
                 if let Err(err) = ran {
                     let text = vfio_display::frame::session::error_chain(&err);
-                    *failed
-                        .lock()
-                        .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(text);
+                    *failed.lock().unwrap_or_else(std::sync::PoisonError::into_inner) =
+                        Some(text);
                 }
             })?;
         let planes = PlaneReader::with_reader(reader, gpu, opts.render, ImportChoice::Auto);

@@ -15,8 +15,7 @@
 //! - `verify DIR` (on the host) asserts every result the VM wrote.
 //!
 //! Each check prints `ok NAME` or `FAIL NAME: why`.
-#![allow(clippy::unwrap_used)]
-// test support: a failed unwrap is a failed check
+#![allow(clippy::unwrap_used)] // test support: a failed unwrap is a failed check
 // The helper's output is the VM's serial console, which the suite reads to its end; the
 // product's closed-pipe-safe output macros live in its binary, not in the library it links.
 #![allow(clippy::disallowed_macros)]
