@@ -3,7 +3,7 @@
 # rustfmt and clippy; QEMU 10 and Mesa's lavapipe from bookworm-backports (bookworm's own are too
 # old: QEMU's iommufd fd passing, lavapipe's dma-buf import); busybox and the kernel build tools
 # for the VM suite; edid-decode; Xvfb and the X tools of the window tests; VNC clients for
-# `serve`. Idempotent; needs root (or sudo). Usage: scripts/install-test-deps.sh
+# `serve`; os-autoinst's tinycv (the needle matcher's reference). Idempotent; needs root (or sudo). Usage: scripts/install-test-deps.sh
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 
@@ -57,6 +57,30 @@ install gvncviewer novnc chromium tigervnc-viewer tigervnc-tools
 install tigervnc-standalone-server
 # ffmpeg's swscale judges the packed YUV 4:2:2 conversion (tests/it/gvt.rs).
 install ffmpeg
+# The needle tests compare the `needle` module with os-autoinst's own matcher, tinycv: the Perl
+# XS module in Debian's os-autoinst package, run on the OpenCV libraries it links. The package
+# itself would pull in QEMU, Mojolicious and more, so it is only downloaded and unpacked, into
+# a directory per version; `current` points at the one the tests use
+# (tests/it/common/tinycv.rs; TINYCV_PERL_LIB overrides it).
+install perl libopencv-core406 libopencv-imgproc406 libopencv-imgcodecs406
+tinycv_cache=/var/cache/vfio-display-tinycv
+tinycv_version=$(apt-cache policy os-autoinst | awk '/Candidate:/ {print $2}')
+if [ -z "$tinycv_version" ] || [ "$tinycv_version" = "(none)" ]; then
+  echo "install-test-deps: no os-autoinst package in this machine's apt sources" >&2
+  exit 1
+fi
+if [ ! -d "$tinycv_cache/$tinycv_version" ]; then
+  work=$(mktemp -d)
+  chmod 755 "$work" # apt-get download drops to the _apt user
+  (cd "$work" && apt-get download -qq "os-autoinst=$tinycv_version" >/dev/null)
+  mkdir -p "$tinycv_cache"
+  dpkg -x "$work"/os-autoinst_*.deb "$work/root"
+  rm -rf "$tinycv_cache/$tinycv_version.tmp"
+  mv "$work/root" "$tinycv_cache/$tinycv_version.tmp"
+  mv "$tinycv_cache/$tinycv_version.tmp" "$tinycv_cache/$tinycv_version"
+  rm -rf "$work"
+fi
+ln -sfn "$tinycv_version" "$tinycv_cache/current"
 python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore \
   'vncdotool==1.4.2' 'pillow>=10'
 echo "install-test-deps: done"

@@ -64,6 +64,8 @@ pub mod frame;
 pub mod image;
 pub mod input;
 pub mod inspect;
+#[cfg(feature = "needle")]
+pub mod needle;
 #[cfg(feature = "gpu")]
 pub mod render;
 #[cfg(feature = "remote")]

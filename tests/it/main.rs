@@ -23,6 +23,7 @@ mod guest_ci;
 mod gvt;
 mod input;
 mod json_outputs;
+mod needle_tinycv;
 mod record;
 mod removal;
 mod safe_io;

@@ -11,6 +11,7 @@ pub mod gpu;
 pub mod json;
 pub mod qemu;
 pub mod serve;
+pub mod tinycv;
 pub mod xvfb;
 
 use vfio_display::device::sim::desktop::{self, Canvas};
