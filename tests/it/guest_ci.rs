@@ -197,16 +197,40 @@ fn bad_needles_and_tags_are_refused_before_the_device_opens() {
         &["wait", "orange", "--exclude-tag", "orange", "--sim"],
     );
     assert_clean_failure(&out, 2, "no needle");
-    // A needle whose area leaves its picture names the file.
+    // A needle whose area leaves its picture is skipped with a warning naming the file and
+    // the field; a step whose tag only it has cannot run.
     needle(
         &needles,
         "broken",
         &frame5,
-        &["orange"],
+        &["blue"],
         "{\"xpos\": 1000, \"ypos\": 0, \"width\": 100, \"height\": 10, \"type\": \"match\"}",
     );
-    let out = ci(dir.path(), &needles, &["wait", "orange", "--sim"]);
-    assert_clean_failure(&out, 2, "broken.json");
+    let out = ci(dir.path(), &needles, &["wait", "blue", "--sim"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("needle skipped") && err.contains("broken.json"),
+        "{err}"
+    );
+    assert!(err.contains("1 needles were skipped"), "{err}");
+    // An ocr area is refused when it would be matched, never passed.
+    needle(
+        &needles,
+        "reads-text",
+        &frame5,
+        &["text"],
+        &format!(
+            "{}, {{\"xpos\": 0, \"ypos\": 0, \"width\": 50, \"height\": 20, \"type\": \"ocr\"}}",
+            title_bar_area("")
+        ),
+    );
+    let out = ci(
+        dir.path(),
+        &needles,
+        &["wait", "text", "--sim", "--sim-frame", "5"],
+    );
+    assert_clean_failure(&out, 2, "ocr");
 }
 
 #[test]

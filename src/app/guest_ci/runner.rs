@@ -58,6 +58,9 @@ pub fn run(opts: &CiOptions, steps: &[Step]) -> Result<()> {
     })
 }
 
+/// How many skipped needles are named one by one; the rest are counted.
+const SKIPPED_SHOWN: usize = 10;
+
 fn load_needles(opts: &CiOptions, steps: &[Step]) -> Result<Option<NeedleSet>> {
     if !steps.iter().any(|s| s.kind.needs_needles()) {
         return Ok(None);
@@ -65,13 +68,31 @@ fn load_needles(opts: &CiOptions, steps: &[Step]) -> Result<Option<NeedleSet>> {
     let set = NeedleSet::load_dir(&opts.needles).map_err(|err| BadTest {
         message: format!("needles: {}", error_chain(&err)),
     })?;
+    // A needle that cannot be used is skipped, as os-autoinst skips it, but never silently.
+    let rejected = set.rejected();
+    for err in rejected.iter().take(SKIPPED_SHOWN) {
+        errln!(
+            "vfio-display: warning: needle skipped: {}",
+            error_chain(err)
+        );
+    }
+    if rejected.len() > SKIPPED_SHOWN {
+        errln!(
+            "vfio-display: warning: {} more needles skipped",
+            rejected.len() - SKIPPED_SHOWN
+        );
+    }
     for step in steps {
         if let StepKind::Wait { tags, .. } | StepKind::Click { tags, .. } = &step.kind
             && set.select(tags, &opts.exclude_tags).is_empty()
         {
+            let skipped = match rejected.len() {
+                0 => String::new(),
+                n => format!("; {n} needles were skipped as unusable (see the warnings)"),
+            };
             return Err(BadTest {
                 message: format!(
-                    "{}: no needle in {} has the tag{} {} ({} needles, tags: {})",
+                    "{}: no needle in {} has the tag{} {} ({} needles, tags: {}){skipped}",
                     where_(step),
                     opts.needles.display(),
                     if tags.len() == 1 { "" } else { "s" },

@@ -766,7 +766,11 @@ fn verify(args: &[String]) -> Result<()> {
                 note(
                     &format!("{name} (last frame of {} equals {})", words[2], words[3]),
                     rc == 0 && why.is_none(),
-                    format!("exit {rc}, {}, stderr: {}", why.unwrap_or_default(), err.trim()),
+                    format!(
+                        "exit {rc}, {}, stderr: {}",
+                        why.unwrap_or_default(),
+                        err.trim()
+                    ),
                 );
             }
             // rounds NAME FILE N TEXT...: FILE has the lines "ROUND i TEXT" for i in 1..=N,
@@ -805,7 +809,11 @@ fn verify(args: &[String]) -> Result<()> {
                 note(
                     name,
                     rc == 1 && found,
-                    format!("exit {rc} (want 1), evidence for {} found: {found}, stderr: {}", words[3], err.trim()),
+                    format!(
+                        "exit {rc} (want 1), evidence for {} found: {found}, stderr: {}",
+                        words[3],
+                        err.trim()
+                    ),
                 );
             }
             other => note(name, false, format!("unknown expectation kind {other}")),
@@ -843,7 +851,8 @@ fn apng_last_frame(path: &Path) -> std::result::Result<(u32, u32, u32, Vec<u8>),
         if let Some((fc, saved)) = dispose.take() {
             for y in 0..fc.height as usize {
                 for x in 0..fc.width as usize {
-                    let c = ((fc.y_offset as usize + y) * w as usize + fc.x_offset as usize + x) * 4;
+                    let c =
+                        ((fc.y_offset as usize + y) * w as usize + fc.x_offset as usize + x) * 4;
                     let px: [u8; 4] = match fc.dispose_op {
                         png::DisposeOp::Background => [0; 4],
                         png::DisposeOp::Previous => {
@@ -856,11 +865,15 @@ fn apng_last_frame(path: &Path) -> std::result::Result<(u32, u32, u32, Vec<u8>),
                 }
             }
         }
-        let fc = reader.info().frame_control().copied().unwrap_or(png::FrameControl {
-            width: w,
-            height: h,
-            ..Default::default()
-        });
+        let fc = reader
+            .info()
+            .frame_control()
+            .copied()
+            .unwrap_or(png::FrameControl {
+                width: w,
+                height: h,
+                ..Default::default()
+            });
         if fc.x_offset + info.width > w || fc.y_offset + info.height > h {
             return Err(format!("a frame leaves the {w}x{h} canvas"));
         }
