@@ -31,7 +31,7 @@ if [ -n "$heavy" ]; then
   exit 1
 fi
 echo "== each feature alone (what an embedder turns on builds without the rest)"
-for feature in gpu viewer remote; do
+for feature in gpu viewer remote needle; do
   cargo check --lib --no-default-features --features "$feature" --locked --quiet
 done
 # The headless program: every command but view and demo, without the window crates.
