@@ -85,12 +85,13 @@ enum Command {
     /// Guest CI: run a test script, one step per line (wait, click, key, type, wait-still,
     /// wait-change, screenshot).
     Script(guest_ci::ScriptCommand),
-    /// Start QEMU with the device and run a command (view by default; screenshot, serve, info,
-    /// edid, check) on it beside the guest, for the VM's lifetime; --edid sets the monitor
-    /// before the guest boots.
+    /// Start QEMU with the device and run a command (view by default; screenshot, record,
+    /// serve, info, edid, check, a guest-CI step) on it beside the guest, for the VM's
+    /// lifetime; --edid sets the monitor before the guest boots.
     Run(vmm::RunArgs),
-    /// Run a command (view, screenshot, serve, info, edid, check, bench) on the device of a
-    /// QEMU that is already running (--pid, or --vm for a libvirt domain), until QEMU ends.
+    /// Run a command (view, screenshot, record, serve, info, edid, check, bench, a guest-CI
+    /// step) on the device of a QEMU that is already running (--pid, or --vm for a libvirt
+    /// domain), until QEMU ends.
     Attach(vmm::AttachArgs),
     /// Print shell completions for bash, zsh or fish.
     Completions(docs::CompletionsArgs),

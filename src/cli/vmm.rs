@@ -15,11 +15,13 @@ use std::time::Duration;
 
 const ATTACH_AFTER_HELP: &str = "\
 COMMAND is one of: view, screenshot, record, serve, info, edid show|set|link|hotswap, check,
-bench, with its own options but no DEVICE (the device is QEMU's). For example:
+bench, or a guest-CI step (wait, click, key, type, wait-still, wait-change, script), with its
+own options but no DEVICE (the device is QEMU's). For example:
   vfio-display attach --vm win11 view
   vfio-display attach --pid 4242 screenshot -o guest.png
   vfio-display attach --pid 4242 edid set --mode 1920x1080
   vfio-display attach --pid 4242 --qmp /run/vm1.qmp view      (keyboard and pointer too)
+  vfio-display attach --vm win11 --qmp /run/vm1.qmp script boot-and-login.txt
 
 The device stays QEMU's: this process reads planes and may write the EDID, and never takes the
 guest's interrupts, resets the device or writes its registers. pidfd_getfd needs ptrace rights
@@ -70,10 +72,11 @@ pub struct AttachArgs {
 
 const RUN_AFTER_HELP: &str = "\
 COMMAND is one of: view (the default), screenshot, record, serve, info, edid show|link|hotswap,
-check, with its own options but no DEVICE. Everything after -- is QEMU's command line; run adds the device
+check, or a guest-CI step (wait, click, key, type, wait-still, wait-change, script), with its
+own options but no DEVICE. Everything after -- is QEMU's command line; run adds the device
 (-object iommufd, -device vfio-pci,fd=N,sysfsdev=...,display=off), QMP sockets of its own and,
-unless the command line has one, a virtio tablet: view and serve send the guest keys and
-pointer through QMP.
+unless the command line has one, a virtio tablet: view, serve and the guest-CI steps send the
+guest keys and pointer through QMP.
 For example:
   vfio-display run UUID --edid 1920x1080 -- qemu-system-x86_64 -m 4G -hda guest.img
   vfio-display run UUID screenshot --count 60 --interval 5000 -o boot.png -- qemu-system-x86_64 ...
@@ -406,6 +409,13 @@ mod tests {
             }
             if name == "screenshot" || name == "record" {
                 words.extend(["-o".to_string(), "x.png".to_string()]);
+            }
+            // The guest-CI steps' own words.
+            match name.as_str() {
+                "wait" | "click" => words.push("login".into()),
+                "key" => words.push("ret".into()),
+                "type" | "script" => words.push("x".into()),
+                _ => {}
             }
             let parsed = check_words(&words, "attach", "").unwrap();
             assert_eq!(
