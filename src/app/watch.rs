@@ -114,7 +114,7 @@ impl<'d> Watcher<'d> {
             })?;
         let planes = PlaneReader::with_reader(reader, gpu, opts.render, ImportChoice::Auto);
         Ok(Watcher {
-            capture: Capture::new(planes),
+            capture: Capture::new(planes).quiet(),
             hub: Hub::new(RgbaImage::new(0, 0)),
             pump,
             wakes,

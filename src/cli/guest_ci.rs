@@ -19,6 +19,12 @@ use vfio_display::input::openqa::key_combo;
 /// The largest script read: thousands of steps.
 const MAX_SCRIPT_BYTES: u64 = 1 << 20;
 
+/// The most characters one `type` step types.
+const MAX_TYPED_CHARS: usize = 10_000;
+
+/// How much of a bad line an error message quotes.
+const QUOTED_LINE: usize = 120;
+
 #[derive(Debug, Clone, Args)]
 #[command(next_help_heading = "Guest CI")]
 pub struct CiArgs {
@@ -61,6 +67,14 @@ pub struct CiArgs {
     /// The timer's rate when there is no IRQ: how often a picture is read and compared.
     #[arg(long, value_name = "HZ", default_value = "60", value_parser = parse_hz)]
     refresh_hz: f64,
+}
+
+/// A PSNR level in dB: 0 (nothing counts as different) to tinycv's 1 000 000 (identical).
+fn parse_db(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if (0.0..=1_000_000.0).contains(&v) => Ok(v),
+        _ => Err(format!("{s}: give a PSNR from 0 to 1000000 dB")),
+    }
 }
 
 fn parse_rate(s: &str) -> Result<f64, String> {
@@ -176,7 +190,7 @@ pub struct WaitStillArgs {
     #[arg(long, value_name = "S", default_value = "30", value_parser = parse_seconds)]
     timeout: f64,
     /// PSNR in dB below which two pictures differ (os-autoinst's similarity_level).
-    #[arg(long, value_name = "DB", default_value_t = 47.0)]
+    #[arg(long, value_name = "DB", default_value_t = 47.0, value_parser = parse_db)]
     similarity_level: f64,
 }
 
@@ -186,7 +200,7 @@ pub struct WaitChangeArgs {
     #[arg(long, value_name = "S", default_value = "10", value_parser = parse_seconds)]
     timeout: f64,
     /// PSNR in dB below which the screen counts as changed (os-autoinst's similarity_level).
-    #[arg(long, value_name = "DB", default_value_t = 50.0)]
+    #[arg(long, value_name = "DB", default_value_t = 50.0, value_parser = parse_db)]
     similarity_level: f64,
 }
 
@@ -321,7 +335,7 @@ impl<'a> CiCommand<'a> {
                 click_step(&c.step),
                 format!("click {}", c.step.tags.join(" ")),
             ),
-            CiCommand::Key(c) => Ok(key_steps(&c.step, None)?),
+            CiCommand::Key(c) => one(key_step(&c.step)?, format!("key {}", c.step.keys.join(" "))),
             CiCommand::Type(c) => one(type_step(&c.step)?, format!("type {:?}", c.step.text)),
             CiCommand::WaitStill(c) => one(wait_still_step(&c.step)?, "wait-still".into()),
             CiCommand::WaitChange(c) => one(wait_change_step(&c.step), "wait-change".into()),
@@ -350,26 +364,33 @@ fn click_step(a: &ClickArgs) -> StepKind {
     }
 }
 
-fn key_steps(a: &KeyArgs, line: Option<usize>) -> Result<Vec<Step>> {
-    a.keys
+fn key_step(a: &KeyArgs) -> Result<StepKind> {
+    let combos = a
+        .keys
         .iter()
         .map(|combo| {
-            let keys = key_combo(combo).map_err(|e| BadTest {
-                message: e.to_string(),
-            })?;
-            Ok(Step {
-                kind: StepKind::Key {
-                    combo: combo.clone(),
-                    keys,
-                },
-                line,
-                text: format!("key {combo}"),
-            })
+            key_combo(combo)
+                .map(|keys| (combo.clone(), keys))
+                .map_err(|e| BadTest {
+                    message: e.to_string(),
+                })
         })
-        .collect()
+        .collect::<Result<_, _>>()?;
+    Ok(StepKind::Key { combos })
 }
 
 fn type_step(a: &TypeArgs) -> Result<StepKind> {
+    let count = a.text.chars().count();
+    if count > MAX_TYPED_CHARS {
+        return Err(BadTest {
+            message: format!(
+                "{count} characters to type in one step: at most {MAX_TYPED_CHARS} (at 30 keys a \
+                 second that is already {} minutes)",
+                MAX_TYPED_CHARS / 30 / 60
+            ),
+        }
+        .into());
+    }
     crate::app::guest_ci::check_typeable(&a.text).map_err(|e| BadTest {
         message: e.to_string(),
     })?;
@@ -415,10 +436,19 @@ fn read_script(path: &Path) -> Result<Vec<Step>> {
         }
         buf
     } else {
-        read_bounded(path, MAX_SCRIPT_BYTES)?
+        read_bounded(path, MAX_SCRIPT_BYTES).map_err(|e| BadTest {
+            message: format!("{e:#}"),
+        })?
     };
-    let text = String::from_utf8(bytes).map_err(|e| BadTest {
-        message: format!("{}: not UTF-8 text ({e})", path.display()),
+    let text = String::from_utf8(bytes).map_err(|e| {
+        let line = e.as_bytes()[..e.utf8_error().valid_up_to()]
+            .iter()
+            .filter(|&&b| b == b'\n')
+            .count()
+            + 1;
+        BadTest {
+            message: format!("{}:{line}: not UTF-8 text", path.display()),
+        }
     })?;
     let name = path.display().to_string();
     let steps = parse_script(&text).map_err(|e| BadTest {
@@ -431,6 +461,14 @@ fn read_script(path: &Path) -> Result<Vec<Step>> {
         .into());
     }
     Ok(steps)
+}
+
+/// `line`, cut to a length an error message can quote.
+fn quoted(line: &str) -> String {
+    match line.char_indices().nth(QUOTED_LINE) {
+        Some((at, _)) => format!("{}...", &line[..at]),
+        None => line.to_string(),
+    }
 }
 
 /// The steps of a script's text; an error reads "LINE: why".
@@ -450,7 +488,7 @@ fn parse_script(text: &str) -> Result<Vec<Step>, String> {
                 .unwrap_or("")
                 .trim_start_matches("error: ")
                 .to_string();
-            format!("{number}: {first} (in: {})", line.trim())
+            format!("{number}: {first} (in: {})", quoted(line.trim()))
         })?;
         let text = line.trim().to_string();
         let one = |kind: StepKind| {
@@ -464,14 +502,7 @@ fn parse_script(text: &str) -> Result<Vec<Step>, String> {
         steps.extend(match parsed.step {
             StepCommand::Wait(a) => one(wait_step(&a)),
             StepCommand::Click(a) => one(click_step(&a)),
-            StepCommand::Key(a) => key_steps(&a, Some(number))
-                .map_err(bad)?
-                .into_iter()
-                .map(|mut s| {
-                    s.text = text.clone();
-                    s
-                })
-                .collect(),
+            StepCommand::Key(a) => one(key_step(&a).map_err(bad)?),
             StepCommand::Type(a) => one(type_step(&a).map_err(bad)?),
             StepCommand::WaitStill(a) => one(wait_still_step(&a).map_err(bad)?),
             StepCommand::WaitChange(a) => one(wait_change_step(&a)),

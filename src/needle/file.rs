@@ -415,7 +415,18 @@ fn parse_area(a: &Value, field: &dyn Fn(&str, &str) -> NeedleError) -> Result<Ar
                 _ => None,
             };
             match (coord("xpos"), coord("ypos")) {
-                (Some(xpos), Some(ypos)) => Some(ClickPoint::At { xpos, ypos }),
+                // A click point is inside its area: a needle must not send a click elsewhere.
+                (Some(xpos), Some(ypos))
+                    if xpos <= f64::from(width) && ypos <= f64::from(height) =>
+                {
+                    Some(ClickPoint::At { xpos, ypos })
+                }
+                (Some(_), Some(_)) => {
+                    return Err(field(
+                        ".click_point",
+                        &format!("lies outside its {width}x{height} area"),
+                    ));
+                }
                 _ => {
                     return Err(field(
                         ".click_point",
@@ -448,7 +459,7 @@ fn read_bounded(json: &Path) -> Result<String, NeedleError> {
         path: json.to_path_buf(),
         source,
     };
-    let file = File::open(json).map_err(io)?;
+    let file = open_regular(json).map_err(io)?;
     let mut text = String::new();
     // Read one byte past the limit to tell "at the limit" from "above it" without trusting
     // the file's size, which a FIFO or /proc file does not have.
@@ -466,8 +477,25 @@ fn read_bounded(json: &Path) -> Result<String, NeedleError> {
     Ok(text)
 }
 
+/// Opens `path` for reading if it is a regular file (after links). The open does not block,
+/// so a FIFO planted in a needles directory is refused instead of waiting for a writer forever.
+fn open_regular(path: &Path) -> std::io::Result<File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(nix::fcntl::OFlag::O_NONBLOCK.bits())
+        .open(path)?;
+    if !file.metadata()?.is_file() {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "not a regular file",
+        ));
+    }
+    Ok(file)
+}
+
 fn open_png(json: &Path, png: &Path) -> Result<png::Reader<BufReader<File>>, NeedleError> {
-    let file = match File::open(png) {
+    let file = match open_regular(png) {
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             return Err(NeedleError::MissingPng {

@@ -30,7 +30,8 @@ pub use file::{
     Property,
 };
 pub use search::{
-    AreaResult, Candidate, Search, cmp_candidates, match_needle, search, search_with_ratio,
+    AreaResult, Candidate, Search, cmp_candidates, match_needle, search, search_while,
+    search_with_ratio,
 };
 pub use set::{DEFAULT_MAX_NEEDLES, NeedleSet};
 

@@ -133,6 +133,24 @@ pub fn search_with_ratio(
     threshold: f64,
     search_ratio: f64,
 ) -> Result<Search, NeedleError> {
+    let done = search_while(screen, needles, threshold, search_ratio, &mut || true)?;
+    // Never cut short: `keep_going` always says yes.
+    Ok(done.unwrap_or(Search {
+        best: None,
+        candidates: Vec::new(),
+    }))
+}
+
+/// [`search_with_ratio`], asking `keep_going` before each needle after the first: `None` when
+/// it said no (a deadline passed, a signal came), so that thousands of needles never hold a
+/// caller past its timeout.
+pub fn search_while(
+    screen: &RgbaImage,
+    needles: &[&Needle],
+    threshold: f64,
+    search_ratio: f64,
+    keep_going: &mut dyn FnMut() -> bool,
+) -> Result<Option<Search>, NeedleError> {
     if screen.width == 0
         || screen.height == 0
         || screen.data.len() != screen.width as usize * screen.height as usize * 4
@@ -148,7 +166,10 @@ pub fn search_with_ratio(
     // covers half of it: the needles without exclude areas share the screen (per needle
     // size, which this scales the screen to); each with exclude areas gets a fresh copy.
     let mut blurred: HashMap<(u32, u32), Option<Rect>> = HashMap::new();
-    for n in needles {
+    for (i, n) in needles.iter().enumerate() {
+        if i > 0 && !keep_going() {
+            return Ok(None);
+        }
         let has_excludes = n.areas().iter().any(|a| a.kind == AreaKind::Exclude);
         let mut fresh = None;
         let shared = if has_excludes {
@@ -164,7 +185,7 @@ pub fn search_with_ratio(
     } else {
         None
     };
-    Ok(Search { best, candidates })
+    Ok(Some(Search { best, candidates }))
 }
 
 /// `tinycv.pm` `search_` for one needle, on a fresh screenshot.

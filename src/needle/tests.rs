@@ -164,6 +164,20 @@ fn each_bad_field_is_named() {
         refusal(&area(r#","click_point":"middle""#)).0,
         "area[0].click_point"
     );
+    // A click point outside its area would send a click anywhere on the screen.
+    let (field, msg) = refusal(&area(r#","click_point":{"xpos":11,"ypos":3}"#));
+    assert_eq!(field, "area[0].click_point");
+    assert!(msg.contains("outside its 10x10 area"), "{msg}");
+    assert!(
+        Needle::load(&needle_files(
+            tempfile::tempdir().unwrap().path(),
+            "edge",
+            &area(r#","click_point":{"xpos":10,"ypos":10}"#),
+            100,
+            100
+        ))
+        .is_ok()
+    );
     assert_eq!(refusal(&area(r#","margin":-5"#)).0, "area[0].margin");
     assert_eq!(refusal(&area(r#","xpos":"1""#)).0, "area[0].xpos");
     assert_eq!(
@@ -227,6 +241,21 @@ fn broken_files_are_refused_with_their_path() {
         Needle::load(&json),
         Err(NeedleError::TooLarge { size, .. }) if size == MAX_JSON_BYTES + 1
     ));
+
+    // FIFOs planted for the JSON or the PNG are refused at once, never waited on.
+    let json = dir.path().join("fifo.json");
+    nix::unistd::mkfifo(&json, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+    assert!(matches!(Needle::load(&json), Err(NeedleError::Io { path, .. }) if path == json));
+    let json = dir.path().join("fifopng.json");
+    std::fs::write(&json, r#"{"area":[{"width":1,"height":1}]}"#).unwrap();
+    nix::unistd::mkfifo(
+        &dir.path().join("fifopng.png"),
+        nix::sys::stat::Mode::from_bits_truncate(0o600),
+    )
+    .unwrap();
+    assert!(
+        matches!(Needle::load(&json), Err(NeedleError::Io { path, .. }) if path == dir.path().join("fifopng.png"))
+    );
 
     let json = dir.path().join("notpng.json");
     std::fs::write(&json, r#"{"area":[{"width":1,"height":1}]}"#).unwrap();

@@ -185,7 +185,7 @@ fn bad_needles_and_tags_are_refused_before_the_device_opens() {
     let frame5 = sim_png(dir.path(), 5);
     needle(&needles, "good", &frame5, &["orange"], &title_bar_area(""));
     let out = ci(dir.path(), &needles, &["wait", "purple", "--sim"]);
-    assert_clean_failure(&out, 2, "no needle");
+    assert_clean_failure(&out, 2, "no usable needle");
     assert!(
         String::from_utf8_lossy(&out.stderr).contains("orange"),
         "the known tags are listed"
@@ -196,7 +196,7 @@ fn bad_needles_and_tags_are_refused_before_the_device_opens() {
         &needles,
         &["wait", "orange", "--exclude-tag", "orange", "--sim"],
     );
-    assert_clean_failure(&out, 2, "no needle");
+    assert_clean_failure(&out, 2, "--exclude-tag leaves out");
     // A needle whose area leaves its picture is skipped with a warning naming the file and
     // the field; a step whose tag only it has cannot run.
     needle(
@@ -213,7 +213,10 @@ fn bad_needles_and_tags_are_refused_before_the_device_opens() {
         err.contains("needle skipped") && err.contains("broken.json"),
         "{err}"
     );
-    assert!(err.contains("1 needles were skipped"), "{err}");
+    assert!(
+        err.contains("no usable needle") && err.contains("\"blue\""),
+        "{err}"
+    );
     // An ocr area is refused when it would be matched, never passed.
     needle(
         &needles,
@@ -230,7 +233,156 @@ fn bad_needles_and_tags_are_refused_before_the_device_opens() {
         &needles,
         &["wait", "text", "--sim", "--sim-frame", "5"],
     );
-    assert_clean_failure(&out, 2, "ocr");
+    assert_clean_failure(&out, 2, "every needle with it was skipped");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("reads-text.json: an ocr area"));
+    // Beside a usable needle of the same tag, the ocr one is skipped and the wait goes on.
+    needle(
+        &needles,
+        "reads-orange",
+        &frame5,
+        &["orange"],
+        "{\"xpos\": 0, \"ypos\": 0, \"width\": 50, \"height\": 20, \"type\": \"ocr\"}",
+    );
+    let out = ci(
+        dir.path(),
+        &needles,
+        &["wait", "orange", "--sim", "--sim-frame", "5"],
+    );
+    assert_ok(&out);
+}
+
+/// Writes `image` as an RGBA PNG.
+fn write_png(path: &Path, image: &vfio_display::image::RgbaImage) {
+    let file = std::io::BufWriter::new(std::fs::File::create(path).unwrap());
+    let mut encoder = png::Encoder::new(file, image.width, image.height);
+    encoder.set_color(png::ColorType::Rgba);
+    encoder.set_depth(png::BitDepth::Eight);
+    encoder
+        .write_header()
+        .unwrap()
+        .write_image_data(&image.data)
+        .unwrap();
+}
+
+#[test]
+fn a_wait_ends_at_its_timeout_however_many_needles_there_are() {
+    let dir = tmp();
+    let needles = dir.path().join("needles");
+    std::fs::create_dir_all(&needles).unwrap();
+    // A title bar painted purple, searched for across a margin of 300 pixels: a costly
+    // search that finds nothing, a hundred times over.
+    let mut picture = read_png(&sim_png(dir.path(), 5));
+    let (x, y, w, h) = TITLE_BAR;
+    for row in y..y + h {
+        for col in x..x + w {
+            let i = ((row * picture.width + col) * 4) as usize;
+            picture.data[i..i + 4].copy_from_slice(&[128, 0, 128, 255]);
+        }
+    }
+    let first = needles.join("purple-000.png");
+    write_png(&first, &picture);
+    for n in 0..100 {
+        let name = format!("purple-{n:03}");
+        if n > 0 {
+            std::fs::hard_link(&first, needles.join(format!("{name}.png"))).unwrap();
+        }
+        std::fs::write(
+            needles.join(format!("{name}.json")),
+            format!(
+                "{{\"area\": [{}], \"tags\": [\"purple\"]}}",
+                title_bar_area(", \"margin\": 300")
+            ),
+        )
+        .unwrap();
+    }
+    let started = std::time::Instant::now();
+    let out = ci(
+        dir.path(),
+        &needles,
+        &[
+            "wait",
+            "purple",
+            "--sim",
+            "--sim-frame",
+            "5",
+            "--timeout",
+            "1",
+            "--evidence",
+            path_str(dir.path()),
+        ],
+    );
+    assert_clean_failure(&out, 1, "failed");
+    assert!(
+        started.elapsed().as_secs_f64() < 8.0,
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+#[test]
+fn hostile_options_and_steps_are_refused_with_a_reason() {
+    let dir = tmp();
+    let needles = dir.path().join("needles");
+    needle(
+        &needles,
+        "orange-title",
+        &sim_png(dir.path(), 5),
+        &["orange"],
+        &title_bar_area(""),
+    );
+    let out = ci(
+        dir.path(),
+        &needles,
+        &["wait-change", "--sim", "--similarity-level", "NaN"],
+    );
+    assert_clean_failure(&out, 2, "PSNR from 0 to 1000000");
+    let file = dir.path().join("a-file");
+    std::fs::write(&file, "").unwrap();
+    let out = ci(
+        dir.path(),
+        &needles,
+        &["wait", "orange", "--sim", "--evidence", path_str(&file)],
+    );
+    assert_clean_failure(&out, 2, "not a directory");
+    let out = ci(
+        dir.path(),
+        &needles,
+        &[
+            "type",
+            &"x".repeat(10_001),
+            "--sim",
+            "--qmp",
+            "/nonexistent",
+        ],
+    );
+    assert_clean_failure(&out, 2, "at most 10000");
+    // No picture never counts as a still screen.
+    let out = ci(
+        dir.path(),
+        &needles,
+        &[
+            "wait-still",
+            "--sim",
+            "--sim-fault",
+            "plane-off",
+            "--stilltime",
+            "0.3",
+            "--timeout",
+            "1",
+        ],
+    );
+    assert_clean_failure(&out, 1, "failed");
+    assert!(
+        stdout(&out).contains("no picture to hold still"),
+        "{}",
+        stdout(&out)
+    );
+    // A script that is not there, or not text, is a bad test (2), not a failed step.
+    let out = ci(dir.path(), &needles, &["script", "missing.txt", "--sim"]);
+    assert_clean_failure(&out, 2, "missing.txt");
+    std::fs::write(dir.path().join("bin.txt"), b"wait orange\n\xff\xfe\n").unwrap();
+    let out = ci(dir.path(), &needles, &["script", "bin.txt", "--sim"]);
+    assert_clean_failure(&out, 2, "bin.txt:2: not UTF-8 text");
 }
 
 #[test]

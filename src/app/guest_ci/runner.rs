@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use vfio_display::frame::session::error_chain;
 use vfio_display::image::RgbaImage;
 use vfio_display::input::{Button, InputSink};
-use vfio_display::needle::{Candidate, NeedleSet, search};
+use vfio_display::needle::{AreaKind, Candidate, Needle, NeedleSet, search_while};
 use vfio_display::render::LazyGpu;
 
 /// The longest a wait goes without looking at signals (Ctrl-C, the VM's end).
@@ -34,6 +34,7 @@ pub trait Recording {
 /// opens is: the needles load, every tag has a needle, every key exists, input has a channel.
 pub fn run(opts: &CiOptions, steps: &[Step]) -> Result<()> {
     let needles = load_needles(opts, steps)?;
+    check_evidence_dir(opts, steps)?;
     let mut input = open_input(opts, steps)?;
     let _interrupts = Interrupts::install()?;
     let dev = opts.target.open()?;
@@ -51,6 +52,7 @@ pub fn run(opts: &CiOptions, steps: &[Step]) -> Result<()> {
             opts,
             needles: needles.as_ref(),
             recording,
+            before_input: None,
         };
         let result = runner.run_all(steps, &mut input);
         let finished = runner.finish_recording();
@@ -68,43 +70,71 @@ fn load_needles(opts: &CiOptions, steps: &[Step]) -> Result<Option<NeedleSet>> {
     let set = NeedleSet::load_dir(&opts.needles).map_err(|err| BadTest {
         message: format!("needles: {}", error_chain(&err)),
     })?;
-    // A needle that cannot be used is skipped, as os-autoinst skips it, but never silently.
-    let rejected = set.rejected();
-    for err in rejected.iter().take(SKIPPED_SHOWN) {
-        errln!(
-            "vfio-display: warning: needle skipped: {}",
-            error_chain(err)
-        );
+    // A needle that cannot be used is skipped, as os-autoinst skips it, but never silently;
+    // nor is one with an ocr area, which this program cannot read (os-autoinst runs tesseract).
+    let mut skipped: Vec<String> = set.rejected().iter().map(|e| error_chain(e)).collect();
+    skipped.extend(set.needles().iter().filter(|n| !usable(n)).map(|n| {
+        format!(
+            "{}: an ocr area, which this program cannot read",
+            n.json_path().display()
+        )
+    }));
+    for why in skipped.iter().take(SKIPPED_SHOWN) {
+        errln!("vfio-display: warning: needle skipped: {why}");
     }
-    if rejected.len() > SKIPPED_SHOWN {
+    if skipped.len() > SKIPPED_SHOWN {
         errln!(
             "vfio-display: warning: {} more needles skipped",
-            rejected.len() - SKIPPED_SHOWN
+            skipped.len() - SKIPPED_SHOWN
         );
     }
     for step in steps {
-        if let StepKind::Wait { tags, .. } | StepKind::Click { tags, .. } = &step.kind
-            && set.select(tags, &opts.exclude_tags).is_empty()
-        {
-            let skipped = match rejected.len() {
-                0 => String::new(),
-                n => format!("; {n} needles were skipped as unusable (see the warnings)"),
-            };
-            return Err(BadTest {
-                message: format!(
-                    "{}: no needle in {} has the tag{} {} ({} needles, tags: {}){skipped}",
-                    where_(step),
-                    opts.needles.display(),
-                    if tags.len() == 1 { "" } else { "s" },
-                    tags.join(", "),
-                    set.len(),
-                    known_tags(&set)
-                ),
-            }
-            .into());
+        let (StepKind::Wait { tags, .. } | StepKind::Click { tags, .. }) = &step.kind else {
+            continue;
+        };
+        if !select(&set, tags, &opts.exclude_tags).is_empty() {
+            continue;
         }
+        let why = if !select(&set, tags, &[]).is_empty() {
+            format!(
+                "every needle with it has a tag --exclude-tag leaves out ({})",
+                opts.exclude_tags.join(", ")
+            )
+        } else if set.select(tags, &[]).is_empty() {
+            format!(
+                "{} needles there; their tags: {}",
+                set.len(),
+                known_tags(&set)
+            )
+        } else {
+            "every needle with it was skipped (see the warnings)".to_string()
+        };
+        let tags: Vec<String> = tags.iter().map(|t| format!("{t:?}")).collect();
+        return Err(BadTest {
+            message: format!(
+                "{}: no usable needle in {} has the tag{} {}: {why}",
+                where_(step),
+                opts.needles.display(),
+                if tags.len() == 1 { "" } else { "s" },
+                tags.join(", "),
+            ),
+        }
+        .into());
     }
     Ok(Some(set))
+}
+
+/// Whether a needle can be matched here: not one with an ocr area.
+fn usable(needle: &Needle) -> bool {
+    !needle.areas().iter().any(|a| a.kind == AreaKind::Ocr)
+}
+
+/// The usable needles with one of `tags` and none of `exclude`.
+fn select<'n>(set: &'n NeedleSet, tags: &[String], exclude: &[String]) -> Vec<&'n Needle> {
+    set.select(tags, exclude)
+        .into_iter()
+        .filter(|n| usable(n))
+        .collect()
 }
 
 fn known_tags(set: &NeedleSet) -> String {
@@ -127,8 +157,23 @@ fn where_(step: &Step) -> String {
 /// and input has a channel where a step needs it.
 pub fn check(opts: &CiOptions, steps: &[Step]) -> Result<()> {
     load_needles(opts, steps)?;
-    input_channel(opts, steps)?;
+    check_evidence_dir(opts, steps)?;
+    // The input channel is the run's (run and attach give one): not needed to check a script.
     Ok(())
+}
+
+/// A wait's evidence must have a directory to land in: refused before the wait, not after it.
+fn check_evidence_dir(opts: &CiOptions, steps: &[Step]) -> Result<()> {
+    if !steps.iter().any(|s| s.kind.needs_needles()) {
+        return Ok(());
+    }
+    match std::fs::metadata(&opts.evidence) {
+        Ok(meta) if !meta.is_dir() => Err(BadTest {
+            message: format!("--evidence {}: not a directory", opts.evidence.display()),
+        }
+        .into()),
+        _ => Ok(()),
+    }
 }
 
 fn open_input(opts: &CiOptions, steps: &[Step]) -> Result<Option<Box<dyn InputSink>>> {
@@ -166,6 +211,10 @@ struct Runner<'a, 'd> {
     opts: &'a CiOptions,
     needles: Option<&'a NeedleSet>,
     recording: Option<Box<dyn Recording>>,
+    /// The picture before the last step that sent input, while the step after it runs: what
+    /// `wait-change` compares with, as os-autoinst's `wait_screen_change { ... }` takes its
+    /// reference before the action.
+    before_input: Option<Arc<RgbaImage>>,
 }
 
 /// How a step ended, before it becomes a report.
@@ -200,11 +249,23 @@ impl Outcome {
 
 impl Runner<'_, '_> {
     fn run_all(&mut self, steps: &[Step], input: &mut Option<Box<dyn InputSink>>) -> Result<()> {
+        let mut previous_sent_input = false;
         for (index, step) in steps.iter().enumerate() {
             let started = Instant::now();
+            if step.kind.needs_input() {
+                // The screen as the input finds it: the latest picture, without waiting.
+                self.next_shot(Instant::now())?;
+                self.before_input = self
+                    .last
+                    .as_ref()
+                    .map(|shot| shot.picture(self.opts.with_cursor));
+            } else if !previous_sent_input {
+                self.before_input = None;
+            }
             let outcome = self
                 .run_step(index + 1, step, input)
                 .with_context(|| format!("step {} ({})", index + 1, where_(step)))?;
+            previous_sent_input = step.kind.needs_input();
             let report = StepReport {
                 step: index + 1,
                 of: steps.len(),
@@ -251,14 +312,16 @@ impl Runner<'_, '_> {
                 button,
                 double,
             } => self.click(index, step, tags, *timeout, *button, *double, input),
-            StepKind::Key { keys, combo } => {
+            StepKind::Key { combos } => {
                 let time = Duration::from_secs_f64(1.0 / self.opts.typing_limit.max(0.01));
                 let sink = take_sink(input)?;
-                keyboard::press(sink, keys, time, &mut |d| self.idle(d))?;
-                Ok(Outcome::ok(format!(
-                    "pressed {combo} ({})",
-                    keys.iter().map(|k| k.name()).collect::<Vec<_>>().join("+")
-                )))
+                let mut pressed = Vec::new();
+                for (combo, keys) in combos {
+                    keyboard::press(sink, keys, time, &mut |d| self.idle(d))?;
+                    let names: Vec<&str> = keys.iter().map(|k| k.name()).collect();
+                    pressed.push(format!("{combo} ({})", names.join("+")));
+                }
+                Ok(Outcome::ok(format!("pressed {}", pressed.join(", "))))
             }
             StepKind::Type { text, max_interval } => {
                 let per_key = keyboard::seconds_per_key(self.opts.typing_limit, *max_interval);
@@ -348,7 +411,7 @@ impl Runner<'_, '_> {
     ) -> Result<(Outcome, Option<Arc<RgbaImage>>)> {
         let needles = self
             .needles
-            .map(|set| set.select(tags, &self.opts.exclude_tags))
+            .map(|set| select(set, tags, &self.opts.exclude_tags))
             .unwrap_or_default();
         let deadline = Instant::now() + timeout;
         let mut shot = self.now_or_first(deadline)?;
@@ -356,9 +419,18 @@ impl Runner<'_, '_> {
         loop {
             if let Some(current) = shot.take() {
                 let picture = current.picture(self.opts.with_cursor);
-                let found = search(&picture, &needles, 0.0).map_err(|err| BadTest {
-                    message: format!("needles: {}", error_chain(&err)),
-                })?;
+                // Thousands of needles must not hold the step past its timeout or a signal.
+                let mut keep_going = || Instant::now() < deadline && signals::check().is_ok();
+                let found =
+                    search_while(&picture, &needles, 0.0, 0.0, &mut keep_going).map_err(|err| {
+                        BadTest {
+                            message: format!("needles: {}", error_chain(&err)),
+                        }
+                    })?;
+                signals::check()?;
+                let Some(found) = found else {
+                    break;
+                };
                 if let Some(best) = found.best {
                     let detail = describe_match(&best);
                     let outcome = Outcome {
@@ -378,7 +450,7 @@ impl Runner<'_, '_> {
             Some((picture, candidates)) => (Some(&**picture), candidates.as_slice()),
             None => (None, &[][..]),
         };
-        let files = evidence::write(
+        let written = evidence::write(
             &self.opts.evidence,
             index,
             &Failure {
@@ -389,7 +461,12 @@ impl Runner<'_, '_> {
                 display: self.display_state(),
                 candidates,
             },
-        )?;
+        );
+        // The step's report is printed whatever happens to its evidence.
+        let (files, unwritten) = match written {
+            Ok(files) => (files, String::new()),
+            Err(err) => (Vec::new(), format!("; evidence not written: {err:#}")),
+        };
         let detail = match candidates.first() {
             Some(best) => format!(
                 "no needle matched in {:.1} s; closest: {}",
@@ -402,7 +479,7 @@ impl Runner<'_, '_> {
                 timeout.as_secs_f64()
             ),
             None => format!("no needle matched in {:.1} s", timeout.as_secs_f64()),
-        };
+        } + &unwritten;
         Ok((
             Outcome {
                 evidence: files,
@@ -465,7 +542,7 @@ impl Runner<'_, '_> {
         let mut last_psnr = None;
         loop {
             let still_at = changed_at + still;
-            if Instant::now() >= still_at {
+            if Instant::now() >= still_at && reference.is_some() {
                 return Ok(Outcome {
                     psnr: last_psnr,
                     ..Outcome::ok(format!(
@@ -476,6 +553,13 @@ impl Runner<'_, '_> {
                 });
             }
             if Instant::now() >= deadline {
+                if reference.is_none() {
+                    return Ok(Outcome::failed(format!(
+                        "the display stayed {} for {:.1} s: no picture to hold still",
+                        self.display_state(),
+                        timeout.as_secs_f64()
+                    )));
+                }
                 return Ok(Outcome {
                     psnr: last_psnr,
                     ..Outcome::failed(format!(
@@ -485,7 +569,12 @@ impl Runner<'_, '_> {
                     ))
                 });
             }
-            let Some(shot) = self.next_shot(still_at.min(deadline))? else {
+            let wake_at = if reference.is_some() {
+                still_at.min(deadline)
+            } else {
+                deadline
+            };
+            let Some(shot) = self.next_shot(wake_at)? else {
                 continue;
             };
             let picture = shot.picture(self.opts.with_cursor);

@@ -37,12 +37,10 @@ pub enum StepKind {
         /// Two clicks.
         double: bool,
     },
-    /// A key combination pressed and released (`ctrl-alt-delete`).
+    /// Key combinations (`ctrl-alt-delete`), each pressed and released, one after another.
     Key {
-        /// As written.
-        combo: String,
-        /// Its keys, in the order they are pressed.
-        keys: Vec<QCode>,
+        /// Each as written, with its keys in the order they are pressed.
+        combos: Vec<(String, Vec<QCode>)>,
     },
     /// Text typed a key at a time.
     Type {

@@ -28,6 +28,9 @@ pub struct Capture<'d> {
     cursor: Option<Arc<CursorShape>>,
     shape_serial: u64,
     last_status: Option<String>,
+    /// Log the display's changes (off, lost, back): `serve` does; guest CI reports the state
+    /// in its steps instead.
+    log_changes: bool,
 }
 
 impl<'d> Capture<'d> {
@@ -42,7 +45,14 @@ impl<'d> Capture<'d> {
             cursor: None,
             shape_serial: 0,
             last_status: None,
+            log_changes: true,
         }
+    }
+
+    /// A capture that keeps the display's changes to itself.
+    pub fn quiet(mut self) -> Self {
+        self.log_changes = false;
+        self
     }
 
     /// The display's state as last seen.
@@ -170,7 +180,7 @@ impl<'d> Capture<'d> {
             Status::Showing => "showing".to_string(),
         };
         if self.last_status.as_deref() != Some(now.as_str()) {
-            if self.last_status.is_some() || now != "showing" {
+            if self.log_changes && (self.last_status.is_some() || now != "showing") {
                 tracing::warn!("display: {now}");
             }
             self.last_status = Some(now);
