@@ -570,7 +570,6 @@ mod tests {
                 "wait",
                 "type",
                 "key",
-                "key",
                 "click",
                 "wait-still",
                 "wait-change",
@@ -584,8 +583,11 @@ mod tests {
         assert!(
             matches!(&steps[1].kind, StepKind::Type { text, max_interval: 250 } if text == "root\n")
         );
+        assert!(
+            matches!(&steps[2].kind, StepKind::Key { combos } if combos.len() == 2 && combos[1].0 == "ret")
+        );
         assert!(matches!(
-            &steps[4].kind,
+            &steps[3].kind,
             StepKind::Click {
                 button: Button::Right,
                 double: true,
@@ -593,7 +595,7 @@ mod tests {
             }
         ));
         assert!(
-            matches!(&steps[6].kind, StepKind::WaitChange { timeout, similarity } if *timeout == Duration::from_secs(10) && *similarity == 50.0)
+            matches!(&steps[5].kind, StepKind::WaitChange { timeout, similarity } if *timeout == Duration::from_secs(10) && *similarity == 50.0)
         );
     }
 

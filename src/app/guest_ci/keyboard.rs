@@ -175,8 +175,11 @@ mod tests {
             names(&sink.events()),
             ["+shift", "+h", "-h", "-shift", "+i", "-i", "+ret", "-ret"]
         );
-        // Three keys typed (the carriage return types nothing), each 1/30 s.
-        assert!((total.as_secs_f64() - 3.0 / 30.0).abs() < 1e-6, "{total:?}");
+        // Three characters typed (the carriage return types nothing), each 1/30 s, half
+        // pressing and half after; as in map_and_send_key, each key of a character takes its
+        // half, so the shifted H (Shift and h) takes it twice: 4.5 halves of 1/30 s in all.
+        let half = 1.0 / 60.0;
+        assert!((total.as_secs_f64() - 7.0 * half).abs() < 1e-6, "{total:?}");
         assert!((seconds_per_key(30.0, 4).as_secs_f64() - (1.0 / 30.0 + 0.5)).abs() < 1e-9);
         assert!(check_typeable("root\n").is_ok());
         assert!(check_typeable("grüß").is_err());
