@@ -8,14 +8,17 @@
 
 mod evidence;
 mod keyboard;
+mod prepare;
 mod psnr;
 mod report;
 mod runner;
+mod screen_waits;
 mod steps;
 pub mod words;
 
 pub use keyboard::check_typeable;
-pub use runner::{Recording, check, run};
+pub use prepare::check;
+pub use runner::{Recording, run};
 pub use steps::{Step, StepKind};
 
 use crate::app::target::Target;

@@ -3,7 +3,7 @@
 
 use super::evidence::{self, Failure};
 use super::keyboard;
-use super::psnr::psnr;
+use super::prepare::{check_evidence_dir, load_needles, open_input, select, where_};
 use super::report::{StepReport, describe_match};
 use super::steps::{Step, StepKind};
 use super::{BadTest, CiOptions, StepFailed};
@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use vfio_display::frame::session::error_chain;
 use vfio_display::image::RgbaImage;
 use vfio_display::input::{Button, InputSink};
-use vfio_display::needle::{AreaKind, Candidate, Needle, NeedleSet, search_while};
+use vfio_display::needle::{Candidate, NeedleSet, search_while};
 use vfio_display::render::LazyGpu;
 
 /// The longest a wait goes without looking at signals (Ctrl-C, the VM's end).
@@ -60,175 +60,31 @@ pub fn run(opts: &CiOptions, steps: &[Step]) -> Result<()> {
     })
 }
 
-/// How many skipped needles are named one by one; the rest are counted.
-const SKIPPED_SHOWN: usize = 10;
-
-fn load_needles(opts: &CiOptions, steps: &[Step]) -> Result<Option<NeedleSet>> {
-    if !steps.iter().any(|s| s.kind.needs_needles()) {
-        return Ok(None);
-    }
-    let set = NeedleSet::load_dir(&opts.needles).map_err(|err| BadTest {
-        message: format!("needles: {}", error_chain(&err)),
-    })?;
-    // A needle that cannot be used is skipped, as os-autoinst skips it, but never silently;
-    // nor is one with an ocr area, which this program cannot read (os-autoinst runs tesseract).
-    let mut skipped: Vec<String> = set.rejected().iter().map(|e| error_chain(e)).collect();
-    skipped.extend(set.needles().iter().filter(|n| !usable(n)).map(|n| {
-        format!(
-            "{}: an ocr area, which this program cannot read",
-            n.json_path().display()
-        )
-    }));
-    for why in skipped.iter().take(SKIPPED_SHOWN) {
-        errln!("vfio-display: warning: needle skipped: {why}");
-    }
-    if skipped.len() > SKIPPED_SHOWN {
-        errln!(
-            "vfio-display: warning: {} more needles skipped",
-            skipped.len() - SKIPPED_SHOWN
-        );
-    }
-    for step in steps {
-        let (StepKind::Wait { tags, .. } | StepKind::Click { tags, .. }) = &step.kind else {
-            continue;
-        };
-        if !select(&set, tags, &opts.exclude_tags).is_empty() {
-            continue;
-        }
-        let why = if !select(&set, tags, &[]).is_empty() {
-            format!(
-                "every needle with it has a tag --exclude-tag leaves out ({})",
-                opts.exclude_tags.join(", ")
-            )
-        } else if set.select(tags, &[]).is_empty() {
-            format!(
-                "{} needles there; their tags: {}",
-                set.len(),
-                known_tags(&set)
-            )
-        } else {
-            "every needle with it was skipped (see the warnings)".to_string()
-        };
-        let tags: Vec<String> = tags.iter().map(|t| format!("{t:?}")).collect();
-        return Err(BadTest {
-            message: format!(
-                "{}: no usable needle in {} has the tag{} {}: {why}",
-                where_(step),
-                opts.needles.display(),
-                if tags.len() == 1 { "" } else { "s" },
-                tags.join(", "),
-            ),
-        }
-        .into());
-    }
-    Ok(Some(set))
-}
-
-/// Whether a needle can be matched here: not one with an ocr area.
-fn usable(needle: &Needle) -> bool {
-    !needle.areas().iter().any(|a| a.kind == AreaKind::Ocr)
-}
-
-/// The usable needles with one of `tags` and none of `exclude`.
-fn select<'n>(set: &'n NeedleSet, tags: &[String], exclude: &[String]) -> Vec<&'n Needle> {
-    set.select(tags, exclude)
-        .into_iter()
-        .filter(|n| usable(n))
-        .collect()
-}
-
-fn known_tags(set: &NeedleSet) -> String {
-    let tags: Vec<&str> = set.all_tags().into_iter().take(20).collect();
-    if tags.is_empty() {
-        "none".into()
-    } else {
-        tags.join(" ")
-    }
-}
-
-fn where_(step: &Step) -> String {
-    match step.line {
-        Some(line) => format!("line {line} ({})", step.text),
-        None => step.text.clone(),
-    }
-}
-
-/// Checks what can be checked without the device: the needles load and every tag has one,
-/// and input has a channel where a step needs it.
-pub fn check(opts: &CiOptions, steps: &[Step]) -> Result<()> {
-    load_needles(opts, steps)?;
-    check_evidence_dir(opts, steps)?;
-    // The input channel is the run's (run and attach give one): not needed to check a script.
-    Ok(())
-}
-
-/// A wait's evidence must have a directory to land in: refused before the wait, not after it.
-fn check_evidence_dir(opts: &CiOptions, steps: &[Step]) -> Result<()> {
-    if !steps.iter().any(|s| s.kind.needs_needles()) {
-        return Ok(());
-    }
-    match std::fs::metadata(&opts.evidence) {
-        Ok(meta) if !meta.is_dir() => Err(BadTest {
-            message: format!("--evidence {}: not a directory", opts.evidence.display()),
-        }
-        .into()),
-        _ => Ok(()),
-    }
-}
-
-fn open_input(opts: &CiOptions, steps: &[Step]) -> Result<Option<Box<dyn InputSink>>> {
-    Ok(match input_channel(opts, steps)? {
-        Some(path) => Some(Box::new(crate::app::vmm::qmp_input::QmpInput::connect(
-            path,
-        )?)),
-        None => None,
-    })
-}
-
-/// The QMP socket, where a step needs input.
-fn input_channel<'o>(opts: &'o CiOptions, steps: &[Step]) -> Result<Option<&'o std::path::Path>> {
-    let Some(first) = steps.iter().find(|s| s.kind.needs_input()) else {
-        return Ok(None);
-    };
-    match &opts.qmp {
-        Some(path) => Ok(Some(path)),
-        None => Err(BadTest {
-            message: format!(
-                "{} sends keys or pointer to the guest, which needs its VMM's input channel: \
-                 --qmp SOCKET, or run/attach --qmp ({})",
-                where_(first),
-                crate::app::guest_input::no_input_because(&opts.target)
-            ),
-        }
-        .into()),
-    }
-}
-
-struct Runner<'a, 'd> {
+pub(super) struct Runner<'a, 'd> {
     watcher: Watcher<'d>,
     /// The newest picture seen.
     last: Option<Shot>,
-    opts: &'a CiOptions,
+    pub(super) opts: &'a CiOptions,
     needles: Option<&'a NeedleSet>,
     recording: Option<Box<dyn Recording>>,
     /// The picture before the last step that sent input, while the step after it runs: what
     /// `wait-change` compares with, as os-autoinst's `wait_screen_change { ... }` takes its
     /// reference before the action.
-    before_input: Option<Arc<RgbaImage>>,
+    pub(super) before_input: Option<Arc<RgbaImage>>,
 }
 
 /// How a step ended, before it becomes a report.
-struct Outcome {
-    ok: bool,
-    detail: String,
-    matched: Option<Candidate>,
-    click: Option<[u32; 2]>,
-    psnr: Option<f64>,
-    evidence: Vec<std::path::PathBuf>,
+pub(super) struct Outcome {
+    pub(super) ok: bool,
+    pub(super) detail: String,
+    pub(super) matched: Option<Candidate>,
+    pub(super) click: Option<[u32; 2]>,
+    pub(super) psnr: Option<f64>,
+    pub(super) evidence: Vec<std::path::PathBuf>,
 }
 
 impl Outcome {
-    fn ok(detail: impl Into<String>) -> Self {
+    pub(super) fn ok(detail: impl Into<String>) -> Self {
         Outcome {
             ok: true,
             detail: detail.into(),
@@ -239,7 +95,7 @@ impl Outcome {
         }
     }
 
-    fn failed(detail: impl Into<String>) -> Self {
+    pub(super) fn failed(detail: impl Into<String>) -> Self {
         Outcome {
             ok: false,
             ..Outcome::ok(detail)
@@ -360,7 +216,7 @@ impl Runner<'_, '_> {
     }
 
     /// The next new picture before `deadline`, recorded; `None` at the deadline.
-    fn next_shot(&mut self, deadline: Instant) -> Result<Option<Shot>> {
+    pub(super) fn next_shot(&mut self, deadline: Instant) -> Result<Option<Shot>> {
         loop {
             signals::check()?;
             let slice = deadline.min(Instant::now() + SIGNAL_SLICE);
@@ -379,7 +235,7 @@ impl Runner<'_, '_> {
 
     /// The picture of this moment: a new one if the guest changed it, else the last one; or
     /// the first to come before `deadline` while the display is off.
-    fn now_or_first(&mut self, deadline: Instant) -> Result<Option<Shot>> {
+    pub(super) fn now_or_first(&mut self, deadline: Instant) -> Result<Option<Shot>> {
         if let Some(shot) = self.next_shot(Instant::now())? {
             return Ok(Some(shot));
         }
@@ -396,7 +252,7 @@ impl Runner<'_, '_> {
         Ok(())
     }
 
-    fn display_state(&self) -> &'static str {
+    pub(super) fn display_state(&self) -> &'static str {
         self.watcher.status().name()
     }
 
@@ -522,103 +378,6 @@ impl Runner<'_, '_> {
             at.1
         );
         Ok(outcome)
-    }
-
-    /// Until no picture differs from the last different one (PSNR below `similarity`) for
-    /// `still`; os-autoinst's `_check_for_still_screen`, judged at each new picture and at the
-    /// moment the still time is up rather than every half second.
-    fn wait_still(
-        &mut self,
-        still: Duration,
-        timeout: Duration,
-        similarity: f64,
-    ) -> Result<Outcome> {
-        let start = Instant::now();
-        let deadline = start + timeout;
-        let mut reference = self
-            .now_or_first(deadline)?
-            .map(|s| s.picture(self.opts.with_cursor));
-        let mut changed_at = start;
-        let mut last_psnr = None;
-        loop {
-            let still_at = changed_at + still;
-            if Instant::now() >= still_at && reference.is_some() {
-                return Ok(Outcome {
-                    psnr: last_psnr,
-                    ..Outcome::ok(format!(
-                        "still for {:.1} s after {:.2} s",
-                        still.as_secs_f64(),
-                        (changed_at - start).as_secs_f64()
-                    ))
-                });
-            }
-            if Instant::now() >= deadline {
-                if reference.is_none() {
-                    return Ok(Outcome::failed(format!(
-                        "the display stayed {} for {:.1} s: no picture to hold still",
-                        self.display_state(),
-                        timeout.as_secs_f64()
-                    )));
-                }
-                return Ok(Outcome {
-                    psnr: last_psnr,
-                    ..Outcome::failed(format!(
-                        "the screen kept changing for {:.1} s (last change {:.2} s before the end)",
-                        timeout.as_secs_f64(),
-                        changed_at.elapsed().as_secs_f64()
-                    ))
-                });
-            }
-            let wake_at = if reference.is_some() {
-                still_at.min(deadline)
-            } else {
-                deadline
-            };
-            let Some(shot) = self.next_shot(wake_at)? else {
-                continue;
-            };
-            let picture = shot.picture(self.opts.with_cursor);
-            let differs = match &reference {
-                Some(r) => {
-                    let p = psnr(r, &picture);
-                    last_psnr = Some(p);
-                    p < similarity
-                }
-                None => true,
-            };
-            if differs {
-                changed_at = shot.at;
-                reference = Some(picture);
-            }
-        }
-    }
-
-    /// Until a picture differs from the one at the step's start (PSNR below `similarity`).
-    fn wait_change(&mut self, timeout: Duration, similarity: f64) -> Result<Outcome> {
-        let start = Instant::now();
-        let deadline = start + timeout;
-        let reference = self
-            .now_or_first(deadline)?
-            .map(|s| s.picture(self.opts.with_cursor));
-        let mut last_psnr = None;
-        while let Some(shot) = self.next_shot(deadline)? {
-            let picture = shot.picture(self.opts.with_cursor);
-            let p = reference.as_ref().map_or(0.0, |r| psnr(r, &picture));
-            last_psnr = Some(p);
-            if p < similarity {
-                return Ok(Outcome {
-                    psnr: Some(p),
-                    ..Outcome::ok(format!(
-                        "changed after {:.2} s (PSNR {p:.1} dB)",
-                        (shot.at - start).as_secs_f64()
-                    ))
-                });
-            }
-        }
-        Ok(Outcome {
-            psnr: last_psnr,
-            ..Outcome::failed(format!("no change in {:.1} s", timeout.as_secs_f64()))
-        })
     }
 
     fn finish_recording(&mut self) -> Result<()> {
