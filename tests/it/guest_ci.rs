@@ -617,3 +617,57 @@ fn click_key_and_type_reach_qemus_input_layer_as_openqa_sends_them() {
         ]
     );
 }
+
+#[test]
+fn a_script_records_the_pictures_it_saw() {
+    let dir = tmp();
+    let needles = dir.path().join("needles");
+    let frame5 = sim_png(dir.path(), 5);
+    needle(
+        &needles,
+        "orange-title",
+        &frame5,
+        &["orange"],
+        &title_bar_area(""),
+    );
+    let script = dir.path().join("test.txt");
+    std::fs::write(
+        &script,
+        "wait orange\nwait-still --stilltime 0.5 --timeout 3\n",
+    )
+    .unwrap();
+    // A frozen guest: one picture, shown for the whole run.
+    let rec = dir.path().join("frozen.apng");
+    let out = ci(
+        dir.path(),
+        &needles,
+        &[
+            "script",
+            path_str(&script),
+            "--sim",
+            "--sim-frame",
+            "5",
+            "--record",
+            path_str(&rec),
+        ],
+    );
+    assert_ok(&out);
+    let frames = crate::record::decode_apng(&rec);
+    assert_eq!(frames.len(), 1);
+    assert_same_image(&frames[0].image, &read_png(&frame5), "the recorded picture");
+    assert!(frames[0].delay_ms >= 500.0, "{}", frames[0].delay_ms);
+    // An animated guest: every picture the steps looked at, each one of the simulator's.
+    let rec = dir.path().join("animated.apng");
+    let out = ci(
+        dir.path(),
+        &needles,
+        &["wait-change", "--sim", "--record", path_str(&rec)],
+    );
+    assert_ok(&out);
+    let frames = crate::record::decode_apng(&rec);
+    assert!(frames.len() >= 2, "{} frames", frames.len());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("recorded"),
+        "the recording's summary"
+    );
+}

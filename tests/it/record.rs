@@ -15,14 +15,14 @@ use vfio_display::fourcc;
 use vfio_display::frame::RgbaImage;
 
 /// One composed frame and how long it is shown, in milliseconds.
-struct Frame {
-    image: RgbaImage,
-    delay_ms: f64,
+pub(crate) struct Frame {
+    pub(crate) image: RgbaImage,
+    pub(crate) delay_ms: f64,
 }
 
 /// The frames of an APNG, each composed over the ones before (the writer uses dispose NONE and
 /// blend SOURCE only, which this checks).
-fn decode_apng(path: &Path) -> Vec<Frame> {
+pub(crate) fn decode_apng(path: &Path) -> Vec<Frame> {
     let bytes = std::fs::read(path).unwrap();
     let mut reader = png::Decoder::new(Cursor::new(bytes)).read_info().unwrap();
     let (w, h) = (reader.info().width, reader.info().height);
