@@ -89,8 +89,11 @@ if [ -n "$rounds" ]; then
     printf '\033[2J\033[H' >/dev/tty1
     printf 'vfio-display nested guest\nconsole text drawn by fbcon on %s\n' \
       "$(cat /sys/class/graphics/fb0/name)" >/dev/tty1
-    pointer 640 480 1 >/run/click 2>&1 &
+    pointer 640 480 1 >/click 2>&1 &
     ptr=$!
+    # The tablet is open before the host can click (the root of the initramfs is writable).
+    j=0
+    while ! grep -q '^POINTER-' /click 2>/dev/null && [ $j -lt 100 ]; do sleep 0.1; j=$((j + 1)); done
     [ "$i" = 1 ] && say SCRIPT-READY
     line=
     read -r -t 400 line </dev/tty1 || true
@@ -98,7 +101,7 @@ if [ -n "$rounds" ]; then
     j=0
     while kill -0 $ptr 2>/dev/null && [ $j -lt 2000 ]; do sleep 0.2; j=$((j + 1)); done
     kill $ptr 2>/dev/null
-    say "ROUND $i $line $(sed -n '/^CLICKS-BEGIN/{n;p;}' /run/click)"
+    say "ROUND $i $line $(sed -n '/^CLICKS-BEGIN/{n;p;}' /click)"
     i=$((i + 1))
   done
   say FB4-BEGIN
