@@ -33,6 +33,9 @@ impl Rng {
     }
 }
 
+/// How many fds the other tests running beside the soak may hold at a checkpoint.
+const NOISE_FDS: usize = 4;
+
 fn open_fds() -> usize {
     std::fs::read_dir("/proc/self/fd").map_or(0, |d| d.count())
 }
@@ -184,9 +187,14 @@ fn soak_with_random_modes_formats_and_faults_keeps_fds_and_memory_flat() {
     // The first checkpoint is the warm-up (Vulkan pipelines, caches, allocator pools).
     let warm = &samples[1..];
     let fds: Vec<usize> = warm.iter().map(|s| s.fds).collect();
+    // The count is the whole test process's, which the other tests of this binary share (their
+    // temporary files and child processes' pipes come and go at any moment): a few fds of
+    // noise either way. A leak grows with every interval, so after the eight intervals even
+    // one leaked fd per interval stands out of that noise.
+    let (first, last) = (fds[0], fds[fds.len() - 1]);
     assert!(
-        fds.iter().all(|&f| f == fds[0]),
-        "open fds change between checkpoints: {fds:?}"
+        last <= first + NOISE_FDS && fds.iter().all(|&f| f <= first + 2 * NOISE_FDS),
+        "open fds grow between checkpoints: {fds:?}"
     );
     // Between checkpoints the caches hold at most a few exports, mappings and imports each.
     println!("soak: at most {peak_fds} fds open while running");
