@@ -130,12 +130,13 @@ pub fn split(image: &RgbaImage, rect: Rect) -> (Vec<Rect>, Vec<Rect>) {
     let mut todo = vec![Area::of(rect)];
     while let Some(r) = todo.pop() {
         let Some(found) = find(&picture, r) else {
-            rest.push(r.rect());
+            bands(&picture, r, &mut solid, &mut rest);
             continue;
         };
         solid.push(found.rect());
-        // Above the area, the whole width was searched already (the grid is scanned row by
-        // row) and held nothing worth a fill; beside and below it may.
+        // Above the area, the whole width was searched for blocks already (the grid is
+        // scanned row by row) and held none worth a fill, but may hold bands of rows; beside
+        // and below it may hold either.
         let above = Area { y1: found.y0, ..r };
         let left = Area {
             x1: found.x0,
@@ -151,11 +152,63 @@ pub fn split(image: &RgbaImage, rect: Rect) -> (Vec<Rect>, Vec<Rect>) {
         };
         let below = Area { y0: found.y1, ..r };
         if !above.is_empty() {
-            rest.push(above.rect());
+            bands(&picture, above, &mut solid, &mut rest);
         }
         todo.extend([left, right, below].into_iter().filter(|a| !a.is_empty()));
     }
     (solid, rest)
+}
+
+/// `r`, where no solid block was found, cut into bands of whole rows: runs of rows all of one
+/// colour worth a fill go to `solid`, the rows between to `rest`. A gradient's rows are each
+/// one colour but change too often for a 16x16 block to be solid (the desktop's wallpaper);
+/// TigerVNC sends them through palette and zlib, this sends them as fills. A row that is not
+/// one colour is usually told at its first pixels, so the search costs little elsewhere.
+fn bands(picture: &Picture, r: Area, solid: &mut Vec<Rect>, rest: &mut Vec<Rect>) {
+    let mut plain_from = r.y0;
+    let mut y = r.y0;
+    while y < r.y1 {
+        let colour = picture.pixel(r.x0, y);
+        let row = |y: u32| Area {
+            y0: y,
+            y1: y + 1,
+            ..r
+        };
+        let mut end = y;
+        while end < r.y1 && picture.pixel(r.x0, end) == colour && picture.is_solid(row(end), colour)
+        {
+            end += 1;
+        }
+        let band = Area {
+            y0: y,
+            y1: end,
+            ..r
+        };
+        if end > y && band.area() >= MIN_AREA {
+            if plain_from < y {
+                rest.push(
+                    Area {
+                        y0: plain_from,
+                        y1: y,
+                        ..r
+                    }
+                    .rect(),
+                );
+            }
+            solid.push(band.rect());
+            plain_from = end;
+        }
+        y = end.max(y + 1);
+    }
+    if plain_from < r.y1 {
+        rest.push(
+            Area {
+                y0: plain_from,
+                ..r
+            }
+            .rect(),
+        );
+    }
 }
 
 /// The first solid area in `r` worth a fill, scanning a grid of 16x16 blocks row by row (as
@@ -358,6 +411,27 @@ mod tests {
         assert_eq!(split(&img, small), (vec![small], vec![]));
         assert_eq!(colour(&img, small), Some([0, 0, 0, 255]));
         assert_eq!(colour(&img, Rect::new(190, 60, 20, 2)), None);
+    }
+
+    #[test]
+    fn sends_a_gradient_as_bands_of_rows() {
+        // Rows of one colour, a new colour every 5 rows: no 16x16 block is solid.
+        let mut img = noise(600, 40);
+        for band in 0..6u16 {
+            fill(
+                &mut img,
+                Rect::new(0, band * 5, 600, 5),
+                [band as u8, 9, 9, 255],
+            );
+        }
+        let rect = Rect::new(0, 0, 600, 40);
+        let (solid, rest) = split(&img, rect);
+        let want: Vec<Rect> = (0..6).map(|b| Rect::new(0, b * 5, 600, 5)).collect();
+        assert_eq!(solid, want);
+        assert_eq!(rest, vec![Rect::new(0, 30, 600, 10)]);
+        // Too narrow for a band of 5 rows to be worth a fill.
+        let narrow = Rect::new(0, 0, 100, 40);
+        assert_eq!(split(&img, narrow), (vec![], vec![narrow]));
     }
 
     #[test]
