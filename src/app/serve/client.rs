@@ -13,6 +13,7 @@ use std::net::{SocketAddr, TcpStream};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use vfio_display::frame::RgbaImage;
+use vfio_display::rfb::encode::tight_pieces;
 use vfio_display::rfb::handshake::{Handshake, Policy, Refusal, Step};
 use vfio_display::rfb::messages::{
     self, KeyEvent, PointerEvent, QemuExtendedKeyEvent, SetDesktopSize, SetEncodings,
@@ -552,7 +553,7 @@ impl Writer {
         };
         let pieces: Vec<Rect> = rects
             .iter()
-            .flat_map(|&rect| pieces(rect, self.params.encoding))
+            .flat_map(|&rect| pieces(&frame, rect, self.params.encoding))
             .collect();
         count += pieces.len() as u32;
         if count == 0 && !full {
@@ -570,17 +571,11 @@ impl Writer {
         messages::put_update_header(&mut out, header);
         out.extend_from_slice(&head);
         for piece in pieces {
-            let n = self
-                .encoder
-                .encode(self.params.encoding, &frame, piece, &mut out)
+            // `pieces` keeps every piece within what the encoding sends as one: a piece it
+            // cannot is an error, not a wrong rectangle count.
+            self.encoder
+                .encode_one(self.params.encoding, &frame, piece, &mut out)
                 .map_err(io_err)?;
-            if n != 1 {
-                // `pieces` keeps every piece within what the encoding sends as one.
-                return Err(io_err(RfbError::Protocol(format!(
-                    "{} split a piece into {n} rectangles",
-                    self.params.encoding.name()
-                ))));
-            }
             if out.len() >= SEND_AT {
                 sender.send(&out)?;
                 out.clear();
@@ -614,11 +609,6 @@ const PIECE_PIXELS: u32 = 1 << 16;
 /// Encoded bytes gathered before they are written.
 const SEND_AT: usize = 128 * 1024;
 
-/// Tight's blocks: at most this wide, of at most this many pixels (a piece within both is one
-/// Tight rectangle, cut where Tight itself would cut the whole).
-const TIGHT_WIDTH: u16 = 2048;
-const TIGHT_PIXELS: u32 = 65536;
-
 /// ZRLE's tiles are this many pixels square from the rectangle's corner: pieces keep whole
 /// rows of tiles, so that the tiles are those of the whole rectangle.
 const ZRLE_TILE: u32 = 64;
@@ -627,24 +617,19 @@ const ZRLE_TILE: u32 = 64;
 /// 0.9.15 ignores a layout whose screen id is 0 (and so never follows a mode change).
 const SCREEN_ID: u32 = 1;
 
-/// `rect` cut into pieces that `encoding` sends as one rectangle each, row bands (and, for
-/// Tight, columns) of a bounded number of pixels, in the order Tight cuts its blocks.
-fn pieces(rect: Rect, encoding: Encoding) -> impl Iterator<Item = Rect> {
+/// `rect` of `frame` cut into pieces that `encoding` sends as one rectangle each: row bands
+/// of a bounded number of pixels for Raw and ZRLE, and for Tight its solid areas and blocks
+/// (`tight_pieces`, the cut Tight itself makes of the whole).
+fn pieces(frame: &RgbaImage, rect: Rect, encoding: Encoding) -> Vec<Rect> {
     let full_width = rect.width.max(1);
     let per_row = u32::from(full_width);
-    let (width, rows) = match encoding {
-        Encoding::Raw => (full_width, (PIECE_PIXELS / per_row).max(1)),
-        Encoding::Zrle => (
-            full_width,
-            (PIECE_PIXELS / per_row / ZRLE_TILE * ZRLE_TILE).max(ZRLE_TILE),
-        ),
-        Encoding::Tight => {
-            let width = TIGHT_WIDTH.min(full_width);
-            (width, (TIGHT_PIXELS / u32::from(width)).max(1))
-        }
+    let rows = match encoding {
+        Encoding::Raw => (PIECE_PIXELS / per_row).max(1),
+        Encoding::Zrle => (PIECE_PIXELS / per_row / ZRLE_TILE * ZRLE_TILE).max(ZRLE_TILE),
+        Encoding::Tight => return tight_pieces(frame, rect),
     };
     let rows = rows.min(u32::from(u16::MAX)) as u16;
-    rect.grid(width, rows)
+    rect.grid(full_width, rows).collect()
 }
 
 /// `image` cut or padded to `size`, for a client that cannot follow a resize.

@@ -3,6 +3,7 @@
 
 pub mod decode;
 mod palette;
+mod solid;
 mod tight;
 mod zlib;
 mod zrle;
@@ -137,6 +138,33 @@ impl Encoding {
     }
 }
 
+/// `rect` of `image` cut into the rectangles Tight sends, each of which `Encoder::encode_one`
+/// writes as one: first the solid areas worth a fill of their own, found as TigerVNC's
+/// `EncodeManager` finds them (see `solid`), cut only to Tight's width; then the rest in
+/// Tight's blocks. Sending those areas as fills is what makes a desktop cheap: their pixels
+/// are neither packed nor indexed nor compressed. A rectangle outside the image is cut into
+/// blocks unsearched (encoding it is then the error).
+pub fn tight_pieces(image: &RgbaImage, rect: Rect) -> Vec<Rect> {
+    let (solid, rest) = solid::split(image, rect);
+    let mut pieces: Vec<Rect> = solid
+        .into_iter()
+        .flat_map(|r| r.grid(tight::BLOCK_WIDTH, u16::MAX))
+        .collect();
+    pieces.extend(rest.into_iter().flat_map(tight::blocks));
+    pieces
+}
+
+/// An error unless `rect` is inside `image` (an empty one too: it has a place).
+fn inside(image: &RgbaImage, rect: Rect) -> Result<(), RfbError> {
+    if rect.clip(image.width, image.height) != rect {
+        return Err(RfbError::protocol(format!(
+            "a {}x{} rectangle at ({}, {}) outside the {}x{} picture",
+            rect.width, rect.height, rect.x, rect.y, image.width, image.height
+        )));
+    }
+    Ok(())
+}
+
 /// Encodes rectangles for one connection.
 #[derive(Debug)]
 pub struct Encoder {
@@ -191,8 +219,8 @@ impl Encoder {
         &self.format
     }
 
-    /// Appends `rect` of `image` in `enc`; returns the rectangles written (Tight splits large
-    /// ones). A rectangle outside the image is an error.
+    /// Appends `rect` of `image` in `enc`; returns the rectangles written (Tight cuts it into
+    /// the pieces `tight_pieces` gives). A rectangle outside the image is an error.
     pub fn encode(
         &mut self,
         enc: Encoding,
@@ -200,12 +228,29 @@ impl Encoder {
         rect: Rect,
         out: &mut Vec<u8>,
     ) -> Result<u32, RfbError> {
-        if rect.clip(image.width, image.height) != rect {
-            return Err(RfbError::protocol(format!(
-                "a {}x{} rectangle at ({}, {}) outside the {}x{} picture",
-                rect.width, rect.height, rect.x, rect.y, image.width, image.height
-            )));
+        inside(image, rect)?;
+        if enc != Encoding::Tight {
+            self.encode_one(enc, image, rect, out)?;
+            return Ok(1);
         }
+        let pieces = tight_pieces(image, rect);
+        for &piece in &pieces {
+            self.encode_one(enc, image, piece, out)?;
+        }
+        Ok(pieces.len() as u32)
+    }
+
+    /// Appends `rect` of `image` in `enc` as exactly one rectangle. For Tight it must be one of
+    /// `tight_pieces`' pieces (or within a Tight block), else this is an error, as is a
+    /// rectangle outside the image.
+    pub fn encode_one(
+        &mut self,
+        enc: Encoding,
+        image: &RgbaImage,
+        rect: Rect,
+        out: &mut Vec<u8>,
+    ) -> Result<(), RfbError> {
+        inside(image, rect)?;
         match enc {
             Encoding::Raw => {
                 self.pack(image, rect);
@@ -214,7 +259,6 @@ impl Encoder {
                 for &p in &self.pixels {
                     self.format.put_pixel(p, out);
                 }
-                Ok(1)
             }
             Encoding::Zrle => {
                 self.pack(image, rect);
@@ -231,33 +275,63 @@ impl Encoder {
                     &mut self.scratch,
                     out,
                 )?;
-                Ok(1)
             }
-            Encoding::Tight => {
-                let mut count = 0;
-                for block in tight::blocks(rect) {
-                    self.pack(image, block);
-                    put_rect_header(
-                        out,
-                        block.x,
-                        block.y,
-                        block.width,
-                        block.height,
-                        encoding::TIGHT,
-                    );
-                    self.tight.encode(
-                        &self.format,
-                        &self.pixels,
-                        usize::from(block.width),
-                        &mut self.palette,
-                        &mut self.scratch,
-                        out,
-                    )?;
-                    count += 1;
-                }
-                Ok(count)
-            }
+            Encoding::Tight => self.tight_one(image, rect, out)?,
         }
+        Ok(())
+    }
+
+    /// One Tight rectangle: a fill when all of it is one colour, which needs neither packing
+    /// nor a palette (the solid areas `tight_pieces` finds come here, whatever their size),
+    /// else a block within Tight's limits through the palette, zlib or JPEG.
+    fn tight_one(
+        &mut self,
+        image: &RgbaImage,
+        rect: Rect,
+        out: &mut Vec<u8>,
+    ) -> Result<(), RfbError> {
+        if let Some(rgba) = solid::colour(image, rect) {
+            if rect.width > tight::BLOCK_WIDTH {
+                return Err(RfbError::protocol(format!(
+                    "a {}-pixel-wide Tight fill, wider than Tight's {}",
+                    rect.width,
+                    tight::BLOCK_WIDTH
+                )));
+            }
+            put_rect_header(
+                out,
+                rect.x,
+                rect.y,
+                rect.width,
+                rect.height,
+                encoding::TIGHT,
+            );
+            tight::put_fill(&self.format, self.format.pack(rgba), out);
+            return Ok(());
+        }
+        if rect.width > tight::BLOCK_WIDTH || rect.area() > u64::from(tight::BLOCK_PIXELS) {
+            return Err(RfbError::protocol(format!(
+                "a {}x{} Tight rectangle, larger than Tight's blocks",
+                rect.width, rect.height
+            )));
+        }
+        self.pack(image, rect);
+        put_rect_header(
+            out,
+            rect.x,
+            rect.y,
+            rect.width,
+            rect.height,
+            encoding::TIGHT,
+        );
+        self.tight.encode(
+            &self.format,
+            &self.pixels,
+            usize::from(rect.width),
+            &mut self.palette,
+            &mut self.scratch,
+            out,
+        )
     }
 
     /// Packs `rect` of `image` into `self.pixels`.

@@ -342,3 +342,138 @@ fn rectangles_outside_the_picture_are_errors() {
         }
     }
 }
+
+/// `img` with `area` filled with `px`.
+fn with_fill(mut img: RgbaImage, area: Rect, px: [u8; 4]) -> RgbaImage {
+    for y in area.y..area.y + area.height {
+        for x in area.x..area.x + area.width {
+            let i = (usize::from(y) * img.width as usize + usize::from(x)) * 4;
+            img.data[i..i + 4].copy_from_slice(&px);
+        }
+    }
+    img
+}
+
+/// Encodes `rect` of `img` in Tight in every format and checks the decoded picture is the
+/// source's to the pixel; returns how many of the rectangles were fills.
+fn tight_round_trip(img: &RgbaImage, rect: Rect) -> usize {
+    let mut fills = 0;
+    for format in formats() {
+        let mut encoder = Encoder::new(format, 2);
+        let mut decoder = Decoder::new(format);
+        let mut shown = RgbaImage::new(img.width, img.height);
+        let mut out = Vec::new();
+        let n = encoder
+            .encode(Encoding::Tight, img, rect, &mut out)
+            .unwrap();
+        let used = decoder.apply(n as usize, &out, &mut shown).unwrap();
+        assert_eq!(used, out.len(), "{format:?}");
+        let mut want = quantized(img, &format);
+        if rect != Rect::new(0, 0, img.width as u16, img.height as u16) {
+            // Only `rect` was sent: compare it alone.
+            for y in 0..img.height {
+                for x in 0..img.width {
+                    let outside = Rect::new(x as u16, y as u16, 1, 1)
+                        .intersect(&rect)
+                        .is_empty();
+                    if outside {
+                        let i = ((y * img.width + x) * 4) as usize;
+                        want.data[i..i + 4].copy_from_slice(&shown.data[i..i + 4]);
+                    }
+                }
+            }
+        }
+        assert_eq!(differences(&shown, &want), None, "{format:?}");
+        fills = tight_pieces(img, rect)
+            .iter()
+            .filter(|r| solid::colour(img, **r).is_some())
+            .count();
+    }
+    fills
+}
+
+/// Noise: no two neighbouring pixels alike, so no solid area at all.
+fn noise(width: u32, height: u32) -> RgbaImage {
+    let mut img = RgbaImage::new(width, height);
+    let mut seed = 99u32;
+    for px in img.data.chunks_exact_mut(4) {
+        seed = seed.wrapping_mul(1_103_515_245).wrapping_add(12345);
+        let b = seed.to_be_bytes();
+        px.copy_from_slice(&[b[0], b[1], b[2], 255]);
+    }
+    img
+}
+
+#[test]
+fn tight_sends_solid_areas_of_odd_sizes_as_fills_exactly() {
+    let img = with_fill(
+        noise(333, 211),
+        Rect::new(17, 9, 123, 71),
+        [200, 10, 10, 255],
+    );
+    let img = with_fill(img, Rect::new(150, 100, 61, 97), [10, 200, 10, 255]);
+    let whole = Rect::new(0, 0, 333, 211);
+    assert_eq!(tight_round_trip(&img, whole), 2);
+    // A part of the picture cutting through both areas.
+    assert!(tight_round_trip(&img, Rect::new(30, 20, 250, 150)) >= 2);
+}
+
+#[test]
+fn tight_sends_solid_areas_touching_the_edges_exactly() {
+    let (w, h) = (301u32, 157u32);
+    let img = with_fill(noise(w, h), Rect::new(0, 0, 301, 33), [1, 2, 3, 255]);
+    let img = with_fill(img, Rect::new(0, 33, 45, 124), [4, 5, 6, 255]);
+    let img = with_fill(img, Rect::new(250, 100, 51, 57), [7, 8, 9, 255]);
+    assert_eq!(tight_round_trip(&img, Rect::new(0, 0, 301, 157)), 3);
+}
+
+#[test]
+fn tight_sends_a_single_colour_frame_as_one_fill_per_width() {
+    let img = with_fill(
+        RgbaImage::new(1920, 1080),
+        Rect::new(0, 0, 1920, 1080),
+        [9, 9, 9, 255],
+    );
+    let whole = Rect::new(0, 0, 1920, 1080);
+    assert_eq!(tight_pieces(&img, whole), vec![whole]);
+    assert_eq!(tight_round_trip(&img, whole), 1);
+    let mut out = Vec::new();
+    let n = Encoder::new(PixelFormat::SERVER, 2)
+        .encode(Encoding::Tight, &img, whole, &mut out)
+        .unwrap();
+    assert_eq!(
+        (n, out.len()),
+        (1, 12 + 1 + 3),
+        "one header, a control byte, a TPIXEL"
+    );
+    // Wider than Tight allows: cut to its width, still one fill a piece.
+    let wide = with_fill(
+        RgbaImage::new(5000, 20),
+        Rect::new(0, 0, 5000, 20),
+        [1, 1, 1, 255],
+    );
+    let pieces = tight_pieces(&wide, Rect::new(0, 0, 5000, 20));
+    assert_eq!(pieces.len(), 3);
+    assert_eq!(tight_round_trip(&wide, Rect::new(0, 0, 5000, 20)), 3);
+}
+
+#[test]
+fn tight_without_solid_areas_cuts_only_blocks() {
+    let img = noise(700, 300);
+    let whole = Rect::new(0, 0, 700, 300);
+    assert_eq!(
+        tight_pieces(&img, whole),
+        tight::blocks(whole).collect::<Vec<_>>()
+    );
+    assert_eq!(tight_round_trip(&img, whole), 0);
+}
+
+#[test]
+fn tight_encode_one_refuses_a_piece_larger_than_a_block() {
+    let img = noise(700, 300);
+    let mut out = Vec::new();
+    let mut encoder = Encoder::new(PixelFormat::SERVER, 2);
+    let result = encoder.encode_one(Encoding::Tight, &img, Rect::new(0, 0, 700, 300), &mut out);
+    assert!(result.is_err());
+    assert!(out.is_empty(), "nothing written for a refused piece");
+}

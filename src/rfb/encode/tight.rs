@@ -11,8 +11,8 @@ use super::zlib::Stream;
 /// Blocks are at most this wide (the protocol's limit for Tight rectangles) and hold at most
 /// `BLOCK_PIXELS` pixels: big enough that a palette's cost is shared by many pixels and headers
 /// stay a small share, as TigerVNC's server splits them.
-const BLOCK_WIDTH: u16 = 2048;
-const BLOCK_PIXELS: u32 = 65536;
+pub const BLOCK_WIDTH: u16 = 2048;
+pub const BLOCK_PIXELS: u32 = 65536;
 /// Data shorter than this is sent as it is (the protocol's rule).
 const MIN_TO_COMPRESS: usize = 12;
 /// Which of the four zlib streams each kind of block uses: full colour, two colours, indexed.
@@ -36,6 +36,12 @@ fn put_compact_len(n: usize, out: &mut Vec<u8>) {
             out.push((n >> 14) as u8);
         }
     }
+}
+
+/// Appends a fill: the whole rectangle is the one pixel `value`.
+pub fn put_fill(format: &PixelFormat, value: u32, out: &mut Vec<u8>) {
+    out.push(0x80);
+    format.put_tpixel(value, out);
 }
 
 /// JPEG quality for each of the client's quality levels 0-9 (TigerVNC's table).
@@ -134,8 +140,7 @@ impl Tight {
         scratch.clear();
         let stream = match palette.len() {
             1 => {
-                out.push(0x80);
-                format.put_tpixel(palette[0], out);
+                put_fill(format, palette[0], out);
                 return Ok(());
             }
             // A palette pays when the indices are much smaller than the pixels.
