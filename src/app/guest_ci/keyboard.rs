@@ -91,11 +91,26 @@ pub fn click(
     double: bool,
     idle: &mut Idle,
 ) -> Result<()> {
+    // A pointer already at the spot would not move: QEMU and the guest's input layer drop an
+    // unchanged position, and a guest that moved its pointer itself would take the click
+    // elsewhere. So the pointer goes to a neighbouring pixel first, as os-autoinst wiggles it
+    // (`consoles/video_base.pm`, `_mouse_move`).
+    let beside = |p: u32, size: u32| {
+        if p + 1 < size {
+            p + 1
+        } else {
+            p.saturating_sub(1)
+        }
+    };
+    let wiggle = InputEvent::Move {
+        x: abs_coordinate(beside(x, size.0), size.0),
+        y: abs_coordinate(beside(y, size.1), size.1),
+    };
     let to = InputEvent::Move {
         x: abs_coordinate(x, size.0),
         y: abs_coordinate(y, size.1),
     };
-    send(sink, &[to])?;
+    send(sink, &[wiggle, to])?;
     let (times, hold) = if double {
         (2, DOUBLE_CLICK_TIME)
     } else {
@@ -202,9 +217,11 @@ mod tests {
         )
         .unwrap();
         let (x, y) = (abs_coordinate(100, 640), abs_coordinate(50, 480));
+        let (wx, wy) = (abs_coordinate(101, 640), abs_coordinate(51, 480));
         assert_eq!(
             names(&sink.events()),
             [
+                format!("@{wx},{wy}"),
                 format!("@{x},{y}"),
                 "+left".into(),
                 "-left".into(),
