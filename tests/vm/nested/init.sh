@@ -83,7 +83,7 @@ fi
 # then the guest waits for one more Return: the host first checks that a needle which is not
 # on the screen fails with its evidence.
 rounds=$(arg vdscript)
-if [ -n "$rounds" ]; then
+if [ "${rounds:-0}" -gt 0 ] 2>/dev/null; then
   i=1
   while [ "$i" -le "$rounds" ]; do
     printf '\033[2J\033[H' >/dev/tty1
