@@ -55,6 +55,20 @@ fn title_bar_area(extra: &str) -> String {
     )
 }
 
+/// The needle most tests use: frame 5's orange title bar, tagged `orange`, written into
+/// `needles` (below `dir`); returns frame 5's picture too.
+fn orange_title_needle(dir: &Path, needles: &Path) -> PathBuf {
+    let frame5 = sim_png(dir, 5);
+    needle(
+        needles,
+        "orange-title",
+        &frame5,
+        &["orange"],
+        &title_bar_area(""),
+    );
+    frame5
+}
+
 fn ci(dir: &Path, needles: &Path, args: &[&str]) -> Output {
     bin()
         .current_dir(dir)
@@ -117,14 +131,7 @@ fn wait_matches_a_needle_where_the_window_moved_to() {
 fn a_failed_wait_leaves_the_last_picture_and_every_candidate() {
     let dir = tmp();
     let needles = dir.path().join("needles");
-    let frame5 = sim_png(dir.path(), 5);
-    needle(
-        &needles,
-        "orange-title",
-        &frame5,
-        &["orange"],
-        &title_bar_area(""),
-    );
+    orange_title_needle(dir.path(), &needles);
     // Frame 60: the window drifted 78 pixels, beyond the margin.
     let evidence = dir.path().join("evidence");
     let out = ci(
@@ -323,13 +330,7 @@ fn a_wait_ends_at_its_timeout_however_many_needles_there_are() {
 fn hostile_options_and_steps_are_refused_with_a_reason() {
     let dir = tmp();
     let needles = dir.path().join("needles");
-    needle(
-        &needles,
-        "orange-title",
-        &sim_png(dir.path(), 5),
-        &["orange"],
-        &title_bar_area(""),
-    );
+    orange_title_needle(dir.path(), &needles);
     let out = ci(
         dir.path(),
         &needles,
@@ -448,14 +449,7 @@ fn wait_still_and_wait_change_end_on_the_pictures() {
 fn a_script_runs_its_steps_in_order_and_stops_at_the_first_failure() {
     let dir = tmp();
     let needles = dir.path().join("needles");
-    let frame5 = sim_png(dir.path(), 5);
-    needle(
-        &needles,
-        "orange-title",
-        &frame5,
-        &["orange"],
-        &title_bar_area(""),
-    );
+    let frame5 = orange_title_needle(dir.path(), &needles);
     let script = dir.path().join("test.txt");
     std::fs::write(
         &script,
@@ -622,14 +616,7 @@ fn click_key_and_type_reach_qemus_input_layer_as_openqa_sends_them() {
 fn a_script_records_the_pictures_it_saw() {
     let dir = tmp();
     let needles = dir.path().join("needles");
-    let frame5 = sim_png(dir.path(), 5);
-    needle(
-        &needles,
-        "orange-title",
-        &frame5,
-        &["orange"],
-        &title_bar_area(""),
-    );
+    let frame5 = orange_title_needle(dir.path(), &needles);
     let script = dir.path().join("test.txt");
     std::fs::write(
         &script,
