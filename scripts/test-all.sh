@@ -2,7 +2,7 @@
 # The full test command: first what the tests need (scripts/install-test-deps.sh: apt packages,
 # rustfmt and clippy; VFIO_DISPLAY_NO_INSTALL=1 leaves that out), then formatting, lints, the
 # library alone and with each feature alone, every cargo test tier, the API docs, bounded fuzz runs of every
-# fuzz target (scripts/fuzz.sh, VFIO_DISPLAY_FUZZ_SECONDS each, default 40), and the VM suite
+# fuzz target (scripts/fuzz.sh, VFIO_DISPLAY_FUZZ_SECONDS each, default 30), and the VM suite
 # against the kernel's sample mdevs (tests/vm/run.sh). Set VFIO_DISPLAY_SKIP_VM=1 to leave the VM suite out
 # on a machine without QEMU; it is never skipped otherwise, and CI always runs it.
 # Usage: scripts/test-all.sh
@@ -48,7 +48,7 @@ cargo run --quiet --locked --example capture >/dev/null
 
 echo "== fuzz (bounded runs of every target, corpus kept in ~/.cache/vfio-display-fuzz)"
 fuzz_status=0
-scripts/fuzz.sh "${VFIO_DISPLAY_FUZZ_SECONDS:-40}" 2>&1 | tee -a "$log" || fuzz_status=1
+scripts/fuzz.sh "${VFIO_DISPLAY_FUZZ_SECONDS:-30}" 2>&1 | tee -a "$log" || fuzz_status=1
 
 vm_status=0
 if [ "${VFIO_DISPLAY_SKIP_VM:-0}" = 1 ] && [ "${CI:-}" != true ]; then
