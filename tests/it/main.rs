@@ -13,6 +13,7 @@ mod check;
 mod cli;
 mod cli_usability;
 mod edid;
+mod edid_ddc;
 mod edid_fields;
 mod edid_linux;
 mod edid_rules;

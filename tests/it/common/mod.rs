@@ -6,6 +6,7 @@ pub mod cli;
 pub mod clients;
 pub mod edid;
 pub mod edid_corpus;
+pub mod edid_ddc;
 #[cfg(feature = "gpu")]
 pub mod gpu;
 pub mod json;

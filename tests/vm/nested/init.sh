@@ -124,13 +124,11 @@ if [ -d /edids ] && [ -e "$conn" ]; then
   drv=/sys/bus/pci/drivers/bochs-drm
   mkdir -p /lib/firmware/edid
   echo 4 >/sys/module/drm/parameters/debug
-  for f in /edids/*.bin; do
-    n=$(basename "$f" .bin)
-    cp "$f" "/lib/firmware/edid/$n.bin"
-    echo "edid/$n.bin" >/sys/module/drm/parameters/edid_firmware
+  # Binds bochs-drm again and sets $card to the card it made (a card freed late gets a new
+  # number: take the one bound now, once its connector has modes).
+  rebind() {
     echo "$dev" >"$drv/unbind"
     echo "$dev" >"$drv/bind"
-    # A card freed late gets a new number: take the one bound now.
     card= i=0
     while [ -z "$card" ] && [ $i -lt 300 ]; do
       for c in /sys/bus/pci/devices/"$dev"/drm/card*; do
@@ -139,6 +137,12 @@ if [ -d /edids ] && [ -e "$conn" ]; then
       [ -n "$card" ] || sleep 0.1
       i=$((i + 1))
     done
+  }
+  for f in /edids/*.bin; do
+    n=$(basename "$f" .bin)
+    cp "$f" "/lib/firmware/edid/$n.bin"
+    echo "edid/$n.bin" >/sys/module/drm/parameters/edid_firmware
+    rebind
     dmesg -c >/dev/null
     say "CORPUS-$n-BEGIN"
     modes "/dev/dri/$card" >"$data" 2>&1
@@ -148,6 +152,31 @@ if [ -d /edids ] && [ -e "$conn" ]; then
     say "REJECTED-$n-END"
   done
   say CORPUS-DONE
+  # The damaged EDIDs, read as from a monitor: for each name in /ddc.list the guest asks the
+  # host (DDC-NAME-WANT), the host writes that EDID into the device's EDID region and answers
+  # on ttyS2, and bochs-drm, bound again with no firmware EDID (the only one named is for a
+  # connector that does not exist), reads the EDID window through drm_edid_read_custom, with
+  # the kernel's repairs and refusals. The EDID the kernel kept and its mode list come back.
+  if [ -s /ddc.list ] && [ -e /dev/ttyS2 ]; then
+    stty -F /dev/ttyS2 raw -echo 2>/dev/null
+    echo "none:x" >/sys/module/drm/parameters/edid_firmware
+    while read -r n; do
+      say "DDC-$n-WANT"
+      read -r go </dev/ttyS2 || true
+      rebind
+      dmesg -c >/dev/null
+      say "DDC-$n-BEGIN"
+      modes "/dev/dri/$card" >"$data" 2>&1
+      say "DDC-$n-END"
+      say "DDC-$n-EDID-BEGIN"
+      od -An -tx1 -v "/sys/bus/pci/devices/$dev/drm/$card/$card-Virtual-1/edid" >"$data"
+      say "DDC-$n-EDID-END"
+      say "DDCREJ-$n-BEGIN"
+      dmesg | grep 'Rejected mode' | sed 's/.*Rejected mode: //' >"$data"
+      say "DDCREJ-$n-END"
+    done </ddc.list
+    say DDC-DONE
+  fi
 fi
 say DONE
 reboot -f

@@ -71,7 +71,7 @@ vncdo() {
 }
 
 # Rounds of the guest test driven by a script (0: that stage is left out).
-script_rounds=0
+script_rounds=10
 nk=$(sed -n 's/.*vdnk=\([^ ]*\).*/\1/p' /proc/cmdline)
 ni=$(sed -n 's/.*vdni=\([^ ]*\).*/\1/p' /proc/cmdline)
 if [ "$variant" = fixed ] && [ "$backend" = cdev ] && [ -n "$nk" ]; then
@@ -85,13 +85,18 @@ if [ "$variant" = fixed ] && [ "$backend" = cdev ] && [ -n "$nk" ]; then
   # unpacks both): after its other checks the guest builds a mode list from each EDID, the
   # oracle for `edid decode --modes` on every rule of drm_edid the corpus holds.
   "$H" edid-corpus "$R/edid-corpus/edids"
-  (cd "$R/edid-corpus" && find edids | cpio -o -H newc --quiet | gzip -1) >"$R/edid-corpus.cpio.gz"
+  # The damaged EDIDs stay here (the host writes each into the device when the guest asks);
+  # the guest gets their names.
+  "$H" edid-ddc "$R/edid-ddc"
+  ls "$R/edid-ddc" | sed -n 's/\.bin$//p' >"$R/edid-corpus/ddc.list"
+  (cd "$R/edid-corpus" && find edids ddc.list | cpio -o -H newc --quiet | gzip -1) >"$R/edid-corpus.cpio.gz"
   cat "$ni" "$R/edid-corpus.cpio.gz" >"$R/nested-initrd.gz"
   hold=45
   # Everything the nested guest tells us arrives on its second serial line.
   "$B" run "$u" --edid "$R/nested-edid.bin" screenshot --timeout 600 --count 400 --interval 3000 \
     -o "$R/nested-run.png" -- qemu-system-x86_64 -accel tcg -m 256M -nographic -nodefaults \
     -no-reboot -serial "file:$R/nested-console.log" -serial "file:$R/nested-data.log" \
+    -chardev socket,id=ctl,path=/run/nested-ctl.sock,server=on,wait=off -serial chardev:ctl \
     -pidfile /run/nested.pid -kernel "$nk" -initrd "$R/nested-initrd.gz" \
     -append "console=ttyS0 quiet vt.global_cursor_default=0 panic=-1 vdhold=$hold" \
     >"$R/nested-run.out" 2>"$R/nested-run.err" &
@@ -102,6 +107,18 @@ if [ "$variant" = fixed ] && [ "$backend" = cdev ] && [ -n "$nk" ]; then
   run nested-attach-info "$B" attach --pid "$qpid" info --json
   run nested-attach-check "$B" attach --pid "$qpid" check --json
   run nested-attach-drive "$B" attach --pid "$qpid" check --drive bochs
+  # The damaged EDIDs, one at a time as the guest asks: written into the device it holds
+  # (--force: they do not decode cleanly), then the guest is told on its third serial line.
+  while read -r n; do
+    wait_for_line "$R/nested-data.log" "DDC-$n-WANT" $runpid
+    run "nested-ddc-$n" "$B" attach --pid "$qpid" edid set --file "$R/edid-ddc/$n.bin" --force \
+      --link-delay-ms 0 </dev/null
+    "${py:-python3}" -c 'import socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.connect(sys.argv[1])
+s.sendall(b"go\n")
+s.close()' /run/nested-ctl.sock
+  done <"$R/edid-corpus/ddc.list"
   wait $runpid
   echo $? >"$R/nested-run.rc"
   tr -d '\r' <"$R/nested-data.log" >"$R/nested-data.txt"
@@ -116,6 +133,10 @@ if [ "$variant" = fixed ] && [ "$backend" = cdev ] && [ -n "$nk" ]; then
   expect firstline nested-guest-preferred nested-data.txt MODES 800x600
   expect linuxmodes nested-guest-modes nested-data.txt MODES nested-edid.bin 16777216
   expect linuxcorpus nested-guest-edid-corpus nested-data.txt
+  expect linuxddc nested-guest-edid-ddc nested-data.txt
+  while read -r n; do
+    expect rc "nested-ddc-$n" 0
+  done <"$R/edid-corpus/ddc.list"
   expect rawfb nested-attach nested-fb.raw 800 600 "${stride:-3200}"
   expect rawfb-any nested-run- nested-fb.raw 800 600 "${stride:-3200}"
   expect kms-any nested-run- 640 480
@@ -235,12 +256,17 @@ if [ "$variant" = fixed ] && [ "$backend" = cdev ] && [ -n "$nk" ]; then
   # needles were cut once from this guest's console: tests/vm/needles). The run is recorded;
   # its last picture must be the guest's framebuffer after the last round. Then a needle that
   # is not on the screen fails, leaving its evidence, and a Return lets the guest go on.
-  # Off until round 2's stall under nested TCG is understood (the guest took no second line).
   if [ "$script_rounds" -gt 0 ]; then
   wait_for_line "$R/nested-mdpy-data.log" SCRIPT-READY $qemupid
   : >"$R/nested-mdpy-script.txt"
   i=0
-  while [ $i -lt 10 ]; do
+  while [ $i -lt "$script_rounds" ]; do
+    # From the second round on, the last round's screen still shows the prompt until the
+    # guest clears its console: wait for that change first (against the picture from before
+    # the click), or the line would be typed before the guest reads it, its echo cleared away.
+    if [ $i -gt 0 ]; then
+      echo "wait-change --timeout 120" >>"$R/nested-mdpy-script.txt"
+    fi
     cat >>"$R/nested-mdpy-script.txt" <<'STEPS'
 wait nested-prompt --timeout 300
 type "Hello,World!A\n"

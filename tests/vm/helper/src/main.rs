@@ -25,6 +25,9 @@
 // kernel built (tests/snapshots/edid-corpus-linux.txt).
 #[path = "../../../it/common/edid_corpus.rs"]
 mod edid_corpus;
+// The damaged EDIDs the guest reads as from a monitor (its DDC-style path).
+#[path = "../../../it/common/edid_ddc.rs"]
+mod edid_ddc;
 
 use std::os::fd::{AsFd, AsRawFd};
 use std::path::{Path, PathBuf};
@@ -703,6 +706,14 @@ fn verify(args: &[String]) -> Result<()> {
                     note(&format!("{name}-{check}"), ok, why);
                 }
             }
+            // linuxddc NAME FILE: for each damaged EDID, what the guest kernel kept of it and
+            // its mode list equal linux_read's and `edid decode --modes`'s (edid_ddc::check).
+            "linuxddc" => {
+                let text = std::fs::read_to_string(dir.join(words[2])).unwrap_or_default();
+                for (check, ok, why) in edid_ddc::check(|tag| section(&text, tag)) {
+                    note(&format!("{name}-{check}"), ok, why);
+                }
+            }
             // firstline NAME FILE TAG TEXT: the first line of section TAG is TEXT.
             "firstline" => {
                 let text = std::fs::read_to_string(dir.join(words[2])).unwrap_or_default();
@@ -1004,6 +1015,16 @@ fn write_edid_corpus(args: &[String]) -> Result<()> {
     Ok(())
 }
 
+/// `edid-ddc DIR`: one NAME.bin per damaged EDID.
+fn write_edid_ddc(args: &[String]) -> Result<()> {
+    let dir = PathBuf::from(args.first().ok_or("usage: vm_helper edid-ddc DIR")?);
+    std::fs::create_dir_all(&dir)?;
+    for (name, blob) in edid_ddc::damaged() {
+        std::fs::write(dir.join(format!("{name}.bin")), blob)?;
+    }
+    Ok(())
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let rest = args.get(1..).unwrap_or_default().to_vec();
@@ -1015,10 +1036,11 @@ fn main() {
         Some("irq") => irq(&rest),
         Some("verify") => verify(&rest),
         Some("edid-corpus") => write_edid_corpus(&rest),
+        Some("edid-ddc") => write_edid_ddc(&rest),
         Some("qmp") => qmp(&rest),
         Some("vnc") => vnc(&rest),
         _ => Err(
-            "usage: vm_helper bochs|mdpy-draw|edid|edid-guest|edid-corpus|irq|qmp|vnc|verify ..."
+            "usage: vm_helper bochs|mdpy-draw|edid|edid-guest|edid-corpus|edid-ddc|irq|qmp|vnc|verify ..."
                 .into(),
         ),
     };
