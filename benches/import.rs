@@ -23,14 +23,12 @@ const SIZES: [(&str, u32, u32); 4] = [
 ];
 
 fn sim(width: u32, height: u32) -> SimDevice {
-    SimDevice::new(SimConfig {
-        width,
-        height,
-        source: PlaneSource::DmaBuf,
-        frozen_frame: Some(1),
-        vram_bytes: 256 << 20,
-        ..SimConfig::default()
-    })
+    SimDevice::new(
+        SimConfig::frozen(1)
+            .with_mode(width, height)
+            .with_source(PlaneSource::DmaBuf)
+            .with_vram(256 << 20),
+    )
     .expect("the simulator starts")
 }
 

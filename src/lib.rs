@@ -61,6 +61,7 @@ pub mod device;
 pub mod edid;
 pub mod fourcc;
 pub mod frame;
+pub mod geometry;
 pub mod image;
 pub mod input;
 pub mod inspect;

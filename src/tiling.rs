@@ -19,6 +19,15 @@ pub const I915_FORMAT_MOD_YF_TILED: u64 = 0x0100_0000_0000_0003;
 /// The size of every tile.
 pub const TILE_BYTES: u64 = 4096;
 
+/// A tile's shape: bytes across (not pixels: a tile holds as many pixels as fit) and rows down.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TileShape {
+    /// The bytes of one of its rows.
+    pub width_bytes: u32,
+    /// Its rows.
+    pub rows: u32,
+}
+
 /// How a surface's bytes are arranged.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Tiling {
@@ -83,13 +92,14 @@ impl Tiling {
         }
     }
 
-    /// A tile's width in bytes and height in rows; (1, 1) for linear.
-    pub fn tile_size(self) -> (u32, u32) {
-        match self {
+    /// A tile's width in bytes and height in rows; 1 by 1 for linear.
+    pub fn tile_size(self) -> TileShape {
+        let (width_bytes, rows) = match self {
             Tiling::Linear => (1, 1),
             Tiling::X => (512, 8),
             Tiling::Y | Tiling::Yf => (128, 32),
-        }
+        };
+        TileShape { width_bytes, rows }
     }
 
     /// How many bytes of a row lie one after another in memory: a whole X tile's row, a 16-byte
@@ -166,7 +176,10 @@ impl Detiler {
         let mut columns = [0usize; 8];
         let mut rows = [0usize; 32];
         if tiling != Tiling::Linear {
-            let (width, height) = tiling.tile_size();
+            let TileShape {
+                width_bytes: width,
+                rows: height,
+            } = tiling.tile_size();
             for (column, at) in columns.iter_mut().enumerate() {
                 *at = tiling.offset((16 * column as u64) % u64::from(width), 0, 0) as usize;
             }
@@ -198,7 +211,10 @@ impl Detiler {
         pitch: usize,
         out: &mut [u8],
     ) {
-        let (tile_width, tile_rows) = self.tiling.tile_size();
+        let TileShape {
+            width_bytes: tile_width,
+            rows: tile_rows,
+        } = self.tiling.tile_size();
         let (tile_width, tile_rows) = (tile_width as usize, tile_rows as usize);
         let x0 = n * tile_width;
         if self.tiling == Tiling::Linear || x0 >= row_bytes {
@@ -256,7 +272,10 @@ pub fn detile_band(
     pitch: usize,
     out: &mut [u8],
 ) {
-    let (tile_width, tile_rows) = tiling.tile_size();
+    let TileShape {
+        width_bytes: tile_width,
+        rows: tile_rows,
+    } = tiling.tile_size();
     if tiling == Tiling::Linear {
         for (i, row) in out.chunks_mut(pitch).enumerate() {
             let at = i * stride;
@@ -290,7 +309,7 @@ pub fn tile(
     height: usize,
     stride: usize,
 ) -> Vec<u8> {
-    let (_, tile_rows) = tiling.tile_size();
+    let tile_rows = tiling.tile_size().rows;
     let rows = height.next_multiple_of(tile_rows as usize);
     let mut out = vec![0u8; stride * rows];
     let run = (tiling.run_bytes() as usize).min(row_bytes.max(1));
@@ -312,7 +331,10 @@ mod tests {
     #[test]
     fn each_layout_is_a_permutation_of_its_tiles() {
         for tiling in [Tiling::X, Tiling::Y, Tiling::Yf] {
-            let (w, h) = tiling.tile_size();
+            let TileShape {
+                width_bytes: w,
+                rows: h,
+            } = tiling.tile_size();
             let stride = u64::from(w) * 2;
             let rows = u64::from(h) * 2;
             let mut seen = vec![false; (stride * rows) as usize];
@@ -357,7 +379,10 @@ mod tests {
     #[test]
     fn detiling_undoes_tiling_for_odd_sizes() {
         for tiling in [Tiling::Linear, Tiling::X, Tiling::Y, Tiling::Yf] {
-            let (tw, th) = tiling.tile_size();
+            let TileShape {
+                width_bytes: tw,
+                rows: th,
+            } = tiling.tile_size();
             // 37 rows of 300 bytes (75 four-byte pixels), in rows of tiles one tile wider than
             // the pixels need: tiles wholly in the stride's padding are never read.
             let (row_bytes, height) = (300usize, 37usize);

@@ -8,12 +8,7 @@ use vfio_display::device::sim::{SimConfig, SimDevice};
 use vfio_display::frame::{IrqChoice, Pump, RefreshSource, choose_source};
 
 fn animated() -> SimDevice {
-    SimDevice::new(SimConfig {
-        width: 320,
-        height: 240,
-        ..SimConfig::default()
-    })
-    .unwrap()
+    SimDevice::new(SimConfig::default().with_mode(320, 240)).unwrap()
 }
 
 #[test]

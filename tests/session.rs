@@ -1,14 +1,16 @@
 //! The display session's policies against the simulator, without a window, a GPU or a sleep:
 //! showing, display off, device lost and back, mode changes, the cursor kept across a loss,
-//! counters, and `wait_for` driven by a fake sleep that moves the simulated guest.
+//! counters, and `wait_for` driven by a fake sleep that moves the simulated guest; the
+//! simulator's scheduled events on a clock the test moves.
 #![allow(clippy::unwrap_used)] // a test, bench or example: a failed unwrap is a failure
 
 use std::time::{Duration, Instant};
-use vfio_display::device::sim::{SimConfig, SimDevice, SimFault};
+use vfio_display::device::sim::{ManualClock, SimConfig, SimDevice, SimFault};
 use vfio_display::frame::session::{
     LOST_RETRY_INTERVAL, NOT_SHOWING_RETRY_INTERVAL, is_device_lost,
 };
 use vfio_display::frame::{Session, Status, WaitOutcome};
+use vfio_display::geometry::Size;
 use vfio_display::vfio::{PlaneSource, PlaneType};
 
 fn sim(source: PlaneSource) -> SimDevice {
@@ -187,6 +189,29 @@ fn a_mode_change_is_reported_as_a_resize() {
     let p = session.showing().unwrap();
     assert_eq!((p.width, p.height), (800, 600));
     assert_eq!(session.counters().mode_changes, 1);
+}
+
+#[test]
+fn a_scheduled_mode_change_falls_due_on_the_devices_clock() {
+    let clock = ManualClock::new();
+    let dev = SimDevice::new(
+        SimConfig::frozen(1)
+            .with_mode(640, 480)
+            .with_mode_change(Duration::from_secs(2), Size::new(800, 600))
+            .with_clock(clock.clone()),
+    )
+    .unwrap();
+    let mut session = Session::new(&dev).unwrap();
+    session.refresh(); // the first query starts the schedule
+    clock.advance(Duration::from_millis(1999));
+    assert!(!session.refresh().resized, "not a moment early");
+    assert_eq!(dev.mode(), Size::new(640, 480));
+    clock.advance(Duration::from_millis(1));
+    let changed = session.refresh();
+    assert!(changed.resized, "{changed:?}");
+    let p = session.showing().unwrap();
+    assert_eq!(Size::new(p.width, p.height), Size::new(800, 600));
+    assert_eq!(dev.mode(), Size::new(800, 600));
 }
 
 #[test]

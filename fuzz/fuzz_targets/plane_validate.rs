@@ -77,7 +77,7 @@ fuzz_target!(|data: &[u8]| {
     }
     // A tiled plane: one row of tiles at a time, as the CPU reader copies it.
     let stride = plane.stride as usize;
-    let tile_rows = valid.tiling.tile_size().1 as usize;
+    let tile_rows = valid.tiling.tile_size().rows as usize;
     let band_len = stride * tile_rows;
     let height = plane.height as usize;
     let mut rows = vec![0u8; valid.row_bytes * tile_rows];

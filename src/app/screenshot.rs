@@ -10,6 +10,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 use vfio_display::fourcc;
 use vfio_display::frame::{CpuFrame, FrameReader, Session, Status, WaitOutcome, cursor_origin};
+use vfio_display::geometry::Point;
 use vfio_display::render::{
     FrameRenderer, ImportChoice, ImportPath, LazyGpu, ReadChoice, needs_gpu,
 };
@@ -203,7 +204,7 @@ fn with_cpu_cursor(
     if cursor {
         match reader.capture(PlaneType::Cursor) {
             Ok(Some(cursor)) if cursor.plane.plane_type == PlaneType::Cursor => {
-                let (x, y) = cursor_origin(&cursor.plane);
+                let Point { x, y } = cursor_origin(&cursor.plane);
                 frame.image.composite(&cursor.image, x, y);
             }
             Ok(_) => tracing::info!("no cursor plane to composite"),

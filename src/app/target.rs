@@ -4,10 +4,11 @@ use anyhow::{Context, Result};
 use std::path::PathBuf;
 use vfio_display::device::sim::{SimConfig, SimDevice};
 use vfio_display::device::{DisplayDevice, RealDevice};
+use vfio_display::geometry::Size;
 use vfio_display::vfio::{BackendChoice, HostPaths};
 
 /// The simulated guest's mode when none is asked for.
-pub const DEFAULT_SIM_MODE: (u32, u32) = (1024, 768);
+pub const DEFAULT_SIM_MODE: Size = Size::new(1024, 768);
 
 /// A device to open.
 #[derive(Debug, Clone)]

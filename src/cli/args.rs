@@ -3,9 +3,10 @@
 
 use crate::app::bench::BenchSize;
 use std::net::SocketAddr;
-use vfio_display::device::sim::SimFault;
+use vfio_display::device::sim::{ModeChange, SimFault};
 use vfio_display::fourcc::{self, Format};
 use vfio_display::frame::IrqChoice;
+use vfio_display::geometry::Size;
 use vfio_display::tiling::Tiling;
 
 pub fn parse_seconds(s: &str) -> Result<f64, String> {
@@ -82,7 +83,8 @@ pub fn parse_bench_size(s: &str) -> Result<BenchSize, String> {
             height: *height,
         });
     }
-    let (width, height) = parse_size(s).map_err(|e| format!("{e} (or 720p, 1080p, 1440p, 4k)"))?;
+    let Size { width, height } =
+        parse_size(s).map_err(|e| format!("{e} (or 720p, 1080p, 1440p, 4k)"))?;
     if width > 8192 || height > 8192 {
         return Err(format!("'{s}': at most 8192x8192"));
     }
@@ -93,30 +95,34 @@ pub fn parse_tiling(s: &str) -> Result<Tiling, String> {
     Tiling::parse(s).ok_or_else(|| format!("unknown layout '{s}'; one of: linear, x, y, yf"))
 }
 
-pub fn parse_mode_change(s: &str) -> Result<(std::time::Duration, u32, u32), String> {
+pub fn parse_mode_change(s: &str) -> Result<ModeChange, String> {
     let (size, secs) = s
         .split_once('@')
         .ok_or_else(|| format!("'{s}': write WxH@SECONDS"))?;
-    let (w, h) = parse_size(size)?;
+    let size = parse_size(size)?;
     let secs: f64 = secs
         .parse()
         .map_err(|_| format!("'{secs}' is not a number of seconds"))?;
     if !(0.0..=3600.0).contains(&secs) {
         return Err(format!("{secs}: give 0 to 3600 seconds"));
     }
-    Ok((std::time::Duration::from_secs_f64(secs), w, h))
+    Ok(ModeChange {
+        after: std::time::Duration::from_secs_f64(secs),
+        size,
+    })
 }
 
 /// Parses "WxH" (also "W*H" or "WXH") with the library's size parser, in the words of a
 /// command-line error.
-pub fn parse_size(s: &str) -> Result<(u32, u32), String> {
-    vfio_display::edid::parse_size(s).map_err(|e| {
+pub fn parse_size(s: &str) -> Result<Size, String> {
+    let (width, height) = vfio_display::edid::parse_size(s).map_err(|e| {
         if e.reason.contains("positive") {
             format!("'{s}': width and height must be positive")
         } else {
             format!("'{s}' is not a size; write WIDTHxHEIGHT, for example 1920x1080")
         }
-    })
+    })?;
+    Ok(Size::new(width, height))
 }
 
 pub fn parse_format(s: &str) -> Result<&'static Format, String> {
@@ -181,8 +187,8 @@ mod tests {
 
     #[test]
     fn sizes() {
-        assert_eq!(parse_size("1920x1080"), Ok((1920, 1080)));
-        assert_eq!(parse_size("640X480"), Ok((640, 480)));
+        assert_eq!(parse_size("1920x1080"), Ok(Size::new(1920, 1080)));
+        assert_eq!(parse_size("640X480"), Ok(Size::new(640, 480)));
         assert!(parse_size("1920").unwrap_err().contains("WIDTHxHEIGHT"));
         assert!(parse_size("0x10").is_err());
         assert!(parse_size("axb").is_err());

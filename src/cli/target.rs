@@ -8,8 +8,9 @@ use crate::app::target::Target;
 use anyhow::{Result, bail};
 use clap::{Args, ValueEnum};
 use vfio_display::device::DisplayDevice;
-use vfio_display::device::sim::{SimConfig, SimFault};
+use vfio_display::device::sim::{ModeChange, SimConfig, SimFault};
 use vfio_display::fourcc::Format;
+use vfio_display::geometry::Size;
 use vfio_display::tiling::Tiling;
 use vfio_display::vfio::{BackendChoice, PlaneSource};
 
@@ -66,7 +67,7 @@ pub enum SimPlane {
 pub struct SimArgs {
     /// The simulated guest's mode.
     #[arg(long, value_name = "WxH", default_value = "1024x768", value_parser = parse_size)]
-    pub sim_mode: (u32, u32),
+    pub sim_mode: Size,
     /// The simulated framebuffer's format (DRM name or fourcc: XRGB8888, XR24, RGB565, ...).
     #[arg(long, value_name = "FOURCC", default_value = "XRGB8888", value_parser = parse_format)]
     pub sim_format: &'static Format,
@@ -82,7 +83,7 @@ pub struct SimArgs {
     pub sim_fault: FaultArg,
     /// The simulated guest switches to mode WxH this many seconds after the first plane query (for testing).
     #[arg(long, value_name = "WxH@S", value_parser = parse_mode_change, hide = true)]
-    pub sim_mode_change: Option<(std::time::Duration, u32, u32)>,
+    pub sim_mode_change: Option<ModeChange>,
     /// Play a device shared with the VMM that runs the guest (like `attach` or `run`): no
     /// interrupts, resets or register writes; timer refresh; the EDID may be written.
     #[arg(long)]
@@ -114,8 +115,8 @@ impl SimArgs {
             SimProfile::Sample => SimConfig::default(),
         };
         SimConfig {
-            width: self.sim_mode.0,
-            height: self.sim_mode.1,
+            width: self.sim_mode.width,
+            height: self.sim_mode.height,
             format: self.sim_format,
             source: match self.sim_plane {
                 SimPlane::Dmabuf => PlaneSource::DmaBuf,

@@ -287,7 +287,8 @@ fn fields(dev: &dyn DisplayDevice, p: &PlaneInfo, opts: &Options<'_>, rec: &mut 
         ),
     }
     let tiling = tiling.unwrap_or(Tiling::Linear);
-    let (tile_width, tile_rows) = tiling.tile_size();
+    let tile = tiling.tile_size();
+    let (tile_width, tile_rows) = (tile.width_bytes, tile.rows);
     let sides_ok = (1..=MAX_SIDE).contains(&p.width) && (1..=MAX_SIDE).contains(&p.height);
     let row_bytes = format.map(|f| f.row_bytes(p.width));
     match row_bytes {

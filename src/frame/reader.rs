@@ -250,7 +250,8 @@ fn copy_raw(
         // reads sequentially and the detiling works in the first-level cache. Tiles in the
         // stride's padding are never read.
         let detiler = Detiler::new(valid.tiling);
-        let (tile_width, tile_rows) = valid.tiling.tile_size();
+        let tile = valid.tiling.tile_size();
+        let (tile_width, tile_rows) = (tile.width_bytes, tile.rows);
         let (tile_width, tile_rows) = (tile_width as usize, tile_rows as usize);
         let band_len = plane.stride as usize * tile_rows;
         let tile_bytes = TILE_BYTES as usize;

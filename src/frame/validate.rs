@@ -191,7 +191,8 @@ pub fn validate(plane: &PlaneInfo, buffer_len: u64) -> Result<ValidPlane, PlaneE
             span
         }
         tiled => {
-            let (tile_width, tile_rows) = tiled.tile_size();
+            let tile = tiled.tile_size();
+            let (tile_width, tile_rows) = (tile.width_bytes, tile.rows);
             if !plane.stride.is_multiple_of(tile_width) {
                 return Err(PlaneError::StrideNotWholeTiles {
                     stride: plane.stride,
@@ -376,7 +377,8 @@ mod tests {
     #[test]
     fn exhaustive_small_tiled_values_never_pass_out_of_bounds() {
         for tiling in [Tiling::X, Tiling::Y, Tiling::Yf] {
-            let (tw, th) = tiling.tile_size();
+            let tile = tiling.tile_size();
+            let (tw, th) = (tile.width_bytes, tile.rows);
             for width in [1u32, 100, 128, 129] {
                 for height in [1u32, 7, 8, 9, 33] {
                     for stride in [0, 100, tw, tw * 2, tw * 3 + 4] {

@@ -1,6 +1,7 @@
 //! The compositor: draws the primary plane into a rectangle of any target (a window's surface
 //! or an offscreen texture) and the cursor over it at its position and hotspot, alpha blended.
 
+use crate::geometry::Size;
 use std::collections::HashMap;
 
 /// The compositor's shader (in the top-level `shaders/` folder).
@@ -36,7 +37,7 @@ pub struct DrawTarget<'a> {
     /// Its format (the compositor keeps one pipeline pair per format).
     pub format: wgpu::TextureFormat,
     /// Its size in pixels.
-    pub size: (u32, u32),
+    pub size: Size,
 }
 
 /// One textured quad to draw.
@@ -218,7 +219,10 @@ impl Compositor {
             };
             self.pipelines.insert(target_format, pipelines);
         }
-        let (tw, th) = (target_size.0.max(1) as f32, target_size.1.max(1) as f32);
+        let (tw, th) = (
+            target_size.width.max(1) as f32,
+            target_size.height.max(1) as f32,
+        );
         let mut drawn = [false; 2];
         for (slot, layer) in [primary, cursor].into_iter().enumerate() {
             let Some(layer) = layer else { continue };

@@ -9,6 +9,7 @@ use super::{GpuContext, ImportChoice, ImportPath, RenderError, read_rgba, vulkan
 use crate::device::DisplayDevice;
 use crate::fourcc::{self, Format};
 use crate::frame::{FrameError, FrameReader, RgbaImage, ValidPlane, cursor_origin, validate};
+use crate::geometry::{Point, Size};
 use crate::vfio::{DmaBuf, PlaneInfo, PlaneSource, PlaneType};
 use std::collections::VecDeque;
 use std::os::fd::AsFd;
@@ -42,9 +43,20 @@ enum Raw {
     /// The dma-buf as a texture of its own format and layout.
     Image {
         view: wgpu::TextureView,
-        layout: (u32, u64, u32, u64, u32, u32),
+        layout: ImageLayout,
         opaque: bool,
     },
+}
+
+/// What a `dmabuf` import was made for: the same buffer id with any of these changed (the
+/// guest reused the id for another layout) needs a new image.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct ImageLayout {
+    drm_format: u32,
+    modifier: u64,
+    stride: u32,
+    offset: u64,
+    size: Size,
 }
 
 #[derive(Debug)]
@@ -303,7 +315,7 @@ impl<'d> FrameRenderer<'d> {
         let i = slot_index(plane.plane_type);
         let fits = self.slots[i]
             .as_ref()
-            .is_some_and(|s| s.size() == (plane.width, plane.height));
+            .is_some_and(|s| s.size() == Size::new(plane.width, plane.height));
         if !fits {
             let label = if i == 0 {
                 "primary frame"
@@ -521,14 +533,13 @@ impl<'d> FrameRenderer<'d> {
                     fourcc::describe(plane.drm_format)
                 ),
             })?;
-        let layout = (
-            plane.drm_format,
-            plane.modifier,
-            plane.stride,
-            plane.offset,
-            plane.width,
-            plane.height,
-        );
+        let layout = ImageLayout {
+            drm_format: plane.drm_format,
+            modifier: plane.modifier,
+            stride: plane.stride,
+            offset: plane.offset,
+            size: Size::new(plane.width, plane.height),
+        };
         let hit = self.position(plane, ImportPath::Dmabuf).filter(
             |&i| matches!(&self.imports[i].raw, Raw::Image { layout: l, .. } if *l == layout),
         );
@@ -552,7 +563,7 @@ impl<'d> FrameRenderer<'d> {
                     self.ctx,
                     export.as_fd(),
                     format,
-                    (plane.width, plane.height),
+                    layout.size,
                     plane.modifier,
                     u64::from(plane.stride),
                     plane.offset,
@@ -611,15 +622,15 @@ impl<'d> FrameRenderer<'d> {
         clear: wgpu::Color,
     ) {
         let primary = self.slots[0].as_ref();
-        let scale_x = primary.map_or(1.0, |s| rect.width / s.size().0.max(1) as f32);
-        let scale_y = primary.map_or(1.0, |s| rect.height / s.size().1.max(1) as f32);
+        let scale_x = primary.map_or(1.0, |s| rect.width / s.size().width.max(1) as f32);
+        let scale_y = primary.map_or(1.0, |s| rect.height / s.size().height.max(1) as f32);
         let primary_layer = primary.map(|s| Layer {
             view: &s.view,
             rect,
             filter,
         });
         let cursor_layer = cursor.and_then(|c| {
-            let (x, y) = cursor_origin(c);
+            let Point { x, y } = cursor_origin(c);
             self.slots[1].as_ref().map(|s| Layer {
                 view: &s.view,
                 rect: Rect {
@@ -691,7 +702,7 @@ impl<'d> FrameRenderer<'d> {
             filter: Filter::Nearest,
         });
         let cursor_layer = cursor_frame.and_then(|c| {
-            let (x, y) = cursor_origin(&c.plane);
+            let Point { x, y } = cursor_origin(&c.plane);
             self.slots[1].as_ref().map(|s| Layer {
                 view: &s.view,
                 rect: Rect {
@@ -710,7 +721,7 @@ impl<'d> FrameRenderer<'d> {
             &DrawTarget {
                 view: &view,
                 format: wgpu::TextureFormat::Rgba8Unorm,
-                size: (w, h),
+                size: Size::new(w, h),
             },
             wgpu::Color::TRANSPARENT,
             [primary_layer, cursor_layer],

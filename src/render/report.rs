@@ -69,12 +69,7 @@ mod tests {
     #[test]
     fn the_info_document_round_trips_through_json() {
         for source in [PlaneSource::DmaBuf, PlaneSource::Region] {
-            let dev = SimDevice::new(SimConfig {
-                source,
-                frozen_frame: Some(0),
-                ..SimConfig::default()
-            })
-            .unwrap();
+            let dev = SimDevice::new(SimConfig::frozen(0).with_source(source)).unwrap();
             let gpu = GpuReport {
                 adapter: None,
                 primary_import: Some("buffer".into()),

@@ -1,6 +1,8 @@
 //! The unpack pass: raw framebuffer bytes (or a natively imported texture) into an RGBA8 frame
 //! texture, by one compute shader for every supported format.
 
+use crate::geometry::Size;
+
 /// Where the raw framebuffer is.
 #[derive(Debug)]
 pub enum RawSource<'a> {
@@ -265,8 +267,8 @@ impl FrameSlot {
     }
 
     /// Its size.
-    pub fn size(&self) -> (u32, u32) {
-        (self.texture.width(), self.texture.height())
+    pub fn size(&self) -> Size {
+        Size::new(self.texture.width(), self.texture.height())
     }
 }
 

@@ -4,6 +4,7 @@
 
 use super::GpuContext;
 use super::error::ImportFailure;
+use crate::geometry::Size;
 use ash::vk;
 use std::os::fd::{AsRawFd, BorrowedFd, IntoRawFd};
 use wgpu::hal::api::Vulkan;
@@ -137,15 +138,15 @@ pub fn import_texture(
     ctx: &GpuContext,
     fd: BorrowedFd<'_>,
     format: wgpu::TextureFormat,
-    size: (u32, u32),
+    size: Size,
     modifier: u64,
     stride: u64,
     offset: u64,
 ) -> Result<wgpu::Texture, ImportFailure> {
     let fd = fd.try_clone_to_owned().map_err(ImportFailure::Dup)?;
     let extent = wgpu::Extent3d {
-        width: size.0,
-        height: size.1,
+        width: size.width,
+        height: size.height,
         depth_or_array_layers: 1,
     };
     let usage = wgpu::TextureUses::RESOURCE;

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 use vfio_display::device::sim::desktop::{CURSOR_TIP, pointer_position};
 use vfio_display::fourcc;
+use vfio_display::geometry::Point;
 
 #[test]
 fn screenshot_of_the_default_simulator_has_the_exact_pattern() {
@@ -76,7 +77,7 @@ fn screenshot_with_cursor_puts_the_tip_on_the_pointer() {
     ]);
     assert!(out.status.success(), "{}", stderr(&out));
     let image = read_png(&png);
-    let (x, y) = pointer_position(1024, 768, 40);
+    let Point { x, y } = pointer_position(1024, 768, 40);
     assert_eq!(image.pixel(x, y), CURSOR_TIP);
     // Below and right of the tip lies the arrow's black outline, not the desktop.
     assert_eq!(image.pixel(x, y + 1), [0, 0, 0, 255]);

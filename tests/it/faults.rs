@@ -7,7 +7,7 @@ use crate::common::{assert_same_image, expected_frame};
 use nix::errno::Errno;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
-use vfio_display::device::sim::{SMALL_EDID_MAX_SIZE, SimConfig, SimDevice, SimFault};
+use vfio_display::device::sim::{ManualClock, SMALL_EDID_MAX_SIZE, SimConfig, SimDevice, SimFault};
 use vfio_display::device::{DisplayDevice, edid_port, find_edid_region};
 use vfio_display::edid::{EdidSpec, Mode, generate};
 use vfio_display::fourcc;
@@ -18,13 +18,14 @@ use vfio_display::vfio::{PlaneSource, PlaneType};
 
 const FRAME: u64 = 5;
 
+fn config(source: PlaneSource) -> SimConfig {
+    SimConfig::frozen(FRAME)
+        .with_mode(320, 200)
+        .with_source(source)
+}
+
 fn sim(source: PlaneSource) -> SimDevice {
-    SimDevice::new(
-        SimConfig::frozen(FRAME)
-            .with_mode(320, 200)
-            .with_source(source),
-    )
-    .unwrap()
+    SimDevice::new(config(source)).unwrap()
 }
 
 /// The reader shows the guest's frame exactly: the proof of recovery.
@@ -150,16 +151,20 @@ fn plane_query_errors_keep_their_errno_and_pass() {
 
 #[test]
 fn a_device_removed_mid_stream_fails_queries_and_exports_with_enodev() {
-    let dev = sim(PlaneSource::DmaBuf);
+    // The device's time is the test's: the fault falls due when the clock is moved, not after
+    // two seconds of sleep.
+    let clock = ManualClock::new();
+    let dev = SimDevice::new(config(PlaneSource::DmaBuf).with_clock(clock.clone())).unwrap();
     let reader = FrameReader::new(&dev).unwrap();
-    let started = Instant::now();
     reader.capture(PlaneType::Primary).unwrap().unwrap(); // starts the device's clock
     dev.set_fault(SimFault::DeviceLost);
     let plane = dev
         .query_plane(PlaneType::Primary, PlaneSource::DmaBuf)
         .unwrap();
-    // The fault removes the device 2 s after the first query.
-    std::thread::sleep(Duration::from_secs(2).saturating_sub(started.elapsed()));
+    // The fault removes the device 2 s after the first query, and not a moment before.
+    clock.advance(Duration::from_millis(1999));
+    reader.capture(PlaneType::Primary).unwrap().unwrap();
+    clock.advance(Duration::from_millis(1));
     let err = reader.capture(PlaneType::Primary).unwrap_err();
     assert_eq!(err.errno(), Some(Errno::ENODEV), "{err}");
     reader.clear_cache();

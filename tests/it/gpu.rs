@@ -9,19 +9,18 @@ use crate::common::{assert_same_image, read_png};
 use vfio_display::device::sim::{SimConfig, SimDevice};
 use vfio_display::fourcc::{self, FORMATS};
 use vfio_display::frame::{FrameReader, RgbaImage};
+use vfio_display::geometry::Point;
 use vfio_display::render::{FrameRenderer, IMPORT_CACHE, ImportChoice, ImportPath, RenderError};
 use vfio_display::vfio::{PlaneSource, PlaneType};
 
 fn sim(width: u32, height: u32, format: &str, source: PlaneSource, offset: u64) -> SimDevice {
-    SimDevice::new(SimConfig {
-        width,
-        height,
-        format: fourcc::parse(format).unwrap(),
-        source,
-        frozen_frame: Some(7),
-        plane_offset: offset,
-        ..SimConfig::default()
-    })
+    SimDevice::new(
+        SimConfig::frozen(7)
+            .with_mode(width, height)
+            .with_format(fourcc::parse(format).unwrap())
+            .with_source(source)
+            .with_plane_offset(offset),
+    )
     .unwrap()
 }
 
@@ -142,7 +141,7 @@ fn the_cursor_is_composited_at_its_hotspot_like_the_golden_image() {
     let reader = FrameReader::new(&dev).unwrap();
     let mut cpu = reader.capture(PlaneType::Primary).unwrap().unwrap().image;
     let cursor = reader.capture(PlaneType::Cursor).unwrap().unwrap();
-    let (x, y) = vfio_display::frame::cursor_origin(&cursor.plane);
+    let Point { x, y } = vfio_display::frame::cursor_origin(&cursor.plane);
     cpu.composite(&cursor.image, x, y);
     assert_near_golden(&cpu, "cursor-320x240-frame7.png");
 }

@@ -13,6 +13,7 @@ use vfio_display::device::DisplayDevice;
 use vfio_display::device::sim::{SimConfig, SimDevice};
 use vfio_display::fourcc::{self, Format};
 use vfio_display::frame::{FrameError, FrameReader, RgbaImage};
+use vfio_display::geometry::Point;
 use vfio_display::render::{
     FrameRenderer, ImportChoice, ImportPath, LazyGpu, PlaneReader, ReadChoice, ReadPath,
 };
@@ -79,41 +80,23 @@ fn formats_for(tiling: Tiling) -> Vec<&'static Format> {
     names.iter().map(|n| fourcc::parse(n).unwrap()).collect()
 }
 
-/// A frozen simulator; `gvt` plays GVT-g whole (unmappable dma-bufs).
-fn sim(width: u32, height: u32, format: &Format, tiling: Tiling, gvt: bool) -> SimDevice {
-    sim_at(width, height, format, tiling, gvt, 0)
+/// A frozen simulator's configuration; `gvt` plays GVT-g whole (unmappable dma-bufs), else
+/// only its pointer reaching the edges.
+fn config(width: u32, height: u32, format: &Format, tiling: Tiling, gvt: bool) -> SimConfig {
+    let base = SimConfig::frozen(7)
+        .with_mode(width, height)
+        .with_format(fourcc::parse(format.name).unwrap());
+    let base = if gvt {
+        base.gvt()
+    } else {
+        base.with_pointer_to_edges()
+    };
+    base.with_tiling(tiling)
 }
 
-/// As `sim`, with the plane starting `offset` bytes into its buffer.
-fn sim_at(
-    width: u32,
-    height: u32,
-    format: &Format,
-    tiling: Tiling,
-    gvt: bool,
-    offset: u64,
-) -> SimDevice {
-    let base = SimConfig {
-        width,
-        height,
-        format: fourcc::parse(format.name).unwrap(),
-        frozen_frame: Some(7),
-        plane_offset: offset,
-        ..SimConfig::default()
-    };
-    let cfg = if gvt {
-        SimConfig {
-            tiling,
-            ..base.gvt()
-        }
-    } else {
-        SimConfig {
-            tiling,
-            pointer_to_edges: true,
-            ..base
-        }
-    };
-    SimDevice::new(cfg).unwrap()
+/// The simulator `config` describes.
+fn sim(width: u32, height: u32, format: &Format, tiling: Tiling, gvt: bool) -> SimDevice {
+    SimDevice::new(config(width, height, format, tiling, gvt)).unwrap()
 }
 
 /// The primary plane's bytes as linear rows of `row_bytes`, read from the mapped dma-buf byte
@@ -155,7 +138,8 @@ fn the_reference_addresses_are_a_permutation_and_match_known_points() {
     assert_eq!(reference_offset(Tiling::Y, 0, 1, 1024), 16);
     assert_eq!(reference_offset(Tiling::Yf, 127, 31, 1024), 4095);
     for tiling in TILINGS {
-        let (w, h) = tiling.tile_size();
+        let tile = tiling.tile_size();
+        let (w, h) = (tile.width_bytes, tile.rows);
         let stride = u64::from(w) * 3;
         let rows = u64::from(h) * 2;
         let mut seen = vec![false; (stride * rows) as usize];
@@ -178,7 +162,8 @@ fn the_simulator_lays_out_tiles_as_the_reference_says() {
             let plane = dev
                 .query_plane(PlaneType::Primary, PlaneSource::DmaBuf)
                 .unwrap();
-            let (tile_width, tile_rows) = tiling.tile_size();
+            let tile = tiling.tile_size();
+            let (tile_width, tile_rows) = (tile.width_bytes, tile.rows);
             assert_eq!(plane.modifier, tiling.modifier());
             assert_eq!(plane.stride % tile_width, 0);
             // GVT-g's size rule: the stride times the height rounded up to whole tile rows.
@@ -217,14 +202,20 @@ fn every_layout_and_format_reads_like_the_linear_frame_on_the_cpu_and_the_gpu() 
             for &offset in offsets {
                 let what =
                     |path: &str| format!("{tiling:?} {} offset {offset} via {path}", format.name);
-                let linear = sim_at(1365, 100, format, Tiling::Linear, false, offset);
+                let at_offset = |tiling| {
+                    SimDevice::new(
+                        config(1365, 100, format, tiling, false).with_plane_offset(offset),
+                    )
+                    .unwrap()
+                };
+                let linear = at_offset(Tiling::Linear);
                 let want = FrameReader::new(&linear)
                     .unwrap()
                     .capture(PlaneType::Primary)
                     .unwrap()
                     .unwrap()
                     .image;
-                let dev = sim_at(1365, 100, format, tiling, false, offset);
+                let dev = at_offset(tiling);
                 let cpu = FrameReader::new(&dev)
                     .unwrap()
                     .capture(PlaneType::Primary)
@@ -316,19 +307,17 @@ fn the_cursor_hangs_past_the_left_and_top_edges() {
     // CPU's, which the picture tests prove against golden images.
     let format = fourcc::parse("XRGB8888").unwrap();
     for frame in [0, 270] {
-        let dev = SimDevice::new(SimConfig {
-            width: 640,
-            height: 480,
-            frozen_frame: Some(frame),
-            tiling: Tiling::X,
-            pointer_to_edges: true,
-            format,
-            ..SimConfig::default()
-        })
+        let dev = SimDevice::new(
+            SimConfig::frozen(frame)
+                .with_mode(640, 480)
+                .with_format(format)
+                .with_tiling(Tiling::X)
+                .with_pointer_to_edges(),
+        )
         .unwrap();
         let reader = FrameReader::new(&dev).unwrap();
         let cursor = reader.capture(PlaneType::Cursor).unwrap().unwrap();
-        let (x, y) = vfio_display::frame::cursor_origin(&cursor.plane);
+        let Point { x, y } = vfio_display::frame::cursor_origin(&cursor.plane);
         let past = if frame == 0 { x < 0 } else { y < 0 };
         assert!(past, "frame {frame}: cursor at ({x}, {y})");
         let mut want = reader.capture(PlaneType::Primary).unwrap().unwrap().image;

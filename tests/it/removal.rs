@@ -25,11 +25,7 @@ fn the_simulated_request_irq_is_offered_bound_and_signalled() {
         request_irq(&plain).is_none(),
         "the samples have no request IRQ"
     );
-    let dev = SimDevice::new(SimConfig {
-        request_irq: true,
-        ..SimConfig::default()
-    })
-    .unwrap();
+    let dev = SimDevice::new(SimConfig::default().with_request_irq()).unwrap();
     let info = request_irq(&dev).expect("offered");
     assert_eq!((info.index, info.count), (VFIO_PCI_REQ_IRQ_INDEX, 1));
     // Never a refresh source: the flip IRQ is chosen, and without one the timer.
@@ -37,11 +33,11 @@ fn the_simulated_request_irq_is_offered_bound_and_signalled() {
         choose_source(&dev, IrqChoice::Auto, 30.0).unwrap(),
         RefreshSource::Irq { index: 0, .. }
     ));
-    let no_flip = SimDevice::new(SimConfig {
-        request_irq: true,
-        display_irq: false,
-        ..SimConfig::default()
-    })
+    let no_flip = SimDevice::new(
+        SimConfig::default()
+            .with_request_irq()
+            .without_display_irq(),
+    )
     .unwrap();
     assert!(matches!(
         choose_source(&no_flip, IrqChoice::Auto, 30.0).unwrap(),
@@ -60,12 +56,7 @@ fn the_simulated_request_irq_is_offered_bound_and_signalled() {
     dev.disable_irq(VFIO_PCI_REQ_IRQ_INDEX).unwrap();
     assert!(!dev.request_irq_bound());
     // A shared device's interrupts are the VMM's.
-    let shared = SimDevice::new(SimConfig {
-        request_irq: true,
-        shared: true,
-        ..SimConfig::default()
-    })
-    .unwrap();
+    let shared = SimDevice::new(SimConfig::default().with_request_irq().shared_with_vmm()).unwrap();
     assert!(
         shared
             .set_irq_eventfds(VFIO_PCI_REQ_IRQ_INDEX, 0, &[Some(efd.as_fd())])

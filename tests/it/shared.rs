@@ -13,11 +13,7 @@ use vfio_display::frame::{FrameError, IrqChoice, RefreshSource, choose_source};
 use vfio_display::vfio::{IrqAction, RegionIo, VfioError};
 
 fn shared_sim() -> SimDevice {
-    SimDevice::new(SimConfig {
-        shared: true,
-        ..SimConfig::frozen(2).with_mode(640, 480)
-    })
-    .unwrap()
+    SimDevice::new(SimConfig::frozen(2).with_mode(640, 480).shared_with_vmm()).unwrap()
 }
 
 fn assert_refused<T: std::fmt::Debug>(result: Result<T, impl std::fmt::Display>, what: &str) {

@@ -14,6 +14,7 @@ use vfio_display::device::{DisplayDevice, edid_port, find_edid_region};
 use vfio_display::edid::{EdidSpec, Mode, generate};
 use vfio_display::fourcc::{self, FORMATS};
 use vfio_display::frame::{FrameError, FrameReader, PlaneError, cursor_origin};
+use vfio_display::geometry::{Point, Size};
 use vfio_display::vfio::{IrqAction, PlaneSource, PlaneType};
 
 fn sim(width: u32, height: u32, format: &str, source: PlaneSource) -> SimDevice {
@@ -178,12 +179,8 @@ fn readable(fd: &EventFd, ms: u16) -> bool {
 
 #[test]
 fn flip_interrupts_reach_an_eventfd_with_automask_semantics() {
-    let dev = SimDevice::new(SimConfig {
-        width: 320,
-        height: 200,
-        ..SimConfig::default() // animated: the guest flips at 60 Hz
-    })
-    .unwrap();
+    // Animated: the guest flips at 60 Hz.
+    let dev = SimDevice::new(SimConfig::default().with_mode(320, 200)).unwrap();
     let info = dev.irq_info(0).unwrap();
     assert!(info.eventfd() && info.maskable() && info.automasked());
     let efd = EventFd::new().unwrap();
@@ -216,12 +213,7 @@ fn loopback_trigger_and_mask() {
 
 #[test]
 fn live_frames_show_without_a_new_export() {
-    let dev = SimDevice::new(SimConfig {
-        width: 320,
-        height: 200,
-        ..SimConfig::default()
-    })
-    .unwrap();
+    let dev = SimDevice::new(SimConfig::default().with_mode(320, 200)).unwrap();
     let reader = FrameReader::new(&dev).unwrap();
     let first = reader.capture(PlaneType::Primary).unwrap().unwrap();
     let start = dev.frame();
@@ -242,10 +234,11 @@ fn cursor_plane_composites_at_its_hotspot() {
     let mut frame = reader.capture(PlaneType::Primary).unwrap().unwrap();
     let cursor = reader.capture(PlaneType::Cursor).unwrap().unwrap();
     assert_eq!(cursor.plane.plane_type, PlaneType::Cursor);
-    let (x, y) = cursor_origin(&cursor.plane);
+    let Point { x, y } = cursor_origin(&cursor.plane);
     frame.image.composite(&cursor.image, x, y);
-    let (px, py) = pointer_position(640, 480, 7);
-    assert_eq!((px, py), dev.pointer());
+    let tip = pointer_position(640, 480, 7);
+    assert_eq!(tip, dev.pointer());
+    let (px, py) = (tip.x, tip.y);
     assert_eq!(frame.image.pixel(px, py), CURSOR_TIP);
     // One pixel off the tip, up-left, the desktop shows through (transparent cursor pixels).
     let background = expected_frame(640, 480, 7, fourcc::parse("XR24").unwrap());
@@ -271,7 +264,7 @@ fn edid_hotplug_switches_the_guest_mode() {
     port.write_blob(&blob).unwrap();
     port.set_link(true).unwrap();
     assert_eq!(dev.guest_edid().as_deref(), Some(&blob[..]));
-    assert_eq!(dev.mode(), (800, 600));
+    assert_eq!(dev.mode(), Size::new(800, 600));
     let reader = FrameReader::new(&dev).unwrap();
     let frame = reader.capture(PlaneType::Primary).unwrap().unwrap();
     assert_eq!((frame.image.width, frame.image.height), (800, 600));
@@ -284,7 +277,7 @@ fn reset_restores_the_initial_mode() {
     let dev = sim(640, 480, "XRGB8888", PlaneSource::DmaBuf);
     dev.set_mode(800, 600).unwrap();
     dev.reset().unwrap();
-    assert_eq!(dev.mode(), (640, 480));
+    assert_eq!(dev.mode(), Size::new(640, 480));
 }
 
 #[test]
@@ -302,5 +295,5 @@ fn impossible_modes_are_refused_with_a_reason() {
             .to_string()
             .contains("video memory")
     );
-    assert_eq!(dev.mode(), (640, 480));
+    assert_eq!(dev.mode(), Size::new(640, 480));
 }

@@ -14,6 +14,7 @@ use vfio_display::device::DisplayDevice;
 use vfio_display::device::sim::{SimConfig, SimDevice, SimFault};
 use vfio_display::fourcc::{FORMATS, Format};
 use vfio_display::frame::FrameReader;
+use vfio_display::geometry::Size;
 use vfio_display::render::{FrameRenderer, ImportChoice};
 use vfio_display::vfio::{PlaneSource, PlaneType};
 
@@ -70,13 +71,11 @@ fn soak_with_random_modes_formats_and_faults_keeps_fds_and_memory_flat() {
         .filter(|f| *f != SimFault::None)
         .collect();
     let small = |rng: &mut Rng| (64 + 8 * rng.below(25) as u32, 64 + 8 * rng.below(17) as u32);
-    let config = |source| SimConfig {
-        width: 160,
-        height: 120,
-        source,
-        frozen_frame: Some(0),
-        vram_bytes: 8 << 20,
-        ..SimConfig::default()
+    let config = |source| {
+        SimConfig::frozen(0)
+            .with_mode(160, 120)
+            .with_source(source)
+            .with_vram(8 << 20)
     };
     // The dma-buf device goes through the CPU reader and the GPU renderer; the region device
     // (mdpy-like) through the reader.
@@ -123,7 +122,10 @@ fn soak_with_random_modes_formats_and_faults_keeps_fds_and_memory_flat() {
             Ok(Some(frame)) => {
                 shown += 1;
                 if fault == SimFault::None && n % 997 == 0 {
-                    let (w, h) = dev.mode();
+                    let Size {
+                        width: w,
+                        height: h,
+                    } = dev.mode();
                     let what = format!("frame {n} ({})", formats[which].name);
                     assert_same_image(
                         &frame.image,

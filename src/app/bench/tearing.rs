@@ -47,8 +47,9 @@ pub fn torn_captures(
 ) -> Result<Vec<Figure>> {
     let mut figures = Vec::new();
     let mut cpu_rate = None;
+    let mode = sim.mode();
     let mut frames = Frames {
-        size: sim.mode(),
+        size: (mode.width, mode.height),
         drawn: BTreeMap::new(),
     };
     for path in offered_paths(ctx, vfio_display::vfio::PlaneSource::DmaBuf) {

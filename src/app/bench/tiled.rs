@@ -62,7 +62,7 @@ pub fn figures(ctx: &GpuContext, budget: Budget) -> Result<Vec<Figure>> {
         let dev = sim(tiling)?;
         let reader = FrameReader::new(&dev)?;
         let plane = reader.query(PlaneType::Primary)?;
-        let rows = plane.height.next_multiple_of(tiling.tile_size().1);
+        let rows = plane.height.next_multiple_of(tiling.tile_size().rows);
         let bytes = plane.stride as usize * rows as usize;
         let src = vec![0x5au8; bytes];
         let mut dst = vec![0u8; bytes];

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use vfio_display::device::edid_port;
 use vfio_display::edid::{EdidSpec, Mode};
 use vfio_display::frame::Session;
+use vfio_display::geometry::Size;
 
 /// One `edid hotswap`.
 #[derive(Debug, Clone)]
@@ -130,7 +131,7 @@ pub fn hotswap(args: &HotswapOptions) -> Result<()> {
         }
         let i = index as usize % args.modes.len();
         let mode = args.modes[i];
-        let size = (mode.width, mode.height);
+        let size = Size::new(mode.width, mode.height);
         let unchanged = shown_size(&mut session) == Some(size);
         let start = Instant::now();
         hot_plug(&port, &blobs[i], delay, &interrupts)

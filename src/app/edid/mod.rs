@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 use vfio_display::device::{DisplayDevice, edid_port};
 use vfio_display::edid::{self, EdidSpec, Mode};
 use vfio_display::frame::{Session, Status, WaitOutcome};
+use vfio_display::geometry::Size;
 use vfio_display::vfio::{EdidPort, EdidRegs};
 
 /// Where the EDID comes from.
@@ -149,9 +150,9 @@ pub fn file_for(regs: &EdidRegs, path: &std::path::Path, force: bool) -> Result<
 
 /// The primary plane's size right now, if it is on. Errors count as "not yet": a guest in the
 /// middle of a mode change may fail a query (mbochs answers ENOMEM once).
-pub fn shown_size(session: &mut Session<'_>) -> Option<(u32, u32)> {
+pub fn shown_size(session: &mut Session<'_>) -> Option<Size> {
     session.refresh();
-    session.showing().map(|p| (p.width, p.height))
+    session.showing().map(|p| Size::new(p.width, p.height))
 }
 
 /// What the plane showed last, for a message.
@@ -167,12 +168,15 @@ fn last_seen(session: &Session<'_>) -> String {
 /// ("interrupted" when a signal ended the wait; the caller then checks `signals::check`).
 pub fn wait_for_size(
     session: &mut Session<'_>,
-    size: (u32, u32),
+    size: Size,
     deadline: Instant,
     interrupts: &Interrupts,
 ) -> std::result::Result<Instant, String> {
     let outcome = session.wait_for(
-        |s| s.showing().is_some_and(|p| (p.width, p.height) == size),
+        |s| {
+            s.showing()
+                .is_some_and(|p| Size::new(p.width, p.height) == size)
+        },
         deadline,
         Duration::from_millis(1),
         |d| interrupts.sleep(d).is_ok(),
@@ -245,7 +249,7 @@ fn wait_after_set(
     let start = Instant::now();
     match wait_for_size(
         &mut session,
-        (mode.width, mode.height),
+        Size::new(mode.width, mode.height),
         start + timeout,
         interrupts,
     ) {

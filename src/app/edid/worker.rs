@@ -98,11 +98,7 @@ mod tests {
     use vfio_display::device::sim::{SimConfig, SimDevice};
 
     fn sim() -> SimDevice {
-        SimDevice::new(SimConfig {
-            frozen_frame: Some(0),
-            ..SimConfig::default()
-        })
-        .unwrap()
+        SimDevice::new(SimConfig::frozen(0)).unwrap()
     }
 
     #[test]

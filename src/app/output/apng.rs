@@ -26,6 +26,7 @@ use std::io::{BufWriter, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 use vfio_display::frame::RgbaImage;
+use vfio_display::geometry::Size;
 
 const SIGNATURE: [u8; 8] = [0x89, b'P', b'N', b'G', 0x0d, 0x0a, 0x1a, 0x0a];
 /// Where `acTL`'s data starts: after the signature and IHDR (8 + 12 + 13) and `acTL`'s own
@@ -140,8 +141,8 @@ impl<W: Write + Seek> ApngWriter<W> {
     }
 
     /// The canvas's size.
-    pub fn size(&self) -> (u32, u32) {
-        (self.width, self.height)
+    pub fn size(&self) -> Size {
+        Size::new(self.width, self.height)
     }
 
     /// Adds `frame`, shown at `at`, when it differs from the last picture; returns whether it
@@ -475,15 +476,15 @@ impl ApngRecorder {
             return Ok(false);
         }
         if let Some(part) = &mut self.part {
-            if part.writer.size() == (frame.width, frame.height) {
+            if part.writer.size() == Size::new(frame.width, frame.height) {
                 return part.writer.push(frame, at);
             }
             // The canvas cannot grow or shrink: this file ends here, the next takes over.
-            let (old_w, old_h) = part.writer.size();
+            let old = part.writer.size();
             let ended = self.end_part(at)?;
             let next = self.next_file()?;
             errln!(
-                "vfio-display: the screen changed from {old_w}x{old_h} to {}x{}: {} ends there, \
+                "vfio-display: the screen changed from {old} to {}x{}: {} ends there, \
                  the recording goes on in {}",
                 frame.width,
                 frame.height,

@@ -143,7 +143,8 @@ impl<'d> Capture<'d> {
                 return self.cursor.take().is_some();
             }
         };
-        let (ox, oy) = cursor_origin(&plane);
+        let origin = cursor_origin(&plane);
+        let (ox, oy) = (origin.x, origin.y);
         let hot = (
             (plane.x_hot.min(frame.image.width.saturating_sub(1))) as u16,
             (plane.y_hot.min(frame.image.height.saturating_sub(1))) as u16,

@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 use vfio_display::device::DisplayDevice;
 use vfio_display::edid::Mode;
 use vfio_display::frame::Pump;
+use vfio_display::geometry::{Point, Size};
 use vfio_display::render::{DrawTarget, FrameRenderer, GpuContext};
 use winit::application::ApplicationHandler;
 use winit::event::{ElementState, KeyEvent, WindowEvent};
@@ -112,8 +113,8 @@ impl<'a> App<'a> {
     /// mode list to it. Returns whether the picture changed.
     fn refresh(&mut self) -> bool {
         let refreshed = self.guest.refresh();
-        if let Some((width, height)) = refreshed.resized {
-            self.overlay.follow_guest(width, height);
+        if let Some(size) = refreshed.resized {
+            self.overlay.follow_guest(size.width, size.height);
             if let Some(w) = &self.win {
                 w.window.set_title(&self.title());
             }
@@ -324,7 +325,10 @@ impl ApplicationHandler<UserEvent> for App<'_> {
         }
         // The first frame before the window, so that the window can take the guest's size.
         self.refresh();
-        let guest = self.guest.primary.map(|f| (f.plane.width, f.plane.height));
+        let guest = self
+            .guest
+            .primary
+            .map(|f| Size::new(f.plane.width, f.plane.height));
         let size = first_size(el, guest);
         match WindowState::open(el, self.ctx, size, &self.title(), self.opts.fullscreen) {
             Ok(win) => self.win = Some(win),
@@ -383,7 +387,8 @@ impl ApplicationHandler<UserEvent> for App<'_> {
             WindowEvent::CursorMoved { position, .. } => {
                 let frame = self.guest.frame_size();
                 let (rect, _) = place(self.opts.scale, frame, win.size());
-                self.input.moved((position.x, position.y), rect, frame);
+                self.input
+                    .moved(Point::new(position.x, position.y), rect, frame);
                 if self.overlay.shown {
                     win.window.request_redraw();
                 }

@@ -8,6 +8,7 @@
 
 use super::keymap::qcode_for;
 use crate::app::guest_input::{GuestInput, InputState};
+use vfio_display::geometry::{Point, Size};
 use vfio_display::input::{self, Button, Held, InputEvent};
 use vfio_display::render::Rect;
 use winit::event::{MouseButton, MouseScrollDelta};
@@ -37,7 +38,7 @@ pub struct ViewerInput {
     grabbed: bool,
     modifiers: ModifiersState,
     /// Where the pointer is in the guest (None: over the bars or outside the window).
-    pointer: Option<(u32, u32)>,
+    pointer: Option<Point>,
     /// Pixel scrolling not yet a whole wheel step.
     scroll_rest: f64,
 }
@@ -69,7 +70,7 @@ impl ViewerInput {
             InputState::Live(to) => format!(
                 "Input: to {to}{} (Ctrl+Alt+G grabs every key)",
                 self.pointer
-                    .map_or(String::new(), |(x, y)| format!(", pointer at {x},{y}"))
+                    .map_or(String::new(), |p| format!(", pointer at {},{}", p.x, p.y))
             ),
             state => {
                 let mut line = state.describe();
@@ -133,14 +134,14 @@ impl ViewerInput {
 
     /// The pointer moved to `pos` (window pixels); the picture fills `rect` and is `frame`
     /// guest pixels. Returns the guest pixel, when the pointer is over the picture.
-    pub fn moved(&mut self, pos: (f64, f64), rect: Rect, frame: (u32, u32)) -> Option<(u32, u32)> {
+    pub fn moved(&mut self, pos: Point<f64>, rect: Rect, frame: Size) -> Option<Point> {
         self.pointer = guest_pixel(pos, rect, frame);
-        if let Some((x, y)) = self.pointer
+        if let Some(at) = self.pointer
             && self.guest.is_live()
         {
             self.send(vec![InputEvent::Move {
-                x: input::abs_coordinate(x, frame.0),
-                y: input::abs_coordinate(y, frame.1),
+                x: input::abs_coordinate(at.x, frame.width),
+                y: input::abs_coordinate(at.y, frame.height),
             }]);
         }
         self.pointer
@@ -211,17 +212,17 @@ impl ViewerInput {
 }
 
 /// The guest pixel under window position `pos`, when it is over the picture drawn in `rect`.
-pub fn guest_pixel(pos: (f64, f64), rect: Rect, frame: (u32, u32)) -> Option<(u32, u32)> {
+pub fn guest_pixel(pos: Point<f64>, rect: Rect, frame: Size) -> Option<Point> {
     let (fx, fy) = (
-        (pos.0 - f64::from(rect.x)) / f64::from(rect.width),
-        (pos.1 - f64::from(rect.y)) / f64::from(rect.height),
+        (pos.x - f64::from(rect.x)) / f64::from(rect.width),
+        (pos.y - f64::from(rect.y)) / f64::from(rect.height),
     );
     if !(0.0..1.0).contains(&fx) || !(0.0..1.0).contains(&fy) {
         return None;
     }
-    let x = ((fx * f64::from(frame.0)) as u32).min(frame.0.saturating_sub(1));
-    let y = ((fy * f64::from(frame.1)) as u32).min(frame.1.saturating_sub(1));
-    Some((x, y))
+    let x = ((fx * f64::from(frame.width)) as u32).min(frame.width.saturating_sub(1));
+    let y = ((fy * f64::from(frame.height)) as u32).min(frame.height.saturating_sub(1));
+    Some(Point::new(x, y))
 }
 
 #[cfg(test)]
@@ -263,28 +264,44 @@ mod tests {
 
     #[test]
     fn window_positions_map_to_guest_pixels_in_every_scale_mode() {
-        let frame = (640, 480);
+        let frame = Size::new(640, 480);
         // Fit in a wide window: bars left and right.
-        let (rect, _) = place(ScaleMode::Fit, frame, (1280, 720));
+        let (rect, _) = place(ScaleMode::Fit, frame, Size::new(1280, 720));
         assert_eq!((rect.x, rect.width), (160.0, 960.0));
-        assert_eq!(guest_pixel((159.0, 100.0), rect, frame), None);
-        assert_eq!(guest_pixel((160.0, 0.0), rect, frame), Some((0, 0)));
-        assert_eq!(guest_pixel((1119.9, 719.9), rect, frame), Some((639, 479)));
-        assert_eq!(guest_pixel((1120.0, 300.0), rect, frame), None);
-        assert_eq!(guest_pixel((640.0, 360.0), rect, frame), Some((320, 240)));
-        // 1:1 in a larger window: centered.
-        let (rect, _) = place(ScaleMode::OneToOne, frame, (800, 600));
-        assert_eq!(guest_pixel((80.0, 60.0), rect, frame), Some((0, 0)));
+        assert_eq!(guest_pixel(Point::new(159.0, 100.0), rect, frame), None);
         assert_eq!(
-            guest_pixel((80.0 + 123.5, 60.0 + 45.2), rect, frame),
-            Some((123, 45))
+            guest_pixel(Point::new(160.0, 0.0), rect, frame),
+            Some(Point::new(0, 0))
         );
-        assert_eq!(guest_pixel((79.0, 60.0), rect, frame), None);
-        // Integer scale 2 in 1400x1000: 1280x960 at (60, 20).
-        let (rect, _) = place(ScaleMode::Integer, frame, (1400, 1000));
         assert_eq!(
-            guest_pixel((60.0 + 2.0 * 100.0 + 1.0, 20.0 + 2.0 * 7.0), rect, frame),
-            Some((100, 7))
+            guest_pixel(Point::new(1119.9, 719.9), rect, frame),
+            Some(Point::new(639, 479))
+        );
+        assert_eq!(guest_pixel(Point::new(1120.0, 300.0), rect, frame), None);
+        assert_eq!(
+            guest_pixel(Point::new(640.0, 360.0), rect, frame),
+            Some(Point::new(320, 240))
+        );
+        // 1:1 in a larger window: centered.
+        let (rect, _) = place(ScaleMode::OneToOne, frame, Size::new(800, 600));
+        assert_eq!(
+            guest_pixel(Point::new(80.0, 60.0), rect, frame),
+            Some(Point::new(0, 0))
+        );
+        assert_eq!(
+            guest_pixel(Point::new(80.0 + 123.5, 60.0 + 45.2), rect, frame),
+            Some(Point::new(123, 45))
+        );
+        assert_eq!(guest_pixel(Point::new(79.0, 60.0), rect, frame), None);
+        // Integer scale 2 in 1400x1000: 1280x960 at (60, 20).
+        let (rect, _) = place(ScaleMode::Integer, frame, Size::new(1400, 1000));
+        assert_eq!(
+            guest_pixel(
+                Point::new(60.0 + 2.0 * 100.0 + 1.0, 20.0 + 2.0 * 7.0),
+                rect,
+                frame
+            ),
+            Some(Point::new(100, 7))
         );
     }
 

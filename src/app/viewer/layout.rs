@@ -1,6 +1,7 @@
 //! Where the guest picture goes in the window, per scale mode.
 
 use clap::ValueEnum;
+use vfio_display::geometry::Size;
 use vfio_display::render::{Filter, Rect};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -33,9 +34,9 @@ impl ScaleMode {
 }
 
 /// The rectangle of the window the frame is drawn into, and how it is sampled.
-pub fn place(mode: ScaleMode, frame: (u32, u32), window: (u32, u32)) -> (Rect, Filter) {
-    let (fw, fh) = (frame.0.max(1) as f32, frame.1.max(1) as f32);
-    let (ww, wh) = (window.0 as f32, window.1 as f32);
+pub fn place(mode: ScaleMode, frame: Size, window: Size) -> (Rect, Filter) {
+    let (fw, fh) = (frame.width.max(1) as f32, frame.height.max(1) as f32);
+    let (ww, wh) = (window.width as f32, window.height as f32);
     let fit = (ww / fw).min(wh / fh);
     let scale = match mode {
         ScaleMode::Fit => fit,
@@ -75,15 +76,15 @@ mod tests {
     #[test]
     fn fit_letterboxes_and_pillarboxes() {
         // A 4:3 frame in a 16:9 window: bars left and right.
-        let (rect, filter) = place(ScaleMode::Fit, (1024, 768), (1920, 1080));
+        let (rect, filter) = place(ScaleMode::Fit, Size::new(1024, 768), Size::new(1920, 1080));
         assert_eq!(rect, r(240.0, 0.0, 1440.0, 1080.0));
         assert_eq!(filter, Filter::Linear);
         // A 16:9 frame in a 4:3 window: bars top and bottom.
-        let (rect, _) = place(ScaleMode::Fit, (1920, 1080), (1024, 768));
+        let (rect, _) = place(ScaleMode::Fit, Size::new(1920, 1080), Size::new(1024, 768));
         assert_eq!(rect, r(0.0, 96.0, 1024.0, 576.0));
         // The same size: exact.
         assert_eq!(
-            place(ScaleMode::Fit, (800, 600), (800, 600)),
+            place(ScaleMode::Fit, Size::new(800, 600), Size::new(800, 600)),
             (r(0.0, 0.0, 800.0, 600.0), Filter::Nearest)
         );
     }
@@ -91,20 +92,40 @@ mod tests {
     #[test]
     fn one_to_one_and_integer() {
         assert_eq!(
-            place(ScaleMode::OneToOne, (640, 480), (1000, 800)).0,
+            place(
+                ScaleMode::OneToOne,
+                Size::new(640, 480),
+                Size::new(1000, 800)
+            )
+            .0,
             r(180.0, 160.0, 640.0, 480.0)
         );
         assert_eq!(
-            place(ScaleMode::OneToOne, (1920, 1080), (800, 600)).0,
+            place(
+                ScaleMode::OneToOne,
+                Size::new(1920, 1080),
+                Size::new(800, 600)
+            )
+            .0,
             r(0.0, 0.0, 1920.0, 1080.0)
         );
         assert_eq!(
-            place(ScaleMode::Integer, (320, 240), (1000, 800)),
+            place(
+                ScaleMode::Integer,
+                Size::new(320, 240),
+                Size::new(1000, 800)
+            ),
             (r(20.0, 40.0, 960.0, 720.0), Filter::Nearest)
         );
         // Never below 1x.
         assert_eq!(
-            place(ScaleMode::Integer, (1920, 1080), (800, 600)).0.width,
+            place(
+                ScaleMode::Integer,
+                Size::new(1920, 1080),
+                Size::new(800, 600)
+            )
+            .0
+            .width,
             1920.0
         );
     }

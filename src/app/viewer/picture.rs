@@ -4,6 +4,7 @@
 use vfio_display::device::DisplayDevice;
 use vfio_display::frame::session::error_chain;
 use vfio_display::frame::{Session, Status};
+use vfio_display::geometry::Size;
 use vfio_display::render::{FrameRenderer, GpuFrame, RenderError};
 use vfio_display::vfio::PlaneInfo;
 
@@ -16,7 +17,7 @@ pub struct Refreshed {
     /// The picture or the cursor is different.
     pub changed: bool,
     /// The guest's mode is new (its size, when there is a frame).
-    pub resized: Option<(u32, u32)>,
+    pub resized: Option<Size>,
 }
 
 /// The guest picture on the GPU and the session that decides what it is.
@@ -42,10 +43,11 @@ impl<'a> GuestPicture<'a> {
         }
     }
 
-    /// The guest's frame size, (1, 1) before there is one.
-    pub fn frame_size(&self) -> (u32, u32) {
-        self.primary
-            .map_or((1, 1), |f| (f.plane.width, f.plane.height))
+    /// The guest's frame size, 1x1 before there is one.
+    pub fn frame_size(&self) -> Size {
+        self.primary.map_or(Size::new(1, 1), |f| {
+            Size::new(f.plane.width, f.plane.height)
+        })
     }
 
     /// Queries the planes (the session decides what they mean) and brings them to the GPU.
@@ -56,10 +58,10 @@ impl<'a> GuestPicture<'a> {
         if let Some(plane) = self.session.showing().copied() {
             match self.renderer.update_plane(&plane) {
                 Ok(frame) => {
-                    let size = (frame.plane.width, frame.plane.height);
+                    let size = Size::new(frame.plane.width, frame.plane.height);
                     if self
                         .primary
-                        .is_none_or(|p| (p.plane.width, p.plane.height) != size)
+                        .is_none_or(|p| Size::new(p.plane.width, p.plane.height) != size)
                     {
                         resized = Some(size);
                     }

@@ -33,9 +33,9 @@ pub fn draw_overlay(
     let jobs = win
         .egui_ctx
         .tessellate(output.shapes, output.pixels_per_point);
-    let (width, height) = win.size();
+    let size = win.size();
     let screen = egui_wgpu::ScreenDescriptor {
-        size_in_pixels: [width, height],
+        size_in_pixels: [size.width, size.height],
         pixels_per_point: output.pixels_per_point,
     };
     for (id, deltas) in &output.textures_delta.set {

@@ -1,6 +1,7 @@
 //! The viewer's window: the winit window, its wgpu surface and the egui state bound to it.
 
 use std::sync::Arc;
+use vfio_display::geometry::Size;
 use vfio_display::render::GpuContext;
 use winit::dpi::PhysicalSize;
 use winit::event_loop::ActiveEventLoop;
@@ -18,19 +19,20 @@ pub struct WindowState {
 
 /// The first window size: the guest's mode (1024x768 before it has one), shrunk to 90% of the
 /// monitor when it would not fit.
-pub fn first_size(el: &ActiveEventLoop, guest: Option<(u32, u32)>) -> (u32, u32) {
-    let size = guest.unwrap_or((1024, 768));
+pub fn first_size(el: &ActiveEventLoop, guest: Option<Size>) -> Size {
+    let size = guest.unwrap_or(Size::new(1024, 768));
     let Some(monitor) = el.primary_monitor() else {
         return size;
     };
     let m = monitor.size();
-    if m.width == 0 || m.height == 0 || (size.0 <= m.width && size.1 <= m.height) {
+    if m.width == 0 || m.height == 0 || (size.width <= m.width && size.height <= m.height) {
         return size;
     }
-    let scale = (m.width as f32 / size.0 as f32).min(m.height as f32 / size.1 as f32) * 0.9;
-    (
-        (size.0 as f32 * scale) as u32,
-        (size.1 as f32 * scale) as u32,
+    let scale =
+        (m.width as f32 / size.width as f32).min(m.height as f32 / size.height as f32) * 0.9;
+    Size::new(
+        (size.width as f32 * scale) as u32,
+        (size.height as f32 * scale) as u32,
     )
 }
 
@@ -39,14 +41,14 @@ impl WindowState {
     pub fn open(
         el: &ActiveEventLoop,
         ctx: &GpuContext,
-        size: (u32, u32),
+        size: Size,
         title: &str,
         fullscreen: bool,
     ) -> Result<Self, String> {
         let attrs = Window::default_attributes()
             .with_title(title)
             .with_window_icon(super::icon::window_icon())
-            .with_inner_size(PhysicalSize::new(size.0.max(64), size.1.max(64)));
+            .with_inner_size(PhysicalSize::new(size.width.max(64), size.height.max(64)));
         let window = Arc::new(
             el.create_window(attrs)
                 .map_err(|e| format!("cannot create a window: {e}"))?,
@@ -85,8 +87,8 @@ impl WindowState {
     }
 
     /// The surface's size in pixels.
-    pub fn size(&self) -> (u32, u32) {
-        (self.config.width, self.config.height)
+    pub fn size(&self) -> Size {
+        Size::new(self.config.width, self.config.height)
     }
 
     /// Follows a new window size.

@@ -4,6 +4,8 @@
 //! Drawing is a pure function of (size, frame number), so a frozen frame is reproducible and the
 //! pattern can be checked pixel for pixel after any format round trip.
 
+use crate::geometry::Point;
+
 /// Side of the square test pattern at (0, 0).
 pub const PATTERN_SIZE: u32 = 64;
 
@@ -171,12 +173,12 @@ fn draw_window(c: &mut Canvas, x: i64, y: i64, w: i64, h: i64, title: [u8; 4]) {
 }
 
 /// Where the simulated pointer is at `frame`: a slow loop around the middle of the screen.
-pub fn pointer_position(width: u32, height: u32, frame: u64) -> (u32, u32) {
+pub fn pointer_position(width: u32, height: u32, frame: u64) -> Point {
     let cx = i64::from(width) / 2;
     let cy = i64::from(height) / 2;
     let x = cx - i64::from(width) / 4 + bounce(frame, 600, i64::from(width) / 2);
     let y = cy - i64::from(height) / 4 + bounce(frame + 150, 420, i64::from(height) / 2);
-    (
+    Point::new(
         x.clamp(0, i64::from(width) - 1) as u32,
         y.clamp(0, i64::from(height) - 1) as u32,
     )
@@ -185,10 +187,10 @@ pub fn pointer_position(width: u32, height: u32, frame: u64) -> (u32, u32) {
 /// A pointer that sweeps the whole screen, edges and corners included, so that the cursor
 /// image hangs past the left and top edges (its origin, the position less the hotspot, is
 /// negative there): the GVT-g profile's pointer.
-pub fn pointer_position_to_edges(width: u32, height: u32, frame: u64) -> (u32, u32) {
+pub fn pointer_position_to_edges(width: u32, height: u32, frame: u64) -> Point {
     let x = bounce(frame, 600, i64::from(width) - 1);
     let y = bounce(frame + 150, 420, i64::from(height) - 1);
-    (
+    Point::new(
         x.clamp(0, i64::from(width) - 1) as u32,
         y.clamp(0, i64::from(height) - 1) as u32,
     )
@@ -246,14 +248,14 @@ pub fn render(width: u32, height: u32, frame: u64) -> Canvas {
 /// Side of the simulated cursor image.
 pub const CURSOR_SIZE: u32 = 64;
 /// Where the arrow's tip is inside the cursor image: the hotspot.
-pub const CURSOR_HOTSPOT: (u32, u32) = (4, 4);
+pub const CURSOR_HOTSPOT: Point = Point::new(4, 4);
 /// The colour of the arrow's tip pixel (at the hotspot).
 pub const CURSOR_TIP: [u8; 4] = [255, 255, 255, 255];
 
 /// The cursor image: a white arrow with a black outline, tip at `CURSOR_HOTSPOT`, on transparent.
 pub fn cursor_image() -> Canvas {
     let mut c = Canvas::new(CURSOR_SIZE, CURSOR_SIZE, [0, 0, 0, 0]);
-    let (hx, hy) = (i64::from(CURSOR_HOTSPOT.0), i64::from(CURSOR_HOTSPOT.1));
+    let (hx, hy) = (i64::from(CURSOR_HOTSPOT.x), i64::from(CURSOR_HOTSPOT.y));
     for row in 0..20i64 {
         let span = row * 2 / 3;
         for col in 0..=span {
@@ -317,7 +319,7 @@ mod tests {
     #[test]
     fn cursor_tip_is_at_the_hotspot() {
         let c = cursor_image();
-        assert_eq!(c.pixel(CURSOR_HOTSPOT.0, CURSOR_HOTSPOT.1), CURSOR_TIP);
+        assert_eq!(c.pixel(CURSOR_HOTSPOT.x, CURSOR_HOTSPOT.y), CURSOR_TIP);
         assert_eq!(c.pixel(0, 0), [0, 0, 0, 0]);
     }
 }

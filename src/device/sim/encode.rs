@@ -13,12 +13,12 @@ pub fn stride_for(width: u32, format: &Format) -> u32 {
 
 /// The row pitch of a tiled plane: whole tiles, as the hardware needs.
 pub fn tiled_stride_for(width: u32, format: &Format, tiling: Tiling) -> u32 {
-    stride_for(width, format).next_multiple_of(tiling.tile_size().0)
+    stride_for(width, format).next_multiple_of(tiling.tile_size().width_bytes)
 }
 
 /// The rows a plane's buffer holds: the height rounded up to whole tile rows.
 pub fn buffer_rows(height: u32, tiling: Tiling) -> u32 {
-    height.next_multiple_of(tiling.tile_size().1)
+    height.next_multiple_of(tiling.tile_size().rows)
 }
 
 /// Encodes an RGBA canvas into a plane of `format` and `tiling`, `stride` bytes per row (of

@@ -10,6 +10,7 @@ use super::fault::SimFault;
 use super::state::{SimBuffer, SimState, sim_errno};
 use crate::device::{DeviceError, Result};
 use crate::fourcc::Format;
+use crate::geometry::{Point, Size};
 use crate::vfio::PlaneSource;
 use nix::errno::Errno;
 use std::sync::atomic::Ordering;
@@ -127,7 +128,7 @@ impl SimState {
         Ok(())
     }
 
-    fn pointer_at(&self, frame: u64) -> (u32, u32) {
+    fn pointer_at(&self, frame: u64) -> Point {
         if self.cfg.pointer_to_edges {
             desktop::pointer_position_to_edges(self.width, self.height, frame)
         } else {
@@ -157,7 +158,8 @@ impl SimState {
 
     /// What the configuration schedules: the device going away, a mode change.
     pub(super) fn scheduled_events(&mut self) -> Result<()> {
-        let age = self.first_query.get_or_insert_with(Instant::now).elapsed();
+        let now = self.cfg.clock.now();
+        let age = now.saturating_duration_since(*self.first_query.get_or_insert(now));
         if self.cfg.fault == SimFault::DeviceLost && age >= Duration::from_secs(2) {
             return Err(sim_errno(
                 "VFIO_DEVICE_QUERY_GFX_PLANE",
@@ -171,12 +173,12 @@ impl SimState {
         {
             self.request_removal();
         }
-        if let Some((after, w, h)) = self.cfg.mode_change
-            && age >= after
+        if let Some(change) = self.cfg.mode_change
+            && age >= change.after
         {
             self.cfg.mode_change = None;
             let format = self.format;
-            self.change_mode(w, h, format)?;
+            self.change_mode(change.size.width, change.size.height, format)?;
         }
         Ok(())
     }
@@ -190,7 +192,7 @@ impl SimState {
                 if let Err(err) = self.check_mode(mode.width, mode.height, self.format) {
                     tracing::info!("simulated guest ignores the EDID's preferred mode: {err}");
                 } else {
-                    self.pending_mode = Some((mode.width, mode.height));
+                    self.pending_mode = Some(Size::new(mode.width, mode.height));
                 }
             }
             Ok(_) => {}
@@ -201,10 +203,10 @@ impl SimState {
     /// A frozen guest has no thread to act on a planned mode later: it switches now.
     pub(super) fn switch_if_frozen(&mut self) -> Result<()> {
         if self.cfg.frozen_frame.is_some()
-            && let Some((w, h)) = self.pending_mode.take()
+            && let Some(size) = self.pending_mode.take()
         {
             let format = self.format;
-            self.change_mode(w, h, format)?;
+            self.change_mode(size.width, size.height, format)?;
         }
         Ok(())
     }
@@ -224,16 +226,18 @@ fn lock(shared: &Shared) -> MutexGuard<'_, SimState> {
 }
 
 fn guest_loop(shared: &Shared) {
+    // Frame pacing is real time, not the configuration's clock: a manual clock would stop the
+    // animation, and tests that step frames freeze the guest instead (`SimDevice::show_frame`).
     let period = Duration::from_nanos(1_000_000_000 / GUEST_FPS);
     while !shared.stop.load(Ordering::Relaxed) {
         let started = Instant::now();
         // Take what to draw under the lock, draw without it, present under it again.
         let job = {
             let mut s = lock(shared);
-            if let Some((w, h)) = s.pending_mode.take() {
+            if let Some(size) = s.pending_mode.take() {
                 let format = s.format;
-                if let Err(err) = s.apply_mode(w, h, format) {
-                    tracing::warn!("simulated guest cannot switch to {w}x{h}: {err}");
+                if let Err(err) = s.apply_mode(size.width, size.height, format) {
+                    tracing::warn!("simulated guest cannot switch to {size}: {err}");
                 }
             }
             (

@@ -1,16 +1,19 @@
 //! The simulator's display interrupt: one INTx-like line (index 0) that fires on every page flip,
 //! with VFIO's eventfd, mask, unmask and automask semantics.
 
+use super::clock::SimClock;
 use crate::uapi::{VFIO_IRQ_INFO_AUTOMASKED, VFIO_IRQ_INFO_EVENTFD, VFIO_IRQ_INFO_MASKABLE};
 use crate::vfio::{IrqAction, IrqInfo};
 use nix::errno::Errno;
 use std::os::fd::{AsFd, OwnedFd};
+use std::sync::Arc;
+use std::time::Instant;
 
 /// The index of the flip interrupt.
 pub const FLIP_IRQ: u32 = 0;
 
-#[derive(Debug, Default)]
 /// The simulated display interrupt: an eventfd with mask, unmask and automask.
+#[derive(Debug)]
 pub struct SimIrq {
     eventfd: Option<OwnedFd>,
     masked: bool,
@@ -20,11 +23,27 @@ pub struct SimIrq {
     pub delivered: u64,
     /// The line is stuck asserted (the `irq-storm` fault): it fires again on every unmask.
     pub stuck: bool,
-    /// When the last interrupt reached the eventfd (the start of the refresh latency).
-    pub last_delivered: Option<std::time::Instant>,
+    /// When the last interrupt reached the eventfd (the start of the refresh latency), on
+    /// `clock`.
+    pub last_delivered: Option<Instant>,
+    /// The simulator's clock.
+    clock: Arc<dyn SimClock>,
 }
 
 impl SimIrq {
+    /// An unbound line that stamps its interrupts with `clock`'s time.
+    pub fn new(clock: Arc<dyn SimClock>) -> Self {
+        SimIrq {
+            eventfd: None,
+            masked: false,
+            pending: false,
+            delivered: 0,
+            stuck: false,
+            last_delivered: None,
+            clock,
+        }
+    }
+
     /// What `GET_IRQ_INFO` says about it.
     pub fn info() -> IrqInfo {
         IrqInfo {
@@ -57,7 +76,7 @@ impl SimIrq {
         // a lost signal then is harmless (the counter is already non-zero).
         let _ = nix::unistd::write(fd.as_fd(), &1u64.to_ne_bytes());
         self.delivered += 1;
-        self.last_delivered = Some(std::time::Instant::now());
+        self.last_delivered = Some(self.clock.now());
         self.masked = true; // AUTOMASKED
     }
 

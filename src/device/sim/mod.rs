@@ -11,6 +11,7 @@
 //! writes and mappings), `interrupts` (the IRQ indexes); `state` holds what they share.
 
 pub mod buffer;
+pub mod clock;
 pub mod desktop;
 pub mod edid;
 mod encode;
@@ -22,6 +23,7 @@ mod planes;
 mod regions;
 mod state;
 
+pub use clock::{ManualClock, MonotonicClock, SimClock};
 pub use encode::{buffer_rows, encode_canvas, encode_plane, stride_for, tiled_stride_for};
 pub use fault::SimFault;
 pub use guest::{MAX_SIZE, MIN_SIZE};
@@ -34,6 +36,7 @@ use self::desktop::Canvas;
 use self::state::{NAME, SimState};
 use super::{Backend, DisplayDevice, Result};
 use crate::fourcc::{self, Format};
+use crate::geometry::{Point, Size};
 use crate::tiling::Tiling;
 use crate::uapi::{VFIO_DEVICE_FLAGS_PCI, VFIO_DEVICE_FLAGS_RESET};
 use crate::vfio::{
@@ -74,9 +77,9 @@ pub struct SimConfig {
     /// Where the frame starts in its buffer (a panned or sub-allocated scanout): the plane's
     /// `offset` field.
     pub plane_offset: u64,
-    /// The guest switches to this mode once this long after the first plane query (seen at the
-    /// next plane query), for tests of mode changes in a running viewer.
-    pub mode_change: Option<(Duration, u32, u32)>,
+    /// The guest switches to another mode once, some time after the first plane query (seen at
+    /// the next plane query), for tests of mode changes in a running viewer.
+    pub mode_change: Option<ModeChange>,
     /// Play a device shared with a VMM (a bound fd handed over): it refuses what a shared real
     /// device refuses (SET_IRQS, reset, register writes, writable maps), so that everything
     /// above the device layer is tested in shared mode too.
@@ -96,6 +99,19 @@ pub struct SimConfig {
     /// asks for the device back when it is being removed (`request_removal`). The kernel's
     /// sample drivers have none; the `removal-requested` fault offers and signals one.
     pub request_irq: bool,
+    /// Where the simulator reads the time for its scheduled events (`mode_change`, the
+    /// `device-lost` and `removal-requested` faults) and its interrupts' time stamps: the
+    /// monotonic clock, or a `ManualClock` a test moves.
+    pub clock: Arc<dyn SimClock>,
+}
+
+/// A mode change the configuration schedules (`--sim-mode-change WxH@S`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ModeChange {
+    /// How long after the first plane query the guest switches.
+    pub after: Duration,
+    /// The mode it switches to.
+    pub size: Size,
 }
 
 impl SimConfig {
@@ -132,6 +148,69 @@ impl SimConfig {
         SimConfig { fault, ..self }
     }
 
+    /// Where the frame starts in its buffer: the plane's `offset` field.
+    pub fn with_plane_offset(self, plane_offset: u64) -> Self {
+        SimConfig {
+            plane_offset,
+            ..self
+        }
+    }
+
+    /// The video memory a mode must fit.
+    pub fn with_vram(self, vram_bytes: u64) -> Self {
+        SimConfig { vram_bytes, ..self }
+    }
+
+    /// How the primary plane's bytes are laid out.
+    pub fn with_tiling(self, tiling: Tiling) -> Self {
+        SimConfig { tiling, ..self }
+    }
+
+    /// The pointer sweeps the whole screen, its image past the left and top edges.
+    pub fn with_pointer_to_edges(self) -> Self {
+        SimConfig {
+            pointer_to_edges: true,
+            ..self
+        }
+    }
+
+    /// Plays a device shared with its VMM (a bound fd handed over).
+    pub fn shared_with_vmm(self) -> Self {
+        SimConfig {
+            shared: true,
+            ..self
+        }
+    }
+
+    /// Offers a request IRQ, through which the driver asks for the device back.
+    pub fn with_request_irq(self) -> Self {
+        SimConfig {
+            request_irq: true,
+            ..self
+        }
+    }
+
+    /// No flip interrupt: front ends refresh on a timer, as for GVT-g.
+    pub fn without_display_irq(self) -> Self {
+        SimConfig {
+            display_irq: false,
+            ..self
+        }
+    }
+
+    /// The guest switches to `size` once, `after` the first plane query.
+    pub fn with_mode_change(self, after: Duration, size: Size) -> Self {
+        SimConfig {
+            mode_change: Some(ModeChange { after, size }),
+            ..self
+        }
+    }
+
+    /// Where the simulator reads the time (a `ManualClock` in tests that move it).
+    pub fn with_clock(self, clock: Arc<dyn SimClock>) -> Self {
+        SimConfig { clock, ..self }
+    }
+
     /// Plays Intel GVT-g: X-tiled frames, dma-bufs the CPU cannot map, no display interrupt,
     /// a pointer that reaches every edge. The format and tiling can be changed after.
     pub fn gvt(self) -> Self {
@@ -166,6 +245,7 @@ impl Default for SimConfig {
             display_irq: true,
             pointer_to_edges: false,
             request_irq: false,
+            clock: Arc::new(MonotonicClock),
         }
     }
 }
@@ -237,9 +317,9 @@ impl SimDevice {
     }
 
     /// The guest's current mode.
-    pub fn mode(&self) -> (u32, u32) {
+    pub fn mode(&self) -> Size {
         let s = self.state();
-        (s.width, s.height)
+        Size::new(s.width, s.height)
     }
 
     /// The frame number on screen now.
@@ -254,7 +334,7 @@ impl SimDevice {
     }
 
     /// Where the pointer (the cursor's hotspot) is now.
-    pub fn pointer(&self) -> (u32, u32) {
+    pub fn pointer(&self) -> Point {
         self.state().pointer
     }
 
@@ -268,7 +348,7 @@ impl SimDevice {
         self.state().irq.delivered
     }
 
-    /// When the last flip interrupt reached an eventfd.
+    /// When the last flip interrupt reached an eventfd, on the configuration's clock.
     pub fn last_interrupt(&self) -> Option<std::time::Instant> {
         self.state().irq.last_delivered
     }

@@ -11,6 +11,7 @@ use super::fault::SimFault;
 use super::irq::SimIrq;
 use crate::device::{DeviceError, Result};
 use crate::fourcc::{self, Format};
+use crate::geometry::{Point, Size};
 use crate::vfio::{ExportCache, PlaneSource, VfioError};
 use drm_fourcc::DrmFourcc;
 use nix::errno::Errno;
@@ -42,7 +43,7 @@ pub(super) struct SimState {
     /// region mode: the VRAM-sized framebuffer region (mdpy keeps one, fixed).
     pub(super) fb_region: Option<SharedBuffer>,
     pub(super) cursor: SimBuffer,
-    pub(super) pointer: (u32, u32),
+    pub(super) pointer: Point,
     pub(super) vram: Option<SharedBuffer>,
     pub(super) edid: SimEdid,
     pub(super) irq: SimIrq,
@@ -51,7 +52,7 @@ pub(super) struct SimState {
     pub(super) fresh_mode: bool,
     pub(super) mode_changes: u64,
     /// A mode the guest will switch to on its next tick (after an EDID link-up).
-    pub(super) pending_mode: Option<(u32, u32)>,
+    pub(super) pending_mode: Option<Size>,
     /// When the first plane query came: the clock of the scheduled mode change and the
     /// device-lost fault. It starts there, not when the device opens, so that a slow start of the
     /// front end (a GPU context on a loaded machine) cannot make the events happen before the
@@ -126,9 +127,9 @@ impl SimState {
                 mem: cursor_buffer()?,
                 id: 0,
             },
-            pointer: (0, 0),
+            pointer: Point::default(),
             vram: None,
-            irq: SimIrq::default(),
+            irq: SimIrq::new(cfg.clock.clone()),
             exports: ExportCache::default(),
             fresh_mode: false,
             mode_changes: 0,
