@@ -396,6 +396,48 @@ fn decode_timing(b: &[u8], clock_unit_khz: u32) -> DisplayIdTiming {
     }
 }
 
+/// The section headers of an EDID's DisplayID blocks (each its block index and first five
+/// bytes: tag, version, length, product type, extension count), as edid-decode checks them:
+/// the first section names a product type and counts the DisplayID blocks after it; every
+/// later one has the first one's version, product type 0 and an extension count of 0.
+pub(crate) fn section_header_problems(blocks: &[(usize, [u8; 5])], problems: &mut Vec<String>) {
+    let Some(&(first, [_, version, _, product_type, declared])) = blocks.first() else {
+        return;
+    };
+    if product_type == 0 {
+        problems.push(format!(
+            "block {first} (DisplayID): byte 3 is product type 0, but the first DisplayID \
+             section must name one"
+        ));
+    }
+    let following = blocks.len() - 1;
+    if usize::from(declared) != following {
+        problems.push(format!(
+            "block {first} (DisplayID): byte 4 declares {declared} DisplayID extension \
+             block{} after this one, but the EDID has {following}",
+            if declared == 1 { "" } else { "s" }
+        ));
+    }
+    for &(index, [_, v, _, product, count]) in &blocks[1..] {
+        let what = format!("block {index} (DisplayID, an extension section)");
+        if product != 0 {
+            problems.push(format!(
+                "{what}: byte 3 is product type {product}, but must be 0"
+            ));
+        }
+        if count != 0 {
+            problems.push(format!(
+                "{what}: byte 4 is extension count {count}, but must be 0"
+            ));
+        }
+        if v != version {
+            problems.push(format!(
+                "{what}: byte 1 is version {v:#04x}, but the first section's is {version:#04x}"
+            ));
+        }
+    }
+}
+
 /// Decodes a DisplayID extension block; problems (checksums, overruns) go to `problems`.
 pub fn decode_block(b: &[u8; BLOCK], index: usize, problems: &mut Vec<String>) -> DisplayIdBlock {
     let version = b[1];
