@@ -85,7 +85,7 @@ pub(crate) fn ycbcr420_map_problems(
 /// 3-7 of the third byte (F33-F37) are reserved for LPCM (1) and WMA Pro (14).
 fn audio_problems(body: &[u8], at: usize, what: &str, problems: &mut Vec<String>) {
     let block = format!("{what}: the audio data block at byte {at}");
-    if body.len() % 3 != 0 {
+    if !body.len().is_multiple_of(3) {
         problems.push(format!(
             "{block} has {} bytes, not whole 3-byte audio descriptors",
             body.len()

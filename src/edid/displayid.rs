@@ -590,6 +590,25 @@ mod tests {
     }
 
     #[test]
+    fn section_headers_follow_the_first_section() {
+        let check = |blocks: &[(usize, [u8; 5])]| {
+            let mut out = Vec::new();
+            section_header_problems(blocks, &mut out);
+            out
+        };
+        let first = (1, [0x70, 0x13, 121, 3, 1]);
+        assert!(check(&[first, (2, [0x70, 0x13, 121, 0, 0])]).is_empty());
+        let p = check(&[(1, [0x70, 0x13, 121, 0, 0])]);
+        assert_eq!(p.len(), 1, "{p:?}");
+        assert!(p[0].contains("byte 3 is product type 0"), "{p:?}");
+        let p = check(&[first, (2, [0x70, 0x20, 121, 3, 1])]);
+        assert_eq!(p.len(), 3, "{p:?}");
+        assert!(p[0].contains("block 2 (DisplayID, an extension section): byte 3"));
+        assert!(p[1].contains("byte 4 is extension count 1, but must be 0"));
+        assert!(p[2].contains("byte 1 is version 0x20, but the first section's is 0x13"));
+    }
+
+    #[test]
     fn aspect_codes() {
         assert_eq!(aspect_code(1920, 1080), 4);
         assert_eq!(aspect_code(1920, 1200), 5);
