@@ -166,6 +166,11 @@ pub fn decode_block(b: &[u8; BLOCK], index: usize, problems: &mut Vec<String>) -
         native_dtds: b[3] & 0x0f,
         ..CtaBlock::empty()
     };
+    if b[1] == 0 {
+        problems.push(format!(
+            "block {index} (CTA-861): byte 1 is revision 0, which is not defined"
+        ));
+    }
     let dtd_start = usize::from(b[2]);
     // 0: no data blocks and no DTDs; 4: DTDs but no data blocks.
     if dtd_start == 0 {
@@ -211,6 +216,8 @@ pub(crate) fn decode_collection(
     problems: &mut Vec<String>,
 ) {
     let mut at = 0;
+    // YCbCr 4:2:0 capability maps index the SVDs, which may come after them.
+    let mut maps: Vec<(usize, &[u8])> = Vec::new();
     while at < bytes.len() {
         let tag = bytes[at] >> 5;
         let end = at + 1 + usize::from(bytes[at] & 0x1f);
@@ -222,6 +229,10 @@ pub(crate) fn decode_collection(
             break;
         }
         let body = &bytes[at + 1..end];
+        super::cta_rules::data_block_problems(tag, body, offset + at, what, problems);
+        if tag == 7 && body.first() == Some(&15) {
+            maps.push((offset + at, &body[1..]));
+        }
         let video = match (tag, body.first()) {
             (2, _) => Some((&mut out.vics, body, "video data block")),
             (7, Some(14)) => Some((
@@ -244,6 +255,9 @@ pub(crate) fn decode_collection(
         }
         out.data_blocks.push(data_block_name(tag, body));
         at = end;
+    }
+    for (at, map) in maps {
+        super::cta_rules::ycbcr420_map_problems(map, at, out.vics.len(), what, problems);
     }
 }
 
@@ -318,6 +332,7 @@ mod tests {
     fn overruns_are_problems_not_panics() {
         let mut b = [0u8; BLOCK];
         b[0] = EXTENSION_TAG;
+        b[1] = 3;
         b[2] = 8;
         b[4] = 0x5f;
         let mut problems = Vec::new();

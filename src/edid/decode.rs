@@ -415,6 +415,7 @@ pub fn decode(edid: &[u8]) -> Result<Decoded, EdidError> {
     if !checksum_ok(base) {
         problems.push("block 0 (base): checksum is wrong".to_string());
     }
+    super::structure::base_problems(base, &mut problems);
     let minor = base[19];
     let digital = base[20] & 0x80 != 0;
     let bits_per_color = match (digital, (base[20] >> 4) & 7) {
@@ -453,7 +454,7 @@ pub fn decode(edid: &[u8]) -> Result<Decoded, EdidError> {
     let extension_count = hf_eeodb.unwrap_or(base[126]);
     let mut extensions = Vec::new();
     // The first DisplayID section states how many DisplayID extension blocks follow it.
-    let mut displayid_blocks: Vec<(usize, u8)> = Vec::new();
+    let mut displayid_blocks: Vec<(usize, [u8; 5])> = Vec::new();
     for index in 1..=usize::from(extension_count) {
         let Some(b) = block(edid, index) else {
             problems.push(format!(
@@ -470,7 +471,7 @@ pub fn decode(edid: &[u8]) -> Result<Decoded, EdidError> {
         extensions.push(match b[0] {
             cta::EXTENSION_TAG => Extension::Cta(cta::decode_block(b, index, &mut problems)),
             displayid::EXTENSION_TAG => {
-                displayid_blocks.push((index, b[4]));
+                displayid_blocks.push((index, [b[0], b[1], b[2], b[3], b[4]]));
                 Extension::DisplayId(displayid::decode_block(b, index, &mut problems))
             }
             BLOCK_MAP_TAG => Extension::BlockMap,
@@ -487,16 +488,7 @@ pub fn decode(edid: &[u8]) -> Result<Decoded, EdidError> {
             }
         });
     }
-    if let Some(&(first, declared)) = displayid_blocks.first() {
-        let following = displayid_blocks.len() - 1;
-        if usize::from(declared) != following {
-            problems.push(format!(
-                "block {first} (DisplayID): byte 4 declares {declared} DisplayID extension \
-                 block{} after this one, but the EDID has {following}",
-                if declared == 1 { "" } else { "s" }
-            ));
-        }
-    }
+    displayid::section_header_problems(&displayid_blocks, &mut problems);
     block_map_problems(edid, extension_count, &mut problems);
     let screen_mm = (u32::from(base[21]) * 10, u32::from(base[22]) * 10);
     for slot in 0..4 {

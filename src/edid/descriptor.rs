@@ -295,27 +295,50 @@ pub fn encode_text(tag: u8, text: &str) -> [u8; DESCRIPTOR_LEN] {
     d
 }
 
-/// The text of a text descriptor, up to its newline, with trailing spaces dropped and anything
-/// that is not printable ASCII shown as '?'.
+/// A byte a text descriptor may hold: printable ASCII or a space.
+fn printable(b: u8) -> bool {
+    b.is_ascii_graphic() || b == b' '
+}
+
+/// The text of a text descriptor (name, serial or free text) as edid-decode shows it: from
+/// byte 5 up to the first byte that is not printable ASCII (the 0x0a the standard ends a
+/// shorter text with, the NUL some monitors end or pad it with, or any other control or
+/// non-ASCII byte, such as the 0x80 some laptop panels put between two part numbers), with
+/// trailing spaces dropped. `text_problem` names a byte other than 0x0a that ends it.
 pub fn decode_text(d: &[u8; DESCRIPTOR_LEN]) -> String {
     let body = &d[5..];
-    // The standard ends text with 0x0a and pads with spaces; real monitors also pad with NULs.
     let end = body
         .iter()
-        .position(|&b| b == 0x0a || b == 0)
+        .position(|&b| !printable(b))
         .unwrap_or(body.len());
     body[..end]
         .iter()
-        .map(|&b| {
-            if b.is_ascii_graphic() || b == b' ' {
-                b as char
-            } else {
-                '?'
-            }
-        })
+        .map(|&b| char::from(b))
         .collect::<String>()
         .trim_end()
         .to_string()
+}
+
+/// What is malformed in a text descriptor, as `edid-decode --check` fails it: a byte that is
+/// neither printable ASCII nor the 0x0a that ends a shorter text, or anything but the space
+/// padding after that 0x0a.
+pub fn text_problem(d: &[u8; DESCRIPTOR_LEN]) -> Option<String> {
+    let body = &d[5..];
+    let end = body.iter().position(|&b| !printable(b))?;
+    if body[end] != 0x0a {
+        return Some(format!(
+            "byte {} is {:#04x}, which is not printable ASCII (the text ends before it)",
+            5 + end,
+            body[end]
+        ));
+    }
+    let pad = body[end + 1..].iter().position(|&b| b != b' ')?;
+    let at = end + 1 + pad;
+    Some(format!(
+        "byte {} is {:#04x}, but only spaces may follow the 0x0a that ends the text",
+        5 + at,
+        body[at]
+    ))
 }
 
 /// True when `text` fits a text descriptor unchanged.

@@ -396,6 +396,48 @@ fn decode_timing(b: &[u8], clock_unit_khz: u32) -> DisplayIdTiming {
     }
 }
 
+/// The section headers of an EDID's DisplayID blocks (each its block index and first five
+/// bytes: tag, version, length, product type, extension count), as edid-decode checks them:
+/// the first section names a product type and counts the DisplayID blocks after it; every
+/// later one has the first one's version, product type 0 and an extension count of 0.
+pub(crate) fn section_header_problems(blocks: &[(usize, [u8; 5])], problems: &mut Vec<String>) {
+    let Some(&(first, [_, version, _, product_type, declared])) = blocks.first() else {
+        return;
+    };
+    if product_type == 0 {
+        problems.push(format!(
+            "block {first} (DisplayID): byte 3 is product type 0, but the first DisplayID \
+             section must name one"
+        ));
+    }
+    let following = blocks.len() - 1;
+    if usize::from(declared) != following {
+        problems.push(format!(
+            "block {first} (DisplayID): byte 4 declares {declared} DisplayID extension \
+             block{} after this one, but the EDID has {following}",
+            if declared == 1 { "" } else { "s" }
+        ));
+    }
+    for &(index, [_, v, _, product, count]) in &blocks[1..] {
+        let what = format!("block {index} (DisplayID, an extension section)");
+        if product != 0 {
+            problems.push(format!(
+                "{what}: byte 3 is product type {product}, but must be 0"
+            ));
+        }
+        if count != 0 {
+            problems.push(format!(
+                "{what}: byte 4 is extension count {count}, but must be 0"
+            ));
+        }
+        if v != version {
+            problems.push(format!(
+                "{what}: byte 1 is version {v:#04x}, but the first section's is {version:#04x}"
+            ));
+        }
+    }
+}
+
 /// Decodes a DisplayID extension block; problems (checksums, overruns) go to `problems`.
 pub fn decode_block(b: &[u8; BLOCK], index: usize, problems: &mut Vec<String>) -> DisplayIdBlock {
     let version = b[1];
@@ -545,6 +587,25 @@ mod tests {
         );
         assert_eq!(decoded.timings, timings);
         assert_eq!(decoded.timings[0].timing.mode().width, 7680);
+    }
+
+    #[test]
+    fn section_headers_follow_the_first_section() {
+        let check = |blocks: &[(usize, [u8; 5])]| {
+            let mut out = Vec::new();
+            section_header_problems(blocks, &mut out);
+            out
+        };
+        let first = (1, [0x70, 0x13, 121, 3, 1]);
+        assert!(check(&[first, (2, [0x70, 0x13, 121, 0, 0])]).is_empty());
+        let p = check(&[(1, [0x70, 0x13, 121, 0, 0])]);
+        assert_eq!(p.len(), 1, "{p:?}");
+        assert!(p[0].contains("byte 3 is product type 0"), "{p:?}");
+        let p = check(&[first, (2, [0x70, 0x20, 121, 3, 1])]);
+        assert_eq!(p.len(), 3, "{p:?}");
+        assert!(p[0].contains("block 2 (DisplayID, an extension section): byte 3"));
+        assert!(p[1].contains("byte 4 is extension count 1, but must be 0"));
+        assert!(p[2].contains("byte 1 is version 0x20, but the first section's is 0x13"));
     }
 
     #[test]

@@ -9,12 +9,14 @@
 
 mod build;
 mod cta;
+mod cta_rules;
 mod cvt;
 mod decode;
 mod descriptor;
 mod displayid;
 mod dmt;
 mod linux;
+mod structure;
 
 /// What a Linux guest makes of a damaged EDID on each path it reads one (`edid::linux::read`).
 pub use linux::{LinuxRead, ReadPath, read as linux_read};

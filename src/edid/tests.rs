@@ -301,6 +301,20 @@ fn names_padded_with_nuls_read_without_them() {
     d[9] = 0x0a;
     d[10..].fill(b' ');
     assert_eq!(super::descriptor::decode_text(&d), "LG 4");
+    assert_eq!(super::descriptor::text_problem(&d), None);
+    // Any other byte that is not printable ends the text there, as edid-decode ends it, and
+    // is named.
     d[6] = 0x07;
-    assert_eq!(super::descriptor::decode_text(&d), "L? 4");
+    assert_eq!(super::descriptor::decode_text(&d), "L");
+    assert_eq!(
+        super::descriptor::text_problem(&d).as_deref(),
+        Some("byte 6 is 0x07, which is not printable ASCII (the text ends before it)")
+    );
+    d[6] = b'G';
+    d[12] = 0;
+    assert_eq!(super::descriptor::decode_text(&d), "LG 4");
+    assert_eq!(
+        super::descriptor::text_problem(&d).as_deref(),
+        Some("byte 12 is 0x00, but only spaces may follow the 0x0a that ends the text")
+    );
 }

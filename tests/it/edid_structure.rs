@@ -5,7 +5,10 @@
 //! `edid decode` and `edid-decode --check` give the same verdict, and ours names the block and
 //! the byte. libdisplay-info's `di-edid-decode` (0.2) is asserted beside them: it checks less
 //! (no block maps, no manufacturer-specific blocks, no DisplayID extension count), and where it
-//! passes a defect the case says so.
+//! passes a defect the case says so. Real monitors' EDIDs that break one rule each (reserved
+//! bits and values, descriptor layout, range limits, DisplayID section headers, CTA data block
+//! lengths; `common::edid::real_structural`) fail here with the rule named, as edid-decode
+//! fails them; text descriptors end where edid-decode ends them.
 #![allow(clippy::unwrap_used)] // a test, bench or example: a failed unwrap is a failure
 
 use crate::common::cli::{path_str, run, tmp};
@@ -278,5 +281,175 @@ fn every_generated_edid_passes_both_checkers() {
         let out = run(&args);
         assert_eq!(out.status.code(), Some(0), "{mode}: {out:?}");
         assert_verdict(mode, &std::fs::read(&path).unwrap(), None);
+    }
+}
+
+/// edid-decode's `--check` output for the EDID at `path`: its verdict and its text.
+fn edid_decode_check(path: &std::path::Path) -> (bool, String) {
+    let out = Command::new("edid-decode")
+        .arg("--check")
+        .arg(path)
+        .output()
+        .expect("edid-decode is installed (.ci/run installs it)");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    )
+}
+
+#[test]
+fn real_edids_edid_decode_fails_fail_here_with_the_rule_named() {
+    // Each real EDID breaks one rule (it may break others edid-decode only warns about or that
+    // are not structural): edid-decode fails it with that rule's message, and `edid decode`
+    // exits 1 naming the same rule and byte.
+    let cases = crate::common::edid::real_structural();
+    assert!(cases.len() >= 15);
+    for (name, blob, ours, theirs) in cases {
+        assert_eq!(blob.len() % 128, 0, "{name}");
+        let dir = tmp();
+        let path = dir.path().join(format!("{name}.bin"));
+        std::fs::write(&path, &blob).unwrap();
+        let (passes, text) = edid_decode_check(&path);
+        assert!(!passes, "{name}: edid-decode --check passes it");
+        assert!(text.contains(theirs), "{name}: edid-decode says:\n{text}");
+        let out = run(&["edid", "decode", "--json", path_str(&path)]);
+        assert_eq!(out.status.code(), Some(1), "{name}: {out:?}");
+        let report: serde_json::Value = crate::common::json::parse(&out.stdout);
+        let problems: Vec<&str> = report["problems"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p.as_str().unwrap())
+            .collect();
+        assert!(
+            problems.iter().any(|p| p.contains(ours)),
+            "{name}: {problems:?}"
+        );
+    }
+}
+
+/// A CTA-861 block holding `data` (data blocks) after a video data block (VICs 16, 4, 1) and a
+/// video capability data block; the header says basic audio when `data` holds an audio block.
+fn cta_holding(data: &[u8]) -> Vec<u8> {
+    let mut block = vec![0u8; 128];
+    let audio = data.first().is_some_and(|b| b >> 5 == 1);
+    block[..4].copy_from_slice(&[0x02, 3, 0, if audio { 0x40 } else { 0 }]);
+    let mut all = vec![0x43, 16, 4, 1, 0xe2, 0x00, 0x40];
+    all.extend_from_slice(data);
+    block[4..4 + all.len()].copy_from_slice(&all);
+    block[2] = 4 + all.len() as u8;
+    fix_checksum(&mut block);
+    block
+}
+
+#[test]
+fn cta_data_blocks_keep_their_reserved_bits_and_lengths() {
+    // A colorimetry data block (BT.2020 and xvYCC) whose second byte sets reserved bit F41.
+    assert_verdict(
+        "colorimetry-reserved",
+        &with_extensions(&[cta_holding(&[0xe3, 0x05, 0xc3, 0x02])]),
+        Some("the colorimetry data block at byte 11 sets reserved bits 0x02 of byte 14"),
+    );
+    assert_verdict(
+        "audio-length",
+        &with_extensions(&[cta_holding(&[0x22, 0x09, 0x07])]),
+        Some("the audio data block at byte 11 has 2 bytes, not whole 3-byte audio descriptors"),
+    );
+    assert_verdict(
+        "audio-good",
+        &with_extensions(&[cta_holding(&[0x23, 0x09, 0x07, 0x07])]),
+        None,
+    );
+}
+
+#[test]
+fn colorimetry_md0_is_defined_here_though_this_edid_decode_fails_it() {
+    // CTA-861.6 made bit 0 of the colorimetry block's second byte (MD0) HDMI's gamut boundary
+    // metadata profile, and newer edid-decode checks only bits 1-3; the edid-decode Debian 12
+    // ships still fails MD0 ("Reserved bits MD0-MD3"). 81 real EDIDs of the sample in
+    // docs/edid.md set it and break no other structural rule; we pass them.
+    let blob = with_extensions(&[cta_holding(&[0xe3, 0x05, 0xc3, 0x01])]);
+    let dir = tmp();
+    let path = dir.path().join("md0.bin");
+    std::fs::write(&path, &blob).unwrap();
+    let out = run(&["edid", "decode", "--json", path_str(&path)]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let (passes, text) = edid_decode_check(&path);
+    assert!(passes || text.contains("Reserved bits MD0-MD3"), "{text}");
+}
+
+/// The text edid-decode shows for each text descriptor of the EDID at `path`, in order.
+fn edid_decode_texts(path: &std::path::Path) -> Vec<String> {
+    let (_, text) = edid_decode_check(path);
+    text.lines()
+        .filter_map(|l| {
+            let l = l.trim_start();
+            [
+                "Display Product Name: '",
+                "Alphanumeric Data String: '",
+                "Display Product Serial Number: '",
+            ]
+            .iter()
+            .find_map(|p| l.strip_prefix(p))
+            .and_then(|rest| rest.strip_suffix('\''))
+            .map(|s| s.trim_end().to_string())
+        })
+        .collect()
+}
+
+/// Our text for each text descriptor of the EDID at `path`, in order (`--json`).
+fn our_texts(path: &std::path::Path) -> Vec<String> {
+    let out = run(&["edid", "decode", "--json", path_str(path)]);
+    let report: serde_json::Value = crate::common::json::parse(&out.stdout);
+    report["descriptors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|d| d["text"].as_str().map(str::to_string))
+        .collect()
+}
+
+#[test]
+fn texts_end_where_edid_decode_ends_them() {
+    // A laptop panel's string with 0x80 between two part numbers: edid-decode shows the part
+    // before it, and so do we (it used to read "FNVDR?LQ156D1").
+    let (_, sharp, _, _) = crate::common::edid::real_structural()
+        .into_iter()
+        .find(|(name, ..)| *name == "text-0x80-between-part-numbers")
+        .unwrap();
+    let dir = tmp();
+    let path = dir.path().join("sharp.bin");
+    std::fs::write(&path, &sharp).unwrap();
+    assert_eq!(our_texts(&path), ["FNVDR"]);
+    assert_eq!(edid_decode_texts(&path), our_texts(&path));
+    // A name with a NUL, a control byte or a byte past ASCII in it ends there for both.
+    for (i, stop) in [0x00u8, 0x01, 0xe9].into_iter().enumerate() {
+        let mut blob = edid::generate(&EdidSpec::new(Mode::new(1920, 1080, 60))).unwrap();
+        let name = blob[54..126]
+            .chunks(18)
+            .position(|d| d[..4] == [0, 0, 0, 0xfc])
+            .map(|slot| 54 + slot * 18 + 5)
+            .unwrap();
+        blob[name..name + 13].copy_from_slice(b"AB?CD\n       ");
+        blob[name + 2] = stop;
+        fix_checksum(&mut blob[..128]);
+        let path = dir.path().join(format!("name{i}.bin"));
+        std::fs::write(&path, &blob).unwrap();
+        let ours = our_texts(&path);
+        assert_eq!(ours[0], "AB", "{stop:#04x}");
+        assert_eq!(edid_decode_texts(&path), ours, "{stop:#04x}");
+        let out = run(&["edid", "decode", path_str(&path)]);
+        assert_eq!(
+            out.status.code(),
+            Some(1),
+            "{stop:#04x}: named as a problem"
+        );
+        assert!(
+            // Byte 7 of the descriptor: its text starts at byte 5.
+            String::from_utf8_lossy(&out.stderr).contains(&format!(
+                "byte 7 is {stop:#04x}, which is not printable ASCII"
+            )),
+            "{out:?}"
+        );
     }
 }
