@@ -185,6 +185,10 @@ fn socket_activation_through_systemd_socket_activate() {
         .stderr(Stdio::piped())
         .spawn()
         .expect("systemd-socket-activate (Debian's systemd package)");
+    // Without --accept, systemd-socket-activate starts the service at the first connection,
+    // which then waits in the socket's backlog for serve to take it.
+    wait_until("systemd-socket-activate listens", || path.exists());
+    let mut first = connect_unix(&path);
     let mut line = String::new();
     BufReader::new(child.stdout.take().unwrap())
         .read_line(&mut line)
@@ -196,7 +200,7 @@ fn socket_activation_through_systemd_socket_activate() {
     );
     assert!(!line.contains(":5900"), "{line}");
     assert_same_image(
-        &rfb_capture(&mut connect_unix(&path)),
+        &rfb_capture(&mut first),
         &want,
         "the activated unix socket's picture",
     );
