@@ -10,7 +10,7 @@ use crate::common::cli::{bin, path_str, run, tmp};
 use crate::common::clients::reference;
 use crate::common::serve::Server;
 use crate::common::{assert_same_image, read_png};
-use listen_support::{free_port, rfb_capture, vncdo_unix, wait_until};
+use listen_support::{free_port, rfb_capture, vncdo_listen, vncdo_unix, wait_until};
 use std::io::{BufRead, BufReader};
 use std::net::{TcpListener, TcpStream};
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
@@ -159,7 +159,7 @@ fn two_listeners_serve_the_same_guest() {
         "the unix listener's picture",
     );
     let (_, log) = server.stop();
-    assert!(log.contains(&format!("client 127.0.0.1:")), "{log}");
+    assert!(log.contains("client 127.0.0.1:"), "{log}");
     assert!(log.contains(&format!("on {listen} connected")), "{log}");
 }
 
@@ -305,4 +305,27 @@ fn a_reverse_connection_over_a_unix_socket() {
             .contains(&format!("viewer {target}: connected (attempt 1)"))
     });
     drop(server);
+}
+
+#[test]
+fn vncdotool_listening_as_a_viewer_is_dialed_and_sees_the_guest() {
+    let dir = tmp();
+    let want = read_png(&reference(dir.path(), "ref.png", &SIM));
+    let port = free_port();
+    let out = dir.path().join("viewer.png");
+    let viewer = vncdo_listen(port, &out);
+    let target = format!("127.0.0.1:{port}");
+    let server = Server::start(&[&SIM[..], &["--connect", &target]].concat());
+    let result = viewer.wait_with_output().unwrap();
+    assert!(result.status.success(), "vncdotool's listener: {result:?}");
+    assert_same_image(
+        &read_png(&out),
+        &want,
+        "vncdotool's picture, dialed by serve",
+    );
+    let (_, log) = server.stop();
+    assert!(
+        log.contains(&format!("client {target} connected (native, RFB V3_8)")),
+        "{log}"
+    );
 }

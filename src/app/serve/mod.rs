@@ -582,7 +582,7 @@ fn announce_serving(
         ("http", "")
     };
     let page = served.page;
-    let mut places: Vec<String> = served
+    let places: Vec<String> = served
         .listeners
         .iter()
         .map(|l| match l.tcp_addr() {
@@ -597,12 +597,6 @@ fn announce_serving(
             None => l.shown(),
         })
         .collect();
-    places.extend(
-        served
-            .dials
-            .iter()
-            .map(|d| format!("the viewer at {d} (dialed)")),
-    );
     if let Some(password) = served.password {
         let first_tcp = served.listeners.iter().find_map(|l| l.tcp_addr());
         let novnc = first_tcp
@@ -610,10 +604,17 @@ fn announce_serving(
             .map(|local| format!("{scheme}://{local}{page}"));
         password::announce(password, novnc.as_deref());
     }
+    let mut line = format!("serving {}", dev.name());
+    if !places.is_empty() {
+        line += &format!(" on {}", places.join(", "));
+    }
+    if !served.dials.is_empty() {
+        let dials: Vec<String> = served.dials.iter().map(|d| d.to_string()).collect();
+        let and = if places.is_empty() { "" } else { " and" };
+        line += &format!("{and} to the viewer at {} (dialed)", dials.join(", "));
+    }
     outln!(
-        "serving {} on {}; refresh from {}; {}; Ctrl+C stops",
-        dev.name(),
-        places.join(", "),
+        "{line}; refresh from {}; {}; Ctrl+C stops",
         pump.source,
         cfg.input.describe()
     );

@@ -86,6 +86,42 @@ pub fn vncdo_unix(path: &Path, out: &Path) {
     );
 }
 
+/// vncdotool as a listening viewer (`vncviewer -listen` as a script): it listens on
+/// 127.0.0.1:`port`, captures the screen of the first server that connects into `out`, and
+/// exits 0. Returns once it listens.
+pub fn vncdo_listen(port: u16, out: &Path) -> std::process::Child {
+    use std::io::BufRead;
+    let script = "import sys\n\
+from twisted.internet import reactor\n\
+from vncdotool.client import VNCDoToolFactory\n\
+factory = VNCDoToolFactory()\n\
+ok = []\n\
+def done(_):\n    ok.append(1)\n    reactor.stop()\n\
+def failed(err):\n    print(err, file=sys.stderr)\n    reactor.stop()\n\
+factory.deferred.addCallback(lambda c: c.captureScreen(sys.argv[2]).addCallbacks(done, failed))\n\
+reactor.listenTCP(int(sys.argv[1]), factory, interface='127.0.0.1')\n\
+print('listening', flush=True)\n\
+reactor.callLater(60, reactor.stop)\n\
+reactor.run()\n\
+sys.exit(0 if ok else 1)\n";
+    let mut child = Command::new("python3")
+        .args(["-c", script, &port.to_string()])
+        .arg(out)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("python3 with vncdotool (scripts/install-test-deps.sh installs it)");
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert_eq!(
+        line.trim(),
+        "listening",
+        "vncdotool's listener did not start"
+    );
+    child
+}
+
 /// A loopback TCP port that was free a moment ago (for tools that take a fixed port).
 pub fn free_port() -> u16 {
     let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
