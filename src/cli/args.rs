@@ -2,6 +2,7 @@
 //! that names what to write instead (clap shows it with the option's name).
 
 use crate::app::bench::BenchSize;
+use crate::app::serve::endpoint::{DialAddr, ListenAddr};
 use std::net::SocketAddr;
 use vfio_display::device::sim::{ModeChange, SimFault};
 use vfio_display::fourcc::{self, Format};
@@ -40,9 +41,25 @@ pub fn parse_hz(s: &str) -> Result<f64, String> {
     Ok(hz)
 }
 
-/// Parses ADDR:PORT or HOST:PORT (a name is resolved; its first address is used); a bare port
-/// listens on 127.0.0.1.
-pub fn parse_listen(s: &str) -> Result<SocketAddr, String> {
+/// Parses `--listen`: unix:PATH, or ADDR:PORT or HOST:PORT (a name is resolved; its first
+/// address is used); a bare port listens on 127.0.0.1.
+pub fn parse_listen(s: &str) -> Result<ListenAddr, String> {
+    if let Some(path) = s.strip_prefix("unix:") {
+        return unix_path(s, path).map(ListenAddr::Unix);
+    }
+    parse_tcp_listen(s).map(ListenAddr::Tcp)
+}
+
+fn unix_path(s: &str, path: &str) -> Result<std::path::PathBuf, String> {
+    if path.is_empty() || path.ends_with('/') {
+        return Err(format!(
+            "'{s}': give unix:PATH, the socket's file (unix:/run/vd.sock)"
+        ));
+    }
+    Ok(path.into())
+}
+
+fn parse_tcp_listen(s: &str) -> Result<SocketAddr, String> {
     use std::net::ToSocketAddrs;
     if let Ok(port) = s.parse::<u16>() {
         return Ok(SocketAddr::from(([127, 0, 0, 1], port)));
@@ -51,12 +68,142 @@ pub fn parse_listen(s: &str) -> Result<SocketAddr, String> {
         return Ok(addr);
     }
     let usage = "give ADDR:PORT (127.0.0.1:5900, 0.0.0.0:5901, [::1]:5900), HOST:PORT \
-                 (localhost:5900) or a port";
+                 (localhost:5900), a port, or unix:PATH";
     match s.to_socket_addrs() {
         Ok(mut addrs) => addrs
             .next()
             .ok_or_else(|| format!("'{s}': the name has no address; {usage}")),
         Err(err) => Err(format!("'{s}': {err}; {usage}")),
+    }
+}
+
+/// The port a listening viewer takes by default (TigerVNC's and x11vnc's).
+const VIEWER_PORT: u16 = 5500;
+
+/// Parses `--connect`: unix:PATH, HOST:PORT, [IPV6]:PORT, or HOST alone (port 5500). The
+/// name is resolved at every dial, not here: a viewer's address may change while serve runs.
+pub fn parse_connect(s: &str) -> Result<DialAddr, String> {
+    if let Some(path) = s.strip_prefix("unix:") {
+        return unix_path(s, path).map(DialAddr::Unix);
+    }
+    let usage = "give HOST:PORT (viewer.example:5500, [::1]:5500), HOST (port 5500) or unix:PATH";
+    if s.is_empty() || s.chars().any(|c| c.is_whitespace() || c == '/') {
+        return Err(format!("'{s}': {usage}"));
+    }
+    if let Ok(addr) = s.parse::<SocketAddr>() {
+        return Ok(DialAddr::Tcp(addr.to_string()));
+    }
+    if let Ok(ip) = s.parse::<std::net::IpAddr>() {
+        return Ok(DialAddr::Tcp(SocketAddr::new(ip, VIEWER_PORT).to_string()));
+    }
+    match s.rsplit_once(':') {
+        None => Ok(DialAddr::Tcp(format!("{s}:{VIEWER_PORT}"))),
+        Some((host, port)) if !host.is_empty() && !host.contains(':') => {
+            match port.parse::<u16>() {
+                Ok(p) if p > 0 => Ok(DialAddr::Tcp(s.to_string())),
+                _ => Err(format!("'{s}': '{port}' is not a port; {usage}")),
+            }
+        }
+        Some(_) => Err(format!("'{s}': {usage}")),
+    }
+}
+
+/// Parses `--socket-mode`: octal permission bits, at most 0777 (0600, 0660).
+pub fn parse_socket_mode(s: &str) -> Result<u32, String> {
+    match u32::from_str_radix(s.trim_start_matches("0o"), 8) {
+        Ok(m) if m <= 0o777 && m & 0o600 == 0o600 => Ok(m),
+        Ok(m) if m <= 0o777 => Err(format!(
+            "'{s}': the owner needs read and write (0600 at least), or serve could not be reached"
+        )),
+        _ => Err(format!("'{s}': give octal permission bits (0600, 0660)")),
+    }
+}
+
+/// Parses `--socket-owner`: USER, USER:GROUP or :GROUP, by name or number.
+pub fn parse_socket_owner(s: &str) -> Result<(Option<u32>, Option<u32>), String> {
+    use nix::unistd::{Group, User};
+    let (user, group) = match s.split_once(':') {
+        Some((u, g)) => (u, Some(g)),
+        None => (s, None),
+    };
+    let uid = match user {
+        "" => None,
+        u => Some(match u.parse::<u32>() {
+            Ok(n) => n,
+            Err(_) => match User::from_name(u) {
+                Ok(Some(found)) => found.uid.as_raw(),
+                _ => return Err(format!("'{s}': no user '{u}'")),
+            },
+        }),
+    };
+    let gid = match group {
+        None | Some("") => None,
+        Some(g) => Some(match g.parse::<u32>() {
+            Ok(n) => n,
+            Err(_) => match Group::from_name(g) {
+                Ok(Some(found)) => found.gid.as_raw(),
+                _ => return Err(format!("'{s}': no group '{g}'")),
+            },
+        }),
+    };
+    if uid.is_none() && gid.is_none() {
+        return Err(format!("'{s}': give USER, USER:GROUP or :GROUP"));
+    }
+    Ok((uid, gid))
+}
+
+#[cfg(test)]
+mod listen_tests {
+    use super::*;
+
+    #[test]
+    fn listen_and_connect_addresses() {
+        assert_eq!(
+            parse_listen("unix:/run/vd.sock"),
+            Ok(ListenAddr::Unix("/run/vd.sock".into()))
+        );
+        assert!(parse_listen("unix:").is_err());
+        assert_eq!(
+            parse_listen("5901"),
+            Ok(ListenAddr::Tcp(([127, 0, 0, 1], 5901).into()))
+        );
+        assert_eq!(
+            parse_connect("192.0.2.7"),
+            Ok(DialAddr::Tcp("192.0.2.7:5500".into()))
+        );
+        assert_eq!(
+            parse_connect("viewer.example:5501"),
+            Ok(DialAddr::Tcp("viewer.example:5501".into()))
+        );
+        assert_eq!(
+            parse_connect("[::1]:5600"),
+            Ok(DialAddr::Tcp("[::1]:5600".into()))
+        );
+        assert_eq!(
+            parse_connect("unix:/tmp/v.sock"),
+            Ok(DialAddr::Unix("/tmp/v.sock".into()))
+        );
+        assert!(parse_connect("host:0").is_err());
+        assert!(parse_connect("host:x").is_err());
+        assert!(parse_connect("").is_err());
+    }
+
+    #[test]
+    fn socket_mode_and_owner() {
+        assert_eq!(parse_socket_mode("0660"), Ok(0o660));
+        assert_eq!(parse_socket_mode("600"), Ok(0o600));
+        assert!(
+            parse_socket_mode("0400")
+                .unwrap_err()
+                .contains("0600 at least")
+        );
+        assert!(parse_socket_mode("4755").is_err());
+        assert!(parse_socket_mode("rw").is_err());
+        assert_eq!(parse_socket_owner("0:0"), Ok((Some(0), Some(0))));
+        assert_eq!(parse_socket_owner("root"), Ok((Some(0), None)));
+        assert_eq!(parse_socket_owner(":0"), Ok((None, Some(0))));
+        assert!(parse_socket_owner("no-such-user-here").is_err());
+        assert!(parse_socket_owner(":").is_err());
     }
 }
 

@@ -1,12 +1,16 @@
 //! `vfio-display serve`: its options, parsed into the server's plain options.
 
-use super::args::{parse_clients, parse_hz, parse_irq, parse_listen, parse_seconds, parse_yes_no};
+use super::args::{
+    parse_clients, parse_connect, parse_hz, parse_irq, parse_listen, parse_seconds,
+    parse_socket_mode, parse_socket_owner, parse_yes_no,
+};
 use super::exit::Usage;
 use super::target::DeviceArgs;
+use crate::app::serve::endpoint::{Backoff, DialAddr, Endpoints, ListenAddr};
+use crate::app::serve::unix_socket::SocketAccess;
 use crate::app::serve::{self, ServeOptions};
 use anyhow::Result;
 use clap::Args;
-use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 use vfio_display::frame::IrqChoice;
@@ -24,6 +28,17 @@ layout; clients that speak QEMU's extended key events (noVNC, gvncviewer, TigerV
 scancodes, which are layout-independent. --view-only drops all input; --shared no lets one
 client at a time type and point (the first to do so, until it disconnects).
 
+Listeners: --listen may be given several times, TCP and unix sockets together; without it
+serve listens on 127.0.0.1:5900, unless --connect or socket activation gives it clients, in
+which case nothing listens that was not asked for. A unix socket (--listen unix:PATH) is made
+with mode 0600 (--socket-mode, --socket-owner) before its name appears, never replaces a file
+or link (a stale socket nothing answers on is replaced), and is removed when serve ends; its
+clients are logged by uid and pid. Under systemd socket activation (LISTEN_FDS) serve takes the
+listening sockets it is given (TCP or unix), besides any --listen. --connect HOST[:PORT] dials
+a viewer that listens (vncviewer -listen; port 5500 by default) and dials again when the
+connection fails or ends, after 1 s doubling to 30 s (--connect-retry, --connect-retry-max).
+Every listener and reverse connection gets the same password, TLS and limits.
+
 Security: every address, loopback included, needs a password (any local account, and any
 web page in a local browser, can reach a loopback port). Without --password-file FILE, serve
 makes one for the run and shows it on stderr, with a noVNC address that carries it; --no-auth
@@ -38,10 +53,29 @@ clients VeNCrypt), or keep the default address and use an SSH tunnel
 #[derive(Debug, Args)]
 #[command(after_help = AFTER_HELP)]
 pub struct ServeArgs {
-    /// Where to listen: ADDR:PORT, or a port on 127.0.0.1 (0 picks a free one; the address in
-    /// use is printed).
-    #[arg(long, value_name = "ADDR:PORT", default_value = "127.0.0.1:5900", value_parser = parse_listen)]
-    listen: SocketAddr,
+    /// Where to listen: ADDR:PORT, a port on 127.0.0.1 (0 picks a free one; the address in use
+    /// is printed), or unix:PATH. Repeat for several. Default: 127.0.0.1:5900, unless
+    /// --connect or socket activation gives clients.
+    #[arg(long, value_name = "ADDR:PORT|unix:PATH", value_parser = parse_listen)]
+    listen: Vec<ListenAddr>,
+    /// Dial a viewer that listens (a reverse connection, as vncviewer -listen takes): HOST:PORT,
+    /// HOST (port 5500) or unix:PATH; dialed again when the connection fails or ends. Repeat
+    /// for several.
+    #[arg(long, value_name = "HOST:PORT|unix:PATH", value_parser = parse_connect)]
+    connect: Vec<DialAddr>,
+    /// The first wait before dialing a viewer again, in seconds; it doubles at every failure.
+    #[arg(long, value_name = "S", default_value = "1", value_parser = parse_seconds)]
+    connect_retry: f64,
+    /// The longest wait before dialing a viewer again, in seconds.
+    #[arg(long, value_name = "S", default_value = "30", value_parser = parse_seconds)]
+    connect_retry_max: f64,
+    /// Permission bits of the unix sockets serve makes (octal; 0660 lets the group in).
+    #[arg(long, value_name = "MODE", default_value = "0600", value_parser = parse_socket_mode)]
+    socket_mode: u32,
+    /// Owner of the unix sockets serve makes: USER, USER:GROUP or :GROUP (needs root or
+    /// CAP_CHOWN, except for a group of the server's own user).
+    #[arg(long, value_name = "USER[:GROUP]", value_parser = parse_socket_owner)]
+    socket_owner: Option<(Option<u32>, Option<u32>)>,
     /// Require VNC authentication with the password on the first line of FILE.
     #[arg(long, value_name = "FILE")]
     password_file: Option<PathBuf>,
@@ -110,7 +144,7 @@ pub fn run(args: &ServeArgs) -> Result<()> {
         return Err(Usage("--client-timeout: give at least 1 second".into()).into());
     }
     serve::run(&ServeOptions {
-        listen: args.listen,
+        endpoints: endpoints(args)?,
         password_file: args.password_file.clone(),
         no_auth: args.no_auth,
         web: args.web.clone(),
@@ -129,6 +163,37 @@ pub fn run(args: &ServeArgs) -> Result<()> {
             ServeRender::Cpu => vfio_display::render::ReadChoice::Cpu,
         },
         target: args.target.target()?,
+    })
+}
+
+/// Where clients come from, checked for options that would do nothing.
+fn endpoints(args: &ServeArgs) -> Result<Endpoints> {
+    let unix = args.listen.iter().any(|l| matches!(l, ListenAddr::Unix(_)));
+    if !unix && (args.socket_owner.is_some() || args.socket_mode != 0o600) {
+        return Err(Usage(
+            "--socket-mode and --socket-owner apply to --listen unix:PATH; none was given".into(),
+        )
+        .into());
+    }
+    if args.connect_retry < 0.1 {
+        return Err(Usage("--connect-retry: give at least 0.1 seconds".into()).into());
+    }
+    if args.connect_retry_max < args.connect_retry {
+        return Err(Usage("--connect-retry-max: give at least --connect-retry".into()).into());
+    }
+    let (uid, gid) = args.socket_owner.unwrap_or((None, None));
+    Ok(Endpoints {
+        listen: args.listen.clone(),
+        connect: args.connect.clone(),
+        access: SocketAccess {
+            mode: args.socket_mode,
+            uid,
+            gid,
+        },
+        backoff: Backoff {
+            first: Duration::from_secs_f64(args.connect_retry),
+            max: Duration::from_secs_f64(args.connect_retry_max),
+        },
     })
 }
 

@@ -30,6 +30,7 @@ mod removal;
 mod safe_io;
 mod serve;
 mod serve_limits;
+mod serve_listen;
 mod serve_security;
 mod serve_tigervnc;
 mod shared;

@@ -125,7 +125,7 @@ pub fn encode_figures(budget: Budget) -> Result<Vec<Figure>> {
 
 fn serve_options(o: &SimConfig) -> ServeOptions {
     ServeOptions {
-        listen: ([127, 0, 0, 1], 0).into(),
+        endpoints: Default::default(),
         password_file: None,
         no_auth: false,
         web: None,

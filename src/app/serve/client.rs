@@ -6,10 +6,10 @@ use super::detect::{self, Carrier};
 use super::gate::Ticket;
 use super::hub::{CursorShape, Hub, Mailbox, Snapshot, UpdateRequest};
 use super::input::ClientInput;
+use super::stream::{Peer, Stream};
 use super::transport::{self, Receiver, Sender};
 use super::{ServerConfig, resize};
 use std::io;
-use std::net::{SocketAddr, TcpStream};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use vfio_display::frame::RgbaImage;
@@ -38,8 +38,8 @@ fn io_err(err: RfbError) -> io::Error {
 /// Serves one connection until it ends; returns why it ended. `ticket` counts the connection
 /// among those in their handshake until the handshake is over.
 pub fn serve(
-    stream: TcpStream,
-    peer: SocketAddr,
+    stream: Stream,
+    peer: &Peer,
     hub: &Hub,
     cfg: &ServerConfig,
     ticket: Ticket<'_>,
@@ -66,13 +66,13 @@ fn reason(err: &io::Error, cfg: &ServerConfig) -> String {
 }
 
 fn serve_inner(
-    mut stream: TcpStream,
-    peer: SocketAddr,
+    mut stream: Stream,
+    peer: &Peer,
     hub: &Hub,
     cfg: &ServerConfig,
     ticket: Ticket<'_>,
 ) -> io::Result<String> {
-    stream.set_nodelay(true)?;
+    stream.set_nodelay()?;
     stream.set_write_timeout(Some(cfg.client_timeout))?;
     let Carrier {
         websocket,
@@ -149,8 +149,8 @@ fn serve_inner(
 
 /// Why a client is refused before security, if it is: its address guessed wrong too often,
 /// or the server has its most clients.
-fn refusal(cfg: &ServerConfig, hub: &Hub, peer: SocketAddr) -> Option<String> {
-    if let Some(wait) = cfg.gate.blocked(peer.ip(), Instant::now()) {
+fn refusal(cfg: &ServerConfig, hub: &Hub, peer: &Peer) -> Option<String> {
+    if let Some(wait) = cfg.gate.blocked(peer, Instant::now()) {
         return Some(format!(
             "too many failed passwords from this address: try again in {} s",
             wait.as_secs().max(1)
@@ -175,7 +175,7 @@ fn handshake(
     cfg: &ServerConfig,
     hub: &Hub,
     encrypted: bool,
-    peer: SocketAddr,
+    peer: &Peer,
 ) -> io::Result<Result<Version, String>> {
     let policy = Policy {
         password: cfg.password.clone(),
@@ -187,7 +187,7 @@ fn handshake(
         let step = hs.advance(&mut r.data).map_err(io_err)?;
         let mut blocked = None;
         if step == Step::Refused(Refusal::WrongPassword) {
-            blocked = cfg.gate.failed(peer.ip(), Instant::now());
+            blocked = cfg.gate.failed(peer, Instant::now());
             std::thread::sleep(WRONG_PASSWORD_PAUSE);
         }
         if hs.has_output() {
@@ -206,7 +206,7 @@ fn handshake(
             }
             Step::Done { version, .. } => {
                 if cfg.password.is_some() {
-                    cfg.gate.succeeded(peer.ip());
+                    cfg.gate.succeeded(peer);
                 }
                 return Ok(Ok(version));
             }

@@ -4,9 +4,9 @@
 
 use super::ServerConfig;
 use super::http::{self, Outcome};
+use super::stream::{Peer, Stream};
 use super::transport;
 use std::io;
-use std::net::{SocketAddr, TcpStream};
 use std::time::Instant;
 
 /// What a connection turned out to carry RFB in, once its first bytes said.
@@ -23,13 +23,13 @@ pub struct Carrier {
 /// HTTP, one that speaks first with a TLS ClientHello is a browser on https/wss, one that
 /// waits is native RFB. `Ok(Err(what))` when it was answered as plain HTTP(S) and is over.
 pub fn detect(
-    stream: &mut TcpStream,
-    peer: SocketAddr,
+    stream: &mut Stream,
+    peer: &Peer,
     cfg: &ServerConfig,
 ) -> io::Result<Result<Carrier, String>> {
     // How long a client that connected may take to say it speaks HTTP before it is taken for
     // a native RFB client (which waits for the server to speak first).
-    stream.set_read_timeout(Some(cfg.gate.sniff(peer.ip(), Instant::now())))?;
+    stream.set_read_timeout(Some(cfg.gate.sniff(peer, Instant::now())))?;
     let mut first = [0u8; 1];
     let speaks_first = match stream.peek(&mut first) {
         Ok(n) => n > 0,
@@ -46,7 +46,7 @@ pub fn detect(
     stream.set_read_timeout(Some(cfg.client_timeout))?;
     let http_first = |b: u8| matches!(b, b'G' | b'H' | b'P' | b'O');
     if speaks_first && (http_first(first[0]) || first[0] == 0x16) {
-        cfg.gate.saw_web_request(peer.ip(), Instant::now());
+        cfg.gate.saw_web_request(peer, Instant::now());
     }
     let native = Carrier {
         websocket: false,
@@ -76,7 +76,7 @@ pub fn detect(
 }
 
 /// A browser on https/wss: TLS, then HTTP inside it. `Ok(Err(what))` as for `detect`.
-fn https(stream: &mut TcpStream, cfg: &ServerConfig) -> io::Result<Result<Carrier, String>> {
+fn https(stream: &mut Stream, cfg: &ServerConfig) -> io::Result<Result<Carrier, String>> {
     let Some(config) = &cfg.tls else {
         return Ok(Err(
             "a TLS client: start serve with --tls-cert and --tls-key for TLS".into(),

@@ -1,15 +1,15 @@
 //! Who may start a handshake, and for how long: connections still in their handshake (HTTP,
-//! TLS, RFB security, password) are counted per address and in all, each has one deadline for
+//! TLS, RFB security, password) are counted per address (per user on a unix socket) and in all, each has one deadline for
 //! the whole handshake, and addresses that guessed wrong too often wait, as TigerVNC's
 //! blacklist makes them. The accept loop calls [`Gate::reap`] on every turn; a stopping
 //! server calls [`Gate::close_all`], so no handshake outlives it.
 
+use super::stream::{Peer, PeerKey, Stream};
 use std::collections::HashMap;
-use std::net::{IpAddr, TcpStream};
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-/// Handshakes at once from one address (a /64 for IPv6): room for a browser's parallel
+/// Handshakes at once from one address (a /64 for IPv6; a local user on a unix socket): room for a browser's parallel
 /// requests and a few viewers. A real client's handshake takes milliseconds, so when the cap
 /// is reached the oldest of that address's handshakes is closed if it is older than `GRACE`:
 /// a slow-sending attacker cannot hold the door shut for the fast.
@@ -38,26 +38,10 @@ pub const BROWSER_SNIFF: Duration = Duration::from_secs(2);
 /// How long an address counts as a browser after its last web request.
 const BROWSER_MEMORY: Duration = Duration::from_secs(30);
 
-/// The key an address is counted by: IPv4 addresses alone, IPv6 by their /64 (one host
-/// holds a whole /64).
-fn key(ip: IpAddr) -> IpAddr {
-    match ip {
-        IpAddr::V4(_) => ip,
-        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
-            Some(v4) => IpAddr::V4(v4),
-            None => {
-                let mut s = v6.segments();
-                s[4..].fill(0);
-                IpAddr::V6(s.into())
-            }
-        },
-    }
-}
-
 struct Pending {
     id: u64,
-    peer: IpAddr,
-    socket: TcpStream,
+    peer: Peer,
+    socket: Stream,
     started: Instant,
     deadline: Instant,
 }
@@ -74,9 +58,9 @@ struct Failures {
 struct State {
     pending: Vec<Pending>,
     next_id: u64,
-    failures: HashMap<IpAddr, Failures>,
+    failures: HashMap<PeerKey, Failures>,
     /// When each address last made a web request.
-    web: HashMap<IpAddr, Instant>,
+    web: HashMap<PeerKey, Instant>,
     closing: bool,
 }
 
@@ -89,7 +73,7 @@ pub struct Gate {
 /// What became of a new connection.
 pub enum Admission<'a> {
     /// It may start its handshake; these peers' handshakes were closed to make room.
-    In(Ticket<'a>, Vec<IpAddr>),
+    In(Ticket<'a>, Vec<Peer>),
     /// Every place is held by a handshake younger than `GRACE`: the connection is closed.
     Full,
     /// The server is closing.
@@ -130,8 +114,8 @@ impl Gate {
     /// or of all) where a cap is reached.
     pub fn admit(
         &self,
-        stream: &TcpStream,
-        peer: IpAddr,
+        stream: &Stream,
+        peer: &Peer,
         now: Instant,
     ) -> std::io::Result<Admission<'_>> {
         let socket = stream.try_clone()?;
@@ -140,7 +124,7 @@ impl Gate {
             return Ok(Admission::Closing);
         }
         let mut evicted = Vec::new();
-        let ours = |p: &Pending| key(p.peer) == key(peer);
+        let ours = |p: &Pending| p.peer.key() == peer.key();
         if state.pending.iter().filter(|p| ours(p)).count() >= PER_ADDRESS {
             match state
                 .pending
@@ -161,7 +145,7 @@ impl Gate {
         let id = state.next_id;
         state.pending.push(Pending {
             id,
-            peer,
+            peer: peer.clone(),
             socket,
             started: now,
             deadline: now + self.deadline,
@@ -170,7 +154,7 @@ impl Gate {
     }
 
     /// Closes the handshakes past their deadline; returns their peers.
-    pub fn reap(&self, now: Instant) -> Vec<IpAddr> {
+    pub fn reap(&self, now: Instant) -> Vec<Peer> {
         let mut state = self.lock();
         let (late, keep): (Vec<_>, Vec<_>) =
             state.pending.drain(..).partition(|p| p.deadline <= now);
@@ -188,9 +172,9 @@ impl Gate {
     }
 
     /// Notes a web request from `peer`: its next connections may be a browser's.
-    pub fn saw_web_request(&self, peer: IpAddr, now: Instant) {
+    pub fn saw_web_request(&self, peer: &Peer, now: Instant) {
         let mut state = self.lock();
-        if state.web.len() >= REMEMBERED && !state.web.contains_key(&key(peer)) {
+        if state.web.len() >= REMEMBERED && !state.web.contains_key(&peer.key()) {
             state
                 .web
                 .retain(|_, &mut last| now.saturating_duration_since(last) < BROWSER_MEMORY);
@@ -198,12 +182,12 @@ impl Gate {
                 state.web.clear();
             }
         }
-        state.web.insert(key(peer), now);
+        state.web.insert(peer.key(), now);
     }
 
     /// How long to wait for a new connection from `peer` to speak first.
-    pub fn sniff(&self, peer: IpAddr, now: Instant) -> Duration {
-        match self.lock().web.get(&key(peer)) {
+    pub fn sniff(&self, peer: &Peer, now: Instant) -> Duration {
+        match self.lock().web.get(&peer.key()) {
             Some(&last) if now.saturating_duration_since(last) < BROWSER_MEMORY => BROWSER_SNIFF,
             _ => SNIFF,
         }
@@ -221,19 +205,19 @@ impl Gate {
     }
 
     /// How much longer `peer` must wait after its failed passwords, if it must.
-    pub fn blocked(&self, peer: IpAddr, now: Instant) -> Option<Duration> {
+    pub fn blocked(&self, peer: &Peer, now: Instant) -> Option<Duration> {
         let state = self.lock();
-        let until = state.failures.get(&key(peer))?.blocked_until?;
+        let until = state.failures.get(&peer.key())?.blocked_until?;
         until.checked_duration_since(now).filter(|d| !d.is_zero())
     }
 
     /// Records a wrong password from `peer`; returns how long it is now blocked, if it is.
-    pub fn failed(&self, peer: IpAddr, now: Instant) -> Option<Duration> {
+    pub fn failed(&self, peer: &Peer, now: Instant) -> Option<Duration> {
         let mut state = self.lock();
-        if state.failures.len() >= REMEMBERED && !state.failures.contains_key(&key(peer)) {
+        if state.failures.len() >= REMEMBERED && !state.failures.contains_key(&peer.key()) {
             forget_oldest(&mut state.failures, now);
         }
-        let f = state.failures.entry(key(peer)).or_insert(Failures {
+        let f = state.failures.entry(peer.key()).or_insert(Failures {
             count: 0,
             blocked_until: None,
             block: FIRST_BLOCK,
@@ -251,19 +235,19 @@ impl Gate {
     }
 
     /// Forgets `peer`'s failures: it gave the right password.
-    pub fn succeeded(&self, peer: IpAddr) {
-        self.lock().failures.remove(&key(peer));
+    pub fn succeeded(&self, peer: &Peer) {
+        self.lock().failures.remove(&peer.key());
     }
 }
 
 /// Shuts a handshake's socket down (its thread's read or write returns at once).
-fn close(p: Pending) -> IpAddr {
+fn close(p: Pending) -> Peer {
     let _ = p.socket.shutdown(std::net::Shutdown::Both);
     p.peer
 }
 
 /// Makes room in the failure table: entries no longer blocked go first, then the oldest.
-fn forget_oldest(failures: &mut HashMap<IpAddr, Failures>, now: Instant) {
+fn forget_oldest(failures: &mut HashMap<PeerKey, Failures>, now: Instant) {
     failures.retain(|_, f| f.blocked_until.is_some_and(|until| until > now));
     if failures.len() >= REMEMBERED
         && let Some(oldest) = failures.iter().min_by_key(|(_, f)| f.last).map(|(k, _)| *k)
@@ -276,13 +260,13 @@ fn forget_oldest(failures: &mut HashMap<IpAddr, Failures>, now: Instant) {
 mod tests {
     use super::*;
     use std::io::Read;
-    use std::net::{Ipv4Addr, Ipv6Addr, TcpListener};
+    use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener, TcpStream};
 
-    fn pair() -> (TcpStream, TcpStream) {
+    fn pair() -> (Stream, TcpStream) {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
         let (server, _) = listener.accept().unwrap();
-        (server, client)
+        (Stream::Tcp(server), client)
     }
 
     /// Whether the server side of a pair was shut down: the client reads end of stream.
@@ -293,16 +277,16 @@ mod tests {
         matches!(client.read(&mut [0u8; 1]), Ok(0))
     }
 
-    const A: IpAddr = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1));
-    const B: IpAddr = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 2));
+    const A: Peer = Peer::Ip(SocketAddr::new(IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1)), 1));
+    const B: Peer = Peer::Ip(SocketAddr::new(IpAddr::V4(Ipv4Addr::new(192, 0, 2, 2)), 1));
 
     fn admitted<'a>(
         gate: &'a Gate,
-        server: &TcpStream,
-        ip: IpAddr,
+        server: &Stream,
+        peer: &Peer,
         now: Instant,
-    ) -> (Ticket<'a>, Vec<IpAddr>) {
-        match gate.admit(server, ip, now).unwrap() {
+    ) -> (Ticket<'a>, Vec<Peer>) {
+        match gate.admit(server, peer, now).unwrap() {
             Admission::In(ticket, evicted) => (ticket, evicted),
             Admission::Full => panic!("full"),
             Admission::Closing => panic!("closing"),
@@ -317,7 +301,7 @@ mod tests {
         let mut first_client = None;
         for i in 0..PER_ADDRESS {
             let (server, client) = pair();
-            let (ticket, evicted) = admitted(&gate, &server, A, t0);
+            let (ticket, evicted) = admitted(&gate, &server, &A, t0);
             assert!(evicted.is_empty());
             if i == 0 {
                 first_client = Some(client);
@@ -326,15 +310,15 @@ mod tests {
         }
         // Another address is not affected.
         let (server_b, _client_b) = pair();
-        let (_tb, evicted) = admitted(&gate, &server_b, B, t0);
+        let (_tb, evicted) = admitted(&gate, &server_b, &B, t0);
         assert!(evicted.is_empty());
         // One more from A while A's are young is turned away; later it closes A's oldest.
         let (server, _client) = pair();
         assert!(matches!(
-            gate.admit(&server, A, t0).unwrap(),
+            gate.admit(&server, &A, t0).unwrap(),
             Admission::Full
         ));
-        let (_t, evicted) = admitted(&gate, &server, A, t0 + GRACE);
+        let (_t, evicted) = admitted(&gate, &server, &A, t0 + GRACE);
         assert_eq!(evicted, vec![A]);
         assert!(was_closed(first_client.as_mut().unwrap()));
         assert_eq!(gate.in_progress(), PER_ADDRESS + 1);
@@ -347,8 +331,14 @@ mod tests {
         let mut held = Vec::new();
         for i in 0..IN_ALL + 3 {
             let ip = IpAddr::V4(Ipv4Addr::new(10, 0, (i / 200) as u8, (i % 200) as u8));
+            let peer = Peer::Ip(SocketAddr::new(ip, 1));
             let (server, client) = pair();
-            let (ticket, _) = admitted(&gate, &server, ip, t0 + GRACE * (i as u32 / IN_ALL as u32));
+            let (ticket, _) = admitted(
+                &gate,
+                &server,
+                &peer,
+                t0 + GRACE * (i as u32 / IN_ALL as u32),
+            );
             held.push((ticket, server, client));
         }
         assert_eq!(gate.in_progress(), IN_ALL);
@@ -363,17 +353,17 @@ mod tests {
         let gate = Gate::new(Duration::from_millis(100));
         let (server, mut client) = pair();
         let now = Instant::now();
-        let (_ticket, _) = admitted(&gate, &server, A, now);
+        let (_ticket, _) = admitted(&gate, &server, &A, now);
         assert!(gate.reap(now).is_empty());
         assert_eq!(gate.reap(now + Duration::from_millis(150)), vec![A]);
         assert!(was_closed(&mut client));
         let (server, mut client) = pair();
-        let (_ticket, _) = admitted(&gate, &server, B, now);
+        let (_ticket, _) = admitted(&gate, &server, &B, now);
         gate.close_all();
         assert!(was_closed(&mut client));
         let (server, _client) = pair();
         assert!(matches!(
-            gate.admit(&server, B, now).unwrap(),
+            gate.admit(&server, &B, now).unwrap(),
             Admission::Closing
         ));
     }
@@ -383,36 +373,27 @@ mod tests {
         let gate = Gate::new(Duration::from_secs(30));
         let now = Instant::now();
         for _ in 1..FAILURES_ALLOWED {
-            assert_eq!(gate.failed(A, now), None);
+            assert_eq!(gate.failed(&A, now), None);
         }
-        assert_eq!(gate.blocked(A, now), None);
-        assert_eq!(gate.failed(A, now), Some(FIRST_BLOCK));
-        assert_eq!(gate.blocked(A, now), Some(FIRST_BLOCK));
-        assert_eq!(gate.blocked(B, now), None);
+        assert_eq!(gate.blocked(&A, now), None);
+        assert_eq!(gate.failed(&A, now), Some(FIRST_BLOCK));
+        assert_eq!(gate.blocked(&A, now), Some(FIRST_BLOCK));
+        assert_eq!(gate.blocked(&B, now), None);
         let later = now + FIRST_BLOCK;
-        assert_eq!(gate.blocked(A, later), None);
-        assert_eq!(gate.failed(A, later), Some(FIRST_BLOCK * 2));
-        gate.succeeded(A);
-        assert_eq!(gate.blocked(A, later), None);
+        assert_eq!(gate.blocked(&A, later), None);
+        assert_eq!(gate.failed(&A, later), Some(FIRST_BLOCK * 2));
+        gate.succeeded(&A);
+        assert_eq!(gate.blocked(&A, later), None);
     }
 
     #[test]
     fn addresses_that_browsed_lately_get_time_to_speak() {
         let gate = Gate::new(Duration::from_secs(30));
         let now = Instant::now();
-        assert_eq!(gate.sniff(A, now), SNIFF);
-        gate.saw_web_request(A, now);
-        assert_eq!(gate.sniff(A, now + Duration::from_secs(5)), BROWSER_SNIFF);
-        assert_eq!(gate.sniff(B, now), SNIFF);
-        assert_eq!(gate.sniff(A, now + BROWSER_MEMORY), SNIFF);
-    }
-
-    #[test]
-    fn ipv6_hosts_count_by_their_64() {
-        let a = IpAddr::V6(Ipv6Addr::new(0x2001, 0xdb8, 1, 2, 3, 4, 5, 6));
-        let b = IpAddr::V6(Ipv6Addr::new(0x2001, 0xdb8, 1, 2, 9, 9, 9, 9));
-        assert_eq!(key(a), key(b));
-        let mapped = IpAddr::V6(Ipv4Addr::new(192, 0, 2, 1).to_ipv6_mapped());
-        assert_eq!(key(mapped), A);
+        assert_eq!(gate.sniff(&A, now), SNIFF);
+        gate.saw_web_request(&A, now);
+        assert_eq!(gate.sniff(&A, now + Duration::from_secs(5)), BROWSER_SNIFF);
+        assert_eq!(gate.sniff(&B, now), SNIFF);
+        assert_eq!(gate.sniff(&A, now + BROWSER_MEMORY), SNIFF);
     }
 }

@@ -1,7 +1,7 @@
 //! The latest picture and the clients waiting for it: the capture thread publishes, each
 //! client's writer takes the newest when it is ready (latest frame wins; nothing queues).
 
-use std::net::TcpStream;
+use super::stream::Stream;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, Weak};
 use vfio_display::frame::RgbaImage;
@@ -118,7 +118,7 @@ impl Mailbox {
 
 struct Client {
     mailbox: Weak<Mailbox>,
-    socket: TcpStream,
+    socket: Stream,
 }
 
 /// How long a stopping server waits for its clients to say goodbye before it shuts their
@@ -174,7 +174,7 @@ impl Hub {
     }
 
     /// Registers a client; `None` when the server is stopping or full.
-    pub fn join(&self, socket: &TcpStream, max: usize) -> Result<Arc<Mailbox>, String> {
+    pub fn join(&self, socket: &Stream, max: usize) -> Result<Arc<Mailbox>, String> {
         let mut clients = self.clients.lock().unwrap_or_else(|p| p.into_inner());
         if self.stopping.load(Ordering::Acquire) {
             return Err(self

@@ -3,30 +3,42 @@
 //! thread that answers its update requests from the newest picture at its own pace, so a slow
 //! client never slows the device reads or the other clients.
 
+// Socket activation adopts the fds a service manager passed (sd_listen_fds(3)): the one
+// `unsafe` of `serve`, each block with its SAFETY comment.
+#[allow(unsafe_code)]
+mod activation;
 pub(crate) mod capture;
 mod client;
 mod detect;
+pub mod endpoint;
 mod gate;
 mod http;
 pub(crate) mod hub;
 mod input;
+mod listeners;
 mod origin;
 mod password;
 mod resize;
+mod reverse;
+mod stream;
 mod transport;
+pub mod unix_socket;
 
 use crate::app::edid::worker::EdidJob;
 use crate::app::guest_input::GuestInput;
 use crate::app::signals::{self, Interrupts};
 use crate::app::target::Target;
 use anyhow::{Context, Result, bail};
+use endpoint::Endpoints;
+use listeners::Listener;
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
-use std::net::{SocketAddr, TcpListener};
+use std::net::TcpListener;
 use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, mpsc};
 use std::time::Duration;
+use stream::{Peer, Stream};
 use vfio_display::device::DisplayDevice;
 use vfio_display::frame::{FrameReader, IrqChoice, Pump, RgbaImage, choose_source};
 use vfio_display::render::{ImportChoice, LazyGpu, PlaneReader, ReadChoice};
@@ -43,8 +55,8 @@ const IDLE_BACKOFF: u32 = 8;
 /// What `serve` was asked to do.
 #[derive(Debug, Clone)]
 pub struct ServeOptions {
-    /// Where to listen.
-    pub listen: SocketAddr,
+    /// Where clients come from: listening sockets and viewers to dial.
+    pub endpoints: Endpoints,
     /// VNC authentication's password, from this file.
     pub password_file: Option<PathBuf>,
     /// Serve without a password (else one is made for the run when no file is given).
@@ -219,6 +231,8 @@ fn password_for(opts: &ServeOptions) -> Result<(Option<Vec<u8>>, bool)> {
 }
 
 pub fn run(opts: &ServeOptions) -> Result<()> {
+    // First, before any thread starts: the variables are removed from the environment.
+    let activated = activation::take().context("socket activation (LISTEN_FDS)")?;
     let (password, made) = password_for(opts)?;
     let tls = match &opts.tls {
         Some((cert, key)) => Some(tls_config(cert, key)?),
@@ -232,8 +246,7 @@ pub fn run(opts: &ServeOptions) -> Result<()> {
         opts.qmp.as_deref(),
         crate::app::guest_input::no_input_because(&opts.target),
     )?;
-    let listener =
-        TcpListener::bind(opts.listen).with_context(|| format!("listening on {}", opts.listen))?;
+    let listeners = listeners::open(&opts.endpoints, activated)?;
     let dev = opts.target.open()?;
     let _removal = crate::app::removal::watch(dev.as_ref());
     let never = AtomicBool::new(false);
@@ -243,15 +256,12 @@ pub fn run(opts: &ServeOptions) -> Result<()> {
         tls,
         input: Some(guest_input),
     };
-    serve_device(
-        dev.as_ref(),
-        listener,
-        security,
-        opts,
-        Some(&interrupts),
-        &never,
-        true,
-    )?;
+    let stops = Stops {
+        listeners: &listeners,
+        interrupts: Some(&interrupts),
+        stop: &never,
+    };
+    serve_on(dev.as_ref(), security, opts, stops, true)?;
     signals::check()?;
     Ok(())
 }
@@ -268,8 +278,26 @@ pub fn serve_device(
     stop: &AtomicBool,
     announce: bool,
 ) -> Result<()> {
-    listener.set_nonblocking(true)?;
-    let local = listener.local_addr()?;
+    let listeners = [Listener::Tcp(listener)];
+    let stops = Stops {
+        listeners: &listeners,
+        interrupts,
+        stop,
+    };
+    serve_on(dev, security, opts, stops, announce)
+}
+
+/// Serves `dev` on every listener of `stops` and dials `opts`' viewers, until it stops.
+fn serve_on(
+    dev: &dyn DisplayDevice,
+    security: Security,
+    opts: &ServeOptions,
+    stops: Stops<'_>,
+    announce: bool,
+) -> Result<()> {
+    for l in stops.listeners {
+        l.set_nonblocking()?;
+    }
     let reader = FrameReader::new(dev)?;
     let source = choose_source(dev, opts.irq, opts.refresh_hz)?;
     let pump = Pump::new(source)?.with_max_backoff(IDLE_BACKOFF);
@@ -310,7 +338,8 @@ pub fn serve_device(
     };
     if announce {
         let served = Served {
-            local,
+            listeners: stops.listeners,
+            dials: &opts.endpoints.connect,
             page,
             tls,
             password: announced_password.as_deref(),
@@ -323,12 +352,11 @@ pub fn serve_device(
         hub: &hub,
         cfg: &cfg,
     };
-    let stops = Stops {
-        listener: &listener,
-        interrupts,
-        stop,
+    let dials = Dials {
+        targets: &opts.endpoints.connect,
+        backoff: opts.endpoints.backoff,
     };
-    run_server(server, reader, opts.render, edid_rx, stops)
+    run_server(server, reader, opts.render, edid_rx, stops, dials)
 }
 
 /// What the server's threads share while it runs.
@@ -342,20 +370,28 @@ struct Running<'a> {
 
 /// Where connections come from and what stops taking them.
 struct Stops<'a> {
-    listener: &'a TcpListener,
+    listeners: &'a [Listener],
     interrupts: Option<&'a Interrupts>,
     stop: &'a AtomicBool,
 }
 
+/// The viewers to dial.
+#[derive(Clone, Copy)]
+struct Dials<'a> {
+    targets: &'a [endpoint::DialAddr],
+    backoff: endpoint::Backoff,
+}
+
 /// Runs the server's threads until it stops: the refresh pump, the capture, the EDID worker
-/// when the server follows the client's size, and one thread per client; then tells every
-/// client why it stopped and waits for the pump.
+/// when the server follows the client's size, one thread per client and one per viewer to
+/// dial; then tells every client why it stopped and waits for the pump.
 fn run_server(
     server: Running<'_>,
     reader: FrameReader,
     render: ReadChoice,
     edid_rx: mpsc::Receiver<EdidJob>,
     stops: Stops<'_>,
+    dials: Dials<'_>,
 ) -> Result<()> {
     let Running {
         dev,
@@ -363,11 +399,10 @@ fn run_server(
         hub,
         cfg,
     } = server;
-    let Stops {
-        listener,
-        interrupts,
-        stop,
-    } = stops;
+    let gate = &cfg.gate;
+    let stop = stops.stop;
+    let stopping =
+        move || signals::received().is_some() || stop.load(Ordering::Acquire) || gate.closing();
     std::thread::scope(|s| -> Result<()> {
         let (wake_tx, wake_rx) = mpsc::sync_channel(1);
         let pump_ref = pump;
@@ -389,42 +424,29 @@ fn run_server(
         } else {
             drop(edid_rx);
         }
-        let gate = &cfg.gate;
-        let log = |peer: std::net::IpAddr, why: &str| {
-            if cfg.log_clients {
-                errln!("vfio-display: client {peer}: {why}");
-            }
-        };
-        let result = accept_loop(listener, interrupts, stop, gate, &log, |stream, peer| {
-            let (ticket, evicted) = match gate.admit(&stream, peer.ip(), std::time::Instant::now())
-            {
-                Ok(gate::Admission::In(ticket, evicted)) => (ticket, evicted),
-                Ok(gate::Admission::Full) => {
-                    log(peer.ip(), "refused: too many handshakes at once");
-                    return;
-                }
-                Ok(gate::Admission::Closing) => return,
-                Err(err) => {
-                    tracing::warn!("{peer}: {err}");
-                    return;
-                }
+        for target in dials.targets {
+            let dialer = reverse::Dialer {
+                target,
+                backoff: dials.backoff,
+                timeout: cfg.client_timeout,
+                stopping: &stopping,
+                log: cfg.log_clients,
             };
-            for ip in evicted {
-                log(
-                    ip,
-                    "a handshake closed to make room (too many handshakes at once)",
-                );
+            std::thread::Builder::new()
+                .name(format!("serve: dial {target}"))
+                .spawn_scoped(s, move || {
+                    dialer.run(&|stream, peer| {
+                        if let Some(ticket) = admit(gate, &stream, &peer, cfg) {
+                            session(stream, &peer, ticket, hub, cfg);
+                        }
+                    });
+                })
+                .context("starting a thread to dial a viewer")?;
+        }
+        let result = accept_loop(&stops, gate, cfg, |stream, peer| {
+            if let Some(ticket) = admit(gate, &stream, &peer, cfg) {
+                s.spawn(move || session(stream, &peer, ticket, hub, cfg));
             }
-            s.spawn(move || {
-                let why = client::serve(stream, peer, hub, cfg, ticket);
-                // Plain HTTP requests are not logged; a refused WebSocket (a foreign page) is.
-                let http = why.starts_with("HTTP") && !why.contains("WebSocket refused");
-                if !http && cfg.log_clients {
-                    errln!("vfio-display: client {peer} gone: {why}");
-                } else {
-                    tracing::info!("{peer}: {why}");
-                }
-            });
         });
         // No handshake and no client outlives the server: their sockets are shut down, so
         // every thread ends at once whatever its client does. Clients are told why: "the VM
@@ -437,6 +459,60 @@ fn run_server(
         }
         result
     })
+}
+
+/// Logs a line about a client, when the server logs its clients.
+fn log_client(cfg: &ServerConfig, peer: &Peer, why: &str) {
+    if cfg.log_clients {
+        errln!("vfio-display: client {peer}: {why}");
+    }
+}
+
+/// Counts a new connection among the handshakes, or turns it away.
+fn admit<'g>(
+    gate: &'g gate::Gate,
+    stream: &Stream,
+    peer: &Peer,
+    cfg: &ServerConfig,
+) -> Option<gate::Ticket<'g>> {
+    let (ticket, evicted) = match gate.admit(stream, peer, std::time::Instant::now()) {
+        Ok(gate::Admission::In(ticket, evicted)) => (ticket, evicted),
+        Ok(gate::Admission::Full) => {
+            log_client(cfg, peer, "refused: too many handshakes at once");
+            return None;
+        }
+        Ok(gate::Admission::Closing) => return None,
+        Err(err) => {
+            tracing::warn!("{peer}: {err}");
+            return None;
+        }
+    };
+    for other in evicted {
+        log_client(
+            cfg,
+            &other,
+            "a handshake closed to make room (too many handshakes at once)",
+        );
+    }
+    Some(ticket)
+}
+
+/// Serves one connection to its end and logs why it ended.
+fn session(
+    stream: Stream,
+    peer: &Peer,
+    ticket: gate::Ticket<'_>,
+    hub: &hub::Hub,
+    cfg: &ServerConfig,
+) {
+    let why = client::serve(stream, peer, hub, cfg, ticket);
+    // Plain HTTP requests are not logged; a refused WebSocket (a foreign page) is.
+    let http = why.starts_with("HTTP") && !why.contains("WebSocket refused");
+    if !http && cfg.log_clients {
+        errln!("vfio-display: client {peer} gone: {why}");
+    } else {
+        tracing::info!("{peer}: {why}");
+    }
 }
 
 /// Why the server stopped, as its clients are told: "the VM ended", or the signal's name.
@@ -484,44 +560,61 @@ fn allowed_origins(opts: &ServeOptions) -> Result<Vec<origin::Origin>> {
 
 /// Where the server listens, for its announcement.
 struct Served<'a> {
-    local: SocketAddr,
+    listeners: &'a [Listener],
+    dials: &'a [endpoint::DialAddr],
     page: &'static str,
     tls: bool,
     /// The password this run made up, which only the announcement tells.
     password: Option<&'a str>,
 }
 
-/// Prints the address line (and a made-up password) on standard output.
+/// Prints the address line (and a made-up password) on standard output: each listener (a TCP
+/// one with its URLs), then the viewers it dials.
 fn announce_serving(
     dev: &dyn DisplayDevice,
     served: &Served<'_>,
     pump: &Pump,
     cfg: &ServerConfig,
 ) -> Result<()> {
-    let Served {
-        local,
-        page,
-        tls,
-        password,
-    } = served;
-    let (scheme, native) = if *tls {
+    let (scheme, native) = if served.tls {
         ("https", "VeNCrypt ")
     } else {
         ("http", "")
     };
-    let web = if page.is_empty() {
-        String::new()
-    } else {
-        format!(", {scheme}://{local}{page}")
-    };
-    if let Some(password) = password {
-        let novnc = (*page == "/vnc.html").then(|| format!("{scheme}://{local}{page}"));
+    let page = served.page;
+    let places: Vec<String> = served
+        .listeners
+        .iter()
+        .map(|l| match l.tcp_addr() {
+            Some(local) => {
+                let web = if page.is_empty() {
+                    String::new()
+                } else {
+                    format!(", {scheme}://{local}{page}")
+                };
+                format!("{local} ({native}vnc://{local}{web})")
+            }
+            None => l.shown(),
+        })
+        .collect();
+    if let Some(password) = served.password {
+        let first_tcp = served.listeners.iter().find_map(|l| l.tcp_addr());
+        let novnc = first_tcp
+            .filter(|_| page == "/vnc.html")
+            .map(|local| format!("{scheme}://{local}{page}"));
         password::announce(password, novnc.as_deref());
     }
+    let mut line = format!("serving {}", dev.name());
+    if !places.is_empty() {
+        line += &format!(" on {}", places.join(", "));
+    }
+    if !served.dials.is_empty() {
+        let dials: Vec<String> = served.dials.iter().map(|d| d.to_string()).collect();
+        let and = if places.is_empty() { "" } else { " and" };
+        line += &format!("{and} to the viewer at {} (dialed)", dials.join(", "));
+    }
     outln!(
-        "serving {} on {local} ({native}vnc://{local}{web}); refresh from {}; {}; Ctrl+C \
-         stops",
-        dev.name(),
+        "{line}; refresh from {}; {}; Ctrl+C stops",
         pump.source,
         cfg.input.describe()
     );
@@ -529,49 +622,61 @@ fn announce_serving(
     Ok(())
 }
 
-/// Accepts connections until a signal (or `run`'s VM ending) asks to stop; closes the
-/// handshakes past their deadline on every turn.
+/// Accepts connections on every listener until a signal (or `run`'s VM ending) asks to stop;
+/// closes the handshakes past their deadline on every turn.
 fn accept_loop(
-    listener: &TcpListener,
-    interrupts: Option<&Interrupts>,
-    stop: &AtomicBool,
+    stops: &Stops<'_>,
     gate: &gate::Gate,
-    log: &dyn Fn(std::net::IpAddr, &str),
-    mut accepted: impl FnMut(std::net::TcpStream, SocketAddr),
+    cfg: &ServerConfig,
+    mut accepted: impl FnMut(Stream, Peer),
 ) -> Result<()> {
     loop {
-        if signals::received().is_some() || stop.load(Ordering::Acquire) {
+        if signals::received().is_some() || stops.stop.load(Ordering::Acquire) {
             return Ok(());
         }
-        for ip in gate.reap(std::time::Instant::now()) {
-            log(
-                ip,
+        for peer in gate.reap(std::time::Instant::now()) {
+            log_client(
+                cfg,
+                &peer,
                 &format!(
                     "handshake not finished within {} s (--client-timeout): closed",
                     gate.deadline().as_secs()
                 ),
             );
         }
-        let mut fds = vec![PollFd::new(listener.as_fd(), PollFlags::POLLIN)];
-        if let Some(interrupts) = interrupts {
+        let mut fds: Vec<PollFd<'_>> = stops
+            .listeners
+            .iter()
+            .map(|l| PollFd::new(l.as_fd(), PollFlags::POLLIN))
+            .collect();
+        if let Some(interrupts) = stops.interrupts {
             fds.push(PollFd::new(interrupts.wait_fd(), PollFlags::POLLIN));
         }
         match poll(&mut fds, PollTimeout::from(200u16)) {
             Ok(_) | Err(nix::errno::Errno::EINTR) => {}
             Err(e) => return Err(e).context("waiting for connections"),
         }
-        loop {
-            match listener.accept() {
-                Ok((stream, peer)) => {
-                    stream.set_nonblocking(false)?;
-                    accepted(stream, peer);
-                }
-                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
-                // A connection reset before it was accepted, or fds running out: log, go on.
-                Err(e) => {
-                    tracing::warn!("accepting a connection: {e}");
-                    break;
-                }
+        let ready: Vec<bool> = fds
+            .iter()
+            .map(|f| f.revents().is_some_and(|r| !r.is_empty()))
+            .collect();
+        drop(fds);
+        for (listener, _) in stops.listeners.iter().zip(ready).filter(|(_, r)| *r) {
+            accept_all(listener, &mut accepted);
+        }
+    }
+}
+
+/// Accepts every connection waiting on `listener`.
+fn accept_all(listener: &Listener, accepted: &mut impl FnMut(Stream, Peer)) {
+    loop {
+        match listener.accept() {
+            Ok((stream, peer)) => accepted(stream, peer),
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
+            // A connection reset before it was accepted, or fds running out: log, go on.
+            Err(e) => {
+                tracing::warn!("accepting a connection on {}: {e}", listener.shown());
+                break;
             }
         }
     }

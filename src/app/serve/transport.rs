@@ -3,8 +3,8 @@
 //! TLS session is shared by both halves behind a lock (taken by the reader only to decrypt
 //! what it read, and never while it waits on the socket). Everything is bounded.
 
+use super::stream::Stream;
 use std::io::{self, Read, Write};
-use std::net::TcpStream;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 use vfio_display::rfb::websocket::{self, opcode};
@@ -17,7 +17,7 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 struct Output {
-    stream: TcpStream,
+    stream: Stream,
     tls: Option<Tls>,
     stall: Stall,
 }
@@ -84,7 +84,7 @@ const PROGRESS: usize = 1 << 20;
 /// The socket as a writer that never blocks in the kernel: it waits for room with poll and
 /// gives up when the client took less than `PROGRESS` bytes in the stall limit.
 struct Progress<'a> {
-    stream: &'a TcpStream,
+    stream: &'a Stream,
     /// The socket's write timeout (None: wait for ever).
     limit: Option<Duration>,
     stall: &'a mut Stall,
@@ -244,7 +244,7 @@ impl Sender {
 
 /// Receives RFB bytes.
 pub struct Receiver {
-    stream: TcpStream,
+    stream: Stream,
     tls: Option<Tls>,
     sender: Arc<Sender>,
     websocket: bool,
@@ -258,7 +258,7 @@ pub struct Receiver {
 /// HTTP request (the start of the first WebSocket frame); `tls` the session already running on
 /// the socket, if any.
 pub fn split(
-    stream: TcpStream,
+    stream: Stream,
     websocket: bool,
     leftover: Vec<u8>,
     tls: Option<Tls>,
@@ -295,7 +295,7 @@ fn closed(what: &str) -> io::Error {
 
 impl Receiver {
     /// The socket (for timeouts).
-    pub fn socket(&self) -> &TcpStream {
+    pub fn socket(&self) -> &Stream {
         &self.stream
     }
 
