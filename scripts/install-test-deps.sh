@@ -55,6 +55,8 @@ install xvfb xauth x11-apps x11-utils imagemagick xdotool libxkbcommon-x11-0 lib
 install gvncviewer novnc chromium tigervnc-viewer tigervnc-tools
 # `bench` sets TigerVNC's Xvnc beside `serve` for the remote figures.
 install tigervnc-standalone-server
+# serve's socket activation is tested under systemd's own systemd-socket-activate.
+install systemd
 # ffmpeg's swscale judges the packed YUV 4:2:2 conversion (tests/it/gvt.rs).
 install ffmpeg
 # The needle tests compare the `needle` module with os-autoinst's own matcher, tinycv: the Perl
