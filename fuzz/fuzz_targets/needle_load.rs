@@ -60,7 +60,8 @@ fuzz_target!(|data: &[u8]| {
             return;
         }
     };
-    let (w, h) = needle.image_size();
+    let size = needle.image_size();
+    let (w, h) = (size.width, size.height);
     // Keep each run quick: the sizes the loader accepts are bounded, but a large needle makes
     // a slow input rather than a finding.
     if u64::from(w) * u64::from(h) > 1 << 16 {

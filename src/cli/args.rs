@@ -262,14 +262,13 @@ pub fn parse_mode_change(s: &str) -> Result<ModeChange, String> {
 /// Parses "WxH" (also "W*H" or "WXH") with the library's size parser, in the words of a
 /// command-line error.
 pub fn parse_size(s: &str) -> Result<Size, String> {
-    let (width, height) = vfio_display::edid::parse_size(s).map_err(|e| {
+    vfio_display::edid::parse_size(s).map_err(|e| {
         if e.reason.contains("positive") {
             format!("'{s}': width and height must be positive")
         } else {
             format!("'{s}' is not a size; write WIDTHxHEIGHT, for example 1920x1080")
         }
-    })?;
-    Ok(Size::new(width, height))
+    })
 }
 
 pub fn parse_format(s: &str) -> Result<&'static Format, String> {

@@ -1,6 +1,7 @@
 //! A display mode as users write it (`1920x1080`, `1920x1080@60`, `1920x1080@59.94`).
 
 use super::build::{MAX_REFRESH_MHZ, MIN_REFRESH_MHZ};
+use crate::geometry::Size;
 use serde::Serialize;
 use std::str::FromStr;
 
@@ -80,7 +81,7 @@ impl FromStr for Mode {
             Some((size, rate)) => (size, Some(rate)),
             None => (text.trim(), None),
         };
-        let (width, height) = parse_size(size).map_err(|e| fail(e.reason))?;
+        let Size { width, height } = parse_size(size).map_err(|e| fail(e.reason))?;
         let refresh_mhz = match rate {
             None => 60_000,
             Some(rate) => {
@@ -105,7 +106,7 @@ impl FromStr for Mode {
 }
 
 /// Parses "WIDTHxHEIGHT" (also "W*H" or "WXH"): the one size parser of the program.
-pub fn parse_size(text: &str) -> Result<(u32, u32), ModeParseError> {
+pub fn parse_size(text: &str) -> Result<Size, ModeParseError> {
     let fail = |reason| ModeParseError {
         text: text.to_string(),
         reason,
@@ -125,7 +126,7 @@ pub fn parse_size(text: &str) -> Result<(u32, u32), ModeParseError> {
     if width == 0 || height == 0 {
         return Err(fail("width and height must be positive"));
     }
-    Ok((width, height))
+    Ok(Size::new(width, height))
 }
 
 /// Parses a comma-separated list of modes (`1024x768,1920x1080@60`).

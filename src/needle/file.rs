@@ -11,6 +11,7 @@ use serde_json::Value;
 
 use super::error::NeedleError;
 use super::matcher::{self, Gray};
+use crate::geometry::Size;
 
 /// A needle JSON larger than this is refused: real ones are a few hundred bytes.
 pub const MAX_JSON_BYTES: u64 = 1 << 20;
@@ -113,7 +114,7 @@ pub struct Needle {
     tags: Vec<String>,
     properties: Vec<Property>,
     areas: Vec<Area>,
-    size: (u32, u32),
+    size: Size,
     /// Filled on the first match: thousands of needles are loaded and few are ever matched,
     /// so only their headers are read up front.
     prepared: OnceLock<Prepared>,
@@ -236,7 +237,7 @@ impl Needle {
             tags,
             properties,
             areas,
-            size,
+            size: Size::new(size.0, size.1),
             prepared: OnceLock::new(),
         })
     }
@@ -277,7 +278,7 @@ impl Needle {
     }
 
     /// The needle picture's width and height in pixels.
-    pub fn image_size(&self) -> (u32, u32) {
+    pub fn image_size(&self) -> Size {
         self.size
     }
 
@@ -292,7 +293,7 @@ impl Needle {
             return Ok(p);
         }
         let (w, h, rgb) = decode_png(&self.json, &self.png)?;
-        if (w, h) != self.size {
+        if Size::new(w, h) != self.size {
             return Err(NeedleError::Field {
                 path: self.json.clone(),
                 field: "png".into(),

@@ -7,6 +7,7 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 
+use crate::geometry::{Point, Size};
 use crate::image::RgbaImage;
 
 use super::error::NeedleError;
@@ -66,7 +67,8 @@ impl Candidate {
     /// `"center"`) to where the area was found, truncated. The screen was scaled to the
     /// needle's size as `image_scale` does; this undoes that: a screen no larger than the
     /// needle was copied unscaled, a larger one resized.
-    pub fn click_position(&self, screen_w: u32, screen_h: u32) -> Option<(u32, u32)> {
+    pub fn click_position(&self, screen: Size) -> Option<Point> {
+        let (screen_w, screen_h) = (screen.width, screen.height);
         let area = self
             .area
             .iter()
@@ -90,7 +92,7 @@ impl Candidate {
         };
         let cx = (sx.trunc() as u32).min(screen_w.saturating_sub(1));
         let cy = (sy.trunc() as u32).min(screen_h.saturating_sub(1));
-        Some((cx, cy))
+        Some(Point::new(cx, cy))
     }
 }
 
@@ -165,7 +167,7 @@ pub fn search_while(
     // tinycv blurs what it was asked of the screen so far, and rounds differently once that
     // covers half of it: the needles without exclude areas share the screen (per needle
     // size, which this scales the screen to); each with exclude areas gets a fresh copy.
-    let mut blurred: HashMap<(u32, u32), Option<Rect>> = HashMap::new();
+    let mut blurred: HashMap<Size, Option<Rect>> = HashMap::new();
     for (i, n) in needles.iter().enumerate() {
         if i > 0 && !keep_going() {
             return Ok(None);
@@ -213,7 +215,10 @@ fn match_needle_on(
         });
     }
     let prepared = needle.prepared()?;
-    let (iw, ih) = needle.image_size();
+    let Size {
+        width: iw,
+        height: ih,
+    } = needle.image_size();
     let view = ScreenView::new(screen, iw, ih);
     let mut ok = true;
     let mut results = Vec::new();

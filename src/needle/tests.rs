@@ -5,6 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use super::*;
+use crate::geometry::{Point, Size};
 use crate::image::RgbaImage;
 
 fn write_png(path: &Path, w: u32, h: u32, rgb: &[u8]) {
@@ -92,7 +93,7 @@ fn real_needle_shapes_read_as_needle_pm_reads_them() {
     assert_eq!(n.tags(), ["DIALOG-packages-notifications"]);
     assert!(n.has_property("workaround"));
     assert!(n.has_tag("DIALOG-packages-notifications") && !n.has_tag("DIALOG"));
-    assert_eq!(n.image_size(), (1024, 768));
+    assert_eq!(n.image_size(), Size::new(1024, 768));
     assert_eq!(
         n.areas(),
         [Area {
@@ -387,25 +388,40 @@ fn area_result(x: u32, y: u32, w: u32, h: u32, click_point: Option<ClickPoint>) 
 #[test]
 fn click_position_follows_click_lastmatch() {
     let mut c = cand("n", true, 0.0, false);
-    assert_eq!(c.click_position(1024, 768), None);
+    assert_eq!(c.click_position(Size::new(1024, 768)), None);
     // No click point: the centre of the last area, truncated.
     c.area = vec![
         area_result(10, 10, 5, 5, None),
         area_result(100, 200, 31, 21, None),
     ];
-    assert_eq!(c.click_position(1024, 768), Some((115, 210)));
+    assert_eq!(
+        c.click_position(Size::new(1024, 768)),
+        Some(Point::new(115, 210))
+    );
     // A click point wins, wherever its area is.
     c.area[0].click_point = Some(ClickPoint::At {
         xpos: 2.7,
         ypos: 3.0,
     });
-    assert_eq!(c.click_position(1024, 768), Some((12, 13)));
+    assert_eq!(
+        c.click_position(Size::new(1024, 768)),
+        Some(Point::new(12, 13))
+    );
     // A 1920x1080 screen was resized to the needle's 1024x768: 12 * 1920/1024 = 22.5.
-    assert_eq!(c.click_position(1920, 1080), Some((22, 18)));
+    assert_eq!(
+        c.click_position(Size::new(1920, 1080)),
+        Some(Point::new(22, 18))
+    );
     // A smaller screen was copied, not scaled.
-    assert_eq!(c.click_position(800, 600), Some((12, 13)));
+    assert_eq!(
+        c.click_position(Size::new(800, 600)),
+        Some(Point::new(12, 13))
+    );
     c.area[0].click_point = Some(ClickPoint::Center);
-    assert_eq!(c.click_position(800, 600), Some((12, 12)));
+    assert_eq!(
+        c.click_position(Size::new(800, 600)),
+        Some(Point::new(12, 12))
+    );
 }
 
 /// A needle cut from a picture, and matching it on screens made from that picture.
@@ -450,7 +466,10 @@ fn search_finds_exact_shifted_and_missing_needles() {
         (107, 75, 1.0)
     );
     // The click goes to the found area's centre.
-    assert_eq!(best.click_position(w, h), Some((137, 90)));
+    assert_eq!(
+        best.click_position(Size::new(w, h)),
+        Some(Point::new(137, 90))
+    );
 
     // Another picture: no match, a failed candidate.
     let r = search(&rgba(w, h, &pattern(w, h, 99)), &[&n], 0.0).unwrap();

@@ -7,6 +7,7 @@
 
 use anyhow::{Context, Result};
 use std::time::Duration;
+use vfio_display::geometry::{Point, Size};
 use vfio_display::input::openqa::{press_and_release, typed_char};
 use vfio_display::input::{Button, InputEvent, InputSink, QCode, abs_coordinate};
 
@@ -81,12 +82,12 @@ pub fn type_text(
     Ok(())
 }
 
-/// Moves the pointer to pixel (x, y) of a `size` screen and clicks `button` (twice for a double
+/// Moves the pointer to pixel `at` of a `size` screen and clicks `button` (twice for a double
 /// click).
 pub fn click(
     sink: &mut dyn InputSink,
-    (x, y): (u32, u32),
-    size: (u32, u32),
+    at: Point,
+    size: Size,
     button: Button,
     double: bool,
     idle: &mut Idle,
@@ -103,12 +104,12 @@ pub fn click(
         }
     };
     let wiggle = InputEvent::Move {
-        x: abs_coordinate(beside(x, size.0), size.0),
-        y: abs_coordinate(beside(y, size.1), size.1),
+        x: abs_coordinate(beside(at.x, size.width), size.width),
+        y: abs_coordinate(beside(at.y, size.height), size.height),
     };
     let to = InputEvent::Move {
-        x: abs_coordinate(x, size.0),
-        y: abs_coordinate(y, size.1),
+        x: abs_coordinate(at.x, size.width),
+        y: abs_coordinate(at.y, size.height),
     };
     send(sink, &[wiggle, to])?;
     let (times, hold) = if double {
@@ -206,8 +207,8 @@ mod tests {
         let mut waits = Vec::new();
         click(
             &mut sink.clone(),
-            (100, 50),
-            (640, 480),
+            Point::new(100, 50),
+            Size::new(640, 480),
             Button::Left,
             true,
             &mut |d| {

@@ -14,6 +14,7 @@ use anyhow::{Context, Result};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use vfio_display::frame::session::error_chain;
+use vfio_display::geometry::Size;
 use vfio_display::image::RgbaImage;
 use vfio_display::input::{Button, InputSink};
 use vfio_display::needle::{Candidate, NeedleSet, search_while};
@@ -360,8 +361,8 @@ impl Runner<'_, '_> {
         let (Some(picture), Some(matched)) = (picture, &outcome.matched) else {
             return Ok(outcome);
         };
-        let size = (picture.width, picture.height);
-        let Some(at) = matched.click_position(size.0, size.1) else {
+        let size = Size::new(picture.width, picture.height);
+        let Some(at) = matched.click_position(size) else {
             return Ok(Outcome::failed(format!(
                 "needle {} has no area to click",
                 matched.needle
@@ -369,13 +370,13 @@ impl Runner<'_, '_> {
         };
         let sink = take_sink(input)?;
         keyboard::click(sink, at, size, button, double, &mut |d| self.idle(d))?;
-        outcome.click = Some([at.0, at.1]);
+        outcome.click = Some([at.x, at.y]);
         outcome.detail = format!(
             "{}; clicked {} at {},{}",
             outcome.detail,
             button.name(),
-            at.0,
-            at.1
+            at.x,
+            at.y
         );
         Ok(outcome)
     }

@@ -8,6 +8,7 @@ use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::time::Duration;
 use vfio_display::frame::session::error_chain;
 use vfio_display::frame::{Pump, RgbaImage, Session, Status, cursor_origin, decode_rows};
+use vfio_display::geometry::Point;
 use vfio_display::render::{PlaneReader, RenderError};
 use vfio_display::vfio::PlaneInfo;
 
@@ -144,13 +145,12 @@ impl<'d> Capture<'d> {
             }
         };
         let origin = cursor_origin(&plane);
-        let (ox, oy) = (origin.x, origin.y);
-        let hot = (
+        let hot = Point::new(
             (plane.x_hot.min(frame.image.width.saturating_sub(1))) as u16,
             (plane.y_hot.min(frame.image.height.saturating_sub(1))) as u16,
         );
         let hot = if plane.x_hot == vfio_display::uapi::NO_HOTSPOT {
-            (0, 0)
+            Point::new(0, 0)
         } else {
             hot
         };
@@ -158,7 +158,7 @@ impl<'d> Capture<'d> {
             .cursor
             .as_ref()
             .is_some_and(|c| c.image == frame.image && c.hot == hot);
-        if same_shape && self.cursor.as_ref().is_some_and(|c| c.origin == (ox, oy)) {
+        if same_shape && self.cursor.as_ref().is_some_and(|c| c.origin == origin) {
             return false;
         }
         if !same_shape {
@@ -167,7 +167,7 @@ impl<'d> Capture<'d> {
         self.cursor = Some(Arc::new(CursorShape {
             image: frame.image,
             hot,
-            origin: (ox, oy),
+            origin,
             shape_serial: self.shape_serial,
         }));
         true

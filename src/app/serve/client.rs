@@ -13,6 +13,7 @@ use std::io;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use vfio_display::frame::RgbaImage;
+use vfio_display::geometry::Size;
 use vfio_display::rfb::encode::tight_pieces;
 use vfio_display::rfb::handshake::{Handshake, Policy, Refusal, Step};
 use vfio_display::rfb::messages::{
@@ -295,7 +296,12 @@ fn take(
         }) => input.scancode(keysym, keycode, down),
         ClientMessage::PointerEvent(PointerEvent { buttons, x, y }) => {
             let latest = hub.latest();
-            input.pointer(buttons, x, y, (latest.image.width, latest.image.height));
+            input.pointer(
+                buttons,
+                x,
+                y,
+                Size::new(latest.image.width, latest.image.height),
+            );
         }
         ClientMessage::ClientCutText(_) => {}
         ClientMessage::SetDesktopSize(SetDesktopSize {
@@ -504,7 +510,7 @@ impl Writer {
             let now = cursor.map(|c| c.shape_serial);
             if now != self.cursor_sent {
                 match cursor {
-                    Some(c) => self.encoder.cursor(&c.image, c.hot.0, c.hot.1, head),
+                    Some(c) => self.encoder.cursor(&c.image, c.hot.x, c.hot.y, head),
                     None => self.encoder.cursor(&RgbaImage::new(0, 0), 0, 0, head),
                 }
                 self.cursor_sent = now;

@@ -5,6 +5,7 @@ use super::stream::Stream;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, Weak};
 use vfio_display::frame::RgbaImage;
+use vfio_display::geometry::Point;
 use vfio_display::rfb::PixelFormat;
 use vfio_display::rfb::messages::Screen;
 
@@ -14,9 +15,9 @@ pub struct CursorShape {
     /// Its picture.
     pub image: RgbaImage,
     /// Its hotspot inside the picture.
-    pub hot: (u16, u16),
+    pub hot: Point<u16>,
     /// Where its picture's top-left corner is on the screen.
-    pub origin: (i64, i64),
+    pub origin: Point<i64>,
     /// Changes when the picture or hotspot changes (not when it only moves).
     pub shape_serial: u64,
 }
@@ -53,7 +54,7 @@ impl Snapshot {
                 .composited
                 .get_or_init(|| {
                     let mut image = RgbaImage::clone(&self.image);
-                    image.composite(&c.image, c.origin.0, c.origin.1);
+                    image.composite(&c.image, c.origin.x, c.origin.y);
                     Arc::new(image)
                 })
                 .clone(),

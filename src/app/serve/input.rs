@@ -6,6 +6,7 @@
 use crate::app::guest_input::GuestInput;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Mutex, PoisonError};
+use vfio_display::geometry::Size;
 use vfio_display::input::{self, Button, Held, InputEvent, QCode, keysym_to_key};
 
 /// The RFB pointer mask's buttons, bit by bit (RFC 6143 section 7.5.5 and the wheel
@@ -162,10 +163,10 @@ impl ClientInput<'_> {
     }
 
     /// A PointerEvent at (`x`, `y`) on a `screen`-sized framebuffer, with button `mask`.
-    pub fn pointer(&mut self, mask: u8, x: u16, y: u16, screen: (u32, u32)) {
+    pub fn pointer(&mut self, mask: u8, x: u16, y: u16, screen: Size) {
         let mut events = vec![InputEvent::Move {
-            x: input::abs_coordinate(u32::from(x), screen.0),
-            y: input::abs_coordinate(u32::from(y), screen.1),
+            x: input::abs_coordinate(u32::from(x), screen.width),
+            y: input::abs_coordinate(u32::from(y), screen.height),
         }];
         let changed = mask ^ self.buttons;
         for (bit, &button) in MASK_BUTTONS.iter().enumerate() {
@@ -257,9 +258,9 @@ mod tests {
         let sink = RecordingSink::default();
         let server = ServerInput::new(GuestInput::start(Box::new(sink.clone())), false, true);
         let mut client = server.client();
-        client.pointer(0b1, 0, 0, (640, 480));
-        client.pointer(0b1000, 639, 479, (640, 480));
-        client.pointer(0, 639, 479, (640, 480));
+        client.pointer(0b1, 0, 0, Size::new(640, 480));
+        client.pointer(0b1000, 639, 479, Size::new(640, 480));
+        client.pointer(0, 639, 479, Size::new(640, 480));
         let events = recorded(&sink, 7);
         let (x0, y0) = (input::abs_coordinate(0, 640), input::abs_coordinate(0, 480));
         let (x1, y1) = (
@@ -322,7 +323,7 @@ mod tests {
         assert!(!server.accepts());
         let mut client = server.client();
         client.keysym(u32::from(b'x'), true);
-        client.pointer(1, 5, 5, (10, 10));
+        client.pointer(1, 5, 5, Size::new(10, 10));
         client.end();
         // A marker through the same queue: once it arrives, anything sent before it has too.
         server.guest.send(vec![key("esc", true)]);
