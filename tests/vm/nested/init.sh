@@ -15,6 +15,18 @@ stty -F "$data" raw -echo 2>/dev/null
 say() { echo "$*" >"$data"; }
 arg() { sed -n "s/.*$1=\([^ ]*\).*/\1/p" /proc/cmdline; }
 hold=$(arg vdhold)
+# With a control line (vdctl=1: a third serial port, a socket outside) the host says when it is
+# done with each stage, and vdhold is only the longest wait; without one the guest holds for
+# vdhold seconds.
+ctl=$(arg vdctl)
+[ "$ctl" = 1 ] && stty -F /dev/ttyS2 raw -echo 2>/dev/null
+hold_for() {
+  if [ "$ctl" = 1 ]; then
+    read -r -t "$1" go </dev/ttyS2 || true
+  else
+    sleep "$1"
+  fi
+}
 say BOOTED
 conn=/sys/class/drm/card0-Virtual-1
 # The framebuffer console comes once the driver probed its display (a DRM driver's connector
@@ -42,7 +54,7 @@ gzip -c /dev/fb0 | base64 >"$data"
 say FB-END
 # The host captures the console now (attach); then a mode change by a KMS client.
 say HOLD
-sleep "${hold:-20}"
+hold_for "${hold:-20}"
 if [ "$(arg vdinput)" = 1 ]; then
   # The tty echoes what is typed onto the framebuffer console, and each line comes back on the
   # data line. Nothing else is drawn: the host may still be capturing the console as it was at
@@ -84,11 +96,15 @@ fi
 # on the screen fails with its evidence.
 rounds=$(arg vdscript)
 if [ "${rounds:-0}" -gt 0 ] 2>/dev/null; then
+  # The console stays open for all the rounds, as a getty holds it: keys that come while no
+  # process has a tty open are dropped (no line discipline takes them), and the host types as
+  # soon as it sees the prompt, which may be before this shell reads.
+  exec 3<>/dev/tty1
   i=1
   while [ "$i" -le "$rounds" ]; do
-    printf '\033[2J\033[H' >/dev/tty1
+    printf '\033[2J\033[H' >&3
     printf 'vfio-display nested guest\nconsole text drawn by fbcon on %s\n' \
-      "$(cat /sys/class/graphics/fb0/name)" >/dev/tty1
+      "$(cat /sys/class/graphics/fb0/name)" >&3
     pointer 640 480 1 >/click 2>&1 &
     ptr=$!
     # The tablet is open before the host can click (the root of the initramfs is writable).
@@ -96,8 +112,8 @@ if [ "${rounds:-0}" -gt 0 ] 2>/dev/null; then
     while ! grep -q '^POINTER-' /click 2>/dev/null && [ $j -lt 100 ]; do sleep 0.1; j=$((j + 1)); done
     [ "$i" = 1 ] && say SCRIPT-READY
     line=
-    read -r -t 400 line </dev/tty1 || true
-    printf '%s\n' "$line" >/dev/tty1
+    read -r -t 400 line <&3 || true
+    printf '%s\n' "$line" >&3
     j=0
     while kill -0 $ptr 2>/dev/null && [ $j -lt 2000 ]; do sleep 0.2; j=$((j + 1)); done
     kill $ptr 2>/dev/null
@@ -108,11 +124,18 @@ if [ "${rounds:-0}" -gt 0 ] 2>/dev/null; then
   gzip -c /dev/fb0 | base64 >"$data"
   say FB4-END
   say SCRIPT-DONE
-  read -r -t 400 line </dev/tty1 || true
+  read -r -t 400 line <&3 || true
+  exec 3>&-
 fi
 if [ -e /dev/dri/card0 ]; then
   say KMS-BEGIN
-  kms 640 480 "${hold:-20}" >"$data" 2>&1
+  kms 640 480 "${hold:-20}" >"$data" 2>&1 &
+  kmspid=$!
+  if [ "$ctl" = 1 ]; then
+    hold_for "${hold:-20}"
+    kill $kmspid 2>/dev/null
+  fi
+  wait $kmspid
   say KMS-END
 fi
 # The EDID corpus: each EDID in /edids becomes the connector's EDID firmware and bochs-drm is
@@ -157,12 +180,11 @@ if [ -d /edids ] && [ -e "$conn" ]; then
   # on ttyS2, and bochs-drm, bound again with no firmware EDID (the only one named is for a
   # connector that does not exist), reads the EDID window through drm_edid_read_custom, with
   # the kernel's repairs and refusals. The EDID the kernel kept and its mode list come back.
-  if [ -s /ddc.list ] && [ -e /dev/ttyS2 ]; then
-    stty -F /dev/ttyS2 raw -echo 2>/dev/null
+  if [ -s /ddc.list ] && [ "$ctl" = 1 ]; then
     echo "none:x" >/sys/module/drm/parameters/edid_firmware
     while read -r n; do
       say "DDC-$n-WANT"
-      read -r go </dev/ttyS2 || true
+      hold_for 600
       rebind
       dmesg -c >/dev/null
       say "DDC-$n-BEGIN"

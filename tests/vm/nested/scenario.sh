@@ -18,6 +18,40 @@ wait_for_hold() {
   echo "nested guest ($1): holding its console after $i s"
 }
 
+# tell SOCKET: says "go" on a nested guest's control line (its third serial port, a socket
+# here): the host is done with the stage the guest holds still for.
+tell() {
+  "${py:-python3}" -c 'import socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.connect(sys.argv[1])
+s.sendall(b"go\n")
+s.close()' "$1"
+}
+
+# series_count PREFIX [W H]: how many pictures PREFIX*.png a series has written (of W x H).
+series_count() {
+  "${py:-python3}" -c 'import glob, struct, sys
+size = tuple(int(a) for a in sys.argv[2:4])
+n = 0
+for p in glob.glob(sys.argv[1] + "*.png"):
+    with open(p, "rb") as f:
+        head = f.read(24)
+    if not size or (len(head) == 24 and struct.unpack(">II", head[16:24]) == size):
+        n += 1
+print(n)' "$@"
+}
+
+# series_reaches PREFIX N PID [W H]: waits (up to 5 minutes) until the series has N pictures
+# (of W x H), or PID ends.
+series_reaches() {
+  i=0
+  until [ "$(series_count "$1" ${4:-} ${5:-})" -ge "$2" ] || [ $i -ge 300 ] || ! kill -0 "$3" 2>/dev/null; do
+    sleep 1
+    i=$((i + 1))
+  done
+  echo "nested guest: $2 pictures of $1 ${4:+at ${4}x$5 }after $i s"
+}
+
 # wait_for_line DATA TEXT PID: waits (up to 10 minutes) until a line of DATA starts with TEXT,
 # or PID ends.
 wait_for_line() {
@@ -98,26 +132,31 @@ if [ "$variant" = fixed ] && [ "$backend" = cdev ] && [ -n "$nk" ]; then
     -no-reboot -serial "file:$R/nested-console.log" -serial "file:$R/nested-data.log" \
     -chardev socket,id=ctl,path=/run/nested-ctl.sock,server=on,wait=off -serial chardev:ctl \
     -pidfile /run/nested.pid -kernel "$nk" -initrd "$R/nested-initrd.gz" \
-    -append "console=ttyS0 quiet vt.global_cursor_default=0 panic=-1 vdhold=$hold" \
+    -append "console=ttyS0 quiet vt.global_cursor_default=0 panic=-1 vdhold=$hold vdctl=1" \
     >"$R/nested-run.out" 2>"$R/nested-run.err" &
   runpid=$!
   wait_for_hold "$R/nested-data.log" $runpid
+  held=$(series_count "$R/nested-run-")
   qpid=$(cat /run/nested.pid 2>/dev/null || echo 0)
   run nested-attach "$B" attach --pid "$qpid" screenshot -o "$R/nested-attach.png"
   run nested-attach-info "$B" attach --pid "$qpid" info --json
   run nested-attach-check "$B" attach --pid "$qpid" check --json
   run nested-attach-drive "$B" attach --pid "$qpid" check --drive bochs
+  # The series must hold the console too (two pictures taken while the guest held it), then
+  # the guest goes on to its KMS client's 640x480, which the series must catch twice.
+  series_reaches "$R/nested-run-" $((held + 2)) $runpid
+  tell /run/nested-ctl.sock
+  wait_for_line "$R/nested-data.log" KMS-BEGIN $runpid
+  # (The firmware's screen before the guest's driver may be 640x480 too: count from here.)
+  series_reaches "$R/nested-run-" $(($(series_count "$R/nested-run-" 640 480) + 2)) $runpid 640 480
+  tell /run/nested-ctl.sock
   # The damaged EDIDs, one at a time as the guest asks: written into the device it holds
   # (--force: they do not decode cleanly), then the guest is told on its third serial line.
   while read -r n; do
     wait_for_line "$R/nested-data.log" "DDC-$n-WANT" $runpid
     run "nested-ddc-$n" "$B" attach --pid "$qpid" edid set --file "$R/edid-ddc/$n.bin" --force \
       --link-delay-ms 0 </dev/null
-    "${py:-python3}" -c 'import socket, sys
-s = socket.socket(socket.AF_UNIX)
-s.connect(sys.argv[1])
-s.sendall(b"go\n")
-s.close()' /run/nested-ctl.sock
+    tell /run/nested-ctl.sock
   done <"$R/edid-corpus/ddc.list"
   wait $runpid
   echo $? >"$R/nested-run.rc"
@@ -164,8 +203,9 @@ if [ "$variant" = fixed ] && [ "$backend" = cdev ] && [ -n "$nk" ]; then
     -qmp unix:/run/nested-mdpy-input.qmp,server=on,wait=off -device virtio-tablet-pci \
     -trace 'input_event_*' -D "$R/nested-mdpy-input.trace" \
     -device "vfio-pci,sysfsdev=/sys/bus/mdev/devices/$u,display=on" \
+    -chardev socket,id=ctl,path=/run/nested-mdpy-ctl.sock,server=on,wait=off -serial chardev:ctl \
     -kernel "$nk" -initrd "$ni" \
-    -append "console=ttyS0 quiet vt.global_cursor_default=0 panic=-1 vdhold=$hold vdinput=1 vdscript=$script_rounds" \
+    -append "console=ttyS0 quiet vt.global_cursor_default=0 panic=-1 vdhold=$hold vdctl=1 vdinput=1 vdscript=$script_rounds" \
     >"$R/nested-mdpy-qemu.out" 2>"$R/nested-mdpy-qemu.err" &
   qemupid=$!
   wait_for_hold "$R/nested-mdpy-data.log" $qemupid
@@ -184,6 +224,8 @@ if [ "$variant" = fixed ] && [ "$backend" = cdev ] && [ -n "$nk" ]; then
   wait_for_line "$R/nested-mdpy-serve.err" "vfio-display: clients log in with the password" $servepid
   pw=$(sed -n 's/.*log in with the password \([^ ]*\) .*/\1/p' "$R/nested-mdpy-serve.err" | head -n 1)
   run nested-mdpy-vnc "$H" vnc 5959 "$R/nested-mdpy-vnc.png" --password "$pw"
+  # Done with the console as it was: the guest goes on to take input.
+  tell /run/nested-mdpy-ctl.sock
   wait_for_line "$R/nested-mdpy-data.log" INPUT-READY $qemupid
   wait_for_line "$R/nested-mdpy-data.log" POINTER-READY $qemupid
   # Shifted characters as keysyms alone, and a key held with Shift.
