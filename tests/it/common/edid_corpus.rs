@@ -41,7 +41,8 @@ fn name(text: &str) -> [u8; 18] {
     display(0xfc, &data)
 }
 
-fn fix_checksum(block: &mut [u8]) {
+/// Makes byte 127 the checksum of the block's first 127 bytes.
+pub fn fix_checksum(block: &mut [u8]) {
     let sum = block[..127].iter().fold(0u8, |a, b| a.wrapping_add(*b));
     block[127] = 0u8.wrapping_sub(sum);
 }

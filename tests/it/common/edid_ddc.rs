@@ -11,17 +11,10 @@
 //! bytes right is not in this corpus: bochs-drm checks all 8 itself before it asks drm to read
 //! (`bochs_hw_load_edid`), so drm's repair is never reached through this driver.
 
-use super::edid_corpus;
+use super::edid_corpus::{self, fix_checksum};
 use vfio_display::edid::{self, ReadPath};
 
 const BLOCK: usize = 128;
-
-fn fix_checksum(block: &mut [u8]) {
-    let sum = block[..BLOCK - 1]
-        .iter()
-        .fold(0u8, |a, b| a.wrapping_add(*b));
-    block[BLOCK - 1] = 0u8.wrapping_sub(sum);
-}
 
 /// A corpus EDID by name.
 fn from_corpus(name: &str) -> Vec<u8> {
