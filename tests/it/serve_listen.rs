@@ -329,3 +329,57 @@ fn vncdotool_listening_as_a_viewer_is_dialed_and_sees_the_guest() {
         "{log}"
     );
 }
+
+/// Activation variables that name what is not a listening stream socket (a regular file, a
+/// character device, a count past the fds passed, a connected socket) are refused with the fd
+/// named and exit status 1 before anything listens: a caller cannot make serve adopt a file.
+#[test]
+fn activation_variables_naming_a_file_or_a_connection_are_refused() {
+    let dir = tmp();
+    let file = dir.path().join("not-a-socket");
+    std::fs::write(&file, b"precious").unwrap();
+    let sock = dir.path().join("peer.sock");
+    let _peer = UnixListener::bind(&sock).unwrap();
+    // A connected (not listening) unix socket, as `systemd-socket-activate --accept` passes,
+    // inherited by the shell (Rust opens every fd close-on-exec).
+    let conn = UnixStream::connect(&sock).unwrap();
+    nix::fcntl::fcntl(
+        &conn,
+        nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::empty()),
+    )
+    .unwrap();
+    let conn_fd = std::os::fd::AsRawFd::as_raw_fd(&conn);
+    let cases = [
+        (
+            format!("3<{}", path_str(&file)),
+            "1",
+            "activated fd 3 (unknown) is not a socket",
+        ),
+        (
+            "3<>/dev/null".to_string(),
+            "1",
+            "activated fd 3 (unknown) is not a socket",
+        ),
+        (
+            String::new(),
+            "2",
+            "LISTEN_FDS counts fd 3, which is not open",
+        ),
+        (format!("3<&{conn_fd}"), "1", "is not listening"),
+    ];
+    for (redirect, count, want) in cases {
+        let script = format!(
+            "LISTEN_PID=$$ LISTEN_FDS={count} exec \"$0\" serve --sim --listen 127.0.0.1:0 {redirect}"
+        );
+        let out = std::process::Command::new("sh")
+            .args(["-c", &script, env!("CARGO_BIN_EXE_vfio-display")])
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{script}: {err}");
+        assert!(err.contains(want), "{script}: {err}");
+        assert!(!err.contains("serving"), "{script}: {err}");
+    }
+    assert_eq!(std::fs::read(&file).unwrap(), b"precious");
+}
