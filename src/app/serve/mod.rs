@@ -9,6 +9,7 @@
 mod activation;
 pub(crate) mod capture;
 mod client;
+pub(crate) mod control;
 mod detect;
 pub mod endpoint;
 mod gate;
@@ -21,6 +22,7 @@ mod password;
 mod resize;
 mod reverse;
 mod stream;
+pub(crate) mod tickets;
 mod transport;
 pub mod unix_socket;
 
