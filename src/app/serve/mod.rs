@@ -9,6 +9,7 @@
 mod activation;
 pub(crate) mod capture;
 mod client;
+pub(crate) mod control;
 mod detect;
 pub mod endpoint;
 pub mod fleet;
@@ -24,6 +25,7 @@ mod reverse;
 mod router;
 pub(crate) mod screen;
 mod stream;
+pub(crate) mod tickets;
 mod transport;
 pub mod unix_socket;
 
