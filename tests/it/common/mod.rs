@@ -10,8 +10,11 @@ pub mod edid_ddc;
 #[cfg(feature = "gpu")]
 pub mod gpu;
 pub mod json;
+pub mod nova;
+pub mod pki;
 pub mod qemu;
 pub mod serve;
+pub mod tigervnc;
 pub mod tinycv;
 pub mod xvfb;
 
