@@ -8,10 +8,13 @@
 
 use crate::common::cli::{path_str, tmp};
 use crate::common::clients::reference;
+use crate::common::logged::Logged;
 use crate::common::nova::{nova_client, read_ppm};
+use crate::common::novnc::Browser;
 use crate::common::pki::authority;
 use crate::common::serve::Server;
 use crate::common::tigervnc::{Viewer, guest_picture, obfuscated_password, viewer_window};
+use crate::common::websockify::{Websockify, random_token};
 use crate::common::xvfb::Xvfb;
 use crate::common::{assert_same_image, read_png};
 use std::path::Path;
@@ -294,4 +297,186 @@ fn nova_refuses_a_certificate_of_another_ca_and_a_server_without_vencrypt() {
         run.said
     );
     assert!(run.said.contains("security types [1]"), "{}", run.said);
+}
+
+/// How many simulated devices `serve --all` serves in the token test.
+const DEVICES: u32 = 8;
+/// The devices whose tokens noVNC opens (two of the eight, far apart).
+const OPENED: [u32; 2] = [2, 6];
+/// How long noVNC may take from opening the page to the device's picture on its canvas.
+const NOVNC_LIMIT: Duration = Duration::from_secs(40);
+
+/// `serve --all` on `DEVICES` simulated devices, each on the unix socket `dir`/simK (the
+/// layout websockify's UnixDomainSocketDirectory plugin reads, and what a token file points
+/// at); returns once every socket is there.
+fn serve_all(dir: &Path) -> Logged {
+    let mut command = crate::common::cli::bin();
+    command
+        .args([
+            "serve",
+            "--all",
+            "--sim",
+            "--sim-devices",
+            &DEVICES.to_string(),
+        ])
+        .args(["--sim-frame", "5", "--sim-mode", "800x600", "--no-auth"])
+        .arg("--socket-dir")
+        .arg(dir);
+    let mut serve = Logged::spawn(command, "serve --all");
+    serve.wait_log(
+        &format!("serve --all makes {DEVICES} sockets in {}", dir.display()),
+        Duration::from_secs(30),
+        |_| {
+            (0..DEVICES).all(|k| {
+                std::fs::symlink_metadata(dir.join(format!("sim{k}")))
+                    .is_ok_and(|m| std::os::unix::fs::FileTypeExt::is_socket(&m.file_type()))
+            })
+        },
+    );
+    serve
+}
+
+/// Waits until noVNC's canvas in `browser` shows `want`, at most `NOVNC_LIMIT`; fails with
+/// noVNC's state, the first wrong pixel, and the proxy's and serve's logs.
+fn wait_for_canvas(
+    browser: &mut Browser,
+    want: &RgbaImage,
+    scratch: &Path,
+    what: &str,
+    logs: &dyn Fn() -> String,
+) -> RgbaImage {
+    let deadline = Instant::now() + NOVNC_LIMIT;
+    loop {
+        let canvas = browser.canvas(scratch);
+        if let Some(canvas) = canvas {
+            if (canvas.width, canvas.height, &canvas.data) == (want.width, want.height, &want.data)
+            {
+                return canvas;
+            }
+            if Instant::now() > deadline {
+                let state = browser.state();
+                assert_same_image(
+                    &canvas,
+                    want,
+                    &format!("{what} (noVNC: {state})\n{}", logs()),
+                );
+            }
+        } else if Instant::now() > deadline {
+            panic!(
+                "{what}: no noVNC canvas after {NOVNC_LIMIT:?}; noVNC: {}\n{}",
+                browser.state(),
+                logs()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// websockify's TokenFile plugin in front of `serve --all` with eight simulated devices, as a
+/// cloud's console proxy maps each instance's random token to that instance's VNC server
+/// (`TOKEN: unix_socket:PATH` lines); noVNC 1.3 (Debian's, served by websockify) in headless
+/// Chromium opens `vnc.html?autoconnect=1&path=websockify%3Ftoken%3DTOKEN` (noVNC's `path`
+/// setting, read from the query). Two tokens each show their own device's picture, pixel for
+/// pixel, and not the other's; a token not in the file is refused by websockify and reaches no
+/// device.
+#[test]
+#[ignore = "needs `serve --all` (--sim-devices, --socket-dir), which is landing on main"]
+fn websockify_tokens_route_novnc_to_each_of_serve_alls_devices() {
+    let dir = tmp();
+    let sockets = dir.path().join("sockets");
+    std::fs::create_dir(&sockets).unwrap();
+    let serve = serve_all(&sockets);
+    let tokens: Vec<String> = (0..DEVICES).map(|_| random_token()).collect();
+    let file = dir.path().join("tokens");
+    let lines: String = tokens
+        .iter()
+        .enumerate()
+        .map(|(k, token)| {
+            format!(
+                "{token}: unix_socket:{}\n",
+                sockets.join(format!("sim{k}")).display()
+            )
+        })
+        .collect();
+    std::fs::write(&file, lines).unwrap();
+    let proxy = Websockify::start(&file, Path::new("/usr/share/novnc"));
+    let logs = || format!("websockify:\n{}\nserve:\n{}", proxy.log(), serve.log());
+    let url = |token: &str| {
+        format!(
+            "http://127.0.0.1:{}/vnc.html?autoconnect=1&resize=off&path=websockify%3Ftoken%3D{token}",
+            proxy.port
+        )
+    };
+    // Device simK shows the simulator's frame 5 + K; noVNC draws the cursor itself.
+    let pictures: Vec<RgbaImage> = OPENED
+        .iter()
+        .map(|k| {
+            let frame = (5 + k).to_string();
+            guest_picture(
+                dir.path(),
+                &["--sim", "--sim-frame", &frame, "--sim-mode", "800x600"],
+            )
+        })
+        .collect();
+    assert_ne!(
+        pictures[0].data, pictures[1].data,
+        "the two devices' pictures must differ for the routing to be seen"
+    );
+    for (i, k) in OPENED.iter().enumerate() {
+        let what = format!("noVNC through websockify with sim{k}'s token");
+        let mut browser = Browser::open(
+            &url(&tokens[*k as usize]),
+            &dir.path().join(format!("profile-{k}")),
+        );
+        let canvas = wait_for_canvas(
+            &mut browser,
+            &pictures[i],
+            &dir.path().join("canvas.png"),
+            &what,
+            &logs,
+        );
+        assert_ne!(
+            canvas.data,
+            pictures[1 - i].data,
+            "{what} shows another device"
+        );
+        let socket = format!(
+            "connecting to unix socket: {}",
+            sockets.join(format!("sim{k}")).display()
+        );
+        assert!(proxy.log().contains(&socket), "{what}: {}", logs());
+    }
+
+    // A token the file does not hold: websockify refuses it, noVNC fails, no device is reached.
+    let connected_before = serve.log().matches(" connected (").count();
+    let wrong = random_token();
+    let mut browser = Browser::open(&url(&wrong), &dir.path().join("profile-wrong"));
+    let deadline = Instant::now() + NOVNC_LIMIT;
+    loop {
+        let state = browser.state();
+        if state.contains("Failed to connect to server") {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "noVNC with an unknown token: still {state} after {NOVNC_LIMIT:?}\n{}",
+            logs()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert!(
+        browser.canvas(&dir.path().join("canvas.png")).is_none(),
+        "noVNC with an unknown token has a screen"
+    );
+    assert!(
+        proxy.log().contains(&format!("Token '{wrong}' not found")),
+        "websockify refused the unknown token: {}",
+        logs()
+    );
+    assert_eq!(
+        serve.log().matches(" connected (").count(),
+        connected_before,
+        "a device was reached with an unknown token: {}",
+        logs()
+    );
 }
