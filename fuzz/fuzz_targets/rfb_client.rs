@@ -49,7 +49,7 @@ fn handshake(data: &[u8], password: bool) -> Option<Vec<u8>> {
             Step::Done { .. } => return Some(input),
             // Not offered under these policies; were it asked for, TLS would be up next.
             Step::StartTls => hs.tls_started(),
-            Step::NeedMore | Step::Refused(_) => return None,
+            Step::NeedMore | Step::Refused(_) | Step::Authenticated => return None,
         }
     }
 }

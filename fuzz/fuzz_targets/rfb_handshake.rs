@@ -17,13 +17,14 @@ fuzz_target!(|data: &[u8]| {
         password: password.clone(),
         vencrypt: flags & 2 != 0,
         refuse: (flags & 4 != 0).then(|| "full".to_string()),
+        confirm: flags & 8 != 0,
     };
     let challenge = [0x5a; 16];
     let mut hs = Handshake::new(policy, challenge);
     let mut input = Vec::new();
     let mut output = hs.take_output();
     // The input comes in pieces whose sizes the data's high flag bits choose.
-    let piece = usize::from(flags >> 3) + 1;
+    let piece = usize::from(flags >> 4) + 1;
     let mut saw_response = false;
     let mut fed = 0;
     for chunk in rest.chunks(piece) {
@@ -45,6 +46,15 @@ fuzz_target!(|data: &[u8]| {
         match step {
             Step::NeedMore => {}
             Step::StartTls => hs.tls_started(),
+            // The data's length chooses whether a held login stands.
+            Step::Authenticated => {
+                assert!(saw_response, "held a login without the password");
+                if rest.len() % 2 == 0 {
+                    hs.confirm(Ok(()));
+                } else {
+                    hs.confirm(Err("used".into()));
+                }
+            }
             Step::Done { .. } => {
                 assert!(password.is_none() || saw_response, "let in without the password");
                 assert!(flags & 4 == 0, "let in although refused");

@@ -59,6 +59,19 @@ pub struct RemovalWatch<'d> {
 /// Binds the device's request IRQ, if it offers one and is not shared with a VMM. Returns None
 /// (after saying why with -v) where removal will wait for the process instead.
 pub fn watch(dev: &dyn DisplayDevice) -> Option<RemovalWatch<'_>> {
+    watch_with(dev, None)
+}
+
+/// As `watch`, for a process that serves many devices: the request sets `requested` (the
+/// caller lets that one device go) instead of stopping the process.
+pub fn watch_device<'d>(
+    dev: &'d dyn DisplayDevice,
+    requested: Arc<AtomicBool>,
+) -> Option<RemovalWatch<'d>> {
+    watch_with(dev, Some(requested))
+}
+
+fn watch_with(dev: &dyn DisplayDevice, flag: Option<Arc<AtomicBool>>) -> Option<RemovalWatch<'_>> {
     if dev.shared() {
         return None;
     }
@@ -107,6 +120,10 @@ pub fn watch(dev: &dyn DisplayDevice) -> Option<RemovalWatch<'_>> {
                 }
             }
             tracing::warn!("{name}: its driver asks for the device back (it is being removed)");
+            if let Some(flag) = flag {
+                flag.store(true, Ordering::SeqCst);
+                return;
+            }
             let _ = REQUESTED.set(name.clone());
             signals::request_stop();
             std::thread::sleep(GRACE);

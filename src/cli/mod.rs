@@ -53,6 +53,7 @@ enum Command {
     Record(record::RecordArgs),
     /// Serve the guest screen over VNC (RFB) and WebSocket (noVNC in a browser), on
     /// 127.0.0.1:5900 unless --listen says otherwise.
+    #[command(mut_arg("device", |a| a.required_unless_present_any(["all"])))]
     Serve(serve::ServeArgs),
     /// Generate, decode, write and hot-swap EDIDs.
     Edid(edid::EdidArgs),

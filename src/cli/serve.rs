@@ -7,6 +7,8 @@ use super::args::{
 use super::exit::Usage;
 use super::target::DeviceArgs;
 use crate::app::serve::endpoint::{Backoff, DialAddr, Endpoints, ListenAddr};
+use crate::app::serve::fleet::scan::Source;
+use crate::app::serve::fleet::{FleetOptions, PortRange};
 use crate::app::serve::unix_socket::SocketAccess;
 use crate::app::serve::{self, ServeOptions};
 use anyhow::Result;
@@ -53,6 +55,37 @@ clients VeNCrypt), or keep the default address and use an SSH tunnel
 #[derive(Debug, Args)]
 #[command(after_help = AFTER_HELP)]
 pub struct ServeArgs {
+    /// Serve every display device of the host, each by name: the mdev of every running QEMU
+    /// (taken as `attach` takes it) and every idle mdev, followed as they come and go. With
+    /// --sim, --sim-devices simulated ones (sim0, sim1, ...).
+    #[arg(long, conflicts_with_all = ["device", "device_fd", "connect", "qmp"])]
+    all: bool,
+    /// With --all --sim: how many simulated devices (device K shows frame --sim-frame + K).
+    #[arg(long, value_name = "N", default_value = "1", requires = "all", value_parser = parse_devices)]
+    sim_devices: usize,
+    /// With --all --sim: the --sim-fault applies to this device only.
+    #[arg(long, value_name = "NAME", requires = "all")]
+    sim_fault_device: Option<String>,
+    /// With --all: a unix socket per device in DIR, named after the device (websockify's
+    /// UnixDomainSocketDirectory plugin and token files point at them).
+    #[arg(long, value_name = "DIR", requires = "all")]
+    socket_dir: Option<PathBuf>,
+    /// With --all: a TCP port per device from this range, the first free one.
+    #[arg(long, value_name = "[ADDR:]FIRST-LAST", requires = "all")]
+    port_range: Option<PortRange>,
+    /// With --all: the most devices served at once.
+    #[arg(long, value_name = "N", default_value = "64", requires = "all", value_parser = parse_devices)]
+    max_devices: usize,
+    /// With --all: how often devices are looked for, in seconds.
+    #[arg(long, value_name = "S", default_value = "2", requires = "all", value_parser = parse_seconds)]
+    scan_interval: f64,
+    /// With --all: leave idle mdevs alone (a VM cannot start on an mdev serve holds).
+    #[arg(long, requires = "all")]
+    skip_idle: bool,
+    /// With --all: show every device's thumbnail on the index page at /, even of devices
+    /// that ask for a password (by default only those that do not are shown).
+    #[arg(long, requires = "all")]
+    index_thumbnails: bool,
     /// Where to listen: ADDR:PORT, a port on 127.0.0.1 (0 picks a free one; the address in use
     /// is printed), or unix:PATH. Repeat for several. Default: 127.0.0.1:5900, unless
     /// --connect or socket activation gives clients.
@@ -143,6 +176,12 @@ pub fn run(args: &ServeArgs) -> Result<()> {
     if args.client_timeout < 1.0 {
         return Err(Usage("--client-timeout: give at least 1 second".into()).into());
     }
+    let fleet = fleet_options(args)?;
+    let target = match &fleet {
+        // Unused by --all: any target will do.
+        Some(_) => crate::app::target::Target::Fd(-1),
+        None => args.target.target()?,
+    };
     serve::run(&ServeOptions {
         endpoints: endpoints(args)?,
         password_file: args.password_file.clone(),
@@ -162,13 +201,71 @@ pub fn run(args: &ServeArgs) -> Result<()> {
             ServeRender::Auto => vfio_display::render::ReadChoice::Auto,
             ServeRender::Cpu => vfio_display::render::ReadChoice::Cpu,
         },
-        target: args.target.target()?,
+        target,
+        fleet,
     })
+}
+
+/// `--all`'s options, checked.
+fn fleet_options(args: &ServeArgs) -> Result<Option<FleetOptions>> {
+    if !args.all {
+        return Ok(None);
+    }
+    if args.scan_interval < 0.2 {
+        return Err(Usage("--scan-interval: give at least 0.2 seconds".into()).into());
+    }
+    if args.sim_devices > 1 && !args.target.sim {
+        return Err(Usage("--sim-devices needs --sim".into()).into());
+    }
+    let source = if args.target.sim {
+        let crate::app::target::Target::Sim(config) = args.target.target()? else {
+            return Err(Usage("--all --sim: no simulator".into()).into());
+        };
+        let named = |name: &str| {
+            name.strip_prefix("sim")
+                .and_then(|k| k.parse::<usize>().ok())
+                .is_some_and(|k| k < args.sim_devices)
+        };
+        if let Some(name) = args.sim_fault_device.as_deref().filter(|n| !named(n)) {
+            return Err(Usage(format!(
+                "--sim-fault-device {name}: the devices are sim0 to sim{}",
+                args.sim_devices - 1
+            ))
+            .into());
+        }
+        Source::Sim {
+            config,
+            count: args.sim_devices,
+            fault_on: args.sim_fault_device.clone(),
+        }
+    } else {
+        Source::Host {
+            backend: args.target.backend.into(),
+            idle: !args.skip_idle,
+        }
+    };
+    Ok(Some(FleetOptions {
+        source,
+        socket_dir: args.socket_dir.clone(),
+        ports: args.port_range,
+        max_devices: args.max_devices,
+        scan_interval: Duration::from_secs_f64(args.scan_interval),
+        index_thumbnails: args.index_thumbnails,
+    }))
+}
+
+/// A number of devices: 1 to 1024.
+fn parse_devices(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(n @ 1..=1024) => Ok(n),
+        _ => Err(format!("'{s}': give 1 to 1024 devices")),
+    }
 }
 
 /// Where clients come from, checked for options that would do nothing.
 fn endpoints(args: &ServeArgs) -> Result<Endpoints> {
-    let unix = args.listen.iter().any(|l| matches!(l, ListenAddr::Unix(_)));
+    let unix =
+        args.listen.iter().any(|l| matches!(l, ListenAddr::Unix(_))) || args.socket_dir.is_some();
     if !unix && (args.socket_owner.is_some() || args.socket_mode != 0o600) {
         return Err(Usage(
             "--socket-mode and --socket-owner apply to --listen unix:PATH; none was given".into(),
@@ -182,8 +279,17 @@ fn endpoints(args: &ServeArgs) -> Result<Endpoints> {
         return Err(Usage("--connect-retry-max: give at least --connect-retry".into()).into());
     }
     let (uid, gid) = args.socket_owner.unwrap_or((None, None));
+    // A server of many devices whose devices have their own places listens on no shared
+    // address unless asked.
+    let own_places = args.socket_dir.is_some() || args.port_range.is_some();
+    let listen = if args.listen.is_empty() && own_places {
+        vec![]
+    } else {
+        args.listen.clone()
+    };
     Ok(Endpoints {
-        listen: args.listen.clone(),
+        listen,
+        no_default: own_places,
         connect: args.connect.clone(),
         access: SocketAccess {
             mode: args.socket_mode,

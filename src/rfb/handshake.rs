@@ -31,6 +31,10 @@ pub struct Policy {
     /// Refuse the client before security, with this reason (too many clients, an address
     /// blocked after failed passwords).
     pub refuse: Option<String>,
+    /// A correct password is not let in at once: the handshake stops at
+    /// [`Step::Authenticated`] until [`Handshake::confirm`] says whether the login stands (a
+    /// one-time password that another connection used a moment before does not).
+    pub confirm: bool,
 }
 
 /// Why a client was not let in.
@@ -55,6 +59,9 @@ pub enum Step {
     /// Send the pending output, then run the TLS handshake on the connection and call
     /// [`Handshake::tls_started`]: everything after goes inside TLS.
     StartTls,
+    /// The client answered the challenge with the password, and `Policy::confirm` asked to
+    /// be asked: call [`Handshake::confirm`].
+    Authenticated,
     /// The client is in: send ServerInit.
     Done {
         /// The version spoken.
@@ -73,6 +80,7 @@ enum State {
     VencryptVersion,
     VencryptSubtype,
     AwaitTls,
+    AwaitConfirm,
     Response,
     ClientInit,
     Over,
@@ -139,6 +147,7 @@ impl Handshake {
                 State::VencryptSubtype => 4,
                 State::Response => 16,
                 State::AwaitTls => return Ok(Step::StartTls),
+                State::AwaitConfirm => return Ok(Step::Authenticated),
                 State::Over => return Err(RfbError::protocol("the handshake is over")),
             };
             if input.len() < want {
@@ -147,6 +156,23 @@ impl Handshake {
             let bytes: Vec<u8> = input.drain(..want).collect();
             if let Some(step) = self.take(&bytes)? {
                 return Ok(step);
+            }
+        }
+    }
+
+    /// Settles a login that [`Step::Authenticated`] held: `Ok` lets the client in, `Err(why)`
+    /// refuses it with that reason (sent to RFB 3.8 clients).
+    pub fn confirm(&mut self, outcome: Result<(), String>) {
+        if self.state != State::AwaitConfirm {
+            return;
+        }
+        match outcome {
+            Ok(()) => {
+                self.out.extend_from_slice(&0u32.to_be_bytes());
+                self.state = State::ClientInit;
+            }
+            Err(why) => {
+                self.fail(Refusal::Policy(why.clone()), &why);
             }
         }
     }
@@ -253,6 +279,10 @@ impl Handshake {
                 if !auth::verify(password, &self.challenge, &answer) {
                     return Ok(self.fail(Refusal::WrongPassword, "authentication failed"));
                 }
+                if self.policy.confirm {
+                    self.state = State::AwaitConfirm;
+                    return Ok(Some(Step::Authenticated));
+                }
                 self.out.extend_from_slice(&0u32.to_be_bytes());
                 self.state = State::ClientInit;
                 None
@@ -264,7 +294,7 @@ impl Handshake {
                     shared: b[0] != 0,
                 })
             }
-            State::AwaitTls | State::Over => None,
+            State::AwaitTls | State::AwaitConfirm | State::Over => None,
         })
     }
 
@@ -335,6 +365,40 @@ mod tests {
         let (out, step) = run(Policy::default(), b"RFB 003.003\n\x01");
         assert_eq!(out, b"RFB 003.008\n\0\0\0\x01");
         assert_eq!(step.unwrap(), done(Version::V3_3, true));
+    }
+
+    #[test]
+    fn a_confirmed_login_waits_for_its_confirmation() {
+        let policy = Policy {
+            password: Some(b"secret".to_vec()),
+            confirm: true,
+            ..Policy::default()
+        };
+        let mut client = b"RFB 003.008\n\x02".to_vec();
+        client.extend_from_slice(&auth::response(b"secret", &CHALLENGE));
+        client.push(1);
+        // Held: no SecurityResult yet, and ClientInit waits unread, however often it is asked.
+        let mut hs = Handshake::new(policy.clone(), CHALLENGE);
+        assert_eq!(hs.advance(&mut client).unwrap(), Step::Authenticated);
+        assert_eq!(hs.advance(&mut client).unwrap(), Step::Authenticated);
+        let mut want = b"RFB 003.008\n\x01\x02".to_vec();
+        want.extend_from_slice(&CHALLENGE);
+        assert_eq!(hs.take_output(), want);
+        assert_eq!(client, [1]);
+        hs.confirm(Ok(()));
+        assert_eq!(hs.advance(&mut client).unwrap(), done(Version::V3_8, true));
+        assert_eq!(hs.take_output(), [0; 4]);
+
+        // Refused after all: a failed SecurityResult with the reason, and no ClientInit read.
+        let mut client = b"RFB 003.008\n\x02".to_vec();
+        client.extend_from_slice(&auth::response(b"secret", &CHALLENGE));
+        let mut hs = Handshake::new(policy, CHALLENGE);
+        assert_eq!(hs.advance(&mut client).unwrap(), Step::Authenticated);
+        hs.take_output();
+        hs.confirm(Err("used".into()));
+        let step = hs.advance(&mut client).unwrap();
+        assert_eq!(step, Step::Refused(Refusal::Policy("used".into())));
+        assert_eq!(hs.take_output(), b"\0\0\0\x01\0\0\0\x04used");
     }
 
     #[test]

@@ -13,7 +13,7 @@ pub mod qemu_args;
 
 pub use error::VmmError;
 pub use pidfd::{has_ended, pidfd_open, take_fd, take_fd_from, wait_ended};
-pub use process::{VmmDeviceFd, cmdline, libvirt_pid, vfio_device_fds};
+pub use process::{VmmDeviceFd, cmdline, comm, libvirt_pid, vfio_device_fds};
 
 /// A result with a `VmmError`.
 pub type Result<T, E = VmmError> = std::result::Result<T, E>;

@@ -140,6 +140,7 @@ fn serve_options(o: &SimConfig) -> ServeOptions {
         irq: IrqChoice::Auto,
         refresh_hz: 30.0,
         render: vfio_display::render::ReadChoice::Auto,
+        fleet: None,
         target: Target::Sim(o.clone()),
     }
 }

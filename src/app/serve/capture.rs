@@ -192,9 +192,26 @@ impl<'d> Capture<'d> {
 /// Runs the capture loop until the hub stops: a step on every pump wake, and one a second
 /// without a wake, so that a device whose interrupts miss a change (a mode set without a
 /// flip) still shows it within a second, and a stop is noticed.
-pub fn run(capture: &mut Capture<'_>, hub: &Hub, pump: &Pump, wakes: &Receiver<()>) {
+pub fn run(
+    capture: &mut Capture<'_>,
+    hub: &Hub,
+    pump: &Pump,
+    wakes: &Receiver<()>,
+    give_up_when_lost: Option<Duration>,
+) -> Option<String> {
     capture.step(hub);
+    let mut lost_since = None;
     while !hub.stopping() {
+        // A server of many devices lets a device go that stays lost (its mdev removed): the
+        // single-device server keeps retrying, as a viewer does.
+        if let Status::Lost { cause, .. } = capture.status() {
+            let since = *lost_since.get_or_insert_with(std::time::Instant::now);
+            if give_up_when_lost.is_some_and(|limit| since.elapsed() >= limit) {
+                return Some(format!("the device is gone ({cause})"));
+            }
+        } else {
+            lost_since = None;
+        }
         match wakes.recv_timeout(Duration::from_secs(1)) {
             Ok(()) => {
                 let changed = capture.step(hub);
@@ -203,7 +220,8 @@ pub fn run(capture: &mut Capture<'_>, hub: &Hub, pump: &Pump, wakes: &Receiver<(
             Err(RecvTimeoutError::Timeout) => {
                 capture.step(hub);
             }
-            Err(RecvTimeoutError::Disconnected) => return,
+            Err(RecvTimeoutError::Disconnected) => return None,
         }
     }
+    None
 }

@@ -4,14 +4,16 @@
 
 use super::detect::{self, Carrier};
 use super::gate::Ticket;
-use super::hub::{CursorShape, Hub, Mailbox, Snapshot, UpdateRequest};
+use super::hub::{ClientMeta, CursorShape, Hub, Mailbox, Snapshot, UpdateRequest};
 use super::input::ClientInput;
+use super::router::Route;
+use super::screen::{Credential, Screen};
 use super::stream::{Peer, Stream};
 use super::transport::{self, Receiver, Sender};
 use super::{ServerConfig, resize};
 use std::io;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 use vfio_display::frame::RgbaImage;
 use vfio_display::geometry::Size;
 use vfio_display::rfb::encode::tight_pieces;
@@ -36,16 +38,17 @@ fn io_err(err: RfbError) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, err.to_string())
 }
 
-/// Serves one connection until it ends; returns why it ended. `ticket` counts the connection
-/// among those in their handshake until the handshake is over.
+/// Serves one connection until it ends; returns why it ended. `route` says which screen it
+/// reaches; `ticket` counts the connection among those in their handshake until the handshake
+/// is over.
 pub fn serve(
     stream: Stream,
     peer: &Peer,
-    hub: &Hub,
+    route: Route<'_>,
     cfg: &ServerConfig,
     ticket: Ticket<'_>,
 ) -> String {
-    match serve_inner(stream, peer, hub, cfg, ticket) {
+    match serve_inner(stream, peer, route, cfg, ticket) {
         Ok(why) => why,
         Err(err) => reason(&err, cfg),
     }
@@ -69,7 +72,7 @@ fn reason(err: &io::Error, cfg: &ServerConfig) -> String {
 fn serve_inner(
     mut stream: Stream,
     peer: &Peer,
-    hub: &Hub,
+    route: Route<'_>,
     cfg: &ServerConfig,
     ticket: Ticket<'_>,
 ) -> io::Result<String> {
@@ -79,12 +82,31 @@ fn serve_inner(
         websocket,
         leftover,
         tls,
-    } = match detect::detect(&mut stream, peer, cfg)? {
+        path,
+    } = match detect::detect(&mut stream, peer, cfg, route.pages())? {
         Ok(carrier) => carrier,
         Err(answered) => return Ok(answered),
     };
     let encrypted = tls.is_some();
     let (mut receiver, sender) = transport::split(stream, websocket, leftover, tls)?;
+    let screen = match route.screen(path.as_deref()) {
+        Ok(screen) => screen,
+        Err(why) => {
+            // Still told in RFB's own words: a viewer shows the reason.
+            let held = Held {
+                policy: Policy {
+                    refuse: Some(why),
+                    ..Policy::default()
+                },
+                ticket: None,
+            };
+            return Ok(match handshake(&mut receiver, &sender, cfg, held, peer)? {
+                Err(refused) => format!("{refused} [device none, auth refused]"),
+                Ok(_) => "refused".into(),
+            });
+        }
+    };
+    let hub = &screen.hub;
     // A client that connects while the server starts would be shown the placeholder picture
     // before the guest's first frame: the first capture gets a moment (a display that is off
     // publishes nothing, so the wait is bounded).
@@ -93,43 +115,65 @@ fn serve_inner(
         std::thread::sleep(Duration::from_millis(10));
     }
     let snapshot = hub.latest();
-    let version = match handshake(&mut receiver, &sender, cfg, hub, encrypted, peer)? {
+    let credential = cfg.access.credential(&screen.name, SystemTime::now());
+    let auth = match &credential {
+        Credential::NoAuth => "none",
+        Credential::Password { .. } => "password",
+        Credential::Refused(_) => "refused",
+    };
+    let policy = policy(cfg, &screen, credential, encrypted, peer);
+    let version = match handshake(&mut receiver, &sender, cfg, policy, peer)? {
         Ok(version) => version,
-        Err(refused) => return Ok(refused),
+        Err(refused) => {
+            let result = if auth == "password" {
+                "failed"
+            } else {
+                "refused"
+            };
+            return Ok(format!("{refused} [device {}, auth {result}]", screen.name));
+        }
     };
     // The client joins before it gets ServerInit: a client told it is in is one the server
     // counts, and tells when it stops.
-    let mailbox = match hub.join(receiver.socket(), cfg.max_clients) {
-        Ok(m) => m,
-        Err(why) if hub.stopping() => return Ok(why),
-        Err(why) => return Ok(format!("refused: {why}")),
-    };
-    let mut init = Vec::new();
-    let (w, h) = fb_size(&snapshot.image);
-    messages::put_server_init(&mut init, w, h, &cfg.name);
-    sender.send(&init)?;
-    // The handshake is over: from here the connection is a client's, bounded by its
-    // progress (--client-timeout on writes), not by the handshake's deadline.
-    drop(ticket);
-    receiver.socket().set_read_timeout(None)?;
     let how = match (websocket, encrypted || cfg.tls.is_some()) {
         (true, true) => "WebSocket over TLS",
         (true, false) => "WebSocket",
         (false, true) => "native, VeNCrypt TLS",
         (false, false) => "native",
     };
+    let meta = ClientMeta {
+        peer: peer.to_string(),
+        transport: how,
+        since: SystemTime::now(),
+    };
+    let mailbox = match hub.join(receiver.socket(), screen.max_clients, meta) {
+        Ok(m) => m,
+        Err(why) if hub.stopping() => return Ok(why),
+        Err(why) => return Ok(format!("refused: {why} [device {}]", screen.name)),
+    };
+    let mut init = Vec::new();
+    let (w, h) = fb_size(&snapshot.image);
+    messages::put_server_init(&mut init, w, h, &screen.title);
+    sender.send(&init)?;
+    // The handshake is over: from here the connection is a client's, bounded by its
+    // progress (--client-timeout on writes), not by the handshake's deadline.
+    drop(ticket);
+    receiver.socket().set_read_timeout(None)?;
     if cfg.log_clients {
-        errln!("vfio-display: client {peer} connected ({how}, RFB {version:?})");
+        errln!(
+            "vfio-display: client {peer} connected ({how}, RFB {version:?}) [device {}, auth {auth}]",
+            screen.name
+        );
     }
     let mut writer = Writer::new(&snapshot);
     drop(snapshot);
     let ended = std::thread::scope(|s| {
         let reader = s.spawn(|| {
-            let mut input = cfg.input.client();
+            let mut input = screen.input.client();
             read_messages(&mut receiver, &mailbox, hub, &mut input);
             input.end();
         });
-        let ended = writer.run(&mailbox, &sender, hub, cfg);
+        let ended = writer.run(&mailbox, &sender, &screen);
         // A browser is told why the server ends the connection (1001, "going away", with the
         // reason: the VM ended, a signal); RFB has no such message after the handshake.
         match (hub.stopping(), mailbox.lock().closed.clone()) {
@@ -149,40 +193,79 @@ fn serve_inner(
 }
 
 /// Why a client is refused before security, if it is: its address guessed wrong too often,
-/// or the server has its most clients.
-fn refusal(cfg: &ServerConfig, hub: &Hub, peer: &Peer) -> Option<String> {
+/// the screen has its most clients, or its credential refuses everyone now.
+fn refusal(
+    cfg: &ServerConfig,
+    screen: &Screen,
+    credential: &Credential,
+    peer: &Peer,
+) -> Option<String> {
     if let Some(wait) = cfg.gate.blocked(peer, Instant::now()) {
         return Some(format!(
             "too many failed passwords from this address: try again in {} s",
             wait.as_secs().max(1)
         ));
     }
-    if hub.client_count() >= cfg.max_clients {
+    if screen.hub.client_count() >= screen.max_clients {
         return Some(format!(
             "the server has its most clients ({}) connected",
-            cfg.max_clients
+            screen.max_clients
         ));
     }
-    None
+    match credential {
+        Credential::Refused(why) => Some(why.clone()),
+        _ => None,
+    }
 }
 
-/// The handshake up to ClientInit (`rfb::handshake` speaks it; this moves the bytes and
-/// starts TLS; the caller sends ServerInit). `encrypted` says the connection already runs in TLS (wss); otherwise, with
-/// TLS configured, a native client must take VeNCrypt. `Ok(Err(why))` when the client was
-/// refused (bad password, no common type, a full server, a blocked address).
+/// A handshake's policy, and the ticket a password login is confirmed with.
+struct Held {
+    policy: Policy,
+    /// The screen and the ticket's generation, for a password login.
+    ticket: Option<(String, u64)>,
+}
+
+/// The handshake's policy for a connection to `screen`. `encrypted` says the connection
+/// already runs in TLS (wss); otherwise, with TLS configured, a native client must take
+/// VeNCrypt. A password login is held for confirmation: a ticket may be one-time.
+fn policy(
+    cfg: &ServerConfig,
+    screen: &Screen,
+    credential: Credential,
+    encrypted: bool,
+    peer: &Peer,
+) -> Held {
+    let refuse = refusal(cfg, screen, &credential, peer);
+    let (password, ticket) = match credential {
+        Credential::Password {
+            password,
+            generation,
+        } => (Some(password), Some((screen.name.clone(), generation))),
+        _ => (None, None),
+    };
+    Held {
+        policy: Policy {
+            password,
+            vencrypt: cfg.tls.is_some() && !encrypted,
+            refuse,
+            confirm: ticket.is_some(),
+        },
+        ticket,
+    }
+}
+
+/// The handshake up to ClientInit (`rfb::handshake` speaks it; this moves the bytes, starts
+/// TLS and confirms password logins with the server's tickets; the caller sends ServerInit).
+/// `Ok(Err(why))` when the client was refused (bad password, no common type, a full server, a
+/// blocked address, a used or expired ticket).
 fn handshake(
     r: &mut Receiver,
     s: &Sender,
     cfg: &ServerConfig,
-    hub: &Hub,
-    encrypted: bool,
+    held: Held,
     peer: &Peer,
 ) -> io::Result<Result<Version, String>> {
-    let policy = Policy {
-        password: cfg.password.clone(),
-        vencrypt: cfg.tls.is_some() && !encrypted,
-        refuse: refusal(cfg, hub, peer),
-    };
+    let Held { policy, ticket } = held;
     let mut hs = Handshake::new(policy, random_challenge()?);
     loop {
         let step = hs.advance(&mut r.data).map_err(io_err)?;
@@ -205,8 +288,19 @@ fn handshake(
                 r.start_tls(config.clone())?;
                 hs.tls_started();
             }
+            // The right password: the ticket decides whether the login stands (a one-time
+            // password that a racing connection used first does not).
+            Step::Authenticated => {
+                let outcome = match &ticket {
+                    Some((screen, generation)) => {
+                        cfg.access.redeem(screen, *generation, SystemTime::now())
+                    }
+                    None => Ok(()),
+                };
+                hs.confirm(outcome);
+            }
             Step::Done { version, .. } => {
-                if cfg.password.is_some() {
+                if ticket.is_some() {
                     cfg.gate.succeeded(peer);
                 }
                 return Ok(Ok(version));
@@ -401,13 +495,8 @@ impl Writer {
             || (self.ext_key && !self.ext_key_sent)
     }
 
-    fn run(
-        &mut self,
-        mailbox: &Mailbox,
-        sender: &Sender,
-        hub: &Hub,
-        cfg: &ServerConfig,
-    ) -> io::Result<()> {
+    fn run(&mut self, mailbox: &Mailbox, sender: &Sender, screen: &Screen) -> io::Result<()> {
+        let hub = &screen.hub;
         loop {
             let owes = self.owes();
             let mut p = mailbox.wait_until(|p| {
@@ -425,10 +514,10 @@ impl Writer {
                 self.encoder.set_format(format);
             }
             if let Some(list) = p.encodings.take() {
-                self.set_encodings(&list, cfg.input.accepts());
+                self.set_encodings(&list, screen.input.accepts());
             }
             if let Some((w, h, _screens)) = p.desktop_size.take() {
-                self.resize_reply = Some(resize::request(cfg, hub, w, h));
+                self.resize_reply = Some(resize::request(screen, w, h));
             }
             let ready = p
                 .request

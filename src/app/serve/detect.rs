@@ -3,7 +3,7 @@
 //! server's version).
 
 use super::ServerConfig;
-use super::http::{self, Outcome};
+use super::http::{self, Outcome, Pages};
 use super::stream::{Peer, Stream};
 use super::transport;
 use std::io;
@@ -17,6 +17,8 @@ pub struct Carrier {
     pub leftover: Vec<u8>,
     /// The TLS session of a browser on wss.
     pub tls: Option<transport::Tls>,
+    /// The WebSocket's request path (`None` for a native client).
+    pub path: Option<String>,
 }
 
 /// Finds out what the connection speaks: a client that speaks first with an HTTP method is
@@ -26,6 +28,7 @@ pub fn detect(
     stream: &mut Stream,
     peer: &Peer,
     cfg: &ServerConfig,
+    pages: Option<&dyn Pages>,
 ) -> io::Result<Result<Carrier, String>> {
     // How long a client that connected may take to say it speaks HTTP before it is taken for
     // a native RFB client (which waits for the server to speak first).
@@ -52,6 +55,7 @@ pub fn detect(
         websocket: false,
         leftover: Vec::new(),
         tls: None,
+        path: None,
     };
     if !speaks_first {
         return Ok(Ok(native));
@@ -59,24 +63,29 @@ pub fn detect(
     if http_first(first[0]) {
         // With TLS configured, plain HTTP is sent to https (the same port).
         return Ok(
-            match http::handle(stream, &cfg.http, "http", cfg.tls.is_some())? {
-                Outcome::WebSocket(leftover) => Ok(Carrier {
+            match http::handle(stream, &cfg.http, pages, "http", cfg.tls.is_some())? {
+                Outcome::WebSocket { leftover, path } => Ok(Carrier {
                     websocket: true,
                     leftover,
                     tls: None,
+                    path: Some(path),
                 }),
                 Outcome::Answered(what) => Err(format!("HTTP: {what}")),
             },
         );
     }
     if first[0] == 0x16 {
-        return https(stream, cfg);
+        return https(stream, cfg, pages);
     }
     Ok(Ok(native))
 }
 
 /// A browser on https/wss: TLS, then HTTP inside it. `Ok(Err(what))` as for `detect`.
-fn https(stream: &mut Stream, cfg: &ServerConfig) -> io::Result<Result<Carrier, String>> {
+fn https(
+    stream: &mut Stream,
+    cfg: &ServerConfig,
+    pages: Option<&dyn Pages>,
+) -> io::Result<Result<Carrier, String>> {
     let Some(config) = &cfg.tls else {
         return Ok(Err(
             "a TLS client: start serve with --tls-cert and --tls-key for TLS".into(),
@@ -89,13 +98,14 @@ fn https(stream: &mut Stream, cfg: &ServerConfig) -> io::Result<Result<Carrier, 
     }
     let outcome = {
         let mut tls_stream = rustls::Stream::new(&mut conn, stream);
-        http::handle(&mut tls_stream, &cfg.http, "https", false)?
+        http::handle(&mut tls_stream, &cfg.http, pages, "https", false)?
     };
     Ok(match outcome {
-        Outcome::WebSocket(leftover) => Ok(Carrier {
+        Outcome::WebSocket { leftover, path } => Ok(Carrier {
             websocket: true,
             leftover,
             tls: Some(std::sync::Arc::new(std::sync::Mutex::new(conn))),
+            path: Some(path),
         }),
         Outcome::Answered(what) => {
             conn.send_close_notify();

@@ -81,6 +81,9 @@ pub struct Endpoints {
     pub access: SocketAccess,
     /// The reverse connections' back-off.
     pub backoff: Backoff,
+    /// Clients come some other way (`serve --all`'s per-device sockets and ports): no default
+    /// address.
+    pub no_default: bool,
 }
 
 #[cfg(test)]

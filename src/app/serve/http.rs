@@ -22,8 +22,9 @@ const CHUNK: usize = 64 << 10;
 
 /// What came of an HTTP connection.
 pub enum Outcome {
-    /// It became a WebSocket: RFB follows, starting with these bytes already read.
-    WebSocket(Vec<u8>),
+    /// It became a WebSocket at `path`: RFB follows, starting with `leftover`, bytes already
+    /// read.
+    WebSocket { leftover: Vec<u8>, path: String },
     /// It was answered and is over.
     Answered(String),
 }
@@ -79,6 +80,23 @@ fn open_beneath(dir: std::os::fd::BorrowedFd<'_>, rel: &[u8]) -> io::Result<File
     Ok(File::from(fd))
 }
 
+/// A page the server makes itself.
+pub struct Page {
+    /// Its media type.
+    pub content_type: &'static str,
+    /// Its bytes.
+    pub body: Vec<u8>,
+}
+
+/// Pages answered before static files, and the paths a WebSocket may open: `serve --all`'s
+/// index, thumbnails and `/vm/NAME`.
+pub trait Pages: Sync {
+    /// The page at `path` (without its query), if this server makes one there.
+    fn page(&self, path: &str) -> Option<Page>;
+    /// Whether a WebSocket may be opened at `path`: `Err(why)` answers 404 with the reason.
+    fn websocket(&self, path: &str) -> Result<(), String>;
+}
+
 /// How HTTP requests are answered.
 #[derive(Debug, Default)]
 pub struct HttpPolicy {
@@ -94,6 +112,7 @@ pub struct HttpPolicy {
 pub fn handle(
     stream: &mut (impl Read + Write),
     policy: &HttpPolicy,
+    pages: Option<&dyn Pages>,
     scheme: &str,
     to_https: bool,
 ) -> io::Result<Outcome> {
@@ -150,10 +169,24 @@ pub fn handle(
             )?;
             return Ok(Outcome::Answered(format!("WebSocket refused: {why}")));
         }
+        if let Some(Err(why)) = pages.map(|p| p.websocket(request.path())) {
+            respond(
+                stream,
+                404,
+                "Not Found",
+                "text/plain",
+                format!("{why}\n").as_bytes(),
+                false,
+            )?;
+            return Ok(Outcome::Answered(format!("WebSocket refused: {why}")));
+        }
         return match websocket::accept(&request) {
             Ok(response) => {
                 stream.write_all(response.as_bytes())?;
-                Ok(Outcome::WebSocket(buf.split_off(used)))
+                Ok(Outcome::WebSocket {
+                    leftover: buf.split_off(used),
+                    path: request.path().to_string(),
+                })
             }
             Err(err) => {
                 respond(
@@ -179,6 +212,14 @@ pub fn handle(
             head_only,
         )?;
         return Ok(Outcome::Answered(format!("{} refused", request.method)));
+    }
+    if let Some(page) = pages.and_then(|p| p.page(request.path())) {
+        send_page(stream, &page, head_only)?;
+        return Ok(Outcome::Answered(format!(
+            "GET {}: 200, {} bytes",
+            request.path(),
+            page.body.len()
+        )));
     }
     let Some(root) = &policy.web else {
         let body = b"This port serves VNC (RFB) and WebSocket. Start `vfio-display serve` with \
@@ -336,6 +377,24 @@ fn send_head(
          Cache-Control: no-cache\r\nX-Content-Type-Options: nosniff\r\nConnection: close\r\n\r\n"
     );
     stream.write_all(head.as_bytes())
+}
+
+/// Sends a page the server made. Its pages run no script and load nothing from elsewhere: the
+/// policy header says so, so that a name in them can never become markup that does.
+fn send_page(stream: &mut (impl Write + ?Sized), page: &Page, head_only: bool) -> io::Result<()> {
+    let head = format!(
+        "HTTP/1.1 200 OK\r\nContent-Type: {}\r\nContent-Length: {}\r\n\
+         Cache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\n\
+         Content-Security-Policy: default-src 'none'; img-src 'self'; style-src 'unsafe-inline'\r\n\
+         Connection: close\r\n\r\n",
+        page.content_type,
+        page.body.len()
+    );
+    stream.write_all(head.as_bytes())?;
+    if !head_only {
+        stream.write_all(&page.body)?;
+    }
+    stream.flush()
 }
 
 fn respond(

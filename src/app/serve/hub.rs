@@ -2,7 +2,7 @@
 //! client's writer takes the newest when it is ready (latest frame wins; nothing queues).
 
 use super::stream::Stream;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, Weak};
 use vfio_display::frame::RgbaImage;
 use vfio_display::geometry::Point;
@@ -117,7 +117,35 @@ impl Mailbox {
     }
 }
 
+/// Who a client is, for the control socket's list.
+#[derive(Debug, Clone)]
+#[allow(dead_code)] // Read by the control socket, which lands next.
+pub struct ClientMeta {
+    /// Its address, or its uid and pid on a unix socket.
+    pub peer: String,
+    /// How it came: native, WebSocket, over TLS.
+    pub transport: &'static str,
+    /// When it got in.
+    pub since: std::time::SystemTime,
+}
+
+/// A connected client as the control socket lists it.
+#[derive(Debug, Clone)]
+#[allow(dead_code)] // Read by the control socket, which lands next.
+pub struct ClientEntry {
+    /// Its number, unique in the process.
+    pub id: u64,
+    /// Who it is.
+    pub meta: ClientMeta,
+}
+
+/// Client numbers, unique across every screen of the process.
+static NEXT_CLIENT: AtomicU64 = AtomicU64::new(1);
+
+#[allow(dead_code)] // Read by the control socket, which lands next.
 struct Client {
+    id: u64,
+    meta: ClientMeta,
     mailbox: Weak<Mailbox>,
     socket: Stream,
 }
@@ -175,7 +203,12 @@ impl Hub {
     }
 
     /// Registers a client; `None` when the server is stopping or full.
-    pub fn join(&self, socket: &Stream, max: usize) -> Result<Arc<Mailbox>, String> {
+    pub fn join(
+        &self,
+        socket: &Stream,
+        max: usize,
+        meta: ClientMeta,
+    ) -> Result<Arc<Mailbox>, String> {
         let mut clients = self.clients.lock().unwrap_or_else(|p| p.into_inner());
         if self.stopping.load(Ordering::Acquire) {
             return Err(self
@@ -194,6 +227,8 @@ impl Hub {
             .map_err(|e| format!("duplicating the socket: {e}"))?;
         let mailbox = Arc::new(Mailbox::default());
         clients.push(Client {
+            id: NEXT_CLIENT.fetch_add(1, Ordering::Relaxed),
+            meta,
             mailbox: Arc::downgrade(&mailbox),
             socket,
         });
@@ -230,6 +265,42 @@ impl Hub {
         {
             let _ = c.socket.shutdown(std::net::Shutdown::Both);
         }
+    }
+
+    /// The clients connected now, for the control socket.
+    #[allow(dead_code)] // Called by the control socket, which lands next.
+    pub fn clients(&self) -> Vec<ClientEntry> {
+        let clients = self.clients.lock().unwrap_or_else(|p| p.into_inner());
+        clients
+            .iter()
+            .filter(|c| c.mailbox.strong_count() > 0)
+            .map(|c| ClientEntry {
+                id: c.id,
+                meta: c.meta.clone(),
+            })
+            .collect()
+    }
+
+    /// Ends the clients `which` picks (by number), telling each why: its writer sends the
+    /// reason where the transport has a way (a WebSocket close), and its socket is shut down so
+    /// that neither a blocked read nor a blocked write holds it. Returns how many it ended.
+    #[allow(dead_code)] // Called by the control socket, which lands next.
+    pub fn disconnect(&self, which: impl Fn(u64) -> bool, why: &str) -> usize {
+        let clients = self.clients.lock().unwrap_or_else(|p| p.into_inner());
+        let mut ended = 0;
+        for c in clients.iter().filter(|c| which(c.id)) {
+            let Some(m) = c.mailbox.upgrade() else {
+                continue;
+            };
+            m.post(|p| {
+                p.closed.get_or_insert_with(|| why.to_string());
+            });
+            // The writer's close frame goes first where it can; a client that reads nothing
+            // is cut off by the shutdown all the same.
+            let _ = c.socket.shutdown(std::net::Shutdown::Read);
+            ended += 1;
+        }
+        ended
     }
 
     /// The clients connected now.

@@ -104,12 +104,15 @@ pub fn open(endpoints: &Endpoints, activated: Vec<Activated>) -> Result<Vec<List
         });
     }
     let default = [ListenAddr::Tcp(DEFAULT_LISTEN.into())];
-    let wanted: &[ListenAddr] =
-        if endpoints.listen.is_empty() && endpoints.connect.is_empty() && out.is_empty() {
-            &default
-        } else {
-            &endpoints.listen
-        };
+    let wanted: &[ListenAddr] = if endpoints.listen.is_empty()
+        && endpoints.connect.is_empty()
+        && !endpoints.no_default
+        && out.is_empty()
+    {
+        &default
+    } else {
+        &endpoints.listen
+    };
     for addr in wanted {
         out.push(match addr {
             ListenAddr::Tcp(a) => {

@@ -11,6 +11,7 @@ pub(crate) mod capture;
 mod client;
 mod detect;
 pub mod endpoint;
+pub mod fleet;
 mod gate;
 mod http;
 pub(crate) mod hub;
@@ -20,6 +21,8 @@ mod origin;
 mod password;
 mod resize;
 mod reverse;
+mod router;
+pub(crate) mod screen;
 mod stream;
 mod transport;
 pub mod unix_socket;
@@ -32,6 +35,7 @@ use anyhow::{Context, Result, bail};
 use endpoint::Endpoints;
 use listeners::Listener;
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+use router::Route;
 use std::net::TcpListener;
 use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
@@ -87,6 +91,9 @@ pub struct ServeOptions {
     pub render: ReadChoice,
     /// The device.
     pub target: Target,
+    /// `--all`: every device of the host (or `--sim-devices` simulated ones), by name;
+    /// `target` is then unused.
+    pub fleet: Option<fleet::FleetOptions>,
 }
 
 /// How clients are let in.
@@ -102,22 +109,18 @@ pub struct Security {
     pub input: Option<GuestInput>,
 }
 
-/// What every client connection needs.
+/// What every client connection needs, whichever screen it reaches.
 pub struct ServerConfig {
-    password: Option<Vec<u8>>,
-    name: String,
+    /// Who may log in to which screen.
+    access: Arc<dyn screen::Access>,
     client_timeout: Duration,
-    max_clients: usize,
     /// Static files and WebSocket origins.
     http: http::HttpPolicy,
     /// Connections in their handshake: their deadline, their number, failed passwords.
     gate: gate::Gate,
     tls: Option<Arc<rustls::ServerConfig>>,
-    follow: Option<resize::Follow>,
     /// Connections and disconnections go to stderr (not when `bench` runs a server inside).
     log_clients: bool,
-    /// Where clients' input goes.
-    input: input::ServerInput,
 }
 
 /// The password in `path`: its first line, at most `PASSWORD_LEN` bytes counted by VNC.
@@ -247,6 +250,17 @@ pub fn run(opts: &ServeOptions) -> Result<()> {
         crate::app::guest_input::no_input_because(&opts.target),
     )?;
     let listeners = listeners::open(&opts.endpoints, activated)?;
+    if let Some(fleet_opts) = &opts.fleet {
+        return run_fleet(
+            opts,
+            fleet_opts,
+            password,
+            made,
+            tls,
+            &listeners,
+            &interrupts,
+        );
+    }
     let dev = opts.target.open()?;
     let _removal = crate::app::removal::watch(dev.as_ref());
     let never = AtomicBool::new(false);
@@ -262,6 +276,45 @@ pub fn run(opts: &ServeOptions) -> Result<()> {
         stop: &never,
     };
     serve_on(dev.as_ref(), security, opts, stops, true)?;
+    signals::check()?;
+    Ok(())
+}
+
+/// `serve --all`: the server's configuration, then the fleet until a signal.
+fn run_fleet(
+    opts: &ServeOptions,
+    fleet_opts: &fleet::FleetOptions,
+    password: Option<Vec<u8>>,
+    made: bool,
+    tls: Option<Arc<rustls::ServerConfig>>,
+    listeners: &[Listener],
+    interrupts: &Interrupts,
+) -> Result<()> {
+    let (web, _) = web_page(opts)?;
+    let cfg = ServerConfig {
+        http: http::HttpPolicy {
+            web,
+            origins: origin::OriginPolicy {
+                allowed: allowed_origins(opts)?,
+                password: password.is_some(),
+            },
+        },
+        gate: gate::Gate::new(opts.client_timeout),
+        access: Arc::new(screen::FixedPassword(password.clone())),
+        tls,
+        client_timeout: opts.client_timeout,
+        log_clients: true,
+    };
+    if let Some(password) = password.as_ref().filter(|_| made) {
+        password::announce(&String::from_utf8_lossy(password), None);
+    }
+    let never = AtomicBool::new(false);
+    let stops = Stops {
+        listeners,
+        interrupts: Some(interrupts),
+        stop: &never,
+    };
+    fleet::run(opts, fleet_opts, &cfg, stops)?;
     signals::check()?;
     Ok(())
 }
@@ -301,7 +354,6 @@ fn serve_on(
     let reader = FrameReader::new(dev)?;
     let source = choose_source(dev, opts.irq, opts.refresh_hz)?;
     let pump = Pump::new(source)?.with_max_backoff(IDLE_BACKOFF);
-    let hub = hub::Hub::new(RgbaImage::new(BLANK.0, BLANK.1));
     let (edid_tx, edid_rx) = mpsc::channel();
     let tls = security.tls.is_some();
     let (web, page) = web_page(opts)?;
@@ -320,14 +372,18 @@ fn serve_on(
             },
         },
         gate: gate::Gate::new(opts.client_timeout),
-        password: security.password,
+        access: Arc::new(screen::FixedPassword(security.password)),
         tls: security.tls,
-        name: format!("vfio-display: {}", dev.name()),
         client_timeout: opts.client_timeout,
+        log_clients: announce,
+    };
+    let screen = Arc::new(screen::Screen {
+        name: "default".into(),
+        title: format!("vfio-display: {}", dev.name()),
+        hub: hub::Hub::new(RgbaImage::new(BLANK.0, BLANK.1)),
         max_clients: opts.max_clients,
         // A view-only server takes no resize either: a resize is a hot-plug in the guest.
         follow: (opts.follow_client_size && !opts.view_only).then(|| resize::Follow::new(edid_tx)),
-        log_clients: announce,
         input: input::ServerInput::new(
             security
                 .input
@@ -335,7 +391,7 @@ fn serve_on(
             opts.view_only,
             opts.shared_input,
         ),
-    };
+    });
     if announce {
         let served = Served {
             listeners: stops.listeners,
@@ -344,12 +400,12 @@ fn serve_on(
             tls,
             password: announced_password.as_deref(),
         };
-        announce_serving(dev, &served, &pump, &cfg)?;
+        announce_serving(dev, &served, &pump, &screen)?;
     }
     let server = Running {
         dev,
         pump: &pump,
-        hub: &hub,
+        screen: &screen,
         cfg: &cfg,
     };
     let dials = Dials {
@@ -364,7 +420,7 @@ fn serve_on(
 struct Running<'a> {
     dev: &'a dyn DisplayDevice,
     pump: &'a Pump,
-    hub: &'a hub::Hub,
+    screen: &'a Arc<screen::Screen>,
     cfg: &'a ServerConfig,
 }
 
@@ -396,9 +452,10 @@ fn run_server(
     let Running {
         dev,
         pump,
-        hub,
+        screen,
         cfg,
     } = server;
+    let hub = &screen.hub;
     let gate = &cfg.gate;
     let stop = stops.stop;
     let stopping =
@@ -417,9 +474,9 @@ fn run_server(
             let gpu = LazyGpu::new();
             let planes = PlaneReader::with_reader(reader, &gpu, render, ImportChoice::Auto);
             let mut capture = capture::Capture::new(planes);
-            capture::run(&mut capture, hub_ref, pump_ref, &wake_rx);
+            capture::run(&mut capture, hub_ref, pump_ref, &wake_rx, None);
         });
-        if cfg.follow.is_some() {
+        if screen.follow.is_some() {
             s.spawn(move || resize::worker(dev, edid_rx, hub_ref));
         } else {
             drop(edid_rx);
@@ -437,7 +494,7 @@ fn run_server(
                 .spawn_scoped(s, move || {
                     dialer.run(&|stream, peer| {
                         if let Some(ticket) = admit(gate, &stream, &peer, cfg) {
-                            session(stream, &peer, ticket, hub, cfg);
+                            session(stream, &peer, ticket, Route::To(screen.clone()), cfg);
                         }
                     });
                 })
@@ -445,7 +502,8 @@ fn run_server(
         }
         let result = accept_loop(&stops, gate, cfg, |stream, peer| {
             if let Some(ticket) = admit(gate, &stream, &peer, cfg) {
-                s.spawn(move || session(stream, &peer, ticket, hub, cfg));
+                let route = Route::To(screen.clone());
+                s.spawn(move || session(stream, &peer, ticket, route, cfg));
             }
         });
         // No handshake and no client outlives the server: their sockets are shut down, so
@@ -502,10 +560,10 @@ fn session(
     stream: Stream,
     peer: &Peer,
     ticket: gate::Ticket<'_>,
-    hub: &hub::Hub,
+    route: Route<'_>,
     cfg: &ServerConfig,
 ) {
-    let why = client::serve(stream, peer, hub, cfg, ticket);
+    let why = client::serve(stream, peer, route, cfg, ticket);
     // Plain HTTP requests are not logged; a refused WebSocket (a foreign page) is.
     let http = why.starts_with("HTTP") && !why.contains("WebSocket refused");
     if !http && cfg.log_clients {
@@ -574,7 +632,7 @@ fn announce_serving(
     dev: &dyn DisplayDevice,
     served: &Served<'_>,
     pump: &Pump,
-    cfg: &ServerConfig,
+    screen: &screen::Screen,
 ) -> Result<()> {
     let (scheme, native) = if served.tls {
         ("https", "VeNCrypt ")
@@ -616,7 +674,7 @@ fn announce_serving(
     outln!(
         "{line}; refresh from {}; {}; Ctrl+C stops",
         pump.source,
-        cfg.input.describe()
+        screen.input.describe()
     );
     crate::app::output::stdio::flush_out()?;
     Ok(())
@@ -634,16 +692,7 @@ fn accept_loop(
         if signals::received().is_some() || stops.stop.load(Ordering::Acquire) {
             return Ok(());
         }
-        for peer in gate.reap(std::time::Instant::now()) {
-            log_client(
-                cfg,
-                &peer,
-                &format!(
-                    "handshake not finished within {} s (--client-timeout): closed",
-                    gate.deadline().as_secs()
-                ),
-            );
-        }
+        reap(gate, cfg);
         let mut fds: Vec<PollFd<'_>> = stops
             .listeners
             .iter()
@@ -664,6 +713,20 @@ fn accept_loop(
         for (listener, _) in stops.listeners.iter().zip(ready).filter(|(_, r)| *r) {
             accept_all(listener, &mut accepted);
         }
+    }
+}
+
+/// Closes the handshakes past their deadline, and says so.
+fn reap(gate: &gate::Gate, cfg: &ServerConfig) {
+    for peer in gate.reap(std::time::Instant::now()) {
+        log_client(
+            cfg,
+            &peer,
+            &format!(
+                "handshake not finished within {} s (--client-timeout): closed",
+                gate.deadline().as_secs()
+            ),
+        );
     }
 }
 

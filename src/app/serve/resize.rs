@@ -2,8 +2,8 @@
 //! with the hot-plug protocol on a thread of its own (the link delay must not stall a client).
 //! Requests that come while one is being written are folded: only the newest is written.
 
-use super::ServerConfig;
 use super::hub::Hub;
+use super::screen::Screen;
 use crate::app::edid::worker::{self, EdidJob, EdidReply};
 use std::sync::Mutex;
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
@@ -38,8 +38,9 @@ impl Follow {
 /// Without `--follow-client-size` (and with `--view-only`) resizing is prohibited; a size above
 /// the device's maximum (its EDID region's max_xres/max_yres) is refused, as the device would
 /// not show it.
-pub fn request(cfg: &ServerConfig, hub: &Hub, width: u16, height: u16) -> (u16, u16) {
-    let Some(follow) = &cfg.follow else {
+pub fn request(screen: &Screen, width: u16, height: u16) -> (u16, u16) {
+    let hub = &screen.hub;
+    let Some(follow) = &screen.follow else {
         return (CLIENT_REQUEST, PROHIBITED);
     };
     if width < MIN_SIDE || height < MIN_SIDE {

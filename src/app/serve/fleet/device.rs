@@ -1,0 +1,138 @@
+//! One device of `serve --all`, on a thread of its own: opened (or taken from its QEMU),
+//! served until it goes (lost, its VM ended, its driver asked for it back) or the server
+//! stops, then let go. Whatever happens here stays here: the thread logs, and the scan tries
+//! the device again later.
+
+use super::scan::Found;
+use super::{Ctx, LOST_LIMIT, places};
+use crate::app::guest_input::GuestInput;
+use crate::app::serve::hub::Hub;
+use crate::app::serve::input::ServerInput;
+use crate::app::serve::screen::Screen;
+use crate::app::serve::{BLANK, IDLE_BACKOFF, capture, resize};
+use crate::app::target::host_paths;
+use crate::app::vmm::attach;
+use anyhow::{Context, Result};
+use std::os::fd::{AsFd, OwnedFd};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, mpsc};
+use std::time::Duration;
+use vfio_display::device::{DisplayDevice, RealDevice};
+use vfio_display::frame::{FrameReader, Pump, RgbaImage, choose_source};
+use vfio_display::render::{ImportChoice, LazyGpu, PlaneReader};
+
+/// Serves the device `name` until it goes or the server stops, and logs why it ended.
+pub fn run(name: &str, found: &Found, ctx: &Ctx<'_>) {
+    let result = serve(name, found, ctx);
+    let failed = result.is_err();
+    match result {
+        Ok(why) => errln!("vfio-display: device {name}: no longer served: {why}"),
+        Err(err) => {
+            errln!("vfio-display: device {name}: not served: {err:#} (tried again in a while)")
+        }
+    }
+    ctx.fleet.ended(name, failed);
+}
+
+/// The device, and the pidfd of the QEMU it was taken from.
+fn open(found: &Found) -> Result<(Box<dyn DisplayDevice>, Option<OwnedFd>)> {
+    match found {
+        Found::Open(target) => Ok((target.open()?, None)),
+        Found::Adopt(options) => {
+            let attached = attach::attach(options, &host_paths())?;
+            let dev = RealDevice::from_fd(attached.fd)
+                .with_context(|| format!("using {}", attached.what))?;
+            Ok((Box::new(dev), Some(attached.pidfd)))
+        }
+    }
+}
+
+fn serve(name: &str, found: &Found, ctx: &Ctx<'_>) -> Result<String> {
+    let opts = ctx.opts;
+    let (dev, pidfd) = open(found)?;
+    let dev = dev.as_ref();
+    let removal_requested = Arc::new(AtomicBool::new(false));
+    let _removal = crate::app::removal::watch_device(dev, removal_requested.clone());
+    let reader = FrameReader::new(dev)?;
+    let source = choose_source(dev, opts.irq, opts.refresh_hz)?;
+    let pump = Pump::new(source)?.with_max_backoff(IDLE_BACKOFF);
+    let (edid_tx, edid_rx) = mpsc::channel();
+    let screen = Arc::new(Screen {
+        name: name.to_string(),
+        title: format!("vfio-display: {name}"),
+        hub: Hub::new(RgbaImage::new(BLANK.0, BLANK.1)),
+        max_clients: opts.max_clients,
+        follow: (opts.follow_client_size && !opts.view_only).then(|| resize::Follow::new(edid_tx)),
+        input: ServerInput::new(
+            GuestInput::off("serve --all forwards no input"),
+            opts.view_only,
+            opts.shared_input,
+        ),
+    });
+    let own = places::open(
+        name,
+        ctx.fleet_opts.socket_dir.as_deref(),
+        opts.endpoints.access,
+        ctx.fleet_opts.ports.as_ref(),
+    )?;
+    let shown: Vec<String> = own.iter().map(|l| l.shown()).collect();
+    ctx.fleet.insert(screen.clone(), own);
+    ctx.fleet.serving(name);
+    let mut line = format!("vfio-display: device {name}: serving at /vm/{name}");
+    for place in &shown {
+        line += &format!(", {place}");
+    }
+    errln!("{line}; refresh from {}", pump.source);
+    let gone: Mutex<Option<String>> = Mutex::new(None);
+    let why = std::thread::scope(|s| {
+        let (wake_tx, wake_rx) = mpsc::sync_channel(1);
+        let pump_ref = &pump;
+        let pump_thread = s.spawn(move || {
+            pump_ref.run(dev, &move || {
+                let _ = wake_tx.try_send(());
+            })
+        });
+        let (hub, gone_ref) = (&screen.hub, &gone);
+        s.spawn(move || {
+            let gpu = LazyGpu::new();
+            let planes = PlaneReader::with_reader(reader, &gpu, opts.render, ImportChoice::Auto);
+            let mut capture = capture::Capture::new(planes).quiet();
+            if let Some(why) = capture::run(&mut capture, hub, pump_ref, &wake_rx, Some(LOST_LIMIT))
+            {
+                *gone_ref.lock().unwrap_or_else(|p| p.into_inner()) = Some(why);
+            }
+        });
+        if screen.follow.is_some() {
+            s.spawn(move || resize::worker(dev, edid_rx, hub));
+        } else {
+            drop(edid_rx);
+        }
+        let why = loop {
+            if (ctx.stop)() {
+                break super::super::stop_message();
+            }
+            if let Some(why) = gone.lock().unwrap_or_else(|p| p.into_inner()).take() {
+                break why;
+            }
+            if removal_requested.load(Ordering::SeqCst) {
+                break "its driver asked for the device back (the mdev is being removed)".into();
+            }
+            if pidfd
+                .as_ref()
+                .is_some_and(|p| vfio_display::vmm::has_ended(p.as_fd()))
+            {
+                break "the VM ended".into();
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        };
+        // No new client reaches it from here; those it has are told why.
+        ctx.fleet.remove(name);
+        screen.hub.stop(&why);
+        pump.stop();
+        if let Ok(Err(err)) = pump_thread.join() {
+            tracing::warn!("{name}: the refresh pump stopped: {err}");
+        }
+        why
+    });
+    Ok(why)
+}

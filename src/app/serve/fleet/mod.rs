@@ -1,0 +1,445 @@
+//! `serve --all`: one process serves every display device of the host, by name. Devices are
+//! found by a scan every few seconds (QEMUs that hold an mdev, and idle mdevs; or simulated
+//! devices) and each runs on a thread of its own: its refresh pump, its capture, its screen.
+//! A device that fails to open, goes lost or whose VM ends is that device's business: its
+//! clients are told why and the rest of the server goes on. Clients reach a device by
+//! `/vm/NAME` on the shared listeners (WebSocket), by its own unix socket in `--socket-dir`,
+//! or by its own TCP port from `--port-range`; `/` lists the devices.
+
+mod device;
+mod index;
+mod places;
+pub mod scan;
+
+pub use places::PortRange;
+
+use super::http::{Page, Pages};
+use super::listeners::Listener;
+use super::router::{Route, Router};
+use super::screen::{Access, Credential, Screen};
+use super::{ServeOptions, ServerConfig, Stops};
+use crate::app::signals::{self};
+use anyhow::Result;
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
+
+/// What `serve --all` adds to `serve`'s options.
+#[derive(Debug, Clone)]
+pub struct FleetOptions {
+    /// Where devices come from.
+    pub source: scan::Source,
+    /// A unix socket per device, named after it, in this directory.
+    pub socket_dir: Option<PathBuf>,
+    /// A TCP port per device from this range.
+    pub ports: Option<PortRange>,
+    /// The most devices served at once.
+    pub max_devices: usize,
+    /// How often devices are looked for.
+    pub scan_interval: Duration,
+    /// Thumbnails on the index even of devices that ask for a password.
+    pub index_thumbnails: bool,
+}
+
+/// The first wait before a device that failed to open is tried again; it doubles to the most.
+const RETRY_FIRST: Duration = Duration::from_secs(5);
+const RETRY_MOST: Duration = Duration::from_secs(300);
+
+/// How long a device may stay lost (its queries failing as a removed device's do) before it
+/// is let go and its clients told.
+const LOST_LIMIT: Duration = Duration::from_secs(5);
+
+/// A device being served.
+struct Entry {
+    screen: Arc<Screen>,
+    /// Its own socket and port.
+    own: Vec<Arc<Listener>>,
+}
+
+/// The devices a server of many serves, and what it knows of the ones it cannot.
+pub struct Fleet {
+    entries: Mutex<BTreeMap<String, Entry>>,
+    /// Devices whose thread runs (opening or serving): never started twice.
+    running: Mutex<Vec<String>>,
+    /// Devices that failed: not tried again before the instant, then after twice the wait.
+    retry: Mutex<HashMap<String, (Instant, Duration)>>,
+    access: Arc<dyn Access>,
+    thumbnails: bool,
+    novnc: bool,
+    /// The newest thumbnail of each device, by the serial of the picture it shows.
+    thumbs: Mutex<HashMap<String, Thumbnail>>,
+}
+
+/// A thumbnail PNG and the serial of the picture it shows.
+type Thumbnail = (u64, Arc<Vec<u8>>);
+
+impl Fleet {
+    fn new(access: Arc<dyn Access>, thumbnails: bool, novnc: bool) -> Self {
+        Fleet {
+            entries: Mutex::new(BTreeMap::new()),
+            running: Mutex::new(Vec::new()),
+            retry: Mutex::new(HashMap::new()),
+            access,
+            thumbnails,
+            novnc,
+            thumbs: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn lock_entries(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, Entry>> {
+        self.entries.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn insert(&self, screen: Arc<Screen>, own: Vec<Arc<Listener>>) {
+        self.lock_entries()
+            .insert(screen.name.clone(), Entry { screen, own });
+    }
+
+    fn remove(&self, name: &str) {
+        self.lock_entries().remove(name);
+        self.thumbs
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(name);
+    }
+
+    /// The screen named `name`.
+    pub fn screen_named(&self, name: &str) -> Option<Arc<Screen>> {
+        self.lock_entries().get(name).map(|e| e.screen.clone())
+    }
+
+    /// Every screen, by name.
+    pub fn screens(&self) -> Vec<Arc<Screen>> {
+        self.lock_entries()
+            .values()
+            .map(|e| e.screen.clone())
+            .collect()
+    }
+
+    /// The devices' own listeners, each with its screen, for the accept loop.
+    fn own_listeners(&self) -> Vec<(Arc<Listener>, Arc<Screen>)> {
+        self.lock_entries()
+            .values()
+            .flat_map(|e| e.own.iter().map(|l| (l.clone(), e.screen.clone())))
+            .collect()
+    }
+
+    /// Whether a thumbnail of `name` may be shown: its screen asks no password, or the
+    /// operator said the index's readers may see every screen.
+    fn shows_thumbnail(&self, name: &str) -> bool {
+        self.thumbnails || self.access.credential(name, SystemTime::now()) == Credential::NoAuth
+    }
+
+    /// The PNG thumbnail of `screen`, made again only when its picture changed.
+    fn thumbnail(&self, screen: &Screen) -> Option<Arc<Vec<u8>>> {
+        let latest = screen.hub.latest();
+        let mut thumbs = self.thumbs.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((serial, png)) = thumbs.get(&screen.name)
+            && *serial == latest.serial
+        {
+            return Some(png.clone());
+        }
+        let png = Arc::new(index::thumbnail(&latest.image)?);
+        thumbs.insert(screen.name.clone(), (latest.serial, png.clone()));
+        Some(png)
+    }
+
+    fn index(&self) -> Page {
+        let rows: Vec<index::Row> = self
+            .lock_entries()
+            .values()
+            .map(|e| {
+                let latest = e.screen.hub.latest();
+                let auth = match self.access.credential(&e.screen.name, SystemTime::now()) {
+                    Credential::NoAuth => "no password",
+                    Credential::Password { .. } => "password",
+                    Credential::Refused(_) => "closed",
+                };
+                index::Row {
+                    name: e.screen.name.clone(),
+                    size: (latest.image.width, latest.image.height),
+                    clients: e.screen.hub.client_count(),
+                    auth,
+                    thumbnail: self.shows_thumbnail(&e.screen.name),
+                    places: e.own.iter().map(|l| l.shown()).collect(),
+                }
+            })
+            .collect();
+        Page {
+            content_type: "text/html; charset=utf-8",
+            body: index::page(&rows, self.novnc),
+        }
+    }
+
+    /// Records that `name`'s thread ended with `failed`: a device that failed waits before it
+    /// is tried again (twice as long each time); one that ended after serving waits the least.
+    fn ended(&self, name: &str, failed: bool) {
+        self.running
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .retain(|n| n != name);
+        let mut retry = self.retry.lock().unwrap_or_else(|p| p.into_inner());
+        let wait = match retry.get(name) {
+            Some(&(_, last)) if failed => (last * 2).min(RETRY_MOST),
+            _ => RETRY_FIRST,
+        };
+        retry.insert(name.to_string(), (Instant::now() + wait, wait));
+    }
+
+    /// Claims `name` for a new thread: false when one runs or its retry time has not come.
+    fn claim(&self, name: &str, max: usize) -> Claim {
+        let mut running = self.running.lock().unwrap_or_else(|p| p.into_inner());
+        if running.iter().any(|n| n == name) {
+            return Claim::Running;
+        }
+        let retry = self.retry.lock().unwrap_or_else(|p| p.into_inner());
+        if retry
+            .get(name)
+            .is_some_and(|&(when, _)| Instant::now() < when)
+        {
+            return Claim::Waiting;
+        }
+        if running.len() >= max {
+            return Claim::Full;
+        }
+        running.push(name.to_string());
+        Claim::Claimed
+    }
+
+    /// Forgets the retry state of a device that serves (its next failure waits the least).
+    fn serving(&self, name: &str) {
+        self.retry
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(name);
+    }
+}
+
+enum Claim {
+    Claimed,
+    Running,
+    Waiting,
+    Full,
+}
+
+/// Where a WebSocket path leads: `/vm/NAME`.
+fn vm_name(path: &str) -> Option<&str> {
+    path.strip_prefix("/vm/").filter(|n| scan::valid_name(n))
+}
+
+impl Router for Fleet {
+    fn screen(&self, path: Option<&str>) -> Result<Arc<Screen>, String> {
+        if let Some(name) = path.and_then(vm_name) {
+            return self
+                .screen_named(name)
+                .ok_or_else(|| format!("no device named {name} is served"));
+        }
+        let screens = self.screens();
+        match screens.as_slice() {
+            [only] => Ok(only.clone()),
+            [] => Err("no device is served yet".into()),
+            many => Err(format!(
+                "this address serves {} devices: open /vm/NAME (noVNC: path=vm/NAME) or a \
+                 device's own socket; / lists them",
+                many.len()
+            )),
+        }
+    }
+
+    fn pages(&self) -> &dyn Pages {
+        self
+    }
+}
+
+impl Pages for Fleet {
+    fn page(&self, path: &str) -> Option<Page> {
+        if path == "/" || path == "/index.html" {
+            return Some(self.index());
+        }
+        let name = path
+            .strip_prefix("/vm/")?
+            .strip_suffix("/thumbnail.png")
+            .filter(|n| scan::valid_name(n))?;
+        if !self.shows_thumbnail(name) {
+            return None;
+        }
+        let screen = self.screen_named(name)?;
+        let png = self.thumbnail(&screen)?;
+        Some(Page {
+            content_type: "image/png",
+            body: png.as_ref().clone(),
+        })
+    }
+
+    fn websocket(&self, path: &str) -> Result<(), String> {
+        if let Some(name) = path.strip_prefix("/vm/") {
+            return match vm_name(path).and_then(|n| self.screen_named(n)) {
+                Some(_) => Ok(()),
+                None => Err(format!("no device named {name} is served; / lists them")),
+            };
+        }
+        self.screen(None).map(|_| ())
+    }
+}
+
+/// What the device threads share.
+struct Ctx<'a> {
+    opts: &'a ServeOptions,
+    fleet_opts: &'a FleetOptions,
+    fleet: &'a Fleet,
+    stop: &'a (dyn Fn() -> bool + Sync),
+}
+
+/// Runs the server of many devices on `listeners` until a signal.
+pub(super) fn run(
+    opts: &ServeOptions,
+    fleet_opts: &FleetOptions,
+    cfg: &ServerConfig,
+    stops: Stops<'_>,
+) -> Result<()> {
+    let novnc = cfg
+        .http
+        .web
+        .as_ref()
+        .is_some_and(|w| w.has_file("vnc.html"));
+    let fleet = Fleet::new(cfg.access.clone(), fleet_opts.index_thumbnails, novnc);
+    let gate = &cfg.gate;
+    let stop_flag = stops.stop;
+    let stopping = move || {
+        signals::received().is_some() || stop_flag.load(Ordering::Acquire) || gate.closing()
+    };
+    let ctx = Ctx {
+        opts,
+        fleet_opts,
+        fleet: &fleet,
+        stop: &stopping,
+    };
+    for l in stops.listeners {
+        l.set_nonblocking()?;
+    }
+    announce(stops.listeners, fleet_opts)?;
+    std::thread::scope(|s| -> Result<()> {
+        let ctx = &ctx;
+        let fleet = &fleet;
+        s.spawn(move || {
+            let mut full_said = false;
+            while !(ctx.stop)() {
+                for (name, found) in scan::scan(&ctx.fleet_opts.source) {
+                    match fleet.claim(&name, ctx.fleet_opts.max_devices) {
+                        Claim::Claimed => {
+                            full_said = false;
+                            let spawned = std::thread::Builder::new()
+                                .name(format!("serve: {name}"))
+                                .spawn_scoped(s, move || device::run(&name, &found, ctx));
+                            if let Err(err) = spawned {
+                                errln!("vfio-display: no thread for a device: {err}");
+                            }
+                        }
+                        Claim::Full if !full_said => {
+                            full_said = true;
+                            errln!(
+                                "vfio-display: {} devices are served (--max-devices): {name} \
+                                 and any others wait",
+                                ctx.fleet_opts.max_devices
+                            );
+                        }
+                        _ => {}
+                    }
+                }
+                wait_or_stop(ctx.fleet_opts.scan_interval, ctx.stop);
+            }
+        });
+        let result = accept_loop(&stops, cfg, fleet, s);
+        gate.close_all();
+        result
+    })
+}
+
+/// Sleeps `total`, in short steps so that a stop is seen within 200 ms.
+fn wait_or_stop(total: Duration, stop: &(dyn Fn() -> bool + Sync)) {
+    let until = Instant::now() + total;
+    while !stop() && Instant::now() < until {
+        std::thread::sleep(Duration::from_millis(100).min(until - Instant::now()));
+    }
+}
+
+/// Says where the server listens.
+fn announce(listeners: &[Listener], fleet_opts: &FleetOptions) -> Result<()> {
+    let mut places: Vec<String> = listeners.iter().map(|l| l.shown()).collect();
+    if let Some(dir) = &fleet_opts.socket_dir {
+        places.push(format!("a socket per device in {}", dir.display()));
+    }
+    if let Some(range) = &fleet_opts.ports {
+        places.push(format!("a port per device from {range}"));
+    }
+    outln!(
+        "serving every display device on {} (/vm/NAME; / lists them); Ctrl+C stops",
+        places.join(", ")
+    );
+    crate::app::output::stdio::flush_out()?;
+    Ok(())
+}
+
+/// Accepts on the shared listeners and on every device's own, until a stop.
+fn accept_loop<'s, 'e>(
+    stops: &Stops<'_>,
+    cfg: &'s ServerConfig,
+    fleet: &'s Fleet,
+    s: &'s std::thread::Scope<'s, 'e>,
+) -> Result<()> {
+    use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+    use std::os::fd::AsFd;
+    let gate = &cfg.gate;
+    loop {
+        if signals::received().is_some() || stops.stop.load(Ordering::Acquire) {
+            return Ok(());
+        }
+        super::reap(gate, cfg);
+        let own = fleet.own_listeners();
+        let mut fds: Vec<PollFd<'_>> = stops
+            .listeners
+            .iter()
+            .map(|l| PollFd::new(l.as_fd(), PollFlags::POLLIN))
+            .chain(
+                own.iter()
+                    .map(|(l, _)| PollFd::new(l.as_fd(), PollFlags::POLLIN)),
+            )
+            .collect();
+        if let Some(interrupts) = stops.interrupts {
+            fds.push(PollFd::new(interrupts.wait_fd(), PollFlags::POLLIN));
+        }
+        match poll(&mut fds, PollTimeout::from(200u16)) {
+            Ok(_) | Err(nix::errno::Errno::EINTR) => {}
+            Err(e) => return Err(anyhow::Error::new(e).context("waiting for connections")),
+        }
+        let ready: Vec<bool> = fds
+            .iter()
+            .map(|f| f.revents().is_some_and(|r| !r.is_empty()))
+            .collect();
+        drop(fds);
+        let shared = stops.listeners.len();
+        for (i, listener) in stops.listeners.iter().enumerate() {
+            if ready[i] {
+                super::accept_all(listener, &mut |stream, peer| {
+                    if let Some(ticket) = super::admit(gate, &stream, &peer, cfg) {
+                        s.spawn(move || {
+                            super::session(stream, &peer, ticket, Route::Lookup(fleet), cfg)
+                        });
+                    }
+                });
+            }
+        }
+        for (i, (listener, screen)) in own.iter().enumerate() {
+            if ready[shared + i] {
+                super::accept_all(listener, &mut |stream, peer| {
+                    if let Some(ticket) = super::admit(gate, &stream, &peer, cfg) {
+                        let route = Route::To(screen.clone());
+                        s.spawn(move || super::session(stream, &peer, ticket, route, cfg));
+                    }
+                });
+            }
+        }
+    }
+}
