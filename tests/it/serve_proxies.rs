@@ -380,7 +380,6 @@ fn wait_for_canvas(
 /// pixel, and not the other's; a token not in the file is refused by websockify and reaches no
 /// device.
 #[test]
-#[ignore = "needs `serve --all` (--sim-devices, --socket-dir), which is landing on main"]
 fn websockify_tokens_route_novnc_to_each_of_serve_alls_devices() {
     let dir = tmp();
     let sockets = dir.path().join("sockets");
@@ -445,6 +444,15 @@ fn websockify_tokens_route_novnc_to_each_of_serve_alls_devices() {
             sockets.join(format!("sim{k}")).display()
         );
         assert!(proxy.log().contains(&socket), "{what}: {}", logs());
+        let listener = format!("on unix:{}", sockets.join(format!("sim{k}")).display());
+        assert!(
+            serve
+                .log()
+                .lines()
+                .any(|l| l.contains(&listener) && l.contains(" connected (")),
+            "{what}: serve logged the client on sim{k}'s socket: {}",
+            logs()
+        );
     }
 
     // A token the file does not hold: websockify refuses it, noVNC fails, no device is reached.
