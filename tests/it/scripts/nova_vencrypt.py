@@ -59,7 +59,7 @@ class AuthVeNCryptSubtype(enum.IntEnum):
 AUTH_SCHEMES = [AuthType.VENCRYPT]
 # The ServerInit name and one update may not exceed these (a bound, not a nova check).
 MAX_NAME = 4096
-MAX_PIXELS = 16384 * 16384
+MAX_PIXELS = 4096 * 4096
 
 RFB_PY = "nova/console/securityproxy/rfb.py RFBSecurityProxy.connect"
 AUTHS_PY = "nova/console/rfb/auths.py RFBAuthSchemeList.find_scheme"
