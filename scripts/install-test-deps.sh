@@ -55,6 +55,9 @@ install xvfb xauth x11-apps x11-utils imagemagick xdotool libxkbcommon-x11-0 lib
 install gvncviewer novnc chromium tigervnc-viewer tigervnc-tools
 # `bench` sets TigerVNC's Xvnc beside `serve` for the remote figures.
 install tigervnc-standalone-server
+# The proxies people put in front of `serve` (tests/it/serve_proxies.rs): websockify with its
+# token plugins, as OpenStack's nova-novncproxy maps console tokens to VNC servers.
+install websockify
 # serve's socket activation is tested under systemd's own systemd-socket-activate.
 install systemd
 # ffmpeg's swscale judges the packed YUV 4:2:2 conversion (tests/it/gvt.rs).

@@ -31,6 +31,7 @@ mod safe_io;
 mod serve;
 mod serve_limits;
 mod serve_listen;
+mod serve_proxies;
 mod serve_security;
 mod serve_tigervnc;
 mod shared;

@@ -4,13 +4,12 @@
 //! session tickets before VeNCrypt's security result, so one good session proves little.
 #![allow(clippy::unwrap_used)]
 
-use crate::common::cli::{path_str, run, tmp};
+use crate::common::cli::{path_str, tmp};
 use crate::common::clients::certificate;
-use crate::common::read_png;
 use crate::common::serve::Server;
+use crate::common::tigervnc::{Viewer, guest_picture, obfuscated_password, viewer_window};
 use crate::common::xvfb::Xvfb;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 use vfio_display::frame::RgbaImage;
 
@@ -20,80 +19,6 @@ const SESSION_LIMIT: Duration = Duration::from_secs(20);
 const SIM: [&str; 5] = ["--sim", "--sim-frame", "5", "--sim-mode", "800x600"];
 /// What the server logs for a client that finished the handshake over VeNCrypt.
 const CONNECTED: &str = "connected (native, VeNCrypt TLS";
-
-/// A viewer that is killed (and reaped) on drop, so that a failed assertion leaves none behind.
-struct Viewer {
-    child: Child,
-    log: std::path::PathBuf,
-}
-
-impl Viewer {
-    fn start(display: &str, home: &Path, port: u16, security: &[&str], log: &Path) -> Viewer {
-        let out = std::fs::File::create(log).unwrap();
-        let child = Command::new("xtigervncviewer")
-            // The viewer saves its last server under $HOME/.vnc: a home of the test's own.
-            .env("HOME", home)
-            .env("DISPLAY", display)
-            .args(security)
-            // Errors end the viewer instead of waiting in a dialog nobody can click.
-            .args(["-AlertOnFatalError=0", "-ReconnectOnError=0"])
-            .arg(format!("127.0.0.1::{port}"))
-            .stdin(Stdio::null())
-            .stdout(out.try_clone().unwrap())
-            .stderr(out)
-            .spawn()
-            .expect("xtigervncviewer (Debian tigervnc-viewer; scripts/install-test-deps.sh installs it)");
-        Viewer {
-            child,
-            log: log.to_path_buf(),
-        }
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-}
-
-impl Drop for Viewer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// The viewer's window on `display` (its title ends in " - TigerVNC" once the server's
-/// ServerInit arrived), as a picture; None while there is no such window.
-fn viewer_window(display: &str, dir: &Path) -> Option<RgbaImage> {
-    let found = Command::new("xdotool")
-        .env("DISPLAY", display)
-        .args(["search", "--name", " - TigerVNC$"])
-        .output()
-        .expect("xdotool (scripts/install-test-deps.sh installs it)");
-    let id = String::from_utf8_lossy(&found.stdout)
-        .lines()
-        .next()?
-        .trim()
-        .to_string();
-    let xwd = dir.join("window.xwd");
-    let png = dir.join("window.png");
-    let shot = Command::new("xwd")
-        .env("DISPLAY", display)
-        .args(["-silent", "-id", &id, "-out", path_str(&xwd)])
-        .status()
-        .expect("xwd (x11-apps)");
-    if !shot.success() {
-        // The window went away between the search and the capture.
-        return None;
-    }
-    // PNG32: RGBA always, never a palette picture the test's PNG reader does not take.
-    let converted = Command::new("convert")
-        .arg(&xwd)
-        .arg(format!("PNG32:{}", png.display()))
-        .status()
-        .expect("ImageMagick's convert");
-    assert!(converted.success(), "convert could not read xwd's capture");
-    Some(read_png(&png))
-}
 
 /// Runs `SESSIONS` viewers one after another against `server`, each with `security` (the
 /// viewer's options choosing the VeNCrypt subtype), each on a fresh Xvfb so no window of an
@@ -148,20 +73,11 @@ fn sessions_in_a_row(server: &Server, security: &[&str], want: &RgbaImage, dir: 
     }
 }
 
-/// The guest's picture at the simulator's frame, as `screenshot` takes it. TigerVNC draws the
-/// cursor itself (as an X cursor, which xwd does not capture), so without the cursor.
-fn guest_picture(dir: &Path) -> RgbaImage {
-    let want = dir.join("want.png");
-    let out = run(&[&["screenshot", "-o", path_str(&want)][..], &SIM[..]].concat());
-    assert!(out.status.success(), "{out:?}");
-    read_png(&want)
-}
-
 #[test]
 fn tigervnc_viewer_over_vencrypt_x509none_twelve_times_in_a_row() {
     let dir = tmp();
     let (cert, key) = certificate(dir.path());
-    let want = guest_picture(dir.path());
+    let want = guest_picture(dir.path(), &SIM);
     let tls = ["--tls-cert", path_str(&cert), "--tls-key", path_str(&key)];
     let server = Server::start(&[&SIM[..], &tls[..]].concat());
     let security = ["-SecurityTypes", "X509None", "-X509CA", path_str(&cert)];
@@ -174,7 +90,7 @@ fn tigervnc_viewer_over_vencrypt_x509none_twelve_times_in_a_row() {
 fn tigervnc_viewer_over_vencrypt_x509vnc_twelve_times_in_a_row() {
     let dir = tmp();
     let (cert, key) = certificate(dir.path());
-    let want = guest_picture(dir.path());
+    let want = guest_picture(dir.path(), &SIM);
     let password = dir.path().join("password");
     std::fs::write(&password, "open sesame\n").unwrap();
     std::fs::set_permissions(
@@ -183,19 +99,7 @@ fn tigervnc_viewer_over_vencrypt_x509vnc_twelve_times_in_a_row() {
     )
     .unwrap();
     // The viewer reads its password in VNC's obfuscated form, which TigerVNC's own tool writes.
-    let obfuscated = dir.path().join("passwd");
-    let made = Command::new("sh")
-        .arg("-c")
-        .arg(format!(
-            "printf 'open sesame\\n' | tigervncpasswd -f > {}",
-            obfuscated.display()
-        ))
-        .status()
-        .expect("sh");
-    assert!(
-        made.success(),
-        "tigervncpasswd -f (Debian tigervnc-tools; scripts/install-test-deps.sh installs it)"
-    );
+    let obfuscated = obfuscated_password(dir.path(), "open sesame");
     let server = Server::start(
         &[
             &SIM[..],

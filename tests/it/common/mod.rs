@@ -10,9 +10,15 @@ pub mod edid_ddc;
 #[cfg(feature = "gpu")]
 pub mod gpu;
 pub mod json;
+pub mod logged;
+pub mod nova;
+pub mod novnc;
+pub mod pki;
 pub mod qemu;
 pub mod serve;
+pub mod tigervnc;
 pub mod tinycv;
+pub mod websockify;
 pub mod xvfb;
 
 use vfio_display::device::sim::desktop::{self, Canvas};
