@@ -6,6 +6,7 @@ use super::args::{
 };
 use super::exit::Usage;
 use super::target::DeviceArgs;
+use crate::app::serve::control::OnExpire;
 use crate::app::serve::endpoint::{Backoff, DialAddr, Endpoints, ListenAddr};
 use crate::app::serve::fleet::scan::Source;
 use crate::app::serve::fleet::{FleetOptions, PortRange};
@@ -82,6 +83,15 @@ pub struct ServeArgs {
     /// With --all: leave idle mdevs alone (a VM cannot start on an mdev serve holds).
     #[arg(long, requires = "all")]
     skip_idle: bool,
+    /// A control socket (JSON, one request per line, as QMP): set and expire each device's
+    /// password at run time, list and disconnect clients. Made with mode 0600. Without
+    /// --password-file or --no-auth, devices refuse clients until it sets a password.
+    #[arg(long, value_name = "unix:PATH", value_parser = parse_control)]
+    control: Option<PathBuf>,
+    /// What an expired password does to the clients it let in: keep them (as QEMU does) or
+    /// disconnect them.
+    #[arg(long, value_enum, value_name = "keep|disconnect", default_value_t = OnExpireArg::Keep)]
+    on_expire: OnExpireArg,
     /// With --all: show every device's thumbnail on the index page at /, even of devices
     /// that ask for a password (by default only those that do not are shown).
     #[arg(long, requires = "all")]
@@ -203,7 +213,30 @@ pub fn run(args: &ServeArgs) -> Result<()> {
         },
         target,
         fleet,
+        control: args.control.clone(),
+        on_expire: match args.on_expire {
+            OnExpireArg::Keep => OnExpire::Keep,
+            OnExpireArg::Disconnect => OnExpire::Disconnect,
+        },
     })
+}
+
+/// `--on-expire`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum OnExpireArg {
+    /// Clients already in stay.
+    Keep,
+    /// Clients already in are disconnected with the reason.
+    Disconnect,
+}
+
+/// `--control unix:PATH` (the prefix may be left out).
+fn parse_control(text: &str) -> Result<PathBuf, String> {
+    let path = text.strip_prefix("unix:").unwrap_or(text);
+    if path.is_empty() {
+        return Err("give the control socket's path: unix:PATH".into());
+    }
+    Ok(PathBuf::from(path))
 }
 
 /// `--all`'s options, checked.

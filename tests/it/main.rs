@@ -29,6 +29,8 @@ mod record;
 mod removal;
 mod safe_io;
 mod serve;
+mod serve_control;
+mod serve_fleet;
 mod serve_limits;
 mod serve_listen;
 mod serve_proxies;

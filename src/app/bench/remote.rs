@@ -141,6 +141,8 @@ fn serve_options(o: &SimConfig) -> ServeOptions {
         refresh_hz: 30.0,
         render: vfio_display::render::ReadChoice::Auto,
         fleet: None,
+        control: None,
+        on_expire: crate::app::serve::control::OnExpire::Keep,
         target: Target::Sim(o.clone()),
     }
 }

@@ -119,7 +119,6 @@ impl Mailbox {
 
 /// Who a client is, for the control socket's list.
 #[derive(Debug, Clone)]
-#[allow(dead_code)] // Read by the control socket, which lands next.
 pub struct ClientMeta {
     /// Its address, or its uid and pid on a unix socket.
     pub peer: String,
@@ -131,7 +130,6 @@ pub struct ClientMeta {
 
 /// A connected client as the control socket lists it.
 #[derive(Debug, Clone)]
-#[allow(dead_code)] // Read by the control socket, which lands next.
 pub struct ClientEntry {
     /// Its number, unique in the process.
     pub id: u64,
@@ -142,7 +140,6 @@ pub struct ClientEntry {
 /// Client numbers, unique across every screen of the process.
 static NEXT_CLIENT: AtomicU64 = AtomicU64::new(1);
 
-#[allow(dead_code)] // Read by the control socket, which lands next.
 struct Client {
     id: u64,
     meta: ClientMeta,
@@ -268,7 +265,6 @@ impl Hub {
     }
 
     /// The clients connected now, for the control socket.
-    #[allow(dead_code)] // Called by the control socket, which lands next.
     pub fn clients(&self) -> Vec<ClientEntry> {
         let clients = self.clients.lock().unwrap_or_else(|p| p.into_inner());
         clients
@@ -284,7 +280,6 @@ impl Hub {
     /// Ends the clients `which` picks (by number), telling each why: its writer sends the
     /// reason where the transport has a way (a WebSocket close), and its socket is shut down so
     /// that neither a blocked read nor a blocked write holds it. Returns how many it ended.
-    #[allow(dead_code)] // Called by the control socket, which lands next.
     pub fn disconnect(&self, which: impl Fn(u64) -> bool, why: &str) -> usize {
         let clients = self.clients.lock().unwrap_or_else(|p| p.into_inner());
         let mut ended = 0;

@@ -38,13 +38,16 @@ use endpoint::Endpoints;
 use listeners::Listener;
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use router::Route;
+use screen::Credential;
 use std::net::TcpListener;
 use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, mpsc};
 use std::time::Duration;
+use std::time::SystemTime;
 use stream::{Peer, Stream};
+use tickets::{DefaultCredential, Tickets};
 use vfio_display::device::DisplayDevice;
 use vfio_display::frame::{FrameReader, IrqChoice, Pump, RgbaImage, choose_source};
 use vfio_display::render::{ImportChoice, LazyGpu, PlaneReader, ReadChoice};
@@ -96,12 +99,16 @@ pub struct ServeOptions {
     /// `--all`: every device of the host (or `--sim-devices` simulated ones), by name;
     /// `target` is then unused.
     pub fleet: Option<fleet::FleetOptions>,
+    /// `--control unix:PATH`: the socket where passwords are set at run time.
+    pub control: Option<PathBuf>,
+    /// What an expired password does to the clients it let in.
+    pub on_expire: control::OnExpire,
 }
 
 /// How clients are let in.
 #[derive(Default)]
 pub struct Security {
-    /// VNC authentication's password.
+    /// VNC authentication's password (unless `registry` has tickets).
     pub password: Option<Vec<u8>>,
     /// The password was made for this run: it is shown on the terminal.
     pub password_made: bool,
@@ -109,6 +116,10 @@ pub struct Security {
     pub tls: Option<Arc<rustls::ServerConfig>>,
     /// The guest's input channel (`GuestInput::off` when there is none).
     pub input: Option<GuestInput>,
+    /// The run's screens and tickets, which the control socket acts on.
+    pub registry: Option<Arc<fleet::Fleet>>,
+    /// The screen's name, for tickets and logs.
+    pub name: String,
 }
 
 /// What every client connection needs, whichever screen it reaches.
@@ -223,22 +234,44 @@ fn warn_if_readable(path: &Path, what: &str) -> Result<()> {
     Ok(())
 }
 
-/// The password clients must give: the file's, none with an explicit `--no-auth`, else one
-/// made for this run (every listener, loopback included, needs a credential: any local
-/// account or web page can reach a loopback port).
-fn password_for(opts: &ServeOptions) -> Result<(Option<Vec<u8>>, bool)> {
+/// What a device without a ticket of its own asks: the file's password, none with an
+/// explicit `--no-auth`, nothing at all until the control socket sets a password (with
+/// `--control`), else a password made for this run (every listener, loopback included, needs
+/// a credential: any local account or web page can reach a loopback port). The second value
+/// is true for a password made for the run.
+fn credential_for(opts: &ServeOptions) -> Result<(DefaultCredential, bool)> {
     match (&opts.password_file, opts.no_auth) {
         (Some(_), true) => bail!("--password-file and --no-auth exclude each other"),
-        (Some(path), false) => Ok((Some(read_password(path)?), false)),
-        (None, true) => Ok((None, false)),
-        (None, false) => Ok((Some(password::one_time()?), true)),
+        (Some(path), false) => Ok((DefaultCredential::Password(read_password(path)?), false)),
+        (None, true) => Ok((DefaultCredential::NoAuth, false)),
+        (None, false) if opts.control.is_some() => Ok((DefaultCredential::Locked, false)),
+        (None, false) => Ok((DefaultCredential::Password(password::one_time()?), true)),
+    }
+}
+
+/// The name a single device's screen has for tickets: an mdev's UUID, else a word.
+fn single_name(target: &Target) -> String {
+    let name = match target {
+        Target::Sim(_) => "sim",
+        Target::Fd(_) => "vm",
+        Target::Mdev { spec, .. } => spec.rsplit('/').next().unwrap_or(""),
+    };
+    if fleet::scan::valid_name(name) {
+        name.to_string()
+    } else {
+        "device".to_string()
     }
 }
 
 pub fn run(opts: &ServeOptions) -> Result<()> {
     // First, before any thread starts: the variables are removed from the environment.
     let activated = activation::take().context("socket activation (LISTEN_FDS)")?;
-    let (password, made) = password_for(opts)?;
+    let (default, made) = credential_for(opts)?;
+    // The password made for the run, which only the terminal is told.
+    let made = match &default {
+        DefaultCredential::Password(p) if made => Some(String::from_utf8_lossy(p).into_owned()),
+        _ => None,
+    };
     let tls = match &opts.tls {
         Some((cert, key)) => Some(tls_config(cert, key)?),
         None => None,
@@ -252,73 +285,122 @@ pub fn run(opts: &ServeOptions) -> Result<()> {
         crate::app::guest_input::no_input_because(&opts.target),
     )?;
     let listeners = listeners::open(&opts.endpoints, activated)?;
-    if let Some(fleet_opts) = &opts.fleet {
-        return run_fleet(
+    let locked = default == DefaultCredential::Locked;
+    let tickets = Arc::new(Tickets::new(default));
+    let novnc = opts
+        .web
+        .as_ref()
+        .is_some_and(|d| d.join("vnc.html").is_file());
+    let thumbnails = opts.fleet.as_ref().is_some_and(|f| f.index_thumbnails);
+    let registry = Arc::new(fleet::Fleet::new(tickets.clone(), thumbnails, novnc));
+    let control = match &opts.control {
+        Some(path) => {
+            // Whoever can write to it can let anyone in: 0600 whatever --socket-mode says.
+            let access = unix_socket::SocketAccess {
+                mode: 0o600,
+                ..opts.endpoints.access
+            };
+            let bound = unix_socket::bind(path, access)
+                .with_context(|| format!("--control unix:{}", path.display()))?;
+            if locked {
+                errln!(
+                    "vfio-display: clients are refused until the control socket unix:{} sets a \
+                     password (set_password)",
+                    path.display()
+                );
+            }
+            Some(bound)
+        }
+        None => None,
+    };
+    let done = AtomicBool::new(false);
+    let stopping = || done.load(Ordering::Acquire) || signals::received().is_some();
+    let stopping: &(dyn Fn() -> bool + Sync) = &stopping;
+    std::thread::scope(|s| -> Result<()> {
+        if let Some((listener, _file)) = &control {
+            let (tickets, registry) = (&tickets, &registry);
+            s.spawn(move || control::run(listener, tickets, registry.as_ref(), stopping));
+            s.spawn(move || {
+                control::watch_expiry(tickets, registry.as_ref(), opts.on_expire, stopping)
+            });
+        }
+        let result = serve_target(
             opts,
-            fleet_opts,
-            password,
             made,
             tls,
+            guest_input,
             &listeners,
             &interrupts,
+            &registry,
         );
-    }
-    let dev = opts.target.open()?;
-    let _removal = crate::app::removal::watch(dev.as_ref());
-    let never = AtomicBool::new(false);
-    let security = Security {
-        password,
-        password_made: made,
-        tls,
-        input: Some(guest_input),
-    };
-    let stops = Stops {
-        listeners: &listeners,
-        interrupts: Some(&interrupts),
-        stop: &never,
-    };
-    serve_on(dev.as_ref(), security, opts, stops, true)?;
+        done.store(true, Ordering::Release);
+        result
+    })?;
     signals::check()?;
     Ok(())
 }
 
-/// `serve --all`: the server's configuration, then the fleet until a signal.
-fn run_fleet(
+/// Serves `opts`' device, or every device with `--all`, until a signal.
+fn serve_target(
     opts: &ServeOptions,
-    fleet_opts: &fleet::FleetOptions,
-    password: Option<Vec<u8>>,
-    made: bool,
+    made: Option<String>,
     tls: Option<Arc<rustls::ServerConfig>>,
+    guest_input: GuestInput,
     listeners: &[Listener],
     interrupts: &Interrupts,
+    registry: &Arc<fleet::Fleet>,
 ) -> Result<()> {
-    let (web, _) = web_page(opts)?;
-    let cfg = ServerConfig {
-        http: http::HttpPolicy {
-            web,
-            origins: origin::OriginPolicy {
-                allowed: allowed_origins(opts)?,
-                password: password.is_some(),
-            },
-        },
-        gate: gate::Gate::new(opts.client_timeout),
-        access: Arc::new(screen::FixedPassword(password.clone())),
-        tls,
-        client_timeout: opts.client_timeout,
-        log_clients: true,
-    };
-    if let Some(password) = password.as_ref().filter(|_| made) {
-        password::announce(&String::from_utf8_lossy(password), None);
-    }
     let never = AtomicBool::new(false);
     let stops = Stops {
         listeners,
         interrupts: Some(interrupts),
         stop: &never,
     };
-    fleet::run(opts, fleet_opts, &cfg, stops)?;
-    signals::check()?;
-    Ok(())
+    if let Some(fleet_opts) = &opts.fleet {
+        return run_fleet(opts, fleet_opts, made, tls, stops, registry);
+    }
+    let dev = opts.target.open()?;
+    let _removal = crate::app::removal::watch(dev.as_ref());
+    let security = Security {
+        password: None,
+        password_made: made.is_some(),
+        tls,
+        input: Some(guest_input),
+        registry: Some(registry.clone()),
+        name: single_name(&opts.target),
+    };
+    serve_on(dev.as_ref(), security, opts, stops, true)
+}
+
+/// `serve --all`: the server's configuration, then the fleet until a signal.
+fn run_fleet(
+    opts: &ServeOptions,
+    fleet_opts: &fleet::FleetOptions,
+    made: Option<String>,
+    tls: Option<Arc<rustls::ServerConfig>>,
+    stops: Stops<'_>,
+    registry: &fleet::Fleet,
+) -> Result<()> {
+    let (web, _) = web_page(opts)?;
+    let access = registry.access();
+    let cfg = ServerConfig {
+        http: http::HttpPolicy {
+            web,
+            origins: origin::OriginPolicy {
+                allowed: allowed_origins(opts)?,
+                password: !opts.no_auth,
+            },
+        },
+        gate: gate::Gate::new(opts.client_timeout),
+        access: access.clone(),
+        tls,
+        client_timeout: opts.client_timeout,
+        log_clients: true,
+    };
+    if let Some(password) = made {
+        password::announce(&password, None);
+    }
+    fleet::run(opts, fleet_opts, &cfg, stops, registry)
 }
 
 /// Serves `dev` on `listener` until `stop`, or a signal when `interrupts` are installed;
@@ -360,27 +442,46 @@ fn serve_on(
     let tls = security.tls.is_some();
     let (web, page) = web_page(opts)?;
     let allowed = allowed_origins(opts)?;
-    let announced_password = security
-        .password
-        .as_ref()
-        .filter(|_| security.password_made)
-        .map(|p| String::from_utf8_lossy(p).into_owned());
+    // Without a registry (bench's server) the password is the run's one credential.
+    let registry = security.registry.unwrap_or_else(|| {
+        let default = match security.password {
+            Some(p) => DefaultCredential::Password(p),
+            None => DefaultCredential::NoAuth,
+        };
+        Arc::new(fleet::Fleet::new(
+            Arc::new(Tickets::new(default)),
+            false,
+            false,
+        ))
+    });
+    let access = registry.access();
+    let name = if security.name.is_empty() {
+        "sim".to_string()
+    } else {
+        security.name
+    };
+    let announced_password = match access.credential(&name, SystemTime::now()) {
+        Credential::Password { password, .. } if security.password_made => {
+            Some(String::from_utf8_lossy(&password).into_owned())
+        }
+        _ => None,
+    };
     let cfg = ServerConfig {
         http: http::HttpPolicy {
             web,
             origins: origin::OriginPolicy {
                 allowed,
-                password: security.password.is_some(),
+                password: access.credential(&name, SystemTime::now()) != Credential::NoAuth,
             },
         },
         gate: gate::Gate::new(opts.client_timeout),
-        access: Arc::new(screen::FixedPassword(security.password)),
+        access,
         tls: security.tls,
         client_timeout: opts.client_timeout,
         log_clients: announce,
     };
     let screen = Arc::new(screen::Screen {
-        name: "default".into(),
+        name,
         title: format!("vfio-display: {}", dev.name()),
         hub: hub::Hub::new(RgbaImage::new(BLANK.0, BLANK.1)),
         max_clients: opts.max_clients,
@@ -394,6 +495,7 @@ fn serve_on(
             opts.shared_input,
         ),
     });
+    registry.insert(screen.clone(), Vec::new());
     if announce {
         let served = Served {
             listeners: stops.listeners,

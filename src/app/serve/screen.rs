@@ -8,44 +8,32 @@ use super::input::ServerInput;
 use super::resize::Follow;
 use std::time::SystemTime;
 
-/// What a connection to a screen must present, decided when its handshake starts.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Credential {
-    /// No authentication (`--no-auth`).
-    NoAuth,
-    /// VNC authentication with this password; `generation` names the ticket it belongs to.
-    Password { password: Vec<u8>, generation: u64 },
-    /// Refused before security, with the reason clients show.
-    #[allow(dead_code)] // Made by the tickets of the control socket, which lands next.
-    Refused(String),
-}
+pub use super::tickets::Credential;
+use super::tickets::Tickets;
 
-/// Who may log in to a screen, asked at every handshake: a fixed password, or the tickets an
-/// operator sets at run time.
+/// Who may log in to a screen, asked at every handshake: the run's password, or the tickets
+/// an operator sets at run time through the control socket.
 pub trait Access: Send + Sync {
     /// What a connection to `screen` must present now.
     fn credential(&self, screen: &str, now: SystemTime) -> Credential;
     /// A password login with `generation` succeeded; `Err(why)` refuses it after all (a
     /// one-time password that another connection used first).
     fn redeem(&self, screen: &str, generation: u64, now: SystemTime) -> Result<(), String>;
+    /// The screen is gone: its ticket goes with it (a VM started again gets a new one).
+    fn forget(&self, screen: &str);
 }
 
-/// One password for the whole run (or none), as `serve` has without a control socket.
-pub struct FixedPassword(pub Option<Vec<u8>>);
-
-impl Access for FixedPassword {
-    fn credential(&self, _screen: &str, _now: SystemTime) -> Credential {
-        match &self.0 {
-            Some(password) => Credential::Password {
-                password: password.clone(),
-                generation: 0,
-            },
-            None => Credential::NoAuth,
-        }
+impl Access for Tickets {
+    fn credential(&self, screen: &str, now: SystemTime) -> Credential {
+        Tickets::credential(self, screen, now)
     }
 
-    fn redeem(&self, _screen: &str, _generation: u64, _now: SystemTime) -> Result<(), String> {
-        Ok(())
+    fn redeem(&self, screen: &str, generation: u64, now: SystemTime) -> Result<(), String> {
+        Tickets::redeem(self, screen, generation, now)
+    }
+
+    fn forget(&self, screen: &str) {
+        Tickets::forget(self, screen);
     }
 }
 

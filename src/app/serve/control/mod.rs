@@ -6,9 +6,6 @@
 //! let anyone in. Every request that changes something is logged to stderr with the caller's
 //! uid and pid, for an audit trail; a password never is.
 
-// The multi-device `serve` wires this in; until then only its tests use it.
-#![allow(dead_code, unused_imports)]
-
 mod commands;
 mod lines;
 mod time;

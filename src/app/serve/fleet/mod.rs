@@ -76,7 +76,7 @@ pub struct Fleet {
 type Thumbnail = (u64, Arc<Vec<u8>>);
 
 impl Fleet {
-    fn new(access: Arc<dyn Access>, thumbnails: bool, novnc: bool) -> Self {
+    pub fn new(access: Arc<dyn Access>, thumbnails: bool, novnc: bool) -> Self {
         Fleet {
             entries: Mutex::new(BTreeMap::new()),
             running: Mutex::new(Vec::new()),
@@ -92,13 +92,19 @@ impl Fleet {
         self.entries.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn insert(&self, screen: Arc<Screen>, own: Vec<Arc<Listener>>) {
+    /// Who may log in to which screen.
+    pub fn access(&self) -> Arc<dyn Access> {
+        self.access.clone()
+    }
+
+    pub(in crate::app::serve) fn insert(&self, screen: Arc<Screen>, own: Vec<Arc<Listener>>) {
         self.lock_entries()
             .insert(screen.name.clone(), Entry { screen, own });
     }
 
     fn remove(&self, name: &str) {
         self.lock_entries().remove(name);
+        self.access.forget(name);
         self.thumbs
             .lock()
             .unwrap_or_else(|p| p.into_inner())
@@ -298,13 +304,8 @@ pub(super) fn run(
     fleet_opts: &FleetOptions,
     cfg: &ServerConfig,
     stops: Stops<'_>,
+    fleet: &Fleet,
 ) -> Result<()> {
-    let novnc = cfg
-        .http
-        .web
-        .as_ref()
-        .is_some_and(|w| w.has_file("vnc.html"));
-    let fleet = Fleet::new(cfg.access.clone(), fleet_opts.index_thumbnails, novnc);
     let gate = &cfg.gate;
     let stop_flag = stops.stop;
     let stopping = move || {
@@ -313,7 +314,7 @@ pub(super) fn run(
     let ctx = Ctx {
         opts,
         fleet_opts,
-        fleet: &fleet,
+        fleet,
         stop: &stopping,
     };
     for l in stops.listeners {
@@ -322,7 +323,6 @@ pub(super) fn run(
     announce(stops.listeners, fleet_opts)?;
     std::thread::scope(|s| -> Result<()> {
         let ctx = &ctx;
-        let fleet = &fleet;
         s.spawn(move || {
             let mut full_said = false;
             while !(ctx.stop)() {
@@ -441,5 +441,49 @@ fn accept_loop<'s, 'e>(
                 });
             }
         }
+    }
+}
+
+/// What the control socket sees: the screens, their clients, and a way to end them.
+impl crate::app::serve::control::Fleet for Fleet {
+    fn device_names(&self) -> Vec<String> {
+        self.lock_entries().keys().cloned().collect()
+    }
+
+    fn client_count(&self, device: &str) -> usize {
+        self.screen_named(device)
+            .map_or(0, |screen| screen.hub.client_count())
+    }
+
+    fn clients(&self) -> Vec<crate::app::serve::control::ClientInfo> {
+        self.screens()
+            .iter()
+            .flat_map(|screen| {
+                screen
+                    .hub
+                    .clients()
+                    .into_iter()
+                    .map(|c| crate::app::serve::control::ClientInfo {
+                        id: c.id,
+                        device: screen.name.clone(),
+                        peer: c.meta.peer,
+                        transport: c.meta.transport.to_string(),
+                        since: c.meta.since,
+                    })
+            })
+            .collect()
+    }
+
+    fn disconnect_client(&self, id: u64, why: &str) -> bool {
+        self.screens()
+            .iter()
+            .map(|screen| screen.hub.disconnect(|c| c == id, why))
+            .sum::<usize>()
+            > 0
+    }
+
+    fn disconnect_device(&self, device: &str, why: &str) -> usize {
+        self.screen_named(device)
+            .map_or(0, |screen| screen.hub.disconnect(|_| true, why))
     }
 }

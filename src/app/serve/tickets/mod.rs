@@ -8,10 +8,6 @@
 //! same password is still the current one, so two connections that race for one one-time
 //! password cannot both get in, and a password replaced during a login lets nobody in with it.
 
-// The multi-device `serve` wires this in; until then only its tests and the control socket's
-// use it.
-#![allow(dead_code)]
-
 use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard};
 use std::time::SystemTime;
