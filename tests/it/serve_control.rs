@@ -21,7 +21,7 @@ struct Control {
 impl Control {
     fn connect(path: &Path) -> Control {
         let s = UnixStream::connect(path).unwrap();
-        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
         let mut c = Control {
             reader: BufReader::new(s.try_clone().unwrap()),
             writer: s,
@@ -33,8 +33,8 @@ impl Control {
 
     fn line(&mut self) -> Value {
         let mut line = String::new();
-        self.reader.read_line(&mut line).unwrap();
-        serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line:?}"))
+        let read = self.reader.read_line(&mut line);
+        serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line:?} ({read:?})"))
     }
 
     /// Sends a request; returns its `return`, or panics with its error.
