@@ -27,7 +27,10 @@ impl Control {
             writer: s,
         };
         let greeting = c.line();
-        assert!(greeting["vfio-display"]["version"].is_string(), "{greeting}");
+        assert!(
+            greeting["vfio-display"]["version"].is_string(),
+            "{greeting}"
+        );
         c
     }
 
@@ -139,16 +142,25 @@ fn start(dir: &Path, extra: &[&str]) -> Server {
 fn tickets_set_at_run_time_let_in_once_per_device_and_are_audited() {
     let dir = tmp();
     let server = start(dir.path(), &[]);
-    assert!(server.log().contains("clients are refused until the control socket"));
+    assert!(
+        server
+            .log()
+            .contains("clients are refused until the control socket")
+    );
     let mode = std::os::unix::fs::PermissionsExt::mode(
-        &std::fs::metadata(dir.path().join("ctl")).unwrap().permissions(),
+        &std::fs::metadata(dir.path().join("ctl"))
+            .unwrap()
+            .permissions(),
     );
     assert_eq!(mode & 0o777, 0o600);
     let sim0 = dir.path().join("vms/sim0");
     let sim1 = dir.path().join("vms/sim1");
     // Locked: refused before security, with the reason.
     let (_, offered) = offer(&sim0);
-    assert_eq!(offered, Err("no password is set for this device yet".into()));
+    assert_eq!(
+        offered,
+        Err("no password is set for this device yet".into())
+    );
 
     let mut ctl = Control::connect(&dir.path().join("ctl"));
     ctl.execute(
@@ -157,13 +169,19 @@ fn tickets_set_at_run_time_let_in_once_per_device_and_are_audited() {
     );
     // sim1 stays locked: tickets are per device.
     let (_, offered) = offer(&sim1);
-    assert_eq!(offered, Err("no password is set for this device yet".into()));
+    assert_eq!(
+        offered,
+        Err("no password is set for this device yet".into())
+    );
     // A wrong password fails and is logged as such.
     assert_eq!(login(&sim0, "guess").unwrap_err(), "authentication failed");
     // The one-time password lets exactly one client in.
     let _first = login(&sim0, "tk-0001").unwrap();
     let (_, offered) = offer(&sim0);
-    assert_eq!(offered, Err("the one-time password was already used".into()));
+    assert_eq!(
+        offered,
+        Err("the one-time password was already used".into())
+    );
 
     let devices = ctl.execute("query-devices", json!({}));
     let sim0_row = devices
@@ -186,7 +204,10 @@ fn tickets_set_at_run_time_let_in_once_per_device_and_are_audited() {
     ] {
         assert!(log.contains(line), "no {line:?} in: {log}");
     }
-    assert!(!log.contains("tk-0001"), "the password is never logged: {log}");
+    assert!(
+        !log.contains("tk-0001"),
+        "the password is never logged: {log}"
+    );
 }
 
 #[test]
@@ -212,7 +233,10 @@ fn an_expired_password_refuses_new_clients_and_disconnects_old_ones_when_asked()
     assert_eq!(offered, Err("the password for this device expired".into()));
 
     // A new password opens it again; `disconnect` ends a client by its number.
-    ctl.execute("set_password", json!({"device": "sim1", "password": "again"}));
+    ctl.execute(
+        "set_password",
+        json!({"device": "sim1", "password": "again"}),
+    );
     let mut again = login(&sim1, "again").unwrap();
     let clients = ctl.execute("query-clients", json!({}));
     let id = clients[0]["id"].clone();
@@ -222,7 +246,10 @@ fn an_expired_password_refuses_new_clients_and_disconnects_old_ones_when_asked()
     let (code, log) = server.stop();
     // Ended by the SIGTERM as a stopped server is, never by a panic (101).
     assert_eq!(code, None, "{log}");
-    assert!(log.contains("no longer served: the server stopped (SIGTERM)"), "{log}");
+    assert!(
+        log.contains("no longer served: the server stopped (SIGTERM)"),
+        "{log}"
+    );
     assert!(!log.contains("panicked"), "{log}");
 }
 
@@ -262,5 +289,9 @@ fn a_single_device_server_takes_tickets_too_and_keeps_clients_by_default() {
     s.read_exact(&mut name).unwrap();
     s.read_exact(&mut head).unwrap();
     assert_eq!(head[0], 0, "a FramebufferUpdate after the expiry");
-    assert!(!server.log().contains("log in with the password"), "{}", server.log());
+    assert!(
+        !server.log().contains("log in with the password"),
+        "{}",
+        server.log()
+    );
 }

@@ -293,7 +293,10 @@ fn a_lost_device_ends_its_own_clients_and_no_one_else_s() {
     let (code, log) = server.stop();
     // Ended by the SIGTERM as a stopped server is, never by a panic (101).
     assert_eq!(code, None, "{log}");
-    assert!(log.contains("no longer served: the server stopped (SIGTERM)"), "{log}");
+    assert!(
+        log.contains("no longer served: the server stopped (SIGTERM)"),
+        "{log}"
+    );
     assert!(!log.contains("panicked"), "{log}");
 }
 
