@@ -371,7 +371,9 @@ fn activation_variables_naming_a_file_or_a_connection_are_refused() {
         let script = format!(
             "LISTEN_PID=$$ LISTEN_FDS={count} exec \"$0\" serve --sim --listen 127.0.0.1:0 {redirect}"
         );
-        let out = std::process::Command::new("sh")
+        // bash, not sh: dash takes single-digit fds only in `3<&N`, and under a loaded test
+        // run the connection's fd is past 9.
+        let out = std::process::Command::new("bash")
             .args(["-c", &script, env!("CARGO_BIN_EXE_vfio-display")])
             .stdin(Stdio::null())
             .output()
