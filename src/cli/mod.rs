@@ -54,7 +54,7 @@ enum Command {
     /// Serve the guest screen over VNC (RFB) and WebSocket (noVNC in a browser), on
     /// 127.0.0.1:5900 unless --listen says otherwise.
     #[command(mut_arg("device", |a| a.required_unless_present_any(["all"])))]
-    Serve(serve::ServeArgs),
+    Serve(Box<serve::ServeArgs>),
     /// Generate, decode, write and hot-swap EDIDs.
     Edid(edid::EdidArgs),
     /// Watch the guest desktop in a window (overlay: F1, scale: F3, fullscreen: F11, screenshot:

@@ -67,6 +67,10 @@ pub struct ServeArgs {
     /// With --all --sim: the --sim-fault applies to this device only.
     #[arg(long, value_name = "NAME", requires = "all")]
     sim_fault_device: Option<String>,
+    /// With --all --sim --sim-frame: this device animates while the others stay frozen (a
+    /// busy guest among idle ones).
+    #[arg(long, value_name = "NAME", requires = "all")]
+    sim_busy_device: Option<String>,
     /// With --all: a unix socket per device in DIR, named after the device (websockify's
     /// UnixDomainSocketDirectory plugin and token files point at them).
     #[arg(long, value_name = "DIR", requires = "all")]
@@ -259,9 +263,13 @@ fn fleet_options(args: &ServeArgs) -> Result<Option<FleetOptions>> {
                 .and_then(|k| k.parse::<usize>().ok())
                 .is_some_and(|k| k < args.sim_devices)
         };
-        if let Some(name) = args.sim_fault_device.as_deref().filter(|n| !named(n)) {
+        let unknown = [&args.sim_fault_device, &args.sim_busy_device]
+            .into_iter()
+            .zip(["--sim-fault-device", "--sim-busy-device"])
+            .find_map(|(name, flag)| name.as_deref().filter(|n| !named(n)).map(|n| (flag, n)));
+        if let Some((flag, name)) = unknown {
             return Err(Usage(format!(
-                "--sim-fault-device {name}: the devices are sim0 to sim{}",
+                "{flag} {name}: the devices are sim0 to sim{}",
                 args.sim_devices - 1
             ))
             .into());
@@ -270,6 +278,7 @@ fn fleet_options(args: &ServeArgs) -> Result<Option<FleetOptions>> {
             config,
             count: args.sim_devices,
             fault_on: args.sim_fault_device.clone(),
+            busy: args.sim_busy_device.clone(),
         }
     } else {
         Source::Host {

@@ -21,11 +21,13 @@ pub enum Source {
     /// The host's mdevs and QEMUs; idle mdevs only when `idle`.
     Host { backend: BackendChoice, idle: bool },
     /// `count` simulated devices, `sim0`.., device K frozen at frame `frozen + K` (so their
-    /// pictures differ) when frozen; the fault only on `fault_on` when it names one.
+    /// pictures differ) when frozen, except `busy`, which animates; the fault only on
+    /// `fault_on` when it names one.
     Sim {
         config: SimConfig,
         count: usize,
         fault_on: Option<String>,
+        busy: Option<String>,
     },
 }
 
@@ -45,12 +47,16 @@ pub fn scan(source: &Source) -> BTreeMap<String, Found> {
             config,
             count,
             fault_on,
+            busy,
         } => (0..*count)
             .map(|k| {
                 let name = format!("sim{k}");
                 let mut config = config.clone();
                 if let Some(frame) = config.frozen_frame {
                     config.frozen_frame = Some(frame + k as u64);
+                }
+                if busy.as_ref().is_some_and(|b| *b == name) {
+                    config.frozen_frame = None;
                 }
                 if fault_on.as_ref().is_some_and(|on| *on != name) {
                     config.fault = SimFault::None;
@@ -202,6 +208,7 @@ mod tests {
             config,
             count: 3,
             fault_on: Some("sim1".into()),
+            busy: Some("sim2".into()),
         };
         let found = scan(&source);
         let names: Vec<&str> = found.keys().map(String::as_str).collect();
@@ -218,7 +225,7 @@ mod tests {
             [
                 (Some(5), SimFault::None),
                 (Some(6), SimFault::DeviceLost),
-                (Some(7), SimFault::None)
+                (None, SimFault::None)
             ]
         );
     }
