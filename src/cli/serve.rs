@@ -96,6 +96,12 @@ pub struct ServeArgs {
     /// disconnect them.
     #[arg(long, value_enum, value_name = "keep|disconnect", default_value_t = OnExpireArg::Keep)]
     on_expire: OnExpireArg,
+    /// With --all: forward clients' keys and pointer to each VM through the QMP socket on its
+    /// QEMU's command line (-qmp unix:PATH,server=on, or a control -mon on a unix chardev).
+    /// serve then holds that monitor while it serves the VM: QEMU takes one client per
+    /// monitor. Without it, clients of --all view only.
+    #[arg(long, requires = "all")]
+    take_qmp: bool,
     /// With --all: show every device's thumbnail on the index page at /, even of devices
     /// that ask for a password (by default only those that do not are shown).
     #[arg(long, requires = "all")]
@@ -293,6 +299,7 @@ fn fleet_options(args: &ServeArgs) -> Result<Option<FleetOptions>> {
         max_devices: args.max_devices,
         scan_interval: Duration::from_secs_f64(args.scan_interval),
         index_thumbnails: args.index_thumbnails,
+        take_qmp: args.take_qmp,
     }))
 }
 

@@ -99,6 +99,72 @@ pub fn vfio_pci_devices(args: &[String]) -> Vec<VfioPciArg> {
     devices
 }
 
+/// The values of option `name` (`-name X`, `--name X`, `-name=X`) on a command line, in order.
+fn option_values<'a>(args: &'a [String], name: &str) -> Vec<&'a str> {
+    let (short, long) = (format!("-{name}"), format!("--{name}"));
+    let (short_eq, long_eq) = (format!("-{name}="), format!("--{name}="));
+    let mut values = Vec::new();
+    let mut iter = args.iter();
+    while let Some(arg) = iter.next() {
+        if *arg == short || *arg == long {
+            if let Some(value) = iter.next() {
+                values.push(value.as_str());
+            }
+        } else if let Some(value) = arg
+            .strip_prefix(short_eq.as_str())
+            .or_else(|| arg.strip_prefix(long_eq.as_str()))
+        {
+            values.push(value);
+        }
+    }
+    values
+}
+
+/// The unix socket of a QMP monitor on QEMU's command line, if it has one a client can
+/// connect to by path: `-qmp unix:PATH,server=on,...` (or `-qmp-pretty`), or a `-chardev
+/// socket,id=ID,path=PATH,server=on` that a `-mon chardev=ID,mode=control` makes a QMP
+/// monitor. libvirt passes its monitor as an fd (`fd=N`), which has no path: `None`.
+pub fn qmp_socket(args: &[String]) -> Option<std::path::PathBuf> {
+    let server = |parts: &[String]| {
+        parts.iter().any(|p| {
+            matches!(
+                p.as_str(),
+                "server" | "server=on" | "server=yes" | "server=true"
+            )
+        })
+    };
+    for value in option_values(args, "qmp")
+        .into_iter()
+        .chain(option_values(args, "qmp-pretty"))
+    {
+        let parts = split_options(value);
+        let path = parts.first().and_then(|p| p.strip_prefix("unix:"));
+        if let Some(path) = path.filter(|p| !p.is_empty())
+            && server(&parts)
+        {
+            return Some(path.into());
+        }
+    }
+    let controls: Vec<String> = option_values(args, "mon")
+        .into_iter()
+        .filter_map(|value| {
+            let parts = split_options(value);
+            let control = parts.iter().any(|p| p == "mode=control");
+            let chardev = parts.iter().find_map(|p| p.strip_prefix("chardev="));
+            chardev.filter(|_| control).map(str::to_string)
+        })
+        .collect();
+    option_values(args, "chardev")
+        .into_iter()
+        .find_map(|value| {
+            let parts = split_options(value);
+            let socket = parts.first().is_some_and(|p| p == "socket");
+            let id = parts.iter().find_map(|p| p.strip_prefix("id="))?;
+            let path = parts.iter().find_map(|p| p.strip_prefix("path="))?;
+            (socket && server(&parts) && controls.iter().any(|c| c == id)).then(|| path.into())
+        })
+}
+
 /// The arguments that hand QEMU an open device cdev: an iommufd object (QEMU opens
 /// /dev/iommu itself) and the vfio-pci device on fd `fd`, with QEMU's own display off (a
 /// dma-buf display there needs OpenGL, and two exporters of one buffer crash mbochs).
@@ -116,6 +182,52 @@ pub fn share_device_args(fd: i32, sysfsdev: &str, id: &str) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn qmp_sockets_are_found_by_path_and_fd_monitors_are_not() {
+        let path = |list: &[&str]| qmp_socket(&args(list)).map(|p| p.display().to_string());
+        assert_eq!(
+            path(&["-qmp", "unix:/run/q.sock,server=on,wait=off"]).as_deref(),
+            Some("/run/q.sock")
+        );
+        assert_eq!(
+            path(&["-qmp=unix:/run/a,,b,server,nowait"]).as_deref(),
+            Some("/run/a,b")
+        );
+        // A client socket (QEMU dials out) and a TCP monitor are not ours to connect to.
+        assert_eq!(path(&["-qmp", "unix:/run/q.sock"]), None);
+        assert_eq!(path(&["-qmp", "tcp:127.0.0.1:4444,server=on"]), None);
+        assert_eq!(
+            path(&[
+                "-chardev",
+                "socket,id=mon0,path=/run/m.sock,server=on,wait=off",
+                "-mon",
+                "chardev=mon0,mode=control",
+            ])
+            .as_deref(),
+            Some("/run/m.sock")
+        );
+        // A human monitor (readline) is not QMP; libvirt's fd-passed monitor has no path.
+        assert_eq!(
+            path(&[
+                "-chardev",
+                "socket,id=mon0,path=/run/m.sock,server=on",
+                "-mon",
+                "chardev=mon0",
+            ]),
+            None
+        );
+        assert_eq!(
+            path(&[
+                "-chardev",
+                "socket,id=charmonitor,fd=27,server=on,wait=off",
+                "-mon",
+                "chardev=charmonitor,id=monitor,mode=control",
+            ]),
+            None
+        );
+        assert_eq!(path(&["-qmp"]), None);
+    }
 
     fn args(list: &[&str]) -> Vec<String> {
         list.iter().map(|s| s.to_string()).collect()

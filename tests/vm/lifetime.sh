@@ -18,25 +18,88 @@ alive() {
   [ -e "/proc/$1" ] && ! grep -q '^State:[[:space:]]*Z' "/proc/$1/status" 2>/dev/null
 }
 
-# start_qemu NAME UUID: a paused QEMU on the mdev through this pass's backend, its pid in
-# /run/life.pid; returns once it answers on QMP (its devices are realized then).
+# start_qemu NAME UUID [ARG...]: a paused QEMU on the mdev through this pass's backend (with
+# the extra arguments), its pid in /run/life.pid; returns once it answers on QMP (its devices
+# are realized then).
 start_qemu() {
+  qname=$1 qdev=$2
+  shift 2
   case $backend in
-    cdev) dev="-object iommufd,id=life-iommufd -device vfio-pci,sysfsdev=/sys/bus/mdev/devices/$2,iommufd=life-iommufd,display=off" ;;
-    *) dev="-device vfio-pci,sysfsdev=/sys/bus/mdev/devices/$2,display=off" ;;
+    cdev) dev="-object iommufd,id=life-iommufd -device vfio-pci,sysfsdev=/sys/bus/mdev/devices/$qdev,iommufd=life-iommufd,display=off" ;;
+    *) dev="-device vfio-pci,sysfsdev=/sys/bus/mdev/devices/$qdev,display=off" ;;
   esac
   rm -f /run/life.pid /run/life.qmp
   # shellcheck disable=SC2086 # $dev is a list of arguments
   qemu-system-x86_64 -accel tcg -m 64M -nodefaults -display none -no-reboot -S \
-    -qmp unix:/run/life.qmp,server=on,wait=off -pidfile /run/life.pid $dev \
-    >"$R/$1-qemu.out" 2>"$R/$1-qemu.err" &
+    -qmp unix:/run/life.qmp,server=on,wait=off -pidfile /run/life.pid $dev "$@" \
+    >"$R/$qname-qemu.out" 2>"$R/$qname-qemu.err" &
   i=0
   until "$H" qmp /run/life.qmp '{"execute":"query-status"}' >/dev/null 2>&1 || [ $i -ge 300 ]; do
     sleep 0.1
     i=$((i + 1))
   done
-  run "$1-up" "$H" qmp /run/life.qmp '{"execute":"query-status"}'
-  expect rc "$1-up" 0
+  run "$qname-up" "$H" qmp /run/life.qmp '{"execute":"query-status"}'
+  expect rc "$qname-up" 0
+}
+
+# fleet_round: `serve --all` beside a running VM. The paused QEMU's mdpy (adopted, named after
+# QEMU's -name, its input through the QMP socket on QEMU's command line with --take-qmp) and
+# an idle mdpy (opened, named by its UUID) are served on sockets of their own, each showing its
+# own picture. QEMU is SIGKILLed: that device's client is told and disconnected, the server and
+# the other device's clients go on, and at the end every socket it made is gone.
+fleet_round() {
+  n=fleet-$backend
+  u2=$(create mdpy mdpy-vga) || { echo "cannot create the fleet's second mdpy"; exit 1; }
+  "$H" mdpy-draw "$u2" --frame 9
+  start_qemu "$n" "$u" -name fleetvm
+  qpid=$(cat /run/life.pid)
+  rm -rf /run/vd && mkdir -m 700 /run/vd
+  "$B" serve --all --socket-dir /run/vd --no-auth --take-qmp --scan-interval 0.5 \
+    >"$R/$n-serve.out" 2>"$R/$n-serve.err" &
+  servepid=$!
+  "$H" vnc unix:/run/vd/fleetvm "$R/$n-vm.png" --until-closed >"$R/$n-vm.out" 2>"$R/$n-vm.err" &
+  vmclient=$!
+  run "$n-idle" "$H" vnc "unix:/run/vd/$u2" "$R/$n-idle.png"
+  expect rc "$n-idle" 0
+  expect png "$n-idle" 640 480 9
+  i=0
+  until grep -q rectangles "$R/$n-vm.out" || [ $i -ge 600 ]; do
+    sleep 0.1
+    i=$((i + 1))
+  done
+  expect png "$n-vm" 640 480 5
+  kill -KILL "$qpid"
+  wait "$qpid"
+  i=0
+  until grep -q 'device fleetvm: no longer served: the VM ended' "$R/$n-serve.err" || [ $i -ge 300 ]; do
+    sleep 0.1
+    i=$((i + 1))
+  done
+  wait $vmclient
+  echo $? >"$R/$n-vm.rc"
+  expect rc "$n-vm" 0
+  # The server and the other device go on: a new client of the idle mdpy is served.
+  run "$n-idle-after" "$H" vnc "unix:/run/vd/$u2" "$R/$n-idle-after.png"
+  expect rc "$n-idle-after" 0
+  expect png "$n-idle-after" 640 480 9
+  run "$n-alive" kill -0 $servepid
+  expect rc "$n-alive" 0
+  kill -TERM $servepid
+  wait $servepid
+  echo $? >"$R/$n-serve.rc"
+  # Ended by the SIGTERM (143, the signal raised again), having said what it served and why
+  # each device ended.
+  expect rc "$n-serve" 143 device fleetvm: serving at /vm/fleetvm, unix:/run/vd/fleetvm
+  expect rc "$n-serve" 143 device fleetvm: input through QMP at /run/life.qmp
+  expect rc "$n-serve" 143 device fleetvm: no longer served: the VM ended
+  expect rc "$n-serve" 143 "device $u2: serving at /vm/$u2"
+  expect rc "$n-serve" 143 "device $u2: no longer served: the server stopped (SIGTERM)"
+  expect absent "$n-serve" panicked
+  run "$n-sockets-gone" sh -c '[ -z "$(ls -A /run/vd)" ]'
+  expect rc "$n-sockets-gone" 0
+  run "$n-remove-idle" timeout 5 sh -c "echo 1 >/sys/bus/mdev/devices/$u2/remove"
+  expect rc "$n-remove-idle" 0
+  rm -rf /run/vd
 }
 
 # life_round END: QEMU ends by END (kill or quit) under serve and a screenshot series.
@@ -116,6 +179,7 @@ if [ "$variant" = fixed ]; then
   expect json "life-$backend-check" /by_id/irqs.request=skip
   life_round kill
   life_round quit
+  fleet_round
 
   # Without ptrace rights over QEMU (as nobody): the messages name the rights and the pid file.
   n=life-$backend-perm

@@ -38,11 +38,46 @@ pub fn run(name: &str, found: &Found, ctx: &Ctx<'_>) {
 fn open(found: &Found) -> Result<(Box<dyn DisplayDevice>, Option<OwnedFd>)> {
     match found {
         Found::Open(target) => Ok((target.open()?, None)),
-        Found::Adopt(options) => {
+        Found::Adopt { options, .. } => {
             let attached = attach::attach(options, &host_paths())?;
             let dev = RealDevice::from_fd(attached.fd)
                 .with_context(|| format!("using {}", attached.what))?;
             Ok((Box::new(dev), Some(attached.pidfd)))
+        }
+    }
+}
+
+/// Where the device's clients' keys and pointer go: the QMP socket on its QEMU's command line
+/// with `--take-qmp` (serve then holds that monitor; QEMU serves one client per monitor), else
+/// nowhere, and the clients are told why.
+fn guest_input(name: &str, found: &Found, ctx: &Ctx<'_>) -> GuestInput {
+    let qmp = match found {
+        Found::Adopt { qmp, .. } => qmp.as_deref(),
+        Found::Open(_) => return GuestInput::off("a device without a VM takes no input"),
+    };
+    if ctx.opts.view_only {
+        return GuestInput::off("--view-only");
+    }
+    let Some(path) = qmp else {
+        return GuestInput::off("its QEMU has no QMP unix socket on its command line");
+    };
+    if !ctx.fleet_opts.take_qmp {
+        return GuestInput::off("--take-qmp not given");
+    }
+    match GuestInput::connect(Some(path), "") {
+        Ok(input) => {
+            errln!(
+                "vfio-display: device {name}: input through QMP at {}",
+                path.display()
+            );
+            input
+        }
+        Err(err) => {
+            errln!(
+                "vfio-display: device {name}: no input: QMP at {}: {err:#}",
+                path.display()
+            );
+            GuestInput::off("its QMP socket did not answer")
         }
     }
 }
@@ -57,17 +92,14 @@ fn serve(name: &str, found: &Found, ctx: &Ctx<'_>) -> Result<String> {
     let source = choose_source(dev, opts.irq, opts.refresh_hz)?;
     let pump = Pump::new(source)?.with_max_backoff(IDLE_BACKOFF);
     let (edid_tx, edid_rx) = mpsc::channel();
+    let guest_input = guest_input(name, found, ctx);
     let screen = Arc::new(Screen {
         name: name.to_string(),
         title: format!("vfio-display: {name}"),
         hub: Hub::new(RgbaImage::new(BLANK.0, BLANK.1)),
         max_clients: opts.max_clients,
         follow: (opts.follow_client_size && !opts.view_only).then(|| resize::Follow::new(edid_tx)),
-        input: ServerInput::new(
-            GuestInput::off("serve --all forwards no input"),
-            opts.view_only,
-            opts.shared_input,
-        ),
+        input: ServerInput::new(guest_input, opts.view_only, opts.shared_input),
     });
     let own = places::open(
         name,

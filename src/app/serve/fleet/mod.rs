@@ -41,6 +41,8 @@ pub struct FleetOptions {
     pub scan_interval: Duration,
     /// Thumbnails on the index even of devices that ask for a password.
     pub index_thumbnails: bool,
+    /// Clients' input goes through the QMP socket on each adopted QEMU's command line.
+    pub take_qmp: bool,
 }
 
 /// The first wait before a device that failed to open is tried again; it doubles to the most.

@@ -36,8 +36,11 @@ pub enum Source {
 pub enum Found {
     /// Opened by this process.
     Open(Target),
-    /// Held by a running QEMU: taken from it.
-    Adopt(AttachOptions),
+    /// Held by a running QEMU: taken from it; `qmp` is the QMP socket on its command line.
+    Adopt {
+        options: AttachOptions,
+        qmp: Option<PathBuf>,
+    },
 }
 
 /// The devices there are now, by name.
@@ -85,7 +88,9 @@ fn host(backend: BackendChoice, idle: bool) -> BTreeMap<String, Found> {
             .filter_map(|fd| fd.device_name(&paths.sysfs))
             .filter(|uuid| paths.mdev_devices().join(uuid).exists())
             .collect();
-        let vm = vm_name(pid);
+        let args = vmm::cmdline(pid).unwrap_or_default();
+        let vm = vm_name(&args);
+        let qmp = vmm::qemu_args::qmp_socket(&args);
         for uuid in &uuids {
             let name = if uuids.len() == 1 {
                 vm.clone().unwrap_or_else(|| uuid.clone())
@@ -98,15 +103,18 @@ fn host(backend: BackendChoice, idle: bool) -> BTreeMap<String, Found> {
             held.push(uuid.clone());
             found.insert(
                 unique(&found, name),
-                Found::Adopt(AttachOptions {
-                    pid: Some(pid),
-                    vm: None,
-                    mdev: Some(uuid.clone()),
-                    force: false,
-                    exports: true,
-                    libvirt_run_dir: PathBuf::from(LIBVIRT_RUN_DIR),
-                    stand_in_fd: None,
-                }),
+                Found::Adopt {
+                    options: AttachOptions {
+                        pid: Some(pid),
+                        vm: None,
+                        mdev: Some(uuid.clone()),
+                        force: false,
+                        exports: true,
+                        libvirt_run_dir: PathBuf::from(LIBVIRT_RUN_DIR),
+                        stand_in_fd: None,
+                    },
+                    qmp: qmp.clone(),
+                },
             );
         }
     }
@@ -151,8 +159,7 @@ fn qemu_pids() -> Vec<i32> {
 
 /// The VM's name from QEMU's `-name guest=NAME,...` or `-name NAME`, when it makes a valid
 /// device name.
-fn vm_name(pid: i32) -> Option<String> {
-    let args = vmm::cmdline(pid).ok()?;
+fn vm_name(args: &[String]) -> Option<String> {
     let value = args
         .iter()
         .position(|a| a == "-name")

@@ -263,14 +263,18 @@ fn qmp(args: &[String]) -> Result<()> {
     Ok(())
 }
 
+/// A connection to a server: TCP or a unix socket.
+trait Conn: std::io::Read + std::io::Write {}
+impl<T: std::io::Read + std::io::Write> Conn for T {}
+
 /// A VNC client of the simplest kind (RFB 3.8, Raw; no security, or VNC authentication with
-/// `--password P`): `vnc PORT OUT.png [--password P] [--until-closed]` waits up to 60 s for
+/// `--password P`): `vnc PORT|unix:PATH OUT.png [--password P] [--until-closed]` waits up to 60 s for
 /// the server, asks for the whole screen once and writes it as PNG. It checks `serve` from
 /// inside the VM, where no other VNC client is installed. With `--until-closed` it then stays
 /// connected until the server closes the connection (at most 120 s).
 fn vnc(args: &[String]) -> Result<()> {
     use std::io::{Read, Write};
-    let usage = "usage: vm_helper vnc PORT OUT.png [--password P] [--until-closed]";
+    let usage = "usage: vm_helper vnc PORT|unix:PATH OUT.png [--password P] [--until-closed]";
     let [port, out, rest @ ..] = args else {
         return Err(usage.into());
     };
@@ -284,18 +288,30 @@ fn vnc(args: &[String]) -> Result<()> {
             _ => return Err(usage.into()),
         }
     }
-    let port: u16 = port.parse()?;
     let start = std::time::Instant::now();
-    let mut s = loop {
-        match std::net::TcpStream::connect(("127.0.0.1", port)) {
+    let timeout = Some(Duration::from_secs(120));
+    let mut s: Box<dyn Conn> = loop {
+        let connected: std::io::Result<Box<dyn Conn>> = match port.strip_prefix("unix:") {
+            Some(path) => std::os::unix::net::UnixStream::connect(path).and_then(|s| {
+                s.set_read_timeout(timeout)?;
+                Ok(Box::new(s) as Box<dyn Conn>)
+            }),
+            None => {
+                let port: u16 = port.parse()?;
+                std::net::TcpStream::connect(("127.0.0.1", port)).and_then(|s| {
+                    s.set_read_timeout(timeout)?;
+                    Ok(Box::new(s) as Box<dyn Conn>)
+                })
+            }
+        };
+        match connected {
             Ok(s) => break s,
             Err(_) if start.elapsed() < Duration::from_secs(60) => {
                 std::thread::sleep(Duration::from_millis(200));
             }
-            Err(e) => return Err(format!("no server on port {port} after 60 s: {e}").into()),
+            Err(e) => return Err(format!("no server at {port} after 60 s: {e}").into()),
         }
     };
-    s.set_read_timeout(Some(Duration::from_secs(120)))?;
     let mut version = [0u8; 12];
     s.read_exact(&mut version)?;
     if &version[..4] != b"RFB " {
