@@ -3,6 +3,7 @@
 //! stops, then let go. Whatever happens here stays here: the thread logs, and the scan tries
 //! the device again later.
 
+use super::End;
 use super::scan::Found;
 use super::{Ctx, LOST_LIMIT, places};
 use crate::app::guest_input::GuestInput;
@@ -17,21 +18,34 @@ use std::os::fd::{AsFd, OwnedFd};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::Duration;
-use vfio_display::device::{DisplayDevice, RealDevice};
+use vfio_display::device::{DisplayDevice, RealDevice, plane_support};
 use vfio_display::frame::{FrameReader, Pump, RgbaImage, choose_source};
 use vfio_display::render::{ImportChoice, LazyGpu, PlaneReader};
+
+/// A device that has no graphics planes (an mdev of another kind, such as mtty): not a
+/// display, never tried again.
+#[derive(Debug, thiserror::Error)]
+#[error("not a display device (it offers neither dma-buf nor region planes)")]
+struct NotDisplay;
 
 /// Serves the device `name` until it goes or the server stops, and logs why it ended.
 pub fn run(name: &str, found: &Found, ctx: &Ctx<'_>) {
     let result = serve(name, found, ctx);
-    let failed = result.is_err();
-    match result {
-        Ok(why) => errln!("vfio-display: device {name}: no longer served: {why}"),
-        Err(err) => {
-            errln!("vfio-display: device {name}: not served: {err:#} (tried again in a while)")
+    let end = match result {
+        Ok(why) => {
+            errln!("vfio-display: device {name}: no longer served: {why}");
+            End::Served
         }
-    }
-    ctx.fleet.ended(name, failed);
+        Err(err) if err.downcast_ref::<NotDisplay>().is_some() => {
+            errln!("vfio-display: device {name}: left alone: {err}");
+            End::Never
+        }
+        Err(err) => {
+            errln!("vfio-display: device {name}: not served: {err:#} (tried again in a while)");
+            End::Failed
+        }
+    };
+    ctx.fleet.ended(name, end);
 }
 
 /// The device, and the pidfd of the QEMU it was taken from.
@@ -86,6 +100,9 @@ fn serve(name: &str, found: &Found, ctx: &Ctx<'_>) -> Result<String> {
     let opts = ctx.opts;
     let (dev, pidfd) = open(found)?;
     let dev = dev.as_ref();
+    if plane_support(dev).is_ok_and(|s| !s.dmabuf && !s.region) {
+        return Err(NotDisplay.into());
+    }
     let removal_requested = Arc::new(AtomicBool::new(false));
     let _removal = crate::app::removal::watch_device(dev, removal_requested.clone());
     let reader = FrameReader::new(dev)?;

@@ -49,6 +49,20 @@ pub struct FleetOptions {
 const RETRY_FIRST: Duration = Duration::from_secs(5);
 const RETRY_MOST: Duration = Duration::from_secs(300);
 
+/// How long a device that is no display waits: as long as the process runs.
+const NEVER: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
+
+/// How a device's thread ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum End {
+    /// It served, then went (or the server stopped).
+    Served,
+    /// It could not be opened or served.
+    Failed,
+    /// It is no display device.
+    Never,
+}
+
 /// How long a device may stay lost (its queries failing as a removed device's do) before it
 /// is let go and its clients told.
 const LOST_LIMIT: Duration = Duration::from_secs(5);
@@ -181,16 +195,18 @@ impl Fleet {
         }
     }
 
-    /// Records that `name`'s thread ended with `failed`: a device that failed waits before it
-    /// is tried again (twice as long each time); one that ended after serving waits the least.
-    fn ended(&self, name: &str, failed: bool) {
+    /// Records how `name`'s thread ended: a device that failed waits before it is tried again
+    /// (twice as long each time), one that ended after serving waits the least, and one that
+    /// is no display is never tried again.
+    fn ended(&self, name: &str, end: End) {
         self.running
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .retain(|n| n != name);
         let mut retry = self.retry.lock().unwrap_or_else(|p| p.into_inner());
-        let wait = match retry.get(name) {
-            Some(&(_, last)) if failed => (last * 2).min(RETRY_MOST),
+        let wait = match (end, retry.get(name)) {
+            (End::Never, _) => NEVER,
+            (End::Failed, Some(&(_, last))) => (last * 2).min(RETRY_MOST),
             _ => RETRY_FIRST,
         };
         retry.insert(name.to_string(), (Instant::now() + wait, wait));
