@@ -4,6 +4,7 @@
 
 use crate::common::cli::{path_str, tmp};
 use crate::common::serve::Server;
+use crate::common::wire::{closed_within, read_reason};
 use serde_json::{Value, json};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
@@ -64,20 +65,12 @@ fn offer(socket: &Path) -> (UnixStream, Result<Vec<u8>, String>) {
     let mut n = [0u8; 1];
     s.read_exact(&mut n).unwrap();
     if n[0] == 0 {
-        let reason = reason(&mut s);
+        let reason = read_reason(&mut s);
         return (s, Err(reason));
     }
     let mut types = vec![0u8; usize::from(n[0])];
     s.read_exact(&mut types).unwrap();
     (s, Ok(types))
-}
-
-fn reason(s: &mut UnixStream) -> String {
-    let mut len = [0u8; 4];
-    s.read_exact(&mut len).unwrap();
-    let mut text = vec![0u8; u32::from_be_bytes(len) as usize];
-    s.read_exact(&mut text).unwrap();
-    String::from_utf8(text).unwrap()
 }
 
 /// Logs in to a device's socket with `password`: the connection once in (ServerInit read),
@@ -93,7 +86,7 @@ fn login(socket: &Path, password: &str) -> Result<UnixStream, String> {
     let mut result = [0u8; 4];
     s.read_exact(&mut result).unwrap();
     if result != [0; 4] {
-        return Err(reason(&mut s));
+        return Err(read_reason(&mut s));
     }
     s.write_all(&[1]).unwrap();
     let mut init = [0u8; 24];
@@ -101,20 +94,6 @@ fn login(socket: &Path, password: &str) -> Result<UnixStream, String> {
     let mut name = vec![0u8; init[23] as usize];
     s.read_exact(&mut name).unwrap();
     Ok(s)
-}
-
-/// Whether the server ends `s` within `within`.
-fn ended_within(s: &mut UnixStream, within: Duration) -> bool {
-    s.set_read_timeout(Some(within)).unwrap();
-    let mut buf = [0u8; 65536];
-    loop {
-        match s.read(&mut buf) {
-            Ok(0) => return true,
-            Ok(_) => continue,
-            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => return true,
-            Err(_) => return false,
-        }
-    }
 }
 
 fn start(dir: &Path, extra: &[&str]) -> Server {
@@ -223,7 +202,7 @@ fn an_expired_password_refuses_new_clients_and_disconnects_old_ones_when_asked()
     let mut inside = login(&sim1, "s3cret").unwrap();
     let deadline = Instant::now() + Duration::from_secs(20);
     assert!(
-        ended_within(&mut inside, Duration::from_secs(20)),
+        closed_within(&mut inside, Duration::from_secs(20)),
         "the client of an expired password is still connected: {}",
         server.log()
     );
@@ -242,7 +221,7 @@ fn an_expired_password_refuses_new_clients_and_disconnects_old_ones_when_asked()
     let id = clients[0]["id"].clone();
     let ended = ctl.execute("disconnect", json!({"client": id}));
     assert_eq!(ended["disconnected"], 1, "{ended}");
-    assert!(ended_within(&mut again, Duration::from_secs(10)));
+    assert!(closed_within(&mut again, Duration::from_secs(10)));
     let (code, log) = server.stop();
     // Ended by the SIGTERM as a stopped server is, never by a panic (101).
     assert_eq!(code, None, "{log}");

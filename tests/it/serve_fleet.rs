@@ -5,6 +5,7 @@
 use crate::common::cli::{path_str, run, tmp};
 use crate::common::clients::{reference, vncdo};
 use crate::common::serve::Server;
+use crate::common::wire::{handshake_without_auth, http_head, ws_payload};
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::os::unix::net::UnixStream;
@@ -35,27 +36,6 @@ fn free_range(n: u16) -> (u16, u16) {
     (first, first.saturating_add(n + 8))
 }
 
-/// The RFB handshake without authentication up to ServerInit; returns the desktop's name.
-fn server_name(s: &mut (impl Read + Write)) -> String {
-    let mut version = [0u8; 12];
-    s.read_exact(&mut version).unwrap();
-    assert_eq!(&version, b"RFB 003.008\n");
-    s.write_all(b"RFB 003.008\n").unwrap();
-    let mut types = [0u8; 2];
-    s.read_exact(&mut types).unwrap();
-    assert_eq!(types, [1, 1], "one security type, None");
-    s.write_all(&[1]).unwrap();
-    let mut result = [0u8; 4];
-    s.read_exact(&mut result).unwrap();
-    s.write_all(&[1]).unwrap();
-    let mut init = [0u8; 24];
-    s.read_exact(&mut init).unwrap();
-    let len = u32::from_be_bytes([init[20], init[21], init[22], init[23]]) as usize;
-    let mut name = vec![0u8; len];
-    s.read_exact(&mut name).unwrap();
-    String::from_utf8(name).unwrap()
-}
-
 /// An HTTP GET on the shared port: the whole response.
 fn get(port: u16, path: &str) -> Vec<u8> {
     let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
@@ -76,33 +56,8 @@ fn websocket(port: u16, path: &str) -> (String, TcpStream) {
          Sec-WebSocket-Version: 13\r\n\r\n"
     )
     .unwrap();
-    let mut head = Vec::new();
-    while !head.ends_with(b"\r\n\r\n") {
-        let mut b = [0u8; 1];
-        if s.read(&mut b).unwrap() == 0 {
-            break;
-        }
-        head.push(b[0]);
-    }
-    let head = String::from_utf8(head).unwrap();
+    let head = http_head(&mut s);
     (head.lines().next().unwrap_or("").to_string(), s)
-}
-
-/// The payload of the server's next WebSocket frame (short frames).
-fn ws_payload(s: &mut TcpStream) -> Vec<u8> {
-    let mut head = [0u8; 2];
-    s.read_exact(&mut head).unwrap();
-    let len = match head[1] & 0x7f {
-        126 => {
-            let mut l = [0u8; 2];
-            s.read_exact(&mut l).unwrap();
-            usize::from(u16::from_be_bytes(l))
-        }
-        n => usize::from(n),
-    };
-    let mut payload = vec![0u8; len];
-    s.read_exact(&mut payload).unwrap();
-    payload
 }
 
 #[test]
@@ -145,7 +100,8 @@ fn every_device_is_reached_by_its_port_its_socket_and_its_path() {
         let mut unix = UnixStream::connect(&socket).unwrap();
         unix.set_read_timeout(Some(Duration::from_secs(20)))
             .unwrap();
-        assert_eq!(server_name(&mut unix), format!("vfio-display: {name}"));
+        let (_, _, title) = handshake_without_auth(&mut unix);
+        assert_eq!(title, format!("vfio-display: {name}"));
         // Its WebSocket path on the shared port: the version comes in a frame.
         let (status, mut ws) = websocket(server.port, &format!("/vm/{name}"));
         assert!(status.contains(" 101 "), "{status}");
@@ -191,8 +147,17 @@ fn the_index_lists_devices_and_shows_thumbnails_only_of_open_ones() {
     let dir = tmp();
     let server = Server::start(&["--all", "--sim", "--sim-devices", "2", "--sim-frame", "3"]);
     server.wait_log("device sim1: serving");
-    let page = String::from_utf8(get(server.port, "/")).unwrap();
+    // Until its first capture a screen shows a blank 640x480 placeholder: wait for the guest's.
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let page = loop {
+        let page = String::from_utf8(get(server.port, "/")).unwrap();
+        if page.contains("<b>sim1</b> 1024x768") || std::time::Instant::now() > deadline {
+            break page;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
     assert!(page.starts_with("HTTP/1.1 200"), "{page}");
+    assert!(page.contains("<b>sim1</b> 1024x768"), "{page}");
     assert!(
         page.contains("Content-Security-Policy: default-src 'none'"),
         "{page}"

@@ -19,6 +19,7 @@ pub mod serve;
 pub mod tigervnc;
 pub mod tinycv;
 pub mod websockify;
+pub mod wire;
 pub mod xvfb;
 
 use vfio_display::device::sim::desktop::{self, Canvas};
