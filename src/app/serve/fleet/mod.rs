@@ -88,8 +88,13 @@ pub struct Fleet {
     thumbs: Mutex<HashMap<String, Thumbnail>>,
 }
 
-/// A thumbnail PNG and the serial of the picture it shows.
-type Thumbnail = (u64, Arc<Vec<u8>>);
+/// A thumbnail PNG, the serial of the picture it shows, and when it was made.
+type Thumbnail = (u64, Arc<Vec<u8>>, Instant);
+
+/// A thumbnail is made at most this often per device, however often it is asked for: a busy
+/// guest changes every frame, and a page (or a stranger) asking in a loop must not turn each
+/// request into a PNG encode.
+const THUMB_EVERY: Duration = Duration::from_secs(1);
 
 impl Fleet {
     pub fn new(access: Arc<dyn Access>, thumbnails: bool, novnc: bool) -> Self {
@@ -154,17 +159,21 @@ impl Fleet {
         self.thumbnails || self.access.credential(name, SystemTime::now()) == Credential::NoAuth
     }
 
-    /// The PNG thumbnail of `screen`, made again only when its picture changed.
+    /// The PNG thumbnail of `screen`, made again only when its picture changed, and at most
+    /// once every `THUMB_EVERY`.
     fn thumbnail(&self, screen: &Screen) -> Option<Arc<Vec<u8>>> {
         let latest = screen.hub.latest();
         let mut thumbs = self.thumbs.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some((serial, png)) = thumbs.get(&screen.name)
-            && *serial == latest.serial
+        if let Some((serial, png, made)) = thumbs.get(&screen.name)
+            && (*serial == latest.serial || made.elapsed() < THUMB_EVERY)
         {
             return Some(png.clone());
         }
         let png = Arc::new(index::thumbnail(&latest.image)?);
-        thumbs.insert(screen.name.clone(), (latest.serial, png.clone()));
+        thumbs.insert(
+            screen.name.clone(),
+            (latest.serial, png.clone(), Instant::now()),
+        );
         Some(png)
     }
 
