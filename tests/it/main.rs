@@ -31,6 +31,7 @@ mod safe_io;
 mod serve;
 mod serve_control;
 mod serve_fleet;
+mod serve_fleet_attacks;
 mod serve_limits;
 mod serve_listen;
 mod serve_proxies;
