@@ -197,6 +197,16 @@ pub fn run(args: &ServeArgs) -> Result<()> {
         return Err(Usage("--client-timeout: give at least 1 second".into()).into());
     }
     let fleet = fleet_options(args)?;
+    if let Some(dir) = &args.socket_dir {
+        private_dir("--socket-dir", dir)?;
+    }
+    if let Some(path) = &args.control {
+        let parent = match path.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p,
+            _ => std::path::Path::new("."),
+        };
+        private_dir("--control", parent)?;
+    }
     let target = match &fleet {
         // Unused by --all: any target will do.
         Some(_) => crate::app::target::Target::Fd(-1),
@@ -301,6 +311,39 @@ fn fleet_options(args: &ServeArgs) -> Result<Option<FleetOptions>> {
         index_thumbnails: args.index_thumbnails,
         take_qmp: args.take_qmp,
     }))
+}
+
+/// Refuses a directory for sockets that other users may write to (or that another user owns):
+/// there, a local user could bind a device's socket name (or the control socket's, once serve
+/// has gone) before serve does, and collect the clients, their passwords included, or the
+/// manager's. The sticky bit does not help: it guards existing names, not new ones.
+fn private_dir(flag: &str, dir: &std::path::Path) -> Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    let meta =
+        std::fs::metadata(dir).map_err(|e| Usage(format!("{flag} {}: {e}", dir.display())))?;
+    if !meta.is_dir() {
+        return Err(Usage(format!("{flag} {}: not a directory", dir.display())).into());
+    }
+    let me = nix::unistd::geteuid().as_raw();
+    if meta.mode() & 0o022 != 0 {
+        return Err(Usage(format!(
+            "{flag} {}: writable by other users (mode {:o}): one of them could take a socket's \
+             name first; use a directory only this user can write, such as /run/vfio-display \
+             (mkdir -m 0755)",
+            dir.display(),
+            meta.mode() & 0o7777
+        ))
+        .into());
+    }
+    if meta.uid() != me && meta.uid() != 0 {
+        return Err(Usage(format!(
+            "{flag} {}: owned by another user (uid {}), who could take a socket's name first",
+            dir.display(),
+            meta.uid()
+        ))
+        .into());
+    }
+    Ok(())
 }
 
 /// A number of devices: 1 to 1024.

@@ -31,9 +31,11 @@ pub struct Policy {
     /// Refuse the client before security, with this reason (too many clients, an address
     /// blocked after failed passwords).
     pub refuse: Option<String>,
-    /// A correct password is not let in at once: the handshake stops at
-    /// [`Step::Authenticated`] until [`Handshake::confirm`] says whether the login stands (a
-    /// one-time password that another connection used a moment before does not).
+    /// A client that passed security (the right password, or none where none is asked) is not
+    /// let in at once: the handshake stops at [`Step::Authenticated`] until
+    /// [`Handshake::confirm`] says whether the login stands (a one-time password that another
+    /// connection used a moment before does not; nor does a login without a password to a
+    /// device that asks one since the handshake began).
     pub confirm: bool,
 }
 
@@ -59,8 +61,9 @@ pub enum Step {
     /// Send the pending output, then run the TLS handshake on the connection and call
     /// [`Handshake::tls_started`]: everything after goes inside TLS.
     StartTls,
-    /// The client answered the challenge with the password, and `Policy::confirm` asked to
-    /// be asked: call [`Handshake::confirm`].
+    /// The client passed security (answered the challenge with the password, or chose the
+    /// type that asks none), and `Policy::confirm` asked to be asked: call
+    /// [`Handshake::confirm`].
     Authenticated,
     /// The client is in: send ServerInit.
     Done {
@@ -95,6 +98,9 @@ pub struct Handshake {
     version: Version,
     out: Vec<u8>,
     verdict: Option<Step>,
+    /// The login held for confirmation took no password (security type None, or VeNCrypt's
+    /// X509None): its SecurityResult is due only where the version sends one.
+    held_without_password: bool,
 }
 
 impl Handshake {
@@ -108,6 +114,7 @@ impl Handshake {
             version: Version::V3_8,
             out: SERVER_VERSION.to_vec(),
             verdict: None,
+            held_without_password: false,
         }
     }
 
@@ -166,13 +173,20 @@ impl Handshake {
         if self.state != State::AwaitConfirm {
             return;
         }
+        let result_due = !self.held_without_password || self.result_due_without_password();
         match outcome {
             Ok(()) => {
-                self.out.extend_from_slice(&0u32.to_be_bytes());
+                if result_due {
+                    self.out.extend_from_slice(&0u32.to_be_bytes());
+                }
                 self.state = State::ClientInit;
             }
-            Err(why) => {
+            Err(why) if result_due => {
                 self.fail(Refusal::Policy(why.clone()), &why);
+            }
+            // No SecurityResult in this version: the connection just ends.
+            Err(why) => {
+                self.finish(Step::Refused(Refusal::Policy(why)));
             }
         }
     }
@@ -206,11 +220,20 @@ impl Handshake {
             self.state = State::Response;
             return;
         }
-        // RFB 3.3 and 3.7 send no SecurityResult for type None; VeNCrypt always does.
-        if self.version == Version::V3_8 || self.policy.vencrypt {
+        if self.policy.confirm {
+            self.held_without_password = true;
+            self.state = State::AwaitConfirm;
+            return;
+        }
+        if self.result_due_without_password() {
             self.out.extend_from_slice(&0u32.to_be_bytes());
         }
         self.state = State::ClientInit;
+    }
+
+    /// RFB 3.3 and 3.7 send no SecurityResult for type None; 3.8 and VeNCrypt always do.
+    fn result_due_without_password(&self) -> bool {
+        self.version == Version::V3_8 || self.policy.vencrypt
     }
 
     fn take(&mut self, b: &[u8]) -> Result<Option<Step>, RfbError> {
@@ -365,6 +388,37 @@ mod tests {
         let (out, step) = run(Policy::default(), b"RFB 003.003\n\x01");
         assert_eq!(out, b"RFB 003.008\n\0\0\0\x01");
         assert_eq!(step.unwrap(), done(Version::V3_3, true));
+    }
+
+    #[test]
+    fn a_login_without_a_password_is_held_too_and_refused_in_each_version() {
+        let policy = Policy {
+            confirm: true,
+            ..Policy::default()
+        };
+        // 3.8: a SecurityResult either way, with the reason when refused.
+        let mut client = b"RFB 003.008\n\x01".to_vec();
+        let mut hs = Handshake::new(policy.clone(), CHALLENGE);
+        assert_eq!(hs.advance(&mut client).unwrap(), Step::Authenticated);
+        assert_eq!(hs.take_output(), b"RFB 003.008\n\x01\x01");
+        hs.confirm(Err("locked".into()));
+        assert!(matches!(hs.advance(&mut client).unwrap(), Step::Refused(_)));
+        assert_eq!(hs.take_output(), b"\0\0\0\x01\0\0\0\x06locked");
+        // 3.7 sends no SecurityResult for None: let in, nothing; refused, the end.
+        let mut client = b"RFB 003.007\n\x01\x00".to_vec();
+        let mut hs = Handshake::new(policy.clone(), CHALLENGE);
+        assert_eq!(hs.advance(&mut client).unwrap(), Step::Authenticated);
+        hs.take_output();
+        hs.confirm(Ok(()));
+        assert_eq!(hs.advance(&mut client).unwrap(), done(Version::V3_7, false));
+        assert_eq!(hs.take_output(), b"");
+        let mut client = b"RFB 003.007\n\x01".to_vec();
+        let mut hs = Handshake::new(policy, CHALLENGE);
+        assert_eq!(hs.advance(&mut client).unwrap(), Step::Authenticated);
+        hs.take_output();
+        hs.confirm(Err("locked".into()));
+        assert!(matches!(hs.advance(&mut client).unwrap(), Step::Refused(_)));
+        assert_eq!(hs.take_output(), b"");
     }
 
     #[test]

@@ -147,6 +147,7 @@ fn the_index_lists_devices_and_shows_thumbnails_only_of_open_ones() {
     let dir = tmp();
     let server = Server::start(&["--all", "--sim", "--sim-devices", "2", "--sim-frame", "3"]);
     server.wait_log("device sim1: serving");
+    server.wait_log("device sim0: serving");
     // Until its first capture a screen shows a blank 640x480 placeholder: wait for the guest's.
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
     let page = loop {

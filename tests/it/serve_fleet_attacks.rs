@@ -1,8 +1,10 @@
 //! `serve --all`, its index page and its control socket under attack: a hostile web page (DNS
-//! rebinding, foreign origins), a remote client (path tricks, slow requests, racing one-time
-//! passwords, forged log lines), a local user (squatting the socket directory or the control
-//! socket's path). Tests marked `#[ignore = "finding N: ..."]` prove a weakness that is still
-//! open: each fails today and passes once it is fixed. The others guard what holds.
+//! rebinding, foreign origins, embedding), a remote client (path tricks, slow requests, racing
+//! one-time passwords, forged log lines), a local user (squatting the socket directory or the
+//! control socket's path). Each test is an attack that must fail; six of them once succeeded
+//! (pages answered to a rebinding name, a ticket forgotten by a device that came back, a
+//! handshake begun before set_password that ended without a password, log lines forged by a
+//! path, pages embeddable by any site, a socket directory others could write).
 #![allow(clippy::unwrap_used)]
 
 use crate::common::cli::{bin, path_str, tmp};
@@ -497,7 +499,6 @@ fn a_squatted_device_socket_is_neither_followed_nor_replaced() {
 // Findings: each fails until its weakness is fixed.
 
 #[test]
-#[ignore = "finding 1: a DNS-rebinding page reads the index and the screens' thumbnails"]
 fn a_rebinding_page_reads_neither_the_index_nor_a_thumbnail() {
     // Without a password (thumbnails shown), as the WebSocket rule already refuses it.
     let server = Server::start(&["--all", "--sim", "--sim-devices", "2"]);
@@ -519,7 +520,6 @@ fn a_rebinding_page_reads_neither_the_index_nor_a_thumbnail() {
 }
 
 #[test]
-#[ignore = "finding 2: a device served again forgets the password the control socket set"]
 fn a_device_that_comes_back_keeps_its_password() {
     let dir = tmp();
     let server = start_controlled(
@@ -552,7 +552,6 @@ fn a_device_that_comes_back_keeps_its_password() {
 }
 
 #[test]
-#[ignore = "finding 3: a handshake begun without a password ends without one after set_password"]
 fn a_handshake_begun_before_set_password_needs_the_password() {
     let dir = tmp();
     let _server = start_controlled(dir.path(), &["--no-auth"]);
@@ -581,7 +580,6 @@ fn a_handshake_begun_before_set_password_needs_the_password() {
 }
 
 #[test]
-#[ignore = "finding 4: a request's path or Origin writes lines of its own into the log"]
 fn a_request_cannot_forge_a_log_line() {
     let server = Server::start(&["--all", "--sim", "--sim-devices", "2"]);
     wait_both(&server);
@@ -617,7 +615,6 @@ fn a_request_cannot_forge_a_log_line() {
 }
 
 #[test]
-#[ignore = "finding 5: thumbnails and the index may be embedded and framed by any site"]
 fn pages_are_for_the_servers_own_site_only() {
     let server = Server::start(&["--all", "--sim", "--sim-devices", "2"]);
     wait_both(&server);
@@ -640,7 +637,6 @@ fn pages_are_for_the_servers_own_site_only() {
 }
 
 #[test]
-#[ignore = "finding 6: a --socket-dir other users may write lets them take a device's name"]
 fn a_socket_dir_others_may_write_is_refused() {
     let dir = tmp();
     let sockets = dir.path().join("vms");

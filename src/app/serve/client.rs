@@ -98,7 +98,7 @@ fn serve_inner(
                     refuse: Some(why),
                     ..Policy::default()
                 },
-                ticket: None,
+                screen: None,
             };
             return Ok(match handshake(&mut receiver, &sender, cfg, held, peer)? {
                 Err(refused) => format!("{refused} [device none, auth refused]"),
@@ -218,11 +218,12 @@ fn refusal(
     }
 }
 
-/// A handshake's policy, and the ticket a password login is confirmed with.
+/// A handshake's policy, and what confirms a login that passed security.
 struct Held {
     policy: Policy,
-    /// The screen and the ticket's generation, for a password login.
-    ticket: Option<(String, u64)>,
+    /// The screen reached, and the ticket's generation for a password login (`None` for a
+    /// login without one, which stands only while the screen still asks none).
+    screen: Option<(String, Option<u64>)>,
 }
 
 /// The handshake's policy for a connection to `screen`. `encrypted` says the connection
@@ -236,11 +237,11 @@ fn policy(
     peer: &Peer,
 ) -> Held {
     let refuse = refusal(cfg, screen, &credential, peer);
-    let (password, ticket) = match credential {
+    let (password, generation) = match credential {
         Credential::Password {
             password,
             generation,
-        } => (Some(password), Some((screen.name.clone(), generation))),
+        } => (Some(password), Some(generation)),
         _ => (None, None),
     };
     Held {
@@ -248,9 +249,9 @@ fn policy(
             password,
             vencrypt: cfg.tls.is_some() && !encrypted,
             refuse,
-            confirm: ticket.is_some(),
+            confirm: true,
         },
-        ticket,
+        screen: Some((screen.name.clone(), generation)),
     }
 }
 
@@ -265,7 +266,8 @@ fn handshake(
     held: Held,
     peer: &Peer,
 ) -> io::Result<Result<Version, String>> {
-    let Held { policy, ticket } = held;
+    let Held { policy, screen } = held;
+    let password = policy.password.is_some();
     let mut hs = Handshake::new(policy, random_challenge()?);
     loop {
         let step = hs.advance(&mut r.data).map_err(io_err)?;
@@ -288,19 +290,26 @@ fn handshake(
                 r.start_tls(config.clone())?;
                 hs.tls_started();
             }
-            // The right password: the ticket decides whether the login stands (a one-time
-            // password that a racing connection used first does not).
+            // Security passed: the ticket decides whether the login stands (a one-time
+            // password that a racing connection used first does not, nor a login without a
+            // password to a screen that asks one since the handshake began).
             Step::Authenticated => {
-                let outcome = match &ticket {
-                    Some((screen, generation)) => {
-                        cfg.access.redeem(screen, *generation, SystemTime::now())
-                    }
+                let now = SystemTime::now();
+                let outcome = match &screen {
+                    Some((name, Some(generation))) => cfg.access.redeem(name, *generation, now),
+                    Some((name, None)) => match cfg.access.credential(name, now) {
+                        Credential::NoAuth => Ok(()),
+                        Credential::Refused(why) => Err(why),
+                        Credential::Password { .. } => {
+                            Err("this device asks for a password now: connect again".to_string())
+                        }
+                    },
                     None => Ok(()),
                 };
                 hs.confirm(outcome);
             }
             Step::Done { version, .. } => {
-                if ticket.is_some() {
+                if password {
                     cfg.gate.succeeded(peer);
                 }
                 return Ok(Ok(version));

@@ -93,6 +93,8 @@ pub struct Page {
 pub trait Pages: Sync {
     /// The page at `path` (without its query), if this server makes one there.
     fn page(&self, path: &str) -> Option<Page>;
+    /// Whether `path` is one of this server's own pages (answered only to a literal host).
+    fn owns(&self, path: &str) -> bool;
     /// Whether a WebSocket may be opened at `path`: `Err(why)` answers 404 with the reason.
     fn websocket(&self, path: &str) -> Result<(), String>;
 }
@@ -212,6 +214,23 @@ pub fn handle(
             head_only,
         )?;
         return Ok(Outcome::Answered(format!("{} refused", request.method)));
+    }
+    if let Some(pages) = pages
+        && pages.owns(request.path())
+        && let Err(why) = policy.origins.check_host(scheme, request.header("host"))
+    {
+        respond(
+            stream,
+            403,
+            "Forbidden",
+            "text/plain",
+            format!("{why}\n").as_bytes(),
+            head_only,
+        )?;
+        return Ok(Outcome::Answered(format!(
+            "{} refused: {why}",
+            request.path()
+        )));
     }
     if let Some(page) = pages.and_then(|p| p.page(request.path())) {
         send_page(stream, &page, head_only)?;
@@ -385,7 +404,8 @@ fn send_page(stream: &mut (impl Write + ?Sized), page: &Page, head_only: bool) -
     let head = format!(
         "HTTP/1.1 200 OK\r\nContent-Type: {}\r\nContent-Length: {}\r\n\
          Cache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\n\
-         Content-Security-Policy: default-src 'none'; img-src 'self'; style-src 'unsafe-inline'\r\n\
+         Content-Security-Policy: default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; \
+         frame-ancestors 'none'\r\nCross-Origin-Resource-Policy: same-origin\r\n\
          Connection: close\r\n\r\n",
         page.content_type,
         page.body.len()

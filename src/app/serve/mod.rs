@@ -626,8 +626,22 @@ fn run_server(
 /// Logs a line about a client, when the server logs its clients.
 fn log_client(cfg: &ServerConfig, peer: &Peer, why: &str) {
     if cfg.log_clients {
-        errln!("vfio-display: client {peer}: {why}");
+        errln!("vfio-display: client {peer}: {}", printable(why));
     }
+}
+
+/// `text` with its control characters escaped: a reason may quote what a client sent (a path,
+/// an origin), and the log is an audit trail a client must not add lines to.
+fn printable(text: &str) -> String {
+    text.chars()
+        .flat_map(|c| {
+            if c.is_control() {
+                c.escape_default().collect::<Vec<char>>()
+            } else {
+                vec![c]
+            }
+        })
+        .collect()
 }
 
 /// Counts a new connection among the handshakes, or turns it away.
@@ -667,7 +681,7 @@ fn session(
     route: Route<'_>,
     cfg: &ServerConfig,
 ) {
-    let why = client::serve(stream, peer, route, cfg, ticket);
+    let why = printable(&client::serve(stream, peer, route, cfg, ticket));
     // Plain HTTP requests are not logged; a refused WebSocket (a foreign page) is.
     let http = why.starts_with("HTTP") && !why.contains("WebSocket refused");
     if !http && cfg.log_clients {

@@ -42,7 +42,7 @@ fn split_authority(s: &str, default: u16) -> Option<(String, u16)> {
             None => (s, None),
         }
     };
-    if host.is_empty() || host.contains(['/', '@', ' ']) {
+    if host.is_empty() || host.contains(['/', '@', ' ']) || host.chars().any(char::is_control) {
         return None;
     }
     let port = match port {
@@ -143,9 +143,45 @@ impl OriginPolicy {
     }
 }
 
+impl OriginPolicy {
+    /// Whether the pages the server makes itself (the index of `serve --all` and its
+    /// thumbnails, which show screens) may be answered to a request for `host`: an IP literal
+    /// or `localhost`, or the host of an `--allow-origin`. A page of another site that rebinds
+    /// its own name to this address would otherwise read them as its own.
+    pub fn check_host(&self, scheme: &str, host: Option<&str>) -> Result<(), String> {
+        let Some(ours) = host.and_then(|h| Origin::of_request(scheme, h)) else {
+            return Err("the request names no valid Host".into());
+        };
+        if ours.host_is_literal() || self.allowed.iter().any(|a| a.host == ours.host) {
+            return Ok(());
+        }
+        Err(format!(
+            "this page is served to an IP address or localhost, not to the name {} \
+             (--allow-origin {ours} lets it be)",
+            ours.host
+        ))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pages_are_served_to_literal_hosts_and_allowed_names_only() {
+        let p = policy(true, &["https://console.example.org"]);
+        for ok in [
+            "127.0.0.1:5900",
+            "localhost",
+            "[::1]:80",
+            "console.example.org:5900",
+        ] {
+            assert_eq!(p.check_host("http", Some(ok)), Ok(()), "{ok}");
+        }
+        for bad in [Some("rebind.example"), Some("a\nb"), Some(""), None] {
+            assert!(p.check_host("http", bad).is_err(), "{bad:?}");
+        }
+    }
 
     fn policy(password: bool, allowed: &[&str]) -> OriginPolicy {
         OriginPolicy {

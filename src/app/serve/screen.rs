@@ -19,8 +19,6 @@ pub trait Access: Send + Sync {
     /// A password login with `generation` succeeded; `Err(why)` refuses it after all (a
     /// one-time password that another connection used first).
     fn redeem(&self, screen: &str, generation: u64, now: SystemTime) -> Result<(), String>;
-    /// The screen is gone: its ticket goes with it (a VM started again gets a new one).
-    fn forget(&self, screen: &str);
 }
 
 impl Access for Tickets {
@@ -30,10 +28,6 @@ impl Access for Tickets {
 
     fn redeem(&self, screen: &str, generation: u64, now: SystemTime) -> Result<(), String> {
         Tickets::redeem(self, screen, generation, now)
-    }
-
-    fn forget(&self, screen: &str) {
-        Tickets::forget(self, screen);
     }
 }
 

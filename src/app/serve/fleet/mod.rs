@@ -124,8 +124,9 @@ impl Fleet {
     }
 
     fn remove(&self, name: &str) {
+        // Its ticket stays: a device that comes back (a mdev lost for a moment, a VM started
+        // again under its name) asks what it asked before, never less.
         self.lock_entries().remove(name);
-        self.access.forget(name);
         self.thumbs
             .lock()
             .unwrap_or_else(|p| p.into_inner())
@@ -287,6 +288,10 @@ impl Router for Fleet {
 }
 
 impl Pages for Fleet {
+    fn owns(&self, path: &str) -> bool {
+        path == "/" || path == "/index.html" || path.starts_with("/vm/")
+    }
+
     fn page(&self, path: &str) -> Option<Page> {
         if path == "/" || path == "/index.html" {
             return Some(self.index());
@@ -310,7 +315,11 @@ impl Pages for Fleet {
         if let Some(name) = path.strip_prefix("/vm/") {
             return match vm_name(path).and_then(|n| self.screen_named(n)) {
                 Some(_) => Ok(()),
-                None => Err(format!("no device named {name} is served; / lists them")),
+                // The name is the client's: quoted and cut, it cannot start a log line.
+                None => {
+                    let shown: String = name.chars().take(scan::MAX_NAME).collect();
+                    Err(format!("no device named {shown:?} is served; / lists them"))
+                }
             };
         }
         self.screen(None).map(|_| ())

@@ -382,12 +382,6 @@ impl Tickets {
             used: entry.used,
         }
     }
-
-    /// Forgets a device's ticket (the device went away): a device of that name that comes
-    /// back starts with the default credential.
-    pub fn forget(&self, device: &str) {
-        self.lock().entries.remove(device);
-    }
 }
 
 /// Whether the entry's password lets a client in at `now`, or why not.

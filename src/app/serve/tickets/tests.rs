@@ -60,11 +60,6 @@ fn a_device_password_replaces_the_default_for_that_device_only() {
         tickets.credential("sim1", t0()),
         Credential::Refused(NO_PASSWORD_YET.to_owned())
     );
-    tickets.forget("sim0");
-    assert_eq!(
-        tickets.credential("sim0", t0()),
-        Credential::Refused(NO_PASSWORD_YET.to_owned())
-    );
 }
 
 #[test]
