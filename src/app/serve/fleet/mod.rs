@@ -78,7 +78,7 @@ struct Entry {
 pub struct Fleet {
     entries: Mutex<BTreeMap<String, Entry>>,
     /// Devices whose thread runs (opening or serving): never started twice.
-    running: Mutex<Vec<String>>,
+    running: Mutex<Vec<(String, String)>>,
     /// Devices that failed: not tried again before the instant, then after twice the wait.
     retry: Mutex<HashMap<String, (Instant, Duration)>>,
     access: Arc<dyn Access>,
@@ -212,7 +212,7 @@ impl Fleet {
         self.running
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .retain(|n| n != name);
+            .retain(|(n, _)| n != name);
         let mut retry = self.retry.lock().unwrap_or_else(|p| p.into_inner());
         let wait = match (end, retry.get(name)) {
             (End::Never, _) => NEVER,
@@ -222,10 +222,12 @@ impl Fleet {
         retry.insert(name.to_string(), (Instant::now() + wait, wait));
     }
 
-    /// Claims `name` for a new thread: false when one runs or its retry time has not come.
-    fn claim(&self, name: &str, max: usize) -> Claim {
+    /// Claims `name`, the device `identity`, for a new thread: refused while a thread runs
+    /// for that name or for that device under another name (a VM whose name changed when a
+    /// namesake ended is served once, under the name it had), or before its retry time.
+    fn claim(&self, name: &str, identity: &str, max: usize) -> Claim {
         let mut running = self.running.lock().unwrap_or_else(|p| p.into_inner());
-        if running.iter().any(|n| n == name) {
+        if running.iter().any(|(n, i)| n == name || i == identity) {
             return Claim::Running;
         }
         let retry = self.retry.lock().unwrap_or_else(|p| p.into_inner());
@@ -238,7 +240,7 @@ impl Fleet {
         if running.len() >= max {
             return Claim::Full;
         }
-        running.push(name.to_string());
+        running.push((name.to_string(), identity.to_string()));
         Claim::Claimed
     }
 
@@ -363,7 +365,7 @@ pub(super) fn run(
             let mut full_said = false;
             while !(ctx.stop)() {
                 for (name, found) in scan::scan(&ctx.fleet_opts.source) {
-                    match fleet.claim(&name, ctx.fleet_opts.max_devices) {
+                    match fleet.claim(&name, &found.identity(&name), ctx.fleet_opts.max_devices) {
                         Claim::Claimed => {
                             full_said = false;
                             let spawned = std::thread::Builder::new()

@@ -43,6 +43,18 @@ pub enum Found {
     },
 }
 
+impl Found {
+    /// Which device this is, whatever it is named: an mdev's UUID (one mdev is served once),
+    /// or a simulated device's name.
+    pub fn identity(&self, name: &str) -> String {
+        match self {
+            Found::Open(Target::Mdev { spec, .. }) => spec.clone(),
+            Found::Adopt { options, .. } => options.mdev.clone().unwrap_or_default(),
+            Found::Open(_) => name.to_string(),
+        }
+    }
+}
+
 /// The devices there are now, by name.
 pub fn scan(source: &Source) -> BTreeMap<String, Found> {
     match source {
@@ -77,7 +89,17 @@ fn host(backend: BackendChoice, idle: bool) -> BTreeMap<String, Found> {
     let mut found = BTreeMap::new();
     let mut held = Vec::new();
     let me = std::process::id() as i32;
-    for pid in qemu_pids().into_iter().filter(|&p| p != me) {
+    let vms: Vec<(i32, Vec<String>)> = qemu_pids()
+        .into_iter()
+        .filter(|&p| p != me)
+        .map(|pid| (pid, vmm::cmdline(pid).unwrap_or_default()))
+        .collect();
+    // A name two running QEMUs share names neither: each is served as NAME-UUID, so that a
+    // password set for NAME can never land on the other VM.
+    let names: Vec<Option<String>> = vms.iter().map(|(_, args)| vm_name(args)).collect();
+    let shared = |name: &str| names.iter().flatten().filter(|n| *n == name).count() > 1;
+    for (pid, args) in &vms {
+        let pid = *pid;
         // A QEMU we may not look into (another user's, without root) is skipped: `attach`
         // explains ptrace rights to the user who asks for it by name.
         let Ok(fds) = vmm::vfio_device_fds(pid) else {
@@ -88,17 +110,13 @@ fn host(backend: BackendChoice, idle: bool) -> BTreeMap<String, Found> {
             .filter_map(|fd| fd.device_name(&paths.sysfs))
             .filter(|uuid| paths.mdev_devices().join(uuid).exists())
             .collect();
-        let args = vmm::cmdline(pid).unwrap_or_default();
-        let vm = vm_name(&args);
-        let qmp = vmm::qemu_args::qmp_socket(&args);
+        let vm = vm_name(args);
+        let qmp = vmm::qemu_args::qmp_socket(args);
         for uuid in &uuids {
-            let name = if uuids.len() == 1 {
-                vm.clone().unwrap_or_else(|| uuid.clone())
-            } else {
-                match &vm {
-                    Some(vm) => format!("{vm}-{}", &uuid[..uuid.len().min(8)]),
-                    None => uuid.clone(),
-                }
+            let name = match &vm {
+                Some(vm) if uuids.len() == 1 && !shared(vm) => vm.clone(),
+                Some(vm) => format!("{vm}-{}", &uuid[..uuid.len().min(8)]),
+                None => uuid.clone(),
             };
             held.push(uuid.clone());
             found.insert(
@@ -135,7 +153,7 @@ fn host(backend: BackendChoice, idle: bool) -> BTreeMap<String, Found> {
     found
 }
 
-/// `name`, or `name-2`, `name-3`.. when a device already has it (two VMs of one name).
+/// `name`, or `name-2`, `name-3`.. when a device already has it (two names that collide).
 fn unique(found: &BTreeMap<String, Found>, name: String) -> String {
     if !found.contains_key(&name) {
         return name;
