@@ -17,7 +17,7 @@ use anyhow::{Context, Result};
 use std::os::fd::{AsFd, OwnedFd};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use vfio_display::device::{DisplayDevice, RealDevice, plane_support};
 use vfio_display::frame::{FrameReader, Pump, RgbaImage, choose_source};
 use vfio_display::render::{ImportChoice, LazyGpu, PlaneReader};
@@ -27,6 +27,9 @@ use vfio_display::render::{ImportChoice, LazyGpu, PlaneReader};
 #[derive(Debug, thiserror::Error)]
 #[error("not a display device (it offers neither dma-buf nor region planes)")]
 struct NotDisplay;
+
+/// The longest a device waits for its first picture before it is listed anyway.
+const FIRST_PICTURE_WAIT: Duration = Duration::from_secs(10);
 
 /// Serves the device `name` until it goes or the server stops, and logs why it ended.
 pub fn run(name: &str, found: &Found, ctx: &Ctx<'_>) {
@@ -124,14 +127,11 @@ fn serve(name: &str, found: &Found, ctx: &Ctx<'_>) -> Result<String> {
         opts.endpoints.access,
         ctx.fleet_opts.ports.as_ref(),
     )?;
-    let shown: Vec<String> = own.iter().map(|l| l.shown()).collect();
-    ctx.fleet.insert(screen.clone(), own);
-    ctx.fleet.serving(name);
     let mut line = format!("vfio-display: device {name}: serving at /vm/{name}");
-    for place in &shown {
-        line += &format!(", {place}");
+    for place in &own {
+        line += &format!(", {}", place.shown());
     }
-    errln!("{line}; refresh from {}", pump.source);
+    let mut own = Some(own);
     let gone: Mutex<Option<String>> = Mutex::new(None);
     let why = std::thread::scope(|s| {
         let (wake_tx, wake_rx) = mpsc::sync_channel(1);
@@ -156,9 +156,19 @@ fn serve(name: &str, found: &Found, ctx: &Ctx<'_>) -> Result<String> {
         } else {
             drop(edid_rx);
         }
+        // Listed (and its own sockets answered) once its first picture is in, or after
+        // FIRST_PICTURE_WAIT for a display that is off: a client that came sooner would be
+        // shown the placeholder. Connections meanwhile wait in the sockets' backlog.
+        let listed_by = Instant::now() + FIRST_PICTURE_WAIT;
         let why = loop {
             if (ctx.stop)() {
                 break super::super::stop_message();
+            }
+            if own.is_some() && (hub.latest().serial > 0 || Instant::now() >= listed_by) {
+                ctx.fleet
+                    .insert(screen.clone(), own.take().unwrap_or_default());
+                ctx.fleet.serving(name);
+                errln!("{line}; refresh from {}", pump_ref.source);
             }
             if let Some(why) = gone.lock().unwrap_or_else(|p| p.into_inner()).take() {
                 break why;
