@@ -212,7 +212,7 @@ pub fn flip_to_socket(sim: &SimDevice, o: &SimConfig, budget: Budget) -> Result<
 }
 
 /// User plus system CPU of process `pid`, in milliseconds.
-fn process_cpu_ms(pid: u32) -> Result<f64> {
+pub(super) fn process_cpu_ms(pid: u32) -> Result<f64> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))
         .with_context(|| format!("reading /proc/{pid}/stat"))?;
     let rest = stat
@@ -234,9 +234,9 @@ fn process_cpu_ms(pid: u32) -> Result<f64> {
 }
 
 /// A server process, killed on drop.
-struct ServerProcess {
-    child: Child,
-    port: u16,
+pub(super) struct ServerProcess {
+    pub(super) child: Child,
+    pub(super) port: u16,
 }
 
 impl Drop for ServerProcess {

@@ -12,6 +12,9 @@ pub struct BenchClient {
     s: TcpStream,
     pub width: u16,
     pub height: u16,
+    /// Pixels the last update's pixel rectangles covered (pseudo-encodings left out): a full
+    /// picture covers width x height.
+    pub last_area: u64,
 }
 
 impl BenchClient {
@@ -56,6 +59,7 @@ impl BenchClient {
             s,
             width: u16::from_be_bytes([init[0], init[1]]),
             height: u16::from_be_bytes([init[2], init[3]]),
+            last_area: 0,
         })
     }
 
@@ -114,12 +118,16 @@ impl BenchClient {
         let head = self.take(3)?;
         let rects = u16::from_be_bytes([head[1], head[2]]);
         let mut bytes = 4;
+        self.last_area = 0;
         for _ in 0..rects {
             let h = self.take(12)?;
             bytes += 12;
             let v = |i: usize| usize::from(u16::from_be_bytes([h[i], h[i + 1]]));
             let (w, hh) = (v(4), v(6));
             let enc = i32::from_be_bytes([h[8], h[9], h[10], h[11]]);
+            if matches!(enc, 0 | 7 | 16) {
+                self.last_area += (w * hh) as u64;
+            }
             bytes += match enc {
                 0 => {
                     self.skip(w * hh * 4)?;
