@@ -2,7 +2,7 @@
 //! devices on TCP ports of their own, each device's port read from its log line, its memory and
 //! CPU read from /proc, and stopped on drop.
 
-use super::remote::{ServerProcess, process_cpu_ms};
+use super::remote::{ServerProcess, process_cpu_ms, stat_cpu_ms};
 use anyhow::{Context, Result, bail};
 use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
@@ -16,6 +16,8 @@ const START_LIMIT: Duration = Duration::from_secs(180);
 /// The longest a log line is read as one: the server's lines are short, and a longer one is
 /// read in pieces rather than held whole.
 const LINE_LIMIT: u64 = 64 * 1024;
+/// The name of an animated simulator's guest thread (device::sim::guest).
+const GUEST_THREAD: &str = "sim-guest";
 /// Log lines kept for the error when the server stops before it serves every device.
 const KEPT_LINES: usize = 20;
 
@@ -122,6 +124,22 @@ impl FleetServer {
     /// User plus system CPU so far, in milliseconds.
     pub fn cpu_ms(&self) -> Result<f64> {
         process_cpu_ms(self.process.child.id())
+    }
+
+    /// The CPU so far of the simulated guests' own threads (an animated simulator draws its
+    /// desktop on a thread named "sim-guest"), in milliseconds: work a real guest does in its
+    /// VM, not in this server. A thread that ended meanwhile is left out.
+    pub fn guest_cpu_ms(&self) -> Result<f64> {
+        let dir = format!("/proc/{}/task", self.process.child.id());
+        let mut total = 0.0;
+        for task in std::fs::read_dir(&dir).with_context(|| format!("listing {dir}"))? {
+            let path = task?.path();
+            let name = std::fs::read_to_string(path.join("comm")).unwrap_or_default();
+            if name.trim_end() == GUEST_THREAD {
+                total += stat_cpu_ms(&path.join("stat").to_string_lossy()).unwrap_or(0.0);
+            }
+        }
+        Ok(total)
     }
 
     pub fn memory(&self) -> Result<Memory> {

@@ -5,7 +5,7 @@
 
 use anyhow::{Context, Result, bail};
 use std::io::{Read, Write};
-use std::net::TcpStream;
+use std::net::{Ipv4Addr, SocketAddrV4, TcpStream};
 use std::time::Duration;
 
 pub struct BenchClient {
@@ -20,8 +20,37 @@ pub struct BenchClient {
 impl BenchClient {
     /// Connects without a password and offers `encodings` (the server's pixel format is kept).
     pub fn connect(port: u16, encodings: &[i32]) -> Result<Self> {
-        let mut s = TcpStream::connect(("127.0.0.1", port))
+        let s = TcpStream::connect(("127.0.0.1", port))
             .with_context(|| format!("connecting to 127.0.0.1:{port}"))?;
+        Self::handshake(s, encodings)
+    }
+
+    /// The same from the loopback address `source` (any of 127.0.0.0/8): viewers on many
+    /// machines, which the server counts apart, rather than many viewers on one.
+    pub fn connect_from(source: Ipv4Addr, port: u16, encodings: &[i32]) -> Result<Self> {
+        use nix::sys::socket::{
+            AddressFamily, SockFlag, SockType, SockaddrIn, bind, connect, socket,
+        };
+        use std::os::fd::AsRawFd;
+        let fd = socket(
+            AddressFamily::Inet,
+            SockType::Stream,
+            SockFlag::SOCK_CLOEXEC,
+            None,
+        )
+        .context("a TCP socket")?;
+        bind(
+            fd.as_raw_fd(),
+            &SockaddrIn::from(SocketAddrV4::new(source, 0)),
+        )
+        .with_context(|| format!("binding a socket to {source}"))?;
+        let server = SocketAddrV4::new(Ipv4Addr::LOCALHOST, port);
+        connect(fd.as_raw_fd(), &SockaddrIn::from(server))
+            .with_context(|| format!("connecting from {source} to {server}"))?;
+        Self::handshake(TcpStream::from(fd), encodings)
+    }
+
+    fn handshake(mut s: TcpStream, encodings: &[i32]) -> Result<Self> {
         s.set_read_timeout(Some(Duration::from_secs(30)))?;
         s.set_nodelay(true)?;
         let mut version = [0u8; 12];
