@@ -1,9 +1,9 @@
 //! `vfio-display bench`: its options, checked and parsed into the benchmark's plain options.
 
-use super::args::{FaultArg, parse_bench_size, parse_seconds};
+use super::args::{FaultArg, parse_bench_size, parse_clients, parse_seconds};
 use super::exit::Usage;
 use super::target::DeviceArgs;
-use crate::app::bench::{self, BenchOptions, BenchSize};
+use crate::app::bench::{self, BenchOptions, BenchSize, FleetSize};
 use crate::app::target::DEFAULT_SIM_MODE;
 use anyhow::Result;
 use clap::Args;
@@ -44,6 +44,20 @@ pub struct BenchArgs {
     /// How many keys key to guest echo times.
     #[arg(long, value_name = "N", default_value = "20", value_parser = clap::value_parser!(u32).range(2..=1000))]
     keys: u32,
+    /// The fleet figures: how many simulated devices one `serve --all` serves (0 leaves
+    /// them out).
+    #[arg(long, value_name = "N", default_value = "16", value_parser = clap::value_parser!(u32).range(0..=256))]
+    fleet_devices: u32,
+    /// The fleet figures: how many viewers each device has.
+    #[arg(long, value_name = "N", default_value = "4", value_parser = parse_clients)]
+    fleet_clients: usize,
+    /// The fleet's guests' screen: 720p, 1080p, 1440p, 4k or WxH.
+    #[arg(long, value_name = "SIZE", default_value = "1080p", value_parser = parse_bench_size)]
+    fleet_size: BenchSize,
+    /// Measure only the fleet figures (with --sim): idle CPU and memory per device, memory
+    /// per client, connect to first picture, one busy guest among idle ones.
+    #[arg(long)]
+    fleet_only: bool,
     // Last: the device options come under their own headings, after the command's own.
     #[command(flatten)]
     pub target: DeviceArgs,
@@ -76,6 +90,14 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         )
         .into());
     }
+    if args.fleet_only && (!args.target.sim || args.fleet_devices == 0) {
+        return Err(Usage(
+            "--fleet-only measures simulated devices: give --sim and at least one \
+             --fleet-devices"
+                .into(),
+        )
+        .into());
+    }
     if args.qmp.is_some() && args.target.sim {
         return Err(Usage("--qmp: the simulator has no guest to type into".into()).into());
     }
@@ -88,6 +110,12 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         json: args.json,
         qmp: args.qmp.clone(),
         keys: args.keys as usize,
+        fleet: FleetSize {
+            devices: args.fleet_devices as usize,
+            clients: args.fleet_clients,
+            size: args.fleet_size,
+        },
+        fleet_only: args.fleet_only,
         target: args.target.target()?,
     })
 }

@@ -24,7 +24,7 @@ fn value(fig: &Value) -> f64 {
 }
 
 /// A quick headless `bench --sim` at `sizes`: short figures, `runs` screenshot processes, no
-/// window; `extra` options after those.
+/// window, no fleet (its own test measures it); `extra` options after those.
 fn quick_bench(sizes: &str, runs: &str, extra: &[&str]) -> std::process::Output {
     let mut args = vec![
         "bench",
@@ -36,6 +36,8 @@ fn quick_bench(sizes: &str, runs: &str, extra: &[&str]) -> std::process::Output 
         "--screenshot-runs",
         runs,
         "--no-window",
+        "--fleet-devices",
+        "0",
     ];
     args.extend_from_slice(extra);
     run(&args)
@@ -161,7 +163,7 @@ fn bench_sim_reports_every_headless_figure_with_its_reference() {
         .iter()
         .map(|s| s["name"].as_str().unwrap())
         .collect();
-    assert_eq!(skipped, ["viewer frame time", "idle CPU"]);
+    assert_eq!(skipped, ["viewer frame time", "idle CPU", "fleet figures"]);
 }
 
 #[test]
@@ -199,6 +201,13 @@ fn bench_refuses_bad_sizes_and_a_missing_device() {
     assert_clean_failure(&out, 2, "--sim-shared is for the other commands");
     let out = run(&["bench", "--sim", "--keys", "1"]);
     assert_eq!(out.status.code(), Some(2));
+    // The fleet runs simulated devices only, with at least one viewer each.
+    let out = run(&["bench", "--fleet-only"]);
+    assert_eq!(out.status.code(), Some(2));
+    let out = run(&["bench", "--sim", "--fleet-only", "--fleet-devices", "0"]);
+    assert_clean_failure(&out, 2, "--fleet-only measures simulated devices");
+    let out = run(&["bench", "--sim", "--fleet-clients", "0"]);
+    assert_clean_failure(&out, 2, "give 1 to 256 clients");
 }
 
 #[test]
@@ -233,6 +242,8 @@ fn bench_measures_the_viewer_and_idle_cpu_in_a_window() {
             "1",
             "--idle-seconds",
             "3",
+            "--fleet-devices",
+            "0",
             "--json",
         ])
         .env("DISPLAY", &x.display)
@@ -260,8 +271,90 @@ fn bench_measures_the_viewer_and_idle_cpu_in_a_window() {
     // poll redraws 33 times a second: the gap is two orders of magnitude, not a close call.
     assert!(irq * 5.0 < poll, "IRQ {irq}% vs poll {poll}%");
     assert!(timer < poll, "backing-off timer {timer}% vs poll {poll}%");
+    let skipped = report["skipped"].as_array().unwrap();
+    assert_eq!(skipped.len(), 1, "{report:#}");
+    assert_eq!(skipped[0]["why"], "--fleet-devices 0");
+}
+
+#[test]
+fn bench_fleet_measures_devices_and_clients_of_one_serve_all() {
+    let out = run(&[
+        "bench",
+        "--sim",
+        "--fleet-only",
+        "--fleet-devices",
+        "3",
+        "--fleet-clients",
+        "2",
+        "--fleet-size",
+        "320x240",
+        "--seconds",
+        "0.2",
+        "--json",
+    ]);
+    assert_ok(&out);
+    let report: Value = crate::common::json::parse(&out.stdout);
+    let names: Vec<&str> = report["figures"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["name"].as_str().unwrap())
+        .collect();
+    assert!(names.iter().all(|n| n.starts_with("fleet ")), "{names:?}");
     assert!(
         report["skipped"].as_array().unwrap().is_empty(),
         "{report:#}"
     );
+    let label = "3 devices x 2 clients, 320x240";
+
+    // Still guests under IRQ refresh: the target is judged on the value, and nothing is sent.
+    let cpu = figure(&report, &format!("fleet idle CPU per device, {label}"));
+    let per_device = value(cpu);
+    assert_eq!(cpu["target"]["met"].as_bool(), Some(per_device <= 1.0));
+    let detail = cpu["detail"].as_str().unwrap();
+    assert!(detail.contains("refresh from IRQ"), "{cpu}");
+    assert!(detail.ends_with("; 0 bytes sent"), "{cpu}");
+
+    // A device and a client each cost some memory, and not a whole 1080p frame's worth at
+    // 320x240 (a frame is 0.3 MiB there).
+    for name in ["device", "client"] {
+        let mib = value(figure(
+            &report,
+            &format!("fleet memory per {name}, 320x240"),
+        ));
+        assert!(mib < 64.0, "{name}: {mib} MiB");
+    }
+
+    let median = value(figure(
+        &report,
+        &format!("fleet connect to first picture, median, {label}"),
+    ));
+    let p95 = value(figure(
+        &report,
+        &format!("fleet connect to first picture, p95, {label}"),
+    ));
+    assert!(median <= p95 && p95 < 60_000.0, "{median} ms, p95 {p95} ms");
+
+    // The busy guest flips at 60 Hz: its viewers get updates, at most one a flip.
+    let fps = value(figure(
+        &report,
+        "fleet busy device's updates, 1 of 3 flipping at 60 Hz",
+    ));
+    assert!(fps <= 66.0, "{fps} fps");
+    for name in [
+        format!("fleet idle device's full refresh beside a busy one, {label}"),
+        format!("fleet idle device's connect to first picture beside a busy one, {label}"),
+    ] {
+        let fig = figure(&report, &name);
+        value(fig);
+        let ratio = fig["ratio"].as_f64().unwrap();
+        assert!(ratio > 0.0, "{fig}");
+        assert_eq!(fig["target"]["met"].as_bool(), Some(ratio <= 2.0), "{fig}");
+    }
+    // An animating guest costs the server CPU that still ones do not.
+    let busy = figure(
+        &report,
+        "fleet server CPU, 1 of 3 devices busy, 2 clients each",
+    );
+    assert!(value(busy) > per_device * 3.0, "{busy}");
 }

@@ -3,6 +3,8 @@
 
 mod echo;
 mod figure;
+mod fleet;
+mod fleet_server;
 mod frames;
 mod measure;
 mod needles;
@@ -44,8 +46,23 @@ pub struct BenchOptions {
     pub qmp: Option<std::path::PathBuf>,
     /// How many keys that figure times.
     pub keys: usize,
+    /// The fleet figures: how many simulated devices and viewers `serve --all` serves.
+    pub fleet: FleetSize,
+    /// Measure only the fleet figures.
+    pub fleet_only: bool,
     /// The device.
     pub target: Target,
+}
+
+/// The fleet `serve --all` is measured with.
+#[derive(Debug, Clone, Copy)]
+pub struct FleetSize {
+    /// Simulated devices; 0 leaves the fleet figures out.
+    pub devices: usize,
+    /// Viewers of each device.
+    pub clients: usize,
+    /// The guests' screen.
+    pub size: BenchSize,
 }
 
 /// A frame size for the per-path figures.
@@ -206,6 +223,19 @@ pub fn run(args: &BenchOptions) -> Result<()> {
     progress("opening the GPU");
     let ctx = GpuContext::headless().context("opening the GPU for the benchmarks")?;
     let mut results = Results::default();
+    if args.fleet_only {
+        let sim_options = args
+            .target
+            .sim()
+            .context("the fleet figures run on the simulator (bench --sim)")?;
+        fleet_figures(args, sim_options, &mut results)?;
+        let report = Report {
+            machine: machine(&ctx, "simulated vGPUs under `serve --all`".into()),
+            figures: results.figures,
+            skipped: results.skipped,
+        };
+        return print_report(&report, args.json);
+    }
     let (device_name, runner_device) = match args.target.sim() {
         Some(sim_options) => {
             simulator_figures(&ctx, args, sim_options, budget, &mut results)?;
@@ -230,16 +260,51 @@ pub fn run(args: &BenchOptions) -> Result<()> {
         }
         Some(device) => process_figures(args, device, &mut results)?,
     }
+    match args.target.sim() {
+        Some(sim_options) => fleet_figures(args, sim_options, &mut results)?,
+        None => results.skip(
+            "fleet figures",
+            "they run on the simulator (bench --sim), many devices in one `serve --all`",
+        ),
+    }
     let report = Report {
         machine: machine(&ctx, device_name),
         figures: results.figures,
         skipped: results.skipped,
     };
-    if args.json {
-        outln!("{}", serde_json::to_string_pretty(&report)?);
+    print_report(&report, args.json)
+}
+
+fn print_report(report: &Report, json: bool) -> Result<()> {
+    if json {
+        outln!("{}", serde_json::to_string_pretty(report)?);
     } else {
         outln!("{report}");
     }
+    Ok(())
+}
+
+/// One `serve --all` process with the fleet's simulated devices and viewers (`fleet.rs`).
+fn fleet_figures(
+    args: &BenchOptions,
+    sim_options: &SimConfig,
+    results: &mut Results,
+) -> Result<()> {
+    if args.fleet.devices == 0 {
+        results.skip("fleet figures", "--fleet-devices 0");
+        return Ok(());
+    }
+    let options = fleet::FleetOptions {
+        devices: args.fleet.devices,
+        clients: args.fleet.clients,
+        label: args.fleet.size.label(),
+        window: Duration::from_secs_f64((args.seconds * 5.0).clamp(1.0, 10.0)),
+    };
+    results.add(fleet::figures(
+        &std::env::current_exe().context("cannot find this program's path")?,
+        &sim_child_args(sim_options, args.fleet.size, true),
+        &options,
+    )?);
     Ok(())
 }
 

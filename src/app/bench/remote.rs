@@ -212,9 +212,13 @@ pub fn flip_to_socket(sim: &SimDevice, o: &SimConfig, budget: Budget) -> Result<
 }
 
 /// User plus system CPU of process `pid`, in milliseconds.
-fn process_cpu_ms(pid: u32) -> Result<f64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .with_context(|| format!("reading /proc/{pid}/stat"))?;
+pub(super) fn process_cpu_ms(pid: u32) -> Result<f64> {
+    stat_cpu_ms(&format!("/proc/{pid}/stat"))
+}
+
+/// User plus system CPU in a /proc `stat` file (a process's or a thread's), in milliseconds.
+pub(super) fn stat_cpu_ms(path: &str) -> Result<f64> {
+    let stat = std::fs::read_to_string(path).with_context(|| format!("reading {path}"))?;
     let rest = stat
         .rsplit_once(')')
         .map(|(_, r)| r)
@@ -234,9 +238,9 @@ fn process_cpu_ms(pid: u32) -> Result<f64> {
 }
 
 /// A server process, killed on drop.
-struct ServerProcess {
-    child: Child,
-    port: u16,
+pub(super) struct ServerProcess {
+    pub(super) child: Child,
+    pub(super) port: u16,
 }
 
 impl Drop for ServerProcess {

@@ -5,20 +5,52 @@
 
 use anyhow::{Context, Result, bail};
 use std::io::{Read, Write};
-use std::net::TcpStream;
+use std::net::{Ipv4Addr, SocketAddrV4, TcpStream};
 use std::time::Duration;
 
 pub struct BenchClient {
     s: TcpStream,
     pub width: u16,
     pub height: u16,
+    /// Pixels the last update's pixel rectangles covered (pseudo-encodings left out): a full
+    /// picture covers width x height.
+    pub last_area: u64,
 }
 
 impl BenchClient {
     /// Connects without a password and offers `encodings` (the server's pixel format is kept).
     pub fn connect(port: u16, encodings: &[i32]) -> Result<Self> {
-        let mut s = TcpStream::connect(("127.0.0.1", port))
+        let s = TcpStream::connect(("127.0.0.1", port))
             .with_context(|| format!("connecting to 127.0.0.1:{port}"))?;
+        Self::handshake(s, encodings)
+    }
+
+    /// The same from the loopback address `source` (any of 127.0.0.0/8): viewers on many
+    /// machines, which the server counts apart, rather than many viewers on one.
+    pub fn connect_from(source: Ipv4Addr, port: u16, encodings: &[i32]) -> Result<Self> {
+        use nix::sys::socket::{
+            AddressFamily, SockFlag, SockType, SockaddrIn, bind, connect, socket,
+        };
+        use std::os::fd::AsRawFd;
+        let fd = socket(
+            AddressFamily::Inet,
+            SockType::Stream,
+            SockFlag::SOCK_CLOEXEC,
+            None,
+        )
+        .context("a TCP socket")?;
+        bind(
+            fd.as_raw_fd(),
+            &SockaddrIn::from(SocketAddrV4::new(source, 0)),
+        )
+        .with_context(|| format!("binding a socket to {source}"))?;
+        let server = SocketAddrV4::new(Ipv4Addr::LOCALHOST, port);
+        connect(fd.as_raw_fd(), &SockaddrIn::from(server))
+            .with_context(|| format!("connecting from {source} to {server}"))?;
+        Self::handshake(TcpStream::from(fd), encodings)
+    }
+
+    fn handshake(mut s: TcpStream, encodings: &[i32]) -> Result<Self> {
         s.set_read_timeout(Some(Duration::from_secs(30)))?;
         s.set_nodelay(true)?;
         let mut version = [0u8; 12];
@@ -56,6 +88,7 @@ impl BenchClient {
             s,
             width: u16::from_be_bytes([init[0], init[1]]),
             height: u16::from_be_bytes([init[2], init[3]]),
+            last_area: 0,
         })
     }
 
@@ -114,12 +147,16 @@ impl BenchClient {
         let head = self.take(3)?;
         let rects = u16::from_be_bytes([head[1], head[2]]);
         let mut bytes = 4;
+        self.last_area = 0;
         for _ in 0..rects {
             let h = self.take(12)?;
             bytes += 12;
             let v = |i: usize| usize::from(u16::from_be_bytes([h[i], h[i + 1]]));
             let (w, hh) = (v(4), v(6));
             let enc = i32::from_be_bytes([h[8], h[9], h[10], h[11]]);
+            if matches!(enc, 0 | 7 | 16) {
+                self.last_area += (w * hh) as u64;
+            }
             bytes += match enc {
                 0 => {
                     self.skip(w * hh * 4)?;
