@@ -156,6 +156,15 @@ pub struct ServeArgs {
     /// The most clients connected at once.
     #[arg(long, value_name = "N", default_value = "16", value_parser = parse_clients)]
     max_clients: usize,
+    /// The most connections in their handshake at once (past it the oldest, if older than
+    /// 250 ms, is closed to make room).
+    #[arg(long, value_name = "N", default_value = "64", value_parser = parse_handshakes)]
+    max_handshakes: usize,
+    /// The most connections in their handshake at once from one address (a /64 for IPv6; a
+    /// user on a unix socket). Behind a proxy (websockify, nova-novncproxy) every viewer comes
+    /// from the proxy's address: raise it to --max-handshakes there.
+    #[arg(long, value_name = "N", default_value = "16", value_parser = parse_handshakes)]
+    max_handshakes_per_address: usize,
     /// Drop a client that takes more than S seconds to read an update or finish its handshake.
     #[arg(long, value_name = "S", default_value = "30", value_parser = parse_seconds)]
     client_timeout: f64,
@@ -221,6 +230,8 @@ pub fn run(args: &ServeArgs) -> Result<()> {
         tls: args.tls_cert.clone().zip(args.tls_key.clone()),
         follow_client_size: args.follow_client_size,
         max_clients: args.max_clients,
+        max_handshakes: args.max_handshakes,
+        max_handshakes_per_address: args.max_handshakes_per_address,
         client_timeout: Duration::from_secs_f64(args.client_timeout),
         qmp: args.qmp.clone(),
         view_only: args.view_only,
@@ -344,6 +355,14 @@ fn private_dir(flag: &str, dir: &std::path::Path) -> Result<()> {
         .into());
     }
     Ok(())
+}
+
+/// A number of handshakes: 1 to 4096.
+fn parse_handshakes(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(n @ 1..=4096) => Ok(n),
+        _ => Err(format!("'{s}': give 1 to 4096 handshakes")),
+    }
 }
 
 /// A number of devices: 1 to 1024.

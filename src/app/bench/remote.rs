@@ -133,6 +133,8 @@ fn serve_options(o: &SimConfig) -> ServeOptions {
         tls: None,
         follow_client_size: false,
         max_clients: 4,
+        max_handshakes: 64,
+        max_handshakes_per_address: 16,
         client_timeout: Duration::from_secs(30),
         qmp: None,
         view_only: false,

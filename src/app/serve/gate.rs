@@ -68,6 +68,10 @@ struct State {
 pub struct Gate {
     state: Mutex<State>,
     deadline: Duration,
+    /// Handshakes at once from one address (`--max-handshakes-per-address`).
+    per_address: usize,
+    /// Handshakes at once in all (`--max-handshakes`).
+    in_all: usize,
 }
 
 /// What became of a new connection.
@@ -98,7 +102,17 @@ impl Gate {
         Gate {
             state: Mutex::new(State::default()),
             deadline,
+            per_address: PER_ADDRESS,
+            in_all: IN_ALL,
         }
+    }
+
+    /// The same gate with other caps (at least one handshake each; one address never more
+    /// than all): behind a proxy every viewer comes from the proxy's address.
+    pub fn with_limits(mut self, per_address: usize, in_all: usize) -> Self {
+        self.in_all = in_all.max(1);
+        self.per_address = per_address.clamp(1, self.in_all);
+        self
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -125,7 +139,7 @@ impl Gate {
         }
         let mut evicted = Vec::new();
         let ours = |p: &Pending| p.peer.key() == peer.key();
-        if state.pending.iter().filter(|p| ours(p)).count() >= PER_ADDRESS {
+        if state.pending.iter().filter(|p| ours(p)).count() >= self.per_address {
             match state
                 .pending
                 .iter()
@@ -135,7 +149,7 @@ impl Gate {
                 None => return Ok(Admission::Full),
             }
         }
-        if state.pending.len() >= IN_ALL {
+        if state.pending.len() >= self.in_all {
             match state.pending.iter().position(|p| now - p.started >= GRACE) {
                 Some(i) => evicted.push(close(state.pending.remove(i))),
                 None => return Ok(Admission::Full),
@@ -291,6 +305,34 @@ mod tests {
             Admission::Full => panic!("full"),
             Admission::Closing => panic!("closing"),
         }
+    }
+
+    #[test]
+    fn a_proxys_address_may_be_given_every_place() {
+        // Behind a proxy every viewer comes from one address: its cap raised to all of them.
+        let gate = Gate::new(Duration::from_secs(30)).with_limits(100, 40);
+        let t0 = Instant::now();
+        let mut held = Vec::new();
+        for _ in 0..40 {
+            let (server, client) = pair();
+            let (ticket, evicted) = admitted(&gate, &server, &A, t0);
+            assert!(evicted.is_empty());
+            held.push((ticket, server, client));
+        }
+        // One address never more than all (the per-address cap was clamped to 40).
+        let (server, _client) = pair();
+        assert!(matches!(
+            gate.admit(&server, &A, t0).unwrap(),
+            Admission::Full
+        ));
+        let gate = Gate::new(Duration::from_secs(30)).with_limits(1, 1);
+        let (server, _client) = pair();
+        let _only = admitted(&gate, &server, &A, t0);
+        let (other, _c) = pair();
+        assert!(matches!(
+            gate.admit(&other, &B, t0).unwrap(),
+            Admission::Full
+        ));
     }
 
     #[test]

@@ -80,6 +80,9 @@ pub struct ServeOptions {
     pub follow_client_size: bool,
     /// The most clients at once.
     pub max_clients: usize,
+    /// The most handshakes at once, in all and from one address.
+    pub max_handshakes: usize,
+    pub max_handshakes_per_address: usize,
     /// A client that makes no progress this long is dropped.
     pub client_timeout: Duration,
     /// QEMU's QMP socket, where clients' keys and pointer go.
@@ -391,7 +394,8 @@ fn run_fleet(
                 password: !opts.no_auth,
             },
         },
-        gate: gate::Gate::new(opts.client_timeout),
+        gate: gate::Gate::new(opts.client_timeout)
+            .with_limits(opts.max_handshakes_per_address, opts.max_handshakes),
         access: access.clone(),
         tls,
         client_timeout: opts.client_timeout,
@@ -474,7 +478,8 @@ fn serve_on(
                 password: access.credential(&name, SystemTime::now()) != Credential::NoAuth,
             },
         },
-        gate: gate::Gate::new(opts.client_timeout),
+        gate: gate::Gate::new(opts.client_timeout)
+            .with_limits(opts.max_handshakes_per_address, opts.max_handshakes),
         access,
         tls: security.tls,
         client_timeout: opts.client_timeout,
