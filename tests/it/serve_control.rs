@@ -3,56 +3,16 @@
 #![allow(clippy::unwrap_used)]
 
 use crate::common::cli::{path_str, tmp};
+use crate::common::control::Control;
 use crate::common::serve::Server;
 use crate::common::wire::{closed_within, read_reason};
-use serde_json::{Value, json};
-use std::io::{BufRead, BufReader, Read, Write};
+use serde_json::json;
+use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::os::unix::net::UnixStream;
 use std::path::Path;
 use std::time::{Duration, Instant};
 use vfio_display::rfb::auth;
-
-/// A control connection: one JSON request per line, one answer per line.
-struct Control {
-    reader: BufReader<UnixStream>,
-    writer: UnixStream,
-}
-
-impl Control {
-    fn connect(path: &Path) -> Control {
-        let s = UnixStream::connect(path).unwrap();
-        s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
-        let mut c = Control {
-            reader: BufReader::new(s.try_clone().unwrap()),
-            writer: s,
-        };
-        let greeting = c.line();
-        assert!(
-            greeting["vfio-display"]["version"].is_string(),
-            "{greeting}"
-        );
-        c
-    }
-
-    fn line(&mut self) -> Value {
-        let mut line = String::new();
-        let read = self.reader.read_line(&mut line);
-        serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line:?} ({read:?})"))
-    }
-
-    /// Sends a request; returns its `return`, or panics with its error.
-    fn execute(&mut self, command: &str, arguments: Value) -> Value {
-        let request = json!({"execute": command, "arguments": arguments, "id": command});
-        writeln!(self.writer, "{request}").unwrap();
-        let answer = self.line();
-        assert_eq!(answer["id"], command, "{answer}");
-        answer
-            .get("return")
-            .cloned()
-            .unwrap_or_else(|| panic!("{command} failed: {answer}"))
-    }
-}
 
 /// Connects to a device's own socket and reads the security offer: the types, or the reason
 /// for none.

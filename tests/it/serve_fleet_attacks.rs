@@ -8,8 +8,9 @@
 #![allow(clippy::unwrap_used)]
 
 use crate::common::cli::{bin, path_str, tmp};
+use crate::common::control::Control;
 use crate::common::serve::Server;
-use serde_json::{Value, json};
+use serde_json::json;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::os::unix::fs::PermissionsExt;
@@ -89,52 +90,6 @@ fn wait_count(server: &Server, needle: &str, n: usize) {
 fn wait_both(server: &Server) {
     server.wait_log("device sim0: serving");
     server.wait_log("device sim1: serving");
-}
-
-/// A control connection: one JSON request per line, one answer per line.
-struct Control {
-    reader: BufReader<UnixStream>,
-    writer: UnixStream,
-}
-
-impl Control {
-    /// Connects and reads the first line (the greeting, or why the connection is refused).
-    fn open(path: &Path) -> (Control, Value) {
-        let s = UnixStream::connect(path).unwrap();
-        s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
-        let mut c = Control {
-            reader: BufReader::new(s.try_clone().unwrap()),
-            writer: s,
-        };
-        let first = c.line();
-        (c, first)
-    }
-
-    fn connect(path: &Path) -> Control {
-        let (c, greeting) = Control::open(path);
-        assert!(
-            greeting["vfio-display"]["version"].is_string(),
-            "{greeting}"
-        );
-        c
-    }
-
-    fn line(&mut self) -> Value {
-        let mut line = String::new();
-        let read = self.reader.read_line(&mut line);
-        serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line:?} ({read:?})"))
-    }
-
-    /// Sends a request; returns its `return`, or panics with its error.
-    fn execute(&mut self, command: &str, arguments: Value) -> Value {
-        let request = json!({"execute": command, "arguments": arguments, "id": command});
-        writeln!(self.writer, "{request}").unwrap();
-        let answer = self.line();
-        answer
-            .get("return")
-            .cloned()
-            .unwrap_or_else(|| panic!("{command} failed: {answer}"))
-    }
 }
 
 /// Connects to a device's own socket and answers the version: the connection and the security
@@ -379,8 +334,7 @@ fn the_control_socket_is_private_and_takes_eight_connections_at_most() {
     let desc = first["error"]["desc"].as_str().unwrap_or_default();
     assert!(desc.contains("too many control connections"), "{first}");
     // The ninth is closed after its answer.
-    let mut rest = String::new();
-    assert_eq!(ninth.reader.read_line(&mut rest).unwrap(), 0, "{rest}");
+    assert!(ninth.closed(), "the ninth control connection stays open");
     // A closed connection frees its place.
     held.pop();
     let deadline = Instant::now() + Duration::from_secs(20);

@@ -4,6 +4,7 @@
 
 pub mod cli;
 pub mod clients;
+pub mod control;
 pub mod edid;
 pub mod edid_corpus;
 pub mod edid_ddc;
