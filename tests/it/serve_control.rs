@@ -2,8 +2,8 @@
 //! time over the control socket, each device on its own, every login attempt in the log.
 #![allow(clippy::unwrap_used)]
 
-use crate::common::cli::{path_str, tmp};
-use crate::common::control::Control;
+use crate::common::cli::tmp;
+use crate::common::control::{Control, start_controlled};
 use crate::common::serve::Server;
 use crate::common::wire::{closed_within, read_reason};
 use serde_json::json;
@@ -56,31 +56,10 @@ fn login(socket: &Path, password: &str) -> Result<UnixStream, String> {
     Ok(s)
 }
 
-fn start(dir: &Path, extra: &[&str]) -> Server {
-    let sockets = dir.join("vms");
-    std::fs::create_dir_all(&sockets).unwrap();
-    let control = format!("unix:{}", dir.join("ctl").display());
-    let mut args = vec![
-        "--all",
-        "--sim",
-        "--sim-devices",
-        "2",
-        "--socket-dir",
-        path_str(&sockets),
-        "--control",
-        &control,
-    ];
-    args.extend_from_slice(extra);
-    // Without --password-file and --no-auth: devices are locked until a password is set.
-    let server = Server::start_with_made_password(&args);
-    server.wait_log("device sim1: serving");
-    server
-}
-
 #[test]
 fn tickets_set_at_run_time_let_in_once_per_device_and_are_audited() {
     let dir = tmp();
-    let server = start(dir.path(), &[]);
+    let server = start_controlled(dir.path(), &[]);
     assert!(
         server
             .log()
@@ -152,7 +131,7 @@ fn tickets_set_at_run_time_let_in_once_per_device_and_are_audited() {
 #[test]
 fn an_expired_password_refuses_new_clients_and_disconnects_old_ones_when_asked() {
     let dir = tmp();
-    let server = start(dir.path(), &["--on-expire", "disconnect"]);
+    let server = start_controlled(dir.path(), &["--on-expire", "disconnect"]);
     let sim1 = dir.path().join("vms/sim1");
     let mut ctl = Control::connect(&dir.path().join("ctl"));
     ctl.execute(

@@ -8,7 +8,7 @@
 #![allow(clippy::unwrap_used)]
 
 use crate::common::cli::{bin, path_str, tmp};
-use crate::common::control::Control;
+use crate::common::control::{Control, start_controlled};
 use crate::common::serve::Server;
 use serde_json::json;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -155,30 +155,6 @@ fn answer_challenge(
     let mut init = [0u8; 24];
     s.read_exact(&mut init).unwrap();
     Ok(())
-}
-
-/// `serve --all` with two simulated devices, their sockets in DIR/vms and the control socket
-/// DIR/ctl, with `extra`; returns once both devices serve.
-fn start_controlled(dir: &Path, extra: &[&str]) -> Server {
-    let sockets = dir.join("vms");
-    std::fs::create_dir_all(&sockets).unwrap();
-    let control = format!("unix:{}", dir.join("ctl").display());
-    let mut args = vec![
-        "--all",
-        "--sim",
-        "--sim-devices",
-        "2",
-        "--socket-dir",
-        path_str(&sockets),
-        "--control",
-        &control,
-    ];
-    args.extend_from_slice(extra);
-    // As given: without --no-auth or a password file the devices are locked until the control
-    // socket sets a password.
-    let server = Server::start_with_made_password(&args);
-    wait_both(&server);
-    server
 }
 
 /// Runs `serve` with `args` where it is expected to refuse to start: its exit status and

@@ -1,6 +1,8 @@
 //! A client of `serve --control`'s socket, as a VM manager drives it.
 #![allow(clippy::unwrap_used)] // test support: a failed unwrap is a failed test
 
+use super::cli::path_str;
+use super::serve::Server;
 use serde_json::{Value, json};
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::net::UnixStream;
@@ -58,4 +60,28 @@ impl Control {
             .cloned()
             .unwrap_or_else(|| panic!("{command} failed: {answer}"))
     }
+}
+
+/// `serve --all` with two simulated devices, their sockets in DIR/vms and the control socket
+/// DIR/ctl, with `extra`; returns once both devices serve. Without `--no-auth` or a password
+/// file in `extra`, the devices are locked until the control socket sets a password.
+pub fn start_controlled(dir: &Path, extra: &[&str]) -> Server {
+    let sockets = dir.join("vms");
+    std::fs::create_dir_all(&sockets).unwrap();
+    let control = format!("unix:{}", dir.join("ctl").display());
+    let mut args = vec![
+        "--all",
+        "--sim",
+        "--sim-devices",
+        "2",
+        "--socket-dir",
+        path_str(&sockets),
+        "--control",
+        &control,
+    ];
+    args.extend_from_slice(extra);
+    let server = Server::start_with_made_password(&args);
+    server.wait_log("device sim0: serving");
+    server.wait_log("device sim1: serving");
+    server
 }
