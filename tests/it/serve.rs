@@ -8,6 +8,7 @@ use crate::common::clients::{
     certificate, chromium_page, chromium_shot, crop, reference, script, vncdo,
 };
 use crate::common::serve::Server;
+use crate::common::wire::handshake_without_auth;
 use crate::common::{assert_same_image, read_png};
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -83,28 +84,8 @@ impl Client {
     fn connect(port: u16, encodings: &[i32]) -> Client {
         let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
         s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
-        let mut version = [0u8; 12];
-        s.read_exact(&mut version).unwrap();
-        assert_eq!(&version, b"RFB 003.008\n");
-        s.write_all(b"RFB 003.008\n").unwrap();
-        let mut types = [0u8; 2];
-        s.read_exact(&mut types).unwrap();
-        assert_eq!(types, [1, 1], "one type: None");
-        s.write_all(&[1]).unwrap();
-        let mut result = [0u8; 4];
-        s.read_exact(&mut result).unwrap();
-        assert_eq!(result, [0; 4]);
-        s.write_all(&[1]).unwrap();
-        let mut init = [0u8; 24];
-        s.read_exact(&mut init).unwrap();
-        let name_len = u32::from_be_bytes([init[20], init[21], init[22], init[23]]);
-        let mut name = vec![0u8; name_len as usize];
-        s.read_exact(&mut name).unwrap();
-        let mut c = Client {
-            s,
-            width: u16::from_be_bytes([init[0], init[1]]),
-            height: u16::from_be_bytes([init[2], init[3]]),
-        };
+        let (width, height, _) = handshake_without_auth(&mut s);
+        let mut c = Client { s, width, height };
         let mut msg = vec![2, 0];
         msg.extend_from_slice(&(encodings.len() as u16).to_be_bytes());
         for e in encodings {

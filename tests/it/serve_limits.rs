@@ -5,6 +5,7 @@
 #![allow(clippy::disallowed_macros)] // a test prints its figures for the log
 
 use crate::common::serve::{Server, rss_kib};
+use crate::common::wire::handshake_without_auth;
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
@@ -35,33 +36,14 @@ impl Client {
     fn connect(port: u16, encodings: &[i32]) -> Client {
         let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
         s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
-        let mut version = [0u8; 12];
-        s.read_exact(&mut version).unwrap();
-        s.write_all(b"RFB 003.008\n").unwrap();
-        let mut types = [0u8; 2];
-        s.read_exact(&mut types).unwrap();
-        assert_eq!(types, [1, 1], "one security type: None");
-        s.write_all(&[1]).unwrap();
-        let mut result = [0u8; 4];
-        s.read_exact(&mut result).unwrap();
-        assert_eq!(result, [0; 4]);
-        s.write_all(&[1]).unwrap();
-        let mut init = [0u8; 24];
-        s.read_exact(&mut init).unwrap();
-        let name_len = u32::from_be_bytes([init[20], init[21], init[22], init[23]]);
-        let mut name = vec![0u8; name_len as usize];
-        s.read_exact(&mut name).unwrap();
+        let (width, height, _) = handshake_without_auth(&mut s);
         let mut msg = vec![2, 0];
         msg.extend_from_slice(&(encodings.len() as u16).to_be_bytes());
         for e in encodings {
             msg.extend_from_slice(&e.to_be_bytes());
         }
         s.write_all(&msg).unwrap();
-        Client {
-            s,
-            width: u16::from_be_bytes([init[0], init[1]]),
-            height: u16::from_be_bytes([init[2], init[3]]),
-        }
+        Client { s, width, height }
     }
 
     fn request_bytes(&self, incremental: bool) -> Vec<u8> {

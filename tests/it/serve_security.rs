@@ -7,6 +7,7 @@
 use crate::common::cli::{path_str, tmp};
 use crate::common::clients::{chromium_page, crop, reference, vncdo};
 use crate::common::serve::Server;
+use crate::common::wire::{closed_within, read_reason};
 use crate::common::{assert_same_image, read_png};
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -38,14 +39,6 @@ fn security_types(s: &mut TcpStream) -> Result<Vec<u8>, String> {
     Ok(types)
 }
 
-fn read_reason(s: &mut TcpStream) -> String {
-    let mut len = [0u8; 4];
-    s.read_exact(&mut len).unwrap();
-    let mut reason = vec![0u8; u32::from_be_bytes(len) as usize];
-    s.read_exact(&mut reason).unwrap();
-    String::from_utf8(reason).unwrap()
-}
-
 /// VNC authentication with `password` after the types were read: the SecurityResult, and the
 /// reason when it failed.
 fn authenticate(s: &mut TcpStream, password: &[u8]) -> Result<(), String> {
@@ -59,20 +52,6 @@ fn authenticate(s: &mut TcpStream, password: &[u8]) -> Result<(), String> {
         Ok(())
     } else {
         Err(read_reason(s))
-    }
-}
-
-/// Whether the server closed `s` (end of stream or a reset) within `within`.
-fn closed_within(s: &mut TcpStream, within: Duration) -> bool {
-    s.set_read_timeout(Some(within)).unwrap();
-    let mut buf = [0u8; 4096];
-    loop {
-        match s.read(&mut buf) {
-            Ok(0) => return true,
-            Ok(_) => continue,
-            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => return true,
-            Err(_) => return false,
-        }
     }
 }
 
