@@ -105,11 +105,21 @@ fn host(backend: BackendChoice, idle: bool) -> BTreeMap<String, Found> {
         let Ok(fds) = vmm::vfio_device_fds(pid) else {
             continue;
         };
-        let uuids: Vec<String> = fds
-            .iter()
-            .filter_map(|fd| fd.device_name(&paths.sysfs))
-            .filter(|uuid| paths.mdev_devices().join(uuid).exists())
-            .collect();
+        // A cdev fd names its mdev; a device fd from a group (the legacy backend) does not, so
+        // the mdevs of QEMU's groups and its command line's sysfsdev= are taken as well.
+        let mut uuids: Vec<String> = Vec::new();
+        let named = fds.iter().filter_map(|fd| fd.device_name(&paths.sysfs));
+        let listed = vmm::qemu_args::vfio_pci_devices(args)
+            .into_iter()
+            .filter_map(|d| Some(d.sysfsdev?.rsplit('/').next()?.to_string()));
+        for uuid in named.chain(listed).chain(group_devices(pid, &paths)) {
+            if valid_name(&uuid)
+                && paths.mdev_devices().join(&uuid).exists()
+                && !uuids.contains(&uuid)
+            {
+                uuids.push(uuid);
+            }
+        }
         let vm = vm_name(args);
         let qmp = vmm::qemu_args::qmp_socket(args);
         for uuid in &uuids {
@@ -152,6 +162,36 @@ fn host(backend: BackendChoice, idle: bool) -> BTreeMap<String, Found> {
     }
     found
 }
+
+/// The devices of the VFIO groups process `pid` holds open (`/dev/vfio/N`), by their sysfs
+/// names.
+fn group_devices(pid: i32, paths: &vfio_display::vfio::HostPaths) -> Vec<String> {
+    let Ok(fds) = std::fs::read_dir(format!("/proc/{pid}/fd")) else {
+        return Vec::new();
+    };
+    fds.take(MAX_FDS)
+        .filter_map(|fd| std::fs::read_link(fd.ok()?.path()).ok())
+        .filter_map(|target| {
+            let group = target.to_str()?.strip_prefix("/dev/vfio/")?;
+            group.parse::<u32>().ok().map(|_| group.to_string())
+        })
+        .flat_map(|group| {
+            let dir = paths
+                .sysfs
+                .join("kernel/iommu_groups")
+                .join(group)
+                .join("devices");
+            std::fs::read_dir(dir)
+                .into_iter()
+                .flatten()
+                .filter_map(|d| Some(d.ok()?.file_name().to_str()?.to_string()))
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+/// The most fds of one process looked at.
+const MAX_FDS: usize = 65536;
 
 /// `name`, or `name-2`, `name-3`.. when a device already has it (two names that collide).
 fn unique(found: &BTreeMap<String, Found>, name: String) -> String {
