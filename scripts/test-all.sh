@@ -48,7 +48,7 @@ cargo run --quiet --locked --example capture >/dev/null
 
 echo "== fuzz (bounded runs of every target, corpus kept in ~/.cache/vfio-display-fuzz)"
 fuzz_status=0
-scripts/fuzz.sh "${VFIO_DISPLAY_FUZZ_SECONDS:-30}" 2>&1 | tee -a "$log" || fuzz_status=1
+scripts/fuzz.sh "${VFIO_DISPLAY_FUZZ_SECONDS:-20}" 2>&1 | tee -a "$log" || fuzz_status=1
 
 vm_status=0
 if [ "${VFIO_DISPLAY_SKIP_VM:-0}" = 1 ] && [ "${CI:-}" != true ]; then
