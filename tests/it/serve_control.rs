@@ -5,7 +5,7 @@
 use crate::common::cli::tmp;
 use crate::common::control::{Control, start_controlled};
 use crate::common::serve::Server;
-use crate::common::wire::{closed_within, read_reason};
+use crate::common::wire::{closed_within, read_reason, security_offer};
 use serde_json::json;
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -14,29 +14,10 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 use vfio_display::rfb::auth;
 
-/// Connects to a device's own socket and reads the security offer: the types, or the reason
-/// for none.
-fn offer(socket: &Path) -> (UnixStream, Result<Vec<u8>, String>) {
-    let mut s = UnixStream::connect(socket).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
-    let mut version = [0u8; 12];
-    s.read_exact(&mut version).unwrap();
-    s.write_all(b"RFB 003.008\n").unwrap();
-    let mut n = [0u8; 1];
-    s.read_exact(&mut n).unwrap();
-    if n[0] == 0 {
-        let reason = read_reason(&mut s);
-        return (s, Err(reason));
-    }
-    let mut types = vec![0u8; usize::from(n[0])];
-    s.read_exact(&mut types).unwrap();
-    (s, Ok(types))
-}
-
 /// Logs in to a device's socket with `password`: the connection once in (ServerInit read),
 /// or the reason it was refused.
 fn login(socket: &Path, password: &str) -> Result<UnixStream, String> {
-    let (mut s, types) = offer(socket);
+    let (mut s, types) = security_offer(socket);
     assert_eq!(types?, [2], "VNC authentication only");
     s.write_all(&[2]).unwrap();
     let mut challenge = [0u8; 16];
@@ -74,7 +55,7 @@ fn tickets_set_at_run_time_let_in_once_per_device_and_are_audited() {
     let sim0 = dir.path().join("vms/sim0");
     let sim1 = dir.path().join("vms/sim1");
     // Locked: refused before security, with the reason.
-    let (_, offered) = offer(&sim0);
+    let (_, offered) = security_offer(&sim0);
     assert_eq!(
         offered,
         Err("no password is set for this device yet".into())
@@ -86,7 +67,7 @@ fn tickets_set_at_run_time_let_in_once_per_device_and_are_audited() {
         json!({"device": "sim0", "password": "tk-0001", "one_time": true}),
     );
     // sim1 stays locked: tickets are per device.
-    let (_, offered) = offer(&sim1);
+    let (_, offered) = security_offer(&sim1);
     assert_eq!(
         offered,
         Err("no password is set for this device yet".into())
@@ -95,7 +76,7 @@ fn tickets_set_at_run_time_let_in_once_per_device_and_are_audited() {
     assert_eq!(login(&sim0, "guess").unwrap_err(), "authentication failed");
     // The one-time password lets exactly one client in.
     let _first = login(&sim0, "tk-0001").unwrap();
-    let (_, offered) = offer(&sim0);
+    let (_, offered) = security_offer(&sim0);
     assert_eq!(
         offered,
         Err("the one-time password was already used".into())
@@ -147,7 +128,7 @@ fn an_expired_password_refuses_new_clients_and_disconnects_old_ones_when_asked()
     );
     assert!(Instant::now() < deadline);
     server.wait_log("device sim1: its password expired");
-    let (_, offered) = offer(&sim1);
+    let (_, offered) = security_offer(&sim1);
     assert_eq!(offered, Err("the password for this device expired".into()));
 
     // A new password opens it again; `disconnect` ends a client by its number.

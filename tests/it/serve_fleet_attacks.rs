@@ -10,12 +10,12 @@
 use crate::common::cli::{bin, path_str, tmp};
 use crate::common::control::{Control, start_controlled};
 use crate::common::serve::Server;
+use crate::common::wire::{read_reason, read_types, security_offer};
 use serde_json::json;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::UnixStream;
-use std::path::Path;
 use std::process::Stdio;
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
@@ -92,38 +92,6 @@ fn wait_both(server: &Server) {
     server.wait_log("device sim1: serving");
 }
 
-/// Connects to a device's own socket and answers the version: the connection and the security
-/// types offered, or the reason for none.
-fn offer(socket: &Path) -> (UnixStream, Result<Vec<u8>, String>) {
-    let mut s = UnixStream::connect(socket).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
-    let mut version = [0u8; 12];
-    s.read_exact(&mut version).unwrap();
-    s.write_all(b"RFB 003.008\n").unwrap();
-    let types = read_types(&mut s);
-    (s, types)
-}
-
-/// The security types the server offers (after the client's version), or its reason for none.
-fn read_types(s: &mut UnixStream) -> Result<Vec<u8>, String> {
-    let mut n = [0u8; 1];
-    s.read_exact(&mut n).unwrap();
-    if n[0] == 0 {
-        return Err(reason(s));
-    }
-    let mut types = vec![0u8; usize::from(n[0])];
-    s.read_exact(&mut types).unwrap();
-    Ok(types)
-}
-
-fn reason(s: &mut UnixStream) -> String {
-    let mut len = [0u8; 4];
-    s.read_exact(&mut len).unwrap();
-    let mut text = vec![0u8; u32::from_be_bytes(len) as usize];
-    s.read_exact(&mut text).unwrap();
-    String::from_utf8(text).unwrap()
-}
-
 /// Takes security type None on a connection that offered it and goes on to ServerInit:
 /// whether the server let the client in (ServerInit came).
 fn in_without_password(s: &mut UnixStream) -> bool {
@@ -149,7 +117,7 @@ fn answer_challenge(
     let mut result = [0u8; 4];
     s.read_exact(&mut result).unwrap();
     if result != [0; 4] {
-        return Err(reason(s));
+        return Err(read_reason(s));
     }
     s.write_all(&[1]).unwrap();
     let mut init = [0u8; 24];
@@ -347,7 +315,7 @@ fn a_one_time_password_lets_in_exactly_one_of_many_racing_clients() {
         .map(|_| {
             let (socket, barrier) = (socket.clone(), barrier.clone());
             crate::common::spawn(move || {
-                let (mut s, types) = offer(&socket);
+                let (mut s, types) = security_offer(&socket);
                 assert_eq!(types, Ok(vec![2]));
                 s.write_all(&[2]).unwrap();
                 let mut challenge = [0u8; 16];
@@ -422,7 +390,7 @@ fn a_squatted_device_socket_is_neither_followed_nor_replaced() {
     );
     assert_eq!(std::fs::read(&target).unwrap(), b"keep");
     // The other device is served at its own socket as usual.
-    let (_, types) = offer(&sockets.join("sim1"));
+    let (_, types) = security_offer(&sockets.join("sim1"));
     assert_eq!(types, Ok(vec![1]));
 }
 
@@ -468,12 +436,12 @@ fn a_device_that_comes_back_keeps_its_password() {
         json!({"device": "sim1", "password": "kept-pw"}),
     );
     let socket = dir.path().join("vms/sim1");
-    let (_, types) = offer(&socket);
+    let (_, types) = security_offer(&socket);
     assert_eq!(types, Ok(vec![2]), "the password is asked");
     // The device goes lost (the simulated fault) and the scan serves it again.
     server.wait_log("device sim1: no longer served");
     wait_count(&server, "device sim1: serving at", 2);
-    let (_, types) = offer(&socket);
+    let (_, types) = security_offer(&socket);
     assert_ne!(
         types,
         Ok(vec![1]),

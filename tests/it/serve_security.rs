@@ -7,7 +7,7 @@
 use crate::common::cli::{path_str, tmp};
 use crate::common::clients::{chromium_page, crop, reference, vncdo};
 use crate::common::serve::Server;
-use crate::common::wire::{closed_within, read_reason};
+use crate::common::wire::{closed_within, http_head, read_reason};
 use crate::common::{assert_same_image, read_png};
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -146,15 +146,8 @@ fn upgrade(port: u16, headers: &str) -> String {
          Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
     )
     .unwrap();
-    let mut head = Vec::new();
-    while !head.ends_with(b"\r\n") {
-        let mut b = [0u8; 1];
-        if s.read(&mut b).unwrap() == 0 {
-            break;
-        }
-        head.push(b[0]);
-    }
-    String::from_utf8(head).unwrap().trim().to_string()
+    let head = http_head(&mut s);
+    head.lines().next().unwrap_or("").trim().to_string()
 }
 
 #[test]

@@ -161,26 +161,10 @@ pub fn handle(
                 .origins
                 .check(scheme, request.header("origin"), request.header("host"))
         {
-            respond(
-                stream,
-                403,
-                "Forbidden",
-                "text/plain",
-                format!("{why}\n").as_bytes(),
-                false,
-            )?;
-            return Ok(Outcome::Answered(format!("WebSocket refused: {why}")));
+            return refuse_websocket(stream, 403, "Forbidden", &why);
         }
         if let Some(Err(why)) = pages.map(|p| p.websocket(request.path())) {
-            respond(
-                stream,
-                404,
-                "Not Found",
-                "text/plain",
-                format!("{why}\n").as_bytes(),
-                false,
-            )?;
-            return Ok(Outcome::Answered(format!("WebSocket refused: {why}")));
+            return refuse_websocket(stream, 404, "Not Found", &why);
         }
         return match websocket::accept(&request) {
             Ok(response) => {
@@ -396,6 +380,24 @@ fn send_head(
          Cache-Control: no-cache\r\nX-Content-Type-Options: nosniff\r\nConnection: close\r\n\r\n"
     );
     stream.write_all(head.as_bytes())
+}
+
+/// Answers a WebSocket upgrade with `code` and the reason, and says so for the log.
+fn refuse_websocket(
+    stream: &mut (impl Write + ?Sized),
+    code: u16,
+    reason: &str,
+    why: &str,
+) -> io::Result<Outcome> {
+    respond(
+        stream,
+        code,
+        reason,
+        "text/plain",
+        format!("{why}\n").as_bytes(),
+        false,
+    )?;
+    Ok(Outcome::Answered(format!("WebSocket refused: {why}")))
 }
 
 /// Sends a page the server made. Its pages run no script and load nothing from elsewhere: the

@@ -609,7 +609,7 @@ fn run_server(
                 })
                 .context("starting a thread to dial a viewer")?;
         }
-        let result = accept_loop(&stops, gate, cfg, |stream, peer| {
+        let result = accept_loop(&stops, gate, cfg, Vec::new, |stream, peer, _| {
             if let Some(ticket) = admit(gate, &stream, &peer, cfg) {
                 let route = Route::To(screen.clone());
                 s.spawn(move || session(stream, &peer, ticket, route, cfg));
@@ -805,20 +805,26 @@ fn announce_serving(
 
 /// Accepts connections on every listener until a signal (or `run`'s VM ending) asks to stop;
 /// closes the handshakes past their deadline on every turn.
+/// `own` gives, on every turn, the listeners that belong to one screen (`serve --all`'s
+/// per-device sockets and ports); `accepted` gets each connection with the screen its listener
+/// belongs to, `None` for the server's shared listeners.
 fn accept_loop(
     stops: &Stops<'_>,
     gate: &gate::Gate,
     cfg: &ServerConfig,
-    mut accepted: impl FnMut(Stream, Peer),
+    own: impl Fn() -> Vec<(Arc<Listener>, Arc<screen::Screen>)>,
+    mut accepted: impl FnMut(Stream, Peer, Option<&Arc<screen::Screen>>),
 ) -> Result<()> {
     loop {
         if signals::received().is_some() || stops.stop.load(Ordering::Acquire) {
             return Ok(());
         }
         reap(gate, cfg);
+        let own = own();
         let mut fds: Vec<PollFd<'_>> = stops
             .listeners
             .iter()
+            .chain(own.iter().map(|(l, _)| l.as_ref()))
             .map(|l| PollFd::new(l.as_fd(), PollFlags::POLLIN))
             .collect();
         if let Some(interrupts) = stops.interrupts {
@@ -833,8 +839,10 @@ fn accept_loop(
             .map(|f| f.revents().is_some_and(|r| !r.is_empty()))
             .collect();
         drop(fds);
-        for (listener, _) in stops.listeners.iter().zip(ready).filter(|(_, r)| *r) {
-            accept_all(listener, &mut accepted);
+        let shared = stops.listeners.iter().map(|l| (l, None));
+        let owned = own.iter().map(|(l, screen)| (l.as_ref(), Some(screen)));
+        for ((listener, screen), _) in shared.chain(owned).zip(ready).filter(|(_, r)| *r) {
+            accept_all(listener, &mut |stream, peer| accepted(stream, peer, screen));
         }
     }
 }

@@ -105,3 +105,27 @@ pub fn handshake_without_auth(s: &mut (impl Read + Write)) -> (u16, u16, String)
         String::from_utf8(name).unwrap(),
     )
 }
+
+/// The security types the server offers (after the client's version), or its reason for none.
+pub fn read_types(s: &mut impl Read) -> Result<Vec<u8>, String> {
+    let mut n = [0u8; 1];
+    s.read_exact(&mut n).unwrap();
+    if n[0] == 0 {
+        return Err(read_reason(s));
+    }
+    let mut types = vec![0u8; usize::from(n[0])];
+    s.read_exact(&mut types).unwrap();
+    Ok(types)
+}
+
+/// Connects to a device's own unix socket and answers the version (3.8): the connection and
+/// the security types offered, or the reason for none.
+pub fn security_offer(socket: &std::path::Path) -> (UnixStream, Result<Vec<u8>, String>) {
+    let mut s = UnixStream::connect(socket).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    let mut version = [0u8; 12];
+    s.read_exact(&mut version).unwrap();
+    s.write_all(b"RFB 003.008\n").unwrap();
+    let types = read_types(&mut s);
+    (s, types)
+}

@@ -389,7 +389,17 @@ pub(super) fn run(
                 wait_or_stop(ctx.fleet_opts.scan_interval, ctx.stop);
             }
         });
-        let result = accept_loop(&stops, cfg, fleet, s);
+        // The shared listeners lead by path; a device's own, to that device.
+        let own = || fleet.own_listeners();
+        let result = super::accept_loop(&stops, gate, cfg, own, |stream, peer, screen| {
+            if let Some(ticket) = super::admit(gate, &stream, &peer, cfg) {
+                let route = match screen {
+                    Some(screen) => Route::To(screen.clone()),
+                    None => Route::Lookup(fleet),
+                };
+                s.spawn(move || super::session(stream, &peer, ticket, route, cfg));
+            }
+        });
         gate.close_all();
         result
     })
@@ -418,68 +428,6 @@ fn announce(listeners: &[Listener], fleet_opts: &FleetOptions) -> Result<()> {
     );
     crate::app::output::stdio::flush_out()?;
     Ok(())
-}
-
-/// Accepts on the shared listeners and on every device's own, until a stop.
-fn accept_loop<'s, 'e>(
-    stops: &Stops<'_>,
-    cfg: &'s ServerConfig,
-    fleet: &'s Fleet,
-    s: &'s std::thread::Scope<'s, 'e>,
-) -> Result<()> {
-    use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
-    use std::os::fd::AsFd;
-    let gate = &cfg.gate;
-    loop {
-        if signals::received().is_some() || stops.stop.load(Ordering::Acquire) {
-            return Ok(());
-        }
-        super::reap(gate, cfg);
-        let own = fleet.own_listeners();
-        let mut fds: Vec<PollFd<'_>> = stops
-            .listeners
-            .iter()
-            .map(|l| PollFd::new(l.as_fd(), PollFlags::POLLIN))
-            .chain(
-                own.iter()
-                    .map(|(l, _)| PollFd::new(l.as_fd(), PollFlags::POLLIN)),
-            )
-            .collect();
-        if let Some(interrupts) = stops.interrupts {
-            fds.push(PollFd::new(interrupts.wait_fd(), PollFlags::POLLIN));
-        }
-        match poll(&mut fds, PollTimeout::from(200u16)) {
-            Ok(_) | Err(nix::errno::Errno::EINTR) => {}
-            Err(e) => return Err(anyhow::Error::new(e).context("waiting for connections")),
-        }
-        let ready: Vec<bool> = fds
-            .iter()
-            .map(|f| f.revents().is_some_and(|r| !r.is_empty()))
-            .collect();
-        drop(fds);
-        let shared = stops.listeners.len();
-        for (i, listener) in stops.listeners.iter().enumerate() {
-            if ready[i] {
-                super::accept_all(listener, &mut |stream, peer| {
-                    if let Some(ticket) = super::admit(gate, &stream, &peer, cfg) {
-                        s.spawn(move || {
-                            super::session(stream, &peer, ticket, Route::Lookup(fleet), cfg)
-                        });
-                    }
-                });
-            }
-        }
-        for (i, (listener, screen)) in own.iter().enumerate() {
-            if ready[shared + i] {
-                super::accept_all(listener, &mut |stream, peer| {
-                    if let Some(ticket) = super::admit(gate, &stream, &peer, cfg) {
-                        let route = Route::To(screen.clone());
-                        s.spawn(move || super::session(stream, &peer, ticket, route, cfg));
-                    }
-                });
-            }
-        }
-    }
 }
 
 /// What the control socket sees: the screens, their clients, and a way to end them.
