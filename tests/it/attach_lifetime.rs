@@ -98,13 +98,7 @@ fn waiter(mut child: Child) -> Waited {
     let reaped = Arc::new(AtomicBool::new(false));
     let flag = Arc::clone(&reaped);
     crate::common::spawn(move || {
-        let mut err = String::new();
-        child
-            .stderr
-            .take()
-            .unwrap()
-            .read_to_string(&mut err)
-            .unwrap();
+        let err = crate::common::cli::all_stderr(&mut child);
         let status = child.wait().unwrap();
         flag.store(true, Ordering::SeqCst);
         let _ = tx.send((status, err));
@@ -176,10 +170,7 @@ fn serve_ends_with_its_vm_and_tells_its_client_why() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let mut line = String::new();
-    BufReader::new(attach.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
+    let line = crate::common::cli::first_line(&mut attach);
     let port: u16 = line
         .split("127.0.0.1:")
         .nth(1)

@@ -135,22 +135,13 @@ fn refused_start(args: &[&str]) -> (Option<i32>, String) {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
+    let line = crate::common::cli::first_line(&mut child);
     if !line.is_empty() {
         let _ = child.kill();
         let _ = child.wait();
         panic!("serve started although it should have refused: {line}");
     }
-    let mut err = String::new();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut err)
-        .unwrap();
+    let err = crate::common::cli::all_stderr(&mut child);
     (child.wait().unwrap().code(), err)
 }
 

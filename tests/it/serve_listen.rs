@@ -11,7 +11,6 @@ use crate::common::clients::reference;
 use crate::common::serve::Server;
 use crate::common::{assert_same_image, read_png};
 use listen_support::{free_port, rfb_capture, vncdo_listen, vncdo_unix, wait_until};
-use std::io::{BufRead, BufReader};
 use std::net::{TcpListener, TcpStream};
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::os::unix::net::{UnixListener, UnixStream};
@@ -189,10 +188,7 @@ fn socket_activation_through_systemd_socket_activate() {
     // which then waits in the socket's backlog for serve to take it.
     wait_until("systemd-socket-activate listens", || path.exists());
     let mut first = connect_unix(&path);
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
+    let line = crate::common::cli::first_line(&mut child);
     // Exactly the two sockets it was given: no default 127.0.0.1:5900 beside them.
     assert!(
         line.contains(&format!("on unix:{}, {tcp} (vnc://{tcp})", path.display())),

@@ -29,14 +29,7 @@ fn security_types(s: &mut TcpStream) -> Result<Vec<u8>, String> {
     s.read_exact(&mut version).unwrap();
     assert_eq!(&version, b"RFB 003.008\n");
     s.write_all(b"RFB 003.008\n").unwrap();
-    let mut n = [0u8; 1];
-    s.read_exact(&mut n).unwrap();
-    if n[0] == 0 {
-        return Err(read_reason(s));
-    }
-    let mut types = vec![0u8; usize::from(n[0])];
-    s.read_exact(&mut types).unwrap();
-    Ok(types)
+    crate::common::wire::read_types(s)
 }
 
 /// VNC authentication with `password` after the types were read: the SecurityResult, and the
@@ -468,12 +461,7 @@ fn hosts_resolve_a_readable_key_is_warned_about_and_the_announced_page_exists() 
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let mut line = String::new();
-    std::io::BufRead::read_line(
-        &mut std::io::BufReader::new(child.stdout.take().unwrap()),
-        &mut line,
-    )
-    .unwrap();
+    let line = crate::common::cli::first_line(&mut child);
     let _ = child.kill();
     let _ = child.wait();
     assert!(
@@ -519,24 +507,7 @@ fn ws_send(s: &mut TcpStream, payload: &[u8]) {
 
 /// Reads one server frame: its opcode and payload.
 fn ws_read(s: &mut TcpStream) -> (u8, Vec<u8>) {
-    let mut head = [0u8; 2];
-    s.read_exact(&mut head).unwrap();
-    let len = match head[1] & 0x7f {
-        126 => {
-            let mut l = [0u8; 2];
-            s.read_exact(&mut l).unwrap();
-            usize::from(u16::from_be_bytes(l))
-        }
-        127 => {
-            let mut l = [0u8; 8];
-            s.read_exact(&mut l).unwrap();
-            u64::from_be_bytes(l) as usize
-        }
-        n => usize::from(n),
-    };
-    let mut payload = vec![0u8; len];
-    s.read_exact(&mut payload).unwrap();
-    (head[0] & 0x0f, payload)
+    crate::common::wire::ws_frame(s)
 }
 
 #[test]

@@ -1,13 +1,36 @@
 //! Running the binary from integration tests.
 #![allow(clippy::unwrap_used)] // test support: a failed unwrap is a failed test
 
+use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::{Child, Command, Output};
 
 pub fn bin() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_vfio-display"));
     cmd.env_remove("RUST_LOG");
     cmd
+}
+
+/// The first line a child started with piped stdout prints (empty if it closes stdout first).
+/// Its stdout is taken and closed after that line.
+pub fn first_line(child: &mut Child) -> String {
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().expect("stdout is piped"))
+        .read_line(&mut line)
+        .unwrap();
+    line
+}
+
+/// Everything a child started with piped stderr writes there until it closes it.
+pub fn all_stderr(child: &mut Child) -> String {
+    let mut err = String::new();
+    child
+        .stderr
+        .take()
+        .expect("stderr is piped")
+        .read_to_string(&mut err)
+        .unwrap();
+    err
 }
 
 pub fn run(args: &[&str]) -> Output {

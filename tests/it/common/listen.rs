@@ -90,7 +90,6 @@ pub fn vncdo_unix(path: &Path, out: &Path) {
 /// 127.0.0.1:`port`, captures the screen of the first server that connects into `out`, and
 /// exits 0. Returns once it listens.
 pub fn vncdo_listen(port: u16, out: &Path) -> std::process::Child {
-    use std::io::BufRead;
     let script = "import sys\n\
 from twisted.internet import reactor\n\
 from vncdotool.client import VNCDoToolFactory\n\
@@ -110,10 +109,7 @@ sys.exit(0 if ok else 1)\n";
         .stdout(std::process::Stdio::piped())
         .spawn()
         .expect("python3 with vncdotool (scripts/install-test-deps.sh installs it)");
-    let mut line = String::new();
-    std::io::BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
+    let line = crate::common::cli::first_line(&mut child);
     assert_eq!(
         line.trim(),
         "listening",

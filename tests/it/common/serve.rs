@@ -3,7 +3,7 @@
 #![allow(clippy::unwrap_used)] // test support: a failed unwrap is a failed test
 
 use super::cli::bin;
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufRead, BufReader};
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
@@ -56,10 +56,7 @@ impl Server {
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
+        let line = crate::common::cli::first_line(&mut child);
         let port = line
             .split(&format!("{host}:"))
             .nth(1)
@@ -67,13 +64,7 @@ impl Server {
             .and_then(|p| p.parse().ok())
             .unwrap_or_else(|| {
                 let _ = child.kill();
-                let mut err = String::new();
-                child
-                    .stderr
-                    .take()
-                    .unwrap()
-                    .read_to_string(&mut err)
-                    .unwrap();
+                let err = crate::common::cli::all_stderr(&mut child);
                 panic!("no address in {line:?}; stderr: {err}")
             });
         let stderr = child.stderr.take().unwrap();

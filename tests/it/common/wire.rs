@@ -62,8 +62,8 @@ pub fn http_head(s: &mut impl Read) -> String {
     String::from_utf8(head).unwrap()
 }
 
-/// The payload of the server's next WebSocket frame (payloads under 64 KiB).
-pub fn ws_payload(s: &mut impl Read) -> Vec<u8> {
+/// The server's next WebSocket frame: its opcode and payload.
+pub fn ws_frame(s: &mut impl Read) -> (u8, Vec<u8>) {
     let mut head = [0u8; 2];
     s.read_exact(&mut head).unwrap();
     let len = match head[1] & 0x7f {
@@ -72,11 +72,21 @@ pub fn ws_payload(s: &mut impl Read) -> Vec<u8> {
             s.read_exact(&mut l).unwrap();
             usize::from(u16::from_be_bytes(l))
         }
+        127 => {
+            let mut l = [0u8; 8];
+            s.read_exact(&mut l).unwrap();
+            usize::try_from(u64::from_be_bytes(l)).unwrap()
+        }
         n => usize::from(n),
     };
     let mut payload = vec![0u8; len];
     s.read_exact(&mut payload).unwrap();
-    payload
+    (head[0] & 0x0f, payload)
+}
+
+/// The payload of the server's next WebSocket frame.
+pub fn ws_payload(s: &mut impl Read) -> Vec<u8> {
+    ws_frame(s).1
 }
 
 /// The RFB 3.8 handshake without authentication up to ServerInit, on a stream whose version
