@@ -50,14 +50,6 @@ fn theirs(section: &[(u32, u32, u32, String)]) -> Vec<(u32, u32, u32)> {
     section.iter().map(|(w, h, r, _)| (*w, *h, *r)).collect()
 }
 
-fn corpus(name: &str) -> Vec<u8> {
-    edid_corpus::corpus()
-        .into_iter()
-        .find(|(n, _)| *n == name)
-        .unwrap()
-        .1
-}
-
 #[test]
 fn established_timings_match_edid_decode_at_their_exact_rates() {
     // Every bit of established timings I and II, and the manufacturer's 1152x870.
@@ -120,7 +112,7 @@ fn standard_timings_match_edid_decode_at_their_exact_rates() {
     // The generator's base block (its range limits say GTF), as EDID 1.3 and 1.4, and a 1.4
     // base block whose range limits say CVT.
     let generated = crate::common::edid::with_extensions(&[]);
-    let cvt_range = corpus("cvt-range-14");
+    let cvt_range = edid_corpus::by_name("cvt-range-14");
     let bases = [(3u8, &generated), (4, &generated), (4, &cvt_range)];
     for (minor, base) in bases {
         for chunk in codes.chunks(8) {
@@ -155,7 +147,7 @@ fn standard_timings_match_edid_decode_at_their_exact_rates() {
 
 #[test]
 fn established_timings_iii_and_cvt_codes_match_edid_decode() {
-    let blob = corpus("cvt-range-14");
+    let blob = edid_corpus::by_name("cvt-range-14");
     let text = edid_decode_text(&blob);
     let decoded = edid::decode(&blob).unwrap();
     let est3 = decoded
@@ -193,7 +185,7 @@ fn established_timings_iii_and_cvt_codes_match_edid_decode() {
 
 #[test]
 fn hdmi_and_ycbcr420_vics_match_edid_decode() {
-    let blob = corpus("tv-1080i");
+    let blob = edid_corpus::by_name("tv-1080i");
     let text = edid_decode_text(&blob);
     let decoded = edid::decode(&blob).unwrap();
     let Some(Extension::Cta(cta)) = decoded.extensions.first() else {
@@ -278,7 +270,7 @@ fn displayid_type_viii_and_ix_timings_match_edid_decode() {
 /// size, rate, pixel clock, porches, sync widths and polarities, and the preferred flag.
 #[test]
 fn displayid_2_type_vii_timings_match_edid_decode_field_by_field() {
-    let blob = corpus("displayid2-5k");
+    let blob = edid_corpus::by_name("displayid2-5k");
     let text = edid_decode_text(&blob);
     let decoded = edid::decode(&blob).unwrap();
     let Some(Extension::DisplayId(did)) = decoded.extensions.first() else {
@@ -360,7 +352,7 @@ fn displayid_2_type_vii_timings_match_edid_decode_field_by_field() {
 /// edid-decode's, as they would in a CTA extension.
 #[test]
 fn cta_data_blocks_inside_displayid_match_edid_decode() {
-    let blob = corpus("displayid-cta");
+    let blob = edid_corpus::by_name("displayid-cta");
     let text = edid_decode_text(&blob);
     let decoded = edid::decode(&blob).unwrap();
     assert!(decoded.problems.is_empty(), "{:?}", decoded.problems);

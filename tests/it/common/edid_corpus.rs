@@ -2,7 +2,7 @@
 //! EDID per rule of drm_edid that `edid decode --modes` follows, and the check that compares
 //! the kernel's mode list for each with ours, timing for timing (`linuxcorpus` in `verify`).
 
-use vfio_display::edid::{self, EdidSpec, ListedMode, Mode};
+use vfio_display::edid::{self, EdidSpec, ListedMode, Mode, ReadPath};
 
 /// A detailed timing descriptor: clock in 10 kHz, then active, blanking, front porch and sync
 /// width horizontally and vertically, then the flags byte (0x18 digital separate sync, 0x02
@@ -483,8 +483,50 @@ pub fn corpus() -> Vec<(&'static str, Vec<u8>)> {
     );
     eeodb.extend(cta(&[vec![0xe2, 0x78, 0x02], data_block(2, &[16])], &[]));
     eeodb.extend(cta(&[data_block(2, &[17])], &[]));
-    out.push(("hf-eeodb", eeodb));
+    out.push(("hf-eeodb", eeodb.clone()));
+
+    // The same monitor with a DisplayID 2.0 block between its CTA blocks, as HDMI 2.1 monitors
+    // have them (e2 78 03): the kernel reads its 1920x1080 at 240 Hz, which the base block's
+    // count alone would hide.
+    let mut eeodb_did = eeodb[..128].to_vec();
+    eeodb_did.extend(cta(&[vec![0xe2, 0x78, 0x03], data_block(2, &[16])], &[]));
+    eeodb_did.extend(displayid_2_block(&[data_block_2(
+        0x22,
+        &type_vii(549_120, [1920, 80, 8, 32], [1080, 64, 3, 5], false),
+    )]));
+    eeodb_did.extend(cta(&[data_block(2, &[17])], &[]));
+    out.push(("hf-eeodb-displayid", eeodb_did));
+
+    // Files the firmware loader, which repairs nothing, is given damaged. It refuses the
+    // first three ("Invalid firmware EDID") and the kernel reads the monitor instead (the VM's
+    // EDID window); it keeps the fourth, a CTA block whose only fault is its checksum.
+    let tv = out
+        .iter()
+        .find(|(n, _)| *n == "tv-1080i")
+        .map(|(_, blob)| blob.clone())
+        .expect("the corpus has its TV");
+    let mut base_sum = tv.clone();
+    base_sum[127] = base_sum[127].wrapping_add(1);
+    out.push(("fw-base-checksum", base_sum));
+    // One header byte wrong and a checksum made over it: the header alone refuses it.
+    let mut header = tv.clone();
+    header[0] = 0x01;
+    fix_checksum(&mut header[..128]);
+    out.push(("fw-header-7of8", header));
+    out.push(("fw-cta-truncated", tv[..128 + 64].to_vec()));
+    let mut cta_sum = tv;
+    cta_sum[255] = cta_sum[255].wrapping_add(1);
+    out.push(("fw-cta-checksum", cta_sum));
     out
+}
+
+/// A corpus EDID by name.
+pub fn by_name(name: &str) -> Vec<u8> {
+    corpus()
+        .into_iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, blob)| blob)
+        .unwrap_or_else(|| panic!("the corpus has no EDID named {name}"))
 }
 
 /// One mode as a comparable line: size, interlace, clock, both timings, syncs, aspect and the
@@ -563,24 +605,104 @@ fn kernel_line(text: &str, rejected: bool) -> Option<String> {
     ))
 }
 
-/// For each corpus EDID: the kernel's list (`CORPUS-NAME` section of the guest's data, modes
-/// that survived the driver, in the kernel's order) plus the modes the driver rejected
-/// (`REJECTED-NAME`), against `edid decode`'s list for the same EDID. Ours, less the rejected
-/// ones, must be the kernel's list in order; ours and the kernel's must be the same modes.
-pub fn check<'t>(section: impl Fn(&str) -> Vec<&'t str>) -> Vec<(String, bool, String)> {
-    let mut results = Vec::new();
-    for (name, blob) in corpus() {
-        let ours = edid::decode(&blob)
-            .map(|d| d.linux_modes())
-            .unwrap_or_default();
-        let (ok, diff) = compare(
-            &ours,
-            &section(&format!("CORPUS-{name}")),
-            &section(&format!("REJECTED-{name}")),
-        );
-        results.push((name.to_string(), ok, diff));
+/// Hex digits (any spacing, as `od -An -tx1` prints them) to bytes; None if they are not hex.
+pub fn unhex(lines: &[&str]) -> Option<Vec<u8>> {
+    let digits: String = lines.iter().flat_map(|l| l.split_whitespace()).collect();
+    if !digits.len().is_multiple_of(2) {
+        return None;
     }
-    results
+    (0..digits.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(digits.get(i..i + 2)?, 16).ok())
+        .collect()
+}
+
+/// How many times the kernel probed the connector, from a `LOG-NAME` section: the probe
+/// helper's debug line that opens each probe ends with the connector's tag.
+pub fn probes(log: &[&str]) -> usize {
+    log.iter()
+        .filter(|l| l.trim_end().ends_with(']') && l.contains("[CONNECTOR:"))
+        .count()
+}
+
+/// For each corpus EDID, loaded as the connector's EDID firmware, from the guest's data:
+/// - `LOG-NAME`: whether the firmware loader refused the file ("Invalid firmware EDID"), and
+///   the probes of the one GETCONNECTOR call that built the list (there must be one);
+/// - `EDID-NAME`: the EDID the kernel kept (its connector's `edid` file), which must be what
+///   `linux_read(.., Firmware)` keeps, or, where that refuses the file, the monitor's EDID the
+///   kernel read instead (the guest's `EDID` section, its EDID window);
+/// - `CORPUS-NAME` and `REJECTED-NAME`: the kernel's list (modes that survived the driver, in
+///   its order) and the modes it rejected, against `edid decode --modes` of that EDID (see
+///   [`compare`]).
+///
+/// One result per corpus EDID, failed by any of the three.
+pub fn check<'t>(section: impl Fn(&str) -> Vec<&'t str>) -> Vec<(String, bool, String)> {
+    let window = unhex(&section("EDID")).unwrap_or_default();
+    corpus()
+        .into_iter()
+        .map(|(name, blob)| {
+            let (ok, why) = check_one(&section, name, &blob, &window);
+            (name.to_string(), ok, why)
+        })
+        .collect()
+}
+
+fn check_one<'t>(
+    section: &impl Fn(&str) -> Vec<&'t str>,
+    name: &str,
+    blob: &[u8],
+    window: &[u8],
+) -> (bool, String) {
+    let log = section(&format!("LOG-{name}"));
+    let mut faults = Vec::new();
+    let probed = probes(&log);
+    if probed != 1 {
+        faults.push(format!(
+            "the kernel probed the connector {probed} times for one GETCONNECTOR call"
+        ));
+    }
+    let refused = log
+        .iter()
+        .any(|l| l.trim_start().starts_with("Invalid firmware EDID"));
+    let expected = match edid::linux_read(blob, ReadPath::Firmware) {
+        Ok(read) => {
+            if refused {
+                faults.push("the kernel refused the file; linux_read keeps it".to_string());
+            }
+            read.blob
+        }
+        Err(why) => {
+            if !refused {
+                faults.push(format!(
+                    "linux_read refuses the file ({why}); the kernel did not say it refused it"
+                ));
+            }
+            if window.is_empty() {
+                faults.push("the record has no EDID of the window to fall back on".to_string());
+            }
+            window.to_vec()
+        }
+    };
+    match unhex(&section(&format!("EDID-{name}"))) {
+        Some(kept) if kept == expected => {}
+        Some(kept) => faults.push(format!(
+            "the kernel kept {} bytes, not the {} expected: {kept:02x?}",
+            kept.len(),
+            expected.len()
+        )),
+        None => faults.push("the guest's EDID section is not hex".to_string()),
+    }
+    let ours = edid::decode(&expected)
+        .map(|d| d.linux_modes())
+        .unwrap_or_default();
+    let (modes_ok, diff) = compare(
+        &ours,
+        &section(&format!("CORPUS-{name}")),
+        &section(&format!("REJECTED-{name}")),
+    );
+    let ok = faults.is_empty() && modes_ok;
+    faults.push(diff);
+    (ok, faults.join("\n"))
 }
 
 /// The `drm_mode_status` of a rejected line ("MEM" from "... (MEM)").
@@ -609,8 +731,8 @@ fn stereo(text: &str, rejected: bool) -> bool {
 /// rejected for reasons of its own, must be the kernel's list in order. A mode the kernel
 /// rejects as illegal (H_ILLEGAL, V_ILLEGAL) is not taken off ours: if ours lists it, that is a
 /// difference. An empty kernel list passes when every mode of ours was the driver's to reject
-/// (a monitor whose every mode exceeds the VRAM). Rejections logged twice (two probes) count
-/// once.
+/// (a monitor whose every mode exceeds the VRAM). The rejections are one probe's (the kernel
+/// merges equal modes before it checks them), so each counts once.
 pub fn compare(ours: &[ListedMode], kernel: &[&str], rejected: &[&str]) -> (bool, String) {
     let kernel: Vec<String> = kernel
         .iter()
@@ -628,9 +750,7 @@ pub fn compare(ours: &[ListedMode], kernel: &[&str], rejected: &[&str]) -> (bool
         } else {
             &mut by_driver
         };
-        if !list.contains(&mode) {
-            list.push(mode);
-        }
+        list.push(mode);
     }
     // Ours without those the driver rejected (matched without the aspect ratio, which the
     // debug line does not show), in order.

@@ -16,19 +16,10 @@ use vfio_display::edid::{self, ReadPath};
 
 const BLOCK: usize = 128;
 
-/// A corpus EDID by name.
-fn from_corpus(name: &str) -> Vec<u8> {
-    edid_corpus::corpus()
-        .into_iter()
-        .find(|(n, _)| *n == name)
-        .map(|(_, blob)| blob)
-        .unwrap_or_else(|| panic!("the corpus has no EDID named {name}"))
-}
-
 /// The damaged EDIDs: (name, the bytes written into the device's EDID region).
 pub fn damaged() -> Vec<(&'static str, Vec<u8>)> {
     // The TV of the corpus: a base block and one CTA block.
-    let tv = from_corpus("tv-1080i");
+    let tv = edid_corpus::by_name("tv-1080i");
     assert_eq!(
         tv.len(),
         2 * BLOCK,
@@ -52,7 +43,7 @@ pub fn damaged() -> Vec<(&'static str, Vec<u8>)> {
 
     // A second extension (a DisplayID block) whose checksum is wrong: Linux drops it, and
     // writes the base block's extension count and checksum for the one block it kept.
-    let did = from_corpus("displayid-cta");
+    let did = edid_corpus::by_name("displayid-cta");
     let mut two = tv.clone();
     two[126] = 2;
     fix_checksum(&mut two[..BLOCK]);
@@ -74,27 +65,22 @@ pub fn as_read(blob: &[u8]) -> Vec<u8> {
     read
 }
 
-/// Hex digits (any spacing) to bytes; None if they are not hex.
-fn unhex(lines: &[&str]) -> Option<Vec<u8>> {
-    let digits: String = lines.iter().flat_map(|l| l.split_whitespace()).collect();
-    if !digits.len().is_multiple_of(2) {
-        return None;
-    }
-    (0..digits.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&digits[i..i + 2], 16).ok())
-        .collect()
-}
-
 /// For each damaged EDID: the EDID the guest kernel kept (`DDC-NAME-EDID` section, hex; empty
 /// when it took none) against `linux_read`'s, and when there is one, the kernel's mode list
-/// (`DDC-NAME`, `DDCREJ-NAME`) against `edid decode --modes` of the kept EDID.
+/// (`DDC-NAME`, `DDCREJ-NAME`) against `edid decode --modes` of the kept EDID; the list is one
+/// probe's (`DDCLOG-NAME`, the probe helper's debug lines).
 pub fn check<'t>(section: impl Fn(&str) -> Vec<&'t str>) -> Vec<(String, bool, String)> {
     let mut results = Vec::new();
     for (name, blob) in damaged() {
         let read = as_read(&blob);
         let predicted = edid::linux_read(&read, ReadPath::Ddc);
-        let Some(kernel) = unhex(&section(&format!("DDC-{name}-EDID"))) else {
+        let probed = edid_corpus::probes(&section(&format!("DDCLOG-{name}")));
+        results.push((
+            format!("{name}-probes"),
+            probed == 1,
+            format!("the kernel probed the connector {probed} times for one GETCONNECTOR call"),
+        ));
+        let Some(kernel) = edid_corpus::unhex(&section(&format!("DDC-{name}-EDID"))) else {
             results.push((
                 format!("{name}-edid"),
                 false,

@@ -141,7 +141,9 @@ fi
 # The EDID corpus: each EDID in /edids becomes the connector's EDID firmware and bochs-drm is
 # bound again, so that drm_edid builds the mode list from it as for a monitor plugged in. The
 # list comes back with full timings (modes), and so do the modes the driver rejected (interlaced
-# ones, those its VRAM cannot hold), from drm's debug log of the same probe.
+# ones, those its VRAM cannot hold), from drm's debug log of the same probe, with the EDID the
+# kernel kept and what its firmware loader said (it refuses a damaged file whole, and the
+# kernel then reads the EDID window, where the host put the EDID it started the guest with).
 if [ -d /edids ] && [ -e "$conn" ]; then
   dev=$(basename "$(readlink -f /sys/class/drm/card0/device)")
   drv=/sys/bus/pci/drivers/bochs-drm
@@ -161,18 +163,30 @@ if [ -d /edids ] && [ -e "$conn" ]; then
       i=$((i + 1))
     done
   }
+  # probes: the probe helper's debug line that opens each probe of the connector (it ends
+  # with the connector's tag), so that the host can see one GETCONNECTOR made one probe.
+  probes() { dmesg | grep -o '\] \[CONNECTOR:[0-9]*:[^]]*\]$' | sed 's/^\] //'; }
   for f in /edids/*.bin; do
     n=$(basename "$f" .bin)
     cp "$f" "/lib/firmware/edid/$n.bin"
     echo "edid/$n.bin" >/sys/module/drm/parameters/edid_firmware
-    rebind
     dmesg -c >/dev/null
+    rebind
+    # The bind loads the firmware: what the loader said of it (a file it refuses sends the
+    # kernel to the EDID window instead) is kept; the rest of the bind's log is not.
+    fwlog=$(dmesg -c | grep -o -e 'Loaded external firmware EDID.*' -e 'Invalid firmware EDID.*')
     say "CORPUS-$n-BEGIN"
     modes "/dev/dri/$card" >"$data" 2>&1
     say "CORPUS-$n-END"
     say "REJECTED-$n-BEGIN"
     dmesg | grep 'Rejected mode' | sed 's/.*Rejected mode: //' >"$data"
     say "REJECTED-$n-END"
+    say "EDID-$n-BEGIN"
+    od -An -tx1 -v "/sys/bus/pci/devices/$dev/drm/$card/$card-Virtual-1/edid" >"$data"
+    say "EDID-$n-END"
+    say "LOG-$n-BEGIN"
+    { [ -z "$fwlog" ] || echo "$fwlog"; probes; } >"$data"
+    say "LOG-$n-END"
   done
   say CORPUS-DONE
   # The damaged EDIDs, read as from a monitor: for each name in /ddc.list the guest asks the
@@ -196,6 +210,9 @@ if [ -d /edids ] && [ -e "$conn" ]; then
       say "DDCREJ-$n-BEGIN"
       dmesg | grep 'Rejected mode' | sed 's/.*Rejected mode: //' >"$data"
       say "DDCREJ-$n-END"
+      say "DDCLOG-$n-BEGIN"
+      probes >"$data"
+      say "DDCLOG-$n-END"
     done </ddc.list
     say DDC-DONE
   fi
