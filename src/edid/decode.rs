@@ -86,6 +86,16 @@ pub struct DroppedMode {
     pub status: &'static str,
 }
 
+/// A quirk of drm_edid's table of known monitors that a Linux guest applies to this EDID
+/// (`Decoded::linux_quirks`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LinuxQuirk {
+    /// The kernel's name for it, without `EDID_QUIRK_` ("PREFER_LARGE_60").
+    pub name: &'static str,
+    /// What the guest does for it.
+    pub effect: &'static str,
+}
+
 /// A mode's full timing, as the kernel holds it (frame lines for interlaced modes).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct ModeTiming {
@@ -276,6 +286,9 @@ pub struct Decoded {
     /// What Linux does with the EDID before building modes, on a DDC read and as firmware:
     /// "used as it is", its repairs, or why it refuses it (`edid::linux::read`).
     pub linux_read: String,
+    /// The quirks Linux's table of known monitors gives this one (by its manufacturer and
+    /// product codes); `linux_modes` applies those that change modes.
+    pub linux_quirks: Vec<LinuxQuirk>,
     /// The blob, for the mode list Linux builds from it.
     #[serde(skip)]
     blob: Vec<u8>,
@@ -536,6 +549,10 @@ pub fn decode(edid: &[u8]) -> Result<Decoded, EdidError> {
         extensions,
         problems,
         linux_read: linux::describe_read(edid),
+        linux_quirks: linux::describe_quirks(linux::quirks_of(base))
+            .into_iter()
+            .map(|(name, effect)| LinuxQuirk { name, effect })
+            .collect(),
         blob: edid.to_vec(),
     })
 }

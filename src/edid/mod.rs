@@ -28,8 +28,8 @@ pub use build::{
 pub use cta::{CtaBlock, Vic};
 pub use cvt::{Timing, cvt_reduced_blanking};
 pub use decode::{
-    CvtMode, Decoded, Descriptor, DroppedMode, Extension, ListedMode, ModeTiming, decode,
-    preferred_mode,
+    CvtMode, Decoded, Descriptor, DroppedMode, Extension, LinuxQuirk, ListedMode, ModeTiming,
+    decode, preferred_mode,
 };
 pub use descriptor::{DetailedTiming, RangeLimits};
 pub use displayid::{DisplayIdBlock, DisplayIdTiming, ListedTiming};

@@ -447,3 +447,126 @@ fn a_displayid_block_an_hf_eeodb_declares_is_read() {
     crate::common::edid_corpus::fix_checksum(&mut plain[128..256]);
     assert_eq!(fast(&plain), []);
 }
+
+/// The detailed modes of a corpus EDID's Linux list: (width, height, clock kHz, positive
+/// hsync, positive vsync, interlaced, preferred).
+fn detailed(name: &str) -> Vec<(u32, u32, u32, bool, bool, bool, bool)> {
+    edid::decode(&edid_corpus::by_name(name))
+        .unwrap()
+        .linux_modes()
+        .into_iter()
+        .filter(|m| m.source == "detailed")
+        .map(|m| {
+            (
+                m.mode.width,
+                m.mode.height,
+                m.timing.clock_khz,
+                m.timing.hsync_positive,
+                m.timing.vsync_positive,
+                m.interlaced,
+                m.preferred,
+            )
+        })
+        .collect()
+}
+
+/// `blob` with another manufacturer's id (the corpus's own, "VFD"), which no quirk names.
+fn unquirked(blob: &[u8]) -> Vec<u8> {
+    let mut out = blob.to_vec();
+    out[8..10].copy_from_slice(&0x58c4u16.to_be_bytes());
+    crate::common::edid_corpus::fix_checksum(&mut out[..128]);
+    out
+}
+
+/// Monitors in Linux's table of known broken EDIDs get the modes a guest gives them: the
+/// preferred mark moved to the largest mode nearest 60 or 75 Hz, positive syncs, CVT reduced
+/// blanking in place of each detailed timing, the kernel's 10.88 MHz clock. The same bytes
+/// under another manufacturer's id get none of it.
+#[test]
+fn monitors_of_linuxs_quirk_table_get_the_modes_a_guest_gives_them() {
+    let preferred = |blob: &[u8]| {
+        let modes = edid::decode(blob).unwrap().linux_modes();
+        let marked: Vec<(u32, u32, u32)> = modes
+            .iter()
+            .filter(|m| m.preferred)
+            .map(|m| (m.mode.width, m.mode.height, m.mode.refresh_mhz / 1000))
+            .collect();
+        assert_eq!(marked.len(), 1, "one preferred mode: {modes:?}");
+        assert!(modes[0].preferred, "the preferred mode is first");
+        marked[0]
+    };
+    let sixty = edid_corpus::by_name("quirk-prefer-60");
+    assert_eq!(preferred(&sixty), (1680, 1050, 59));
+    assert_eq!(
+        preferred(&edid_corpus::by_name("quirk-prefer-75")),
+        (1680, 1050, 74)
+    );
+    assert_eq!(preferred(&unquirked(&sixty)), (1024, 768, 60));
+
+    // DETAILED_SYNC_PP: both DTDs positive on both axes, their timings otherwise as given.
+    let sync = detailed("quirk-sync-pp");
+    assert_eq!(sync.len(), 2, "{sync:?}");
+    assert!(sync.iter().all(|m| m.3 && m.4), "{sync:?}");
+    assert_eq!((sync[0].2, sync[1].2), (154_000, 119_000));
+
+    // FORCE_REDUCED_BLANKING: CVT-RB at 60 Hz for each DTD's size, the 1080i one progressive,
+    // at the kernel's clocks (which it does not round to CVT's 250 kHz steps).
+    let rb = detailed("quirk-reduced-blanking");
+    assert_eq!(
+        rb,
+        [
+            (1680, 1050, 119_217, true, false, false, true),
+            (1920, 540, 69_305, true, false, false, false)
+        ],
+        "CVT-RB, +hsync -vsync"
+    );
+    let plain = edid::decode(&unquirked(&edid_corpus::by_name("quirk-reduced-blanking")))
+        .unwrap()
+        .linux_modes();
+    assert!(
+        plain
+            .iter()
+            .any(|m| m.source == "detailed" && m.timing.clock_khz == 146_250),
+        "{plain:?}"
+    );
+
+    // 135_CLOCK_TOO_HIGH: 135 MHz read as 10.88 MHz.
+    assert_eq!(
+        detailed("quirk-135-clock"),
+        [(1280, 1024, 10_880, true, true, false, true)]
+    );
+}
+
+/// `edid decode` names the quirks a guest applies, in its text and in `--json`.
+#[test]
+fn edid_decode_names_the_quirks_a_guest_applies() {
+    use crate::common::cli::{path_str, run, stdout, tmp};
+    let dir = tmp();
+    let path = dir.path().join("quirk.bin");
+    std::fs::write(&path, edid_corpus::by_name("quirk-prefer-75")).unwrap();
+    let path = path_str(&path);
+    let out = run(&["edid", "decode", path]);
+    assert!(
+        stdout(&out).contains(
+            "Linux quirks (its table of known monitors): PREFER_LARGE_75 (the largest mode \
+             nearest 75 Hz is preferred)"
+        ),
+        "{}",
+        stdout(&out)
+    );
+    let json: serde_json::Value =
+        serde_json::from_slice(&run(&["edid", "decode", "--json", path]).stdout).unwrap();
+    assert_eq!(json["linux_quirks"][0]["name"], "PREFER_LARGE_75");
+    // An EDID no quirk names has no such line, and an empty list.
+    std::fs::write(
+        dir.path().join("plain.bin"),
+        edid_corpus::by_name("tv-1080i"),
+    )
+    .unwrap();
+    let plain = dir.path().join("plain.bin");
+    let plain = path_str(&plain);
+    assert!(!stdout(&run(&["edid", "decode", plain])).contains("Linux quirks"));
+    let json: serde_json::Value =
+        serde_json::from_slice(&run(&["edid", "decode", "--json", plain]).stdout).unwrap();
+    assert_eq!(json["linux_quirks"], serde_json::json!([]));
+}

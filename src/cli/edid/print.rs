@@ -205,6 +205,18 @@ pub fn decoded_text(d: &Decoded, len: usize) -> String {
         d.vendor, d.product, d.serial_number
     );
     let _ = writeln!(out, "Linux: {}", d.linux_read);
+    if !d.linux_quirks.is_empty() {
+        let quirks: Vec<String> = d
+            .linux_quirks
+            .iter()
+            .map(|q| format!("{} ({})", q.name, q.effect))
+            .collect();
+        let _ = writeln!(
+            out,
+            "Linux quirks (its table of known monitors): {}",
+            quirks.join("; ")
+        );
+    }
     let input = if d.digital {
         d.bits_per_color.map_or("digital".to_string(), |b| {
             format!("digital, {b} bits per colour")

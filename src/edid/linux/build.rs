@@ -8,6 +8,7 @@
 
 use super::formula::{self, GTF_DEFAULT, GtfCurve};
 use super::mode::{Aspect, INTERLACE, KMode, NHSYNC, NVSYNC, PHSYNC, PVSYNC};
+use super::quirks;
 use super::tables::{
     CTA_1, CTA_193, DMT, DMT_IDS, DMT_NOMINAL_HZ, ESTABLISHED, ESTABLISHED_III, HDMI_4K,
     RANGE_PROBE,
@@ -33,6 +34,8 @@ const CVT_SUPPORT: u8 = 0x04;
 struct Edid<'a> {
     base: &'a [u8],
     extensions: Vec<&'a [u8]>,
+    /// The quirks drm_edid's table gives this monitor (`edid_get_quirks`).
+    quirks: u32,
 }
 
 type Descriptor<'a> = &'a [u8];
@@ -71,7 +74,11 @@ impl<'a> Edid<'a> {
         let extensions = (1..=count)
             .filter_map(|i| blob.get(i * BLOCK..(i + 1) * BLOCK))
             .collect();
-        Some(Edid { base, extensions })
+        Some(Edid {
+            base,
+            extensions,
+            quirks: quirks::lookup(base),
+        })
     }
 
     fn revision(&self) -> u8 {
@@ -279,11 +286,39 @@ pub fn probed_modes(blob: &[u8]) -> Vec<(KMode, &'static str)> {
     if edid.features() & 0x01 != 0 {
         add_inferred_modes(&edid, &mut probed);
     }
+    if edid.quirks & quirks::PREFER_LARGE_75 != 0 {
+        fixup_preferred(&mut probed, 75);
+    } else if edid.quirks & quirks::PREFER_LARGE_60 != 0 {
+        fixup_preferred(&mut probed, 60);
+    }
     probed
 }
 
-/// `drm_mode_detailed`, without the per-monitor quirks.
-fn detailed_mode(d: Descriptor) -> Option<KMode> {
+/// `edid_fixup_preferred`, for a monitor whose quirks say its EDID prefers the wrong mode:
+/// every probed mode loses its preferred mark, and the largest (in pixels), of those the
+/// nearest `target` hertz (whole hertz, as `drm_mode_vrefresh` gives them), gains it; the first
+/// such in the probe's order wins. The kernel does this before the driver or the probe helper
+/// drops any mode, so the mode it marks may not be listed in the end.
+fn fixup_preferred(probed: &mut [(KMode, &'static str)], target: u32) {
+    let size = |m: &KMode| u64::from(m.h[0]) * u64::from(m.v[0]);
+    let mut best = 0;
+    for (i, (mode, _)) in probed.iter().enumerate().skip(1) {
+        let chosen = &probed[best].0;
+        if size(mode) > size(chosen)
+            || (size(mode) == size(chosen)
+                && mode.vrefresh().abs_diff(target) < chosen.vrefresh().abs_diff(target))
+        {
+            best = i;
+        }
+    }
+    for (i, (mode, _)) in probed.iter_mut().enumerate() {
+        mode.preferred = i == best;
+    }
+}
+
+/// `drm_mode_detailed`, with the quirks of drm_edid's table that change a detailed timing's
+/// mode (`quirks`).
+fn detailed_mode(d: Descriptor, quirks: u32) -> Option<KMode> {
     let hactive = u32::from(d[4] & 0xf0) << 4 | u32::from(d[2]);
     let vactive = u32::from(d[7] & 0xf0) << 4 | u32::from(d[5]);
     let hblank = u32::from(d[4] & 0x0f) << 8 | u32::from(d[3]);
@@ -296,7 +331,16 @@ fn detailed_mode(d: Descriptor) -> Option<KMode> {
     if hactive < 64 || vactive < 64 || misc & 0x20 != 0 || hsync_width == 0 || vsync_width == 0 {
         return None;
     }
-    let clock = u32::from(u16::from_le_bytes([d[0], d[1]])) * 10;
+    if quirks & quirks::FORCE_REDUCED_BLANKING != 0 {
+        // The timing is replaced whole, its interlace and syncs included.
+        return formula::cvt(hactive, vactive, 60, true, false);
+    }
+    // The kernel writes `1088 * 10` kHz for a clock it meant to be 108.8 MHz.
+    let clock = if quirks & quirks::CLOCK_135_TOO_HIGH != 0 {
+        10_880
+    } else {
+        u32::from(u16::from_le_bytes([d[0], d[1]])) * 10
+    };
     let htotal = hactive + hblank;
     let vtotal = vactive + vblank;
     let mut h = [
@@ -333,8 +377,12 @@ fn detailed_mode(d: Descriptor) -> Option<KMode> {
         }
         flags |= INTERLACE;
     }
-    flags |= if misc & 0x02 != 0 { PHSYNC } else { NHSYNC };
-    flags |= if misc & 0x04 != 0 { PVSYNC } else { NVSYNC };
+    if quirks & quirks::DETAILED_SYNC_PP != 0 {
+        flags |= PHSYNC | PVSYNC;
+    } else {
+        flags |= if misc & 0x02 != 0 { PHSYNC } else { NHSYNC };
+        flags |= if misc & 0x04 != 0 { PVSYNC } else { NVSYNC };
+    }
     Some(KMode::new(clock, h, v, flags, Aspect::None))
 }
 
@@ -346,7 +394,7 @@ fn add_detailed_modes(edid: &Edid, probed: &mut Vec<(KMode, &'static str)>) {
         if u16::from_le_bytes([d[0], d[1]]) == 0 {
             continue;
         }
-        let Some(mut mode) = detailed_mode(d) else {
+        let Some(mut mode) = detailed_mode(d, edid.quirks) else {
             continue;
         };
         mode.preferred = preferred;

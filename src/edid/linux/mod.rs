@@ -10,12 +10,14 @@
 //! probe removes them (`dropped_modes` lists them with the kernel's reason). What a driver then
 //! removes of its own (modes its memory cannot hold, interlaced modes on a connector that
 //! takes none, 4:2:0-only modes on one without YCbCr 4:2:0) is the driver's, not the EDID's,
-//! and is not removed here. Per-monitor quirks (drm_edid's table of known broken
-//! EDIDs) and stereo 3D modes (hidden from clients that do not ask for them) are not applied.
+//! and is not removed here. The per-monitor quirks of drm_edid's table of known broken EDIDs
+//! that change modes are applied (`quirks`); stereo 3D modes (hidden from clients that do not
+//! ask for them) are not listed.
 
 mod build;
 mod formula;
 mod mode;
+mod quirks;
 mod read;
 mod tables;
 
@@ -25,6 +27,7 @@ pub use build::{
     probed_modes,
 };
 pub use mode::{DBLCLK, KMode, PHSYNC, PVSYNC};
+pub use quirks::{describe as describe_quirks, lookup as quirks_of};
 pub use read::{LinuxRead, ReadPath, describe as describe_read, read};
 
 /// Merges equal modes as `drm_connector_list_update` does (the first stays, with the preferred

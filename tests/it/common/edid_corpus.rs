@@ -517,6 +517,93 @@ pub fn corpus() -> Vec<(&'static str, Vec<u8>)> {
     let mut cta_sum = tv;
     cta_sum[255] = cta_sum[255].wrapping_add(1);
     out.push(("fw-cta-checksum", cta_sum));
+
+    // Monitors in drm_edid's table of known broken EDIDs, by their manufacturer and product
+    // codes: the kernel applies each quirk whatever the bytes say.
+    // Samsung SyncMaster 225BW (SAM 596), PREFER_LARGE_60, and Medion MD 30217 PG (MED 0x7b8),
+    // PREFER_LARGE_75: the same EDID 1.3 with a 1024x768 DTD marked preferred, 1680x1050 at
+    // 60 and 75 Hz and 1280x1024 at 60 Hz as standard timings. The kernel moves the preferred
+    // mark to the largest mode nearest the quirk's rate.
+    let prefer = base(
+        3,
+        0x0a,
+        [0x21, 0x08, 0x00],
+        &[
+            std_code(1280, 1, 60),
+            std_code(1680, 0, 75),
+            std_code(1680, 0, 60),
+        ],
+        [
+            dtd(6500, [1024, 320, 24, 136], [768, 38, 3, 6], 0x18),
+            name("quirk prefer"),
+            display(0x10, &[]),
+            display(0x10, &[]),
+        ],
+        0,
+    );
+    out.push(("quirk-prefer-60", with_id(&prefer, *b"SAM", 596)));
+    out.push(("quirk-prefer-75", with_id(&prefer, *b"MED", 0x7b8)));
+    // Samsung SyncMaster 205BW (SAM 541), DETAILED_SYNC_PP: a DTD with negative syncs and
+    // one with positive horizontal and negative vertical sync both become positive.
+    let sync = base(
+        3,
+        0x0a,
+        [0x21, 0x08, 0x00],
+        &[],
+        [
+            dtd(15400, [1680, 160, 48, 32], [1050, 30, 3, 6], 0x18),
+            dtd(11900, [1680, 160, 48, 32], [1050, 30, 3, 6], 0x18 | 0x02),
+            name("quirk syncpp"),
+            display(0x10, &[]),
+        ],
+        0,
+    );
+    out.push(("quirk-sync-pp", with_id(&sync, *b"SAM", 541)));
+    // ViewSonic VA2026w (VSC 5020), FORCE_REDUCED_BLANKING: each DTD becomes CVT reduced
+    // blanking at 60 Hz for its size, an interlaced 1080i DTD a progressive 1920x540.
+    let rb = base(
+        3,
+        0x0a,
+        [0x21, 0x08, 0x00],
+        &[std_code(1280, 1, 60)],
+        [
+            dtd(14625, [1680, 560, 104, 176], [1050, 39, 3, 6], 0x18 | 0x04),
+            dtd_1080i(),
+            name("quirk rb"),
+            display(0x10, &[]),
+        ],
+        0,
+    );
+    out.push(("quirk-reduced-blanking", with_id(&rb, *b"VSC", 5020)));
+    // Envision EN-7100e (EPI 59264), 135_CLOCK_TOO_HIGH: every DTD's clock becomes the
+    // kernel's 10.88 MHz (it meant 108.8), so its 1280x1024 runs at 6 Hz.
+    let clock = base(
+        3,
+        0x0a,
+        [0x21, 0x08, 0x00],
+        &[std_code(1024, 1, 75)],
+        [
+            dtd(13500, [1280, 408, 16, 144], [1024, 42, 1, 3], SYNC_PP),
+            name("quirk clock"),
+            display(0x10, &[]),
+            display(0x10, &[]),
+        ],
+        0,
+    );
+    out.push(("quirk-135-clock", with_id(&clock, *b"EPI", 59264)));
+    out
+}
+
+/// `blob` with the base block's manufacturer letters and product code set (bytes 8-11), as a
+/// monitor of drm_edid's quirk table has them.
+fn with_id(blob: &[u8], letters: [u8; 3], product: u16) -> Vec<u8> {
+    let code = letters
+        .iter()
+        .fold(0u16, |code, &c| code << 5 | u16::from(c - b'@'));
+    let mut out = blob.to_vec();
+    out[8..10].copy_from_slice(&code.to_be_bytes());
+    out[10..12].copy_from_slice(&product.to_le_bytes());
+    fix_checksum(&mut out[..128]);
     out
 }
 
