@@ -522,7 +522,7 @@ pub fn corpus() -> Vec<(&'static str, Vec<u8>)> {
     // codes: the kernel applies each quirk whatever the bytes say.
     // Samsung SyncMaster 225BW (SAM 596), PREFER_LARGE_60, and Medion MD 30217 PG (MED 0x7b8),
     // PREFER_LARGE_75: the same EDID 1.3 with a 1024x768 DTD marked preferred, 1680x1050 at
-    // 60 and 75 Hz and 1280x1024 at 60 Hz as standard timings. The kernel moves the preferred
+    // 60 and 75 Hz and 1280x960 at 60 Hz as standard timings. The kernel moves the preferred
     // mark to the largest mode nearest the quirk's rate.
     let prefer = base(
         3,
