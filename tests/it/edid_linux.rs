@@ -470,12 +470,9 @@ fn detailed(name: &str) -> Vec<(u32, u32, u32, bool, bool, bool, bool)> {
         .collect()
 }
 
-/// `blob` with another manufacturer's id (the corpus's own, "VFD"), which no quirk names.
+/// `blob` with the corpus's own id (VFD, product 0x42), which no quirk names.
 fn unquirked(blob: &[u8]) -> Vec<u8> {
-    let mut out = blob.to_vec();
-    out[8..10].copy_from_slice(&0x58c4u16.to_be_bytes());
-    crate::common::edid_corpus::fix_checksum(&mut out[..128]);
-    out
+    edid_corpus::with_id(blob, *b"VFD", 0x42)
 }
 
 /// Monitors in Linux's table of known broken EDIDs get the modes a guest gives them: the

@@ -596,7 +596,7 @@ pub fn corpus() -> Vec<(&'static str, Vec<u8>)> {
 
 /// `blob` with the base block's manufacturer letters and product code set (bytes 8-11), as a
 /// monitor of drm_edid's quirk table has them.
-fn with_id(blob: &[u8], letters: [u8; 3], product: u16) -> Vec<u8> {
+pub fn with_id(blob: &[u8], letters: [u8; 3], product: u16) -> Vec<u8> {
     let code = letters
         .iter()
         .fold(0u16, |code, &c| code << 5 | u16::from(c - b'@'));
